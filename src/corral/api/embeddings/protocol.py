@@ -1,0 +1,54 @@
+"""Wire schemas of `POST /v1/embeddings` (OpenAI's format)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from corral.api.common import WireModel
+from corral.errors import InvalidRequest
+
+MAX_INPUTS = 2048
+
+
+class EmbeddingRequest(WireModel):
+    model: str = Field(min_length=1)
+    input: str | list[str]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
+    user: str | None = None
+
+    @model_validator(mode="after")
+    def _check_input(self) -> EmbeddingRequest:
+        inputs = self.inputs()
+        if not inputs or len(inputs) > MAX_INPUTS:
+            raise InvalidRequest(
+                f"'input' must hold between 1 and {MAX_INPUTS} strings.", param="input"
+            )
+        if any(not text for text in inputs):
+            raise InvalidRequest("'input' cannot contain an empty string.", param="input")
+        if self.dimensions is not None:
+            raise InvalidRequest("'dimensions' is not supported by this model.", param="dimensions")
+        return self
+
+    def inputs(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input)
+
+
+class Embedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage

@@ -1,0 +1,37 @@
+"""Embeddings: vectors for each input, as floats or base64-packed little-endian float32."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+
+from corral.api.embeddings.protocol import (
+    Embedding,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    EmbeddingUsage,
+)
+from corral.pipeline.gateway import Gateway, RequestContext
+
+
+def encode_base64(vector: list[float]) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+class EmbeddingServing:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def create(self, ctx: RequestContext, request: EmbeddingRequest) -> EmbeddingResponse:
+        model = self.gateway.resolve(ctx, request.model)
+        result = await self.gateway.embed(ctx, model, request.inputs())
+        as_base64 = request.encoding_format == "base64"
+        data = [
+            Embedding(index=i, embedding=encode_base64(v) if as_base64 else v)
+            for i, v in enumerate(result.vectors)
+        ]
+        usage = EmbeddingUsage(
+            prompt_tokens=result.prompt_tokens, total_tokens=result.prompt_tokens
+        )
+        return EmbeddingResponse(data=data, model=model.id, usage=usage)

@@ -1,0 +1,92 @@
+"""The one place where errors become OpenAI's envelope.
+
+`{"error": {"message", "type", "param", "code"}}` with the error's HTTP status.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from corral.api.jsonresponse import json_response
+from corral.errors import CorralError, InvalidRequest
+
+logger = logging.getLogger("corral.api")
+
+
+def envelope(error: CorralError) -> dict[str, object]:
+    return {
+        "error": {
+            "message": error.message,
+            "type": error.error_type,
+            "param": error.param,
+            "code": error.code,
+        }
+    }
+
+
+def error_response(error: CorralError) -> Response:
+    return json_response(envelope(error), status_code=error.status_code, headers=error.headers)
+
+
+def from_validation_error(exc: ValidationError | RequestValidationError) -> InvalidRequest:
+    """Name the first offending parameter the way OpenAI does (`messages[0].content`)."""
+    errors = exc.errors()
+    first: ErrorDetails = errors[0]
+    loc = [part for part in first["loc"] if part != "body"]
+    param = _param_path(loc) if loc else None
+    kind = first["type"]
+    if kind == "json_invalid":
+        return InvalidRequest(
+            "We could not parse the JSON body of your request: it must be valid JSON in UTF-8 "
+            f"({first['msg']}).",
+            code="invalid_json",
+        )
+    if kind == "missing":
+        return InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
+    if kind == "model_type" and not loc:
+        return InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    return InvalidRequest(
+        f"Invalid value for '{param}': {first['msg']}.", param=param, code="invalid_value"
+    )
+
+
+def _param_path(loc: list[int | str]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif "[" in part or "-" in part or part.startswith("function-"):
+            continue  # pydantic's union-branch tags are not request fields
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CorralError)
+    async def corral_error(_: Request, exc: CorralError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_validation(_: Request, exc: RequestValidationError) -> Response:
+        return error_response(from_validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        error = CorralError(str(exc.detail))
+        error.status_code = exc.status_code
+        error.error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return error_response(error)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(CorralError("The server had an error while processing your request."))

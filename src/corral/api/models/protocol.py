@@ -1,0 +1,36 @@
+"""Wire schemas of `GET /v1/models` and `GET /v1/models/{id}`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from corral.catalog import ModelEntry
+from corral.settings import Tier
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+    tier: Tier
+    licence: str | None
+    context_length: int
+
+    @classmethod
+    def of(cls, entry: ModelEntry) -> ModelCard:
+        return cls(
+            id=entry.id,
+            created=entry.created,
+            owned_by=entry.owned_by,
+            tier=entry.tier,
+            licence=entry.licence,
+            context_length=entry.context_length,
+        )
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]

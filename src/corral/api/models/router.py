@@ -1,0 +1,24 @@
+"""HTTP routes of the model list (what the caller may use) and single model cards."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from corral.api.deps import ContextDep, ServicesDep
+from corral.api.models.protocol import ModelCard, ModelList
+from corral.api.streaming import respond
+
+router = APIRouter()
+
+
+@router.get("/v1/models", response_model=None)
+async def list_models(ctx: ContextDep, services: ServicesDep) -> Response:
+    entries = services.gateway.catalog.entries()
+    return await respond(ModelList(data=[ModelCard.of(e) for e in entries]))
+
+
+@router.get("/v1/models/{model_id:path}", response_model=None)
+async def get_model(model_id: str, ctx: ContextDep, services: ServicesDep) -> Response:
+    entry = services.gateway.resolve(ctx, model_id)
+    return await respond(ModelCard.of(entry))

@@ -1,0 +1,129 @@
+"""The one protocol every kind of backend implements, and the values that cross it.
+
+A backend knows nothing of HTTP, keys or billing: it takes a `GenerationRequest` and returns a
+`GenerationResult`, or streams `TextDelta`s ending in one `Finished`. Tokens are counted by the
+backend (the model's own tokenizer, or the provider's reported usage), because billing uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+FinishReason = Literal["stop", "length"]
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    max_tokens: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logprobs: bool = False
+    top_logprobs: int = 0
+    json_schema: dict[str, Any] | None = None
+    """Constrain the output to this JSON schema (`{}` means any JSON object)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """A chat (`messages`) or a plain completion (`prompt`); exactly one is set."""
+
+    request_id: str
+    params: SamplingParams
+    messages: tuple[ChatMessage, ...] | None = None
+    prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopLogprob:
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    bytes: list[int]
+    top_logprobs: list[TopLogprob]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    reason: FinishReason
+    usage: Usage
+
+
+StreamEvent = TextDelta | Finished
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    text: str
+    finish_reason: FinishReason
+    usage: Usage
+    logprobs: list[TokenLogprob] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResult:
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackendHealth:
+    ready: bool
+    detail: str
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the gateway needs from any source of tokens."""
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        """Run to completion and return the whole answer."""
+        ...
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        """Admit the request, then return its events; admission errors raise here, not later."""
+        ...
+
+    async def embed(self, inputs: list[str]) -> EmbeddingResult: ...
+
+    def health(self) -> BackendHealth: ...
+
+    async def start(self) -> None:
+        """Acquire resources ahead of the first request (load weights, open pools)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,269 @@
+"""`LlamaCppBackend`: the `Backend` protocol for a local GGUF model.
+
+Inference runs in one dedicated thread per instance, so the event loop never blocks on it.
+Prompts are templated and tokenized before a request queues for an instance, so a prompt that
+cannot fit is refused at once and never waits behind others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import llama_cpp
+from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+from corral.backends.base import (
+    BackendHealth,
+    EmbeddingResult,
+    Finished,
+    GenerationRequest,
+    GenerationResult,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+from corral.backends.llama_cpp import engine, loader
+from corral.backends.llama_cpp.pool import InstancePool
+from corral.errors import BackendFailed, ContextLengthExceeded, InvalidRequest
+from corral.settings import ModelConfig
+
+
+@dataclass(slots=True)
+class _Instance:
+    llama: llama_cpp.Llama
+    thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="llama")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    tokens: list[int]
+    grammar: LlamaGrammar | None
+
+
+class LlamaCppBackend:
+    """Serves one GGUF model from `instances` in-process llama.cpp contexts."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self._vocab = loader.open_vocab(config.path)
+        self.info = loader.read_info(self._vocab)
+        self.context_length = config.context_length or self.info.context_length or 2048
+        template = self.info.chat_template
+        self._formatter = loader.chat_formatter(self._vocab, template) if template else None
+        self._generators: InstancePool[_Instance] = InstancePool(
+            config.name, self._load_generator, config.instances, config.queue_size
+        )
+        self._embedders: InstancePool[_Instance] = InstancePool(
+            config.name, self._load_embedder, 1, config.queue_size
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._generators.fill()
+
+    async def close(self) -> None:
+        for pool in (self._generators, self._embedders):
+            for instance in pool.instances:
+                instance.thread.shutdown(wait=True, cancel_futures=True)
+                instance.llama.close()
+
+    def health(self) -> BackendHealth:
+        loaded = self._generators.loaded
+        if loaded:
+            return BackendHealth(True, f"{loaded} instance(s) loaded")
+        return BackendHealth(True, "loads on first use")
+
+    @property
+    def queue_depth(self) -> int:
+        return self._generators.waiting + self._embedders.waiting
+
+    # -- generation --------------------------------------------------------------------------
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        prepared = await asyncio.to_thread(self._prepare, request)
+        instance = await self._generators.acquire()
+        pieces: list[TextDelta] = []
+        cancel = threading.Event()
+        job = self._submit(instance, request, prepared, cancel, pieces.append)
+        try:
+            outcome = await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        logprobs = [lp for piece in pieces for lp in piece.logprobs]
+        return GenerationResult(
+            text="".join(piece.text for piece in pieces),
+            finish_reason="stop" if outcome.reason == "stop" else "length",
+            usage=outcome.usage,
+            logprobs=logprobs if request.params.logprobs else None,
+        )
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        prepared = await asyncio.to_thread(self._prepare, request)
+        instance = await self._generators.acquire()
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def emit(delta: TextDelta) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, delta)
+
+        # Started here, not on first iteration: the instance is released when the thread
+        # finishes even if nobody ever reads the stream.
+        job = asyncio.wrap_future(self._submit(instance, request, prepared, cancel, emit))
+        job.add_done_callback(lambda done: events.put_nowait(_final_event(done)))
+        return _relay(events, cancel)
+
+    def _submit(
+        self,
+        instance: _Instance,
+        request: GenerationRequest,
+        prepared: _Prepared,
+        cancel: threading.Event,
+        emit: Callable[[TextDelta], None],
+    ) -> Any:
+        def run() -> engine.GenerationOutcome:
+            try:
+                return engine.generate(
+                    instance.llama, prepared.tokens, request.params, prepared.grammar, cancel, emit
+                )
+            except Exception as exc:  # llama.cpp failures surface as several builtin types
+                raise BackendFailed(f"Local model '{self.config.name}' failed: {exc}") from exc
+
+        future = instance.thread.submit(run)
+        loop = asyncio.get_running_loop()
+        future.add_done_callback(
+            lambda _: loop.call_soon_threadsafe(self._generators.release, instance)
+        )
+        return future
+
+    # -- embeddings --------------------------------------------------------------------------
+
+    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+        if not self.config.embeddings:
+            raise InvalidRequest(
+                f"Model '{self.config.name}' does not serve embeddings.", param="model"
+            )
+        counts = await asyncio.to_thread(self._count_embedding_tokens, inputs)
+        instance = await self._embedders.acquire()
+        try:
+            vectors = await asyncio.wrap_future(
+                instance.thread.submit(instance.llama.embed, inputs, normalize=True, truncate=False)
+            )
+        finally:
+            self._embedders.release(instance)
+        return EmbeddingResult(vectors=vectors, prompt_tokens=sum(counts))
+
+    def _count_embedding_tokens(self, inputs: list[str]) -> list[int]:
+        limit = self.config.embedding_context_length
+        counts = [len(self._vocab.tokenize(text.encode("utf-8"))) for text in inputs]
+        for index, count in enumerate(counts):
+            if count > limit:
+                raise ContextLengthExceeded(
+                    f"Input {index} has {count} tokens; model '{self.config.name}' embeds at "
+                    f"most {limit} tokens per input. Shorten or split it.",
+                    param="input",
+                )
+        return counts
+
+    # -- preparation (runs in a worker thread) -------------------------------------------------
+
+    def _prepare(self, request: GenerationRequest) -> _Prepared:
+        tokens = self._tokenize(request)
+        limit = self.context_length
+        asked = request.params.max_tokens or 0
+        if len(tokens) >= limit or len(tokens) + asked > limit:
+            source = "messages" if request.messages is not None else "prompt"
+            raise ContextLengthExceeded(
+                f"This model's maximum context length is {limit} tokens. However, you requested "
+                f"{len(tokens) + asked} tokens ({len(tokens)} in the {source}, {asked} for the "
+                "completion). Please reduce the length of the "
+                f"{source} or of max_tokens.",
+                param=source,
+            )
+        schema = request.params.json_schema
+        grammar = _grammar_for(json.dumps(schema, sort_keys=True)) if schema is not None else None
+        return _Prepared(tokens, grammar)
+
+    def _tokenize(self, request: GenerationRequest) -> list[int]:
+        if request.messages is None:
+            text = request.prompt or ""
+            return list(self._vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+        if self._formatter is None:
+            raise InvalidRequest(
+                f"Model '{self.config.name}' has no chat template in its GGUF metadata; "
+                "use /v1/completions with a prompt instead.",
+                param="model",
+            )
+        messages: Any = [{"role": m.role, "content": m.content} for m in request.messages]
+        prompt = self._formatter(messages=messages).prompt
+        return list(self._vocab.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    # -- loading -------------------------------------------------------------------------------
+
+    async def _load_generator(self) -> _Instance:
+        cfg = self.config
+        llama = await asyncio.to_thread(
+            loader.open_generator, cfg.path, self.context_length, cfg.threads
+        )
+        return _Instance(llama)
+
+    async def _load_embedder(self) -> _Instance:
+        cfg = self.config
+        llama = await asyncio.to_thread(
+            loader.open_embedder, cfg.path, cfg.embedding_context_length, cfg.threads
+        )
+        return _Instance(llama)
+
+
+@lru_cache(maxsize=128)
+def _grammar_for(schema_json: str) -> LlamaGrammar | None:
+    schema = json.loads(schema_json)
+    try:
+        if not schema:
+            return LlamaGrammar.from_string(JSON_GBNF)
+        return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    except Exception as exc:  # the GBNF converter raises assorted types on unsupported schemas
+        raise InvalidRequest(
+            f"response_format: this JSON schema cannot be enforced: {exc}",
+            param="response_format",
+        ) from None
+
+
+def _final_event(done: asyncio.Future[engine.GenerationOutcome]) -> StreamEvent | BaseException:
+    if done.cancelled():
+        return asyncio.CancelledError()
+    error = done.exception()
+    if error is not None:
+        return error
+    outcome = done.result()
+    return Finished("stop" if outcome.reason == "stop" else "length", outcome.usage)
+
+
+async def _relay(
+    events: asyncio.Queue[StreamEvent | BaseException], cancel: threading.Event
+) -> AsyncIterator[StreamEvent]:
+    try:
+        while True:
+            event = await events.get()
+            if isinstance(event, BaseException):
+                raise event
+            yield event
+            if isinstance(event, Finished):
+                return
+    finally:
+        # Reached on normal end, on error, and when the client goes away mid-stream.
+        cancel.set()
+
+
+__all__ = ["LlamaCppBackend", "Usage"]

@@ -1,0 +1,125 @@
+"""One generation on one `Llama` instance, run synchronously in that instance's thread.
+
+This is the only code that drives llama.cpp's token loop. It counts tokens exactly, applies stop
+sequences, computes logprobs from the raw logits, and checks a cancel flag at every token so an
+abandoned request frees the model within one token.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import llama_cpp
+import numpy as np
+from llama_cpp.llama_grammar import LlamaGrammar
+
+from corral.backends.base import SamplingParams, TextDelta, TokenLogprob, TopLogprob, Usage
+from corral.backends.llama_cpp.decoding import StopMatcher, Utf8Assembler
+
+EndReason = Literal["stop", "length", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOutcome:
+    reason: EndReason
+    usage: Usage
+
+
+def generate(
+    llama: llama_cpp.Llama,
+    prompt_tokens: list[int],
+    params: SamplingParams,
+    grammar: LlamaGrammar | None,
+    cancel: threading.Event,
+    emit: Callable[[TextDelta], None],
+) -> GenerationOutcome:
+    """Generate after `prompt_tokens`, calling `emit` for each piece of visible text."""
+    max_new = _max_new_tokens(llama, prompt_tokens, params)
+    if params.seed is not None:
+        # A seeded request must not depend on what the KV cache held before: re-evaluating the
+        # prompt in full keeps batch shapes, and so floating-point results, identical.
+        llama.reset()  # type: ignore[no-untyped-call]
+    llama.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
+
+    vocab = llama_cpp.llama_model_get_vocab(llama.model)
+    assembler, stops = Utf8Assembler(), StopMatcher(params.stop)
+    produced, reason = 0, "length"
+    tokens = llama.generate(prompt_tokens, grammar=grammar, **_sampler_args(params))
+    try:
+        for token in tokens:
+            if cancel.is_set():
+                reason = "cancelled"
+                break
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                reason = "stop"
+                break
+            produced += 1
+            piece = llama.detokenize([token])
+            logprobs = [_token_logprob(llama, token, piece, params)] if params.logprobs else []
+            text = stops.feed(assembler.feed(piece))
+            if text or logprobs:
+                emit(TextDelta(text, logprobs))
+            if stops.stopped:
+                reason = "stop"
+                break
+            if produced >= max_new:
+                break
+    finally:
+        tokens.close()
+    if not stops.stopped:
+        tail = stops.feed(assembler.flush()) + stops.flush()
+        if tail:
+            emit(TextDelta(tail))
+    return GenerationOutcome(reason, Usage(len(prompt_tokens), produced))  # type: ignore[arg-type]
+
+
+def _max_new_tokens(
+    llama: llama_cpp.Llama, prompt_tokens: list[int], params: SamplingParams
+) -> int:
+    room = llama.n_ctx() - len(prompt_tokens)
+    return room if params.max_tokens is None else min(params.max_tokens, room)
+
+
+def _sampler_args(params: SamplingParams) -> dict[str, Any]:
+    # OpenAI's semantics: only temperature and top_p shape the distribution, so llama.cpp's own
+    # extra truncations (top-k 40, min-p 0.05) and its repeat penalty are switched off.
+    return {
+        "temp": params.temperature,
+        "top_p": params.top_p,
+        "top_k": 0,
+        "min_p": 0.0,
+        "repeat_penalty": 1.0,
+        "presence_penalty": params.presence_penalty,
+        "frequency_penalty": params.frequency_penalty,
+    }
+
+
+def _token_logprob(
+    llama: llama_cpp.Llama, token: int, piece: bytes, params: SamplingParams
+) -> TokenLogprob:
+    # The logits of the last decoded position are the ones this token was sampled from; they
+    # are the model's raw distribution, before temperature or penalties, as in OpenAI's API.
+    n_vocab = llama.n_vocab()
+    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,))
+    logprobs = log_softmax(logits)
+    top: list[TopLogprob] = []
+    if params.top_logprobs:
+        best = np.argpartition(-logprobs, params.top_logprobs)[: params.top_logprobs]
+        for candidate in sorted(best.tolist(), key=lambda t: -logprobs[t]):
+            raw = llama.detokenize([candidate])
+            top.append(TopLogprob(_token_text(raw), float(logprobs[candidate]), list(raw)))
+    return TokenLogprob(_token_text(piece), float(logprobs[token]), list(piece), top)
+
+
+def log_softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    shifted: np.ndarray[Any, np.dtype[np.float64]] = logits.astype(np.float64) - np.max(logits)
+    result: np.ndarray[Any, np.dtype[np.float64]] = shifted - np.log(np.sum(np.exp(shifted)))
+    return result
+
+
+def _token_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")

@@ -1,0 +1,85 @@
+"""Opening GGUF files with llama.cpp: full instances, embedding instances, and metadata."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from corral.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class GgufInfo:
+    """What corral reads from a GGUF file's metadata."""
+
+    architecture: str
+    context_length: int | None
+    chat_template: str | None
+    licence: str | None
+    display_name: str | None
+
+
+def open_vocab(path: Path) -> llama_cpp.Llama:
+    """Load only the tokenizer (fast, no weights): for metadata, templates and token counts."""
+    try:
+        return llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"{path} is not a GGUF model llama.cpp can load: {exc}") from None
+
+
+def read_info(vocab: llama_cpp.Llama) -> GgufInfo:
+    meta: dict[str, str] = vocab.metadata
+    arch = meta.get("general.architecture", "unknown")
+    ctx = meta.get(f"{arch}.context_length")
+    return GgufInfo(
+        architecture=arch,
+        context_length=int(ctx) if ctx and ctx.isdigit() else None,
+        chat_template=meta.get("tokenizer.chat_template"),
+        licence=meta.get("general.license"),
+        display_name=meta.get("general.name"),
+    )
+
+
+def chat_formatter(vocab: llama_cpp.Llama, template: str) -> Jinja2ChatFormatter:
+    eos, bos = vocab.token_eos(), vocab.token_bos()
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=vocab._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=vocab._model.token_get_text(bos) if bos != -1 else "",
+        stop_token_ids=[eos],
+    )
+
+
+def open_generator(path: Path, n_ctx: int, threads: int | None) -> llama_cpp.Llama:
+    n_threads = threads or os.cpu_count() or 1
+    return llama_cpp.Llama(
+        str(path),
+        n_ctx=n_ctx,
+        n_batch=512,
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        use_mmap=True,
+        logits_all=False,
+        verbose=False,
+    )
+
+
+def open_embedder(path: Path, n_ctx: int, threads: int | None) -> llama_cpp.Llama:
+    # Mean pooling over a causal model needs a whole input in one micro-batch.
+    n_threads = threads or os.cpu_count() or 1
+    return llama_cpp.Llama(
+        str(path),
+        embedding=True,
+        pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+        n_ctx=n_ctx,
+        n_batch=n_ctx,
+        n_ubatch=n_ctx,
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        use_mmap=True,
+        verbose=False,
+    )

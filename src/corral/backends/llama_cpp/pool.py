@@ -1,0 +1,92 @@
+"""A fixed set of model instances shared by requests, with a bounded wait queue.
+
+A `Llama` object serves one generation at a time, so each request leases a whole instance.
+When every instance is busy, requests wait in FIFO order; when the queue is full the request is
+refused at once with `Overloaded` (HTTP 503 with `Retry-After`) instead of piling up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from corral.errors import Overloaded
+
+T = TypeVar("T")
+
+
+class InstancePool(Generic[T]):
+    def __init__(
+        self,
+        name: str,
+        load: Callable[[], Awaitable[T]],
+        size: int,
+        queue_size: int,
+    ) -> None:
+        self.name = name
+        self._load = load
+        self._size = size
+        self._queue_size = queue_size
+        self._idle: list[T] = []
+        self._all: list[T] = []
+        self._loading = 0
+        self._waiters: deque[asyncio.Future[T]] = deque()
+
+    @property
+    def loaded(self) -> int:
+        return len(self._all)
+
+    @property
+    def busy(self) -> int:
+        return len(self._all) - len(self._idle)
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for w in self._waiters if not w.done())
+
+    @property
+    def instances(self) -> list[T]:
+        return list(self._all)
+
+    async def fill(self) -> None:
+        """Load every instance now rather than on first use."""
+        while len(self._all) + self._loading < self._size:
+            self.release(await self._load_one())
+
+    async def acquire(self) -> T:
+        if self._idle:
+            return self._idle.pop()
+        if len(self._all) + self._loading < self._size:
+            return await self._load_one()
+        if self.waiting >= self._queue_size:
+            raise Overloaded(
+                f"Model '{self.name}' is busy: all {self._size} instance(s) are generating and "
+                f"{self._queue_size} request(s) are already waiting. Retry shortly.",
+            )
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())
+            raise
+
+    def release(self, instance: T) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(instance)
+                return
+        self._idle.append(instance)
+
+    async def _load_one(self) -> T:
+        self._loading += 1
+        try:
+            instance = await self._load()
+        finally:
+            self._loading -= 1
+        self._all.append(instance)
+        return instance

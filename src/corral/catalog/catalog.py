@@ -1,0 +1,70 @@
+"""Model entries and the lookup that turns a request's `model` into a served model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from corral.backends.base import Backend
+from corral.catalog import registry
+from corral.errors import ModelNotFound
+from corral.settings import EMBEDDED_MODEL_NAME, ModelConfig, Settings, Tier
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    id: str
+    tier: Tier
+    licence: str | None
+    context_length: int
+    created: int
+    owned_by: str
+    backend: Backend
+
+
+class Catalog:
+    def __init__(self, entries: Iterable[ModelEntry]) -> None:
+        self._entries = {entry.id: entry for entry in entries}
+
+    def get(self, model_id: str) -> ModelEntry:
+        entry = self._entries.get(model_id)
+        if entry is None:
+            raise ModelNotFound(
+                f"The model '{model_id}' does not exist or you do not have access to it. "
+                "GET /v1/models lists the models you can use.",
+                param="model",
+            )
+        return entry
+
+    def entries(self) -> list[ModelEntry]:
+        return list(self._entries.values())
+
+
+def build_model_configs(settings: Settings) -> list[ModelConfig]:
+    """All local models: the embedded default, then registered ones, then the config file's.
+
+    A later source replaces an earlier entry of the same name, so an operator can re-point or
+    re-tune the embedded model in the config file.
+    """
+    configs: dict[str, ModelConfig] = {}
+    embedded = settings.embedded_model_path
+    if settings.embedded_model and embedded.is_file():
+        configs[EMBEDDED_MODEL_NAME] = ModelConfig(
+            name=EMBEDDED_MODEL_NAME, path=embedded, tier="open", licence="apache-2.0"
+        )
+    for config in [*registry.load(settings.home), *settings.models]:
+        configs[config.name] = config
+    return list(configs.values())
+
+
+def entry_for(config: ModelConfig, backend: Backend, context_length: int) -> ModelEntry:
+    return ModelEntry(
+        id=config.name,
+        tier=config.tier,
+        licence=config.licence,
+        context_length=context_length,
+        created=int(config.path.stat().st_mtime) if config.path.exists() else int(time.time()),
+        owned_by="corral",
+        backend=backend,
+    )

@@ -1,0 +1,107 @@
+"""The one error hierarchy of corral.
+
+Every failure a client can see is a `CorralError` subclass carrying its HTTP status and
+OpenAI's error fields (`type`, `code`, `param`). The HTTP layer maps them to OpenAI's envelope
+in one place (`corral.api.errors`); the CLI prints `message` on one line.
+"""
+
+from __future__ import annotations
+
+
+class CorralError(Exception):
+    """Base of every error corral reports to a client."""
+
+    status_code = 500
+    error_type = "server_error"
+    default_code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.headers = headers or {}
+
+
+class ClientError(CorralError):
+    """The request cannot be served as sent; retrying it unchanged will fail again."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class InvalidRequest(ClientError):
+    """Malformed or semantically invalid request (400)."""
+
+
+class ContextLengthExceeded(InvalidRequest):
+    default_code = "context_length_exceeded"
+
+
+class AuthenticationFailed(ClientError):
+    status_code = 401
+    default_code = "invalid_api_key"
+
+
+class PermissionDenied(ClientError):
+    status_code = 403
+    error_type = "permission_error"
+
+
+class NotFound(ClientError):
+    status_code = 404
+    default_code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    default_code = "model_not_found"
+
+
+class PayloadTooLarge(ClientError):
+    status_code = 413
+    default_code = "request_too_large"
+
+
+class RateLimited(ClientError):
+    status_code = 429
+    error_type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class ServerError(CorralError):
+    """corral or something behind it failed; the same request may succeed later."""
+
+
+class Overloaded(ServerError):
+    """Every instance of the model is busy and its wait queue is full (503)."""
+
+    status_code = 503
+    error_type = "overloaded_error"
+    default_code = "model_overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)})
+        self.retry_after_s = retry_after_s
+
+
+class BackendFailed(ServerError):
+    status_code = 502
+    error_type = "upstream_error"
+    default_code = "backend_error"
+
+
+class BackendTimeout(ServerError):
+    status_code = 504
+    error_type = "upstream_error"
+    default_code = "backend_timeout"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; raised at start, never during a request."""

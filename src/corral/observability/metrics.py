@@ -1,0 +1,56 @@
+"""Prometheus metrics, kept in one registry owned by the app (no module-level globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "corral_requests",
+            "HTTP requests by route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "corral_request_duration_seconds",
+            "Time to the response's headers (streams: to the first byte).",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "corral_tokens", "Tokens processed.", ["model", "direction"], registry=self.registry
+        )
+        self.time_to_first_token = Histogram(
+            "corral_time_to_first_token_seconds",
+            "From admission to the first generated text of a stream.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def watch_queue_depth(self, read: Callable[[], dict[str, int]]) -> None:
+        """Report each model's waiting requests, read at scrape time."""
+        self.registry.register(_QueueDepth(read))
+
+
+class _QueueDepth(Collector):
+    def __init__(self, read: Callable[[], dict[str, int]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        gauge = GaugeMetricFamily(
+            "corral_queue_depth", "Requests waiting for a model instance.", labels=["model"]
+        )
+        for model, depth in self._read().items():
+            gauge.add_metric([model], depth)
+        yield gauge

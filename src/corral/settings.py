@@ -1,0 +1,171 @@
+"""The one validated configuration object: a TOML file plus `CORRAL_*` environment overrides.
+
+`load_settings()` is called once at start; everything else receives the `Settings` it returns.
+A bad key or value raises `ConfigError` naming it, so the process never starts half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from corral.errors import ConfigError
+
+Tier = Literal["open", "premium", "partner", "private"]
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_MODEL_NAME = "smollm2-135m-instruct"
+
+
+class ModelConfig(BaseModel):
+    """One `[[models]]` entry: a local GGUF model served in-process by llama.cpp."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=MODEL_NAME_PATTERN)
+    backend: Literal["llama-cpp"] = "llama-cpp"
+    path: Path
+    tier: Tier = "open"
+    licence: str | None = None
+    context_length: int | None = Field(default=None, ge=32, le=1_048_576)
+    threads: int | None = Field(default=None, ge=1, le=512)
+    instances: int = Field(default=1, ge=1, le=64)
+    queue_size: int = Field(default=32, ge=0, le=100_000)
+    embeddings: bool = True
+    embedding_context_length: int = Field(default=2048, ge=32, le=32_768)
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_a_file(cls, path: Path) -> Path:
+        path = path.expanduser()
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+
+class ServerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    load_models: Literal["start", "first_use"] = "start"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(BaseSettings):
+    """Effective configuration. Environment variables (`CORRAL_...`) override the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CORRAL_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("corral")))
+    admin_key: SecretStr | None = None
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    server: ServerConfig = ServerConfig()
+    embedded_model: bool = True
+    embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
+    models: list[ModelConfig] = []
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, home: Path) -> Path:
+        return home.expanduser()
+
+    @model_validator(mode="after")
+    def _model_names_unique(self) -> Settings:
+        names = [m.name for m in self.models]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"model names must be unique, repeated: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def embedded_model_path(self) -> Path:
+        return self.embedded_model_dir / EMBEDDED_MODEL_FILE
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the config file (argument, else `CORRAL_CONFIG`), apply the environment, validate."""
+    path = config_file or _env_path("CORRAL_CONFIG")
+    file_values = _read_toml(path) if path else {}
+
+    class _Layered(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _DictSource(settings_cls, file_values))
+
+    try:
+        layered = _Layered(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+    return Settings.model_construct(**dict(layered))
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    where = f" in {path}" if path else ""
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown setting"
+        problems.append(f"{key}: {_redact(message)}")
+    return f"invalid configuration{where}: " + "; ".join(problems)
+
+
+def _redact(message: str) -> str:
+    # Validation messages may echo input values; never let a URL's password through.
+    return re.sub(r"://[^@/\s]+@", "://***@", message)
