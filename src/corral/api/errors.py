@@ -62,11 +62,18 @@ def _param_path(loc: list[int | str]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif "[" in part or "-" in part or part.startswith("function-"):
-            continue  # pydantic's union-branch tags are not request fields
+        elif _is_union_tag(part):
+            continue  # which branch of a union pydantic tried, not a request field
         else:
             path += f".{part}" if path else part
     return path
+
+
+_SCALAR_TAGS = frozenset({"str", "int", "float", "bool", "none", "bytes"})
+
+
+def _is_union_tag(part: str) -> bool:
+    return part in _SCALAR_TAGS or "[" in part or "-" in part or part[:1].isupper()
 
 
 def install(app: FastAPI) -> None:

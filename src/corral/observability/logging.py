@@ -12,7 +12,8 @@ import orjson
 
 request_id_var: ContextVar[str | None] = ContextVar("corral_request_id", default=None)
 
-_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# uvicorn adds an ANSI-coloured copy of each message; JSON logs have no use for it.
+_SKIPPED_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,7 +29,7 @@ class JsonFormatter(logging.Formatter):
         if request_id:
             entry["request_id"] = request_id
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+            if key not in _SKIPPED_ATTRS and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

@@ -1,0 +1,208 @@
+"""Chat completions through the official OpenAI SDK against a real server."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import openai
+import pytest
+from openai.types.chat import ChatCompletionMessageParam
+
+from tests.support import MODEL
+
+QUESTION: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Name three colours."}]
+
+
+def test_answer_carries_text_usage_and_finish_reason(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=QUESTION,
+        max_tokens=8,
+        temperature=0,
+    )
+
+    choice = completion.choices[0]
+    assert completion.object == "chat.completion"
+    assert completion.model == MODEL
+    assert choice.message.role == "assistant"
+    assert choice.message.content
+    assert choice.finish_reason == "length"
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == 8
+    assert completion.usage.prompt_tokens > 5
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + 8
+
+
+def test_short_answer_ends_with_stop(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Reply with just the word yes."}],
+        max_tokens=200,
+        temperature=0,
+    )
+
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None and completion.usage.completion_tokens < 200
+
+
+def test_text_parts_and_system_prompt_are_accepted(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "system", "content": "You answer tersely."},
+            {"role": "user", "content": [{"type": "text", "text": "Say hello."}]},
+            {"role": "assistant", "content": "Hello."},
+            {"role": "user", "content": "Again."},
+        ],
+        max_tokens=5,
+    )
+
+    assert completion.choices[0].message.content is not None
+
+
+def test_stream_follows_openai_framing(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=QUESTION,
+        max_tokens=12,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+
+    assert chunks[0].choices[0].delta.role == "assistant"
+    content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
+    assert content_chunks
+    finish = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
+    assert finish == ["length"]
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 12
+    assert all(c.usage is None for c in chunks[:-1])
+    assert len({c.id for c in chunks}) == 1
+
+
+def test_stream_text_equals_non_stream_text(client: openai.OpenAI) -> None:
+    whole = client.chat.completions.create(
+        model=MODEL, messages=QUESTION, max_tokens=20, temperature=0
+    )
+    streamed = client.chat.completions.create(
+        model=MODEL, messages=QUESTION, max_tokens=20, temperature=0, stream=True
+    )
+
+    text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+    assert text == whole.choices[0].message.content
+
+
+def test_stop_sequence_is_not_returned(client: openai.OpenAI) -> None:
+    def ask(stop: list[str] | None) -> openai.types.chat.ChatCompletion:
+        return client.chat.completions.create(
+            model=MODEL, messages=QUESTION, max_tokens=30, temperature=0, stop=stop
+        )
+
+    free = ask(None).choices[0].message.content
+    assert free and len(free) > 4
+    stop = free[2:4]
+
+    stopped = ask([stop])
+
+    assert stopped.choices[0].finish_reason == "stop"
+    assert stopped.choices[0].message.content == free[: free.index(stop)]
+
+
+def test_same_seed_same_answer(client: openai.OpenAI) -> None:
+    def ask(seed: int) -> str | None:
+        return (
+            client.chat.completions.create(
+                model=MODEL,
+                messages=[{"role": "user", "content": "Tell me a story."}],
+                max_tokens=24,
+                temperature=1.0,
+                seed=seed,
+            )
+            .choices[0]
+            .message.content
+        )
+
+    first, again = ask(7), ask(7)
+    others = {ask(s) for s in (8, 9, 10)}
+
+    assert first == again
+    assert len(others | {first}) > 1, "different seeds should sample differently"
+
+
+def test_max_completion_tokens_limits_the_answer(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=QUESTION,
+        max_completion_tokens=3,
+    )
+
+    assert completion.usage is not None and completion.usage.completion_tokens == 3
+
+
+PERSON_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 20},
+        "age": {"type": "integer", "minimum": 0, "maximum": 120},
+        "role": {"type": "string", "enum": ["admin", "user", "guest"]},
+    },
+    "required": ["name", "age", "role"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_json_schema_output_always_validates(client: openai.OpenAI, seed: int) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Describe a user of a web site."}],
+        temperature=1.0,
+        seed=seed,
+        max_tokens=200,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "person", "schema": PERSON_SCHEMA, "strict": True},
+        },
+    )
+
+    content = completion.choices[0].message.content
+    assert content is not None
+    jsonschema.validate(json.loads(content), PERSON_SCHEMA)
+    assert completion.choices[0].finish_reason == "stop"
+
+
+def test_json_object_mode_returns_an_object(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "user", "content": "Return a JSON object with keys name and colour for a cat."}
+        ],
+        max_tokens=150,
+        temperature=0.5,
+        seed=4,
+        response_format={"type": "json_object"},
+    )
+
+    content = completion.choices[0].message.content
+    assert completion.choices[0].finish_reason == "stop"
+    assert content is not None
+    assert isinstance(json.loads(content), dict)
+
+
+def test_invalid_json_schema_is_a_clear_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=MODEL,
+            messages=QUESTION,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "bad", "schema": {"type": "no-such-type"}},
+            },
+        )
+
+    assert caught.value.body["param"] == "response_format"  # type: ignore[index]

@@ -1,0 +1,49 @@
+"""Liveness, readiness, metrics and request ids."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+
+from tests.support import MODEL, RunningServer
+
+
+def test_healthz_and_readyz(server: RunningServer) -> None:
+    assert httpx.get(f"{server.base_url}/healthz").json() == {"status": "ok"}
+
+    ready = httpx.get(f"{server.base_url}/readyz")
+
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["models"][MODEL] == "1 instance(s) loaded"
+
+
+def test_request_id_is_honoured_or_generated(server: RunningServer) -> None:
+    given = httpx.get(f"{server.base_url}/healthz", headers={"X-Request-ID": "my-trace-123"})
+    generated = httpx.get(f"{server.base_url}/healthz")
+
+    assert given.headers["x-request-id"] == "my-trace-123"
+    assert generated.headers["x-request-id"].startswith("req_")
+
+
+def test_request_id_appears_in_the_json_log(server: RunningServer, client: openai.OpenAI) -> None:
+    client.models.list(extra_headers={"X-Request-ID": "trace-for-log-test"})
+
+    assert '"request_id":"trace-for-log-test"' in server.log_text()
+
+
+def test_metrics_count_requests_and_tokens(server: RunningServer, client: openai.OpenAI) -> None:
+    client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=3, stream=True
+    ).close()
+    client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=3
+    )
+
+    text = httpx.get(f"{server.base_url}/metrics").text
+
+    assert 'corral_requests_total{method="POST",route="/v1/chat/completions",status="200"}' in text
+    assert f'corral_tokens_total{{direction="output",model="{MODEL}"}}' in text
+    assert "corral_request_duration_seconds_bucket" in text
+    assert f'corral_queue_depth{{model="{MODEL}"}} 0.0' in text
+    assert "corral_time_to_first_token_seconds" in text

@@ -1,0 +1,71 @@
+"""The generation loop on a real model: exact token counts, limits and cancellation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import llama_cpp
+import pytest
+
+from corral.backends.base import SamplingParams, TextDelta
+from corral.backends.llama_cpp import engine
+
+
+@pytest.fixture(scope="module")
+def llama(model_path: Path) -> Iterator[llama_cpp.Llama]:
+    model = llama_cpp.Llama(str(model_path), n_ctx=512, verbose=False)
+    yield model
+    model.close()
+
+
+def run(
+    llama: llama_cpp.Llama, params: SamplingParams, cancel: threading.Event | None = None
+) -> tuple[str, engine.GenerationOutcome]:
+    prompt = llama.tokenize(b"The history of the sea", add_bos=True, special=False)
+    pieces: list[TextDelta] = []
+    outcome = engine.generate(
+        llama, prompt, params, None, cancel or threading.Event(), pieces.append
+    )
+    return "".join(p.text for p in pieces), outcome
+
+
+def test_counts_exactly_the_tokens_produced(llama: llama_cpp.Llama) -> None:
+    text, outcome = run(llama, SamplingParams(max_tokens=20, temperature=0))
+
+    assert outcome.reason == "length"
+    assert outcome.usage.completion_tokens == 20
+    assert outcome.usage.prompt_tokens == len(llama.tokenize(b"The history of the sea"))
+    assert llama.detokenize(llama.tokenize(text.encode(), add_bos=False)).decode() == text
+
+
+def test_cancel_stops_within_one_token(llama: llama_cpp.Llama) -> None:
+    cancel = threading.Event()
+    produced: list[TextDelta] = []
+
+    def emit(delta: TextDelta) -> None:
+        produced.append(delta)
+        if len(produced) == 3:
+            cancel.set()
+
+    prompt = llama.tokenize(b"Once", add_bos=True, special=False)
+    outcome = engine.generate(llama, prompt, SamplingParams(max_tokens=400), None, cancel, emit)
+
+    assert outcome.reason == "cancelled"
+    assert outcome.usage.completion_tokens == 3
+
+
+def test_generation_never_runs_past_the_context(llama: llama_cpp.Llama) -> None:
+    _, outcome = run(llama, SamplingParams(max_tokens=None, temperature=0, stop=("\n\n\n",)))
+
+    assert outcome.usage.total_tokens <= llama.n_ctx()
+
+
+def test_log_softmax_is_a_distribution() -> None:
+    import numpy as np
+
+    logprobs = engine.log_softmax(np.array([1.0, 2.0, 3.0], dtype=np.float32))
+
+    assert float(np.exp(logprobs).sum()) == pytest.approx(1.0)
+    assert logprobs.argmax() == 2

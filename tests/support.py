@@ -1,0 +1,79 @@
+"""Starting real `corral serve` processes for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+MODEL = "smollm2-135m-instruct"
+ADMIN_KEY = "sk-test-admin-key"
+START_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def corral_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+    env.update(CORRAL_HOME=str(home), CORRAL_ADMIN_KEY=ADMIN_KEY, **extra)
+    return env
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    home: Path
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(home: Path, config_toml: str | None = None) -> RunningServer:
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    args = [sys.executable, "-m", "corral", "serve", "--port", str(port)]
+    if config_toml is not None:
+        config = home / "corral.toml"
+        config.write_text(config_toml)
+        args += ["--config", str(config)]
+    log = home / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, env=corral_env(home), stdout=out, stderr=subprocess.STDOUT)
+    server = RunningServer(process, port, home, log)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"corral serve exited early:\n{server.log_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"corral serve was not ready in {START_TIMEOUT_S} s:\n{server.log_text()}")
