@@ -75,6 +75,13 @@ class RateLimited(ClientError):
     default_code = "rate_limit_exceeded"
 
 
+class ClientClosedRequest(ClientError):
+    """The client went away before the answer was ready (logged as 499; nobody reads it)."""
+
+    status_code = 499
+    default_code = "client_closed_request"
+
+
 class ServerError(CorralError):
     """corral or something behind it failed; the same request may succeed later."""
 

@@ -95,3 +95,14 @@ def test_concurrent_requests_queue_and_all_succeed(client: openai.OpenAI) -> Non
         produced = list(pool.map(ask, range(4)))
 
     assert produced == [6, 6, 6, 6]
+
+
+def test_client_leaving_a_whole_answer_frees_the_model(single_slot_server: RunningServer) -> None:
+    assert wait_until_free(single_slot_server, 3).status_code == 200
+    body = {**LONG_STORY, "stream": False}
+    url = f"{single_slot_server.base_url}/v1/chat/completions"
+
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url, json=body, headers=AUTH, timeout=0.5)  # gives up while it generates
+
+    assert wait_until_free(single_slot_server, 3).status_code == 200

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from corral.api.completions.protocol import CompletionRequest
 from corral.api.completions.serving import CompletionServing
 from corral.api.deps import ContextDep, ServicesDep, json_body
-from corral.api.streaming import respond
+from corral.api.streaming import respond, unless_client_leaves
 
 router = APIRouter()
 
 
 @router.post("/v1/completions", response_model=None)
 async def create_completion(
+    http: Request,
     ctx: ContextDep,
     services: ServicesDep,
     request: Annotated[CompletionRequest, Depends(json_body(CompletionRequest))],
 ) -> Response:
-    return await respond(await CompletionServing(services.gateway).create(ctx, request))
+    serving = CompletionServing(services.gateway)
+    return await respond(await unless_client_leaves(http, serving.create(ctx, request)))

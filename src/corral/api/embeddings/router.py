@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from corral.api.deps import ContextDep, ServicesDep, json_body
 from corral.api.embeddings.protocol import EmbeddingRequest
 from corral.api.embeddings.serving import EmbeddingServing
-from corral.api.streaming import respond
+from corral.api.streaming import respond, unless_client_leaves
 
 router = APIRouter()
 
 
 @router.post("/v1/embeddings", response_model=None)
 async def create_embedding(
+    http: Request,
     ctx: ContextDep,
     services: ServicesDep,
     request: Annotated[EmbeddingRequest, Depends(json_body(EmbeddingRequest))],
 ) -> Response:
-    return await respond(await EmbeddingServing(services.gateway).create(ctx, request))
+    serving = EmbeddingServing(services.gateway)
+    return await respond(await unless_client_leaves(http, serving.create(ctx, request)))

@@ -9,7 +9,10 @@ from pathlib import Path
 import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from corral.backends.llama_cpp import native_logs
 from corral.errors import ConfigError
+
+native_logs.install()
 
 
 @dataclass(frozen=True, slots=True)
