@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.corral-setup
 MODEL_DIR := $(VENV)/share/corral/models
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+# llama.cpp compiled for this machine's own SIMD (AVX2, AVX-512, NEON ...), not a generic target.
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
 .PHONY: setup serve test lint typecheck bench lock clean
 

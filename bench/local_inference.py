@@ -3,30 +3,33 @@
 Both servers load the same GGUF file (corral's embedded SmolLM2-135M-Instruct, found with
 `corral.settings.load_settings().embedded_model_path`) with the same thread count and context
 length, and are driven by the same client (the official `openai` SDK, `AsyncOpenAI`) with the same
-requests: streamed chat completions, `temperature=0`, a fixed `seed`. The servers run one after
-the other, never at the same time; each is warmed up with one request first, and every figure is
-the median of `--repeats` repetitions.
+requests: streamed chat completions, `temperature=0`, a fixed `seed`.
+
+The run is `--repeats` rounds. In each round each server is started, warmed up with one request,
+measured once on every metric below, and stopped; the servers take turns (the order alternates
+from round to round) and never run at the same time. Every figure is the median over the rounds.
 
 What is measured, per server:
 
 * ready time: from process start until `GET /readyz` (corral) or `GET /v1/models`
   (llama_cpp.server) answers 200; and the server's RSS (VmRSS of the process and its
-  children, from /proc) when idle just after that, and again after the benchmark.
+  children, from /proc) when idle just after that, and again after the round.
 * single stream: decode tokens/s = (tokens - 1) / (time of last token - time of first token),
-  i.e. the rate over the intervals between tokens; and end-to-end tokens/s = tokens / (time
-  from sending the request until the stream ended).
+  the rate over the intervals between tokens; and end-to-end tokens/s = tokens / (time from
+  sending the request until the stream ended).
 * 4 concurrent streams: aggregate tokens/s = sum of tokens / wall time from the first request
   sent until the last stream ended. Both servers run one model instance, so the streams are
   served one at a time; this measures queueing overhead, not parallel speed-up.
-* time to first token for a short prompt (request sent until the first non-empty content chunk).
-  The prompt differs per repetition by a number.
+* time to first token for a short prompt: request sent until the first non-empty content chunk
+  (3 requests a round, each with a different question number).
 * prompt processing: a ~4,000-token prompt with `max_tokens=1`, non-streamed; prompt tokens (the
-  server's `usage.prompt_tokens`) / total request time. The first line differs per repetition,
-  so neither server's prefix cache can skip the prompt.
+  server's `usage.prompt_tokens`) / total request time. The prompt's first line differs from round
+  to round (both servers get the same prompt in a round) and each server is fresh, so no prefix
+  cache can skip it.
 
 How tokens are counted: a "token" is one generated (completion) token. Both servers get the
 same `max_tokens`, and a prompt that makes the model ramble, so neither stops early at
-end-of-sequence; every stream is checked to have produced exactly `max_tokens`.
+end-of-sequence; every stream is checked to have produced exactly `max_tokens`, or the run fails.
 
 * corral: `usage.completion_tokens` from the final usage chunk of the stream
   (`stream_options={"include_usage": True}`).
@@ -39,13 +42,16 @@ Both counts are verified once per server: the chunk count (both servers), the us
 (llama-cpp-python's extension; corral ignores unknown fields and never applies one), so both run
 plain greedy decoding and should produce the same text, which is checked too.
 
-Client and servers share the machine's CPUs; the machine note in the output says how many.
+Client and servers share the machine's CPUs; the machine note in the output says how many. The
+script also measures how much CPU other processes (and the hypervisor's steal) took while each
+server was measured, and warns when that exceeds 5% of the machine: the figures are then noisy.
 
 Run it with `make bench`, which runs `.venv/bin/python bench/local_inference.py`; options:
 `--threads N` (default 2), `--repeats N` (default 3), `--max-tokens N` (default 256), `--quick`
-(one repetition). The table is printed; the results are also written as JSON to
+(one round). The table is printed; the results are also written as JSON to
 `bench/results/local_inference.json`. llama_cpp.server needs llama-cpp-python's `[server]` extra
-(`sse-starlette`, `starlette-context`) in the venv.
+(`sse-starlette`, `starlette-context`) in the venv. A full run takes about 10 minutes on 2 cores,
+most of it prompt processing.
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -86,10 +92,14 @@ HOST = "127.0.0.1"
 CONTEXT_LENGTH = 8192
 SEED = 1234
 CONCURRENT_STREAMS = 4
+TTFT_PER_ROUND = 3
+TTFT_MAX_TOKENS = 8
 LONG_PROMPT_TOKENS = 4000
 READY_TIMEOUT_S = 120.0
-ADMIN_KEY = "sk-corral-bench"
 REQUEST_TIMEOUT_S = 300.0
+NOISY_SHARE = 0.05
+ADMIN_KEY = "sk-corral-bench"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "local_inference.json"
 STORY_PROMPT = (
     "Write a very long story about a lighthouse keeper who finds a map to a hidden island. "
@@ -99,23 +109,27 @@ STORY_PROMPT = (
 EXTRA_BODY: dict[str, Any] = {"repeat_penalty": 1.0}
 
 Messages = list[ChatCompletionMessageParam]
+TokenSource = Literal["usage", "chunks"]
+Samples = dict[str, list[float]]
 
 
-# -- servers ---------------------------------------------------------------------------------
+# -- processes -----------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    """A running server under test: its process, where to reach it, and its start-up figures."""
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to start one server under test and how to talk to it."""
 
     name: str
-    proc: subprocess.Popen[bytes]
-    base_url: str
-    api_key: str
-    model: str
     command: list[str]
-    ready_s: float = 0.0
-    idle_rss_mb: float = 0.0
+    env: dict[str, str]
+    ready_path: str
+    api_key: str
+    token_source: TokenSource
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.command[self.command.index('--port') + 1]}"
 
 
 def free_port() -> int:
@@ -130,9 +144,7 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
 
 
-def corral_command(
-    workdir: Path, model_path: Path, threads: int
-) -> tuple[list[str], dict[str, str]]:
+def corral_spec(workdir: Path, model_path: Path, threads: int) -> ServerSpec:
     config = workdir / "corral.toml"
     config.write_text(
         "embedded_model = false\n"
@@ -145,30 +157,68 @@ def corral_command(
     command = [str(Path(sys.prefix) / "bin" / "corral"), "serve", "--host", HOST]
     command += ["--port", str(free_port()), "--config", str(config)]
     env = clean_env() | {"CORRAL_HOME": str(workdir / "home"), "CORRAL_ADMIN_KEY": ADMIN_KEY}
-    return command, env
+    return ServerSpec("corral", command, env, "/readyz", ADMIN_KEY, "usage")
 
 
-def reference_command(model_path: Path, threads: int) -> list[str]:
-    return [
+def reference_spec(model_path: Path, threads: int) -> ServerSpec:
+    command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
         "--n_threads", str(threads), "--n_threads_batch", str(threads),
         "--n_ctx", str(CONTEXT_LENGTH), "--interrupt_requests", "False",
         "--model_alias", EMBEDDED_MODEL_NAME, "--host", HOST, "--port", str(free_port()),
     ]  # fmt: skip
+    return ServerSpec("llama_cpp.server", command, clean_env(), "/v1/models", "unused", "chunks")
 
 
-def tree_rss_mb(pid: int) -> float:
-    """VmRSS of a process and all its descendants, in MB (10^6 bytes)."""
-    total_kb, pending = 0, [pid]
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (from /proc/PID/task/*/children)."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
+        found.append(current)
         with contextlib.suppress(OSError, ValueError):
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(c) for c in (task / "children").read_text().split()]
-    return total_kb * 1024 / 1e6
+    return found
+
+
+def tree_memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (and its anonymous and file-backed parts) of a process tree, in MB (10^6 bytes)."""
+    wanted = {"VmRSS:": "rss_mb", "RssAnon:": "anon_mb", "RssFile:": "file_mb"}
+    totals = dict.fromkeys(wanted.values(), 0.0)
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                key = line.split(maxsplit=1)[0] if line else ""
+                if key in wanted:
+                    totals[wanted[key]] += int(line.split()[1]) * 1024 / 1e6
+    return totals
+
+
+class CpuMeter:
+    """CPU time taken by everything except the server tree and this client, as a machine share."""
+
+    def __init__(self, server_pid: int) -> None:
+        self._pid = server_pid
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float, float, float]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        # user nice system idle iowait irq softirq steal: everything but idle and iowait is busy.
+        busy = (sum(fields[:3]) + sum(fields[5:8])) / CLK_TCK
+        server = 0.0
+        for member in process_tree(self._pid):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{member}/stat").read_text()
+                parts = stat[stat.rindex(")") + 2 :].split()
+                server += (int(parts[11]) + int(parts[12])) / CLK_TCK
+        own = os.times()
+        return time.monotonic(), busy, server, own.user + own.system
+
+    def foreign_share(self) -> float:
+        end = self._read()
+        wall, busy, server, own = (b - a for a, b in zip(self._start, end, strict=True))
+        return max(0.0, busy - server - own) / (wall * (os.cpu_count() or 1))
 
 
 def wait_ready(proc: subprocess.Popen[bytes], url: str, started: float) -> float:
@@ -196,29 +246,22 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running(
-    name: str, command: list[str], env: dict[str, str], ready_path: str, log: Path, api_key: str
-) -> Iterator[Server]:
-    """Start a server, wait until it is ready, measure ready time and idle RSS; always stop it."""
-    port = command[command.index("--port") + 1]
-    base = f"http://{HOST}:{port}"
+def running(spec: ServerSpec, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """Start a server and wait until it is ready; yield it and its ready time; always stop it."""
     with log.open("wb") as log_file:
         started = time.monotonic()
-        proc = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(spec.command, env=spec.env, stdout=log_file, stderr=log_file)
         try:
-            server = Server(name, proc, base + "/v1", api_key, EMBEDDED_MODEL_NAME, command)
-            server.ready_s = wait_ready(proc, base + ready_path, started)
-            time.sleep(0.5)  # let the process settle before sampling its idle footprint
-            server.idle_rss_mb = tree_rss_mb(proc.pid)
-            yield server
+            yield proc, wait_ready(proc, spec.base_url + spec.ready_path, started)
         except BaseException:
-            sys.stderr.write(f"--- {name} log ({log}) ---\n{log.read_text(errors='replace')}\n")
+            tail = log.read_text(errors="replace")[-4000:]
+            sys.stderr.write(f"--- end of the {spec.name} log ({log}) ---\n{tail}\n")
             raise
         finally:
             stop(proc)
 
 
-# -- requests --------------------------------------------------------------------------------
+# -- requests ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -231,29 +274,30 @@ class StreamSample:
     ended: float = 0.0
     content_chunks: int = 0
     usage_tokens: int | None = None
+    prompt_tokens: int | None = None
     text: str = ""
 
-    def tokens(self, source: Literal["usage", "chunks"]) -> int:
-        if source == "usage":
-            if self.usage_tokens is None:
-                raise RuntimeError("the stream sent no usage chunk")
-            return self.usage_tokens
-        return self.content_chunks
+    def tokens(self, source: TokenSource) -> int:
+        if source == "chunks":
+            return self.content_chunks
+        if self.usage_tokens is None:
+            raise RuntimeError("the stream sent no usage chunk")
+        return self.usage_tokens
 
 
 @dataclass
 class Bench:
-    """One server under test: a client for it and the knobs every request shares."""
+    """One running server under test: a client for it and the knobs every request shares."""
 
-    server: Server
+    name: str
     client: AsyncOpenAI
     max_tokens: int
-    token_source: Literal["usage", "chunks"]
+    token_source: TokenSource
 
     async def stream(self, messages: Messages, max_tokens: int) -> StreamSample:
         sample = StreamSample(sent=time.monotonic())
         stream = await self.client.chat.completions.create(
-            model=self.server.model,
+            model=EMBEDDED_MODEL_NAME,
             messages=messages,
             max_tokens=max_tokens,
             temperature=0,
@@ -267,6 +311,7 @@ class Bench:
             now = time.monotonic()
             if chunk.usage is not None:
                 sample.usage_tokens = chunk.usage.completion_tokens
+                sample.prompt_tokens = chunk.usage.prompt_tokens
             content = chunk.choices[0].delta.content if chunk.choices else None
             if content:
                 sample.first = sample.first or now
@@ -281,7 +326,7 @@ class Bench:
         """A non-streamed request: (seconds, prompt tokens, completion tokens, text)."""
         sent = time.monotonic()
         response = await self.client.chat.completions.create(
-            model=self.server.model,
+            model=EMBEDDED_MODEL_NAME,
             messages=messages,
             max_tokens=max_tokens,
             temperature=0,
@@ -289,10 +334,9 @@ class Bench:
             extra_body=EXTRA_BODY,
         )
         elapsed = time.monotonic() - sent
-        usage = response.usage
-        if usage is None:
-            raise RuntimeError(f"{self.server.name} sent no usage")
-        text = response.choices[0].message.content or ""
+        if response.usage is None:
+            raise RuntimeError(f"{self.name} sent no usage")
+        usage, text = response.usage, response.choices[0].message.content or ""
         return elapsed, usage.prompt_tokens, usage.completion_tokens, text
 
 
@@ -301,9 +345,8 @@ def story(variant: int = 0) -> Messages:
     return [{"role": "user", "content": STORY_PROMPT + suffix}]
 
 
-def long_prompt_text(target_tokens: int, variant: int) -> str:
+def long_prompt_text(vocab: llama_cpp.Llama, target_tokens: int, variant: int) -> str:
     """A prompt of about `target_tokens` tokens of varied sentences; its first line is unique."""
-    vocab = llama_cpp.Llama(str(model_path()), vocab_only=True, verbose=False)
     rng = random.Random(variant)
     subjects = ["The keeper", "A sailor", "The old map", "The island", "A storm", "The crew"]
     verbs = ["watched", "described", "remembered", "crossed", "ignored", "painted"]
@@ -315,19 +358,22 @@ def long_prompt_text(target_tokens: int, variant: int) -> str:
             words = (rng.choice(subjects), rng.choice(verbs), rng.choice(objects))
             lines.append(f"{' '.join(words)} on day {rng.randint(1, 999)}.")
         text = "\n".join(lines)
-    vocab.close()
     return text
+
+
+def long_prompts(path: Path, count: int) -> list[str]:
+    vocab = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+    try:
+        return [long_prompt_text(vocab, LONG_PROMPT_TOKENS, v) for v in range(1, count + 1)]
+    finally:
+        vocab.close()
 
 
 def model_path() -> Path:
     return Path(load_settings().embedded_model_path)
 
 
-# -- measurements ----------------------------------------------------------------------------
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+# -- measurements --------------------------------------------------------------------------------
 
 
 async def check_counts(bench: Bench) -> dict[str, Any]:
@@ -351,64 +397,54 @@ async def check_counts(bench: Bench) -> dict[str, Any]:
 
 def require_full(bench: Bench, samples: list[StreamSample]) -> list[int]:
     counts = [s.tokens(bench.token_source) for s in samples]
-    short = [n for n in counts if n != bench.max_tokens]
-    if short:
+    if any(n != bench.max_tokens for n in counts):
         raise RuntimeError(
-            f"{bench.server.name}: a stream produced {short} tokens, not {bench.max_tokens} "
+            f"{bench.name}: streams produced {counts} tokens, not {bench.max_tokens} each "
             "(stopped early at end-of-sequence?); the throughput figures would not compare"
         )
     return counts
 
 
-async def single_stream(bench: Bench, repeats: int) -> dict[str, float]:
-    decode, end_to_end = [], []
-    for rep in range(repeats):
-        sample = await bench.stream(story(), bench.max_tokens)
-        (tokens,) = require_full(bench, [sample])
-        assert sample.first is not None and sample.last is not None
-        decode.append((tokens - 1) / (sample.last - sample.first))
-        end_to_end.append(tokens / (sample.ended - sample.sent))
-        print(f"  {bench.server.name} single stream {rep + 1}/{repeats}: {decode[-1]:.1f} tok/s")
-    return {"decode_tps": median(decode), "end_to_end_tps": median(end_to_end)}
+async def single_stream(bench: Bench) -> Samples:
+    sample = await bench.stream(story(), bench.max_tokens)
+    (tokens,) = require_full(bench, [sample])
+    if sample.first is None or sample.last is None or sample.last <= sample.first:
+        raise RuntimeError(f"{bench.name}: the stream's tokens have no measurable span")
+    return {
+        "decode_tps": [(tokens - 1) / (sample.last - sample.first)],
+        "end_to_end_tps": [tokens / (sample.ended - sample.sent)],
+    }
 
 
-async def concurrent_streams(bench: Bench, repeats: int) -> dict[str, float]:
-    aggregate = []
-    for rep in range(repeats):
-        started = time.monotonic()
-        samples = await asyncio.gather(
-            *(bench.stream(story(i + 1), bench.max_tokens) for i in range(CONCURRENT_STREAMS))
-        )
-        wall = max(s.ended for s in samples) - started
-        aggregate.append(sum(require_full(bench, list(samples))) / wall)
-        print(f"  {bench.server.name} {CONCURRENT_STREAMS} streams {rep + 1}/{repeats}: "
-              f"{aggregate[-1]:.1f} tok/s")  # fmt: skip
-    return {"aggregate_tps": median(aggregate)}
+async def concurrent_streams(bench: Bench) -> Samples:
+    started = time.monotonic()
+    samples = await asyncio.gather(
+        *(bench.stream(story(i + 1), bench.max_tokens) for i in range(CONCURRENT_STREAMS))
+    )
+    wall = max(s.ended for s in samples) - started
+    return {"aggregate_tps": [sum(require_full(bench, list(samples))) / wall]}
 
 
-async def time_to_first_token(bench: Bench, repeats: int) -> dict[str, float]:
-    ttfts = []
-    for rep in range(repeats):
-        messages: Messages = [{"role": "user", "content": f"Question {rep + 1}: what is a map?"}]
-        sample = await bench.stream(messages, 8)
+async def time_to_first_token(bench: Bench, round_index: int) -> Samples:
+    ttfts, sizes = [], []
+    for k in range(TTFT_PER_ROUND):
+        number = round_index * TTFT_PER_ROUND + k + 1
+        messages: Messages = [{"role": "user", "content": f"Question {number}: what is a map?"}]
+        sample = await bench.stream(messages, TTFT_MAX_TOKENS)
         if sample.first is None:
-            raise RuntimeError(f"{bench.server.name}: the short prompt produced no text")
-        ttfts.append(sample.first - sample.sent)
-    return {"ttft_ms": median(ttfts) * 1000}
+            raise RuntimeError(f"{bench.name}: the short prompt produced no text")
+        ttfts.append((sample.first - sample.sent) * 1000)
+        if sample.prompt_tokens is not None:  # only corral reports usage in streams
+            sizes.append(float(sample.prompt_tokens))
+    return {"ttft_ms": ttfts} | ({"short_prompt_tokens": sizes} if sizes else {})
 
 
-async def prompt_processing(bench: Bench, prompts: list[str]) -> dict[str, float]:
-    speeds, sizes = [], []
-    for text in prompts:
-        elapsed, prompt_tokens, _, _ = await bench.complete([{"role": "user", "content": text}], 1)
-        speeds.append(prompt_tokens / elapsed)
-        sizes.append(prompt_tokens)
-        print(f"  {bench.server.name} prompt processing: {prompt_tokens} tokens, "
-              f"{speeds[-1]:.0f} tok/s")  # fmt: skip
-    return {"prompt_tps": median(speeds), "prompt_tokens": median([float(n) for n in sizes])}
+async def prompt_processing(bench: Bench, text: str) -> Samples:
+    elapsed, prompt_tokens, _, _ = await bench.complete([{"role": "user", "content": text}], 1)
+    return {"prompt_tps": [prompt_tokens / elapsed], "prompt_tokens": [float(prompt_tokens)]}
 
 
-# -- one server's run --------------------------------------------------------------------------
+# -- rounds --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -416,51 +452,72 @@ class Options:
     threads: int
     repeats: int
     max_tokens: int
-    prompts: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list, repr=False)
 
 
-async def measure(bench: Bench, opts: Options) -> dict[str, Any]:
-    """Warm up, verify the token counts, then run every measurement in turn."""
+@dataclass
+class Collected:
+    """Everything measured on one server, over all rounds."""
+
+    spec: ServerSpec
+    samples: Samples = field(default_factory=dict)
+    token_check: dict[str, Any] = field(default_factory=dict)
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, values: Samples) -> None:
+        for key, found in values.items():
+            self.samples.setdefault(key, []).extend(found)
+
+    def medians(self) -> dict[str, float]:
+        return {k: statistics.median(v) for k, v in self.samples.items() if v}
+
+
+async def measure_round(bench: Bench, opts: Options, index: int, out: Collected) -> None:
     await bench.stream(story(), bench.max_tokens)  # warm-up
-    results: dict[str, Any] = {"token_count_check": await check_counts(bench)}
-    phases: list[Callable[[], Awaitable[dict[str, float]]]] = [
-        lambda: single_stream(bench, opts.repeats),
-        lambda: concurrent_streams(bench, opts.repeats),
-        lambda: time_to_first_token(bench, max(opts.repeats, 5)),
-        lambda: prompt_processing(bench, opts.prompts),
-    ]
-    for phase in phases:
-        results |= await phase()
-    return results
+    if index == 0:
+        out.token_check = await check_counts(bench)
+    out.add(await single_stream(bench))
+    out.add(await concurrent_streams(bench))
+    out.add(await time_to_first_token(bench, index))
+    out.add(await prompt_processing(bench, opts.prompts[index]))
 
 
-async def measure_server(server: Server, opts: Options) -> dict[str, Any]:
-    source: Literal["usage", "chunks"] = "usage" if server.name == "corral" else "chunks"
+async def measure_server(spec: ServerSpec, opts: Options, index: int, out: Collected) -> None:
     async with AsyncOpenAI(
-        base_url=server.base_url, api_key=server.api_key, timeout=REQUEST_TIMEOUT_S, max_retries=0
+        base_url=spec.base_url + "/v1",
+        api_key=spec.api_key,
+        timeout=REQUEST_TIMEOUT_S,
+        max_retries=0,
     ) as client:
-        return await measure(Bench(server, client, opts.max_tokens, source), opts)
+        await measure_round(
+            Bench(spec.name, client, opts.max_tokens, spec.token_source), opts, index, out
+        )
 
 
-def run_server(
-    name: str, command: list[str], env: dict[str, str], opts: Options, workdir: Path, api_key: str
-) -> dict[str, Any]:
-    ready_path = "/readyz" if name == "corral" else "/v1/models"
-    print(f"{name}: starting {' '.join(command)}")
-    log = workdir / f"{name}.log"
-    with running(name, command, env, ready_path, log, api_key) as server:
-        print(f"  ready after {server.ready_s:.2f} s, idle RSS {server.idle_rss_mb:.0f} MB")
-        results = asyncio.run(measure_server(server, opts))
-        results |= {
-            "ready_s": server.ready_s,
-            "idle_rss_mb": server.idle_rss_mb,
-            "rss_after_benchmark_mb": tree_rss_mb(server.proc.pid),
-            "command": command,
-        }
-    return results
+def run_round(out: Collected, opts: Options, index: int, workdir: Path) -> None:
+    """Start one server, measure it once on everything, stop it; record the round's figures."""
+    with running(out.spec, workdir / f"{out.spec.name}-{index}.log") as (proc, ready_s):
+        time.sleep(0.5)  # let the process settle before sampling its idle footprint
+        idle = tree_memory_mb(proc.pid)
+        meter = CpuMeter(proc.pid)
+        asyncio.run(measure_server(out.spec, opts, index, out))
+        foreign = meter.foreign_share()
+        after = tree_memory_mb(proc.pid)
+    out.add({"ready_s": [ready_s], "idle_rss_mb": [idle["rss_mb"]]})
+    out.add({"rss_after_round_mb": [after["rss_mb"]], "foreign_cpu_share": [foreign]})
+    out.rounds.append({"ready_s": ready_s, "idle": idle, "after": after, "foreign": foreign})
+    last = {k: v[-1] for k, v in out.samples.items() if v}
+    print(
+        f"  round {index + 1} {out.spec.name}: ready {ready_s:.2f} s, idle RSS "
+        f"{idle['rss_mb']:.0f} MB, decode {last['decode_tps']:.1f} tok/s, "
+        f"{CONCURRENT_STREAMS} streams {last['aggregate_tps']:.1f} tok/s, "
+        f"TTFT {last['ttft_ms']:.0f} ms, prompt {last['prompt_tps']:.0f} tok/s, "
+        f"other processes {foreign:.0%} of the CPUs",
+        flush=True,
+    )
 
 
-# -- report ------------------------------------------------------------------------------------
+# -- report --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -483,18 +540,19 @@ METRICS = [
            "≥ 0.95x ref", lambda c, r: c >= 0.95 * r),
     Metric("ttft_ms", "time to first token, short prompt (ms)", False, "≤ 1.1x ref",
            lambda c, r: c <= 1.1 * r),
-    Metric("prompt_tps", "prompt processing tok/s", True),
+    Metric("prompt_tps", "prompt processing, ~4k-token prompt: tok/s", True),
     Metric("ready_s", "ready after (s)", False, "< 5 s", lambda c, r: c < 5.0),
     Metric("idle_rss_mb", "idle RSS after loading (MB)", False, "< 400 MB",
            lambda c, r: c < 400.0),
-    Metric("rss_after_benchmark_mb", "RSS after the benchmark (MB)", False),
+    Metric("rss_after_round_mb", "RSS after a round (MB)", False),
+    Metric("foreign_cpu_share", "CPU share taken by other processes", False),
 ]  # fmt: skip
 
 
-def verdicts(corral: dict[str, Any], reference: dict[str, Any]) -> list[dict[str, Any]]:
+def verdicts(corral: dict[str, float], reference: dict[str, float]) -> list[dict[str, Any]]:
     rows = []
     for metric in METRICS:
-        ours, theirs = float(corral[metric.key]), float(reference[metric.key])
+        ours, theirs = corral[metric.key], reference[metric.key]
         verdict = None
         if metric.passes is not None:
             verdict = "PASS" if metric.passes(ours, theirs) else "FAIL"
@@ -514,97 +572,127 @@ def verdicts(corral: dict[str, Any], reference: dict[str, Any]) -> list[dict[str
 
 
 def machine_note(threads: int) -> dict[str, Any]:
-    model_name = platform.processor() or platform.machine()
+    cpu_model = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model_name = line.split(":", 1)[1].strip()
+                cpu_model = line.split(":", 1)[1].strip()
                 break
     usable = len(os.sched_getaffinity(0))
     return {
         "cpu_count": os.cpu_count(),
         "usable_cpus": usable,
-        "cpu_model": model_name,
+        "cpu_model": cpu_model,
         "server_threads": threads,
-        "note": f"{usable} CPU(s) usable; the client (this process, the openai SDK) and the server "
-        f"under test share them, the server running {threads} inference thread(s). The two "
-        "servers ran one after the other, never at the same time.",
+        "note": f"{os.cpu_count()} CPU(s), {usable} usable; the client (this process, the openai "
+        f"SDK) and the server under test share them, the server using {threads} inference "
+        "thread(s). The two servers took turns, never running at the same time.",
     }
 
 
-def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
-    console = Console(width=140)
-    table = Table(title="corral vs llama_cpp.server (same GGUF, same threads)")
+def print_table(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="corral vs llama_cpp.server (same GGUF, same threads; medians)")
     for column in ("metric", "corral", "llama_cpp.server", "ratio corral/ref", "target", "result"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for row in rows:
         ratio = row["ratio_corral_over_reference"]
-        arrow = "higher is better" if row["better"] == "higher" else "lower is better"
+        better = "higher" if row["better"] == "higher" else "lower"
         table.add_row(
             row["label"],
             f"{row['corral']:.2f}",
             f"{row['llama_cpp_server']:.2f}",
-            f"{ratio:.3f} ({arrow})" if ratio is not None else "-",
+            f"{ratio:.3f} ({better} is better)" if ratio is not None else "-",
             row["target"] or "-",
             row["verdict"] or "info",
         )
-    console.print(table)
+    Console(width=150).print(table)
+
+
+def print_notes(results: dict[str, Any]) -> None:
     for name in ("corral", "llama_cpp.server"):
         check = results[name]["token_count_check"]
-        console.print(
-            f"{name}: tokens counted from {check['counted_from']}: "
-            f"stream {check['stream_tokens_counted']}, "
-            f"content chunks {check['stream_content_chunks']}, usage chunk "
-            f"{check['stream_usage_completion_tokens']}, non-streamed usage "
+        print(
+            f"{name}: tokens counted from {check['counted_from']}; check: stream "
+            f"{check['stream_tokens_counted']}, content chunks {check['stream_content_chunks']}, "
+            f"usage chunk {check['stream_usage_completion_tokens']}, non-streamed usage "
             f"{check['non_streamed_usage_completion_tokens']}, max_tokens {check['max_tokens']}: "
             + ("OK" if check["ok"] else "MISMATCH")
         )
-    console.print(f"same generated text from both servers: {results['same_text']}")
-    console.print(f"prompt-processing prompt size: {results['corral']['prompt_tokens']:.0f} tokens")
-    console.print(f"machine: {results['machine']['cpu_model']}; {results['machine']['note']}")
+    corral = results["corral"]["medians"]
+    story_tokens = results["corral"]["token_count_check"]["prompt_tokens"]
+    print(f"same generated text from both servers: {results['same_text']}")
+    print(
+        f"prompt sizes (corral's usage): story {story_tokens}, short prompt "
+        f"{corral.get('short_prompt_tokens', float('nan')):.0f}, long prompt "
+        f"{corral['prompt_tokens']:.0f} tokens"
+    )
+    machine = results["machine"]
+    print(f"machine: {machine['cpu_model']}; {machine['note']}")
+    for name in ("corral", "llama_cpp.server"):
+        share = max(results[name]["samples"]["foreign_cpu_share"])
+        if share > NOISY_SHARE:
+            print(
+                f"WARNING: other processes took up to {share:.0%} of the CPUs while {name} was "
+                "measured; its figures are noisy. Rerun on a quiet machine."
+            )
 
 
-# -- main --------------------------------------------------------------------------------------
+# -- main ----------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else "")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n", 1)[0])
     parser.add_argument("--threads", type=int, default=2, help="inference threads (default 2)")
-    parser.add_argument("--repeats", type=int, default=3, help="repetitions (default 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--max-tokens", type=int, default=256, help="tokens per stream")
-    parser.add_argument("--quick", action="store_true", help="one repetition of each measurement")
+    parser.add_argument("--quick", action="store_true", help="one round only")
     args = parser.parse_args(argv)
     if args.threads < 1 or args.repeats < 1 or args.max_tokens < 2:
-        parser.error("--threads and --repeats must be ≥ 1, --max-tokens ≥ 2")
+        parser.error("--threads and --repeats must be at least 1, --max-tokens at least 2")
     return args
 
 
-def run_both(opts: Options, path: Path) -> dict[str, Any]:
+def run_rounds(opts: Options, path: Path) -> dict[str, Collected]:
     with tempfile.TemporaryDirectory(prefix="corral-bench-") as tmp:
         workdir = Path(tmp)
-        command, env = corral_command(workdir, path, opts.threads)
-        corral = run_server("corral", command, env, opts, workdir, ADMIN_KEY)
-        reference = reference_command(path, opts.threads)
-        ref = run_server("llama_cpp.server", reference, clean_env(), opts, workdir, "unused")
-    return {"corral": corral, "llama_cpp.server": ref}
+        servers = [corral_spec(workdir, path, opts.threads), reference_spec(path, opts.threads)]
+        for spec in servers:
+            print(f"{spec.name}: {' '.join(spec.command)}")
+        collected = {spec.name: Collected(spec) for spec in servers}
+        for index in range(opts.repeats):
+            for spec in servers if index % 2 == 0 else servers[::-1]:
+                run_round(collected[spec.name], opts, index, workdir)
+    return collected
+
+
+def summarise(collected: dict[str, Collected], opts: Options, path: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "model_path": str(path),
+        "options": {k: v for k, v in asdict(opts).items() if k != "prompts"},
+        "machine": machine_note(opts.threads),
+    }
+    for name, out in collected.items():
+        results[name] = {
+            "medians": out.medians(),
+            "samples": out.samples,
+            "token_count_check": out.token_check,
+            "rounds": out.rounds,
+            "command": out.spec.command,
+        }
+    texts = [collected[n].token_check["text"] for n in ("corral", "llama_cpp.server")]
+    results["same_text"] = texts[0] == texts[1]
+    results["rows"] = verdicts(results["corral"]["medians"], results["llama_cpp.server"]["medians"])
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    repeats = 1 if args.quick else args.repeats
     path = model_path()
-    opts = Options(args.threads, repeats, args.max_tokens)
-    opts.prompts = [long_prompt_text(LONG_PROMPT_TOKENS, v) for v in range(1, repeats + 1)]
-    results: dict[str, Any] = {
-        "model_path": str(path),
-        "options": asdict(opts) | {"prompts": f"{len(opts.prompts)} long prompts"},
-        "machine": machine_note(args.threads),
-    }
-    results |= run_both(opts, path)
-    texts = [results[n]["token_count_check"]["text"] for n in ("corral", "llama_cpp.server")]
-    results["same_text"] = texts[0] == texts[1]
-    results["rows"] = verdicts(results["corral"], results["llama_cpp.server"])
-    print_table(results["rows"], results)
+    opts = Options(args.threads, 1 if args.quick else args.repeats, args.max_tokens)
+    opts.prompts = long_prompts(path, opts.repeats)
+    results = summarise(run_rounds(opts, path), opts, path)
+    print_table(results["rows"])
+    print_notes(results)
     RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_FILE.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {RESULTS_FILE}")

@@ -38,7 +38,7 @@ def build_services(settings: Settings, admin_key: SecretStr) -> Services:
         entries.append(entry_for(config, built.backend, built.context_length))
     catalog = Catalog(entries)
     metrics.watch_queue_depth(
-        lambda: {e.id: getattr(e.backend, "queue_depth", 0) for e in catalog.entries()}
+        lambda: {e.id: e.backend.health().queue_depth for e in catalog.entries()}
     )
     return Services(
         settings=settings,

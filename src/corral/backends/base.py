@@ -104,6 +104,8 @@ class EmbeddingResult:
 class BackendHealth:
     ready: bool
     detail: str
+    queue_depth: int = 0
+    """Requests waiting for this backend right now."""
 
 
 @runtime_checkable

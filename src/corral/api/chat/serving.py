@@ -75,11 +75,7 @@ class ChatServing:
                     finish_reason=result.finish_reason,
                 )
             ],
-            usage=UsageOut(
-                prompt_tokens=result.usage.prompt_tokens,
-                completion_tokens=result.usage.completion_tokens,
-                total_tokens=result.usage.total_tokens,
-            ),
+            usage=UsageOut.of(result.usage),
         )
 
     async def _sse(
@@ -117,11 +113,7 @@ class ChatServing:
                             "created": created,
                             "model": model,
                             "choices": [],
-                            "usage": {
-                                "prompt_tokens": event.usage.prompt_tokens,
-                                "completion_tokens": event.usage.completion_tokens,
-                                "total_tokens": event.usage.total_tokens,
-                            },
+                            "usage": UsageOut.of(event.usage).model_dump(),
                         }
                     )
         yield sse.DONE

@@ -64,7 +64,6 @@ class CompletionServing:
             events = await self.gateway.stream(ctx, model, generation)
             return self._sse(events, completion_id, model.id, prefix, request.include_usage())
         result = await self.gateway.generate(ctx, model, generation)
-        usage = result.usage
         return CompletionResponse(
             id=completion_id,
             created=int(time.time()),
@@ -76,11 +75,7 @@ class CompletionServing:
                     finish_reason=result.finish_reason,
                 )
             ],
-            usage=UsageOut(
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                total_tokens=usage.total_tokens,
-            ),
+            usage=UsageOut.of(result.usage),
         )
 
     async def _sse(
@@ -115,7 +110,6 @@ class CompletionServing:
             elif isinstance(event, Finished):
                 yield chunk("", event.reason)
                 if include_usage:
-                    usage = event.usage
                     yield sse.event(
                         {
                             "id": completion_id,
@@ -123,11 +117,7 @@ class CompletionServing:
                             "created": created,
                             "model": model,
                             "choices": [],
-                            "usage": {
-                                "prompt_tokens": usage.prompt_tokens,
-                                "completion_tokens": usage.completion_tokens,
-                                "total_tokens": usage.total_tokens,
-                            },
+                            "usage": UsageOut.of(event.usage).model_dump(),
                         }
                     )
         yield sse.DONE

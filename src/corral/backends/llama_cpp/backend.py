@@ -79,13 +79,8 @@ class LlamaCppBackend:
 
     def health(self) -> BackendHealth:
         loaded = self._generators.loaded
-        if loaded:
-            return BackendHealth(True, f"{loaded} instance(s) loaded")
-        return BackendHealth(True, "loads on first use")
-
-    @property
-    def queue_depth(self) -> int:
-        return self._generators.waiting + self._embedders.waiting
+        detail = f"{loaded} instance(s) loaded" if loaded else "loads on first use"
+        return BackendHealth(True, detail, self._generators.waiting + self._embedders.waiting)
 
     # -- generation --------------------------------------------------------------------------
 
