@@ -64,3 +64,12 @@ def test_broken_toml_is_refused(tmp_path: Path) -> None:
 def test_missing_config_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_quantized_cache_without_flash_attention_is_refused(
+    tmp_path: Path, model_path: Path
+) -> None:
+    entry = f'[[models]]\nname = "m"\npath = "{model_path}"\nflash_attention = false\n'
+
+    with pytest.raises(ConfigError, match="needs flash_attention = true"):
+        load_settings(write(tmp_path, entry))

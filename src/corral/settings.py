@@ -47,6 +47,9 @@ class ModelConfig(BaseModel):
     threads: int | None = Field(default=None, ge=1, le=512)
     instances: int = Field(default=1, ge=1, le=64)
     queue_size: int = Field(default=32, ge=0, le=100_000)
+    flash_attention: bool = True
+    kv_cache_type: Literal["f16", "q8_0"] = "q8_0"
+    """The KV cache's number format; q8_0 halves its memory at a negligible cost in quality."""
     embeddings: bool = True
     embedding_context_length: int = Field(default=2048, ge=32, le=32_768)
 
@@ -57,6 +60,15 @@ class ModelConfig(BaseModel):
         if not path.is_file():
             raise ValueError(f"no such file: {path}")
         return path
+
+    @model_validator(mode="after")
+    def _quantized_cache_needs_flash_attention(self) -> ModelConfig:
+        if self.kv_cache_type != "f16" and not self.flash_attention:
+            raise ValueError(
+                f"kv_cache_type = '{self.kv_cache_type}' needs flash_attention = true "
+                "(llama.cpp quantizes the V cache only with flash attention)"
+            )
+        return self
 
 
 class ServerConfig(BaseModel):

@@ -10,6 +10,8 @@ import numpy as np
 import openai
 import pytest
 
+from corral.backends.llama_cpp.loader import KV_CACHE_TYPES
+from corral.settings import ModelConfig
 from tests.support import MODEL
 
 PROMPT = "Once upon a time"
@@ -19,7 +21,18 @@ TOP = 3
 
 @pytest.fixture(scope="module")
 def reference(model_path: Path) -> Iterator[llama_cpp.Llama]:
-    llama = llama_cpp.Llama(str(model_path), n_ctx=256, logits_all=True, verbose=False)
+    """The served model's own settings, but keeping every position's logits."""
+    served = ModelConfig(name=MODEL, path=model_path)
+    kv_type = KV_CACHE_TYPES[served.kv_cache_type]
+    llama = llama_cpp.Llama(
+        str(model_path),
+        n_ctx=256,
+        logits_all=True,
+        flash_attn=served.flash_attention,
+        type_k=kv_type,
+        type_v=kv_type,
+        verbose=False,
+    )
     yield llama
     llama.close()
 

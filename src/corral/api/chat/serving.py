@@ -20,6 +20,7 @@ from corral.backends.base import (
     Finished,
     GenerationRequest,
     SamplingParams,
+    StreamEvent,
     TextDelta,
 )
 from corral.pipeline.gateway import Gateway, RequestContext
@@ -79,22 +80,14 @@ class ChatServing:
         )
 
     async def _sse(
-        self, events: AsyncIterator[Any], completion_id: str, model: str, include_usage: bool
+        self, events: AsyncIterator[StreamEvent], completion_id: str, model: str, usage: bool
     ) -> AsyncIterator[bytes]:
-        created = int(time.time())
+        writer = sse.ChunkWriter(completion_id, "chat.completion.chunk", model, usage)
 
         def chunk(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> bytes:
-            choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
-            body: dict[str, Any] = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [choice],
-            }
-            if include_usage:
-                body["usage"] = None
-            return sse.event(body)
+            return writer.choice(
+                {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+            )
 
         yield chunk({"role": "assistant", "content": ""})
         async for event in events:
@@ -105,15 +98,6 @@ class ChatServing:
                 yield chunk({"content": event.text}, logprobs=logprobs)
             elif isinstance(event, Finished):
                 yield chunk({}, event.reason)
-                if include_usage:
-                    yield sse.event(
-                        {
-                            "id": completion_id,
-                            "object": "chat.completion.chunk",
-                            "created": created,
-                            "model": model,
-                            "choices": [],
-                            "usage": UsageOut.of(event.usage).model_dump(),
-                        }
-                    )
+                if usage:
+                    yield writer.usage(event.usage)
         yield sse.DONE

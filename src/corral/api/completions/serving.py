@@ -84,22 +84,14 @@ class CompletionServing:
         completion_id: str,
         model: str,
         prefix: str,
-        include_usage: bool,
+        usage: bool,
     ) -> AsyncIterator[bytes]:
-        created = int(time.time())
+        writer = sse.ChunkWriter(completion_id, "text_completion", model, usage)
 
         def chunk(text: str, finish: str | None = None, logprobs: Any = None) -> bytes:
-            choice = {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish}
-            body: dict[str, Any] = {
-                "id": completion_id,
-                "object": "text_completion",
-                "created": created,
-                "model": model,
-                "choices": [choice],
-            }
-            if include_usage:
-                body["usage"] = None
-            return sse.event(body)
+            return writer.choice(
+                {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish}
+            )
 
         if prefix:
             yield chunk(prefix)
@@ -109,15 +101,6 @@ class CompletionServing:
                 yield chunk(event.text, logprobs=logprobs)
             elif isinstance(event, Finished):
                 yield chunk("", event.reason)
-                if include_usage:
-                    yield sse.event(
-                        {
-                            "id": completion_id,
-                            "object": "text_completion",
-                            "created": created,
-                            "model": model,
-                            "choices": [],
-                            "usage": UsageOut.of(event.usage).model_dump(),
-                        }
-                    )
+                if usage:
+                    yield writer.usage(event.usage)
         yield sse.DONE

@@ -54,7 +54,11 @@ class LlamaCppBackend:
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
+        # Until an instance is loaded, a vocab-only load tokenizes; then the instance's own model
+        # does (tokenizing reads only the vocabulary, so it is safe beside a running generation)
+        # and the duplicate vocabulary is released.
         self._vocab = loader.open_vocab(config.path)
+        self._vocab_only: llama_cpp.Llama | None = self._vocab
         self.info = loader.read_info(self._vocab)
         self.context_length = config.context_length or self.info.context_length or 2048
         template = self.info.chat_template
@@ -207,18 +211,13 @@ class LlamaCppBackend:
     # -- loading -------------------------------------------------------------------------------
 
     async def _load_generator(self) -> _Instance:
-        cfg = self.config
-        llama = await asyncio.to_thread(
-            loader.open_generator, cfg.path, self.context_length, cfg.threads
-        )
+        llama = await asyncio.to_thread(loader.open_generator, self.config, self.context_length)
+        if self._vocab_only is not None:
+            self._vocab, self._vocab_only = llama, None
         return _Instance(llama)
 
     async def _load_embedder(self) -> _Instance:
-        cfg = self.config
-        llama = await asyncio.to_thread(
-            loader.open_embedder, cfg.path, cfg.embedding_context_length, cfg.threads
-        )
-        return _Instance(llama)
+        return _Instance(await asyncio.to_thread(loader.open_embedder, self.config))
 
 
 @lru_cache(maxsize=128)

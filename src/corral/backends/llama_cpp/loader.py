@@ -11,6 +11,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from corral.backends.llama_cpp import native_logs
 from corral.errors import ConfigError
+from corral.settings import ModelConfig
 
 native_logs.install()
 
@@ -57,27 +58,35 @@ def chat_formatter(vocab: llama_cpp.Llama, template: str) -> Jinja2ChatFormatter
     )
 
 
-def open_generator(path: Path, n_ctx: int, threads: int | None) -> llama_cpp.Llama:
-    n_threads = threads or os.cpu_count() or 1
+KV_CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
+
+
+def open_generator(config: ModelConfig, n_ctx: int) -> llama_cpp.Llama:
+    n_threads = config.threads or os.cpu_count() or 1
     return llama_cpp.Llama(
-        str(path),
+        str(config.path),
         n_ctx=n_ctx,
         n_batch=512,
         n_threads=n_threads,
         n_threads_batch=n_threads,
+        flash_attn=config.flash_attention,
+        type_k=KV_CACHE_TYPES[config.kv_cache_type],
+        type_v=KV_CACHE_TYPES[config.kv_cache_type],
         use_mmap=True,
         logits_all=False,
         verbose=False,
     )
 
 
-def open_embedder(path: Path, n_ctx: int, threads: int | None) -> llama_cpp.Llama:
+def open_embedder(config: ModelConfig) -> llama_cpp.Llama:
     # Mean pooling over a causal model needs a whole input in one micro-batch.
-    n_threads = threads or os.cpu_count() or 1
+    n_threads = config.threads or os.cpu_count() or 1
+    n_ctx = config.embedding_context_length
     return llama_cpp.Llama(
-        str(path),
+        str(config.path),
         embedding=True,
         pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+        flash_attn=config.flash_attention,
         n_ctx=n_ctx,
         n_batch=n_ctx,
         n_ubatch=n_ctx,
