@@ -1,9 +1,11 @@
 """Benchmark: corral's local inference against llama-cpp-python's own server, in one run.
 
 Both servers load the same GGUF file (corral's embedded SmolLM2-135M-Instruct, found with
-`corral.settings.load_settings().embedded_model_path`) with the same thread count and context
-length, and are driven by the same client (the official `openai` SDK, `AsyncOpenAI`) with the same
-requests: streamed chat completions, `temperature=0`, a fixed `seed`.
+`corral.settings.load_settings().embedded_model_path`) with the same thread count, context
+length, flash-attention setting and KV-cache type (llama_cpp.server gets the values corral's
+config resolves to, corral's defaults unless `--model-option` says otherwise), and are driven
+by the same client (the official `openai` SDK, `AsyncOpenAI`) with the same requests: streamed
+chat completions, `temperature=0`, a fixed `seed`.
 
 The run is `--repeats` rounds. In each round each server is started, warmed up with one request,
 measured once on every metric below, and stopped; the servers take turns (the order alternates
@@ -86,12 +88,8 @@ from openai.types.chat import ChatCompletionMessageParam
 from rich.console import Console
 from rich.table import Table
 
-# corral ships no py.typed marker: the project-wide `mypy` checks this import against src/, while
-# `mypy bench/local_inference.py` alone sees an untyped package, hence the ignore for that case.
-from corral.settings import (  # type: ignore[import-untyped,unused-ignore]
-    EMBEDDED_MODEL_NAME,
-    load_settings,
-)
+from corral.backends.llama_cpp.loader import KV_CACHE_TYPES
+from corral.settings import EMBEDDED_MODEL_NAME, load_settings
 
 HOST = "127.0.0.1"
 CONTEXT_LENGTH = 8192
@@ -184,11 +182,15 @@ def corral_source_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def reference_spec(model_path: Path, threads: int) -> ServerSpec:
+def reference_spec(workdir: Path, model_path: Path, threads: int) -> ServerSpec:
+    """llama_cpp.server with the attention and KV-cache settings corral's config resolves to."""
+    served = load_settings(workdir / "corral.toml").models[0]
+    kv_type = str(KV_CACHE_TYPES[served.kv_cache_type])
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
         "--n_threads", str(threads), "--n_threads_batch", str(threads),
         "--n_ctx", str(CONTEXT_LENGTH), "--interrupt_requests", "False",
+        "--flash_attn", str(served.flash_attention), "--type_k", kv_type, "--type_v", kv_type,
         "--model_alias", EMBEDDED_MODEL_NAME, "--host", HOST, "--port", str(free_port()),
     ]  # fmt: skip
     return ServerSpec("llama_cpp.server", command, clean_env(), "/v1/models", "unused", "chunks")
@@ -733,7 +735,7 @@ def run_rounds(opts: Options, path: Path) -> tuple[dict[str, Collected], list[st
     digests = [corral_source_digest()]
     with tempfile.TemporaryDirectory(prefix="corral-bench-") as tmp:
         workdir = Path(tmp)
-        servers = [corral_spec(workdir, path, opts), reference_spec(path, opts.threads)]
+        servers = [corral_spec(workdir, path, opts), reference_spec(workdir, path, opts.threads)]
         for spec in servers:
             print(f"{spec.name}: {' '.join(spec.command)}")
         collected = {spec.name: Collected(spec) for spec in servers}

@@ -39,10 +39,8 @@ def generate(
 ) -> GenerationOutcome:
     """Generate after `prompt_tokens`, calling `emit` for each piece of visible text."""
     max_new = _max_new_tokens(llama, prompt_tokens, params)
-    if params.seed is not None:
-        # A seeded request must not depend on what the KV cache held before: re-evaluating the
-        # prompt in full keeps batch shapes, and so floating-point results, identical.
-        llama.reset()  # type: ignore[no-untyped-call]
+    # The KV cache keeps the longest common prefix with the previous prompt (llama.generate
+    # re-evaluates only the rest), which is what makes follow-up turns of a chat fast.
     llama.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
 
     vocab = llama_cpp.llama_model_get_vocab(llama.model)
