@@ -23,7 +23,7 @@ What is measured, per server:
   sent until the last stream ended. Both servers run one model instance, so the streams are
   served one at a time; this measures queueing overhead, not parallel speed-up.
 * time to first token for a short prompt: request sent until the first non-empty content chunk
-  (3 requests a round, each with a different question number).
+  (10 requests a round, each with a different question number).
 * prompt processing: a ~4,000-token prompt with `max_tokens=1`, non-streamed; prompt tokens (the
   server's `usage.prompt_tokens`) / total request time. The prompt's first line differs from round
   to round (both servers get the same prompt in a round) and each server is fresh, so no prefix
@@ -95,7 +95,7 @@ HOST = "127.0.0.1"
 CONTEXT_LENGTH = 8192
 SEED = 1234
 CONCURRENT_STREAMS = 4
-TTFT_PER_ROUND = 3
+TTFT_PER_ROUND = 10
 TTFT_MAX_TOKENS = 8
 LONG_PROMPT_TOKENS = 4000
 READY_TIMEOUT_S = 120.0
