@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, cast
 
 import typer
@@ -85,7 +86,7 @@ def _remote(base_url: str, api_key: str | None, model: str, max_tokens: int, tem
 
 
 async def _local_session(
-    config: object,
+    config: Path | None,
     model_id: str,
     max_tokens: int,
     temp: float,
@@ -97,7 +98,7 @@ async def _local_session(
     from corral.catalog import build_model_configs
     from corral.errors import ModelNotFound
 
-    settings = settings_from(config)  # type: ignore[arg-type]
+    settings = settings_from(config)
     configs = {c.name: c for c in build_model_configs(settings)}
     if model_id not in configs:
         raise ModelNotFound(f"no local model named '{model_id}'; see `corral models list`")

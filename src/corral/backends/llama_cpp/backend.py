@@ -27,7 +27,6 @@ from corral.backends.base import (
     GenerationResult,
     StreamEvent,
     TextDelta,
-    Usage,
 )
 from corral.backends.llama_cpp import engine, loader
 from corral.backends.llama_cpp.pool import InstancePool
@@ -258,6 +257,3 @@ async def _relay(
     finally:
         # Reached on normal end, on error, and when the client goes away mid-stream.
         cancel.set()
-
-
-__all__ = ["LlamaCppBackend", "Usage"]
