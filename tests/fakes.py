@@ -31,17 +31,24 @@ class EchoBackend:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         words = self._words(request)
+        request.meter.prompt_tokens = self._usage(request, 0).prompt_tokens
+        request.meter.completion_tokens = len(words)
         return GenerationResult("".join(words), "stop", self._usage(request, len(words)))
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         words = self._words(request)
 
         async def events() -> AsyncIterator[StreamEvent]:
+            request.meter.prompt_tokens = self._usage(request, 0).prompt_tokens
             for word in words:
+                request.meter.completion_tokens += 1
                 yield TextDelta(word)
             yield Finished("stop", self._usage(request, len(words)))
 
         return events()
+
+    async def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        return self._usage(request, 0).prompt_tokens
 
     async def embed(self, inputs: list[str]) -> EmbeddingResult:
         return EmbeddingResult([[float(len(text)), 1.0] for text in inputs], len(inputs))

@@ -9,8 +9,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+from pydantic import SecretStr
+
+from corral.api.app import build_services
+from corral.api.deps import Services
+from corral.catalog import Catalog, ModelEntry
+from corral.settings import load_settings
+from tests.fakes import EchoBackend
 
 MODEL = "smollm2-135m-instruct"
 ADMIN_KEY = "sk-test-admin-key"
@@ -53,7 +61,9 @@ class RunningServer:
             self.process.wait()
 
 
-def start_server(home: Path, config_toml: str | None = None) -> RunningServer:
+def start_server(
+    home: Path, config_toml: str | None = None, env: dict[str, str] | None = None
+) -> RunningServer:
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     args = [sys.executable, "-m", "corral", "serve", "--port", str(port)]
@@ -63,7 +73,9 @@ def start_server(home: Path, config_toml: str | None = None) -> RunningServer:
         args += ["--config", str(config)]
     log = home / "server.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(args, env=corral_env(home), stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, env=corral_env(home, **(env or {})), stdout=out, stderr=subprocess.STDOUT
+        )
     server = RunningServer(process, port, home, log)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -77,3 +89,24 @@ def start_server(home: Path, config_toml: str | None = None) -> RunningServer:
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"corral serve was not ready in {START_TIMEOUT_S} s:\n{server.log_text()}")
+
+
+def echo_entry(model_id: str = "echo", **fields: Any) -> ModelEntry:
+    """A catalog entry served by the in-process `EchoBackend`."""
+    values: dict[str, Any] = {
+        "id": model_id,
+        "tier": "open",
+        "licence": None,
+        "context_length": 100,
+        "created": 0,
+        "owned_by": "tests",
+        "backend": EchoBackend(),
+    }
+    values.update(fields)
+    return ModelEntry(**values)
+
+
+def in_process_services(home: Path, *entries: ModelEntry, **settings: Any) -> Services:
+    """The real services (SQLite in `home`, or `database_url=...`) over the given models."""
+    loaded = load_settings(home=home, embedded_model=False, **settings)
+    return build_services(loaded, SecretStr(ADMIN_KEY), catalog=Catalog(list(entries)))

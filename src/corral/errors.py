@@ -64,6 +64,13 @@ class ModelNotFound(NotFound):
     default_code = "model_not_found"
 
 
+class Conflict(ClientError):
+    """The request clashes with a resource's state (an idempotency key in use, a name taken)."""
+
+    status_code = 409
+    default_code = "conflict"
+
+
 class PayloadTooLarge(ClientError):
     status_code = 413
     default_code = "request_too_large"
@@ -73,6 +80,12 @@ class RateLimited(ClientError):
     status_code = 429
     error_type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
+
+
+class BudgetExceeded(RateLimited):
+    """The tenant's monthly budget cannot cover the request's maximum possible cost (429)."""
+
+    default_code = "budget_exceeded"
 
 
 class ClientClosedRequest(ClientError):
@@ -108,6 +121,14 @@ class BackendTimeout(ServerError):
     status_code = 504
     error_type = "upstream_error"
     default_code = "backend_timeout"
+
+
+class StorageUnavailable(ServerError):
+    """The database or the shared store did not answer; nothing was charged (503)."""
+
+    status_code = 503
+    error_type = "server_error"
+    default_code = "storage_unavailable"
 
 
 class ConfigError(Exception):

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,20 @@ from corral.errors import ConfigError
 
 Tier = Literal["open", "premium", "partner", "private"]
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+LICENCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+TENANT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+Price = Decimal
+"""Currency units per million tokens; at most 6 decimals, since money is kept in micro-units."""
+
+
+def _check_price(value: Decimal) -> Decimal:
+    if value < 0 or not value.is_finite():
+        raise ValueError("a price must be a finite amount >= 0")
+    if value != value.quantize(Decimal("0.000001")):
+        raise ValueError("a price has at most 6 decimals (money is kept in micro-units)")
+    return value
+
+
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_NAME = "smollm2-135m-instruct"
 
@@ -52,6 +67,23 @@ class ModelConfig(BaseModel):
     """The KV cache's number format; q8_0 halves its memory at a negligible cost in quality."""
     embeddings: bool = True
     embedding_context_length: int = Field(default=2048, ge=32, le=32_768)
+    input_price: Price = Decimal(0)
+    """Per million prompt tokens, in the configured currency."""
+    output_price: Price = Decimal(0)
+    """Per million completion tokens, in the configured currency."""
+    owner: str | None = Field(default=None, pattern=TENANT_NAME_PATTERN)
+    """The tenant a `private` model belongs to (its fine-tuned model); nobody else sees it."""
+
+    @field_validator("input_price", "output_price")
+    @classmethod
+    def _price_in_micro_units(cls, value: Decimal) -> Decimal:
+        return _check_price(value)
+
+    @model_validator(mode="after")
+    def _private_models_have_an_owner(self) -> ModelConfig:
+        if (self.tier == "private") != (self.owner is not None):
+            raise ValueError("a model has an owner exactly when its tier is 'private'")
+        return self
 
     @field_validator("path")
     @classmethod
@@ -69,6 +101,41 @@ class ModelConfig(BaseModel):
                 "(llama.cpp quantizes the V cache only with flash attention)"
             )
         return self
+
+
+class LicenceConfig(BaseModel):
+    """A licence open models can carry, with the terms corral enforces for it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=LICENCE_ID_PATTERN)
+    version: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    url: str | None = None
+    text_file: Path | None = None
+    """The licence text; its SHA-256 is recorded with every acceptance."""
+    text_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    requires_acceptance: bool = False
+    mau_threshold: int | None = Field(default=None, ge=1)
+    """Tenants declaring more monthly active users than this need a separate grant."""
+    gated: bool = False
+    """Each tenant must request access to each model under this licence; the operator decides."""
+
+    @field_validator("text_file")
+    @classmethod
+    def _text_file_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.expanduser().is_file():
+            raise ValueError(f"no such file: {path}")
+        return path.expanduser() if path else None
+
+
+class BillingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    reservation_timeout_s: int = Field(default=900, ge=10)
+    """A budget reservation older than this is from a crashed process and is released."""
+    idempotency_ttl_h: int = Field(default=24, ge=1, le=24 * 30)
 
 
 class ServerConfig(BaseModel):
@@ -90,9 +157,15 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("corral")))
     admin_key: SecretStr | None = None
+    key_secret: SecretStr | None = None
+    """HMAC secret for stored API key hashes; every replica sharing a database needs the same."""
     database_url: SecretStr | None = None
     redis_url: SecretStr | None = None
+    redis_namespace: str = Field(default="corral", pattern=r"^[A-Za-z0-9:_-]{1,64}$")
+    """Prefix of every Redis key corral writes (several deployments can share one Redis)."""
     server: ServerConfig = ServerConfig()
+    billing: BillingConfig = BillingConfig()
+    licences: list[LicenceConfig] = []
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []
@@ -108,6 +181,10 @@ class Settings(BaseSettings):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"model names must be unique, repeated: {', '.join(duplicates)}")
+        known = {"apache-2.0", *(licence.id for licence in self.licences)}
+        for model in self.models:
+            if model.licence is not None and model.licence not in known:
+                raise ValueError(f"model '{model.name}' names unknown licence '{model.licence}'")
         return self
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -11,27 +12,16 @@ from corral.api.chat.protocol import ChatCompletionRequest, ChatCompletionRespon
 from corral.api.chat.serving import ChatServing
 from corral.api.embeddings.protocol import EmbeddingRequest
 from corral.api.embeddings.serving import EmbeddingServing
-from corral.catalog import Catalog, ModelEntry
-from corral.observability.metrics import Metrics
 from corral.pipeline.auth import Principal
 from corral.pipeline.gateway import Gateway, RequestContext
-from tests.fakes import EchoBackend
+from tests.support import echo_entry, in_process_services
 
 CTX = RequestContext(request_id="req_test", principal=Principal(kind="admin", key_id="admin"))
 
 
 @pytest.fixture
-def gateway() -> Gateway:
-    entry = ModelEntry(
-        id="echo",
-        tier="open",
-        licence=None,
-        context_length=100,
-        created=0,
-        owned_by="tests",
-        backend=EchoBackend(),
-    )
-    return Gateway(Catalog([entry]), Metrics())
+def gateway(tmp_path: Path) -> Gateway:
+    return in_process_services(tmp_path, echo_entry()).gateway
 
 
 def chat_request(**fields: object) -> ChatCompletionRequest:

@@ -7,45 +7,109 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis.asyncio
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from corral import __version__
+from corral.accounts.access import AccessService
+from corral.accounts.admin import AccountsAdmin
+from corral.accounts.directory import AccountDirectory
+from corral.accounts.keys import key_hasher
 from corral.api import errors
+from corral.api.access.router import router as access_router
+from corral.api.admin.router import router as admin_router
 from corral.api.chat.router import router as chat_router
 from corral.api.completions.router import router as completions_router
 from corral.api.deps import Services
 from corral.api.embeddings.router import router as embeddings_router
 from corral.api.health import router as health_router
+from corral.api.licences.router import router as licences_router
 from corral.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from corral.api.models.router import router as models_router
+from corral.api.usage.router import router as usage_router
 from corral.backends import registry
 from corral.catalog import Catalog, build_model_configs
 from corral.catalog.catalog import entry_for
+from corral.catalog.licences import build_licences
+from corral.metering.idempotency import IdempotencyStore
+from corral.metering.ledger import Ledger
+from corral.metering.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
+from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
+from corral.pipeline.admission import Admission
 from corral.pipeline.auth import Authenticator
+from corral.pipeline.entitlement import Entitlement
 from corral.pipeline.gateway import Gateway
+from corral.pipeline.settlement import Settlement
 from corral.settings import Settings
+from corral.storage import open_database
 
 logger = logging.getLogger("corral.app")
 
 
-def build_services(settings: Settings, admin_key: SecretStr) -> Services:
-    metrics = Metrics()
+def build_catalog(settings: Settings) -> Catalog:
     entries = []
     for config in build_model_configs(settings):
         built = registry.build(config)
         entries.append(entry_for(config, built.backend, built.context_length))
-    catalog = Catalog(entries)
+    return Catalog(entries)
+
+
+def build_services(
+    settings: Settings, admin_key: SecretStr, catalog: Catalog | None = None
+) -> Services:
+    """Everything the app needs; `catalog` replaces the configured models (tests, benchmarks)."""
+    metrics = Metrics()
+    catalog = catalog if catalog is not None else build_catalog(settings)
     metrics.watch_queue_depth(
         lambda: {e.id: e.backend.health().queue_depth for e in catalog.entries()}
     )
+    db = open_database(settings)
+    hasher = key_hasher(settings.home, settings.key_secret)
+    directory = AccountDirectory(db)
+    ledger = Ledger(db, settings.billing.reservation_timeout_s)
+    limiter = rate_limiter(settings)
+    gateway = Gateway(
+        catalog,
+        metrics,
+        Entitlement(directory, build_licences(settings)),
+        Admission(db, ledger, limiter, directory),
+        Settlement(db, ledger, limiter),
+    )
     return Services(
         settings=settings,
-        gateway=Gateway(catalog, metrics),
-        authenticator=Authenticator(admin_key),
+        db=db,
+        gateway=gateway,
+        authenticator=Authenticator(admin_key, directory, hasher),
+        directory=directory,
+        accounts=AccountsAdmin(db, hasher),
+        access=AccessService(db),
+        ledger=ledger,
+        idempotency=IdempotencyStore(
+            db, settings.billing.idempotency_ttl_h, settings.billing.reservation_timeout_s
+        ),
+        usage=UsageReports(db, settings.billing.currency),
         metrics=metrics,
     )
+
+
+def rate_limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url is None:
+        return LocalRateLimiter()
+    client = redis.asyncio.from_url(settings.redis_url.get_secret_value())
+    return RedisRateLimiter(client, f"{settings.redis_namespace}:rl")
+
+
+async def _sweep(services: Services, every_s: float = 30.0) -> None:
+    """Release budget holds and idempotency claims left by crashed processes."""
+    while True:
+        try:
+            await services.db.run(services.ledger.sweep_expired)
+            await services.db.run(services.idempotency.sweep_expired)
+        except Exception:
+            logger.exception("sweeping expired reservations failed")
+        await asyncio.sleep(every_s)
 
 
 def create_app(services: Services) -> FastAPI:
@@ -54,11 +118,20 @@ def create_app(services: Services) -> FastAPI:
         backends = [entry.backend for entry in services.gateway.catalog.entries()]
         if services.settings.server.load_models == "start":
             await asyncio.gather(*(backend.start() for backend in backends))
+        await services.directory.refresh()
+        background = [
+            asyncio.create_task(services.directory.watch()),
+            asyncio.create_task(_sweep(services)),
+        ]
         services.ready = True
         logger.info("ready", extra={"models": [e.id for e in services.gateway.catalog.entries()]})
         yield
         services.ready = False
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await asyncio.gather(*(backend.close() for backend in backends))
+        services.db.close()
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
     app.state.services = services
@@ -67,7 +140,11 @@ def create_app(services: Services) -> FastAPI:
         chat_router,
         completions_router,
         embeddings_router,
+        access_router,
         models_router,
+        licences_router,
+        usage_router,
+        admin_router,
         health_router,
     ):
         app.include_router(router)

@@ -9,11 +9,19 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from corral.accounts.access import AccessService
+from corral.accounts.admin import AccountsAdmin
+from corral.accounts.directory import AccountDirectory
 from corral.api.errors import from_validation_error
+from corral.errors import PermissionDenied
+from corral.metering.idempotency import IdempotencyStore
+from corral.metering.ledger import Ledger
+from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
 from corral.pipeline.auth import Authenticator
 from corral.pipeline.gateway import Gateway, RequestContext
 from corral.settings import Settings
+from corral.storage import Database
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -23,8 +31,15 @@ class Services:
     """Everything a request handler may use, built once at start (see `api.app`)."""
 
     settings: Settings
+    db: Database
     gateway: Gateway
     authenticator: Authenticator
+    directory: AccountDirectory
+    accounts: AccountsAdmin
+    access: AccessService
+    ledger: Ledger
+    idempotency: IdempotencyStore
+    usage: UsageReports
     metrics: Metrics
     ready: bool = False
 
@@ -37,12 +52,38 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def authenticate(request: Request, services: ServicesDep) -> RequestContext:
-    principal = services.authenticator.authenticate(request.headers.get("authorization"))
-    return RequestContext(request_id=request.state.request_id, principal=principal)
+async def authenticate(request: Request, services: ServicesDep) -> RequestContext:
+    principal = await services.authenticator.authenticate(request.headers.get("authorization"))
+    ctx = RequestContext(request_id=request.state.request_id, principal=principal)
+    request.state.ctx = ctx  # the middleware adds ctx.response_headers to the response
+    return ctx
 
 
 ContextDep = Annotated[RequestContext, Depends(authenticate)]
+
+
+async def tenant_context(ctx: ContextDep) -> RequestContext:
+    if ctx.principal.tenant_id is None:
+        raise PermissionDenied(
+            "This endpoint acts for a tenant; call it with one of the tenant's API keys "
+            "(the admin key has /admin/... instead).",
+            code="tenant_key_required",
+        )
+    return ctx
+
+
+TenantContextDep = Annotated[RequestContext, Depends(tenant_context)]
+
+
+async def admin_context(ctx: ContextDep) -> RequestContext:
+    if not ctx.principal.is_admin:
+        raise PermissionDenied(
+            "The /admin API needs the operator's admin key.", code="admin_key_required"
+        )
+    return ctx
+
+
+AdminDep = Annotated[RequestContext, Depends(admin_context)]
 
 
 def json_body(model: type[ModelT]) -> Callable[[Request], Awaitable[ModelT]]:

@@ -51,7 +51,14 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                extra = [(b"x-request-id", request_id.encode())]
+                ctx = scope["state"].get("ctx")
+                if ctx is not None:  # set once the caller is authenticated
+                    present = {name.lower() for name, _ in message["headers"]}
+                    for name, value in ctx.response_headers.items():
+                        if name.lower().encode() not in present:
+                            extra.append((name.lower().encode(), value.encode()))
+                message["headers"] = [*message["headers"], *extra]
                 self._observe(scope, status, time.perf_counter() - started)
             await send(message)
 

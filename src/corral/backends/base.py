@@ -36,6 +36,18 @@ class SamplingParams:
     """Constrain the output to this JSON schema (`{}` means any JSON object)."""
 
 
+@dataclass(slots=True)
+class UsageMeter:
+    """Tokens a request has used so far, kept current by the backend while it runs.
+
+    Billing reads it when a request ends early (the client left, the backend failed), so those
+    tokens are charged too. `prompt_tokens` is set once the backend starts on the prompt.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
     """A chat (`messages`) or a plain completion (`prompt`); exactly one is set."""
@@ -44,6 +56,7 @@ class GenerationRequest:
     params: SamplingParams
     messages: tuple[ChatMessage, ...] | None = None
     prompt: str | None = None
+    meter: UsageMeter = field(default_factory=UsageMeter, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +134,14 @@ class Backend(Protocol):
         ...
 
     async def embed(self, inputs: list[str]) -> EmbeddingResult: ...
+
+    async def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        """The prompt's tokens as this model will see them (exact, or a safe upper bound).
+
+        Budgets reserve a request's maximum cost from this before it runs. Raises the same
+        errors `generate` would for a prompt that cannot be served (e.g. too long).
+        """
+        ...
 
     def health(self) -> BackendHealth: ...
 

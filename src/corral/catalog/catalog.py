@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from corral.backends.base import Backend
 from corral.catalog import registry
 from corral.errors import ModelNotFound
+from corral.metering.money import to_micros
 from corral.settings import EMBEDDED_MODEL_NAME, ModelConfig, Settings, Tier
 
 
@@ -21,6 +22,10 @@ class ModelEntry:
     created: int
     owned_by: str
     backend: Backend
+    prices: tuple[int, int] = (0, 0)
+    """Micro-units per million (prompt, completion) tokens, from the config file."""
+    owner: str | None = None
+    """The tenant a private model belongs to."""
 
 
 class Catalog:
@@ -30,11 +35,7 @@ class Catalog:
     def get(self, model_id: str) -> ModelEntry:
         entry = self._entries.get(model_id)
         if entry is None:
-            raise ModelNotFound(
-                f"The model '{model_id}' does not exist or you do not have access to it. "
-                "GET /v1/models lists the models you can use.",
-                param="model",
-            )
+            raise model_not_found(model_id)
         return entry
 
     def entries(self) -> list[ModelEntry]:
@@ -65,6 +66,16 @@ def entry_for(config: ModelConfig, backend: Backend, context_length: int) -> Mod
         licence=config.licence,
         context_length=context_length,
         created=int(config.path.stat().st_mtime) if config.path.exists() else int(time.time()),
-        owned_by="corral",
+        owned_by=config.owner or "corral",
         backend=backend,
+        prices=(to_micros(config.input_price), to_micros(config.output_price)),
+        owner=config.owner,
+    )
+
+
+def model_not_found(model_id: str) -> ModelNotFound:
+    return ModelNotFound(
+        f"The model '{model_id}' does not exist or you do not have access to it. "
+        "GET /v1/models lists the models you can use.",
+        param="model",
     )

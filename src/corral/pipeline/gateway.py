@@ -1,16 +1,18 @@
-"""`Gateway`: runs one request through the pipeline steps in order and records what it used.
+"""`Gateway`: runs one request through the pipeline steps in order.
 
-Endpoints call `generate`, `stream` or `embed` with protocol-free domain values; the gateway
-resolves the model in the catalog, hands the request to that model's backend, and reports tokens
-and timings to the metrics. New steps (entitlement, admission, privacy, settlement) go here.
+resolve (catalog + entitlement) → admit (rate limits, budget reservation) → backend →
+settle (ledger). Endpoints call `resolve`, then `generate`, `stream` or `embed`, with
+protocol-free domain values; the gateway also reports tokens and timings to the metrics.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from corral.accounts.records import TenantState
 from corral.backends.base import (
     EmbeddingResult,
     Finished,
@@ -21,59 +23,161 @@ from corral.backends.base import (
     Usage,
 )
 from corral.catalog import Catalog, ModelEntry
+from corral.catalog.catalog import model_not_found
+from corral.metering.ledger import Outcome
 from corral.observability.metrics import Metrics
+from corral.pipeline.admission import Admission, Ask, Charge
 from corral.pipeline.auth import Principal
+from corral.pipeline.entitlement import Entitlement
+from corral.pipeline.settlement import Settlement
+
+# Per input, beyond its UTF-8 bytes: no tokenizer makes more tokens than bytes, plus specials.
+_EMBEDDING_SPECIAL_TOKENS = 4
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestContext:
     request_id: str
     principal: Principal
+    response_headers: dict[str, str] = field(default_factory=dict)
+    """Headers every response to this request carries (the rate-limit state)."""
 
 
 class Gateway:
-    def __init__(self, catalog: Catalog, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        metrics: Metrics,
+        entitlement: Entitlement,
+        admission: Admission,
+        settlement: Settlement,
+    ) -> None:
         self.catalog = catalog
+        self.entitlement = entitlement
         self._metrics = metrics
+        self._admission = admission
+        self._settlement = settlement
 
-    def resolve(self, ctx: RequestContext, model_id: str) -> ModelEntry:
-        return self.catalog.get(model_id)
+    async def resolve(self, ctx: RequestContext, model_id: str) -> ModelEntry:
+        model = self.catalog.get(model_id)
+        tenant = await self.entitlement.tenant(ctx.principal)
+        self.entitlement.check(ctx.principal, tenant, model)
+        return model
+
+    async def visible_models(self, principal: Principal) -> list[ModelEntry]:
+        tenant = await self.entitlement.tenant(principal)
+        return [m for m in self.catalog.entries() if self.entitlement.visible(principal, tenant, m)]
+
+    async def visible_model(self, principal: Principal, model_id: str) -> ModelEntry:
+        model = self.catalog.get(model_id)
+        tenant = await self.entitlement.tenant(principal)
+        if not self.entitlement.visible(principal, tenant, model):
+            raise model_not_found(model_id)
+        return model
+
+    async def prices(self, model: ModelEntry) -> tuple[int, int]:
+        """What the model costs now: the operator's override, else the config file's price."""
+        return await self._admission.prices(model)
 
     async def generate(
         self, ctx: RequestContext, model: ModelEntry, request: GenerationRequest
     ) -> GenerationResult:
-        result = await model.backend.generate(request)
-        self._record_usage(model, result.usage)
+        charge = await self._admit(ctx, model, request)
+        try:
+            result = await model.backend.generate(request)
+        except BaseException as exc:
+            await self._settle(charge, _metered(request), _outcome(exc))
+            raise
+        await self._settle(charge, result.usage, "completed")
         return result
 
     async def stream(
         self, ctx: RequestContext, model: ModelEntry, request: GenerationRequest
     ) -> AsyncIterator[StreamEvent]:
         """Admission happens before this returns; the iterator then only yields events."""
-        events = await model.backend.stream(request)
-        return self._observe_stream(model, events, time.perf_counter())
+        charge = await self._admit(ctx, model, request)
+        try:
+            events = await model.backend.stream(request)
+        except BaseException as exc:
+            await self._settle(charge, _metered(request), _outcome(exc))
+            raise
+        return self._observe_stream(charge, request, events, time.perf_counter())
 
     async def embed(
         self, ctx: RequestContext, model: ModelEntry, inputs: list[str]
     ) -> EmbeddingResult:
-        result = await model.backend.embed(inputs)
-        self._record_usage(model, Usage(result.prompt_tokens, 0))
+        bound = sum(len(text.encode()) + _EMBEDDING_SPECIAL_TOKENS for text in inputs)
+        tenant = await self.entitlement.tenant(ctx.principal)
+        charge = await self._admit_ask(ctx, model, tenant, Ask(bound, 0))
+        try:
+            result = await model.backend.embed(inputs)
+        except BaseException:
+            await self._settle(charge, Usage(0, 0), "failed")
+            raise
+        await self._settle(charge, Usage(result.prompt_tokens, 0), "completed")
         return result
 
-    async def _observe_stream(
-        self, model: ModelEntry, events: AsyncIterator[StreamEvent], started: float
-    ) -> AsyncIterator[StreamEvent]:
-        first = True
-        async for event in events:
-            if first and isinstance(event, TextDelta) and event.text:
-                self._metrics.time_to_first_token.labels(model.id).observe(
-                    time.perf_counter() - started
-                )
-                first = False
-            if isinstance(event, Finished):
-                self._record_usage(model, event.usage)
-            yield event
+    async def _admit(
+        self, ctx: RequestContext, model: ModelEntry, request: GenerationRequest
+    ) -> Charge:
+        tenant = await self.entitlement.tenant(ctx.principal)
+        ask = None
+        if self._admission.needs_ask(ctx.principal, tenant):
+            prompt = await model.backend.count_prompt_tokens(request)
+            room = max(0, model.context_length - prompt)
+            cap = request.params.max_tokens
+            ask = Ask(prompt, min(cap, room) if cap is not None else room)
+        return await self._admit_ask(ctx, model, tenant, ask)
 
-    def _record_usage(self, model: ModelEntry, usage: Usage) -> None:
-        self._metrics.tokens.labels(model.id, "input").inc(usage.prompt_tokens)
-        self._metrics.tokens.labels(model.id, "output").inc(usage.completion_tokens)
+    async def _admit_ask(
+        self, ctx: RequestContext, model: ModelEntry, tenant: TenantState | None, ask: Ask | None
+    ) -> Charge:
+        try:
+            charge = await self._admission.admit(ctx.request_id, ctx.principal, tenant, model, ask)
+        except Exception as exc:
+            ctx.response_headers.update(getattr(exc, "headers", {}))
+            raise
+        ctx.response_headers.update(charge.response_headers)
+        return charge
+
+    async def _settle(self, charge: Charge, usage: Usage, outcome: Outcome) -> None:
+        await self._settlement.settle(charge, usage, outcome)
+        self._metrics.tokens.labels(charge.model.id, "input").inc(usage.prompt_tokens)
+        self._metrics.tokens.labels(charge.model.id, "output").inc(usage.completion_tokens)
+
+    async def _observe_stream(
+        self,
+        charge: Charge,
+        request: GenerationRequest,
+        events: AsyncIterator[StreamEvent],
+        started: float,
+    ) -> AsyncIterator[StreamEvent]:
+        first, outcome = True, None
+        try:
+            async for event in events:
+                if first and isinstance(event, TextDelta) and event.text:
+                    self._metrics.time_to_first_token.labels(charge.model.id).observe(
+                        time.perf_counter() - started
+                    )
+                    first = False
+                if isinstance(event, Finished):
+                    # Billed before the client sees the end of the stream.
+                    outcome = "completed"
+                    await self._settle(charge, event.usage, "completed")
+                yield event
+        except BaseException as exc:
+            if outcome is None:
+                outcome = _outcome(exc)
+                await self._settle(charge, _metered(request), outcome)
+            raise
+        finally:
+            if outcome is None:  # the consumer stopped reading: the client left
+                await self._settle(charge, _metered(request), "cancelled")
+
+
+def _metered(request: GenerationRequest) -> Usage:
+    return Usage(request.meter.prompt_tokens, request.meter.completion_tokens)
+
+
+def _outcome(exc: BaseException) -> Outcome:
+    return "cancelled" if isinstance(exc, asyncio.CancelledError | GeneratorExit) else "failed"

@@ -9,7 +9,7 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from corral.backends.base import SamplingParams, TextDelta
+from corral.backends.base import SamplingParams, TextDelta, UsageMeter
 from corral.backends.llama_cpp import engine
 
 
@@ -26,7 +26,7 @@ def run(
     prompt = llama.tokenize(b"The history of the sea", add_bos=True, special=False)
     pieces: list[TextDelta] = []
     outcome = engine.generate(
-        llama, prompt, params, None, cancel or threading.Event(), pieces.append
+        llama, prompt, params, None, cancel or threading.Event(), pieces.append, UsageMeter()
     )
     return "".join(p.text for p in pieces), outcome
 
@@ -50,10 +50,15 @@ def test_cancel_stops_within_one_token(llama: llama_cpp.Llama) -> None:
             cancel.set()
 
     prompt = llama.tokenize(b"Once", add_bos=True, special=False)
-    outcome = engine.generate(llama, prompt, SamplingParams(max_tokens=400), None, cancel, emit)
+    meter = UsageMeter()
+    outcome = engine.generate(
+        llama, prompt, SamplingParams(max_tokens=400), None, cancel, emit, meter
+    )
 
     assert outcome.reason == "cancelled"
     assert outcome.usage.completion_tokens == 3
+    # What billing reads when a client leaves: the tokens actually produced, and the prompt.
+    assert (meter.prompt_tokens, meter.completion_tokens) == (len(prompt), 3)
 
 
 def test_generation_never_runs_past_the_context(llama: llama_cpp.Llama) -> None:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from corral.api.chat.protocol import ChatCompletionRequest
 from corral.api.chat.serving import ChatServing
 from corral.api.deps import ContextDep, ServicesDep, json_body
-from corral.api.streaming import respond, unless_client_leaves
+from corral.api.idempotency import serve_inference
 
 router = APIRouter()
 
@@ -23,4 +23,4 @@ async def create_chat_completion(
     request: Annotated[ChatCompletionRequest, Depends(json_body(ChatCompletionRequest))],
 ) -> Response:
     serving = ChatServing(services.gateway)
-    return await respond(await unless_client_leaves(http, serving.create(ctx, request)))
+    return await serve_inference(http, ctx, services, lambda: serving.create(ctx, request))

@@ -55,7 +55,7 @@ class ChatServing:
     async def create(
         self, ctx: RequestContext, request: ChatCompletionRequest
     ) -> ChatCompletionResponse | AsyncIterator[bytes]:
-        model = self.gateway.resolve(ctx, request.model)
+        model = await self.gateway.resolve(ctx, request.model)
         generation = to_generation_request(request, ctx.request_id)
         completion_id = "chatcmpl-" + ctx.request_id.removeprefix("req_")
         if request.stream:

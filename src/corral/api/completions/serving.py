@@ -56,7 +56,7 @@ class CompletionServing:
     async def create(
         self, ctx: RequestContext, request: CompletionRequest
     ) -> CompletionResponse | AsyncIterator[bytes]:
-        model = self.gateway.resolve(ctx, request.model)
+        model = await self.gateway.resolve(ctx, request.model)
         generation = to_generation_request(request, ctx.request_id)
         completion_id = "cmpl-" + ctx.request_id.removeprefix("req_")
         prefix = request.prompt_text() if request.echo else ""

@@ -24,7 +24,7 @@ class EmbeddingServing:
         self.gateway = gateway
 
     async def create(self, ctx: RequestContext, request: EmbeddingRequest) -> EmbeddingResponse:
-        model = self.gateway.resolve(ctx, request.model)
+        model = await self.gateway.resolve(ctx, request.model)
         result = await self.gateway.embed(ctx, model, request.inputs())
         as_base64 = request.encoding_format == "base64"
         data = [

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from corral.catalog import ModelEntry
+from corral.metering.money import format_micros
 from corral.settings import Tier
 
 
@@ -18,10 +19,13 @@ class ModelCard(BaseModel):
     tier: Tier
     licence: str | None
     context_length: int
+    pricing: dict[str, str]
+    """Currency units per million tokens: {"input": "0.150000", "output": "0.600000"}."""
 
     @classmethod
-    def of(cls, entry: ModelEntry) -> ModelCard:
+    def of(cls, entry: ModelEntry, prices: tuple[int, int]) -> ModelCard:
         return cls(
+            pricing={"input": format_micros(prices[0]), "output": format_micros(prices[1])},
             id=entry.id,
             created=entry.created,
             owned_by=entry.owned_by,

@@ -14,11 +14,14 @@ router = APIRouter()
 
 @router.get("/v1/models", response_model=None)
 async def list_models(ctx: ContextDep, services: ServicesDep) -> Response:
-    entries = services.gateway.catalog.entries()
-    return await respond(ModelList(data=[ModelCard.of(e) for e in entries]))
+    gateway = services.gateway
+    entries = await gateway.visible_models(ctx.principal)
+    cards = [ModelCard.of(e, await gateway.prices(e)) for e in entries]
+    return await respond(ModelList(data=cards))
 
 
 @router.get("/v1/models/{model_id:path}", response_model=None)
 async def get_model(model_id: str, ctx: ContextDep, services: ServicesDep) -> Response:
-    entry = services.gateway.resolve(ctx, model_id)
-    return await respond(ModelCard.of(entry))
+    gateway = services.gateway
+    entry = await gateway.visible_model(ctx.principal, model_id)
+    return await respond(ModelCard.of(entry, await gateway.prices(entry)))

@@ -133,7 +133,13 @@ class LlamaCppBackend:
         def run() -> engine.GenerationOutcome:
             try:
                 return engine.generate(
-                    instance.llama, prepared.tokens, request.params, prepared.grammar, cancel, emit
+                    instance.llama,
+                    prepared.tokens,
+                    request.params,
+                    prepared.grammar,
+                    cancel,
+                    emit,
+                    request.meter,
                 )
             except Exception as exc:  # llama.cpp failures surface as several builtin types
                 raise BackendFailed(f"Local model '{self.config.name}' failed: {exc}") from exc
@@ -144,6 +150,10 @@ class LlamaCppBackend:
             lambda _: loop.call_soon_threadsafe(self._generators.release, instance)
         )
         return future
+
+    async def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        prepared = await asyncio.to_thread(self._prepare, request)
+        return len(prepared.tokens)
 
     # -- embeddings --------------------------------------------------------------------------
 

@@ -17,7 +17,14 @@ import llama_cpp
 import numpy as np
 from llama_cpp.llama_grammar import LlamaGrammar
 
-from corral.backends.base import SamplingParams, TextDelta, TokenLogprob, TopLogprob, Usage
+from corral.backends.base import (
+    SamplingParams,
+    TextDelta,
+    TokenLogprob,
+    TopLogprob,
+    Usage,
+    UsageMeter,
+)
 from corral.backends.llama_cpp.decoding import StopMatcher, Utf8Assembler
 
 EndReason = Literal["stop", "length", "cancelled"]
@@ -36,8 +43,15 @@ def generate(
     grammar: LlamaGrammar | None,
     cancel: threading.Event,
     emit: Callable[[TextDelta], None],
+    meter: UsageMeter,
 ) -> GenerationOutcome:
-    """Generate after `prompt_tokens`, calling `emit` for each piece of visible text."""
+    """Generate after `prompt_tokens`, calling `emit` for each piece of visible text.
+
+    `meter` is kept current token by token, so a request cut short is billed for what it used.
+    """
+    if cancel.is_set():  # the client left while the request was queued: nothing was used
+        return GenerationOutcome("cancelled", Usage(0, 0))
+    meter.prompt_tokens = len(prompt_tokens)
     max_new = _max_new_tokens(llama, prompt_tokens, params)
     # The KV cache keeps the longest common prefix with the previous prompt (llama.generate
     # re-evaluates only the rest), which is what makes follow-up turns of a chat fast.
@@ -56,6 +70,7 @@ def generate(
                 reason = "stop"
                 break
             produced += 1
+            meter.completion_tokens = produced
             piece = llama.detokenize([token])
             logprobs = [_token_logprob(llama, token, piece, params)] if params.logprobs else []
             text = stops.feed(assembler.feed(piece))

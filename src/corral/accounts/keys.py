@@ -1,0 +1,80 @@
+"""API key format, hashing and the server secret the hashes are keyed with.
+
+A key is `crl_<prefix>_<secret>`. The prefix is not secret: it finds the stored row. The row
+holds only HMAC-SHA256(server secret, key), so a copy of the database cannot be used to call
+the API, and the comparison runs in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+KEY_PREFIX = "crl_"
+KEY_SECRET_FILE = "key-hmac.secret"
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    id: str
+    prefix: str
+    secret_hash: str
+    plaintext: str
+
+
+class KeyHasher:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def hash(self, plaintext: str) -> str:
+        return hmac.new(self._secret, plaintext.encode(), hashlib.sha256).hexdigest()
+
+    def matches(self, plaintext: str, secret_hash: str) -> bool:
+        return hmac.compare_digest(self.hash(plaintext), secret_hash)
+
+    def new_key(self) -> NewKey:
+        prefix = secrets.token_hex(6)
+        plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_hex(24)}"
+        return NewKey(key_id(prefix), prefix, self.hash(plaintext), plaintext)
+
+
+def key_id(prefix: str) -> str:
+    return f"key_{prefix}"
+
+
+def prefix_of(plaintext: str) -> str | None:
+    """The lookup prefix of something shaped like a corral key, else None."""
+    if not plaintext.startswith(KEY_PREFIX):
+        return None
+    prefix, sep, rest = plaintext.removeprefix(KEY_PREFIX).partition("_")
+    if not sep or len(prefix) != 12 or not rest:
+        return None
+    return prefix
+
+
+def load_or_create_secret(path: Path, make: str) -> str:
+    """Read a secret kept in a 0600 file, writing `make` there first if the file is new."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+        except FileExistsError:
+            pass  # another process made it a moment ago
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(make + "\n")
+    return path.read_text().strip()
+
+
+def key_hasher(home: Path, configured: SecretStr | None) -> KeyHasher:
+    if configured is not None:
+        return KeyHasher(configured.get_secret_value().encode())
+    secret = load_or_create_secret(home / KEY_SECRET_FILE, secrets.token_hex(32))
+    return KeyHasher(secret.encode())

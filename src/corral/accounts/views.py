@@ -1,0 +1,92 @@
+"""What the admin API and the CLI show of accounts (never a key's secret or hash)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from corral.metering.money import amount_or_none
+from corral.storage.tables import AccessRequest, ApiKey, Tenant
+
+Policy = Literal["allow", "pseudonymize", "local_only"]
+POLICIES: tuple[Policy, ...] = ("allow", "pseudonymize", "local_only")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantView:
+    id: str
+    name: str
+    budget: str | None
+    """Monthly budget in currency units ('12.500000'); None is unlimited."""
+    mau: int | None
+    policy: str
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: Tenant) -> TenantView:
+        return cls(
+            row.id, row.name, amount_or_none(row.budget_micros), row.mau, row.policy, row.created_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    id: str
+    tenant: str
+    name: str | None
+    rpm: int | None
+    tpm: int | None
+    models: list[str] | None
+    tiers: list[str] | None
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    created_at: dt.datetime
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= dt.datetime.now(dt.UTC):
+            return "expired"
+        return "active"
+
+    @classmethod
+    def of(cls, row: ApiKey, tenant_name: str) -> KeyView:
+        return cls(
+            row.id,
+            tenant_name,
+            row.name,
+            row.rpm,
+            row.tpm,
+            row.models,
+            row.tiers,
+            row.expires_at,
+            row.revoked_at,
+            row.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequestView:
+    id: str
+    tenant: str
+    model: str
+    reason: str
+    status: str
+    decision_reason: str | None
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: AccessRequest, tenant_name: str) -> AccessRequestView:
+        return cls(
+            row.id,
+            tenant_name,
+            row.model,
+            row.reason,
+            row.status,
+            row.decision_reason,
+            row.created_at,
+            row.decided_at,
+        )

@@ -1,0 +1,1 @@
+"""Gated models: a tenant asks for access (`/v1/models/{id}/access-requests`)."""

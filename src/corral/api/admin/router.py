@@ -1,0 +1,7 @@
+"""HTTP routes of the admin API (the operator's key only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/admin")

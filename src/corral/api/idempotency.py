@@ -1,0 +1,92 @@
+"""`Idempotency-Key` on the inference endpoints: one run, one bill, the same answer on retry.
+
+The store (`metering.idempotency`) holds claims and answers; this wraps a route so that a
+retry is answered from the store, a streamed answer is recorded as it goes out, and a request
+that ends without an answer gives its key back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+
+from corral.api.deps import Services
+from corral.api.streaming import respond, unless_client_leaves
+from corral.metering.idempotency import StoredResponse, request_hash
+from corral.pipeline.gateway import RequestContext
+
+HEADER = "idempotency-key"
+
+
+async def idempotent(
+    http: Request,
+    ctx: RequestContext,
+    services: Services,
+    produce: Callable[[], Awaitable[Response]],
+) -> Response:
+    key = http.headers.get(HEADER)
+    if key is None:
+        return await produce()
+    store, db = services.idempotency, services.db
+    owner = ctx.principal.tenant_id or "admin"
+    digest = request_hash(http.method, http.url.path, await http.body())
+    stored = await db.run(store.claim, owner, key, digest)
+    if stored is not None:
+        return Response(
+            stored.body,
+            status_code=stored.status_code,
+            media_type=stored.content_type,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    try:
+        response = await produce()
+    except BaseException:
+        await db.run(store.release, owner, key)
+        raise
+    if isinstance(response, StreamingResponse):
+        response.body_iterator = _recorded(response, services, owner, key)
+        return response
+    answer = StoredResponse(response.status_code, _content_type(response), bytes(response.body))
+    await db.run(store.complete, owner, key, answer)
+    return response
+
+
+async def _recorded(
+    response: StreamingResponse, services: Services, owner: str, key: str
+) -> AsyncIterator[bytes]:
+    chunks: list[bytes] = []
+    complete = False
+    try:
+        async for chunk in response.body_iterator:
+            data = chunk if isinstance(chunk, bytes) else str(chunk).encode()
+            chunks.append(data)
+            yield data
+        complete = True
+    finally:
+        store, db = services.idempotency, services.db
+        if complete:
+            answer = StoredResponse(response.status_code, _content_type(response), b"".join(chunks))
+            await db.run(store.complete, owner, key, answer)
+        else:
+            await db.run(store.release, owner, key)
+
+
+def _content_type(response: Response) -> str:
+    return response.headers.get("content-type", "application/json")
+
+
+async def serve_inference(
+    http: Request,
+    ctx: RequestContext,
+    services: Services,
+    work: Callable[[], Awaitable[BaseModel | AsyncIterator[bytes]]],
+) -> Response:
+    """The common tail of the inference routes: idempotency, disconnect watch, response."""
+
+    async def produce() -> Response:
+        return await respond(await unless_client_leaves(http, work()))
+
+    return await idempotent(http, ctx, services, produce)

@@ -1,0 +1,1 @@
+"""Licences of the open models: read them, accept them (`/v1/licences`)."""

@@ -1,0 +1,1 @@
+"""Usage reports over HTTP: a tenant's own (`/v1/usage`); the admin API has everyone's."""

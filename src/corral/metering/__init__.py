@@ -1,0 +1,1 @@
+"""Usage ledger, budgets, rate limits, idempotency and invoices: every token accounted for."""

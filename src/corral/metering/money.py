@@ -1,0 +1,53 @@
+"""Money as integer micro-units of the configured currency, never floats.
+
+Prices are per million tokens, so a price in micro-units per million tokens times a token
+count is an exact integer of "micro-micro" units, rounded once per request.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+MICROS = 1_000_000
+_QUANTUM = Decimal("0.000001")
+
+
+def to_micros(amount: Decimal) -> int:
+    if amount != amount.quantize(_QUANTUM):
+        raise ValueError(f"{amount} has more than 6 decimals")
+    return int(amount * MICROS)
+
+
+def parse_amount(text: str) -> int:
+    """'12.5' → 12_500_000 micro-units; a clear ValueError for anything else."""
+    try:
+        amount = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"'{text}' is not an amount (write it like 12.50)") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"'{text}' is not an amount >= 0")
+    try:
+        return to_micros(amount)
+    except ValueError:
+        raise ValueError(f"'{text}' has more than 6 decimals") from None
+
+
+def format_micros(micros: int) -> str:
+    """12_500_000 → '12.500000': the form invoices and the API use."""
+    return str((Decimal(micros) / MICROS).quantize(_QUANTUM))
+
+
+def cost_micros(prompt_tokens: int, completion_tokens: int, prices: tuple[int, int]) -> int:
+    """The cost of a request: prices are micro-units per million tokens; rounded half up."""
+    exact = prompt_tokens * prices[0] + completion_tokens * prices[1]
+    return (exact + MICROS // 2) // MICROS
+
+
+def max_cost_micros(prompt_tokens: int, max_completion: int, prices: tuple[int, int]) -> int:
+    """An upper bound of `cost_micros` for any completion up to `max_completion` tokens."""
+    exact = prompt_tokens * prices[0] + max_completion * prices[1]
+    return -(-exact // MICROS)
+
+
+def amount_or_none(micros: int | None) -> str | None:
+    return None if micros is None else format_micros(micros)

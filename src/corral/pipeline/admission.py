@@ -1,0 +1,108 @@
+"""Step 3, admission: rate limits, then a reservation of the request's maximum possible cost.
+
+The result is a `Charge`: everything settlement needs to bill the request exactly once.
+Nothing here runs for the operator's own requests beyond noting when they started.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from corral.accounts.directory import AccountDirectory
+from corral.accounts.records import TenantState
+from corral.catalog.catalog import ModelEntry
+from corral.errors import BudgetExceeded
+from corral.metering.ledger import Ledger, Reservation, month_of
+from corral.metering.money import format_micros, max_cost_micros
+from corral.metering.ratelimit import RateLimiter, refuse
+from corral.pipeline.auth import Principal
+from corral.storage import Database
+
+
+@dataclass(slots=True)
+class Charge:
+    request_id: str
+    principal: Principal
+    model: ModelEntry
+    prices: tuple[int, int]
+    started_at: dt.datetime
+    reservation: Reservation | None = None
+    counted_tokens: int = 0
+    """Tokens charged to the key's per-minute limit at admission, corrected at settlement."""
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What a request may use at most: exact prompt tokens and the completion cap."""
+
+    prompt_tokens: int
+    max_completion_tokens: int
+
+
+class Admission:
+    def __init__(
+        self, db: Database, ledger: Ledger, limiter: RateLimiter, directory: AccountDirectory
+    ) -> None:
+        self._db = db
+        self._ledger = ledger
+        self._limiter = limiter
+        self._directory = directory
+
+    async def prices(self, model: ModelEntry) -> tuple[int, int]:
+        return (await self._directory.price_overrides()).get(model.id, model.prices)
+
+    def needs_ask(self, principal: Principal, tenant: TenantState | None) -> bool:
+        """Whether admission needs the prompt's size (a token limit or a budget to check)."""
+        key = principal.key
+        return (key is not None and key.tpm is not None) or (
+            tenant is not None and tenant.budget_micros is not None
+        )
+
+    async def admit(
+        self,
+        request_id: str,
+        principal: Principal,
+        tenant: TenantState | None,
+        model: ModelEntry,
+        ask: Ask | None,
+    ) -> Charge:
+        started = dt.datetime.now(dt.UTC)
+        charge = Charge(request_id, principal, model, await self.prices(model), started)
+        key = principal.key
+        if key is None:
+            return charge
+        tokens = ask.prompt_tokens + ask.max_completion_tokens if ask else 0
+        if key.rpm is not None or key.tpm is not None:
+            decision = await self._limiter.admit(key.id, key.rpm, key.tpm, tokens)
+            charge.response_headers.update(decision.headers())
+            if not decision.allowed:
+                raise refuse(decision, key.rpm, key.tpm, tokens)
+            charge.counted_tokens = tokens if key.tpm is not None else 0
+        if tenant is not None and tenant.budget_micros is not None and ask is not None:
+            await self._reserve(charge, tenant, ask)
+        return charge
+
+    async def _reserve(self, charge: Charge, tenant: TenantState, ask: Ask) -> None:
+        amount = max_cost_micros(ask.prompt_tokens, ask.max_completion_tokens, charge.prices)
+        month = month_of(charge.started_at)
+        if amount > 0 and not await self._db.run(
+            self._ledger.reserve, tenant.id, charge.request_id, month, amount
+        ):
+            await self._give_back_tokens(charge)
+            raise BudgetExceeded(
+                f"This request could cost up to {format_micros(amount)} (its prompt plus "
+                f"max_tokens at '{charge.model.id}' prices), which does not fit in what is left "
+                f"of your monthly budget for {month}. Lower max_tokens, or ask the operator to "
+                "raise the budget.",
+                headers=charge.response_headers,
+            )
+        if amount > 0:
+            charge.reservation = Reservation(charge.request_id, tenant.id, month, amount)
+
+    async def _give_back_tokens(self, charge: Charge) -> None:
+        key = charge.principal.key
+        if key is not None and charge.counted_tokens:
+            await self._limiter.adjust_tokens(key.id, key.tpm, -charge.counted_tokens)
+            charge.counted_tokens = 0

@@ -1,0 +1,1 @@
+"""Alembic migrations of corral's schema (applied at start by `Database.migrate`)."""
