@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from corral.settings import load_settings
+from tests.databases import REDIS_URL, empty_tables, postgres_database, redis_namespace
 from tests.support import ADMIN_KEY, RunningServer, start_server
 
 
@@ -29,3 +30,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 @pytest.fixture(scope="session")
 def client(server: RunningServer) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=ADMIN_KEY, max_retries=0)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """This run's PostgreSQL database (migrated by the first `open_database` on it)."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each storage test runs twice: on a SQLite file and on this run's PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'corral.db'}"
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    yield url
+    empty_tables(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[tuple[str, str]]:
+    """(URL, key namespace) in this machine's Redis, cleaned after the run."""
+    with redis_namespace() as namespace:
+        yield REDIS_URL, namespace
