@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import stat
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 from pydantic import SecretStr
 
+from corral.accounts.keys import load_or_create_secret
 from corral.cli.common import ConfigOption
 from corral.observability import logging as corral_logging
 from corral.settings import Settings, load_settings
@@ -59,11 +57,6 @@ def resolve_admin_key(settings: Settings) -> SecretStr:
         return settings.admin_key
     path = settings.home / ADMIN_KEY_FILE
     if not path.exists():
-        settings.home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-        with os.fdopen(fd, "w") as f:
-            f.write("sk-corral-" + secrets.token_urlsafe(32) + "\n")
-        logger.warning("generated an admin key", extra={"admin_key_file": str(path)})
-    else:
-        logger.info("using the admin key file", extra={"admin_key_file": str(path)})
-    return SecretStr(Path(path).read_text().strip())
+        logger.warning("generating an admin key", extra={"admin_key_file": str(path)})
+    key = load_or_create_secret(path, "sk-corral-" + secrets.token_urlsafe(32))
+    return SecretStr(key)
