@@ -87,6 +87,6 @@ async def serve_inference(
     """The common tail of the inference routes: idempotency, disconnect watch, response."""
 
     async def produce() -> Response:
-        return await respond(await unless_client_leaves(http, work()))
+        return await respond(await unless_client_leaves(http, work()), ctx.cleanups)
 
     return await idempotent(http, ctx, services, produce)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from corral.api.jsonresponse import json_response
 from corral.errors import ClientClosedRequest
@@ -17,10 +18,29 @@ T = TypeVar("T")
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-async def respond(result: BaseModel | AsyncIterator[bytes]) -> Response:
+async def respond(
+    result: BaseModel | AsyncIterator[bytes],
+    on_close: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> Response:
+    """JSON for a whole answer; SSE for a stream, running `on_close` when the stream ends."""
     if isinstance(result, BaseModel):
         return json_response(result.model_dump(mode="json"))
-    return StreamingResponse(result, media_type="text/event-stream", headers=_SSE_HEADERS)
+    return _EventStream(on_close, result, media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+class _EventStream(StreamingResponse):
+    def __init__(
+        self, on_close: Sequence[Callable[[], Awaitable[None]]], *args: Any, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            for callback in self._on_close:
+                await callback()
 
 
 async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:

@@ -7,6 +7,7 @@ backend (the model's own tokenizer, or the provider's reported usage), because b
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -57,6 +58,8 @@ class GenerationRequest:
     messages: tuple[ChatMessage, ...] | None = None
     prompt: str | None = None
     meter: UsageMeter = field(default_factory=UsageMeter, compare=False)
+    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
+    """Set when nobody wants the answer any more; backends stop as soon as they see it."""
 
 
 @dataclass(frozen=True, slots=True)

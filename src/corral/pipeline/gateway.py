@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from corral.accounts.records import TenantState
@@ -41,6 +41,8 @@ class RequestContext:
     principal: Principal
     response_headers: dict[str, str] = field(default_factory=dict)
     """Headers every response to this request carries (the rate-limit state)."""
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run by the HTTP layer once the response has ended, however it ended."""
 
 
 class Gateway:
@@ -101,7 +103,11 @@ class Gateway:
         except BaseException as exc:
             await self._settle(charge, _metered(request), _outcome(exc))
             raise
-        return self._observe_stream(charge, request, events, time.perf_counter())
+        bill = _StreamBill(self._settle, charge, request)
+        # A stream may end without its iterator ever running (the client left before the first
+        # byte); the HTTP layer then still calls this, so the tokens made are billed once.
+        ctx.cleanups.append(bill.stop)
+        return self._observe_stream(bill, events, time.perf_counter())
 
     async def embed(
         self, ctx: RequestContext, model: ModelEntry, inputs: list[str]
@@ -146,33 +152,51 @@ class Gateway:
         self._metrics.tokens.labels(charge.model.id, "output").inc(usage.completion_tokens)
 
     async def _observe_stream(
-        self,
-        charge: Charge,
-        request: GenerationRequest,
-        events: AsyncIterator[StreamEvent],
-        started: float,
+        self, bill: _StreamBill, events: AsyncIterator[StreamEvent], started: float
     ) -> AsyncIterator[StreamEvent]:
-        first, outcome = True, None
+        first, model_id = True, bill.charge.model.id
         try:
             async for event in events:
                 if first and isinstance(event, TextDelta) and event.text:
-                    self._metrics.time_to_first_token.labels(charge.model.id).observe(
+                    self._metrics.time_to_first_token.labels(model_id).observe(
                         time.perf_counter() - started
                     )
                     first = False
                 if isinstance(event, Finished):
                     # Billed before the client sees the end of the stream.
-                    outcome = "completed"
-                    await self._settle(charge, event.usage, "completed")
+                    await bill.finish(event.usage, "completed")
                 yield event
         except BaseException as exc:
-            if outcome is None:
-                outcome = _outcome(exc)
-                await self._settle(charge, _metered(request), outcome)
+            await bill.stop(_outcome(exc))
             raise
         finally:
-            if outcome is None:  # the consumer stopped reading: the client left
-                await self._settle(charge, _metered(request), "cancelled")
+            await bill.stop()  # the consumer stopped reading: the client left
+
+
+class _StreamBill:
+    """Settles a stream exactly once, whichever of its possible ends comes first."""
+
+    def __init__(
+        self,
+        settle: Callable[[Charge, Usage, Outcome], Awaitable[None]],
+        charge: Charge,
+        request: GenerationRequest,
+    ) -> None:
+        self.charge = charge
+        self._settle = settle
+        self._request = request
+        self._settled = False
+
+    async def finish(self, usage: Usage, outcome: Outcome) -> None:
+        if not self._settled:
+            self._settled = True
+            await self._settle(self.charge, usage, outcome)
+
+    async def stop(self, outcome: Outcome = "cancelled") -> None:
+        """An early end: tell the backend to stop, bill what it had produced."""
+        if not self._settled:
+            self._request.cancelled.set()
+            await self.finish(_metered(self._request), outcome)
 
 
 def _metered(request: GenerationRequest) -> Usage:

@@ -91,7 +91,7 @@ class LlamaCppBackend:
         prepared = await asyncio.to_thread(self._prepare, request)
         instance = await self._generators.acquire()
         pieces: list[TextDelta] = []
-        cancel = threading.Event()
+        cancel = request.cancelled
         job = self._submit(instance, request, prepared, cancel, pieces.append)
         try:
             outcome = await asyncio.wrap_future(job)
@@ -111,7 +111,7 @@ class LlamaCppBackend:
         instance = await self._generators.acquire()
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
-        cancel = threading.Event()
+        cancel = request.cancelled
 
         def emit(delta: TextDelta) -> None:
             loop.call_soon_threadsafe(events.put_nowait, delta)
