@@ -1,0 +1,99 @@
+"""Idempotency keys: a retried request runs once and gets the first answer back verbatim."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corral.errors import Conflict, InvalidRequest
+from corral.metering.idempotency import IdempotencyStore, StoredResponse, request_hash
+from corral.settings import load_settings
+from corral.storage import Database, open_database
+
+BODY = b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}]}'
+DIGEST = request_hash("POST", "/v1/chat/completions", BODY)
+ANSWER = StoredResponse(200, "application/json", b'{"id": "chatcmpl-1"}')
+
+
+@pytest.fixture
+def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    database = open_database(load_settings(home=tmp_path, database_url=database_url))
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def store(db: Database) -> IdempotencyStore:
+    return IdempotencyStore(db)
+
+
+def test_a_retry_after_the_answer_gets_the_same_answer(store: IdempotencyStore) -> None:
+    first = store.claim("ten_a", "retry-1", DIGEST)
+    store.complete("ten_a", "retry-1", ANSWER)
+
+    retry = store.claim("ten_a", "retry-1", DIGEST)
+
+    assert first is None  # the first request runs
+    assert retry == ANSWER
+
+
+def test_reusing_a_key_for_a_different_request_is_refused(store: IdempotencyStore) -> None:
+    store.claim("ten_a", "retry-1", DIGEST)
+    store.complete("ten_a", "retry-1", ANSWER)
+    other = request_hash("POST", "/v1/chat/completions", BODY.replace(b"hi", b"bye"))
+
+    with pytest.raises(InvalidRequest) as refused:
+        store.claim("ten_a", "retry-1", other)
+
+    assert refused.value.code == "idempotency_key_reused"
+    assert refused.value.param == "Idempotency-Key"
+
+
+def test_a_retry_while_the_first_still_runs_is_a_conflict(store: IdempotencyStore) -> None:
+    store.claim("ten_a", "retry-1", DIGEST)
+
+    with pytest.raises(Conflict) as refused:
+        store.claim("ten_a", "retry-1", DIGEST)
+
+    assert refused.value.status_code == 409
+    assert refused.value.code == "idempotency_key_in_use"
+
+
+def test_a_request_that_failed_without_an_answer_frees_its_key(store: IdempotencyStore) -> None:
+    store.claim("ten_a", "retry-1", DIGEST)
+
+    store.release("ten_a", "retry-1")
+
+    assert store.claim("ten_a", "retry-1", DIGEST) is None
+
+
+def test_a_released_answer_stays_stored(store: IdempotencyStore) -> None:
+    store.claim("ten_a", "retry-1", DIGEST)
+    store.complete("ten_a", "retry-1", ANSWER)
+
+    store.release("ten_a", "retry-1")  # only a running claim is given back
+
+    assert store.claim("ten_a", "retry-1", DIGEST) == ANSWER
+
+
+def test_keys_belong_to_their_tenant(store: IdempotencyStore) -> None:
+    store.claim("ten_a", "retry-1", DIGEST)
+
+    assert store.claim("ten_b", "retry-1", DIGEST) is None
+
+
+def test_a_claim_left_by_a_crashed_process_can_be_taken_over(db: Database) -> None:
+    crashed = IdempotencyStore(db, claim_timeout_s=0)  # its claim expires at once
+    crashed.claim("ten_a", "retry-1", DIGEST)
+
+    taken_over = IdempotencyStore(db).claim("ten_a", "retry-1", DIGEST)
+
+    assert taken_over is None
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256])
+def test_a_key_must_be_1_to_255_characters(store: IdempotencyStore, key: str) -> None:
+    with pytest.raises(InvalidRequest, match="1 to 255 characters"):
+        store.claim("ten_a", key, DIGEST)

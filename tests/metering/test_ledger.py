@@ -1,0 +1,215 @@
+"""The ledger: budget holds before a request, one exact record after it, nothing lost between."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from corral.accounts.admin import AccountsAdmin
+from corral.accounts.keys import KeyHasher
+from corral.metering.ledger import Ledger, Reservation, UsageEntry, month_of
+from corral.settings import load_settings
+from corral.storage import Database, open_database
+from corral.storage.tables import BudgetMonth, BudgetReservation, UsageDaily, UsageRecord
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+MONTH = month_of(NOW)
+PRICES = (1_000_000, 2_000_000)
+
+
+@pytest.fixture
+def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    database = open_database(load_settings(home=tmp_path, database_url=database_url))
+    yield database
+    database.close()
+
+
+def new_tenant(db: Database, budget_micros: int | None, name: str = "acme") -> str:
+    return AccountsAdmin(db, KeyHasher(b"test")).create_tenant(name, budget_micros=budget_micros).id
+
+
+def usage(request_id: str, tenant_id: str | None, cost: int, **fields: Any) -> UsageEntry:
+    """A finished request's usage: 10 + 5 tokens of model 'm' with key 'key_a', unless told."""
+    entry = UsageEntry(
+        request_id=request_id,
+        tenant_id=tenant_id,
+        key_id="key_a",
+        model="m",
+        tier="premium",
+        prompt_tokens=10,
+        completion_tokens=5,
+        prices=PRICES,
+        cost_micros=cost,
+        outcome="completed",
+        started_at=NOW,
+        ended_at=NOW + dt.timedelta(seconds=1),
+    )
+    return dataclasses.replace(entry, **fields)
+
+
+def month_totals(db: Database, tenant_id: str) -> tuple[int, int]:
+    """(spent, reserved) of the tenant's month."""
+    with db.read() as session:
+        row = session.get(BudgetMonth, (tenant_id, MONTH))
+    assert row is not None
+    return row.spent_micros, row.reserved_micros
+
+
+def held_reservations(db: Database) -> int:
+    with db.read() as session:
+        return session.scalar(select(func.count()).select_from(BudgetReservation)) or 0
+
+
+def test_holds_become_spending_when_requests_settle(db: Database) -> None:
+    tenant = new_tenant(db, budget_micros=1_000)
+    ledger = Ledger(db)
+    assert ledger.reserve(tenant, "req_1", MONTH, 300)
+    assert ledger.reserve(tenant, "req_2", MONTH, 200)
+    assert month_totals(db, tenant) == (0, 500)
+
+    ledger.settle(usage("req_1", tenant, cost=120), Reservation("req_1", tenant, MONTH, 300))
+    assert month_totals(db, tenant) == (120, 200)
+
+    ledger.settle(None, Reservation("req_2", tenant, MONTH, 200))  # produced nothing
+    assert month_totals(db, tenant) == (120, 0)
+    assert held_reservations(db) == 0
+
+
+def test_a_hold_that_does_not_fit_is_refused_and_leaves_nothing(db: Database) -> None:
+    tenant = new_tenant(db, budget_micros=100)
+    ledger = Ledger(db)
+    assert ledger.reserve(tenant, "req_1", MONTH, 60)
+
+    refused = ledger.reserve(tenant, "req_2", MONTH, 41)
+    fits_exactly = ledger.reserve(tenant, "req_3", MONTH, 40)
+
+    assert refused is False
+    assert fits_exactly is True
+    assert month_totals(db, tenant) == (0, 100)
+    assert held_reservations(db) == 2
+
+
+def test_spending_counts_against_the_budget_too(db: Database) -> None:
+    tenant = new_tenant(db, budget_micros=100)
+    ledger = Ledger(db)
+    ledger.settle(usage("req_1", tenant, cost=90), None)
+
+    assert not ledger.reserve(tenant, "req_2", MONTH, 11)
+    assert ledger.reserve(tenant, "req_3", MONTH, 10)
+
+
+def test_a_tenant_without_a_budget_may_reserve_anything(db: Database) -> None:
+    tenant = new_tenant(db, budget_micros=None)
+
+    assert Ledger(db).reserve(tenant, "req_1", MONTH, 10**15)
+
+
+def test_concurrent_holds_never_reserve_past_the_budget(db: Database) -> None:
+    tenant = new_tenant(db, budget_micros=50 * 7)
+    ledger = Ledger(db)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: ledger.reserve(tenant, f"req_{i}", MONTH, 7), range(200)))
+
+    assert results.count(True) == 50
+    assert month_totals(db, tenant) == (0, 50 * 7)
+    assert held_reservations(db) == 50
+
+
+def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(db: Database) -> None:
+    acme, globex = new_tenant(db, None, "acme"), new_tenant(db, None, "globex")
+    ledger = Ledger(db)
+    entries = [
+        usage("req_1", acme, cost=25, prompt_tokens=10, completion_tokens=5),
+        usage("req_2", acme, cost=31, prompt_tokens=7, completion_tokens=12),
+        usage("req_3", acme, cost=4, model="other", outcome="cancelled"),
+        usage("req_4", globex, cost=9, key_id="key_b"),
+        usage("req_5", None, cost=3, key_id="admin"),  # the operator's own request
+    ]
+
+    for entry in entries:
+        ledger.settle(entry, None)
+
+    with db.read() as session:
+        records = session.scalars(select(UsageRecord)).all()
+        daily = session.scalars(select(UsageDaily)).all()
+    assert sorted(r.request_id for r in records) == ["req_1", "req_2", "req_3", "req_4", "req_5"]
+    assert rollup_of(daily) == ledger_sums(records)
+    assert rollup_of(daily)[(acme, NOW.date(), "m", "premium", "key_a", *PRICES)] == Counter(
+        requests=2, prompt=17, completion=17, cost=56
+    )
+    assert month_totals(db, acme) == (60, 0)
+
+
+def test_an_expired_hold_is_swept_and_released_once(db: Database) -> None:
+    tenant = new_tenant(db, budget_micros=1_000)
+    ledger = Ledger(db, reservation_timeout_s=0)  # every hold expires at once
+    ledger.reserve(tenant, "req_1", MONTH, 300)
+
+    swept = ledger.sweep_expired()
+
+    assert swept == 1
+    assert month_totals(db, tenant) == (0, 0)
+    # the request was only slow, not dead: it settles late without releasing the hold again
+    ledger.settle(usage("req_1", tenant, cost=50), Reservation("req_1", tenant, MONTH, 300))
+    assert month_totals(db, tenant) == (50, 0)
+
+
+def test_a_live_hold_is_not_swept(db: Database) -> None:
+    tenant = new_tenant(db, budget_micros=1_000)
+    ledger = Ledger(db)
+    ledger.reserve(tenant, "req_1", MONTH, 300)
+
+    assert ledger.sweep_expired() == 0
+    assert month_totals(db, tenant) == (0, 300)
+
+
+Bucket = tuple[str, dt.date, str, str, str, int, int]
+"""tenant ('' for the operator), day, model, tier, key, unit prices: a rollup row's key."""
+
+
+def ledger_sums(records: Sequence[UsageRecord]) -> dict[Bucket, Counter[str]]:
+    """The raw ledger summed per tenant, day, model and key."""
+    sums: dict[Bucket, Counter[str]] = {}
+    for r in records:
+        bucket = (
+            r.tenant_id or "",
+            r.started_at.date(),
+            r.model,
+            r.tier,
+            r.key_id,
+            r.input_price_micros,
+            r.output_price_micros,
+        )
+        sums.setdefault(bucket, Counter()).update(
+            requests=1, prompt=r.prompt_tokens, completion=r.completion_tokens, cost=r.cost_micros
+        )
+    return sums
+
+
+def rollup_of(rows: Sequence[UsageDaily]) -> dict[Bucket, Counter[str]]:
+    return {
+        (
+            d.tenant_id,
+            d.day,
+            d.model,
+            d.tier,
+            d.key_id,
+            d.input_price_micros,
+            d.output_price_micros,
+        ): Counter(
+            requests=d.requests,
+            prompt=d.prompt_tokens,
+            completion=d.completion_tokens,
+            cost=d.cost_micros,
+        )
+        for d in rows
+    }

@@ -1,0 +1,73 @@
+"""Money: integer micro-units, one rounding per request, and amounts typed by people."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from corral.metering.money import (
+    cost_micros,
+    format_micros,
+    max_cost_micros,
+    parse_amount,
+)
+
+# Prices are micro-units per million tokens: 1.234567 and 7.654321 per million.
+PRICES = (1_234_567, 7_654_321)
+
+
+def test_a_request_costs_its_exact_price_rounded_half_up_once() -> None:
+    # 4 x 1_234_567 + 3 x 7_654_321 = 27_901_231 micro-micros = 27.901231 micro-units
+    assert cost_micros(4, 3, PRICES) == 28
+    # exactly half a micro-unit rounds up; just under half rounds down
+    assert cost_micros(1, 0, (500_000, 0)) == 1
+    assert cost_micros(1, 0, (499_999, 0)) == 0
+    assert cost_micros(0, 3, (0, 500_000)) == 2  # 1.5 -> 2
+
+
+def test_a_free_model_costs_nothing() -> None:
+    assert cost_micros(10_000, 10_000, (0, 0)) == 0
+    assert max_cost_micros(10_000, 10_000, (0, 0)) == 0
+
+
+@pytest.mark.parametrize("prices", [PRICES, (500_000, 500_000), (1, 999_999), (3_000_000, 0)])
+def test_the_reserved_maximum_covers_every_completion_up_to_the_cap(
+    prices: tuple[int, int],
+) -> None:
+    prompt, cap = 37, 500
+
+    bound = max_cost_micros(prompt, cap, prices)
+
+    assert all(cost_micros(prompt, n, prices) <= bound for n in range(cap + 1))
+    assert bound - cost_micros(prompt, cap, prices) <= 1  # and holds back at most 1 micro more
+
+
+@pytest.mark.parametrize(
+    ("text", "micros"),
+    [("12.5", 12_500_000), (" 0 ", 0), ("0.000001", 1), ("1e3", 1_000_000_000)],
+)
+def test_amounts_are_read_exactly(text: str, micros: int) -> None:
+    assert parse_amount(text) == micros
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("twelve", "is not an amount (write it like 12.50)"),
+        ("", "is not an amount (write it like 12.50)"),
+        ("-1", "is not an amount >= 0"),
+        ("inf", "is not an amount >= 0"),
+        ("NaN", "is not an amount >= 0"),
+        ("0.0000001", "has more than 6 decimals"),
+    ],
+)
+def test_an_unusable_amount_is_refused_with_a_hint(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=rf"^'{text}' {re.escape(says)}$"):
+        parse_amount(text)
+
+
+def test_amounts_print_with_six_decimals_and_read_back() -> None:
+    assert format_micros(12_500_000) == "12.500000"
+    assert format_micros(1) == "0.000001"
+    assert parse_amount(format_micros(987_654_321)) == 987_654_321
