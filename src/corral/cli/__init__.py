@@ -7,7 +7,7 @@ import sys
 import typer
 
 from corral import __version__
-from corral.cli import chat, config, models, serve
+from corral.cli import access, billing, chat, config, keys, models, serve, tenants
 from corral.errors import ConfigError, CorralError
 
 app = typer.Typer(
@@ -21,6 +21,12 @@ app.command("serve")(serve.serve)
 app.command("chat")(chat.chat)
 app.add_typer(models.app, name="models")
 app.add_typer(config.app, name="config")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(keys.app, name="keys")
+app.add_typer(access.app, name="access")
+app.command("usage")(billing.usage)
+app.command("invoice")(billing.invoice)
+app.add_typer(billing.prices, name="prices")
 
 
 @app.command("version")

@@ -1,7 +1,233 @@
-"""HTTP routes of the admin API (the operator's key only)."""
+"""HTTP routes of the admin API (the operator's key only).
+
+Each handler parses its input (see `protocol`), hands the work to the accounts, access,
+metering or price services in a database thread, and drops this process's account caches after
+a change so it applies at once here (other servers follow within a second).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from corral.accounts.admin import KeySpec
+from corral.api.access.protocol import AccessRequestList, AccessRequestOut
+from corral.api.admin.protocol import (
+    CreatedKey,
+    Decision,
+    GrantCreate,
+    GrantOut,
+    KeyCreate,
+    KeyList,
+    KeyOut,
+    PriceOut,
+    PriceSet,
+    TenantCreate,
+    TenantList,
+    TenantOut,
+    TenantUpdate,
+    request_status,
+)
+from corral.api.deps import AdminDep, ServicesDep, json_body
+from corral.api.jsonresponse import json_response
+from corral.api.streaming import respond
+from corral.api.usage.protocol import UsageReport, date_span
+from corral.catalog.prices import PriceOverrides
 
 router = APIRouter(prefix="/admin")
+
+
+async def _tenant_id(services: ServicesDep, ref: str | None) -> str | None:
+    """The id of the tenant named (or id'd) `ref`; 404 if there is none."""
+    if ref is None:
+        return None
+    return (await services.db.run(services.accounts.get_tenant, ref)).id
+
+
+async def _decision(request: Request) -> Decision:
+    """A decision's body, which may be left out entirely."""
+    if not (await request.body()).strip():
+        return Decision()
+    return await json_body(Decision)(request)
+
+
+# -- tenants ---------------------------------------------------------------------------------
+
+
+@router.post("/tenants", response_model=None)
+async def create_tenant(
+    _: AdminDep,
+    services: ServicesDep,
+    body: Annotated[TenantCreate, Depends(json_body(TenantCreate))],
+) -> Response:
+    view = await services.db.run(
+        lambda: services.accounts.create_tenant(
+            body.name, budget_micros=body.budget, mau=body.mau, policy=body.policy
+        )
+    )
+    return await respond(TenantOut.of(view))
+
+
+@router.get("/tenants", response_model=None)
+async def list_tenants(_: AdminDep, services: ServicesDep) -> Response:
+    views = await services.db.run(services.accounts.list_tenants)
+    return await respond(TenantList(data=[TenantOut.of(v) for v in views]))
+
+
+@router.get("/tenants/{ref}", response_model=None)
+async def get_tenant(ref: str, _: AdminDep, services: ServicesDep) -> Response:
+    return await respond(TenantOut.of(await services.db.run(services.accounts.get_tenant, ref)))
+
+
+@router.patch("/tenants/{ref}", response_model=None)
+async def update_tenant(
+    ref: str,
+    _: AdminDep,
+    services: ServicesDep,
+    body: Annotated[TenantUpdate, Depends(json_body(TenantUpdate))],
+) -> Response:
+    view = await services.db.run(body.apply, services.accounts, ref)
+    services.directory.invalidate()
+    return await respond(TenantOut.of(view))
+
+
+@router.post("/tenants/{ref}/licence-grants", response_model=None)
+async def grant_licence(
+    ref: str,
+    _: AdminDep,
+    services: ServicesDep,
+    body: Annotated[GrantCreate, Depends(json_body(GrantCreate))],
+) -> Response:
+    licence = services.gateway.entitlement.licences.get(body.licence_id)
+    tenant = await services.db.run(services.accounts.get_tenant, ref)
+    await services.db.run(services.access.grant_licence, tenant.id, licence, body.note)
+    services.directory.invalidate()
+    return await respond(GrantOut(tenant=tenant.name, licence_id=licence.id, note=body.note))
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+@router.post("/keys", response_model=None)
+async def create_key(
+    _: AdminDep,
+    services: ServicesDep,
+    body: Annotated[KeyCreate, Depends(json_body(KeyCreate))],
+) -> Response:
+    spec = KeySpec(
+        name=body.name,
+        rpm=body.rpm,
+        tpm=body.tpm,
+        models=body.models,
+        tiers=list(body.tiers) if body.tiers is not None else None,
+        expires_at=body.expires_at,
+    )
+    view, plaintext = await services.db.run(services.accounts.create_key, body.tenant, spec)
+    return await respond(CreatedKey.created(view, plaintext))
+
+
+@router.get("/keys", response_model=None)
+async def list_keys(_: AdminDep, services: ServicesDep, tenant: str | None = None) -> Response:
+    views = await services.db.run(services.accounts.list_keys, tenant)
+    return await respond(KeyList(data=[KeyOut.of(v) for v in views]))
+
+
+@router.post("/keys/{key_id}/revoke", response_model=None)
+async def revoke_key(key_id: str, _: AdminDep, services: ServicesDep) -> Response:
+    view = await services.db.run(services.accounts.revoke_key, key_id)
+    services.directory.invalidate()
+    return await respond(KeyOut.of(view))
+
+
+# -- gated access ----------------------------------------------------------------------------
+
+
+@router.get("/access-requests", response_model=None)
+async def list_access_requests(
+    _: AdminDep, services: ServicesDep, status: str | None = None, tenant: str | None = None
+) -> Response:
+    wanted = request_status(status)
+    tenant_id = await _tenant_id(services, tenant)
+    views = await services.db.run(
+        lambda: services.access.list_requests(tenant_id=tenant_id, status=wanted)
+    )
+    return await respond(AccessRequestList(data=[AccessRequestOut.of(v) for v in views]))
+
+
+@router.post("/access-requests/{request_id}/approve", response_model=None)
+async def approve(
+    request_id: str,
+    _: AdminDep,
+    services: ServicesDep,
+    body: Annotated[Decision, Depends(_decision)],
+) -> Response:
+    view = await services.db.run(services.access.decide, request_id, "approved", body.reason)
+    services.directory.invalidate()
+    return await respond(AccessRequestOut.of(view))
+
+
+@router.post("/access-requests/{request_id}/deny", response_model=None)
+async def deny(
+    request_id: str,
+    _: AdminDep,
+    services: ServicesDep,
+    body: Annotated[Decision, Depends(_decision)],
+) -> Response:
+    view = await services.db.run(services.access.decide, request_id, "denied", body.reason)
+    services.directory.invalidate()
+    return await respond(AccessRequestOut.of(view))
+
+
+# -- prices ----------------------------------------------------------------------------------
+
+
+@router.put("/models/{model_id:path}/price", response_model=None)
+async def set_price(
+    model_id: str,
+    _: AdminDep,
+    services: ServicesDep,
+    body: Annotated[PriceSet, Depends(json_body(PriceSet))],
+) -> Response:
+    model = services.gateway.catalog.get(model_id)
+    prices = PriceOverrides(services.db)
+    price = await services.db.run(prices.set, model.id, body.input, body.output)
+    services.directory.invalidate()
+    return await respond(PriceOut.of(price, services.usage.currency))
+
+
+@router.delete("/models/{model_id:path}/price", response_model=None)
+async def clear_price(model_id: str, _: AdminDep, services: ServicesDep) -> Response:
+    model = services.gateway.catalog.get(model_id)
+    removed = await services.db.run(PriceOverrides(services.db).clear, model.id)
+    services.directory.invalidate()
+    return await respond(PriceOut.cleared(model.id, services.usage.currency, removed))
+
+
+# -- usage and invoices ----------------------------------------------------------------------
+
+
+@router.get("/usage", response_model=None)
+async def usage(
+    _: AdminDep,
+    services: ServicesDep,
+    tenant: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    model: str | None = None,
+    api_key_id: str | None = None,
+) -> Response:
+    span = date_span(start_date, end_date)
+    tenant_id = await _tenant_id(services, tenant)
+    rows = await services.db.run(
+        lambda: services.usage.daily(*span, tenant_id=tenant_id, model=model, key_id=api_key_id)
+    )
+    return await respond(UsageReport.of(rows, services.usage.currency, span, with_tenant=True))
+
+
+@router.get("/invoices/{tenant}/{month}", response_model=None)
+async def invoice(tenant: str, month: str, _: AdminDep, services: ServicesDep) -> Response:
+    view = await services.db.run(services.accounts.get_tenant, tenant)
+    bill = await services.db.run(services.usage.invoice, view.id, view.name, month)
+    return json_response({"object": "invoice", **bill.as_json()})

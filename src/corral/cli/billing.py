@@ -1,0 +1,180 @@
+"""`corral usage`, `corral invoice` and `corral prices`: what tenants used, owe, and pay.
+
+Usage and invoices read the ledger's daily rollup; amounts are exact decimal strings in the
+configured currency. Price overrides replace a model's configured prices on every server.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Column
+
+from corral.api.usage.protocol import UsageReport
+from corral.catalog import build_model_configs
+from corral.catalog.prices import PriceOverrides
+from corral.cli.common import ConfigOption
+from corral.cli.tenants import JsonOption, accounts, amount, database, make_table, print_json
+from corral.errors import InvalidRequest, NotFound
+from corral.metering.money import format_micros
+from corral.metering.usage import Invoice, UsageReports, month_range
+
+prices = typer.Typer(help="Override models' prices at run time.", no_args_is_help=True)
+FORMATS = ("table", "json", "csv")
+INVOICE_COLUMNS = (
+    "model",
+    "tier",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "input_price_per_million",
+    "output_price_per_million",
+    "amount",
+)
+
+
+def usage(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (name or id).")] = None,
+    month: Annotated[
+        str | None, typer.Option(help="The month as YYYY-MM. [default: this month]")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Daily usage per tenant, model and key: requests, tokens and cost."""
+    span = month_range(month or dt.datetime.now(dt.UTC).strftime("%Y-%m"))
+    with database(config) as (settings, db):
+        tenant_id = accounts(settings, db).get_tenant(tenant).id if tenant else None
+        reports = UsageReports(db, settings.billing.currency)
+        rows = reports.daily(*span, tenant_id=tenant_id)
+    report = UsageReport.of(rows, reports.currency, span, with_tenant=True)
+    if as_json:
+        print_json(report)
+    else:
+        _print_usage(report)
+
+
+def invoice(
+    tenant: Annotated[str, typer.Option(help="The tenant's name or id.")],
+    month: Annotated[str, typer.Option(help="The month as YYYY-MM.")],
+    output: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
+    config: ConfigOption = None,
+) -> None:
+    """A tenant's invoice for a month: a line per model and tier, and the exact total."""
+    if output not in FORMATS:
+        raise InvalidRequest(f"--format: choose one of {', '.join(FORMATS)}", param="format")
+    month_range(month)  # a bad month fails before the database is opened
+    with database(config) as (settings, db):
+        view = accounts(settings, db).get_tenant(tenant)
+        bill = UsageReports(db, settings.billing.currency).invoice(view.id, view.name, month)
+    if output == "json":
+        print_json(bill.as_json())
+    elif output == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(INVOICE_COLUMNS)
+        writer.writerows([*_invoice_rows(bill), _total_row(bill)])
+        typer.echo(text.getvalue(), nl=False)
+    else:
+        _print_invoice(bill)
+
+
+@prices.command("set")
+def set_price(
+    model: Annotated[str, typer.Argument(help="The model's id.")],
+    input_price: Annotated[
+        str, typer.Option("--input", help="Per million prompt tokens, e.g. 0.50.")
+    ],
+    output_price: Annotated[
+        str, typer.Option("--output", help="Per million completion tokens, e.g. 1.50.")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Set a model's prices, replacing the config file's, on every server."""
+    input_micros, output_micros = amount(input_price, "--input"), amount(output_price, "--output")
+    with database(config) as (settings, db):
+        if model not in {m.name for m in build_model_configs(settings)}:
+            raise NotFound(
+                f"No model named '{model}'; `corral models list` shows them.", param="model"
+            )
+        price = PriceOverrides(db).set(model, input_micros, output_micros)
+        currency = settings.billing.currency
+    typer.echo(
+        f"{price.model}: {format_micros(price.input_micros)} in, "
+        f"{format_micros(price.output_micros)} out, {currency} per million tokens"
+    )
+
+
+@prices.command("clear")
+def clear_price(
+    model: Annotated[str, typer.Argument(help="The model's id.")],
+    config: ConfigOption = None,
+) -> None:
+    """Remove a model's price override: it goes back to the config file's prices."""
+    with database(config) as (_, db):
+        removed = PriceOverrides(db).clear(model)
+    if removed:
+        typer.echo(f"{model}: override removed; the config file's prices apply")
+    else:
+        typer.echo(f"{model} had no price override", err=True)
+
+
+def _print_usage(report: UsageReport) -> None:
+    numbers = ("requests", "input", "output", "cost")
+    table = make_table(
+        Column("day", no_wrap=True), "tenant", "model", "key", *(_number(name) for name in numbers)
+    )
+    for bucket in report.data:
+        for r in bucket.results:
+            counts = (r.requests, r.input_tokens, r.output_tokens)
+            table.add_row(
+                str(bucket.date), r.tenant, r.model, r.api_key_id, *map(str, counts), r.cost
+            )
+    table.caption = f"total {report.total_cost} {report.currency}"
+    Console().print(table)
+
+
+def _invoice_rows(bill: Invoice) -> list[list[str]]:
+    return [
+        [
+            line.model,
+            line.tier,
+            str(line.requests),
+            str(line.input_tokens),
+            str(line.output_tokens),
+            format_micros(line.input_price_micros),
+            format_micros(line.output_price_micros),
+            format_micros(line.amount_micros),
+        ]
+        for line in bill.lines
+    ]
+
+
+def _total_row(bill: Invoice) -> list[str]:
+    sums = (
+        sum(line.requests for line in bill.lines),
+        sum(line.input_tokens for line in bill.lines),
+        sum(line.output_tokens for line in bill.lines),
+    )
+    return ["total", "", *map(str, sums), "", "", format_micros(bill.total_micros)]
+
+
+def _print_invoice(bill: Invoice) -> None:
+    title = f"Invoice: {bill.tenant}, {bill.month} ({bill.currency}; prices per million tokens)"
+    numbers = ("requests", "input", "output", "in/1M", "out/1M", "amount")
+    table = make_table("model", "tier", *(_number(name) for name in numbers), title=title)
+    for row in _invoice_rows(bill):
+        table.add_row(*row)
+    table.add_section()
+    table.add_row(*_total_row(bill))
+    Console().print(table)
+
+
+def _number(header: str) -> Column:
+    """A right-aligned column that other columns wrap to make room for: amounts stay whole."""
+    return Column(header, justify="right", no_wrap=True)
