@@ -7,6 +7,7 @@ servers learn to drop their caches (see `directory`).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from corral.accounts.keys import KeyHasher
 from corral.accounts.views import POLICIES, KeyView, TenantView
 from corral.errors import Conflict, InvalidRequest, NotFound
+from corral.settings import TENANT_NAME_PATTERN
 from corral.storage import Database
 from corral.storage.tables import ApiKey, Revision, Tenant
 
@@ -72,6 +74,12 @@ class AccountsAdmin:
         policy: str = "allow",
     ) -> TenantView:
         _check_policy(policy)
+        if not re.fullmatch(TENANT_NAME_PATTERN, name):
+            raise InvalidRequest(
+                f"'{name}' is not a tenant name: 1 to 64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit.",
+                param="name",
+            )
         stamp = now()
         tenant = Tenant(
             id="ten_" + secrets.token_hex(8),

@@ -7,6 +7,7 @@ the API, and the comparison runs in constant time.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -78,3 +79,21 @@ def key_hasher(home: Path, configured: SecretStr | None) -> KeyHasher:
         return KeyHasher(configured.get_secret_value().encode())
     secret = load_or_create_secret(home / KEY_SECRET_FILE, secrets.token_hex(32))
     return KeyHasher(secret.encode())
+
+
+def parse_expiry(text: str) -> dt.datetime:
+    """An ISO date or datetime → an aware UTC moment; a date means 00:00 UTC that day.
+
+    A datetime without an offset is taken as UTC. Raises ValueError for anything else, and for
+    a moment already past (a key that never works is a mistake, not a choice).
+    """
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())  # a bare date reads as its midnight
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is not a date or time; write it like 2027-01-31 or 2027-01-31T12:00:00Z"
+        ) from None
+    moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    if moment <= dt.datetime.now(dt.UTC):
+        raise ValueError(f"{moment.isoformat()} is in the past")
+    return moment

@@ -32,6 +32,7 @@ from corral.backends import registry
 from corral.catalog import Catalog, build_model_configs
 from corral.catalog.catalog import entry_for
 from corral.catalog.licences import build_licences
+from corral.catalog.prices import PriceOverrides
 from corral.metering.idempotency import IdempotencyStore
 from corral.metering.ledger import Ledger
 from corral.metering.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
@@ -90,6 +91,7 @@ def build_services(
             db, settings.billing.idempotency_ttl_h, settings.billing.reservation_timeout_s
         ),
         usage=UsageReports(db, settings.billing.currency),
+        prices=PriceOverrides(db),
         metrics=metrics,
     )
 

@@ -13,6 +13,7 @@ from corral.accounts.access import AccessService
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.directory import AccountDirectory
 from corral.api.errors import from_validation_error
+from corral.catalog.prices import PriceOverrides
 from corral.errors import PermissionDenied
 from corral.metering.idempotency import IdempotencyStore
 from corral.metering.ledger import Ledger
@@ -40,6 +41,7 @@ class Services:
     ledger: Ledger
     idempotency: IdempotencyStore
     usage: UsageReports
+    prices: PriceOverrides
     metrics: Metrics
     ready: bool = False
 

@@ -13,8 +13,15 @@ from corral.accounts.access import AccessService
 from corral.accounts.views import AccessRequestView
 from corral.api.access.protocol import AccessRequestList, AccessRequestOut
 from corral.api.admin.protocol import request_status
-from corral.cli.common import ConfigOption
-from corral.cli.tenants import JsonOption, accounts, database, make_table, print_json, show
+from corral.cli.common import (
+    ConfigOption,
+    JsonOption,
+    accounts,
+    database,
+    make_table,
+    print_json,
+    show,
+)
 
 app = typer.Typer(help="Review requests for gated models.", no_args_is_help=True)
 

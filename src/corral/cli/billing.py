@@ -18,8 +18,15 @@ from rich.table import Column
 from corral.api.usage.protocol import UsageReport
 from corral.catalog import build_model_configs
 from corral.catalog.prices import PriceOverrides
-from corral.cli.common import ConfigOption
-from corral.cli.tenants import JsonOption, accounts, amount, database, make_table, print_json
+from corral.cli.common import (
+    ConfigOption,
+    JsonOption,
+    accounts,
+    amount,
+    database,
+    make_table,
+    print_json,
+)
 from corral.errors import InvalidRequest, NotFound
 from corral.metering.money import format_micros
 from corral.metering.usage import Invoice, UsageReports, month_range

@@ -14,9 +14,17 @@ from rich.console import Console
 from rich.table import Column
 
 from corral.accounts.admin import KeySpec
-from corral.api.admin.protocol import CreatedKey, KeyList, KeyOut, parse_expiry
-from corral.cli.common import ConfigOption
-from corral.cli.tenants import JsonOption, accounts, database, make_table, print_json, show
+from corral.accounts.keys import parse_expiry
+from corral.api.admin.protocol import CreatedKey, KeyList, KeyOut
+from corral.cli.common import (
+    ConfigOption,
+    JsonOption,
+    accounts,
+    database,
+    make_table,
+    print_json,
+    show,
+)
 from corral.errors import InvalidRequest
 
 app = typer.Typer(help="Manage tenants' API keys.", no_args_is_help=True)

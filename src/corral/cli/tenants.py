@@ -2,81 +2,40 @@
 
 The account commands work on the database directly (the one `corral serve` uses, found through
 CORRAL_HOME or CORRAL_DATABASE_URL), so they need no running server; servers pick the changes
-up within a second. This module also holds the helpers the other account commands share.
+up within a second.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Column
 
 from corral.accounts.access import AccessService
-from corral.accounts.admin import UNSET, AccountsAdmin
-from corral.accounts.keys import key_hasher
+from corral.accounts.admin import UNSET
 from corral.api.admin.protocol import GrantOut, TenantList, TenantOut
 from corral.catalog.licences import build_licences
-from corral.cli.common import ConfigOption, settings_from
+from corral.cli.common import (
+    ConfigOption,
+    JsonOption,
+    accounts,
+    amount,
+    database,
+    make_table,
+    print_json,
+    show,
+)
 from corral.errors import InvalidRequest
-from corral.metering.money import parse_amount
-from corral.settings import TENANT_NAME_PATTERN, Settings
-from corral.storage import Database, open_database
+from corral.settings import TENANT_NAME_PATTERN
 
 T = TypeVar("T")
 app = typer.Typer(help="Manage tenants: budgets, MAU, data policy, grants.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the admin API's shape).")]
 PolicyHelp = "Data policy for partner models: allow | pseudonymize | local_only."
-
-
-# -- shared by the account commands ----------------------------------------------------------
-
-
-@contextmanager
-def database(config: Path | None) -> Iterator[tuple[Settings, Database]]:
-    """The settings and the server's database, closed when the command is done."""
-    settings = settings_from(config)
-    db = open_database(settings)
-    try:
-        yield settings, db
-    finally:
-        db.close()
-
-
-def accounts(settings: Settings, db: Database) -> AccountsAdmin:
-    """The account service, hashing keys with the same secret the servers use."""
-    return AccountsAdmin(db, key_hasher(settings.home, settings.key_secret))
-
-
-def amount(text: str, option: str) -> int:
-    """A money option ('12.50', currency units) → micro-units, or a one-line error."""
-    try:
-        return parse_amount(text)
-    except ValueError as exc:
-        raise InvalidRequest(f"{option}: {exc}", param=option) from None
-
-
-def print_json(value: BaseModel | dict[str, object]) -> None:
-    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-    typer.echo(json.dumps(data, indent=2))
-
-
-def make_table(*columns: str | Column, title: str | None = None) -> Table:
-    """A table whose text columns fold rather than cut, so long ids and names stay whole."""
-    folded = (Column(c, overflow="fold") if isinstance(c, str) else c for c in columns)
-    return Table(*folded, title=title)
-
-
-def show(value: object) -> str:
-    return "-" if value is None else str(value)
 
 
 # -- commands --------------------------------------------------------------------------------

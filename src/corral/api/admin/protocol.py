@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo
 
 from corral.accounts.admin import UNSET, AccountsAdmin
+from corral.accounts.keys import parse_expiry
 from corral.accounts.views import KeyView, Policy, TenantView
 from corral.api.common import WireModel
 from corral.catalog.prices import PriceOverride
@@ -24,24 +25,6 @@ REQUEST_STATUSES = ("pending", "approved", "denied")
 
 
 # -- parsing ---------------------------------------------------------------------------------
-
-
-def parse_expiry(text: str) -> dt.datetime:
-    """An ISO date or datetime → an aware UTC moment; a date means 00:00 UTC that day.
-
-    A datetime without an offset is taken as UTC. Raises ValueError for anything else, and for
-    a moment already past (a key that never works is a mistake, not a choice).
-    """
-    try:
-        moment = dt.datetime.fromisoformat(text.strip())  # a bare date reads as its midnight
-    except ValueError:
-        raise ValueError(
-            f"'{text}' is not a date or time; write it like 2027-01-31 or 2027-01-31T12:00:00Z"
-        ) from None
-    moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-    if moment <= dt.datetime.now(dt.UTC):
-        raise ValueError(f"{moment.isoformat()} is in the past")
-    return moment
 
 
 def _micros(value: object, info: ValidationInfo) -> int | None:

@@ -34,7 +34,6 @@ from corral.api.deps import AdminDep, ServicesDep, json_body
 from corral.api.jsonresponse import json_response
 from corral.api.streaming import respond
 from corral.api.usage.protocol import UsageReport, date_span
-from corral.catalog.prices import PriceOverrides
 
 router = APIRouter(prefix="/admin")
 
@@ -191,8 +190,7 @@ async def set_price(
     body: Annotated[PriceSet, Depends(json_body(PriceSet))],
 ) -> Response:
     model = services.gateway.catalog.get(model_id)
-    prices = PriceOverrides(services.db)
-    price = await services.db.run(prices.set, model.id, body.input, body.output)
+    price = await services.db.run(services.prices.set, model.id, body.input, body.output)
     services.directory.invalidate()
     return await respond(PriceOut.of(price, services.usage.currency))
 
@@ -200,7 +198,7 @@ async def set_price(
 @router.delete("/models/{model_id:path}/price", response_model=None)
 async def clear_price(model_id: str, _: AdminDep, services: ServicesDep) -> Response:
     model = services.gateway.catalog.get(model_id)
-    removed = await services.db.run(PriceOverrides(services.db).clear, model.id)
+    removed = await services.db.run(services.prices.clear, model.id)
     services.directory.invalidate()
     return await respond(PriceOut.cleared(model.id, services.usage.currency, removed))
 
