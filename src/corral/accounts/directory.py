@@ -39,16 +39,20 @@ class AccountDirectory:
         self._keys: dict[str, KeyRecord | None] = {}
         self._tenants: dict[str, TenantState | None] = {}
         self._prices: Prices | None = None
+        self._generation = 0
+        """Bumped by `invalidate`: a read begun before it must not refill the cache after it."""
 
     async def key(self, prefix: str) -> KeyRecord | None:
         try:
             return self._keys[prefix]
         except KeyError:
             pass
+        generation = self._generation
         record = await self._db.run(self._load_key, prefix)
-        if len(self._keys) >= _MAX_CACHED_KEYS:
-            self._keys.clear()  # bounds memory when someone sprays made-up keys
-        self._keys[prefix] = record
+        if generation == self._generation:
+            if len(self._keys) >= _MAX_CACHED_KEYS:
+                self._keys.clear()  # bounds memory when someone sprays made-up keys
+            self._keys[prefix] = record
         return record
 
     async def tenant(self, tenant_id: str) -> TenantState | None:
@@ -56,16 +60,23 @@ class AccountDirectory:
             return self._tenants[tenant_id]
         except KeyError:
             pass
+        generation = self._generation
         state = await self._db.run(self._load_tenant, tenant_id)
-        self._tenants[tenant_id] = state
+        if generation == self._generation:
+            self._tenants[tenant_id] = state
         return state
 
     async def price_overrides(self) -> Prices:
-        if self._prices is None:
-            self._prices = await self._db.run(self._load_prices)
-        return self._prices
+        if self._prices is not None:
+            return self._prices
+        generation = self._generation
+        prices = await self._db.run(self._load_prices)
+        if generation == self._generation:
+            self._prices = prices
+        return prices
 
     def invalidate(self) -> None:
+        self._generation += 1
         self._keys.clear()
         self._tenants.clear()
         self._prices = None

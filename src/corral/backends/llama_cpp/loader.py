@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -14,6 +19,28 @@ from corral.errors import ConfigError
 from corral.settings import ModelConfig
 
 native_logs.install()
+_LOADING = threading.Lock()
+
+
+def _llama(path: Path, **options: Any) -> llama_cpp.Llama:
+    """`llama_cpp.Llama(...)` without its chatter and without touching the process's stderr.
+
+    With `verbose=False`, llama-cpp-python points file descriptors 1 and 2 at /dev/null while
+    it loads, which silences every thread of the server meanwhile, and two loads at once can
+    leave them there for good. llama.cpp's own lines already go to logging (`native_logs`);
+    the Python-level prints of `verbose=True` are caught here instead, one load at a time.
+    """
+    with _LOADING, _python_output_caught():
+        llama = llama_cpp.Llama(str(path), verbose=True, **options)
+    llama.verbose = False  # no per-request prints either
+    return llama
+
+
+@contextlib.contextmanager
+def _python_output_caught() -> Iterator[None]:
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +57,7 @@ class GgufInfo:
 def open_vocab(path: Path) -> llama_cpp.Llama:
     """Load only the tokenizer (fast, no weights): for metadata, templates and token counts."""
     try:
-        return llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+        return _llama(path, vocab_only=True)
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"{path} is not a GGUF model llama.cpp can load: {exc}") from None
 
@@ -63,8 +90,8 @@ KV_CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8
 
 def open_generator(config: ModelConfig, n_ctx: int) -> llama_cpp.Llama:
     n_threads = config.threads or os.cpu_count() or 1
-    return llama_cpp.Llama(
-        str(config.path),
+    return _llama(
+        config.path,
         n_ctx=n_ctx,
         n_batch=512,
         n_threads=n_threads,
@@ -74,7 +101,6 @@ def open_generator(config: ModelConfig, n_ctx: int) -> llama_cpp.Llama:
         type_v=KV_CACHE_TYPES[config.kv_cache_type],
         use_mmap=True,
         logits_all=False,
-        verbose=False,
     )
 
 
@@ -82,8 +108,8 @@ def open_embedder(config: ModelConfig) -> llama_cpp.Llama:
     # Mean pooling over a causal model needs a whole input in one micro-batch.
     n_threads = config.threads or os.cpu_count() or 1
     n_ctx = config.embedding_context_length
-    return llama_cpp.Llama(
-        str(config.path),
+    return _llama(
+        config.path,
         embedding=True,
         pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
         flash_attn=config.flash_attention,
@@ -93,5 +119,4 @@ def open_embedder(config: ModelConfig) -> llama_cpp.Llama:
         n_threads=n_threads,
         n_threads_batch=n_threads,
         use_mmap=True,
-        verbose=False,
     )
