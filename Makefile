@@ -45,8 +45,10 @@ test: setup services
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: setup
+bench: setup services
 	$(BIN)/python bench/local_inference.py
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/usage_queries.py
 
 # Refresh the lock after editing pyproject.toml (needs pip-tools in the venv).
 lock:
