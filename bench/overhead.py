@@ -34,8 +34,8 @@ Redis (a temporary database created and dropped here, a Redis key namespace of t
 deleted afterwards). PostgreSQL and Redis are this machine's (127.0.0.1:5432 and :6379);
 `CORRAL_BENCH_POSTGRES` / `CORRAL_BENCH_REDIS` point elsewhere.
 
-Run: `.venv/bin/python bench/overhead.py` (also part of `make bench`); options `--rate`, `--unloaded`,
-`--seconds`, `--warmup`, `--only sqlite|postgresql`. Results: the table, and
+Run: `.venv/bin/python bench/overhead.py` (also part of `make bench`); options `--rate`,
+`--unloaded`, `--seconds`, `--warmup`, `--only sqlite|postgresql`. Results: the table, and
 `bench/results/overhead.json`. About a minute in all (longer when the path cannot keep up).
 """
 
