@@ -169,16 +169,7 @@ async def test_both_limiters_answer_the_same_script_the_same_way(
     assert unlimited.headers() == {}
 
 
-LOCAL_REPORTS_UNCOUNTED_REQUEST = pytest.mark.xfail(
-    strict=True,
-    reason="LocalRateLimiter.admit reports each cell as if it alone decided (check()'s "
-    "`after = proposed`) although nothing was counted; see the metering report",
-)
-
-
-@pytest.mark.parametrize(
-    "kind", [pytest.param("local", marks=LOCAL_REPORTS_UNCOUNTED_REQUEST), "redis"]
-)
+@pytest.mark.parametrize("kind", ["local", "redis"])
 async def test_a_refusal_by_the_token_limit_counts_and_blames_only_tokens(
     kind: str, redis_url: tuple[str, str]
 ) -> None:

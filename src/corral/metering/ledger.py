@@ -1,8 +1,9 @@
 """Budget reservations and settlement: the only writers of the ledger and the monthly spend.
 
 Before a request runs, `reserve` holds its maximum possible cost against the tenant's monthly
-budget with one conditional UPDATE, which the database applies atomically, so concurrent
-requests (in one process or many) can never reserve past the budget. When the request ends,
+budget with one conditional update, which the database applies atomically, so concurrent
+requests (in one process or many) can never reserve past the budget (the SQL, per database,
+is in `ledger_sql`). When the request ends,
 `settle` writes in one transaction: the ledger row, the day's rollup, the month's spend, and
 the release of the reservation. A reservation left by a crashed process expires and is swept.
 """
@@ -13,16 +14,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, delete, update
 
+from corral.metering.ledger_sql import ledger_sql
 from corral.storage import Database
 from corral.storage.tables import (
     BudgetMonth,
     BudgetReservation,
-    Tenant,
-    UsageDaily,
-    UsageRecord,
 )
 
 Outcome = Literal["completed", "cancelled", "failed"]
@@ -60,53 +58,36 @@ class Ledger:
     def __init__(self, db: Database, reservation_timeout_s: int = 900) -> None:
         self._db = db
         self._timeout = dt.timedelta(seconds=reservation_timeout_s)
-        self._dialect: Any = postgresql if db.dialect == "postgresql" else sqlite
+        self._sql = ledger_sql(db)
+        db.on_close(self._sql.close)
 
     def reserve(self, tenant_id: str, request_id: str, month: str, amount: int) -> bool:
         """Hold `amount` against the tenant's budget for `month`; False if it does not fit."""
-        budget = select(Tenant.budget_micros).where(Tenant.id == tenant_id).scalar_subquery()
-        with self._db.write() as session:
-            session.execute(
-                self._dialect.insert(BudgetMonth)
-                .values(tenant_id=tenant_id, month=month, spent_micros=0, reserved_micros=0)
-                .on_conflict_do_nothing()
-            )
-            held = session.execute(
-                update(BudgetMonth)
-                .where(
-                    BudgetMonth.tenant_id == tenant_id,
-                    BudgetMonth.month == month,
-                    or_(
-                        budget.is_(None),
-                        BudgetMonth.spent_micros + BudgetMonth.reserved_micros + amount <= budget,
-                    ),
-                )
-                .values(reserved_micros=BudgetMonth.reserved_micros + amount)
-            )
-            if held.rowcount != 1:  # type: ignore[attr-defined]
-                return False
-            session.execute(
-                insert(BudgetReservation).values(
-                    request_id=request_id,
-                    tenant_id=tenant_id,
-                    month=month,
-                    amount_micros=amount,
-                    expires_at=dt.datetime.now(dt.UTC) + self._timeout,
-                )
-            )
-        return True
+        return self._sql.reserve(
+            {
+                "tenant_id": tenant_id,
+                "request_id": request_id,
+                "month": month,
+                "amount": amount,
+                "expires_at": dt.datetime.now(dt.UTC) + self._timeout,
+            }
+        )
 
     def settle(self, entry: UsageEntry | None, reservation: Reservation | None) -> None:
         """Record what a finished request used and release what it had reserved."""
-        with self._db.write() as session:
-            if reservation is not None and not self._release(session, reservation):
-                reservation = None  # swept already: its amount is no longer held
-            if entry is None:
-                return
-            session.execute(insert(UsageRecord).values(**_record_values(entry)))
-            self._add_to_day(session, entry)
-            if entry.tenant_id is not None:
-                self._add_to_month(session, entry)
+        if entry is None and reservation is None:
+            return
+        params: dict[str, Any] = {"reservation_id": None, "reserved": 0}
+        if reservation is not None:
+            params.update(
+                reservation_id=reservation.request_id,
+                reserved=reservation.amount_micros,
+                tenant_id=reservation.tenant_id,
+                month=reservation.month,
+            )
+        if entry is not None:
+            params.update(_record_params(entry))
+        self._sql.settle(params, release=reservation is not None, record=entry is not None)
 
     def sweep_expired(self) -> int:
         """Release reservations whose request died with its process; returns how many."""
@@ -125,66 +106,6 @@ class Ledger:
                 session.execute(_unreserve(tenant_id, month, amount))
         return len(expired)
 
-    def _release(self, session: Any, reservation: Reservation) -> bool:
-        gone = session.execute(
-            delete(BudgetReservation).where(BudgetReservation.request_id == reservation.request_id)
-        )
-        if gone.rowcount != 1:
-            return False
-        session.execute(
-            _unreserve(reservation.tenant_id, reservation.month, reservation.amount_micros)
-        )
-        return True
-
-    def _add_to_day(self, session: Any, entry: UsageEntry) -> None:
-        values = {
-            "tenant_id": entry.tenant_id or "",
-            "day": entry.started_at.date(),
-            "model": entry.model,
-            "tier": entry.tier,
-            "key_id": entry.key_id,
-            "input_price_micros": entry.prices[0],
-            "output_price_micros": entry.prices[1],
-            "requests": 1,
-            "prompt_tokens": entry.prompt_tokens,
-            "completion_tokens": entry.completion_tokens,
-            "cost_micros": entry.cost_micros,
-        }
-        statement = self._dialect.insert(UsageDaily).values(**values)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[
-                    "tenant_id",
-                    "day",
-                    "model",
-                    "tier",
-                    "key_id",
-                    "input_price_micros",
-                    "output_price_micros",
-                ],
-                set_={
-                    "requests": UsageDaily.requests + 1,
-                    "prompt_tokens": UsageDaily.prompt_tokens + entry.prompt_tokens,
-                    "completion_tokens": UsageDaily.completion_tokens + entry.completion_tokens,
-                    "cost_micros": UsageDaily.cost_micros + entry.cost_micros,
-                },
-            )
-        )
-
-    def _add_to_month(self, session: Any, entry: UsageEntry) -> None:
-        statement = self._dialect.insert(BudgetMonth).values(
-            tenant_id=entry.tenant_id,
-            month=month_of(entry.started_at),
-            spent_micros=entry.cost_micros,
-            reserved_micros=0,
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["tenant_id", "month"],
-                set_={"spent_micros": BudgetMonth.spent_micros + entry.cost_micros},
-            )
-        )
-
 
 def _unreserve(tenant_id: str, month: str, amount: int) -> Any:
     return (
@@ -194,19 +115,22 @@ def _unreserve(tenant_id: str, month: str, amount: int) -> Any:
     )
 
 
-def _record_values(entry: UsageEntry) -> dict[str, Any]:
+def _record_params(entry: UsageEntry) -> dict[str, Any]:
     return {
         "request_id": entry.request_id,
         "tenant_id": entry.tenant_id,
+        "day_tenant": entry.tenant_id or "",
         "key_id": entry.key_id,
         "model": entry.model,
         "tier": entry.tier,
         "prompt_tokens": entry.prompt_tokens,
         "completion_tokens": entry.completion_tokens,
-        "input_price_micros": entry.prices[0],
-        "output_price_micros": entry.prices[1],
-        "cost_micros": entry.cost_micros,
+        "input_price": entry.prices[0],
+        "output_price": entry.prices[1],
+        "cost": entry.cost_micros,
         "outcome": entry.outcome,
         "started_at": entry.started_at,
         "ended_at": entry.ended_at,
+        "day": entry.started_at.date(),
+        "month": month_of(entry.started_at),
     }

@@ -128,6 +128,11 @@ class LocalRateLimiter:
                 retry = max(retry, retry_after_ms(tat, now_ms, limit, cost))
         if allowed:
             self._tat.update(moves)
+        else:  # nothing was counted: report each limit as it stands
+            states = [
+                None if limit is None else check(self._tat.get(cell, now_ms), now_ms, limit, 0)[2]
+                for cell, limit in ((f"r:{key_id}", rpm), (f"t:{key_id}", tpm))
+            ]
         return RateDecision(allowed, states[0], states[1], retry)
 
     async def adjust_tokens(self, key_id: str, tpm: int | None, delta: int) -> None:

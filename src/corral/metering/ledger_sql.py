@@ -1,0 +1,279 @@
+"""The ledger's two hot statements, reserve and settle, in each database's own SQL.
+
+They run on every billed request, so they skip the ORM: plain driver calls on a connection
+each worker thread keeps open. SQLite runs them as one short `BEGIN IMMEDIATE` transaction.
+PostgreSQL runs each as a single statement (data-modifying CTEs): one round trip, one commit.
+Reservations are written there without waiting for the WAL flush (`synchronous_commit=off`):
+a hold lost in a crash was about to be swept anyway, and the settlement that follows it commits
+durably, flushing everything before it. Settlements wait for the flush: a client never gets an
+answer whose usage record could still be lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+import threading
+from typing import Any, Protocol
+
+import psycopg
+
+from corral.errors import StorageUnavailable
+from corral.storage import Database
+
+# (tenant, day, model, tier, key, input price, output price) identifies a rollup row.
+_DAY_KEY = "tenant_id, day, model, tier, key_id, input_price_micros, output_price_micros"
+_RECORD_COLUMNS = (
+    "request_id, tenant_id, key_id, model, tier, prompt_tokens, completion_tokens, "
+    "input_price_micros, output_price_micros, cost_micros, outcome, started_at, ended_at"
+)
+_RECORD_VALUES = (
+    ":request_id, :tenant_id, :key_id, :model, :tier, :prompt_tokens, :completion_tokens, "
+    ":input_price, :output_price, :cost, :outcome, :started_at, :ended_at"
+)
+_DAY_VALUES = (
+    ":day_tenant, :day, :model, :tier, :key_id, :input_price, :output_price, 1, "
+    ":prompt_tokens, :completion_tokens, :cost"
+)
+_DAY_UPDATE = (
+    "requests = d.requests + 1, prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, "
+    "completion_tokens = d.completion_tokens + excluded.completion_tokens, "
+    "cost_micros = d.cost_micros + excluded.cost_micros"
+)
+_DAY_INSERT = (
+    f"INSERT INTO usage_daily AS d ({_DAY_KEY}, requests, prompt_tokens, completion_tokens, "
+    f"cost_micros) VALUES ({_DAY_VALUES}) ON CONFLICT ({_DAY_KEY}) DO UPDATE SET {_DAY_UPDATE}"
+)
+
+
+class LedgerSql(Protocol):
+    def reserve(self, params: dict[str, Any]) -> bool: ...
+
+    def settle(self, params: dict[str, Any], release: bool, record: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def ledger_sql(db: Database) -> LedgerSql:
+    if db.dialect == "sqlite":
+        return SqliteLedgerSql(db)
+    return PostgresLedgerSql(db)
+
+
+class _PerThread:
+    """One driver connection per worker thread, opened on first use, all closed together."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    def get(self, name: str, connect: Any) -> Any:
+        connection = getattr(self._local, name, None)
+        if connection is None:
+            connection = connect()
+            setattr(self._local, name, connection)
+            with self._lock:
+                self._all.append(connection)
+        return connection
+
+    def drop(self, name: str) -> None:
+        connection = getattr(self._local, name, None)
+        setattr(self._local, name, None)
+        if connection is not None:
+            with self._lock:
+                self._all.remove(connection)
+            connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
+
+
+# -- SQLite --------------------------------------------------------------------------------------
+
+_SQLITE_RESERVE = (
+    "INSERT INTO budget_months (tenant_id, month, spent_micros, reserved_micros) "
+    "VALUES (:tenant_id, :month, 0, 0) ON CONFLICT DO NOTHING",
+    "UPDATE budget_months SET reserved_micros = reserved_micros + :amount "
+    "WHERE tenant_id = :tenant_id AND month = :month AND ("
+    "(SELECT budget_micros FROM tenants WHERE id = :tenant_id) IS NULL OR "
+    "spent_micros + reserved_micros + :amount <= "
+    "(SELECT budget_micros FROM tenants WHERE id = :tenant_id))",
+    "INSERT INTO budget_reservations (request_id, tenant_id, month, amount_micros, expires_at) "
+    "VALUES (:request_id, :tenant_id, :month, :amount, :expires_at)",
+)
+_SQLITE_RELEASE = (
+    "DELETE FROM budget_reservations WHERE request_id = :reservation_id",
+    "UPDATE budget_months SET reserved_micros = reserved_micros - :reserved "
+    "WHERE tenant_id = :tenant_id AND month = :month",
+)
+_SQLITE_RECORD = (
+    f"INSERT INTO usage_records ({_RECORD_COLUMNS}) VALUES ({_RECORD_VALUES})",
+    _DAY_INSERT,
+)
+_SQLITE_SPEND = (
+    "INSERT INTO budget_months AS b (tenant_id, month, spent_micros, reserved_micros) "
+    "VALUES (:tenant_id, :month, :cost, 0) ON CONFLICT (tenant_id, month) "
+    "DO UPDATE SET spent_micros = b.spent_micros + excluded.spent_micros"
+)
+
+
+class SqliteLedgerSql:
+    def __init__(self, db: Database) -> None:
+        path = db.engine.url.database
+        assert path, "an in-memory SQLite database cannot be shared by threads"
+        self._path = path
+        self._connections = _PerThread()
+        # One writer at a time in this process: waiting on a lock wakes at once, where
+        # SQLite's own busy handler sleeps in growing steps.
+        self._write_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
+            connection.execute(f"PRAGMA {pragma}")
+        return connection
+
+    def _transaction(self, work: Any) -> Any:
+        connection = self._connections.get("sqlite", self._connect)
+        try:
+            with self._write_lock:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(connection)
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+                connection.execute("COMMIT")
+                return result
+        except sqlite3.OperationalError as exc:
+            self._connections.drop("sqlite")
+            raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
+
+    def reserve(self, params: dict[str, Any]) -> bool:
+        values = _sqlite_values(params)
+
+        def work(connection: sqlite3.Connection) -> bool:
+            connection.execute(_SQLITE_RESERVE[0], values)
+            if connection.execute(_SQLITE_RESERVE[1], values).rowcount != 1:
+                return False
+            connection.execute(_SQLITE_RESERVE[2], values)
+            return True
+
+        held: bool = self._transaction(work)
+        return held
+
+    def settle(self, params: dict[str, Any], release: bool, record: bool) -> None:
+        values = _sqlite_values(params)
+
+        def work(connection: sqlite3.Connection) -> None:
+            if release and connection.execute(_SQLITE_RELEASE[0], values).rowcount == 1:
+                connection.execute(_SQLITE_RELEASE[1], values)
+            if record:
+                for statement in _SQLITE_RECORD:
+                    connection.execute(statement, values)
+                if values["tenant_id"] is not None:
+                    connection.execute(_SQLITE_SPEND, values)
+
+        self._transaction(work)
+
+    def close(self) -> None:
+        self._connections.close()
+
+
+def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
+    # The same text forms SQLAlchemy's SQLite types write, so both read each other's rows.
+    out = dict(params)
+    for name, value in params.items():
+        if isinstance(value, dt.datetime):
+            out[name] = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        elif isinstance(value, dt.date):
+            out[name] = value.isoformat()
+    return out
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+_PG_RESERVE = """
+WITH budget AS (SELECT budget_micros AS cap FROM tenants WHERE id = %(tenant_id)s),
+held AS (
+    INSERT INTO budget_months AS b (tenant_id, month, spent_micros, reserved_micros)
+    SELECT %(tenant_id)s, %(month)s, 0, %(amount)s FROM budget
+    WHERE budget.cap IS NULL OR %(amount)s <= budget.cap
+    ON CONFLICT (tenant_id, month) DO UPDATE SET reserved_micros = b.reserved_micros + %(amount)s
+    WHERE (SELECT cap FROM budget) IS NULL
+       OR b.spent_micros + b.reserved_micros + %(amount)s <= (SELECT cap FROM budget)
+    RETURNING 1
+)
+INSERT INTO budget_reservations (request_id, tenant_id, month, amount_micros, expires_at)
+SELECT %(request_id)s, %(tenant_id)s, %(month)s, %(amount)s, %(expires_at)s FROM held
+"""
+
+_PG_RELEASED = (
+    "released AS (DELETE FROM budget_reservations WHERE request_id = :reservation_id "
+    "RETURNING amount_micros)"
+)
+_PG_UNRESERVE = "coalesce((SELECT sum(amount_micros) FROM released), 0)"
+
+
+def _pg(statement: str) -> str:
+    """`:name` placeholders to psycopg's `%(name)s`."""
+    return re.sub(r":([a-z_]+)", r"%(\1)s", statement)
+
+
+_PG_SETTLE_TENANT = _pg(
+    f"WITH {_PG_RELEASED}, "
+    f"record AS (INSERT INTO usage_records ({_RECORD_COLUMNS}) VALUES ({_RECORD_VALUES})), "
+    f"day AS ({_DAY_INSERT}) "
+    "INSERT INTO budget_months AS b (tenant_id, month, spent_micros, reserved_micros) "
+    "VALUES (:tenant_id, :month, :cost, 0) ON CONFLICT (tenant_id, month) DO UPDATE SET "
+    "spent_micros = b.spent_micros + excluded.spent_micros, "
+    f"reserved_micros = b.reserved_micros - {_PG_UNRESERVE}"
+)
+_PG_SETTLE_OPERATOR = _pg(
+    f"WITH record AS (INSERT INTO usage_records ({_RECORD_COLUMNS}) VALUES ({_RECORD_VALUES})) "
+    f"{_DAY_INSERT}"
+)
+_PG_RELEASE_ONLY = _pg(
+    f"WITH {_PG_RELEASED} "
+    f"UPDATE budget_months SET reserved_micros = reserved_micros - {_PG_UNRESERVE} "
+    "WHERE tenant_id = :tenant_id AND month = :month"
+)
+
+
+class PostgresLedgerSql:
+    def __init__(self, db: Database) -> None:
+        url = db.engine.url.set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._connections = _PerThread()
+
+    def _execute(self, statement: str, params: dict[str, Any], durable: bool) -> int:
+        name = "durable" if durable else "volatile"
+        options = "" if durable else "-c synchronous_commit=off"
+        connection = self._connections.get(
+            name, lambda: psycopg.connect(self._conninfo, autocommit=True, options=options)
+        )
+        try:
+            rowcount: int = connection.execute(statement, params, prepare=True).rowcount
+            return rowcount
+        except psycopg.OperationalError as exc:
+            self._connections.drop(name)
+            raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
+
+    def reserve(self, params: dict[str, Any]) -> bool:
+        return self._execute(_PG_RESERVE, params, durable=False) == 1
+
+    def settle(self, params: dict[str, Any], release: bool, record: bool) -> None:
+        if record and params["tenant_id"] is not None:
+            self._execute(_PG_SETTLE_TENANT, params, durable=True)
+        elif record:
+            self._execute(_PG_SETTLE_OPERATOR, params, durable=True)
+        elif release:
+            self._execute(_PG_RELEASE_ONLY, params, durable=False)
+
+    def close(self) -> None:
+        self._connections.close()
