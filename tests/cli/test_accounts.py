@@ -7,6 +7,7 @@ checked the way a server on the same home would see it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -192,7 +193,13 @@ def settle(db: Database, tenant_id: str, request_id: str, model: str, tokens: in
         started,
         started,
     )
-    Ledger(db).settle(entry, None)
+    asyncio.run(settle_once(db, entry))
+
+
+async def settle_once(db: Database, entry: UsageEntry) -> None:
+    ledger = Ledger(db)
+    await ledger.settle(entry, None)
+    await ledger.aclose()
 
 
 def test_invoice_as_json_and_csv(tmp_path: Path, db: Database) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,13 @@ def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
     database = open_database(load_settings(home=tmp_path, database_url=database_url))
     yield database
     database.close()
+
+
+@pytest.fixture
+async def ledger(db: Database) -> AsyncIterator[Ledger]:
+    opened = Ledger(db)
+    yield opened
+    await opened.aclose()
 
 
 def new_tenant(db: Database, budget_micros: int | None, name: str = "acme") -> str:
@@ -68,28 +76,28 @@ def held_reservations(db: Database) -> int:
         return session.scalar(select(func.count()).select_from(BudgetReservation)) or 0
 
 
-def test_holds_become_spending_when_requests_settle(db: Database) -> None:
+async def test_holds_become_spending_when_requests_settle(db: Database, ledger: Ledger) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
-    ledger = Ledger(db)
-    assert ledger.reserve(tenant, "req_1", MONTH, 300)
-    assert ledger.reserve(tenant, "req_2", MONTH, 200)
+    assert await ledger.reserve(tenant, "req_1", MONTH, 300)
+    assert await ledger.reserve(tenant, "req_2", MONTH, 200)
     assert month_totals(db, tenant) == (0, 500)
 
-    ledger.settle(usage("req_1", tenant, cost=120), Reservation("req_1", tenant, MONTH, 300))
+    await ledger.settle(usage("req_1", tenant, cost=120), Reservation("req_1", tenant, MONTH, 300))
     assert month_totals(db, tenant) == (120, 200)
 
-    ledger.settle(None, Reservation("req_2", tenant, MONTH, 200))  # produced nothing
+    await ledger.settle(None, Reservation("req_2", tenant, MONTH, 200))  # produced nothing
     assert month_totals(db, tenant) == (120, 0)
     assert held_reservations(db) == 0
 
 
-def test_a_hold_that_does_not_fit_is_refused_and_leaves_nothing(db: Database) -> None:
+async def test_a_hold_that_does_not_fit_is_refused_and_leaves_nothing(
+    db: Database, ledger: Ledger
+) -> None:
     tenant = new_tenant(db, budget_micros=100)
-    ledger = Ledger(db)
-    assert ledger.reserve(tenant, "req_1", MONTH, 60)
+    assert await ledger.reserve(tenant, "req_1", MONTH, 60)
 
-    refused = ledger.reserve(tenant, "req_2", MONTH, 41)
-    fits_exactly = ledger.reserve(tenant, "req_3", MONTH, 40)
+    refused = await ledger.reserve(tenant, "req_2", MONTH, 41)
+    fits_exactly = await ledger.reserve(tenant, "req_3", MONTH, 40)
 
     assert refused is False
     assert fits_exactly is True
@@ -97,36 +105,47 @@ def test_a_hold_that_does_not_fit_is_refused_and_leaves_nothing(db: Database) ->
     assert held_reservations(db) == 2
 
 
-def test_spending_counts_against_the_budget_too(db: Database) -> None:
+async def test_spending_counts_against_the_budget_too(db: Database, ledger: Ledger) -> None:
     tenant = new_tenant(db, budget_micros=100)
-    ledger = Ledger(db)
-    ledger.settle(usage("req_1", tenant, cost=90), None)
+    await ledger.settle(usage("req_1", tenant, cost=90), None)
 
-    assert not ledger.reserve(tenant, "req_2", MONTH, 11)
-    assert ledger.reserve(tenant, "req_3", MONTH, 10)
+    assert not await ledger.reserve(tenant, "req_2", MONTH, 11)
+    assert await ledger.reserve(tenant, "req_3", MONTH, 10)
 
 
-def test_a_tenant_without_a_budget_may_reserve_anything(db: Database) -> None:
+async def test_a_tenant_without_a_budget_may_reserve_anything(db: Database, ledger: Ledger) -> None:
     tenant = new_tenant(db, budget_micros=None)
 
-    assert Ledger(db).reserve(tenant, "req_1", MONTH, 10**15)
+    assert await ledger.reserve(tenant, "req_1", MONTH, 10**15)
 
 
-def test_concurrent_holds_never_reserve_past_the_budget(db: Database) -> None:
+async def test_concurrent_holds_never_reserve_past_the_budget(db: Database) -> None:
     tenant = new_tenant(db, budget_micros=50 * 7)
-    ledger = Ledger(db)
 
-    with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(lambda i: ledger.reserve(tenant, f"req_{i}", MONTH, 7), range(200)))
+    # Two ledgers, each in a thread with its own event loop: two servers on one database.
+    with ThreadPoolExecutor(2) as pool:
+        halves = list(pool.map(lambda half: asyncio.run(reserve_many(db, tenant, half)), (0, 1)))
 
-    assert results.count(True) == 50
+    granted = halves[0] + halves[1]
+    assert granted.count(True) == 50
     assert month_totals(db, tenant) == (0, 50 * 7)
     assert held_reservations(db) == 50
 
 
-def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(db: Database) -> None:
-    acme, globex = new_tenant(db, None, "acme"), new_tenant(db, None, "globex")
+async def reserve_many(db: Database, tenant: str, half: int) -> list[bool]:
+    """100 concurrent holds of 7 from one ledger (one server)."""
     ledger = Ledger(db)
+    try:
+        holds = (ledger.reserve(tenant, f"req_{half}_{i}", MONTH, 7) for i in range(100))
+        return list(await asyncio.gather(*holds))
+    finally:
+        await ledger.aclose()
+
+
+async def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(
+    db: Database, ledger: Ledger
+) -> None:
+    acme, globex = new_tenant(db, None, "acme"), new_tenant(db, None, "globex")
     entries = [
         usage("req_1", acme, cost=25, prompt_tokens=10, completion_tokens=5),
         usage("req_2", acme, cost=31, prompt_tokens=7, completion_tokens=12),
@@ -136,7 +155,7 @@ def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(db: Dat
     ]
 
     for entry in entries:
-        ledger.settle(entry, None)
+        await ledger.settle(entry, None)
 
     with db.read() as session:
         records = session.scalars(select(UsageRecord)).all()
@@ -149,24 +168,24 @@ def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(db: Dat
     assert month_totals(db, acme) == (60, 0)
 
 
-def test_an_expired_hold_is_swept_and_released_once(db: Database) -> None:
+async def test_an_expired_hold_is_swept_and_released_once(db: Database) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
     ledger = Ledger(db, reservation_timeout_s=0)  # every hold expires at once
-    ledger.reserve(tenant, "req_1", MONTH, 300)
+    await ledger.reserve(tenant, "req_1", MONTH, 300)
 
     swept = ledger.sweep_expired()
 
     assert swept == 1
     assert month_totals(db, tenant) == (0, 0)
     # the request was only slow, not dead: it settles late without releasing the hold again
-    ledger.settle(usage("req_1", tenant, cost=50), Reservation("req_1", tenant, MONTH, 300))
+    await ledger.settle(usage("req_1", tenant, cost=50), Reservation("req_1", tenant, MONTH, 300))
     assert month_totals(db, tenant) == (50, 0)
+    await ledger.aclose()
 
 
-def test_a_live_hold_is_not_swept(db: Database) -> None:
+async def test_a_live_hold_is_not_swept(db: Database, ledger: Ledger) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
-    ledger = Ledger(db)
-    ledger.reserve(tenant, "req_1", MONTH, 300)
+    await ledger.reserve(tenant, "req_1", MONTH, 300)
 
     assert ledger.sweep_expired() == 0
     assert month_totals(db, tenant) == (0, 300)

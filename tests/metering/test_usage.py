@@ -32,7 +32,7 @@ def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
-def tenants(db: Database) -> dict[str, str]:
+async def tenants(db: Database) -> dict[str, str]:
     """Two tenants' ids by name, and a month of their usage (and the operator's) in the ledger."""
     admin = AccountsAdmin(db, KeyHasher(b"test"))
     ids = {name: admin.create_tenant(name).id for name in ("acme", "globex")}
@@ -54,7 +54,8 @@ def tenants(db: Database) -> dict[str, str]:
         ]
     ):
         started = dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC)
-        ledger.settle(entry(f"req_{n}", tenant, key, model, prices, started, *tokens), None)
+        await ledger.settle(entry(f"req_{n}", tenant, key, model, prices, started, *tokens), None)
+    await ledger.aclose()
     return ids
 
 

@@ -75,8 +75,8 @@ def build_services(
         catalog,
         metrics,
         Entitlement(directory, build_licences(settings)),
-        Admission(db, ledger, limiter, directory),
-        Settlement(db, ledger, limiter),
+        Admission(ledger, limiter, directory),
+        Settlement(ledger, limiter),
     )
     return Services(
         settings=settings,
@@ -133,6 +133,7 @@ def create_app(services: Services) -> FastAPI:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await asyncio.gather(*(backend.close() for backend in backends))
+        await services.ledger.aclose()
         services.db.close()
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan)

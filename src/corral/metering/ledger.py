@@ -59,11 +59,10 @@ class Ledger:
         self._db = db
         self._timeout = dt.timedelta(seconds=reservation_timeout_s)
         self._sql = ledger_sql(db)
-        db.on_close(self._sql.close)
 
-    def reserve(self, tenant_id: str, request_id: str, month: str, amount: int) -> bool:
+    async def reserve(self, tenant_id: str, request_id: str, month: str, amount: int) -> bool:
         """Hold `amount` against the tenant's budget for `month`; False if it does not fit."""
-        return self._sql.reserve(
+        return await self._sql.reserve(
             {
                 "tenant_id": tenant_id,
                 "request_id": request_id,
@@ -73,7 +72,7 @@ class Ledger:
             }
         )
 
-    def settle(self, entry: UsageEntry | None, reservation: Reservation | None) -> None:
+    async def settle(self, entry: UsageEntry | None, reservation: Reservation | None) -> None:
         """Record what a finished request used and release what it had reserved."""
         if entry is None and reservation is None:
             return
@@ -87,7 +86,11 @@ class Ledger:
             )
         if entry is not None:
             params.update(_record_params(entry))
-        self._sql.settle(params, release=reservation is not None, record=entry is not None)
+        await self._sql.settle(params, release=reservation is not None, record=entry is not None)
+
+    async def aclose(self) -> None:
+        """Close the hot path's own connections (the server does at shutdown)."""
+        await self._sql.aclose()
 
     def sweep_expired(self) -> int:
         """Release reservations whose request died with its process; returns how many."""

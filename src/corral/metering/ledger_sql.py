@@ -1,8 +1,10 @@
 """The ledger's two hot statements, reserve and settle, in each database's own SQL.
 
-They run on every billed request, so they skip the ORM: plain driver calls on a connection
-each worker thread keeps open. SQLite runs them as one short `BEGIN IMMEDIATE` transaction.
-PostgreSQL runs each as a single statement (data-modifying CTEs): one round trip, one commit.
+They run on every billed request, so they skip the ORM and the hop to a worker thread (which
+costs more than the statements on an idle machine). SQLite runs them as one short
+`BEGIN IMMEDIATE` transaction on the event loop's own connection when the database is free,
+and in a worker thread that waits for the lock when another writer holds it. PostgreSQL runs
+each as a single statement (data-modifying CTEs) on an asyncio connection pool: one round trip.
 Reservations are written there without waiting for the WAL flush (`synchronous_commit=off`):
 a hold lost in a crash was about to be swept anyway, and the settlement that follows it commits
 durably, flushing everything before it. Settlements wait for the flush: a client never gets an
@@ -11,17 +13,21 @@ answer whose usage record could still be lost.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import sqlite3
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from corral.errors import StorageUnavailable
 from corral.storage import Database
 
+T = TypeVar("T")
 # (tenant, day, model, tier, key, input price, output price) identifies a rollup row.
 _DAY_KEY = "tenant_id, day, model, tier, key_id, input_price_micros, output_price_micros"
 _RECORD_COLUMNS = (
@@ -48,49 +54,17 @@ _DAY_INSERT = (
 
 
 class LedgerSql(Protocol):
-    def reserve(self, params: dict[str, Any]) -> bool: ...
+    async def reserve(self, params: dict[str, Any]) -> bool: ...
 
-    def settle(self, params: dict[str, Any], release: bool, record: bool) -> None: ...
+    async def settle(self, params: dict[str, Any], release: bool, record: bool) -> None: ...
 
-    def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 def ledger_sql(db: Database) -> LedgerSql:
     if db.dialect == "sqlite":
         return SqliteLedgerSql(db)
     return PostgresLedgerSql(db)
-
-
-class _PerThread:
-    """One driver connection per worker thread, opened on first use, all closed together."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._all: list[Any] = []
-        self._lock = threading.Lock()
-
-    def get(self, name: str, connect: Any) -> Any:
-        connection = getattr(self._local, name, None)
-        if connection is None:
-            connection = connect()
-            setattr(self._local, name, connection)
-            with self._lock:
-                self._all.append(connection)
-        return connection
-
-    def drop(self, name: str) -> None:
-        connection = getattr(self._local, name, None)
-        setattr(self._local, name, None)
-        if connection is not None:
-            with self._lock:
-                self._all.remove(connection)
-            connection.close()
-
-    def close(self) -> None:
-        with self._lock:
-            for connection in self._all:
-                connection.close()
-            self._all.clear()
 
 
 # -- SQLite --------------------------------------------------------------------------------------
@@ -127,34 +101,43 @@ class SqliteLedgerSql:
         path = db.engine.url.database
         assert path, "an in-memory SQLite database cannot be shared by threads"
         self._path = path
-        self._connections = _PerThread()
-        # One writer at a time in this process: waiting on a lock wakes at once, where
+        self._db = db
+        # One writer at a time in this process: a lock wakes its waiter at once, where
         # SQLite's own busy handler sleeps in growing steps.
         self._write_lock = threading.Lock()
+        self._inline: sqlite3.Connection | None = None
+        self._waiting: sqlite3.Connection | None = None
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy_timeout_ms}"):
             connection.execute(f"PRAGMA {pragma}")
         return connection
 
-    def _transaction(self, work: Any) -> Any:
-        connection = self._connections.get("sqlite", self._connect)
-        try:
-            with self._write_lock:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(connection)
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-                connection.execute("COMMIT")
-                return result
-        except sqlite3.OperationalError as exc:
-            self._connections.drop("sqlite")
-            raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._write_lock.acquire(blocking=False):
+            try:
+                if self._inline is None:
+                    self._inline = self._connect(busy_timeout_ms=0)  # never waits on the loop
+                return _run(self._inline, work)
+            except _Busy:
+                pass  # another process is writing: wait for it off the event loop
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
+            finally:
+                self._write_lock.release()
+        return await self._db.run(self._waiting_transaction, work)
 
-    def reserve(self, params: dict[str, Any]) -> bool:
+    def _waiting_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._write_lock:
+            if self._waiting is None:
+                self._waiting = self._connect(busy_timeout_ms=10_000)
+            try:
+                return _run(self._waiting, work)
+            except (sqlite3.Error, _Busy) as exc:
+                raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
+
+    async def reserve(self, params: dict[str, Any]) -> bool:
         values = _sqlite_values(params)
 
         def work(connection: sqlite3.Connection) -> bool:
@@ -164,10 +147,9 @@ class SqliteLedgerSql:
             connection.execute(_SQLITE_RESERVE[2], values)
             return True
 
-        held: bool = self._transaction(work)
-        return held
+        return await self._transaction(work)
 
-    def settle(self, params: dict[str, Any], release: bool, record: bool) -> None:
+    async def settle(self, params: dict[str, Any], release: bool, record: bool) -> None:
         values = _sqlite_values(params)
 
         def work(connection: sqlite3.Connection) -> None:
@@ -179,10 +161,33 @@ class SqliteLedgerSql:
                 if values["tenant_id"] is not None:
                     connection.execute(_SQLITE_SPEND, values)
 
-        self._transaction(work)
+        await self._transaction(work)
 
-    def close(self) -> None:
-        self._connections.close()
+    async def aclose(self) -> None:
+        for connection in (self._inline, self._waiting):
+            if connection is not None:
+                connection.close()
+        self._inline = self._waiting = None
+
+
+class _Busy(Exception):
+    """Another connection holds SQLite's write lock."""
+
+
+def _run(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise _Busy(str(exc)) from exc
+        raise
+    try:
+        result = work(connection)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return result
 
 
 def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
@@ -248,32 +253,49 @@ _PG_RELEASE_ONLY = _pg(
 class PostgresLedgerSql:
     def __init__(self, db: Database) -> None:
         url = db.engine.url.set(drivername="postgresql")
-        self._conninfo = url.render_as_string(hide_password=False)
-        self._connections = _PerThread()
+        conninfo = url.render_as_string(hide_password=False)
+        self._durable = _pool(conninfo, "")
+        self._volatile = _pool(conninfo, "-c synchronous_commit=off")
+        self._opening = asyncio.Lock()
 
-    def _execute(self, statement: str, params: dict[str, Any], durable: bool) -> int:
-        name = "durable" if durable else "volatile"
-        options = "" if durable else "-c synchronous_commit=off"
-        connection = self._connections.get(
-            name, lambda: psycopg.connect(self._conninfo, autocommit=True, options=options)
-        )
+    async def _execute(
+        self, pool: AsyncConnectionPool, statement: str, params: dict[str, Any]
+    ) -> int:
         try:
-            rowcount: int = connection.execute(statement, params, prepare=True).rowcount
-            return rowcount
-        except psycopg.OperationalError as exc:
-            self._connections.drop(name)
+            if pool.closed:
+                async with self._opening:  # opened on first use, in the loop that uses it
+                    if pool.closed:
+                        await pool.open()
+            async with pool.connection() as connection:
+                cursor = await connection.execute(statement, params, prepare=True)
+                rowcount: int = cursor.rowcount
+                return rowcount
+        except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
 
-    def reserve(self, params: dict[str, Any]) -> bool:
-        return self._execute(_PG_RESERVE, params, durable=False) == 1
+    async def reserve(self, params: dict[str, Any]) -> bool:
+        return await self._execute(self._volatile, _PG_RESERVE, params) == 1
 
-    def settle(self, params: dict[str, Any], release: bool, record: bool) -> None:
+    async def settle(self, params: dict[str, Any], release: bool, record: bool) -> None:
         if record and params["tenant_id"] is not None:
-            self._execute(_PG_SETTLE_TENANT, params, durable=True)
+            await self._execute(self._durable, _PG_SETTLE_TENANT, params)
         elif record:
-            self._execute(_PG_SETTLE_OPERATOR, params, durable=True)
+            await self._execute(self._durable, _PG_SETTLE_OPERATOR, params)
         elif release:
-            self._execute(_PG_RELEASE_ONLY, params, durable=False)
+            await self._execute(self._volatile, _PG_RELEASE_ONLY, params)
 
-    def close(self) -> None:
-        self._connections.close()
+    async def aclose(self) -> None:
+        for pool in (self._durable, self._volatile):
+            if not pool.closed:
+                await pool.close()
+
+
+def _pool(conninfo: str, options: str) -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        conninfo,
+        kwargs={"autocommit": True, "options": options},
+        min_size=1,
+        max_size=16,
+        timeout=10,
+        open=False,
+    )

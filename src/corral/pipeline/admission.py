@@ -6,6 +6,7 @@ Nothing here runs for the operator's own requests beyond noting when they starte
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -15,9 +16,8 @@ from corral.catalog.catalog import ModelEntry
 from corral.errors import BudgetExceeded
 from corral.metering.ledger import Ledger, Reservation, month_of
 from corral.metering.money import format_micros, max_cost_micros
-from corral.metering.ratelimit import RateLimiter, refuse
+from corral.metering.ratelimit import RateDecision, RateLimiter, refuse
 from corral.pipeline.auth import Principal
-from corral.storage import Database
 
 
 @dataclass(slots=True)
@@ -42,10 +42,7 @@ class Ask:
 
 
 class Admission:
-    def __init__(
-        self, db: Database, ledger: Ledger, limiter: RateLimiter, directory: AccountDirectory
-    ) -> None:
-        self._db = db
+    def __init__(self, ledger: Ledger, limiter: RateLimiter, directory: AccountDirectory) -> None:
         self._ledger = ledger
         self._limiter = limiter
         self._directory = directory
@@ -73,33 +70,50 @@ class Admission:
         key = principal.key
         if key is None:
             return charge
-        tokens = ask.prompt_tokens + ask.max_completion_tokens if ask else 0
-        if key.rpm is not None or key.tpm is not None:
-            decision = await self._limiter.admit(key.id, key.rpm, key.tpm, tokens)
-            charge.response_headers.update(decision.headers())
-            if not decision.allowed:
-                raise refuse(decision, key.rpm, key.tpm, tokens)
-            charge.counted_tokens = tokens if key.tpm is not None else 0
+        hold = None
         if tenant is not None and tenant.budget_micros is not None and ask is not None:
-            await self._reserve(charge, tenant, ask)
+            amount = max_cost_micros(ask.prompt_tokens, ask.max_completion_tokens, charge.prices)
+            if amount > 0:
+                hold = Reservation(request_id, tenant.id, month_of(started), amount)
+        tokens = ask.prompt_tokens + ask.max_completion_tokens if ask else 0
+        # The two checks are independent, so both go out at once; whichever passed is undone
+        # if the other refuses.
+        decision, held = await asyncio.gather(self._check_rate(charge, tokens), self._hold(hold))
+        if decision is not None and not decision.allowed:
+            if held and hold is not None:
+                await self._ledger.settle(None, hold)
+            raise refuse(decision, key.rpm, key.tpm, tokens)
+        if hold is not None and not held:
+            await self._give_back_tokens(charge)
+            raise self._over_budget(charge, hold)
+        charge.reservation = hold
         return charge
 
-    async def _reserve(self, charge: Charge, tenant: TenantState, ask: Ask) -> None:
-        amount = max_cost_micros(ask.prompt_tokens, ask.max_completion_tokens, charge.prices)
-        month = month_of(charge.started_at)
-        if amount > 0 and not await self._db.run(
-            self._ledger.reserve, tenant.id, charge.request_id, month, amount
-        ):
-            await self._give_back_tokens(charge)
-            raise BudgetExceeded(
-                f"This request could cost up to {format_micros(amount)} (its prompt plus "
-                f"max_tokens at '{charge.model.id}' prices), which does not fit in what is left "
-                f"of your monthly budget for {month}. Lower max_tokens, or ask the operator to "
-                "raise the budget.",
-                headers=charge.response_headers,
-            )
-        if amount > 0:
-            charge.reservation = Reservation(charge.request_id, tenant.id, month, amount)
+    async def _check_rate(self, charge: Charge, tokens: int) -> RateDecision | None:
+        key = charge.principal.key
+        if key is None or (key.rpm is None and key.tpm is None):
+            return None
+        decision = await self._limiter.admit(key.id, key.rpm, key.tpm, tokens)
+        charge.response_headers.update(decision.headers())
+        if decision.allowed and key.tpm is not None:
+            charge.counted_tokens = tokens
+        return decision
+
+    async def _hold(self, hold: Reservation | None) -> bool:
+        if hold is None:
+            return True
+        return await self._ledger.reserve(
+            hold.tenant_id, hold.request_id, hold.month, hold.amount_micros
+        )
+
+    def _over_budget(self, charge: Charge, hold: Reservation) -> BudgetExceeded:
+        return BudgetExceeded(
+            f"This request could cost up to {format_micros(hold.amount_micros)} (its prompt plus "
+            f"max_tokens at '{charge.model.id}' prices), which does not fit in what is left "
+            f"of your monthly budget for {hold.month}. Lower max_tokens, or ask the operator to "
+            "raise the budget.",
+            headers=charge.response_headers,
+        )
 
     async def _give_back_tokens(self, charge: Charge) -> None:
         key = charge.principal.key
