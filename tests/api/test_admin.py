@@ -57,6 +57,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=create_app(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://corral") as client:
         yield Api(client, services)
+    await services.ledger.aclose()
     services.db.close()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -53,10 +53,13 @@ def backend() -> RecordingBackend:
 
 
 @pytest.fixture
-def services(database_url: str, tmp_path: Path, backend: RecordingBackend) -> Iterator[Services]:
+async def services(
+    database_url: str, tmp_path: Path, backend: RecordingBackend
+) -> AsyncIterator[Services]:
     model = echo_entry("echo-premium", tier="premium", prices=PRICES, backend=backend)
     built = in_process_services(tmp_path, model, database_url=database_url)
     yield built
+    await built.ledger.aclose()
     built.db.close()
 
 
