@@ -43,11 +43,17 @@ class Database:
         # anyway; PostgreSQL gets as many threads as pooled connections.
         threads = 4 if self.dialect == "sqlite" else 16
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="corral-db")
-        self._closers: list[Callable[[], None]] = []
 
-    def on_close(self, closer: Callable[[], None]) -> None:
-        """Have `close` also close something that holds connections of its own."""
-        self._closers.append(closer)
+    def submit(self, fn: Callable[[], object]) -> None:
+        """Run blocking upkeep in a worker thread without waiting for it (errors are logged)."""
+
+        def logged() -> None:
+            try:
+                fn()
+            except Exception:
+                logger.exception("database upkeep failed")
+
+        self._executor.submit(logged)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking database work in a worker thread.
@@ -81,8 +87,6 @@ class Database:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
-        for closer in self._closers:
-            closer()
         self.engine.dispose()
 
 
