@@ -89,7 +89,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corral.backends.llama_cpp.loader import KV_CACHE_TYPES
-from corral.settings import EMBEDDED_MODEL_NAME, load_settings
+from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, load_settings
 
 HOST = "127.0.0.1"
 CONTEXT_LENGTH = 8192
@@ -185,6 +185,7 @@ def corral_source_digest() -> str:
 def reference_spec(workdir: Path, model_path: Path, threads: int) -> ServerSpec:
     """llama_cpp.server with the attention and KV-cache settings corral's config resolves to."""
     served = load_settings(workdir / "corral.toml").models[0]
+    assert isinstance(served, LocalModelConfig)
     kv_type = str(KV_CACHE_TYPES[served.kv_cache_type])
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),

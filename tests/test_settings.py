@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from corral.errors import ConfigError
-from corral.settings import load_settings
+from corral.settings import LocalModelConfig, load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -25,7 +25,9 @@ def test_file_values_are_read(tmp_path: Path, model_path: Path) -> None:
     settings = load_settings(config)
 
     assert settings.server.port == 9999
-    assert settings.models[0].instances == 2
+    model = settings.models[0]
+    assert isinstance(model, LocalModelConfig)
+    assert model.instances == 2
 
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

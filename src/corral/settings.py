@@ -12,14 +12,16 @@ import sys
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -48,16 +50,38 @@ EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_NAME = "smollm2-135m-instruct"
 
 
-class ModelConfig(BaseModel):
-    """One `[[models]]` entry: a local GGUF model served in-process by llama.cpp."""
+class _ModelCommon(BaseModel):
+    """What every `[[models]]` entry has, whatever serves it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=MODEL_NAME_PATTERN)
-    backend: Literal["llama-cpp"] = "llama-cpp"
-    path: Path
     tier: Tier = "open"
     licence: str | None = None
+    input_price_per_mtok: Price = Decimal(0)
+    """Per million prompt tokens, in the configured currency."""
+    output_price_per_mtok: Price = Decimal(0)
+    """Per million completion tokens, in the configured currency."""
+    owner: str | None = Field(default=None, pattern=TENANT_NAME_PATTERN)
+    """The tenant a `private` model belongs to (its fine-tuned model); nobody else sees it."""
+
+    @field_validator("input_price_per_mtok", "output_price_per_mtok")
+    @classmethod
+    def _price_in_micro_units(cls, value: Decimal) -> Decimal:
+        return _check_price(value)
+
+    @model_validator(mode="after")
+    def _private_models_have_an_owner(self) -> _ModelCommon:
+        if (self.tier == "private") != (self.owner is not None):
+            raise ValueError("a model has an owner exactly when its tier is 'private'")
+        return self
+
+
+class LocalModelConfig(_ModelCommon):
+    """A GGUF model served in-process by llama.cpp."""
+
+    backend: Literal["llama-cpp"] = "llama-cpp"
+    path: Path
     context_length: int | None = Field(default=None, ge=32, le=1_048_576)
     threads: int | None = Field(default=None, ge=1, le=512)
     instances: int = Field(default=1, ge=1, le=64)
@@ -67,23 +91,6 @@ class ModelConfig(BaseModel):
     """The KV cache's number format; q8_0 halves its memory at a negligible cost in quality."""
     embeddings: bool = True
     embedding_context_length: int = Field(default=2048, ge=32, le=32_768)
-    input_price: Price = Decimal(0)
-    """Per million prompt tokens, in the configured currency."""
-    output_price: Price = Decimal(0)
-    """Per million completion tokens, in the configured currency."""
-    owner: str | None = Field(default=None, pattern=TENANT_NAME_PATTERN)
-    """The tenant a `private` model belongs to (its fine-tuned model); nobody else sees it."""
-
-    @field_validator("input_price", "output_price")
-    @classmethod
-    def _price_in_micro_units(cls, value: Decimal) -> Decimal:
-        return _check_price(value)
-
-    @model_validator(mode="after")
-    def _private_models_have_an_owner(self) -> ModelConfig:
-        if (self.tier == "private") != (self.owner is not None):
-            raise ValueError("a model has an owner exactly when its tier is 'private'")
-        return self
 
     @field_validator("path")
     @classmethod
@@ -94,13 +101,62 @@ class ModelConfig(BaseModel):
         return path
 
     @model_validator(mode="after")
-    def _quantized_cache_needs_flash_attention(self) -> ModelConfig:
+    def _quantized_cache_needs_flash_attention(self) -> LocalModelConfig:
         if self.kv_cache_type != "f16" and not self.flash_attention:
             raise ValueError(
                 f"kv_cache_type = '{self.kv_cache_type}' needs flash_attention = true "
                 "(llama.cpp quantizes the V cache only with flash attention)"
             )
         return self
+
+
+RemoteBackend = Literal["openai", "anthropic", "gemini", "openai-compatible"]
+
+
+class Replica(BaseModel):
+    """One server of an `openai-compatible` model served by several (e.g. vLLM replicas)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(pattern=r"^https?://")
+    weight: int = Field(default=1, ge=1, le=1000)
+
+
+class RemoteModelConfig(_ModelCommon):
+    """A model another server runs: a partner's API, or the operator's own inference servers."""
+
+    backend: RemoteBackend
+    upstream_model: str = Field(min_length=1, max_length=256)
+    """The provider's name for the model (`gpt-4o-mini`)."""
+    base_url: str | None = Field(default=None, pattern=r"^https?://")
+    replicas: list[Replica] = []
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The environment variable holding the provider key (the key never goes in the file)."""
+    context_length: int = Field(default=128_000, ge=32, le=10_000_000)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    """Deadline of one attempt, first byte to last."""
+
+    @model_validator(mode="after")
+    def _where_to_send(self) -> RemoteModelConfig:
+        if self.base_url and self.replicas:
+            raise ValueError("give base_url or replicas, not both")
+        if self.backend == "openai-compatible" and not (self.base_url or self.replicas):
+            raise ValueError("an openai-compatible model needs base_url (or replicas)")
+        if self.replicas and self.backend != "openai-compatible":
+            raise ValueError("replicas are for openai-compatible models")
+        return self
+
+
+def _model_kind(value: Any) -> str:
+    backend = value.get("backend", "llama-cpp") if isinstance(value, dict) else value.backend
+    return "local" if backend == "llama-cpp" else "remote"
+
+
+ModelConfig = Annotated[
+    Annotated[LocalModelConfig, Tag("local")] | Annotated[RemoteModelConfig, Tag("remote")],
+    Discriminator(_model_kind),
+]
+"""One `[[models]]` entry."""
 
 
 class LicenceConfig(BaseModel):
@@ -247,7 +303,9 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
     where = f" in {path}" if path else ""
     problems = []
     for err in exc.errors():
-        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        # "local"/"remote" name the branch of the `[[models]]` union pydantic tried, not a key.
+        parts = [str(part) for part in err["loc"] if part not in ("local", "remote")]
+        key = ".".join(parts) or "(top level)"
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown setting"

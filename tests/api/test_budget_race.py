@@ -50,7 +50,11 @@ class Deployment:
 
 def priced_model(model_path: Path) -> str:
     return model_table(
-        MODEL, model_path, input_price=INPUT_PRICE, output_price=OUTPUT_PRICE, queue_size=1000
+        MODEL,
+        model_path,
+        input_price_per_mtok=INPUT_PRICE,
+        output_price_per_mtok=OUTPUT_PRICE,
+        queue_size=1000,
     )
 
 

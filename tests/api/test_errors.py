@@ -41,7 +41,7 @@ def test_missing_key_is_401(server: RunningServer) -> None:
 def test_wrong_key_is_401_and_not_echoed(server: RunningServer) -> None:
     bad = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="sk-wrong-secret", max_retries=0)
 
-    with pytest.raises(openai.AuthenticationError) as caught:
+    with bad, pytest.raises(openai.AuthenticationError) as caught:
         bad.models.list()
 
     assert "sk-wrong-secret" not in str(caught.value.body)

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from corral.backends.llama_cpp.loader import KV_CACHE_TYPES
-from corral.settings import ModelConfig
+from corral.settings import LocalModelConfig
 from tests.support import MODEL
 
 PROMPT = "Once upon a time"
@@ -22,7 +22,7 @@ TOP = 3
 @pytest.fixture(scope="module")
 def reference(model_path: Path) -> Iterator[llama_cpp.Llama]:
     """The served model's own settings, but keeping every position's logits."""
-    served = ModelConfig(name=MODEL, path=model_path)
+    served = LocalModelConfig(name=MODEL, path=model_path)
     kv_type = KV_CACHE_TYPES[served.kv_cache_type]
     llama = llama_cpp.Llama(
         str(model_path),

@@ -66,11 +66,11 @@ def test_added_model_is_served(tmp_path: Path, model_path: Path) -> None:
     try:
         import openai
 
-        client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=ADMIN_KEY)
-        card = client.models.retrieve("second")
-        answer = client.chat.completions.create(
-            model="second", messages=[{"role": "user", "content": "hi"}], max_tokens=2
-        )
+        with openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=ADMIN_KEY) as client:
+            card = client.models.retrieve("second")
+            answer = client.chat.completions.create(
+                model="second", messages=[{"role": "user", "content": "hi"}], max_tokens=2
+            )
     finally:
         server.stop()
 

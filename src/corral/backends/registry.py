@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from corral.backends.base import Backend
 from corral.backends.llama_cpp import LlamaCppBackend
-from corral.settings import ModelConfig
+from corral.errors import ConfigError
+from corral.settings import LocalModelConfig, ModelConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,7 @@ class BuiltBackend:
 
 
 def _llama_cpp(config: ModelConfig) -> BuiltBackend:
+    assert isinstance(config, LocalModelConfig)
     backend = LlamaCppBackend(config)
     return BuiltBackend(backend, backend.context_length)
 
@@ -25,4 +27,9 @@ FACTORIES: dict[str, Callable[[ModelConfig], BuiltBackend]] = {"llama-cpp": _lla
 
 
 def build(config: ModelConfig) -> BuiltBackend:
-    return FACTORIES[config.backend](config)
+    factory = FACTORIES.get(config.backend)
+    if factory is None:
+        raise ConfigError(
+            f"model '{config.name}': backend '{config.backend}' is not available in this build"
+        )
+    return factory(config)

@@ -10,7 +10,7 @@ from corral.backends.base import Backend
 from corral.catalog import registry
 from corral.errors import ModelNotFound
 from corral.metering.money import to_micros
-from corral.settings import EMBEDDED_MODEL_NAME, ModelConfig, Settings, Tier
+from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, ModelConfig, Settings, Tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class Catalog:
 
 
 def build_model_configs(settings: Settings) -> list[ModelConfig]:
-    """All local models: the embedded default, then registered ones, then the config file's.
+    """All models: the embedded default, then registered ones, then the config file's.
 
     A later source replaces an earlier entry of the same name, so an operator can re-point or
     re-tune the embedded model in the config file.
@@ -51,7 +51,7 @@ def build_model_configs(settings: Settings) -> list[ModelConfig]:
     configs: dict[str, ModelConfig] = {}
     embedded = settings.embedded_model_path
     if settings.embedded_model and embedded.is_file():
-        configs[EMBEDDED_MODEL_NAME] = ModelConfig(
+        configs[EMBEDDED_MODEL_NAME] = LocalModelConfig(
             name=EMBEDDED_MODEL_NAME, path=embedded, tier="open", licence="apache-2.0"
         )
     for config in [*registry.load(settings.home), *settings.models]:
@@ -65,12 +65,18 @@ def entry_for(config: ModelConfig, backend: Backend, context_length: int) -> Mod
         tier=config.tier,
         licence=config.licence,
         context_length=context_length,
-        created=int(config.path.stat().st_mtime) if config.path.exists() else int(time.time()),
+        created=_created(config),
         owned_by=config.owner or "corral",
         backend=backend,
-        prices=(to_micros(config.input_price), to_micros(config.output_price)),
+        prices=(to_micros(config.input_price_per_mtok), to_micros(config.output_price_per_mtok)),
         owner=config.owner,
     )
+
+
+def _created(config: ModelConfig) -> int:
+    if isinstance(config, LocalModelConfig) and config.path.exists():
+        return int(config.path.stat().st_mtime)
+    return int(time.time())
 
 
 def model_not_found(model_id: str) -> ModelNotFound:

@@ -13,13 +13,13 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from corral.errors import ConfigError
-from corral.settings import ModelConfig
+from corral.settings import LocalModelConfig
 
 _FILE = "models.json"
-_LIST = TypeAdapter(list[ModelConfig])
+_LIST = TypeAdapter(list[LocalModelConfig])
 
 
-def load(home: Path) -> list[ModelConfig]:
+def load(home: Path) -> list[LocalModelConfig]:
     path = home / _FILE
     if not path.exists():
         return []
@@ -29,7 +29,7 @@ def load(home: Path) -> list[ModelConfig]:
         raise ConfigError(f"{path} is damaged or lists a missing model file: {exc}") from None
 
 
-def add(home: Path, config: ModelConfig) -> None:
+def add(home: Path, config: LocalModelConfig) -> None:
     models = load(home)
     if any(m.name == config.name for m in models):
         raise ConfigError(f"a model named '{config.name}' is already registered")
@@ -45,7 +45,7 @@ def remove(home: Path, name: str) -> bool:
     return True
 
 
-def _save(home: Path, models: list[ModelConfig]) -> None:
+def _save(home: Path, models: list[LocalModelConfig]) -> None:
     home.mkdir(parents=True, exist_ok=True)
     payload = json.dumps([m.model_dump(mode="json") for m in models], indent=2)
     fd, tmp = tempfile.mkstemp(dir=home, prefix=".models-", suffix=".json")

@@ -15,7 +15,7 @@ from corral.backends.llama_cpp import loader
 from corral.catalog import build_model_configs, embedded, registry
 from corral.cli.common import ConfigOption, settings_from
 from corral.errors import ConfigError
-from corral.settings import EMBEDDED_MODEL_NAME, ModelConfig, Tier
+from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, RemoteModelConfig, Tier
 
 app = typer.Typer(help="Manage the models corral serves.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -35,7 +35,7 @@ def list_models(
             "tier": m.tier,
             "licence": m.licence,
             "backend": m.backend,
-            "path": str(m.path),
+            "path": str(m.path) if isinstance(m, LocalModelConfig) else _upstream(m),
         }
         for m in configs
     ]
@@ -66,7 +66,9 @@ def add(
     with console.status(f"reading {path.name} ..."):
         info = loader.read_info(loader.open_vocab(path))
     try:
-        model = ModelConfig(name=name, path=path, tier=_tier(tier), licence=licence or info.licence)
+        model = LocalModelConfig(
+            name=name, path=path, tier=_tier(tier), licence=licence or info.licence
+        )
     except ValueError as exc:
         raise ConfigError(f"invalid model: {_first_line(exc)}") from None
     if name == EMBEDDED_MODEL_NAME or any(m.name == name for m in settings.models):
@@ -110,3 +112,8 @@ def _tier(value: str) -> Tier:
 def _first_line(exc: Exception) -> str:
     lines = str(exc).splitlines()
     return " ".join(lines[1:3]) if len(lines) > 2 else str(exc)
+
+
+def _upstream(model: RemoteModelConfig) -> str:
+    where = model.base_url or ", ".join(r.base_url for r in model.replicas) or "(provider default)"
+    return f"{model.upstream_model} @ {where}"

@@ -31,7 +31,7 @@ from corral.backends.base import (
 from corral.backends.llama_cpp import engine, loader
 from corral.backends.llama_cpp.pool import InstancePool
 from corral.errors import BackendFailed, ContextLengthExceeded, InvalidRequest
-from corral.settings import ModelConfig
+from corral.settings import LocalModelConfig
 
 
 @dataclass(slots=True)
@@ -51,7 +51,7 @@ class _Prepared:
 class LlamaCppBackend:
     """Serves one GGUF model from `instances` in-process llama.cpp contexts."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: LocalModelConfig) -> None:
         self.config = config
         # Until an instance is loaded, a vocab-only load tokenizes; then the instance's own model
         # does (tokenizing reads only the vocabulary, so it is safe beside a running generation)

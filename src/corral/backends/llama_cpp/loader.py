@@ -16,7 +16,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from corral.backends.llama_cpp import native_logs
 from corral.errors import ConfigError
-from corral.settings import ModelConfig
+from corral.settings import LocalModelConfig
 
 native_logs.install()
 _LOADING = threading.Lock()
@@ -88,7 +88,7 @@ def chat_formatter(vocab: llama_cpp.Llama, template: str) -> Jinja2ChatFormatter
 KV_CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
 
 
-def open_generator(config: ModelConfig, n_ctx: int) -> llama_cpp.Llama:
+def open_generator(config: LocalModelConfig, n_ctx: int) -> llama_cpp.Llama:
     n_threads = config.threads or os.cpu_count() or 1
     return _llama(
         config.path,
@@ -104,7 +104,7 @@ def open_generator(config: ModelConfig, n_ctx: int) -> llama_cpp.Llama:
     )
 
 
-def open_embedder(config: ModelConfig) -> llama_cpp.Llama:
+def open_embedder(config: LocalModelConfig) -> llama_cpp.Llama:
     # Mean pooling over a causal model needs a whole input in one micro-batch.
     n_threads = config.threads or os.cpu_count() or 1
     n_ctx = config.embedding_context_length
