@@ -73,7 +73,7 @@ class UsageOut(BaseModel):
         )
 
 
-FinishReasonOut = Literal["stop", "length"]
+FinishReasonOut = Literal["stop", "length", "tool_calls", "content_filter"]
 
 
 def logprob_content(items: list[TokenLogprob]) -> list[dict[str, object]]:

@@ -12,14 +12,36 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-FinishReason = Literal["stop", "length"]
-Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model asked for; `arguments` is JSON text, as OpenAI sends it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, what it does, and a JSON schema of its input."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    """On an assistant message: the calls it made."""
+    tool_call_id: str | None = None
+    """On a tool message: which call this is the result of."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +57,9 @@ class SamplingParams:
     top_logprobs: int = 0
     json_schema: dict[str, Any] | None = None
     """Constrain the output to this JSON schema (`{}` means any JSON object)."""
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None
+    """"auto", "none", "required", or the name of the one function the model must call."""
 
 
 @dataclass(slots=True)
@@ -94,12 +119,22 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """Part of a streamed tool call: the first part of call `index` carries its id and name."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     reason: FinishReason
     usage: Usage
 
 
-StreamEvent = TextDelta | Finished
+StreamEvent = TextDelta | ToolCallDelta | Finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +143,7 @@ class GenerationResult:
     finish_reason: FinishReason
     usage: Usage
     logprobs: list[TokenLogprob] | None = None
+    tool_calls: list[ToolCall] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,32 @@ class TextPart(WireModel):
     text: str
 
 
+class FunctionCallIn(WireModel):
+    name: str
+    arguments: str
+
+
+class ToolCallIn(WireModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCallIn
+
+
 class Message(WireModel):
-    role: Literal["system", "developer", "user", "assistant"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _tool_messages_name_their_call(self) -> Message:
+        if self.role == "tool" and not self.tool_call_id:
+            raise InvalidRequest(
+                "A message with role 'tool' needs 'tool_call_id' (the id of the call it answers).",
+                param="messages",
+            )
+        return self
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -63,8 +85,32 @@ ResponseFormat = Annotated[
 ]
 
 
+class FunctionSpec(WireModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class Tool(WireModel):
+    type: Literal["function"]
+    function: FunctionSpec
+
+
+class NamedFunction(WireModel):
+    name: str
+
+
+class NamedToolChoice(WireModel):
+    type: Literal["function"]
+    function: NamedFunction
+
+
 class ChatCompletionRequest(SamplingFields):
     messages: list[Message] = Field(min_length=1)
+    tools: list[Tool] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
     max_completion_tokens: int | None = Field(default=None, ge=1)
     logprobs: bool | None = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
@@ -78,6 +124,12 @@ class ChatCompletionRequest(SamplingFields):
             )
         return self
 
+    def chosen_tool(self) -> str | None:
+        """`tool_choice` as the backends take it: a mode, or the one function's name."""
+        if isinstance(self.tool_choice, NamedToolChoice):
+            return self.tool_choice.function.name
+        return self.tool_choice
+
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
@@ -90,10 +142,22 @@ class ChatCompletionRequest(SamplingFields):
         return None
 
 
+class FunctionCallOut(BaseModel):
+    name: str
+    arguments: str
+
+
+class ToolCallOut(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCallOut
+
+
 class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
     refusal: None = None
+    tool_calls: list[ToolCallOut] | None = None
 
 
 class ChoiceLogprobs(BaseModel):

@@ -12,16 +12,23 @@ from corral.api.chat.protocol import (
     ChatCompletionResponse,
     Choice,
     ChoiceLogprobs,
+    FunctionCallOut,
+    Message,
     ResponseMessage,
+    ToolCallOut,
 )
 from corral.api.common import UsageOut, logprob_content
 from corral.backends.base import (
     ChatMessage,
     Finished,
     GenerationRequest,
+    GenerationResult,
     SamplingParams,
     StreamEvent,
     TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolSpec,
 )
 from corral.pipeline.gateway import Gateway, RequestContext
 
@@ -40,12 +47,22 @@ def to_generation_request(request: ChatCompletionRequest, request_id: str) -> Ge
         logprobs=bool(request.logprobs),
         top_logprobs=request.top_logprobs or 0,
         json_schema=request.json_schema(),
+        tools=tuple(
+            ToolSpec(t.function.name, t.function.description, t.function.parameters)
+            for t in request.tools or []
+        ),
+        tool_choice=request.chosen_tool(),
     )
-    messages = tuple(
-        ChatMessage(role=_ROLES.get(m.role, m.role), content=m.text())  # type: ignore[arg-type]
-        for m in request.messages
-    )
+    messages = tuple(_message(m) for m in request.messages)
     return GenerationRequest(request_id=request_id, params=params, messages=messages)
+
+
+def _message(message: Message) -> ChatMessage:
+    calls = tuple(
+        ToolCall(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or []
+    )
+    role = _ROLES.get(message.role, message.role)
+    return ChatMessage(role, message.text(), calls, message.tool_call_id)  # type: ignore[arg-type]
 
 
 class ChatServing:
@@ -71,7 +88,7 @@ class ChatServing:
             model=model.id,
             choices=[
                 Choice(
-                    message=ResponseMessage(content=result.text),
+                    message=_response_message(result),
                     logprobs=logprobs,
                     finish_reason=result.finish_reason,
                 )
@@ -96,8 +113,30 @@ class ChatServing:
                 if event.logprobs:
                     logprobs = {"content": logprob_content(event.logprobs)}
                 yield chunk({"content": event.text}, logprobs=logprobs)
+            elif isinstance(event, ToolCallDelta):
+                yield chunk({"tool_calls": [_tool_call_delta(event)]})
             elif isinstance(event, Finished):
                 yield chunk({}, event.reason)
                 if usage:
                     yield writer.usage(event.usage)
         yield sse.DONE
+
+
+def _response_message(result: GenerationResult) -> ResponseMessage:
+    if not result.tool_calls:
+        return ResponseMessage(content=result.text)
+    calls = [
+        ToolCallOut(id=c.id, function=FunctionCallOut(name=c.name, arguments=c.arguments))
+        for c in result.tool_calls
+    ]
+    return ResponseMessage(content=result.text or None, tool_calls=calls)
+
+
+def _tool_call_delta(event: ToolCallDelta) -> dict[str, Any]:
+    function: dict[str, Any] = {"arguments": event.arguments}
+    delta: dict[str, Any] = {"index": event.index, "function": function}
+    if event.id is not None:
+        delta.update(id=event.id, type="function")
+    if event.name is not None:
+        function["name"] = event.name
+    return delta

@@ -207,6 +207,18 @@ class LlamaCppBackend:
         if request.messages is None:
             text = request.prompt or ""
             return list(self._vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+        if request.params.tools:
+            raise InvalidRequest(
+                f"Model '{self.config.name}' runs on this machine without tool calling; send "
+                "the request without 'tools', or choose a model that supports them.",
+                param="tools",
+            )
+        if any(m.role == "tool" or m.tool_calls for m in request.messages):
+            raise InvalidRequest(
+                f"Model '{self.config.name}' does not take tool calls or tool results in "
+                "'messages'.",
+                param="messages",
+            )
         if self._formatter is None:
             raise InvalidRequest(
                 f"Model '{self.config.name}' has no chat template in its GGUF metadata; "
