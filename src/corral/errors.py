@@ -123,6 +123,39 @@ class BackendTimeout(ServerError):
     default_code = "backend_timeout"
 
 
+class UpstreamError(ServerError):
+    """A remote backend (a provider's API, an inference server) did not give an answer."""
+
+    status_code = 502
+    error_type = "upstream_error"
+    default_code = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str,
+        retryable: bool,
+        retry_after_s: float | None = None,
+        upstream_status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.backend = backend
+        self.retryable = retryable
+        """Worth trying again or elsewhere: 429, 5xx, timeouts, refused or broken connections."""
+        self.retry_after_s = retry_after_s
+        self.upstream_status = upstream_status
+
+
+class UpstreamRejected(UpstreamError):
+    """The provider refused the request itself (400, 404, 422): the client's to fix (400)."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+    default_code = "upstream_rejected"
+
+
 class StorageUnavailable(ServerError):
     """The database or the shared store did not answer; nothing was charged (503)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,12 +25,31 @@ def _llama_cpp(config: ModelConfig) -> BuiltBackend:
 
 
 FACTORIES: dict[str, Callable[[ModelConfig], BuiltBackend]] = {"llama-cpp": _llama_cpp}
+# Remote backends, imported only when a model uses them: "module:function" of a factory.
+REMOTE_FACTORIES = {
+    "openai": "corral.backends.openai_api:build",
+    "openai-compatible": "corral.backends.openai_api:build",
+    "anthropic": "corral.backends.anthropic_api:build",
+    "gemini": "corral.backends.gemini_api:build",
+}
 
 
 def build(config: ModelConfig) -> BuiltBackend:
-    factory = FACTORIES.get(config.backend)
-    if factory is None:
+    factory = FACTORIES.get(config.backend) or _remote_factory(config)
+    return factory(config)
+
+
+def _remote_factory(config: ModelConfig) -> Callable[[ModelConfig], BuiltBackend]:
+    target = REMOTE_FACTORIES.get(config.backend)
+    try:
+        if target is None:
+            raise ImportError(config.backend)
+        module, _, name = target.partition(":")
+        factory: Callable[[ModelConfig], BuiltBackend] = getattr(
+            importlib.import_module(module), name
+        )
+    except (ImportError, AttributeError):
         raise ConfigError(
             f"model '{config.name}': backend '{config.backend}' is not available in this build"
-        )
-    return factory(config)
+        ) from None
+    return factory

@@ -1,0 +1,1 @@
+"""What every remote backend shares: provider keys, token bounds, and error classification."""

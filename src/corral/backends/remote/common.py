@@ -1,0 +1,96 @@
+"""Helpers for backends that call another server (a provider's API or an inference server)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+from corral.backends.base import GenerationRequest, UsageMeter
+from corral.errors import ConfigError, UpstreamError, UpstreamRejected
+from corral.settings import RemoteModelConfig
+
+# Per message, beyond its UTF-8 bytes: role markers and separators of any chat template.
+_PER_MESSAGE_TOKENS = 8
+_BYTES_PER_TOKEN_ESTIMATE = 4
+
+
+def api_key(config: RemoteModelConfig) -> str | None:
+    """The provider key from the environment variable the config names; None if none named."""
+    if config.api_key_env is None:
+        return None
+    value = os.environ.get(config.api_key_env)
+    if not value:
+        raise ConfigError(
+            f"model '{config.name}': environment variable {config.api_key_env} "
+            "(its api_key_env) is not set"
+        )
+    return value
+
+
+def prompt_token_bound(request: GenerationRequest) -> int:
+    """A safe upper bound of the prompt's tokens for any tokenizer: one token per byte at most.
+
+    Budgets reserve from this before the provider reports the exact count.
+    """
+    total = 16
+    for message in request.messages or ():
+        total += len(message.content.encode()) + _PER_MESSAGE_TOKENS
+        for call in message.tool_calls:
+            total += len(call.name.encode()) + len(call.arguments.encode()) + _PER_MESSAGE_TOKENS
+    if request.prompt is not None:
+        total += len(request.prompt.encode())
+    for tool in request.params.tools:
+        spec = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+        total += len(json.dumps(spec).encode())
+    if request.params.json_schema:
+        total += len(json.dumps(request.params.json_schema).encode())
+    return total
+
+
+def meter_text(meter: UsageMeter, text: str) -> None:
+    """Count streamed text until the provider reports exact usage (a client may leave first)."""
+    meter.completion_tokens += math.ceil(len(text.encode()) / _BYTES_PER_TOKEN_ESTIMATE)
+
+
+RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+
+
+def classify(
+    backend: str, status: int | None, detail: str, retry_after_s: float | None = None
+) -> UpstreamError:
+    """The corral error for an upstream failure (`status` None: no HTTP answer at all).
+
+    Never put the provider key in `detail`.
+    """
+    if status is None:
+        return UpstreamError(
+            f"Backend '{backend}' could not be reached: {detail}",
+            backend=backend,
+            retryable=True,
+            code="upstream_unreachable",
+        )
+    if status in RETRYABLE_STATUSES:
+        return UpstreamError(
+            f"Backend '{backend}' is unavailable (HTTP {status}): {detail}",
+            backend=backend,
+            retryable=True,
+            retry_after_s=retry_after_s,
+            upstream_status=status,
+            code="upstream_rate_limited" if status == 429 else "upstream_unavailable",
+        )
+    if status in (401, 403):
+        return UpstreamError(
+            f"Backend '{backend}' refused corral's credentials (HTTP {status}); the operator "
+            "must check the provider key.",
+            backend=backend,
+            retryable=False,
+            upstream_status=status,
+            code="upstream_auth_failed",
+        )
+    return UpstreamRejected(
+        f"Backend '{backend}' refused the request (HTTP {status}): {detail}",
+        backend=backend,
+        retryable=False,
+        upstream_status=status,
+    )

@@ -1,0 +1,1 @@
+"""Fakes of the providers' HTTP APIs on loopback, speaking their real wire formats."""
