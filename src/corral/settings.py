@@ -194,6 +194,31 @@ class BillingConfig(BaseModel):
     idempotency_ttl_h: int = Field(default=24, ge=1, le=24 * 30)
 
 
+class RouteConfig(BaseModel):
+    """A name tenants use for an ordered list of models: the first that answers serves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=MODEL_NAME_PATTERN)
+    models: list[str] = Field(min_length=1)
+
+
+class RoutingConfig(BaseModel):
+    """Retries, backoff, deadlines and circuit breaking for remote backends."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempts_per_backend: int = Field(default=2, ge=1, le=10)
+    backoff_initial_s: float = Field(default=0.2, ge=0, le=60)
+    backoff_max_s: float = Field(default=5.0, ge=0, le=600)
+    total_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    """Deadline of a request across every attempt and fallback."""
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    """Consecutive failures that open a backend's circuit (no calls until it cools down)."""
+    breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
+    """How long an open circuit waits before one probe request may try again."""
+
+
 class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -222,6 +247,8 @@ class Settings(BaseSettings):
     server: ServerConfig = ServerConfig()
     billing: BillingConfig = BillingConfig()
     licences: list[LicenceConfig] = []
+    routes: list[RouteConfig] = []
+    routing: RoutingConfig = RoutingConfig()
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []

@@ -23,15 +23,16 @@ async def test_a_stream_nobody_read_is_stopped_and_billed(tmp_path: Path) -> Non
     services = build_services(load_settings(home=tmp_path), SecretStr(ADMIN_KEY))
     gateway = services.gateway
     ctx = RequestContext("req_unread", ADMIN)
-    model = await gateway.resolve(ctx, MODEL)
-    await model.backend.start()
+    target = await gateway.resolve(ctx, MODEL)
+    backend = target.candidates[0].backend
+    await backend.start()
     request = GenerationRequest(
         request_id=ctx.request_id,
         params=SamplingParams(max_tokens=400, temperature=0),
         messages=(ChatMessage("user", "Tell me a very long story about the sea."),),
     )
     try:
-        await gateway.stream(ctx, model, request)
+        events = await gateway.stream(ctx, target, request)  # held, as a response holds it
         # The model works; nobody reads (the client left at once).
         await wait_for(lambda: request.meter.completion_tokens >= 3)
 
@@ -45,8 +46,9 @@ async def test_a_stream_nobody_read_is_stopped_and_billed(tmp_path: Path) -> Non
         assert record.outcome == "cancelled"
         assert 0 < record.completion_tokens < 400
         assert request.cancelled.is_set()
+        del events
     finally:
-        await model.backend.close()
+        await backend.close()
         services.db.close()
 
 

@@ -43,6 +43,7 @@ from corral.pipeline.auth import Authenticator
 from corral.pipeline.entitlement import Entitlement
 from corral.pipeline.gateway import Gateway
 from corral.pipeline.settlement import Settlement
+from corral.routing.router import Router
 from corral.settings import Settings
 from corral.storage import open_database
 
@@ -54,7 +55,7 @@ def build_catalog(settings: Settings) -> Catalog:
     for config in build_model_configs(settings):
         built = registry.build(config)
         entries.append(entry_for(config, built.backend, built.context_length))
-    return Catalog(entries)
+    return Catalog(entries, {route.name: route.models for route in settings.routes})
 
 
 def build_services(
@@ -77,6 +78,7 @@ def build_services(
         Entitlement(directory, build_licences(settings)),
         Admission(ledger, limiter, directory),
         Settlement(ledger, limiter),
+        Router(settings.routing),
     )
     return Services(
         settings=settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -11,10 +12,13 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
+from corral.api import sse
+from corral.api.errors import envelope
 from corral.api.jsonresponse import json_response
-from corral.errors import ClientClosedRequest
+from corral.errors import ClientClosedRequest, CorralError
 
 T = TypeVar("T")
+logger = logging.getLogger("corral.api")
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -25,7 +29,20 @@ async def respond(
     """JSON for a whole answer; SSE for a stream, running `on_close` when the stream ends."""
     if isinstance(result, BaseModel):
         return json_response(result.model_dump(mode="json"))
-    return _EventStream(on_close, result, media_type="text/event-stream", headers=_SSE_HEADERS)
+    return _EventStream(
+        on_close, _errors_as_events(result), media_type="text/event-stream", headers=_SSE_HEADERS
+    )
+
+
+async def _errors_as_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A stream that fails after it began ends with an error event (OpenAI's shape), since
+    its 200 status is already sent; the client is never switched to another model silently."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except CorralError as exc:
+        logger.warning("stream ended by an error", extra={"code": exc.code})
+        yield sse.event(envelope(exc))
 
 
 class _EventStream(StreamingResponse):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from corral.backends.base import Backend
 from corral.catalog import registry
-from corral.errors import ModelNotFound
+from corral.errors import ConfigError, ModelNotFound
 from corral.metering.money import to_micros
 from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, ModelConfig, Settings, Tier
 
@@ -29,8 +29,26 @@ class ModelEntry:
 
 
 class Catalog:
-    def __init__(self, entries: Iterable[ModelEntry]) -> None:
+    def __init__(
+        self, entries: Iterable[ModelEntry], routes: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         self._entries = {entry.id: entry for entry in entries}
+        self._routes: dict[str, tuple[ModelEntry, ...]] = {}
+        for name, members in (routes or {}).items():
+            if name in self._entries:
+                raise ConfigError(f"route '{name}' has the name of a model; rename one of them")
+            unknown = [m for m in members if m not in self._entries]
+            if unknown:
+                raise ConfigError(f"route '{name}' names unknown models: {', '.join(unknown)}")
+            self._routes[name] = tuple(self._entries[m] for m in members)
+
+    def candidates(self, name: str) -> tuple[ModelEntry, ...]:
+        """The models behind a name: a route's, in order, or the one model of that name."""
+        route = self._routes.get(name)
+        return route if route is not None else (self.get(name),)
+
+    def is_route(self, name: str) -> bool:
+        return name in self._routes
 
     def get(self, model_id: str) -> ModelEntry:
         entry = self._entries.get(model_id)

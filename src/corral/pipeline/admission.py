@@ -64,9 +64,12 @@ class Admission:
         tenant: TenantState | None,
         model: ModelEntry,
         ask: Ask | None,
+        prices: tuple[int, int] | None = None,
     ) -> Charge:
+        """`prices` (default: the model's) are what the budget hold is computed at."""
         started = dt.datetime.now(dt.UTC)
-        charge = Charge(request_id, principal, model, await self.prices(model), started)
+        prices = prices if prices is not None else await self.prices(model)
+        charge = Charge(request_id, principal, model, prices, started)
         key = principal.key
         if key is None:
             return charge

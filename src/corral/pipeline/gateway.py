@@ -24,15 +24,25 @@ from corral.backends.base import (
 )
 from corral.catalog import Catalog, ModelEntry
 from corral.catalog.catalog import model_not_found
+from corral.errors import CorralError
 from corral.metering.ledger import Outcome
 from corral.observability.metrics import Metrics
 from corral.pipeline.admission import Admission, Ask, Charge
 from corral.pipeline.auth import Principal
 from corral.pipeline.entitlement import Entitlement
 from corral.pipeline.settlement import Settlement
+from corral.routing.router import Router
 
 # Per input, beyond its UTF-8 bytes: no tokenizer makes more tokens than bytes, plus specials.
 _EMBEDDING_SPECIAL_TOKENS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a request's `model` names: one model, or a route's models in order of preference."""
+
+    id: str
+    candidates: tuple[ModelEntry, ...]
 
 
 @dataclass(slots=True)
@@ -53,18 +63,30 @@ class Gateway:
         entitlement: Entitlement,
         admission: Admission,
         settlement: Settlement,
+        router: Router,
     ) -> None:
         self.catalog = catalog
+        self._router = router
         self.entitlement = entitlement
         self._metrics = metrics
         self._admission = admission
         self._settlement = settlement
 
-    async def resolve(self, ctx: RequestContext, model_id: str) -> ModelEntry:
-        model = self.catalog.get(model_id)
+    async def resolve(self, ctx: RequestContext, model_id: str) -> Target:
+        """The models the caller may use under this name (a route skips the refused ones)."""
         tenant = await self.entitlement.tenant(ctx.principal)
-        self.entitlement.check(ctx.principal, tenant, model)
-        return model
+        allowed, refusal = [], None
+        for entry in self.catalog.candidates(model_id):
+            try:
+                self.entitlement.check(ctx.principal, tenant, entry)
+            except CorralError as exc:
+                refusal = refusal or exc
+                continue
+            allowed.append(entry)
+        if not allowed:
+            assert refusal is not None
+            raise refusal
+        return Target(model_id, tuple(allowed))
 
     async def visible_models(self, principal: Principal) -> list[ModelEntry]:
         tenant = await self.entitlement.tenant(principal)
@@ -82,27 +104,29 @@ class Gateway:
         return await self._admission.prices(model)
 
     async def generate(
-        self, ctx: RequestContext, model: ModelEntry, request: GenerationRequest
+        self, ctx: RequestContext, target: Target, request: GenerationRequest
     ) -> GenerationResult:
-        charge = await self._admit(ctx, model, request)
+        charge = await self._admit(ctx, target, request)
         try:
-            result = await model.backend.generate(request)
+            entry, result = await self._router.generate(target.candidates, request)
         except BaseException as exc:
             await self._settle(charge, _metered(request), _outcome(exc))
             raise
+        await self._answered_by(ctx, charge, entry)
         await self._settle(charge, result.usage, "completed")
         return result
 
     async def stream(
-        self, ctx: RequestContext, model: ModelEntry, request: GenerationRequest
+        self, ctx: RequestContext, target: Target, request: GenerationRequest
     ) -> AsyncIterator[StreamEvent]:
         """Admission happens before this returns; the iterator then only yields events."""
-        charge = await self._admit(ctx, model, request)
+        charge = await self._admit(ctx, target, request)
         try:
-            events = await model.backend.stream(request)
+            entry, events = await self._router.stream(target.candidates, request)
         except BaseException as exc:
             await self._settle(charge, _metered(request), _outcome(exc))
             raise
+        await self._answered_by(ctx, charge, entry)
         bill = _StreamBill(self._settle, charge, request)
         # A stream may end without its iterator ever running (the client left before the first
         # byte); the HTTP layer then still calls this, so the tokens made are billed once.
@@ -110,36 +134,50 @@ class Gateway:
         return self._observe_stream(bill, events, time.perf_counter())
 
     async def embed(
-        self, ctx: RequestContext, model: ModelEntry, inputs: list[str]
+        self, ctx: RequestContext, target: Target, inputs: list[str]
     ) -> EmbeddingResult:
         bound = sum(len(text.encode()) + _EMBEDDING_SPECIAL_TOKENS for text in inputs)
         tenant = await self.entitlement.tenant(ctx.principal)
-        charge = await self._admit_ask(ctx, model, tenant, Ask(bound, 0))
+        charge = await self._admit_ask(ctx, target, tenant, Ask(bound, 0))
         try:
-            result = await model.backend.embed(inputs)
+            entry, result = await self._router.embed(target.candidates, inputs)
         except BaseException:
             await self._settle(charge, Usage(0, 0), "failed")
             raise
+        await self._answered_by(ctx, charge, entry)
         await self._settle(charge, Usage(result.prompt_tokens, 0), "completed")
         return result
 
+    async def _answered_by(self, ctx: RequestContext, charge: Charge, entry: ModelEntry) -> None:
+        """Bill the model that answered, at its prices; tell the client which one it was."""
+        charge.model = entry
+        charge.prices = await self._admission.prices(entry)
+        ctx.response_headers["x-corral-backend"] = entry.id
+
     async def _admit(
-        self, ctx: RequestContext, model: ModelEntry, request: GenerationRequest
+        self, ctx: RequestContext, target: Target, request: GenerationRequest
     ) -> Charge:
         tenant = await self.entitlement.tenant(ctx.principal)
         ask = None
         if self._admission.needs_ask(ctx.principal, tenant):
-            prompt = await model.backend.count_prompt_tokens(request)
-            room = max(0, model.context_length - prompt)
+            counts = [await e.backend.count_prompt_tokens(request) for e in target.candidates]
+            prompt = max(counts)
+            room = max(0, max(e.context_length for e in target.candidates) - prompt)
             cap = request.params.max_tokens
             ask = Ask(prompt, min(cap, room) if cap is not None else room)
-        return await self._admit_ask(ctx, model, tenant, ask)
+        return await self._admit_ask(ctx, target, tenant, ask)
 
     async def _admit_ask(
-        self, ctx: RequestContext, model: ModelEntry, tenant: TenantState | None, ask: Ask | None
+        self, ctx: RequestContext, target: Target, tenant: TenantState | None, ask: Ask | None
     ) -> Charge:
+        # A route holds budget at its dearest model's prices: any of them may answer.
+        prices = [await self._admission.prices(e) for e in target.candidates]
+        dearest = (max(p[0] for p in prices), max(p[1] for p in prices))
+        first = target.candidates[0]
         try:
-            charge = await self._admission.admit(ctx.request_id, ctx.principal, tenant, model, ask)
+            charge = await self._admission.admit(
+                ctx.request_id, ctx.principal, tenant, first, ask, dearest
+            )
         except Exception as exc:
             ctx.response_headers.update(getattr(exc, "headers", {}))
             raise
