@@ -1,0 +1,122 @@
+"""Fallback across a route's models: retryable failures move on, others come back at once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from corral.backends.base import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    SamplingParams,
+    StreamEvent,
+    TextDelta,
+)
+from corral.catalog import ModelEntry
+from corral.errors import UpstreamError, UpstreamRejected
+from corral.routing.router import Router
+from corral.settings import RoutingConfig
+from tests.fakes import EchoBackend
+from tests.support import echo_entry
+
+FAST = RoutingConfig(
+    attempts_per_backend=2, backoff_initial_s=0.001, backoff_max_s=0.01, total_timeout_s=5
+)
+
+
+class Flaky(EchoBackend):
+    """Fails its first `failures` calls with `error`, then answers like EchoBackend."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures, self.error, self.calls = failures, error, 0
+
+    def _fail(self) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        self._fail()
+        return await super().generate(request)
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        self._fail()
+        return await super().stream(request)
+
+
+def unavailable(status: int = 503, retry_after: float | None = None) -> UpstreamError:
+    return UpstreamError(
+        "down", backend="x", retryable=True, retry_after_s=retry_after, upstream_status=status
+    )
+
+
+def entry(name: str, backend: EchoBackend) -> ModelEntry:
+    return echo_entry(name, backend=backend)
+
+
+def hello() -> GenerationRequest:
+    return GenerationRequest("req_1", SamplingParams(), messages=(ChatMessage("user", "hi you"),))
+
+
+async def test_a_retry_on_the_same_model_succeeds() -> None:
+    flaky = Flaky(1, unavailable())
+
+    answered, result = await Router(FAST).generate([entry("a", flaky)], hello())
+
+    assert answered.id == "a" and result.text == "hi you "
+    assert flaky.calls == 2
+
+
+async def test_falls_back_to_the_next_model_when_one_keeps_failing() -> None:
+    down, up = Flaky(99, unavailable()), Flaky(0, unavailable())
+
+    answered, _ = await Router(FAST).generate([entry("a", down), entry("b", up)], hello())
+
+    assert answered.id == "b"
+    assert down.calls == FAST.attempts_per_backend
+
+
+async def test_a_refusal_is_not_retried_elsewhere() -> None:
+    rejected = UpstreamRejected("bad", backend="a", retryable=False, upstream_status=400)
+    first, second = Flaky(99, rejected), Flaky(0, unavailable())
+
+    with pytest.raises(UpstreamRejected):
+        await Router(FAST).generate([entry("a", first), entry("b", second)], hello())
+
+    assert first.calls == 1 and second.calls == 0
+
+
+async def test_an_open_circuit_skips_the_model() -> None:
+    config = FAST.model_copy(update={"breaker_failures": 2, "breaker_reset_s": 60})
+    router = Router(config)
+    down, up = Flaky(99, unavailable()), Flaky(0, unavailable())
+    await router.generate([entry("a", down), entry("b", up)], hello())  # opens a's circuit
+    calls = down.calls
+
+    answered, _ = await router.generate([entry("a", down), entry("b", up)], hello())
+
+    assert answered.id == "b"
+    assert down.calls == calls  # not even tried
+
+
+async def test_when_every_model_fails_the_error_names_them() -> None:
+    router = Router(FAST)
+
+    with pytest.raises(UpstreamError) as caught:
+        await router.generate(
+            [entry("a", Flaky(99, unavailable())), entry("b", Flaky(99, unavailable()))], hello()
+        )
+
+    assert caught.value.code == "all_backends_failed"
+    assert "a, b" in caught.value.message
+
+
+async def test_a_stream_falls_back_only_before_its_first_event() -> None:
+    down, up = Flaky(99, unavailable()), Flaky(0, unavailable())
+
+    answered, events = await Router(FAST).stream([entry("a", down), entry("b", up)], hello())
+
+    texts = [e.text async for e in events if isinstance(e, TextDelta)]
+    assert answered.id == "b" and texts == ["hi ", "you "]
