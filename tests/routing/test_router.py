@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,6 +17,7 @@ from corral.backends.base import (
 )
 from corral.catalog import ModelEntry
 from corral.errors import UpstreamError, UpstreamRejected
+from corral.routing.replicas import ReplicaSet
 from corral.routing.router import Router
 from corral.settings import RoutingConfig
 from tests.fakes import EchoBackend
@@ -120,3 +122,16 @@ async def test_a_stream_falls_back_only_before_its_first_event() -> None:
 
     texts = [e.text async for e in events if isinstance(e, TextDelta)]
     assert answered.id == "b" and texts == ["hi ", "you "]
+
+
+async def test_replicas_share_requests_by_weight_and_cover_for_each_other() -> None:
+    heavy, light = Flaky(0, unavailable()), Flaky(0, unavailable())
+    replicas = ReplicaSet("m", [("a", heavy, 3), ("b", light, 1)], FAST, random.Random(7))
+
+    for _ in range(400):
+        await replicas.generate(hello())
+
+    assert 250 < heavy.calls < 350  # about three quarters
+    heavy.failures, heavy.calls = 10**6, 0  # the heavy replica goes down
+    results = [await replicas.generate(hello()) for _ in range(20)]
+    assert all(r.text == "hi you " for r in results)

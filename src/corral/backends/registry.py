@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from corral.backends.base import Backend
 from corral.backends.llama_cpp import LlamaCppBackend
 from corral.errors import ConfigError
-from corral.settings import LocalModelConfig, ModelConfig
+from corral.settings import LocalModelConfig, ModelConfig, RemoteModelConfig, RoutingConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +34,23 @@ REMOTE_FACTORIES = {
 }
 
 
-def build(config: ModelConfig) -> BuiltBackend:
+def build(config: ModelConfig, routing: RoutingConfig | None = None) -> BuiltBackend:
+    if isinstance(config, RemoteModelConfig) and config.replicas:
+        return _replicated(config, routing or RoutingConfig())
     factory = FACTORIES.get(config.backend) or _remote_factory(config)
     return factory(config)
+
+
+def _replicated(config: RemoteModelConfig, routing: RoutingConfig) -> BuiltBackend:
+    """One backend per replica server, behind a weighted `ReplicaSet`."""
+    from corral.routing.replicas import ReplicaSet
+
+    module = importlib.import_module("corral.backends.openai_api")
+    built: list[tuple[str, BuiltBackend, int]] = [
+        (r.base_url, module.build_for_url(config, r.base_url), r.weight) for r in config.replicas
+    ]
+    replicas = [(url, b.backend, weight) for url, b, weight in built]
+    return BuiltBackend(ReplicaSet(config.name, replicas, routing), built[0][1].context_length)
 
 
 def _remote_factory(config: ModelConfig) -> Callable[[ModelConfig], BuiltBackend]:
