@@ -219,6 +219,13 @@ class RoutingConfig(BaseModel):
     """How long an open circuit waits before one probe request may try again."""
 
 
+class PrivacyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_policy: Literal["allow", "pseudonymize", "local_only"] = "pseudonymize"
+    """The data policy of a new tenant unless one is given."""
+
+
 class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -249,6 +256,7 @@ class Settings(BaseSettings):
     licences: list[LicenceConfig] = []
     routes: list[RouteConfig] = []
     routing: RoutingConfig = RoutingConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []

@@ -89,18 +89,22 @@ def test_tenants_create_list_and_update(tmp_path: Path) -> None:
     created = corral(tmp_path, "tenants", "create", "acme", "--budget", "12.50", "--mau", "1000")
     corral(tmp_path, "tenants", "create", "globex", "--policy", "local_only")
     listed = corral(tmp_path, "tenants", "list", "--json").json()
-    updated = corral(tmp_path, "tenants", "update", "acme", "--budget", "none", "--mau", "5")
+    updated = corral(
+        tmp_path, "tenants", "update", "acme", "--budget", "none", "--mau", "5",
+        "--retention-hours", "48",
+    )  # fmt: skip
     shown = corral(tmp_path, "tenants", "show", "acme", "--json").json()
     table = corral(tmp_path, "tenants", "list")
 
     assert created.code == 0, created.stderr
     assert "12.500000" in created.stdout
     assert [(t["name"], t["budget"], t["policy"]) for t in listed["data"]] == [
-        ("acme", "12.500000", "allow"),
+        ("acme", "12.500000", "pseudonymize"),  # the operator's default data policy
         ("globex", None, "local_only"),
     ]
     assert updated.code == 0, updated.stderr
-    assert (shown["budget"], shown["mau"], shown["policy"]) == (None, 5, "allow")
+    assert (shown["budget"], shown["mau"], shown["policy"]) == (None, 5, "pseudonymize")
+    assert shown["retention_hours"] == 48
     assert "acme" in table.stdout and "globex" in table.stdout
 
 

@@ -59,9 +59,12 @@ class KeySpec:
 
 
 class AccountsAdmin:
-    def __init__(self, db: Database, hasher: KeyHasher) -> None:
+    def __init__(
+        self, db: Database, hasher: KeyHasher, default_policy: str = "pseudonymize"
+    ) -> None:
         self._db = db
         self._hasher = hasher
+        self._default_policy = default_policy
 
     # -- tenants -------------------------------------------------------------------------------
 
@@ -71,8 +74,10 @@ class AccountsAdmin:
         *,
         budget_micros: int | None = None,
         mau: int | None = None,
-        policy: str = "allow",
+        policy: str | None = None,
+        retention_hours: int | None = None,
     ) -> TenantView:
+        policy = policy or self._default_policy
         _check_policy(policy)
         if not re.fullmatch(TENANT_NAME_PATTERN, name):
             raise InvalidRequest(
@@ -87,6 +92,7 @@ class AccountsAdmin:
             budget_micros=budget_micros,
             mau=mau,
             policy=policy,
+            retention_hours=retention_hours,
             created_at=stamp,
             updated_at=stamp,
         )
@@ -114,6 +120,7 @@ class AccountsAdmin:
         budget_micros: int | _Unset | None = UNSET,
         mau: int | _Unset | None = UNSET,
         policy: str | _Unset = UNSET,
+        retention_hours: int | _Unset | None = UNSET,
     ) -> TenantView:
         with self._db.write() as session:
             tenant = find_tenant(session, ref)
@@ -124,6 +131,8 @@ class AccountsAdmin:
             if not isinstance(policy, _Unset):
                 _check_policy(policy)
                 tenant.policy = policy
+            if not isinstance(retention_hours, _Unset):
+                tenant.retention_hours = retention_hours
             tenant.updated_at = now()
             bump_revision(session)
             return TenantView.of(tenant)

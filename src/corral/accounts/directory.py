@@ -144,6 +144,7 @@ class AccountDirectory:
             budget_micros=tenant.budget_micros,
             mau=tenant.mau,
             policy=tenant.policy,
+            retention_hours=tenant.retention_hours,
             accepted_licences=frozenset((row[0], row[1]) for row in accepted),
             licence_grants=frozenset(grants),
             approved_models=frozenset(approved),

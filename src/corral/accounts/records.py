@@ -27,6 +27,7 @@ class TenantState:
     budget_micros: int | None
     mau: int | None
     policy: str
+    retention_hours: int | None
     accepted_licences: frozenset[tuple[str, str]]
     """(licence id, version) pairs the tenant has accepted."""
     licence_grants: frozenset[str]

@@ -21,12 +21,15 @@ class TenantView:
     """Monthly budget in currency units ('12.500000'); None is unlimited."""
     mau: int | None
     policy: str
+    retention_hours: int | None
+    """How long partner calls' bodies are kept (opt-in); None keeps none."""
     created_at: dt.datetime
 
     @classmethod
     def of(cls, row: Tenant) -> TenantView:
+        budget = amount_or_none(row.budget_micros)
         return cls(
-            row.id, row.name, amount_or_none(row.budget_micros), row.mau, row.policy, row.created_at
+            row.id, row.name, budget, row.mau, row.policy, row.retention_hours, row.created_at
         )
 
 

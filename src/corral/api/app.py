@@ -86,7 +86,7 @@ def build_services(
         gateway=gateway,
         authenticator=Authenticator(admin_key, directory, hasher),
         directory=directory,
-        accounts=AccountsAdmin(db, hasher),
+        accounts=AccountsAdmin(db, hasher, settings.privacy.default_policy),
         access=AccessService(db),
         ledger=ledger,
         idempotency=IdempotencyStore(

@@ -51,7 +51,8 @@ def database(config: Path | None) -> Iterator[tuple[Settings, Database]]:
 
 def accounts(settings: Settings, db: Database) -> AccountsAdmin:
     """The account service, hashing keys with the same secret the servers use."""
-    return AccountsAdmin(db, key_hasher(settings.home, settings.key_secret))
+    hasher = key_hasher(settings.home, settings.key_secret)
+    return AccountsAdmin(db, hasher, settings.privacy.default_policy)
 
 
 def amount(text: str, option: str) -> int:

@@ -48,7 +48,12 @@ def create(
         str | None, typer.Option(help="Monthly budget in currency units, e.g. 12.50.")
     ] = None,
     mau: Annotated[int | None, typer.Option(help="Monthly active users.", min=0)] = None,
-    policy: Annotated[str, typer.Option(help=PolicyHelp)] = "allow",
+    policy: Annotated[
+        str | None, typer.Option(help=PolicyHelp + " [default: [privacy] default_policy]")
+    ] = None,
+    retention_hours: Annotated[
+        int | None, typer.Option(help="Keep partner calls' bodies this many hours.", min=1)
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -61,7 +66,7 @@ def create(
     micros = amount(budget, "--budget") if budget is not None else None
     with database(config) as (settings, db):
         view = accounts(settings, db).create_tenant(
-            name, budget_micros=micros, mau=mau, policy=policy
+            name, budget_micros=micros, mau=mau, policy=policy, retention_hours=retention_hours
         )
     _print_tenants([TenantOut.of(view)], as_json, single=True)
 
@@ -96,12 +101,18 @@ def update(
         str | None, typer.Option(help="Monthly active users; 'none' clears the figure.")
     ] = None,
     policy: Annotated[str | None, typer.Option(help=PolicyHelp)] = None,
+    retention_hours: Annotated[
+        str | None,
+        typer.Option(help="Keep partner calls' bodies this many hours; 'none' stops it."),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a tenant's budget, MAU figure or data policy (what is not given stays)."""
-    if budget is None and mau is None and policy is None:
-        raise InvalidRequest("Nothing to change: give --budget, --mau or --policy.")
+    """Change a tenant's budget, MAU, data policy or body retention (what is not given stays)."""
+    if budget is None and mau is None and policy is None and retention_hours is None:
+        raise InvalidRequest(
+            "Nothing to change: give --budget, --mau, --policy or --retention-hours."
+        )
     new_budget = UNSET if budget is None else _or_none(budget, lambda t: amount(t, "--budget"))
     new_mau = UNSET if mau is None else _or_none(mau, _count)
     with database(config) as (settings, db):
@@ -110,6 +121,7 @@ def update(
             budget_micros=new_budget,
             mau=new_mau,
             policy=UNSET if policy is None else policy,
+            retention_hours=UNSET if retention_hours is None else _or_none(retention_hours, _count),
         )
     _print_tenants([TenantOut.of(view)], as_json, single=True)
 

@@ -74,7 +74,9 @@ class Tenant(Base):
     budget_micros: Mapped[int | None] = mapped_column(BigInteger)
     """Hard monthly budget; None is unlimited."""
     mau: Mapped[int | None] = mapped_column(BigInteger)
-    policy: Mapped[str] = mapped_column(String(16), default="allow")
+    policy: Mapped[str] = mapped_column(String(16), default="pseudonymize")
+    retention_hours: Mapped[int | None] = mapped_column(Integer)
+    """Keep what partner calls sent and received this long (opt-in); None keeps nothing."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -215,4 +217,33 @@ class IdempotencyRecord(Base):
     content_type: Mapped[str | None] = mapped_column(String(100))
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditEvent(Base):
+    """One call to a partner model: who, where, and which kinds of personal data were masked
+    (counts only, never values). Append-only."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_tenant_at", "tenant_id", "at"),)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    request_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str | None] = mapped_column(String(32))
+    key_id: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    backend: Mapped[str] = mapped_column(String(32))
+    policy: Mapped[str] = mapped_column(String(16))
+    pii: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class AuditBody(Base):
+    """What a partner call sent and received, kept only for tenants who opted in, until expiry."""
+
+    __tablename__ = "audit_bodies"
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True)
+    sent: Mapped[str] = mapped_column(Text)
+    received: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -73,7 +73,9 @@ class TenantCreate(WireModel):
     budget: Micros | None = None
     """Monthly budget; None is unlimited."""
     mau: int | None = Field(default=None, ge=0)
-    policy: Policy = "allow"
+    policy: Policy | None = None
+    """None: the operator's default (`[privacy] default_policy`)."""
+    retention_hours: int | None = Field(default=None, ge=1, le=24 * 365)
 
 
 class TenantUpdate(WireModel):
@@ -83,6 +85,8 @@ class TenantUpdate(WireModel):
     mau: int | None = Field(default=None, ge=0)
     policy: Policy | None = None
     """Absent or null leaves the policy as it is (a tenant always has one)."""
+    retention_hours: int | None = Field(default=None, ge=1, le=24 * 365)
+    """Keep partner calls' bodies this long; an explicit null stops keeping them."""
 
     def apply(self, accounts: AccountsAdmin, ref: str) -> TenantView:
         """Make the change, passing on only the fields the request named."""
@@ -92,6 +96,7 @@ class TenantUpdate(WireModel):
             budget_micros=self.budget if "budget" in given else UNSET,
             mau=self.mau if "mau" in given else UNSET,
             policy=self.policy if self.policy is not None else UNSET,
+            retention_hours=self.retention_hours if "retention_hours" in given else UNSET,
         )
 
 
@@ -142,6 +147,7 @@ class TenantOut(BaseModel):
     budget: str | None
     mau: int | None
     policy: str
+    retention_hours: int | None
     created_at: dt.datetime
 
     @classmethod
@@ -152,6 +158,7 @@ class TenantOut(BaseModel):
             budget=view.budget,
             mau=view.mau,
             policy=view.policy,
+            retention_hours=view.retention_hours,
             created_at=view.created_at,
         )
 

@@ -63,7 +63,11 @@ async def create_tenant(
 ) -> Response:
     view = await services.db.run(
         lambda: services.accounts.create_tenant(
-            body.name, budget_micros=body.budget, mau=body.mau, policy=body.policy
+            body.name,
+            budget_micros=body.budget,
+            mau=body.mau,
+            policy=body.policy,
+            retention_hours=body.retention_hours,
         )
     )
     return await respond(TenantOut.of(view))
