@@ -1,0 +1,7 @@
+"""The privacy guard: detect personal data, replace it with typed placeholders before a prompt
+leaves the machine, and put the original values back into the answer (whole or streamed)."""
+
+from corral.privacy.detect import CATEGORIES, Detector, Span
+from corral.privacy.pseudonymize import Masked, Pseudonymizer, StreamRestorer
+
+__all__ = ["CATEGORIES", "Detector", "Masked", "Pseudonymizer", "Span", "StreamRestorer"]

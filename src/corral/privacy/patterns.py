@@ -1,0 +1,223 @@
+"""Pattern detectors with validators: e-mail, IBAN (mod 97), card (Luhn and IIN), IP, phone,
+date of birth and postal address, each a function `text -> list[Span]`."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One detected value: [start, end) in the text, its category and the text itself."""
+
+    start: int
+    end: int
+    label: str
+    text: str
+
+
+EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+IBAN_SHAPE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+CARD = re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){11,18}(?![\w-])")
+IPV4 = re.compile(
+    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
+)
+IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+PHONE = re.compile(
+    r"(?<![\w@+/.,#-])(?:\+\d{1,3}[ -]?|00\d{1,3}[ -]?)?(?:\(\d{1,5}\)[ -]?)?\d[\d./ -]{3,16}\d"
+    r"(?:\s?(?:x|ext\.?|Durchwahl)\s?\d{1,5})?(?![\w@-])"
+)
+PHONE_CUE = re.compile(
+    r"(?i)(phone|\btel\b|call|mobile|cell|\bfax|text me|reach|telefon|handy|anruf|erreich|"
+    r"schreib mir|rückruf|whatsapp)"
+)
+ID_CUE = re.compile(
+    r"(?i)(?:tracking|order|kunden|sendungs|bestell|rechnung|invoice|referen|customer|code|"
+    r"vorgang|ticket)\w*[ ]?(?:number|nummer|no\.?|nr\.?)?[ ]?[:#]?[ ]?$"
+)
+DATE_LIKE = re.compile(r"^(?:\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{4}-\d{2}-\d{2})$")
+DE_GROUPS = re.compile(r"^0\d{2,5}[ /-]\d{4,}")
+US_GROUPS = re.compile(r"^\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}")
+
+MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|"
+    "Januar|Februar|März|Mai|Juni|Juli|Oktober|Dezember"
+)
+DATE = re.compile(
+    rf"\b(?:\d{{1,2}}[./]\d{{1,2}}[./](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|"
+    rf"(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\.? (?:of )?(?:{MONTHS})\.?,? (?:19|20)\d{{2}})(?!\d)"
+)
+BIRTH_BEFORE = re.compile(r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt)[^\n]{0,25}$")
+BIRTH_AFTER = re.compile(r"(?i)^[^\n]{0,12}\bgeboren")
+
+CAP = r"[A-ZÄÖÜ][a-zäöüß]+"
+DE_SUFFIX = (
+    r"(?:straße|strasse|str\.|gasse|platz|ring|weg|allee|damm|ufer|chaussee|pfad|markt|steig)"
+)
+DE_SUFFIX_WORD = (
+    r"(?:Straße|Strasse|Str\.|Gasse|Platz|Ring|Weg|Allee|Damm|Ufer|Chaussee|Pfad|Markt)"
+)
+DE_STREET = (
+    rf"(?:{CAP}(?:-{CAP})*-{DE_SUFFIX_WORD}|{CAP}{DE_SUFFIX}|{CAP} {DE_SUFFIX_WORD}|"
+    rf"(?:Am|An der|Im|Auf dem|Zum|Zur|In der) {CAP})"
+)
+DE_ADDRESS = re.compile(
+    rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-z]\b|[/-]\d{{1,4}})?"
+    rf"(?:(?:,[ ]?|\n)\d{{5}} (?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?[A-ZÄÖÜ][\wäöüß-]+"
+    rf"(?: (?:am|an der|in der|im|a\.d\.|ob der|i\.) [A-ZÄÖÜ][\wäöüß-]+)?)?"
+)
+
+
+IBAN_LENGTHS = {
+    "DE": 22,
+    "GB": 22,
+    "AT": 20,
+    "CH": 21,
+    "FR": 27,
+    "NL": 18,
+    "IT": 27,
+    "ES": 24,
+    "BE": 16,
+    "LU": 20,
+    "PL": 28,
+    "DK": 18,
+    "SE": 24,
+    "NO": 15,
+    "FI": 18,
+    "IE": 22,
+    "PT": 25,
+    "LI": 21,
+    "CZ": 24,
+    "SK": 24,
+    "HU": 28,
+    "SI": 19,
+    "HR": 21,
+    "GR": 27,
+    "RO": 24,
+    "BG": 22,
+    "TR": 26,
+}
+
+
+def iban_valid(compact: str) -> bool:
+    """ISO 13616 mod-97 check of an IBAN without spaces."""
+    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return False
+    moved = compact[4:] + compact[:4]
+    try:
+        return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+    except ValueError:
+        return False
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum of a string of digits."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+CARD_LENGTHS = [
+    (re.compile(r"^4"), {13, 16, 19}),
+    (re.compile(r"^(?:5[1-5]|2[2-7])"), {16}),
+    (re.compile(r"^3[47]"), {15}),
+    (re.compile(r"^3[0689]"), {14, 16}),
+    (re.compile(r"^35"), {16, 19}),
+    (re.compile(r"^(?:2131|1800)"), {15}),
+    (re.compile(r"^(?:6011|64[4-9]|65|62)"), {16, 17, 18, 19}),
+    (re.compile(r"^(?:50|5[6-8]|6304|67|0604|6390)"), set(range(12, 20))),
+]
+
+
+def card_valid(digits: str) -> bool:
+    """A payment card number: an issuer prefix with its lengths, and the Luhn checksum."""
+    for prefix, lengths in CARD_LENGTHS:
+        if prefix.match(digits):
+            return len(digits) in lengths and luhn_valid(digits)
+    return False
+
+
+def _id_number(text: str, start: int) -> bool:
+    """Whether the number at start is introduced as an order, customer or tracking number."""
+    return bool(ID_CUE.search(text[max(0, start - 24) : start]))
+
+
+def _span(m: re.Match[str], label: str, end: int | None = None) -> Span:
+    stop = m.end() if end is None else end
+    return Span(m.start(), stop, label, m.string[m.start() : stop])
+
+
+def find_emails(text: str) -> list[Span]:
+    return [_span(m, "EMAIL") for m in EMAIL.finditer(text)] if "@" in text else []
+
+
+def find_ibans(text: str) -> tuple[list[Span], list[Span]]:
+    """Valid IBANs, and every IBAN-shaped string (valid or not) to keep phones out of it."""
+    found: list[Span] = []
+    shapes: list[Span] = []
+    for m in IBAN_SHAPE.finditer(text):
+        shapes.append(_span(m, "IBAN"))
+        raw = m.group(0)
+        positions = [i for i, ch in enumerate(raw) if ch != " "]
+        compact = raw.replace(" ", "")
+        length = IBAN_LENGTHS.get(compact[:2], len(compact))
+        if length <= len(compact) and iban_valid(compact[:length]):
+            found.append(_span(m, "IBAN", m.start() + positions[length - 1] + 1))
+    return found, shapes
+
+
+def find_cards(text: str) -> list[Span]:
+    return [
+        _span(m, "CARD") for m in CARD.finditer(text) if card_valid(re.sub(r"\D", "", m.group(0)))
+    ]
+
+
+def find_ips(text: str) -> list[Span]:
+    found = [_span(m, "IP") for m in IPV4.finditer(text)]
+    if ":" in text:
+        for m in IPV6.finditer(text):
+            try:
+                ipaddress.IPv6Address(m.group(0))
+            except ValueError:
+                continue
+            found.append(_span(m, "IP"))
+    return found
+
+
+def _phone_ok(text: str, m: re.Match[str]) -> bool:
+    raw = m.group(0)
+    main = re.split(r"\s?(?:x|ext|Durchwahl)", raw)[0]
+    digits = re.sub(r"\D", "", main)
+    if not 7 <= len(digits) <= 15 or DATE_LIKE.match(main.strip()) or _id_number(text, m.start()):
+        return False
+    if raw[0] in "+(" or raw.startswith("00") or US_GROUPS.match(raw):
+        return True
+    before = text[max(0, m.start() - 25) : m.start()]
+    after = text[m.end() : m.end() + 20]
+    on_own_line = before.endswith("\n") and (after == "" or after.startswith("\n"))
+    structured = bool(DE_GROUPS.match(main))
+    return structured or on_own_line or bool(PHONE_CUE.search(before) or PHONE_CUE.search(after))
+
+
+def find_phones(text: str) -> list[Span]:
+    return [_span(m, "PHONE") for m in PHONE.finditer(text) if _phone_ok(text, m)]
+
+
+def find_birth_dates(text: str) -> list[Span]:
+    found = []
+    for m in DATE.finditer(text):
+        before = text[max(0, m.start() - 40) : m.start()]
+        if BIRTH_BEFORE.search(before) or BIRTH_AFTER.match(text[m.end() : m.end() + 20]):
+            found.append(_span(m, "DOB"))
+    return found
+
+
+def find_dates(text: str) -> list[Span]:
+    """Every date, birth date or not (kept out of phone numbers)."""
+    return [_span(m, "DATE") for m in DATE.finditer(text)]
