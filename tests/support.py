@@ -109,4 +109,5 @@ def echo_entry(model_id: str = "echo", **fields: Any) -> ModelEntry:
 def in_process_services(home: Path, *entries: ModelEntry, **settings: Any) -> Services:
     """The real services (SQLite in `home`, or `database_url=...`) over the given models."""
     loaded = load_settings(home=home, embedded_model=False, **settings)
-    return build_services(loaded, SecretStr(ADMIN_KEY), catalog=Catalog(list(entries)))
+    routes = {route.name: route.models for route in loaded.routes}
+    return build_services(loaded, SecretStr(ADMIN_KEY), catalog=Catalog(list(entries), routes))

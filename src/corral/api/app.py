@@ -19,6 +19,7 @@ from corral.accounts.keys import key_hasher
 from corral.api import errors
 from corral.api.access.router import router as access_router
 from corral.api.admin.router import router as admin_router
+from corral.api.audit.router import router as audit_router
 from corral.api.chat.router import router as chat_router
 from corral.api.completions.router import router as completions_router
 from corral.api.deps import Services
@@ -42,7 +43,10 @@ from corral.pipeline.admission import Admission
 from corral.pipeline.auth import Authenticator
 from corral.pipeline.entitlement import Entitlement
 from corral.pipeline.gateway import Gateway
+from corral.pipeline.guard import PrivacyGuard
 from corral.pipeline.settlement import Settlement
+from corral.privacy.audit import AuditLog
+from corral.privacy.pseudonymize import Pseudonymizer
 from corral.routing.router import Router
 from corral.settings import Settings
 from corral.storage import open_database
@@ -72,6 +76,7 @@ def build_services(
     directory = AccountDirectory(db)
     ledger = Ledger(db, settings.billing.reservation_timeout_s)
     limiter = rate_limiter(settings)
+    audit = AuditLog(db)
     gateway = Gateway(
         catalog,
         metrics,
@@ -79,6 +84,7 @@ def build_services(
         Admission(ledger, limiter, directory),
         Settlement(ledger, limiter),
         Router(settings.routing),
+        PrivacyGuard(Pseudonymizer(), audit, db),
     )
     return Services(
         settings=settings,
@@ -94,6 +100,7 @@ def build_services(
         ),
         usage=UsageReports(db, settings.billing.currency),
         prices=PriceOverrides(db),
+        audit=audit,
         metrics=metrics,
     )
 
@@ -111,6 +118,7 @@ async def _sweep(services: Services, every_s: float = 30.0) -> None:
         try:
             await services.db.run(services.ledger.sweep_expired)
             await services.db.run(services.idempotency.sweep_expired)
+            await services.db.run(services.audit.purge_expired)
         except Exception:
             logger.exception("sweeping expired reservations failed")
         await asyncio.sleep(every_s)
@@ -149,6 +157,7 @@ def create_app(services: Services) -> FastAPI:
         models_router,
         licences_router,
         usage_router,
+        audit_router,
         admin_router,
         health_router,
     ):

@@ -21,6 +21,7 @@ from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
 from corral.pipeline.auth import Authenticator
 from corral.pipeline.gateway import Gateway, RequestContext
+from corral.privacy.audit import AuditLog
 from corral.settings import Settings
 from corral.storage import Database
 
@@ -42,6 +43,7 @@ class Services:
     idempotency: IdempotencyStore
     usage: UsageReports
     prices: PriceOverrides
+    audit: AuditLog
     metrics: Metrics
     ready: bool = False
 

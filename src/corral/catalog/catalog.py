@@ -26,6 +26,8 @@ class ModelEntry:
     """Micro-units per million (prompt, completion) tokens, from the config file."""
     owner: str | None = None
     """The tenant a private model belongs to."""
+    kind: str = "llama-cpp"
+    """Which kind of backend serves it (`backend = ...` in the config)."""
 
 
 class Catalog:
@@ -88,6 +90,7 @@ def entry_for(config: ModelConfig, backend: Backend, context_length: int) -> Mod
         backend=backend,
         prices=(to_micros(config.input_price_per_mtok), to_micros(config.output_price_per_mtok)),
         owner=config.owner,
+        kind=config.backend,
     )
 
 

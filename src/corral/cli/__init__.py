@@ -7,7 +7,7 @@ import sys
 import typer
 
 from corral import __version__
-from corral.cli import access, billing, chat, config, keys, models, serve, tenants
+from corral.cli import access, audit, billing, chat, config, keys, models, serve, tenants
 from corral.errors import ConfigError, CorralError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.add_typer(access.app, name="access")
 app.command("usage")(billing.usage)
 app.command("invoice")(billing.invoice)
 app.add_typer(billing.prices, name="prices")
+app.command("audit")(audit.audit)
 
 
 @app.command("version")

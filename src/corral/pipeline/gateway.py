@@ -30,6 +30,7 @@ from corral.observability.metrics import Metrics
 from corral.pipeline.admission import Admission, Ask, Charge
 from corral.pipeline.auth import Principal
 from corral.pipeline.entitlement import Entitlement
+from corral.pipeline.guard import Caller, PrivacyGuard
 from corral.pipeline.settlement import Settlement
 from corral.routing.router import Router
 
@@ -64,25 +65,28 @@ class Gateway:
         admission: Admission,
         settlement: Settlement,
         router: Router,
+        guard: PrivacyGuard,
     ) -> None:
         self.catalog = catalog
         self._router = router
+        self._guard = guard
         self.entitlement = entitlement
         self._metrics = metrics
         self._admission = admission
         self._settlement = settlement
 
     async def resolve(self, ctx: RequestContext, model_id: str) -> Target:
-        """The models the caller may use under this name (a route skips the refused ones)."""
+        """The models the caller may use under this name (a route skips the refused ones),
+        partners behind the privacy guard."""
         tenant = await self.entitlement.tenant(ctx.principal)
+        caller = _caller(ctx, tenant)
         allowed, refusal = [], None
         for entry in self.catalog.candidates(model_id):
             try:
                 self.entitlement.check(ctx.principal, tenant, entry)
+                allowed.append(self._guard.protect(entry, caller))
             except CorralError as exc:
                 refusal = refusal or exc
-                continue
-            allowed.append(entry)
         if not allowed:
             assert refusal is not None
             raise refusal
@@ -235,6 +239,14 @@ class _StreamBill:
         if not self._settled:
             self._request.cancelled.set()
             await self.finish(_metered(self._request), outcome)
+
+
+def _caller(ctx: RequestContext, tenant: TenantState | None) -> Caller:
+    # The operator's own requests (admin key) are sent as they are, and audited.
+    policy = tenant.policy if tenant is not None else "allow"
+    retention = tenant.retention_hours if tenant is not None else None
+    principal = ctx.principal
+    return Caller(ctx.request_id, principal.tenant_id, principal.key_id, policy, retention)
 
 
 def _metered(request: GenerationRequest) -> Usage:
