@@ -1,0 +1,205 @@
+"""`OpenAIBackend`: the `Backend` protocol over an OpenAI-style API, through the `openai` SDK.
+
+Chat goes through Chat Completions (streamed or not), embeddings through `/v1/embeddings`.
+The SDK never retries (`max_retries=0`): retries and fallbacks are the router's job. Every
+failure of the upstream becomes an `UpstreamError` in one place, `_upstream_errors`, with the
+provider key scrubbed from any text the provider sent back.
+
+Billing uses the provider's reported usage. Until a stream's usage chunk arrives, the meter
+holds estimates (prompt from its byte bound, completion from the text so far), so a stream
+that ends early is still charged for what the provider produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import openai
+from openai.types.chat import ChatCompletionChunk
+
+from corral.backends.base import (
+    BackendHealth,
+    EmbeddingResult,
+    Finished,
+    GenerationRequest,
+    GenerationResult,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+)
+from corral.backends.openai_api import translate
+from corral.backends.remote.common import classify, meter_text, prompt_token_bound
+from corral.errors import ClientClosedRequest, UpstreamError
+from corral.settings import RemoteModelConfig
+
+T = TypeVar("T")
+_CANCEL_POLL_S = 0.05
+_MIN_SECRET_LENGTH = 8
+_MAX_DETAIL_CHARS = 500
+
+
+class OpenAIBackend:
+    """Serves one model of one OpenAI-style server (`base_url` ends in `/v1`)."""
+
+    def __init__(
+        self,
+        config: RemoteModelConfig,
+        base_url: str,
+        key: str,
+        options: translate.Options,
+    ) -> None:
+        self.config = config
+        self.base_url = base_url
+        self._key = key
+        self._options = options
+        self._timeout_s = config.timeout_s
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url, api_key=key, max_retries=0, timeout=config.timeout_s
+        )
+
+    # -- chat --------------------------------------------------------------------------------
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        arguments = translate.chat_arguments(request, self._options)
+        with self._upstream_errors():
+            completion = await self._answer(
+                self._client.chat.completions.create(**arguments, stream=False),
+                request.cancelled,
+            )
+            return translate.result(completion, request)
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        arguments = translate.chat_arguments(request, self._options)
+        deadline = asyncio.get_running_loop().time() + self._timeout_s
+        with self._upstream_errors():
+            async with asyncio.timeout_at(deadline):
+                chunks = await self._client.chat.completions.create(
+                    **arguments, stream=True, stream_options={"include_usage": True}
+                )
+        return self._relay(chunks, request, deadline)
+
+    async def _relay(
+        self,
+        chunks: openai.AsyncStream[ChatCompletionChunk],
+        request: GenerationRequest,
+        deadline: float,
+    ) -> AsyncIterator[StreamEvent]:
+        state = translate.StreamState()
+        request.meter.prompt_tokens = translate.estimate_prompt(request)
+        try:
+            while not request.cancelled.is_set():
+                chunk = await self._next_chunk(chunks, deadline)
+                if chunk is None:
+                    yield self._finished(state, request)
+                    return
+                for event in state.feed(chunk):
+                    _meter(event, request)
+                    yield event
+        finally:
+            await chunks.close()
+
+    async def _next_chunk(
+        self, chunks: openai.AsyncStream[ChatCompletionChunk], deadline: float
+    ) -> ChatCompletionChunk | None:
+        with self._upstream_errors():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await chunks.__anext__()
+            except StopAsyncIteration:
+                return None
+
+    def _finished(self, state: translate.StreamState, request: GenerationRequest) -> Finished:
+        if state.reason is None:
+            raise self._broken("the stream ended before the answer was complete")
+        return Finished(state.reason, translate.usage(state.reported, request.meter))
+
+    async def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        return prompt_token_bound(request)
+
+    # -- embeddings --------------------------------------------------------------------------
+
+    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+        with self._upstream_errors():
+            async with asyncio.timeout(self._timeout_s):
+                answer = await self._client.embeddings.create(
+                    model=self._options.model, input=inputs, encoding_format="float"
+                )
+        vectors = [item.embedding for item in sorted(answer.data, key=lambda item: item.index)]
+        if len(vectors) != len(inputs):
+            raise self._broken(f"{len(vectors)} embeddings came back for {len(inputs)} inputs")
+        return EmbeddingResult(vectors=vectors, prompt_tokens=answer.usage.prompt_tokens)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(True, f"remote: {urlsplit(self.base_url).netloc}")
+
+    async def start(self) -> None:
+        """Nothing to acquire: connections open on first use."""
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    # -- the error boundary ------------------------------------------------------------------
+
+    async def _answer(self, call: Awaitable[T], cancelled: threading.Event) -> T:
+        """Await `call` within the deadline, giving up as soon as `cancelled` is set."""
+        task = asyncio.ensure_future(call)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                while not cancelled.is_set():
+                    done, _ = await asyncio.wait({task}, timeout=_CANCEL_POLL_S)
+                    if done:
+                        return task.result()
+        finally:
+            task.cancel()
+        raise ClientClosedRequest("The request was cancelled before the provider answered.")
+
+    @contextmanager
+    def _upstream_errors(self) -> Iterator[None]:
+        """Translate the SDK's (and the transport's) failures into corral's errors."""
+        name = self.config.name
+        try:
+            yield
+        except openai.APIStatusError as exc:
+            retry_after = translate.retry_after_s(exc.response.headers)
+            raise classify(name, exc.status_code, self._detail(exc), retry_after) from None
+        except (openai.APITimeoutError, TimeoutError):
+            raise classify(name, None, f"no answer within {self._timeout_s:g} s") from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise classify(name, None, self._scrub(f"{type(cause).__name__}: {cause}")) from None
+        except (openai.APIError, ValueError) as exc:
+            raise self._broken(f"malformed answer ({self._detail(exc)})") from None
+
+    def _broken(self, detail: str) -> UpstreamError:
+        return UpstreamError(
+            f"Backend '{self.config.name}' sent a broken answer: {detail}",
+            backend=self.config.name,
+            retryable=True,
+            code="upstream_malformed",
+        )
+
+    def _detail(self, exc: Exception) -> str:
+        body: Any = getattr(exc, "body", None)
+        message = body.get("message") if isinstance(body, dict) else None
+        text = message if isinstance(message, str) and message else str(exc)
+        return self._scrub(text)[:_MAX_DETAIL_CHARS]
+
+    def _scrub(self, text: str) -> str:
+        """The provider key never leaves in a message, even when the provider echoes it."""
+        if len(self._key) >= _MIN_SECRET_LENGTH:
+            text = text.replace(self._key, "[redacted]")
+        return text
+
+
+def _meter(event: StreamEvent, request: GenerationRequest) -> None:
+    if isinstance(event, TextDelta):
+        meter_text(request.meter, event.text)
+    elif isinstance(event, ToolCallDelta):
+        meter_text(request.meter, (event.name or "") + event.arguments)
