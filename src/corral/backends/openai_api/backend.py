@@ -109,7 +109,7 @@ class OpenAIBackend:
         with self._upstream_errors():
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await chunks.__anext__()
+                    return await anext(chunks)
             except StopAsyncIteration:
                 return None
 
