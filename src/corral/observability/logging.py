@@ -46,3 +46,7 @@ def configure(level: str) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # The provider SDKs' HTTP clients log every call with its URL at INFO; corral logs its own
+    # requests, and a provider that takes its key in the query string must never reach a log.
+    for chatty in ("httpx", "httpx2", "httpcore", "anthropic", "openai", "google_genai"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
