@@ -110,17 +110,6 @@ class _Dropped(Exception):
     """Raised inside the app to make the server drop the connection."""
 
 
-def error_body(status: int, message: str, details: list[dict[str, Any]] | None = None) -> Any:
-    error: dict[str, Any] = {
-        "code": status,
-        "message": message,
-        "status": _STATUS_NAMES.get(status, "UNKNOWN"),
-    }
-    if details:
-        error["details"] = details
-    return {"error": error}
-
-
 class GeminiFake:
     """The fake provider; `running()` serves it on loopback and yields its base URL."""
 
@@ -246,7 +235,10 @@ def _error(
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    return JSONResponse(error_body(status, message, details), status_code=status, headers=headers)
+    """Google's error body: `{"error": {"code", "message", "status", "details"?}}`."""
+    error = {"code": status, "message": message, "status": _STATUS_NAMES.get(status, "UNKNOWN")}
+    body = {"error": error | ({"details": details} if details else {})}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 # -- the model's behaviour --------------------------------------------------------------------

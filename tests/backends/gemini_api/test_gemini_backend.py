@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from google.genai.errors import ClientError
 
 from corral.backends.base import (
     ChatMessage,
@@ -372,19 +373,20 @@ async def test_provider_failures_are_retryable_upstream_errors(
     assert caught.value.code == code
     assert caught.value.upstream_status == status
     assert caught.value.backend == "gemini-flash"
+    assert caught.value.retry_after_s == fault.retry_after_s  # from Retry-After or RetryInfo
     assert time.monotonic() - started < TIMEOUT_S + 1
     assert len(fake.requests) == 1  # the SDK retried nothing: that is the router's job
 
 
-async def test_rate_limit_passes_on_the_providers_retry_delay(
-    backend: GeminiBackend, fake: GeminiFake
+def test_retry_delay_is_read_from_google_retry_info_without_a_header(
+    backend: GeminiBackend,
 ) -> None:
-    fake.fail_next(Fault.error(429, retry_after_s=7))
+    retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}
+    body = {"error": {"code": 429, "message": "quota", "details": [retry_info]}}
 
-    with pytest.raises(UpstreamError) as caught:
-        await backend.generate(chat(user("hi")))
+    error = backend._api_error(ClientError(429, body, None))
 
-    assert caught.value.retry_after_s == 7
+    assert error.retryable is True and error.retry_after_s == 37
 
 
 async def test_a_refused_request_is_a_client_error_naming_the_backend(
@@ -467,7 +469,7 @@ async def test_a_cancelled_request_stops_waiting_at_once(
     with pytest.raises(ClientClosedRequest):
         await backend.generate(request)
 
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 0.9
 
 
 async def test_a_cancelled_stream_stops_between_slow_chunks(
@@ -484,7 +486,7 @@ async def test_a_cancelled_stream_stops_between_slow_chunks(
         await anext(events)
     await events.aclose()  # type: ignore[attr-defined]
 
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 0.9
 
 
 # -- embeddings and building -------------------------------------------------------------------

@@ -5,7 +5,8 @@ Why the official SDK and not plain httpx: the SDK can be pointed anywhere
 `retry_options` is left unset (one attempt; corral's router owns retries and fallback), and it
 takes an `httpx.AsyncClient` of ours, which keeps it off its aiohttp path (whose connection
 errors are retried implicitly) and puts connection pooling and timeouts in our hands. The API
-version is pinned to `v1beta` (the SDK's default is `v1`, which lacks `responseJsonSchema`).
+version is pinned to `v1beta`, where `responseJsonSchema` and `parametersJsonSchema` live (this
+SDK release defaults to `v1`).
 
 Every SDK or transport failure is translated at one boundary (`_upstream_errors`) into corral's
 `UpstreamError` family; the provider key never appears in a message. A request stops within
