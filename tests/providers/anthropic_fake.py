@@ -18,8 +18,8 @@ Tokens are words: input tokens are the words of the system text, the messages an
 output tokens the words of the answer text plus those of each tool input's JSON.
 `max_tokens` above 8192 is refused, as the real API does for small models.
 
-Every request body is recorded in `requests`; `fail_next(Fault(...))` makes the next request
-fail in one of the ways a provider fails.
+Every request body is recorded in `requests`, every answer in `answers`;
+`fail_next(Fault(...))` makes the next request fail in one of the ways a provider fails.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ class AnthropicFake:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.answers: list[dict[str, Any]] = []
+        """Every message answered (streamed or not), with its `usage`."""
         self.disconnects = 0
         """Requests whose client left before the answer was complete."""
         self._faults: list[Fault] = []
@@ -87,6 +89,7 @@ class AnthropicFake:
         """Forget what earlier tests sent and planned (one fake can serve a whole module)."""
         self.requests.clear()
         self.headers.clear()
+        self.answers.clear()
         self.disconnects = 0
         self._faults.clear()
 
@@ -110,6 +113,7 @@ class AnthropicFake:
             headers = {"retry-after": fault.retry_after} if fault.retry_after else None
             return error_response(fault.status, fault.kind, fault.message, headers)
         message = answer(body)
+        self.answers.append(message)
         if body.get("stream"):
             events = self._events(message, fault)
             return StreamingResponse(events, media_type="text/event-stream")
