@@ -60,7 +60,8 @@ class Fault:
     """How the next request fails. `status`: an error answer (with `retry_after` if given);
     `hang_s`: no answer for that long (until the client leaves); `reset_after`: a stream that is
     cut after this many events; `malformed_after`: a stream with a broken `data:` line after
-    that many events; `error_event_after`: a stream with an `overloaded_error` event."""
+    that many events; `end_after`: a stream that ends cleanly there, without `message_stop`;
+    `error_event_after`: a stream with an `overloaded_error` event."""
 
     status: int | None = None
     kind: str = "api_error"
@@ -70,6 +71,7 @@ class Fault:
     hang_after: int | None = None
     reset_after: int | None = None
     malformed_after: int | None = None
+    end_after: int | None = None
     error_event_after: int | None = None
 
 
@@ -135,6 +137,8 @@ class AnthropicFake:
                     await asyncio.sleep(fault.hang_s)
                 if number == fault.reset_after:
                     raise FakeReset("connection reset by the fake")
+                if number == fault.end_after:
+                    return
                 if number == fault.malformed_after:
                     yield "event: content_block_delta\ndata: {not json\n\n"
                     return

@@ -120,6 +120,19 @@ async def test_a_chat_is_answered_with_the_providers_usage(
     assert fake.headers[-1]["anthropic-version"]
 
 
+async def test_a_plain_prompt_is_one_user_turn(
+    backend: AnthropicBackend, fake: AnthropicFake
+) -> None:
+    request = GenerationRequest("req_test", SamplingParams(), prompt="complete this")
+
+    result = await backend.generate(request)
+
+    assert fake.requests[-1]["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "complete this"}]}
+    ]
+    assert result.text == "complete this"
+
+
 async def test_max_tokens_defaults_to_the_context_length_when_smaller(
     served: tuple[AnthropicFake, str], fake: AnthropicFake
 ) -> None:
@@ -491,6 +504,7 @@ async def test_a_stream_that_stalls_times_out_at_timeout_s(
     [
         (Fault(reset_after=4), "upstream_unreachable"),
         (Fault(malformed_after=4), "upstream_malformed"),
+        (Fault(end_after=4), "upstream_malformed"),
         (Fault(error_event_after=4), "upstream_unavailable"),
     ],
 )
