@@ -40,7 +40,13 @@ from corral.backends.base import (
     Usage,
 )
 from corral.backends.gemini_api import translate
-from corral.backends.remote.common import classify, meter_text, prompt_token_bound
+from corral.backends.remote.common import (
+    classify,
+    estimate_tokens,
+    meter_text,
+    prompt_token_bound,
+    prompt_token_estimate,
+)
 from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError
 from corral.settings import RemoteModelConfig
 
@@ -99,7 +105,7 @@ class GeminiBackend:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         call = self._prepare(request)
-        request.meter.prompt_tokens = prompt_token_bound(request)
+        request.meter.prompt_tokens = prompt_token_estimate(request)
         job = asyncio.ensure_future(
             self._client.aio.models.generate_content(
                 model=self.config.upstream_model, contents=call.contents, config=call.config
@@ -124,7 +130,7 @@ class GeminiBackend:
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         """Open the stream and read its first chunk here, so refusals raise before any event."""
         call = self._prepare(request)
-        request.meter.prompt_tokens = prompt_token_bound(request)
+        request.meter.prompt_tokens = prompt_token_estimate(request)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         pump = asyncio.ensure_future(self._pump(call, queue))
         try:
@@ -179,8 +185,8 @@ class GeminiBackend:
     async def embed(self, inputs: list[str]) -> EmbeddingResult:
         """Vectors from `batchEmbedContents`.
 
-        Gemini reports no token counts for embeddings, so `prompt_tokens` is an upper bound:
-        one token per UTF-8 byte, as `prompt_token_bound` counts prompts.
+        Gemini reports no token counts for embeddings, so `prompt_tokens` is an estimate
+        (`estimate_tokens`: about 4 bytes a token).
         """
         if not inputs:
             return EmbeddingResult([], 0)
@@ -197,7 +203,7 @@ class GeminiBackend:
             async with self._upstream_errors():
                 response = await self._bounded(job, call)
                 vectors = translate.embedding_values(response, len(inputs))
-        return EmbeddingResult(vectors, sum(len(text.encode()) for text in inputs))
+        return EmbeddingResult(vectors, sum(estimate_tokens(text) for text in inputs))
 
     # -- shared ------------------------------------------------------------------------------
 

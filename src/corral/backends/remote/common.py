@@ -48,6 +48,17 @@ def prompt_token_bound(request: GenerationRequest) -> int:
     return total
 
 
+def estimate_tokens(text: str) -> int:
+    """About how many tokens a text is (4 UTF-8 bytes a token): for billing what a provider
+    did not count, never for budget holds (those use the bounds above)."""
+    return math.ceil(len(text.encode()) / _BYTES_PER_TOKEN_ESTIMATE)
+
+
+def prompt_token_estimate(request: GenerationRequest) -> int:
+    """The prompt's tokens as billed when the provider never reported them (a cut stream)."""
+    return math.ceil(prompt_token_bound(request) / _BYTES_PER_TOKEN_ESTIMATE)
+
+
 def meter_text(meter: UsageMeter, text: str) -> None:
     """Count streamed text until the provider reports exact usage (a client may leave first)."""
     meter.completion_tokens += math.ceil(len(text.encode()) / _BYTES_PER_TOKEN_ESTIMATE)
