@@ -1,0 +1,363 @@
+"""Chat exports read into `ChatMessageLine`s: WhatsApp text exports and JSON message lists.
+
+WhatsApp writes one header per message, then the text; a text of several lines continues on
+the following lines, which carry no header. Android and iOS, English and German differ only in
+the header:
+
+    12/31/24, 9:05 PM - Name: text          Android, English (U+202F may precede PM)
+    31.12.24, 21:05 - Name: text            Android, German
+    [31.12.24, 21:05:33] Name: text         iOS, German
+    [12/31/24, 9:05:33 PM] Name: text       iOS, English (4-digit years are read as well)
+
+Rules, where the format is ambiguous:
+
+- Day and month order is decided once per file: a first field above 12 anywhere means
+  day-first, a second field above 12 means month-first; otherwise dates written with dots are
+  day-first (German), slashes with AM/PM month-first (US), and other slashes day-first.
+- System lines have no author: Android writes none (no "Name: " after the header); iOS writes
+  the group's name and marks the text with U+200E. Known phrases (joins, leaves, additions,
+  subject changes, the encryption notice) are recognised in English and German.
+- An author ends at a ": ". Names may hold ": " themselves, so a line's author is the longest
+  "Name: " prefix known from the file: every first segment is known, and a longer one is
+  known when every line starting with that first segment continues with it (two lines at
+  least), or when it appears in a system line ("X added Dr. A: B"). If a person "Dr. A" and a
+  person "Dr. A: B" both write, a text of "Dr. A" starting with "B: " is read as "Dr. A: B"'s.
+- A line without a header inside an export continues the message before it, as in WhatsApp.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral.errors import InvalidRequest
+from corral.tasks.inputs import ChatMessageLine, MessageKind
+
+__all__ = ["decode_chat", "parse_chat", "parse_messages", "participants"]
+
+LRM = "\u200e"
+_SPACE = "[ \u202f\u00a0]"
+HEADER = re.compile(
+    rf"^[\u200e\u200f]*(?P<open>\[)?"
+    r"(?P<f1>\d{1,4})(?P<sep>[./-])(?P<f2>\d{1,2})(?P=sep)(?P<f3>\d{2,4}),?"
+    rf"{_SPACE}(?P<h>\d{{1,2}})[:.](?P<m>\d{{2}})(?:[:.](?P<s>\d{{2}}))?"
+    rf"(?:{_SPACE}?(?P<ampm>[AaPp])\.?[Mm]\.?)?"
+    r"(?(open)\][ \u202f\u00a0]|[ \u202f\u00a0][-\u2013][ \u202f\u00a0])"
+)
+_WHO = r"(?P<who>.+?)"
+_APOS = "['\u2019]"
+_SYSTEM_PHRASES = (
+    # English
+    r"(?:Messages and calls are end-to-end encrypted|Messages to this group are now secured"
+    r" with end-to-end encryption|Your security code with .+ changed)\b.*",
+    rf"{_WHO} created group .+",
+    rf"{_WHO} (?:added|removed) .+",
+    rf"{_WHO} (?:left|joined|was removed|were removed|were added|was added)",
+    rf"{_WHO} joined using this group{_APOS}s invite link",
+    rf"{_WHO} changed (?:the subject|this group{_APOS}s icon|the group description|the group"
+    r" settings|their phone number|to \+).*",
+    rf"{_WHO} (?:deleted this group{_APOS}s icon|pinned a message|(?:is|are) now an admin)",
+    rf"{_WHO} turned (?:on|off) disappearing messages.*",
+    # German
+    r"(?:Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt|Nachrichten an diese Gruppe"
+    r" sind jetzt mit Ende-zu-Ende-Verschlüsselung geschützt)\b.*",
+    rf"{_WHO} (?:hat|hast) die Gruppe .+ erstellt",
+    rf"{_WHO} (?:hat|hast) .+ (?:hinzugefügt|entfernt)",
+    rf"{_WHO} (?:hat|hast) die Gruppe verlassen",
+    rf"{_WHO} (?:wurde|wurdest) (?:von .+ )?(?:hinzugefügt|entfernt)",
+    rf"{_WHO} (?:ist|bist) über den Einladungslink dieser Gruppe beigetreten",
+    rf"{_WHO} (?:hat|hast) (?:den Betreff|das Gruppenbild|die Gruppenbeschreibung|die"
+    r" Gruppeneinstellungen|den Gruppennamen) .*(?:geändert|gelöscht)",
+    rf"{_WHO} (?:hat|hast) (?:seine |ihre |deine )?Telefonnummer .+",
+    rf"{_WHO} (?:hat|hast) eine Nachricht angeheftet",
+    rf"{_WHO} (?:ist|bist) jetzt (?:ein )?Admin",
+    rf"{_WHO} (?:hat|hast) selbstlöschende Nachrichten .+",
+)
+SYSTEM = [re.compile(f"^(?:{phrase})$", re.DOTALL) for phrase in _SYSTEM_PHRASES]
+_OMITTED = "image|video|audio|sticker|GIF|document|Contact card|photo"
+_WEGGELASSEN = "Bild|Video|Audio|Sticker|GIF|Dokument|Kontaktkarte|Foto"
+MEDIA = re.compile(
+    r"^(?:<Media omitted>|<Medien ausgeschlossen>|<(?:attached|Anhang): .+>"
+    rf"|(?:.+ )?(?:{_OMITTED}) omitted|(?:.+ )?(?:{_WEGGELASSEN}) weggelassen"
+    r"|.+ \((?:file attached|Datei angehängt)\))$",
+    re.IGNORECASE,
+)
+DELETED = re.compile(
+    r"^(?:This message was deleted|You deleted this message|Diese Nachricht wurde gelöscht"
+    r"|Du hast diese Nachricht gelöscht)\.?$"
+)
+EXAMPLES = '"31.12.24, 21:05 - Name: text" or "[12/31/24, 9:05:33 PM] Name: text"'
+PARAM = "chat"
+
+
+@dataclass(slots=True)
+class _Raw:
+    """One header line and the lines continuing it, before authors are resolved."""
+
+    match: re.Match[str]
+    time: dt.datetime | None = None
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def rest(self) -> str:
+        """Everything after the header, continuation lines included."""
+        return "\n".join(self.lines).rstrip("\n")
+
+
+def decode_chat(data: bytes) -> str:
+    """UTF-8 (with or without BOM) to text; binary data is an `InvalidRequest`."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"the chat is binary data, not a text export (undecodable byte at {exc.start});"
+            " export the chat from WhatsApp as a .txt file without media",
+            param=PARAM,
+        ) from None
+    return text
+
+
+def parse_chat(text: str | bytes) -> list[ChatMessageLine]:
+    """Parse a WhatsApp text export; see the module's docstring for the rules."""
+    text = decode_chat(text) if isinstance(text, bytes) else text.removeprefix("\ufeff")
+    _check_text(text)
+    raws = _group_lines(text.splitlines())
+    known = _known_authors([raw.rest for raw in raws])
+    lines = [_to_line(index, raw, known) for index, raw in enumerate(raws, start=1)]
+    return _group_name_lines_as_system(lines)
+
+
+def _check_text(text: str) -> None:
+    if not text.strip():
+        raise InvalidRequest("the chat is empty: paste or upload a WhatsApp export", param=PARAM)
+    controls = sum(1 for char in text if char == "\ufffd" or (char < " " and char not in "\t\n\r"))
+    if "\x00" in text or controls > max(2, len(text) // 100):
+        raise InvalidRequest(
+            "the chat is binary data, not a text export: export the chat from WhatsApp"
+            " as a .txt file without media",
+            param=PARAM,
+        )
+
+
+def _group_lines(lines: list[str]) -> list[_Raw]:
+    """Header lines with their continuation lines, times read with the file's date order."""
+    raws: list[_Raw] = []
+    matches = [HEADER.match(line) for line in lines]
+    day_first = _day_first([m for m in matches if m])
+    for number, (line, match) in enumerate(zip(lines, matches, strict=True), start=1):
+        time = _time(match, day_first) if match else None
+        if match and time:
+            raws.append(_Raw(match, time, [line[match.end() :]]))
+        elif raws:
+            raws[-1].lines.append(line)
+        elif line.strip():
+            raise InvalidRequest(
+                f"this does not look like a WhatsApp export: line {number} ({_quote(line)})"
+                f" does not start with a date and time such as {EXAMPLES}",
+                param=PARAM,
+            )
+    return raws
+
+
+def _quote(line: str, limit: int = 60) -> str:
+    line = line.replace(LRM, "").strip()
+    return repr(line if len(line) <= limit else line[:limit] + "…")
+
+
+def _day_first(matches: Sequence[re.Match[str]]) -> bool:
+    """Day before month for this file (see the module's docstring)."""
+    short = [m for m in matches if len(m["f1"]) <= 2]
+    if any(int(m["f1"]) > 12 for m in short):
+        return True
+    if any(int(m["f2"]) > 12 for m in short):
+        return False
+    dots = sum(1 for m in short if m["sep"] == ".")
+    if dots * 2 > len(short):
+        return True
+    slashes_ampm = sum(1 for m in short if m["sep"] == "/" and m["ampm"])
+    return slashes_ampm * 2 <= len(short)
+
+
+def _time(match: re.Match[str], day_first: bool) -> dt.datetime | None:
+    first, second, third = int(match["f1"]), int(match["f2"]), int(match["f3"])
+    if len(match["f1"]) > 2:
+        year, month, day = first, second, third
+    else:
+        day, month = (first, second) if day_first else (second, first)
+        year = third + 2000 if third < 100 else third
+    hour, minute, second_ = int(match["h"]), int(match["m"]), int(match["s"] or 0)
+    if match["ampm"]:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if match["ampm"].lower() == "p" else 0)
+    try:
+        return dt.datetime(year, month, day, hour, minute, second_)
+    except ValueError:
+        return None
+
+
+def _system_who(text: str) -> str | None:
+    """The actor of a system phrase ("" when it names none), None if `text` is no such phrase."""
+    for pattern in SYSTEM:
+        match = pattern.match(text)
+        if match:
+            return match.groupdict().get("who") or ""
+    return None
+
+
+def _is_plain_system(rest: str) -> bool:
+    """A header's remainder that is a system line whatever authors the file has."""
+    if ": " not in rest:
+        return True
+    who = _system_who(rest)
+    return who is not None and ": " not in who + " "
+
+
+def _candidates(rest: str) -> list[str]:
+    """Every "Name: " prefix of a line, shortest first."""
+    return [rest[: m.start()] for m in re.finditer(": ", rest)]
+
+
+def _known_authors(rests: Iterable[str]) -> set[str]:
+    """Author names known from the whole file (see the module's docstring)."""
+    clean = [rest.replace(LRM, "") for rest in rests]
+    system = {rest for rest in clean if _is_plain_system(rest)}
+    by_first: dict[str, list[list[str]]] = {}
+    longer: set[str] = set()
+    for rest in clean:
+        if rest in system:
+            continue
+        candidates, who = _candidates(rest), _system_who(rest)
+        votes = by_first.setdefault(candidates[0], [])
+        if who is None:
+            votes.append(candidates)  # only messages vote on the names that extend it
+        longer.update(candidates[1:] if who is None else [who])
+    known = set(by_first) | {name for name in longer if any(name in s for s in system)}
+    for votes in by_first.values():
+        if len(votes) >= 2:
+            known.add(max(set(votes[0]).intersection(*votes[1:]), key=len))
+    return known
+
+
+def _to_line(index: int, raw: _Raw, known: set[str]) -> ChatMessageLine:
+    rest = raw.rest
+    clean = rest.replace(LRM, "")
+    if _is_plain_system(clean) or _system_who(clean) in known:
+        return ChatMessageLine(index, raw.time, None, clean, "system")
+    candidates = _candidates(clean)
+    author = max((c for c in candidates if c in known), key=len, default=candidates[0])
+    marked = _after_author(rest, author)
+    text = marked.replace(LRM, "")
+    who = _system_who(text)
+    if who == "" or (who is not None and marked.startswith(LRM)):
+        return ChatMessageLine(index, raw.time, None, text, "system")
+    return ChatMessageLine(index, raw.time, author, text, classify(text))
+
+
+def _after_author(rest: str, author: str) -> str:
+    """The text after "author: " in `rest`, with its U+200E marks (some are inside names)."""
+    seen = 0
+    for position, char in enumerate(rest):
+        if seen == len(author) + 2:
+            return rest[position:]
+        seen += char != LRM
+    return ""
+
+
+def classify(text: str) -> MessageKind:
+    """The kind of a message with an author, from its text: media, deleted or text."""
+    stripped = text.replace(LRM, "").strip()
+    if MEDIA.match(stripped):
+        return "media"
+    if DELETED.match(stripped):
+        return "deleted"
+    return "text"
+
+
+def _group_name_lines_as_system(lines: list[ChatMessageLine]) -> list[ChatMessageLine]:
+    """An "author" whose every line is a system phrase is a group's name (iOS without U+200E)."""
+    phrases: dict[str, bool] = {}
+    for line in lines:
+        if line.author is not None:
+            system = line.kind == "text" and _system_who(line.text) is not None
+            phrases[line.author] = phrases.get(line.author, True) and system
+    groups = {author for author, all_system in phrases.items() if all_system}
+    return [
+        ChatMessageLine(line.id, line.time, None, line.text, "system")
+        if line.author in groups
+        else line
+        for line in lines
+    ]
+
+
+def parse_messages(items: list[dict[str, Any]]) -> list[ChatMessageLine]:
+    """Messages given as JSON: `[{"author"|"from"|"sender", "text"|"content", "time"?}]`.
+
+    `time` is ISO 8601 or seconds since the epoch (UTC); a message without an author is a
+    system line; `kind` may be given, otherwise it is read from the text.
+    """
+    if not isinstance(items, list) or not items:
+        raise InvalidRequest("the chat has no messages: send a non-empty list", param=PARAM)
+    return [_message(index, item) for index, item in enumerate(items, start=1)]
+
+
+def _message(index: int, item: object) -> ChatMessageLine:
+    if not isinstance(item, dict):
+        raise InvalidRequest(f"message {index} is not an object", param=PARAM)
+    author = _first(item, ("author", "from", "sender"))
+    text = _text(_first(item, ("text", "content", "message")))
+    if (author is not None and not isinstance(author, str)) or text is None:
+        raise InvalidRequest(
+            f"message {index} needs an author (a string) and a text"
+            ' ("author"/"from"/"sender" and "text"/"content")',
+            param=PARAM,
+        )
+    time, kind = _json_time(index, item.get("time")), item.get("kind")
+    if author is None or not author.strip() or kind == "system":
+        return ChatMessageLine(index, time, None, text, "system")
+    if kind not in ("text", "media", "deleted"):
+        kind = classify(text)
+    return ChatMessageLine(index, time, author.strip(), text, kind)
+
+
+def _first(item: dict[str, Any], keys: Sequence[str]) -> Any:
+    return next((item[key] for key in keys if item.get(key) is not None), None)
+
+
+def _text(value: object) -> str | None:
+    """A string, or a list of strings and {"text": ...} parts (Telegram's rich text)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = [
+            p if isinstance(p, str) else p.get("text") for p in value if isinstance(p, str | dict)
+        ]
+        return "".join(p for p in parts if isinstance(p, str))
+    return None
+
+
+def _json_time(index: int, value: object) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+        if isinstance(value, str):
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise InvalidRequest(
+        f"message {index} has a time that is neither ISO 8601 nor seconds since the epoch:"
+        f" {value!r}",
+        param=PARAM,
+    )
+
+
+def participants(lines: Iterable[ChatMessageLine]) -> list[tuple[str, int]]:
+    """(name, messages) of everyone who wrote, most messages first, then by name."""
+    counts = Counter(line.author for line in lines if line.kind != "system" and line.author)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
