@@ -90,6 +90,8 @@ DELETED = re.compile(
     r"^(?:This message was deleted|You deleted this message|Diese Nachricht wurde gelöscht"
     r"|Du hast diese Nachricht gelöscht)\.?$"
 )
+BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
+NEWLINE = re.compile("\r\n|\r|\n")
 EXAMPLES = '"31.12.24, 21:05 - Name: text" or "[12/31/24, 9:05:33 PM] Name: text"'
 PARAM = "chat"
 
@@ -125,7 +127,7 @@ def parse_chat(text: str | bytes) -> list[ChatMessageLine]:
     """Parse a WhatsApp text export; see the module's docstring for the rules."""
     text = decode_chat(text) if isinstance(text, bytes) else text.removeprefix("\ufeff")
     _check_text(text)
-    raws = _group_lines(text.splitlines())
+    raws = _group_lines(NEWLINE.split(text))  # not splitlines(): U+2028 may sit in a text
     known = _known_authors([raw.rest for raw in raws])
     lines = [_to_line(index, raw, known) for index, raw in enumerate(raws, start=1)]
     return _group_name_lines_as_system(lines)
@@ -134,7 +136,7 @@ def parse_chat(text: str | bytes) -> list[ChatMessageLine]:
 def _check_text(text: str) -> None:
     if not text.strip():
         raise InvalidRequest("the chat is empty: paste or upload a WhatsApp export", param=PARAM)
-    controls = sum(1 for char in text if char == "\ufffd" or (char < " " and char not in "\t\n\r"))
+    controls = len(BINARY.findall(text))
     if "\x00" in text or controls > max(2, len(text) // 100):
         raise InvalidRequest(
             "the chat is binary data, not a text export: export the chat from WhatsApp"
@@ -279,13 +281,22 @@ def classify(text: str) -> MessageKind:
 
 
 def _group_name_lines_as_system(lines: list[ChatMessageLine]) -> list[ChatMessageLine]:
-    """An "author" whose every line is a system phrase is a group's name (iOS without U+200E)."""
+    """An "author" whose every line is a system phrase is a group's name (iOS without U+200E).
+
+    One of the phrases at least must be the encryption notice or name someone of the chat as
+    its actor ("Anna added Ben"), so that a person whose one message is "I added the photos"
+    stays a person.
+    """
+    people = {line.author for line in lines} | {"You", "Du"}
     phrases: dict[str, bool] = {}
+    named: set[str] = set()
     for line in lines:
         if line.author is not None:
-            system = line.kind == "text" and _system_who(line.text) is not None
-            phrases[line.author] = phrases.get(line.author, True) and system
-    groups = {author for author, all_system in phrases.items() if all_system}
+            who = _system_who(line.text) if line.kind == "text" else None
+            phrases[line.author] = phrases.get(line.author, True) and who is not None
+            if who == "" or who in people:
+                named.add(line.author)
+    groups = {author for author, all_system in phrases.items() if all_system} & named
     return [
         ChatMessageLine(line.id, line.time, None, line.text, "system")
         if line.author in groups
