@@ -286,12 +286,13 @@ class Chat:
         return self.rng.choices(people, [self.weights[p] for p in people])[0]
 
     def thread(self) -> None:
-        asker = self.speaker()
-        self.say(asker, 90, "ask")
+        last = self.speaker()
+        self.say(last, 90, "ask")
         for _ in range(self.rng.randint(2, 9)):
-            self.say(self.speaker(), 4)
+            last = self.speaker(exclude=last)  # nobody answers themselves
+            self.say(last, 4)
         if self.rng.random() < 0.5:
-            self.say(self.speaker(), 6, "decide")
+            self.say(self.speaker(exclude=last), 6, "decide")
 
 
 def _opening(chat: Chat) -> None:
