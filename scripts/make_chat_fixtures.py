@@ -185,6 +185,12 @@ WORDS: dict[str, dict[str, str]] = {
         "group": "Sommerfest TSV {dest} 🎉",
     },
 }
+# Faker's day_of_week() draws a date up to *now*, so its answer changes from day to day.
+WEEKDAYS = {
+    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+    "de": ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
+}
+
 CHOICES = {
     "en": {
         "dest": ["Lisbon", "Porto", "Edinburgh", "Krakow", "Seville"],
@@ -247,7 +253,7 @@ class Chat:
             dest=self.dest,
             place=self.fake.street_name(),
             price=self.rng.choice([25, 40, 60, 85, 120, 150]),
-            day=self.fake.day_of_week(),
+            day=self.rng.choice(WEEKDAYS[self.style.lang]),
             nth=self.rng.choice(["12th", "14th", "20th", "21st"]),
             first=self.rng.choice(others).rstrip(","),
             time=f"{self.rng.randint(7, 21)}:{self.rng.choice(['00', '15', '30', '45'])}",

@@ -11,6 +11,7 @@ cards or IBANs, capitalised words that are not names, dates that are not birth d
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import ipaddress
 import json
@@ -21,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from faker import Faker
+
+_BORN_FROM, _BORN_UNTIL = dt.date(1936, 1, 1), dt.date(2008, 1, 1)  # aged 18 to 90 in 2026
+_EVENTS_FROM, _EVENTS_UNTIL = dt.date(2024, 1, 1), dt.date(2027, 1, 1)
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "corpus" / "privacy"
 COUNT = 1000
@@ -226,8 +230,12 @@ class Gen:
         return f"{f.street_address()}{sep}{f.postcode()} {f.city()}"
 
     def date(self, birth: bool) -> str:
-        d = self.fake.date_of_birth(minimum_age=18, maximum_age=90) if birth else None
-        d = d or self.fake.date_between(start_date="-2y", end_date="+1y")
+        # Fixed dates, not "now"-relative ones (Faker's defaults), so the corpus regenerates
+        # the same on any day.
+        if birth:
+            d = self.fake.date_between(start_date=_BORN_FROM, end_date=_BORN_UNTIL)
+        else:
+            d = self.fake.date_between(start_date=_EVENTS_FROM, end_date=_EVENTS_UNTIL)
         style = self.rng.randrange(4)
         if self.lang == "en":
             forms = [

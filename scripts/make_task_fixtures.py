@@ -157,13 +157,16 @@ def feed_posts(rng: random.Random, fake: Faker) -> list[dict[str, Any]]:
     return posts
 
 
+_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
 def _fill(rng: random.Random, fake: Faker, city: str, template: str) -> str:
     return template.format(
         city=city,
         street=fake.street_name(),
         name=fake.first_name(),
         color=fake.color_name().lower(),
-        day=fake.day_of_week(),
+        day=rng.choice(_WEEKDAYS),  # Faker's day_of_week() depends on today's date
         hours=rng.randrange(9, 31),
         time=f"{rng.randrange(3, 5)}:{rng.randrange(60):02d}",
     )

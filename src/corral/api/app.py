@@ -28,6 +28,7 @@ from corral.api.health import router as health_router
 from corral.api.licences.router import router as licences_router
 from corral.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from corral.api.models.router import router as models_router
+from corral.api.tasks.router import router as tasks_router
 from corral.api.usage.router import router as usage_router
 from corral.backends import registry
 from corral.catalog import Catalog, build_model_configs
@@ -158,6 +159,7 @@ def create_app(services: Services) -> FastAPI:
         licences_router,
         usage_router,
         audit_router,
+        tasks_router,
         admin_router,
         health_router,
     ):

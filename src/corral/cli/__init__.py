@@ -7,7 +7,18 @@ import sys
 import typer
 
 from corral import __version__
-from corral.cli import access, audit, billing, chat, config, keys, models, serve, tenants
+from corral.cli import (
+    access,
+    audit,
+    billing,
+    chat,
+    config,
+    keys,
+    models,
+    serve,
+    tasks,
+    tenants,
+)
 from corral.errors import ConfigError, CorralError
 
 app = typer.Typer(
@@ -28,6 +39,9 @@ app.command("usage")(billing.usage)
 app.command("invoice")(billing.invoice)
 app.add_typer(billing.prices, name="prices")
 app.command("audit")(audit.audit)
+app.command("summarize")(tasks.summarize)
+app.command("explain")(tasks.explain)
+app.command("tips")(tasks.tips)
 
 
 @app.command("version")

@@ -1,0 +1,1 @@
+"""Assistant tasks over HTTP (`/v1/tasks/...`)."""

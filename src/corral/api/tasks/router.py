@@ -1,0 +1,67 @@
+"""HTTP routes of the assistant tasks and their published schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from corral.api.deps import ContextDep, ServicesDep, json_body
+from corral.api.idempotency import serve_inference
+from corral.api.streaming import respond
+from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TaskResponse, TipsRequest
+from corral.api.tasks.serving import TaskServing
+from corral.errors import NotFound
+from corral.tasks.schemas import RESPONSE_SCHEMAS
+
+router = APIRouter(prefix="/v1/tasks")
+
+
+@router.post("/summarize", response_model=None)
+async def summarize(
+    http: Request,
+    ctx: ContextDep,
+    services: ServicesDep,
+    body: Annotated[SummarizeRequest, Depends(json_body(SummarizeRequest))],
+) -> Response:
+    serving = TaskServing(services.gateway)
+    return await serve_inference(http, ctx, services, lambda: _answer(serving.summarize(ctx, body)))
+
+
+@router.post("/explain-conversation", response_model=None)
+async def explain_conversation(
+    http: Request,
+    ctx: ContextDep,
+    services: ServicesDep,
+    body: Annotated[ExplainRequest, Depends(json_body(ExplainRequest))],
+) -> Response:
+    serving = TaskServing(services.gateway)
+    return await serve_inference(http, ctx, services, lambda: _answer(serving.explain(ctx, body)))
+
+
+@router.post("/creator-tips", response_model=None)
+async def creator_tips(
+    http: Request,
+    ctx: ContextDep,
+    services: ServicesDep,
+    body: Annotated[TipsRequest, Depends(json_body(TipsRequest))],
+) -> Response:
+    serving = TaskServing(services.gateway)
+    return await serve_inference(http, ctx, services, lambda: _answer(serving.tips(ctx, body)))
+
+
+@router.get("/{name}/schema", response_model=None)
+async def task_schema(name: str, ctx: ContextDep) -> Response:
+    schema = RESPONSE_SCHEMAS.get(name)
+    if schema is None:
+        raise NotFound(
+            f"No task named '{name}'; the tasks are {', '.join(RESPONSE_SCHEMAS)}.",
+            param="name",
+        )
+    return await respond(TaskResponse(schema))
+
+
+async def _answer(work: Awaitable[dict[str, Any]]) -> TaskResponse:
+    return TaskResponse(await work)

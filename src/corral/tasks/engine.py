@@ -1,0 +1,235 @@
+"""Running a task on a model: JSON answers that follow a schema, chunks that fit, references.
+
+Every call goes through the gateway as a request of its own (`<request id>.<n>`), so it is
+authorised, budgeted, metered and, for partner models, pseudonymised like any other. Local
+models decode under the schema's grammar; others are asked for JSON, and an answer that does
+not validate gets one repair attempt, after which the task fails rather than return half an
+object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from corral.backends.base import ChatMessage, GenerationRequest, SamplingParams
+from corral.errors import ServerError
+from corral.pipeline.gateway import Gateway, RequestContext, Target
+
+Progress = Callable[[int, int], None]
+"""Called with (chunks done, chunks in all) as a long input is worked through."""
+
+OUTPUT_TOKENS = 1024
+_PROMPT_OVERHEAD_TOKENS = 400  # instructions, schema hints, the chat template
+_BYTES_PER_TOKEN_BOUND = 2.5  # conservative for BPE vocabularies on EN/DE text
+LANGUAGES = {"en": "English", "de": "German"}
+_GERMAN = frozenset(
+    [
+        "und",
+        "der",
+        "die",
+        "das",
+        "ist",
+        "nicht",
+        "ich",
+        "wir",
+        "ihr",
+        "sie",
+        "es",
+        "ein",
+        "eine",
+        "mit",
+        "auf",
+        "für",
+        "noch",
+        "auch",
+        "dann",
+        "schon",
+        "morgen",
+        "heute",
+        "aber",
+        "oder",
+        "wenn",
+        "wie",
+        "was",
+        "wann",
+        "wo",
+    ]
+)
+_ENGLISH = frozenset(
+    [
+        "and",
+        "the",
+        "is",
+        "not",
+        "i",
+        "we",
+        "you",
+        "they",
+        "it",
+        "a",
+        "an",
+        "with",
+        "on",
+        "for",
+        "still",
+        "also",
+        "then",
+        "already",
+        "tomorrow",
+        "today",
+        "but",
+        "or",
+        "if",
+        "how",
+        "what",
+        "when",
+        "where",
+    ]
+)
+
+
+class InvalidModelOutput(ServerError):
+    """The model's answer did not follow the task's schema, even after one repair attempt."""
+
+    status_code = 502
+    error_type = "upstream_error"
+    default_code = "invalid_model_output"
+
+
+@dataclass(slots=True)
+class TaskMeta:
+    model: str
+    language: str
+    chunks: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    dropped_references: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(slots=True)
+class ModelCaller:
+    """Asks one target for JSON on behalf of one task request."""
+
+    gateway: Gateway
+    ctx: RequestContext
+    target: Target
+    meta: TaskMeta
+    parallel: int = 4
+    progress: Progress | None = None
+    _numbers: Iterable[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def input_budget(self) -> int:
+        """Tokens of input one call may carry: the smallest context minus answer and overhead."""
+        context = min(entry.context_length for entry in self.target.candidates)
+        return max(256, context - OUTPUT_TOKENS - _PROMPT_OVERHEAD_TOKENS)
+
+    async def ask(self, system: str, user: str, schema: dict[str, Any]) -> dict[str, Any]:
+        text = await self._call(system, user, schema)
+        answer, problem = _validated(text, schema)
+        if answer is not None:
+            return answer
+        retry = f"{user}\n\nYour last answer was not valid ({problem}). Answer again, JSON only."
+        answer, problem = _validated(await self._call(system, retry, schema), schema)
+        if answer is None:
+            raise InvalidModelOutput(
+                f"Model '{self.target.id}' did not answer in the task's format ({problem})."
+            )
+        return answer
+
+    async def ask_each(
+        self, prompts: Sequence[tuple[str, str]], schema: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Several independent calls, a few at a time (the map step); reports progress."""
+        gate = asyncio.Semaphore(self.parallel)
+        done = 0
+
+        async def one(system: str, user: str) -> dict[str, Any]:
+            nonlocal done
+            async with gate:
+                answer = await self.ask(system, user, schema)
+            done += 1
+            if self.progress is not None:
+                self.progress(done, len(prompts))
+            return answer
+
+        return list(await asyncio.gather(*(one(s, u) for s, u in prompts)))
+
+    async def _call(self, system: str, user: str, schema: dict[str, Any]) -> str:
+        number = next(iter(self._numbers))
+        ctx = dataclasses.replace(self.ctx, request_id=f"{self.ctx.request_id}.{number}")
+        request = GenerationRequest(
+            request_id=ctx.request_id,
+            params=SamplingParams(max_tokens=OUTPUT_TOKENS, temperature=0.2, json_schema=schema),
+            messages=(ChatMessage("system", system), ChatMessage("user", user)),
+        )
+        result = await self.gateway.generate(ctx, self.target, request)
+        self.meta.prompt_tokens += result.usage.prompt_tokens
+        self.meta.completion_tokens += result.usage.completion_tokens
+        return result.text
+
+
+def _validated(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    if match is None:
+        return None, "no JSON object"
+    try:
+        data = json.loads(match.group(0))
+        jsonschema.validate(data, schema)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc.msg}"
+    except jsonschema.ValidationError as exc:
+        return None, f"schema: {exc.message}"
+    return data, ""
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text.encode()) / _BYTES_PER_TOKEN_BOUND) + 4
+
+
+def chunks(lines: Sequence[str], budget: int) -> list[list[int]]:
+    """Split line indexes into runs whose estimated tokens fit `budget` (a line never splits)."""
+    runs: list[list[int]] = [[]]
+    used = 0
+    for index, line in enumerate(lines):
+        cost = estimate_tokens(line)
+        if runs[-1] and used + cost > budget:
+            runs.append([])
+            used = 0
+        runs[-1].append(index)
+        used += cost
+    return [run for run in runs if run]
+
+
+def detect_language(texts: Iterable[str]) -> str:
+    words = re.findall(r"[a-zäöüß]+", " ".join(texts).lower())
+    german = sum(word in _GERMAN for word in words)
+    english = sum(word in _ENGLISH for word in words)
+    return "de" if german > english else "en"
+
+
+def keep_known(
+    items: list[dict[str, Any]], field_name: str, known: set[Any]
+) -> tuple[list[dict[str, Any]], int]:
+    """Drop cited references the input does not have; how many were dropped."""
+    dropped = 0
+    kept = []
+    for item in items:
+        refs = item.get(field_name, [])
+        valid = [ref for ref in refs if ref in known]
+        dropped += len(refs) - len(valid)
+        kept.append({**item, field_name: sorted(set(valid), key=list(valid).index)})
+    return kept, dropped

@@ -1,0 +1,131 @@
+"""What each task asks the model for (JSON schemas the answer is decoded or validated against),
+and the schemas of the task responses corral publishes at `GET /v1/tasks/{name}/schema`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Bounds on every list and text keep a whole answer within `engine.OUTPUT_TOKENS`, so a small
+# model decoding under the grammar cannot ramble past the end of its budget mid-object.
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 160}
+_TITLE = {"type": "string", "minLength": 1, "maxLength": 60}
+_NAME = {"type": "string", "maxLength": 40}
+
+
+def _items(
+    ref_field: str, ref_type: str, extra: dict[str, Any] | None = None, most: int = 4
+) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "text": _TEXT,
+        ref_field: {"type": "array", "items": {"type": ref_type}, "maxItems": 4},
+    }
+    properties.update(extra or {})
+    return {
+        "type": "array",
+        "maxItems": most,
+        "items": {
+            "type": "object",
+            "properties": properties,
+            "required": list(properties),
+            "additionalProperties": False,
+        },
+    }
+
+
+SUMMARY_OUTPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "topics": {
+            "type": "array",
+            "maxItems": 4,
+            "items": {
+                "type": "object",
+                "properties": {"title": _TITLE, "points": _items("post_ids", "string", most=3)},
+                "required": ["title", "points"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["topics"],
+    "additionalProperties": False,
+}
+
+EXPLANATION_OUTPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "explanation": {"type": "string", "minLength": 1, "maxLength": 500},
+        "decisions": _items("message_ids", "integer"),
+        "open_questions": _items("message_ids", "integer", {"waiting_on": _NAME}),
+    },
+    "required": ["explanation", "decisions", "open_questions"],
+    "additionalProperties": False,
+}
+
+TIPS_OUTPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {"tips": _items("fact_ids", "string", most=5)},
+    "required": ["tips"],
+    "additionalProperties": False,
+}
+
+_META = {
+    "type": "object",
+    "properties": {
+        "model": {"type": "string"},
+        "language": {"type": "string"},
+        "chunks": {"type": "integer"},
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "dropped_references": {"type": "integer"},
+    },
+    "required": [
+        "model",
+        "language",
+        "chunks",
+        "prompt_tokens",
+        "completion_tokens",
+        "dropped_references",
+    ],
+}
+
+
+def response_schema(output: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    properties = {**output["properties"], **(extra or {}), "meta": _META}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": properties,
+        "required": [*output["required"], *(extra or {}), "meta"],
+    }
+
+
+PARTICIPANTS = {
+    "participants": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "message_count": {"type": "integer"}},
+            "required": ["name", "message_count"],
+        },
+    }
+}
+FACTS = {
+    "facts": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "text": {"type": "string"},
+                "numbers": {"type": "object", "additionalProperties": {"type": "number"}},
+            },
+            "required": ["id", "text", "numbers"],
+        },
+    }
+}
+
+RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "summarize": response_schema(SUMMARY_OUTPUT),
+    "explain-conversation": response_schema(EXPLANATION_OUTPUT, PARTICIPANTS),
+    "creator-tips": response_schema(TIPS_OUTPUT, FACTS),
+}

@@ -1,0 +1,78 @@
+"""Summarise a feed: the main topics, each with points that cite the posts they come from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.tasks.engine import LANGUAGES, ModelCaller, chunks, keep_known
+from corral.tasks.inputs import Post
+from corral.tasks.schemas import SUMMARY_OUTPUT
+
+_SYSTEM = (
+    "You summarise social media posts. Group them into a few main topics. For each topic give "
+    "short points; every point lists the ids of the posts it comes from (post_ids). Use only "
+    "ids that appear in the input. Write in {language}. Answer with JSON only."
+)
+_MERGE = (
+    "You merge partial summaries of one feed into a single summary with a few main topics. "
+    "Keep the post_ids of every point you keep. Write in {language}. Answer with JSON only."
+)
+
+
+def render_post(post: Post) -> str:
+    when = f" ({post.time:%Y-%m-%d %H:%M})" if post.time else ""
+    line = f"[{post.id}] {post.author}{when}: {post.text}"
+    if post.reactions:
+        line += " | reactions: " + ", ".join(f"{k} {v}" for k, v in post.reactions.items())
+    if post.comments:
+        line += " | comments: " + " / ".join(post.comments[:5])
+    return line
+
+
+async def summarize(
+    caller: ModelCaller, posts: list[Post], focus: str | None, language: str
+) -> dict[str, Any]:
+    system = _SYSTEM.format(language=LANGUAGES[language])
+    if focus:
+        system += f" Focus on: {focus}."
+    lines = [render_post(p) for p in posts]
+    runs = chunks(lines, caller.input_budget)
+    caller.meta.chunks = len(runs)
+    partials = await caller.ask_each(
+        [(system, "\n".join(lines[i] for i in run)) for run in runs], SUMMARY_OUTPUT
+    )
+    topics = (
+        partials[0]["topics"] if len(partials) == 1 else await _merge(caller, partials, language)
+    )
+    kept = []
+    for topic in topics:
+        points, dropped = keep_known(topic["points"], "post_ids", {p.id for p in posts})
+        caller.meta.dropped_references += dropped
+        kept.append({"title": topic["title"], "points": points})
+    return {"topics": kept}
+
+
+async def _merge(
+    caller: ModelCaller, partials: list[dict[str, Any]], language: str
+) -> list[dict[str, Any]]:
+    """Reduce: merge partial topic lists, in groups that fit, until one remains."""
+    system = _MERGE.format(language=LANGUAGES[language])
+    while len(partials) > 1:
+        texts = [_render_topics(p["topics"]) for p in partials]
+        groups = chunks(texts, caller.input_budget)
+        if all(len(group) == 1 for group in groups) and len(groups) > 1:
+            groups = [[i, i + 1] for i in range(0, len(texts) - 1, 2)] + (
+                [[len(texts) - 1]] if len(texts) % 2 else []
+            )
+        prompts = [(system, "\n\n".join(texts[i] for i in group)) for group in groups]
+        partials = await caller.ask_each(prompts, SUMMARY_OUTPUT)
+    topics: list[dict[str, Any]] = partials[0]["topics"]
+    return topics
+
+
+def _render_topics(topics: list[dict[str, Any]]) -> str:
+    out = []
+    for topic in topics:
+        out.append(f"Topic: {topic['title']}")
+        out += [f"- {p['text']} {p['post_ids']}" for p in topic["points"]]
+    return "\n".join(out)

@@ -1,0 +1,28 @@
+"""Tips for a creator: facts computed exactly in code, and tips from the model grounded on them
+(each tip names the facts it rests on)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.tasks.engine import LANGUAGES, ModelCaller, keep_known
+from corral.tasks.inputs import Fact
+from corral.tasks.schemas import TIPS_OUTPUT
+
+_SYSTEM = (
+    "You coach a content creator. Using only the facts given (each has an id), give a few "
+    "concrete tips; every tip lists the ids of the facts it rests on (fact_ids). Write in "
+    "{language}. Answer with JSON only."
+)
+
+
+async def creator_tips(caller: ModelCaller, facts: list[Fact], language: str) -> dict[str, Any]:
+    caller.meta.chunks = 1
+    listing = "\n".join(f"[{fact.id}] {fact.text}" for fact in facts)
+    answer = await caller.ask(_SYSTEM.format(language=LANGUAGES[language]), listing, TIPS_OUTPUT)
+    tips, dropped = keep_known(answer["tips"], "fact_ids", {fact.id for fact in facts})
+    caller.meta.dropped_references += dropped
+    return {
+        "facts": [{"id": f.id, "text": f.text, "numbers": f.numbers} for f in facts],
+        "tips": tips,
+    }

@@ -1,0 +1,103 @@
+"""The task engine: JSON that follows the schema (one repair), chunks, references, language."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corral.api.deps import Services
+from corral.pipeline.auth import ADMIN
+from corral.pipeline.gateway import RequestContext
+from corral.tasks.engine import (
+    InvalidModelOutput,
+    ModelCaller,
+    TaskMeta,
+    chunks,
+    detect_language,
+    keep_known,
+)
+from corral.tasks.schemas import TIPS_OUTPUT
+from tests.support import echo_entry, in_process_services
+from tests.tasks.scripted import ScriptedBackend
+
+GOOD = {"tips": [{"text": "Post videos", "fact_ids": ["format_video"]}]}
+
+
+Make = Callable[[ScriptedBackend], Awaitable[ModelCaller]]
+
+
+@pytest.fixture
+async def caller_for(tmp_path: Path) -> AsyncIterator[Make]:
+    """A task's model caller over a scripted model, on the real gateway."""
+    made: list[Services] = []
+
+    async def make(backend: ScriptedBackend) -> ModelCaller:
+        services = in_process_services(tmp_path, echo_entry("scripted", backend=backend))
+        made.append(services)
+        ctx = RequestContext("req_task", ADMIN)
+        target = await services.gateway.resolve(ctx, "scripted")
+        return ModelCaller(services.gateway, ctx, target, TaskMeta("scripted", "en"))
+
+    yield make
+    for services in made:
+        await services.ledger.aclose()
+        services.db.close()
+
+
+async def test_a_valid_answer_is_taken_and_metered(caller_for: Make) -> None:
+    backend = ScriptedBackend(GOOD)
+    caller = await caller_for(backend)
+
+    answer = await caller.ask("system", "facts", TIPS_OUTPUT)
+
+    assert answer == GOOD
+    assert (caller.meta.prompt_tokens, caller.meta.completion_tokens) == (10, 5)
+    assert backend.requests[0].params.json_schema == TIPS_OUTPUT
+    assert backend.requests[0].request_id == "req_task.1"  # a ledger row of its own
+
+
+async def test_an_invalid_answer_gets_one_repair(caller_for: Make) -> None:
+    backend = ScriptedBackend("not json at all", GOOD)
+    caller = await caller_for(backend)
+
+    answer = await caller.ask("system", "facts", TIPS_OUTPUT)
+
+    assert answer == GOOD
+    assert "not valid" in backend.requests[1].messages[1].content  # type: ignore[index]
+
+
+async def test_an_answer_still_invalid_after_the_repair_is_an_error(caller_for: Make) -> None:
+    bad: dict[str, Any] = {"tips": [{"text": "x"}]}  # fact_ids missing
+    caller = await caller_for(ScriptedBackend(bad, bad))
+
+    with pytest.raises(InvalidModelOutput) as failed:
+        await caller.ask("system", "facts", TIPS_OUTPUT)
+
+    assert failed.value.code == "invalid_model_output" and "fact_ids" in failed.value.message
+
+
+def test_chunks_never_split_a_line_and_respect_the_budget() -> None:
+    lines = [f"[{i}] someone: " + "word " * (i % 7 + 1) for i in range(200)]
+
+    runs = chunks(lines, budget=120)
+
+    assert sorted(i for run in runs for i in run) == list(range(200))
+    assert all(run == list(range(run[0], run[-1] + 1)) for run in runs)
+    assert len(runs) > 1
+
+
+def test_unknown_references_are_dropped_and_counted() -> None:
+    items = [{"text": "a", "post_ids": ["p1", "p9"]}, {"text": "b", "post_ids": ["p2", "p2"]}]
+
+    kept, dropped = keep_known(items, "post_ids", {"p1", "p2"})
+
+    assert [item["post_ids"] for item in kept] == [["p1"], ["p2"]]
+    assert dropped == 1
+
+
+def test_language_is_guessed_from_the_input() -> None:
+    assert detect_language(["Wir treffen uns morgen und dann gehen wir"]) == "de"
+    assert detect_language(["We meet tomorrow and then we go"]) == "en"

@@ -1,0 +1,122 @@
+"""The three tasks on a scripted model: map-reduce when the input does not fit, references
+checked against the input, facts passed through exactly, and `meta` telling what happened."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from corral.api.deps import Services
+from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
+from corral.api.tasks.serving import TaskServing
+from corral.pipeline.auth import ADMIN
+from corral.pipeline.gateway import RequestContext
+from corral.tasks.schemas import RESPONSE_SCHEMAS
+from tests.support import echo_entry, in_process_services
+from tests.tasks.scripted import ScriptedBackend
+
+Serve = Callable[[ScriptedBackend, int], Awaitable[TaskServing]]
+TOPICS = {
+    "topics": [
+        {"title": "Trip", "points": [{"text": "A trip is planned", "post_ids": ["p1", "p404"]}]}
+    ]
+}
+
+
+@pytest.fixture
+async def serving(tmp_path: Path) -> AsyncIterator[Serve]:
+    made: list[Services] = []
+
+    async def make(backend: ScriptedBackend, context_length: int = 8192) -> TaskServing:
+        entry = echo_entry("scripted", backend=backend, context_length=context_length)
+        services = in_process_services(tmp_path / str(len(made)), entry)
+        made.append(services)
+        return TaskServing(services.gateway)
+
+    yield make
+    for services in made:
+        await services.ledger.aclose()
+        services.db.close()
+
+
+def posts(count: int) -> list[dict[str, Any]]:
+    return [
+        {"id": f"p{i}", "author": f"user{i % 5}", "time": "2026-11-01T10:00:00Z",
+         "text": f"Post number {i} about the club trip to the lake and who drives."}
+        for i in range(1, count + 1)
+    ]  # fmt: skip
+
+
+def ctx() -> RequestContext:
+    return RequestContext("req_task", ADMIN)
+
+
+async def test_a_feed_that_fits_is_one_call_and_unknown_ids_are_dropped(serving: Serve) -> None:
+    backend = ScriptedBackend(TOPICS)
+    tasks = await serving(backend, 8192)
+
+    answer = await tasks.summarize(ctx(), SummarizeRequest(model="scripted", posts=posts(5)))
+
+    jsonschema.validate(answer, RESPONSE_SCHEMAS["summarize"])
+    assert answer["topics"][0]["points"][0]["post_ids"] == ["p1"]
+    assert answer["meta"]["dropped_references"] == 1
+    assert (answer["meta"]["chunks"], len(backend.requests)) == (1, 1)
+
+
+async def test_a_feed_too_long_for_the_model_is_mapped_then_merged(serving: Serve) -> None:
+    backend = ScriptedBackend(TOPICS)
+    tasks = await serving(backend, 1200)  # room for a few posts per call
+
+    answer = await tasks.summarize(ctx(), SummarizeRequest(model="scripted", posts=posts(60)))
+
+    chunks = answer["meta"]["chunks"]
+    assert chunks > 2
+    assert len(backend.requests) > chunks  # the map calls, then merging calls
+    sent = [r.messages[1].content for r in backend.requests[:chunks]]  # type: ignore[index]
+    assert all(f"[p{i}]" in "\n".join(sent) for i in range(1, 61))  # every post read once
+    assert answer["topics"][0]["points"][0]["post_ids"] == ["p1"]
+
+
+async def test_a_conversation_gets_its_participants_counted_in_code(serving: Serve) -> None:
+    backend = ScriptedBackend(
+        {
+            "explanation": "They plan a trip.",
+            "decisions": [{"text": "Go on Saturday", "message_ids": [2, 99]}],
+            "open_questions": [{"text": "Who drives?", "message_ids": [3], "waiting_on": "Ben"}],
+        }
+    )
+    tasks = await serving(backend, 8192)
+    messages = [
+        {"author": "Anna", "text": "Trip on Saturday?"},
+        {"author": "Ben", "text": "Yes, Saturday works"},
+        {"author": "Anna", "text": "Who drives?"},
+    ]
+
+    answer = await tasks.explain(ctx(), ExplainRequest(model="scripted", messages=messages))
+
+    jsonschema.validate(answer, RESPONSE_SCHEMAS["explain-conversation"])
+    assert answer["participants"] == [
+        {"name": "Anna", "message_count": 2},
+        {"name": "Ben", "message_count": 1},
+    ]
+    assert answer["decisions"][0]["message_ids"] == [2]
+    assert answer["meta"]["dropped_references"] == 1
+
+
+async def test_tips_rest_on_facts_computed_in_code(serving: Serve) -> None:
+    backend = ScriptedBackend({"tips": [{"text": "More of it", "fact_ids": ["nope"]}]})
+    tasks = await serving(backend, 8192)
+    csv = "id,time,format,views,likes,comments,shares\n" + "\n".join(
+        f"p{i},2026-10-{i + 1:02d}T18:00:00Z,video,{1000 + i},{100 + i},{10},{5}" for i in range(12)
+    )
+
+    answer = await tasks.tips(ctx(), TipsRequest(model="scripted", csv=csv))
+
+    jsonschema.validate(answer, RESPONSE_SCHEMAS["creator-tips"])
+    fact_ids = {fact["id"] for fact in answer["facts"]}
+    assert answer["facts"] and answer["tips"][0]["fact_ids"] == []
+    assert all(f"[{fact_id}]" in backend.requests[0].messages[1].content for fact_id in fact_ids)  # type: ignore[index]
