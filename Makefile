@@ -49,6 +49,8 @@ bench: setup services
 	$(BIN)/python bench/local_inference.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/usage_queries.py
+	$(BIN)/python bench/privacy.py
+	$(BIN)/python bench/tasks.py
 
 # Refresh the lock after editing pyproject.toml (needs pip-tools in the venv).
 lock:
