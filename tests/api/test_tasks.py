@@ -104,6 +104,20 @@ def test_bad_input_is_a_400_that_names_the_problem(
     assert says in response.json()["error"]["message"]
 
 
+def test_an_upload_over_the_limit_is_a_413(server: RunningServer) -> None:
+    body = b'{"model": "x", "chat": "' + b"a" * (11 * 1024 * 1024) + b'"}'
+
+    response = httpx.post(
+        f"{server.base_url}/v1/tasks/explain-conversation",
+        content=body,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
+        timeout=60,
+    )
+
+    assert response.status_code == 413
+    assert "limit" in response.json()["error"]["message"]
+
+
 def test_an_unknown_task_has_no_schema(server: RunningServer) -> None:
     response = httpx.get(
         f"{server.base_url}/v1/tasks/poetry/schema",

@@ -6,13 +6,22 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import jsonschema
+
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
 from corral.pipeline.gateway import Gateway, RequestContext
 from corral.tasks.chat_export import parse_chat, parse_messages
 from corral.tasks.creator import compute_facts, read_creator_posts
-from corral.tasks.engine import ModelCaller, Progress, TaskMeta, detect_language
+from corral.tasks.engine import (
+    InvalidModelOutput,
+    ModelCaller,
+    Progress,
+    TaskMeta,
+    detect_language,
+)
 from corral.tasks.explain import explain
 from corral.tasks.feed import read_feed
+from corral.tasks.schemas import RESPONSE_SCHEMAS
 from corral.tasks.summarize import summarize
 from corral.tasks.tips import creator_tips
 
@@ -26,7 +35,11 @@ class TaskServing:
         posts = read_feed(json.dumps({"posts": request.posts}).encode())
         language = request.language or detect_language(p.text for p in posts)
         return await self._run(
-            ctx, request.model, language, lambda c: summarize(c, posts, request.focus, language)
+            ctx,
+            request.model,
+            language,
+            lambda c: summarize(c, posts, request.focus, language),
+            "summarize",
         )
 
     async def explain(self, ctx: RequestContext, request: ExplainRequest) -> dict[str, Any]:
@@ -35,7 +48,13 @@ class TaskServing:
         else:
             lines = parse_messages(request.messages or [])
         language = request.language or detect_language(line.text for line in lines)
-        return await self._run(ctx, request.model, language, lambda c: explain(c, lines, language))
+        return await self._run(
+            ctx,
+            request.model,
+            language,
+            lambda c: explain(c, lines, language),
+            "explain-conversation",
+        )
 
     async def tips(self, ctx: RequestContext, request: TipsRequest) -> dict[str, Any]:
         if request.csv is not None:
@@ -45,7 +64,7 @@ class TaskServing:
         facts = compute_facts(posts)
         language = request.language or detect_language(p.text for p in posts)
         return await self._run(
-            ctx, request.model, language, lambda c: creator_tips(c, facts, language)
+            ctx, request.model, language, lambda c: creator_tips(c, facts, language), "creator-tips"
         )
 
     async def _run(
@@ -54,9 +73,14 @@ class TaskServing:
         model: str,
         language: str,
         task: Callable[[ModelCaller], Awaitable[dict[str, Any]]],
+        name: str,
     ) -> dict[str, Any]:
         target = await self.gateway.resolve(ctx, model)
         meta = TaskMeta(model=target.id, language=language)
         caller = ModelCaller(self.gateway, ctx, target, meta, progress=self.progress)
-        answer = await task(caller)
-        return {**answer, "meta": meta.as_json()}
+        answer = {**await task(caller), "meta": meta.as_json()}
+        try:  # what corral publishes is what it answers, always
+            jsonschema.validate(answer, RESPONSE_SCHEMAS[name])
+        except jsonschema.ValidationError as exc:
+            raise InvalidModelOutput(f"The task's answer broke its schema: {exc.message}") from None
+        return answer
