@@ -49,7 +49,7 @@ from corral.pipeline.settlement import Settlement
 from corral.privacy.audit import AuditLog
 from corral.privacy.pseudonymize import Pseudonymizer
 from corral.routing.router import Router
-from corral.settings import Settings
+from corral.settings import Settings, load_settings
 from corral.storage import open_database
 
 logger = logging.getLogger("corral.app")
@@ -123,6 +123,17 @@ async def _sweep(services: Services, every_s: float = 30.0) -> None:
         except Exception:
             logger.exception("sweeping expired reservations failed")
         await asyncio.sleep(every_s)
+
+
+def worker_app() -> FastAPI:
+    """One worker of `corral serve --workers N`: settings (and the admin key) from the
+    environment its parent prepared."""
+    from corral.observability import logging as corral_logging
+
+    settings = load_settings()
+    corral_logging.configure(settings.server.log_level)
+    assert settings.admin_key is not None, "the parent process sets CORRAL_ADMIN_KEY"
+    return create_app(build_services(settings, settings.admin_key))
 
 
 def create_app(services: Services) -> FastAPI:

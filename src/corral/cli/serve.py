@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +14,7 @@ from pydantic import SecretStr
 
 from corral.accounts.keys import load_or_create_secret
 from corral.cli.common import ConfigOption
+from corral.errors import ConfigError
 from corral.observability import logging as corral_logging
 from corral.settings import Settings, load_settings
 
@@ -22,6 +25,9 @@ ADMIN_KEY_FILE = "admin.key"
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind. [default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on. [default: 8080]")] = None,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes on the one port (needs CORRAL_REDIS_URL).", min=1)
+    ] = 1,
     config: ConfigOption = None,
 ) -> None:
     """Serve the OpenAI-compatible API on the configured models."""
@@ -33,22 +39,48 @@ def serve(
     settings = load_settings(config, **({"server": server} if server else {}))
     corral_logging.configure(settings.server.log_level)
     admin_key = resolve_admin_key(settings)
+    if workers > 1:
+        _serve_workers(settings, config, admin_key, workers)
+        return
 
     from corral.api.app import build_services, create_app
 
     app = create_app(build_services(settings, admin_key))
-    uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            loop="uvloop",
-            http="httptools",
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=5,
+    uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings))).run()
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }
+
+
+def _serve_workers(
+    settings: Settings, config: Path | None, admin_key: SecretStr, workers: int
+) -> None:
+    """N processes on one port. What they share must live outside them: the database, and
+    Redis for the rate-limit counters (else each worker would allow the whole limit)."""
+    if settings.redis_url is None:
+        raise ConfigError(
+            "--workers needs CORRAL_REDIS_URL: per-key rate limits must be counted in one "
+            "place, or each worker would allow the whole limit"
         )
-    ).run()
+    # Each worker reads the same settings from the environment; the admin key is resolved
+    # once here so that no worker makes up its own.
+    os.environ["CORRAL_ADMIN_KEY"] = admin_key.get_secret_value()
+    os.environ["CORRAL_SERVER__HOST"] = settings.server.host
+    os.environ["CORRAL_SERVER__PORT"] = str(settings.server.port)
+    if config is not None:
+        os.environ["CORRAL_CONFIG"] = str(config.resolve())
+    uvicorn.run(
+        "corral.api.app:worker_app", factory=True, workers=workers, **_uvicorn_options(settings)
+    )
 
 
 def resolve_admin_key(settings: Settings) -> SecretStr:
