@@ -1,0 +1,392 @@
+"""Benchmark: corral side by side with the LiteLLM proxy, in front of the same instant upstream.
+
+Method. An instant fake OpenAI-compatible upstream (bench/fake_upstream.py, its own process) is
+loaded directly first, then through each gateway in turn, by the same load generator: `wrk`
+(Debian's package, one thread) with bench/wrk/chat.lua, which POSTs one short chat completion
+with a bearer key and counts a response as an error unless it is 2xx and, for streams, complete
+(ends in `data: [DONE]`; wrk times a streamed response to its last byte). Each cell is one
+(streamed or not, concurrency 1, 16 or 64) run of `--seconds`, after a `--warmup` per server.
+
+Gateways:
+* corral, SQLite: `corral serve` with one `openai-compatible` model (tier premium, priced) on
+  the fake; a tenant with a monthly budget and data policy `allow`, and a key with requests- and
+  tokens-per-minute limits, so every request is authenticated, admitted (rate limits, budget
+  reservation) and settled (ledger row, rollups) before its answer leaves;
+* corral, PostgreSQL + Redis: the same on a temporary database (created and dropped here) and a
+  Redis namespace of this run's own (deleted afterwards), one worker, then `--workers 2`;
+* LiteLLM proxy: `pip install 'litellm[proxy]'` into bench/.venvs/litellm (git-ignored; done
+  on first use), one model on the same fake in a config.yaml, the master key from the
+  environment (`LITELLM_MASTER_KEY`), no database, its default single worker.
+
+CPUs. This machine has 2 CPUs that the load generator, the fake and the gateway share. They are
+pinned with `taskset`, the same way for both gateways: wrk and the fake on CPU 0, the gateway
+on CPU 1; corral `--workers 2` on CPUs 0-1 (so its second worker competes with wrk and the
+fake: that is the CPU this machine has). Each cell also records the CPU (in cores) taken by the
+gateway, the fake and wrk, and by everything else on the machine ("other"), to show whether a
+gateway was CPU-bound and whether the run was disturbed.
+
+Reported per cell: requests/s, p50 and p99 latency, latency added over the fake alone at the
+same concurrency (p50 and p99 differences), errors; per gateway, RSS after its run (the whole
+process tree, and its largest process: one worker). Then corral/LiteLLM ratios next to the
+issue's targets. Results: the table, bench/results/gateway.json, gateway.md and gateway.png
+(drawn with matplotlib by the LiteLLM venv's Python, never a corral dependency).
+
+Run: `.venv/bin/python bench/gateway.py` (about 8 minutes); `--quick` (2 s cells, about 3
+minutes), `--seconds`, `--warmup`, `--only fake,corral-sqlite,corral-pg,corral-pg-2w,litellm`,
+`--profile` (py-spy, from the LiteLLM venv, samples each gateway during its c=16 cells and the
+functions most on its stacks are printed and stored), `--no-write`.
+PostgreSQL and Redis are this machine's (`make services`); `CORRAL_BENCH_POSTGRES` /
+`CORRAL_BENCH_REDIS` point elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+
+import gateway_report as report
+from gateway_procs import (
+    Load,
+    ServerSpec,
+    clean_env,
+    cpu_seconds,
+    free_port,
+    machine_busy_seconds,
+    memory,
+    profile_top,
+    profiling,
+    run_wrk,
+    running,
+)
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+LITELLM_VENV = BENCH / ".venvs" / "litellm"
+MODEL = "fake-mini"
+ADMIN_KEY = "bench-admin-" + secrets.token_hex(8)
+LITELLM_KEY = "sk-bench-" + secrets.token_hex(8)
+POSTGRES_SERVER = os.environ.get(
+    "CORRAL_BENCH_POSTGRES", "postgresql://root@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("CORRAL_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+LOAD_CPUS, GATEWAY_CPUS, BOTH_CPUS = "0", "1", "0-1"
+CONCURRENCY = (1, 16, 64)
+PROFILED = 16  # with --profile, the cells at this concurrency run under py-spy
+TARGETS = ("fake", "corral-sqlite", "corral-pg", "corral-pg-2w", "litellm")
+LABELS = {
+    "fake": "fake upstream (direct)",
+    "corral-sqlite": "corral, SQLite",
+    "corral-pg": "corral, PostgreSQL+Redis",
+    "corral-pg-2w": "corral, PostgreSQL+Redis, --workers 2",
+    "litellm": "LiteLLM proxy",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    seconds: int
+    warmup: int
+    only: tuple[str, ...]
+    work: Path
+    py_spy: Path | None = None
+
+
+# -- the fake and the gateways -------------------------------------------------------------------
+
+
+def fake_spec() -> ServerSpec:
+    port = free_port()
+    command = [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(port)]
+    return ServerSpec("fake", command, clean_env(), LOAD_CPUS, port, "/v1/models")
+
+
+def corral_toml(fake_url: str) -> str:
+    return f"""embedded_model = false
+[server]
+log_level = "info"
+[[models]]
+name = "{MODEL}"
+tier = "premium"
+backend = "openai-compatible"
+base_url = "{fake_url}/v1"
+upstream_model = "{MODEL}"
+input_price_per_mtok = 0.15
+output_price_per_mtok = 0.6
+"""
+
+
+@contextmanager
+def postgres_redis() -> Iterator[dict[str, str]]:
+    """A database and a Redis namespace of this run's own, both removed afterwards."""
+    name, namespace = f"corral_gw_{secrets.token_hex(4)}", f"corral-gw-{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_SERVER.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield {
+            "CORRAL_DATABASE_URL": f"{base}/{name}",
+            "CORRAL_REDIS_URL": REDIS_URL,
+            "CORRAL_REDIS_NAMESPACE": namespace,
+        }
+    finally:
+        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(match=f"{namespace}*", count=1000):
+            client.delete(key)
+        client.close()
+
+
+def corral_key(env: dict[str, str], config: Path) -> str:
+    """A tenant with a budget and policy `allow`, and a rate-limited key for it."""
+    corral = str(Path(sys.executable).parent / "corral")
+    tenant = [corral, "tenants", "create", "bench", "--budget", "1000000", "--policy", "allow"]
+    key = [corral, "keys", "create", "--tenant", "bench", "--rpm", "10000000"]
+    key += ["--tpm", "10000000000", "--json"]
+    subprocess.run([*tenant, "--config", str(config)], env=env, check=True, capture_output=True)
+    done = subprocess.run(
+        [*key, "--config", str(config)], env=env, check=True, capture_output=True, text=True
+    )
+    secret: str = json.loads(done.stdout)["key"]
+    return secret
+
+
+@contextmanager
+def corral_server(target: str, fake_url: str, work: Path) -> Iterator[tuple[ServerSpec, str]]:
+    home = work / target
+    home.mkdir()
+    config = home / "corral.toml"
+    config.write_text(corral_toml(fake_url))
+    env = clean_env() | {"CORRAL_HOME": str(home / "home"), "CORRAL_ADMIN_KEY": ADMIN_KEY}
+    with postgres_redis() if target != "corral-sqlite" else _nothing() as database:
+        env |= database
+        key = corral_key(env, config)
+        port, workers = free_port(), 2 if target.endswith("-2w") else 1
+        command = [str(Path(sys.executable).parent / "corral"), "serve", "--port", str(port)]
+        command += ["--config", str(config), "--workers", str(workers)]
+        cpus = BOTH_CPUS if workers > 1 else GATEWAY_CPUS
+        yield ServerSpec(target, command, env, cpus, port, "/readyz"), key
+
+
+@contextmanager
+def _nothing() -> Iterator[dict[str, str]]:
+    yield {}
+
+
+def ensure_litellm(profile: bool) -> str:
+    """The LiteLLM venv (made on first use; py-spy added for --profile) and litellm's version."""
+    python = LITELLM_VENV / "bin" / "python"
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if not (LITELLM_VENV / "bin" / "litellm").exists():
+        print(f"Installing litellm[proxy] and matplotlib into {LITELLM_VENV} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(LITELLM_VENV)], check=True)
+        subprocess.run([*pip, "litellm[proxy]", "matplotlib"], check=True)
+    if profile and not (LITELLM_VENV / "bin" / "py-spy").exists():
+        subprocess.run([*pip, "py-spy"], check=True)
+    version = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return version.stdout.strip()
+
+
+def litellm_spec(fake_url: str, work: Path) -> ServerSpec:
+    config = work / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        f"  - model_name: {MODEL}\n"
+        "    litellm_params:\n"
+        f"      model: openai/{MODEL}\n"
+        f"      api_base: {fake_url}/v1\n"
+        "      api_key: fake-key\n"
+        "general_settings:\n"
+        "  master_key: os.environ/LITELLM_MASTER_KEY\n"
+    )
+    env = clean_env() | {
+        "LITELLM_MASTER_KEY": LITELLM_KEY,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch of the price list from the internet
+    }
+    env.pop("DATABASE_URL", None)
+    port = free_port()
+    command = [str(LITELLM_VENV / "bin" / "litellm"), "--config", str(config)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
+    return ServerSpec("litellm", command, env, GATEWAY_CPUS, port, "/health/liveliness")
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+def measure_cell(target: str, load: Load, gateway_pid: int | None, fake_pid: int) -> dict[str, Any]:
+    """One wrk run, with the CPU each party took during it."""
+    gateway = cpu_seconds(gateway_pid) if gateway_pid else 0.0
+    fake, busy, own, wall = cpu_seconds(fake_pid), machine_busy_seconds(), os.times(), time.time()
+    summary = run_wrk(load)
+    wall = time.time() - wall
+    own_s = sum(os.times()[:2]) - sum(own[:2])
+    gateway = (cpu_seconds(gateway_pid) - gateway) if gateway_pid else 0.0
+    fake = cpu_seconds(fake_pid) - fake
+    other = machine_busy_seconds() - busy - gateway - fake - summary["cpu_s"] - own_s
+    errors = sum(summary[k] for k in ("non2xx", "incomplete", "connect", "read", "write"))
+    errors += summary["timeout"]
+    return {
+        "target": target,
+        "stream": load.stream,
+        "concurrency": load.concurrency,
+        "requests": int(summary["requests"]),
+        "rps": round(summary["requests"] / (summary["duration_us"] / 1e6), 1),
+        "p50_ms": summary["p50_us"] / 1000 if summary["requests"] else None,
+        "p99_ms": summary["p99_us"] / 1000 if summary["requests"] else None,
+        "mean_ms": round(summary["mean_us"] / 1000, 3) if summary["requests"] else None,
+        "errors": int(errors),
+        "error_detail": {
+            k: int(summary[k])
+            for k in ("non2xx", "incomplete", "connect", "read", "write", "timeout")
+        },
+        "cpu_cores": {
+            "gateway": round(gateway / wall, 2),
+            "fake": round(fake / wall, 2),
+            "wrk": round(summary["cpu_s"] / wall, 2),
+            "other": round(max(0.0, other) / wall, 2),
+        },
+    }
+
+
+def measure_target(
+    target: str, url: str, key: str, pids: tuple[int | None, int], opts: Options
+) -> list[dict[str, Any]]:
+    """Warm up, then every (stream, concurrency) cell against `url`."""
+    cells = []
+    for stream in (False, True):
+        warm = Load(url, MODEL, key, stream, 16, opts.warmup, LOAD_CPUS)
+        run_wrk(warm)
+        for concurrency in CONCURRENCY:
+            load = Load(url, MODEL, key, stream, concurrency, opts.seconds, LOAD_CPUS)
+            raw = opts.work / f"profile-{target}-{report.mode(stream)}.txt"
+            py_spy = opts.py_spy if concurrency == PROFILED and pids[0] else None
+            with profiling(py_spy, pids[0] or 0, max(1, opts.seconds - 1), raw):
+                cell = measure_cell(target, load, *pids)
+            cells.append(cell)
+            print(report.cell_line(cell), flush=True)
+            if py_spy is not None:
+                cell["profile_top"] = profile_top(raw)
+                print(report.profile_lines(cell["profile_top"]), flush=True)
+    return cells
+
+
+def run_all(opts: Options) -> dict[str, Any]:
+    litellm_version = ensure_litellm(opts.py_spy is not None)
+    cells: list[dict[str, Any]] = []
+    memory_after: dict[str, dict[str, float]] = {}
+    fake = fake_spec()
+    with running(fake, opts.work / "fake.log") as fake_proc:
+        for target in opts.only:
+            print(f"== {LABELS[target]}", flush=True)
+            if target == "fake":
+                cells += measure_target(target, fake.base_url, "none", (None, fake_proc.pid), opts)
+                memory_after[target] = memory(fake_proc.pid)
+                continue
+            with (
+                gateway(target, fake.base_url, opts.work) as (spec, key),
+                running(spec, opts.work / f"{target}.log") as proc,
+            ):
+                pids = (proc.pid, fake_proc.pid)
+                cells += measure_target(target, spec.base_url, key, pids, opts)
+                memory_after[target] = memory(proc.pid)
+    return {
+        "litellm_version": litellm_version,
+        "cells": cells,
+        "memory_after_mb": memory_after,
+    }
+
+
+@contextmanager
+def gateway(target: str, fake_url: str, work: Path) -> Iterator[tuple[ServerSpec, str]]:
+    if target == "litellm":
+        yield litellm_spec(fake_url, work), LITELLM_KEY
+        return
+    with corral_server(target, fake_url, work) as server:
+        yield server
+
+
+def machine_note(opts: Options) -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "pinning": {
+            "wrk (1 thread)": LOAD_CPUS,
+            "fake upstream": LOAD_CPUS,
+            "gateway (one worker)": GATEWAY_CPUS,
+            "corral --workers 2": BOTH_CPUS,
+        },
+        "note": (
+            f"The load generator, the fake upstream and the gateway share this machine's "
+            f"{os.cpu_count()} CPUs: wrk and the fake are pinned to CPU {LOAD_CPUS}, each "
+            f"gateway (one worker) to CPU {GATEWAY_CPUS}, corral --workers 2 to CPUs "
+            f"{BOTH_CPUS} (sharing CPU {LOAD_CPUS} with wrk and the fake)."
+        ),
+        "seconds_per_cell": opts.seconds,
+        "warmup_s": opts.warmup,
+    }
+
+
+def parse_args() -> tuple[Options, bool]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each cell (s)")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up per server and mode (s)")
+    parser.add_argument("--quick", action="store_true", help="2 s cells, 1 s warm-ups")
+    parser.add_argument("--only", default=",".join(TARGETS), help="comma-separated targets")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/results/")
+    parser.add_argument(
+        "--profile", action="store_true", help=f"py-spy each gateway at c={PROFILED}"
+    )
+    args = parser.parse_args()
+    only = tuple(t for t in args.only.split(",") if t)
+    if unknown := set(only) - set(TARGETS):
+        parser.error(f"unknown targets {sorted(unknown)}; choose from {', '.join(TARGETS)}")
+    if "fake" not in only:
+        only = ("fake", *only)  # added latency is measured against it
+    seconds, warmup = (2, 1) if args.quick else (args.seconds, args.warmup)
+    py_spy = LITELLM_VENV / "bin" / "py-spy" if args.profile else None
+    return Options(seconds, warmup, only, Path(), py_spy), not args.no_write
+
+
+def main() -> None:
+    opts, write = parse_args()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="corral-gateway-") as work:
+        opts = dataclasses.replace(opts, work=Path(work))
+        print(machine_note(opts)["note"], flush=True)
+        measured = run_all(opts)
+    results = report.assemble(machine_note(opts), measured, LABELS)
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    markdown = report.markdown(results)
+    print("\n" + markdown)
+    if write:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "gateway.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / "gateway.md").write_text(markdown)
+        report.plot(results, RESULTS / "gateway.png", LITELLM_VENV / "bin" / "python")
+        print(f"Wrote {RESULTS}/gateway.json, gateway.md and gateway.png")
+
+
+if __name__ == "__main__":
+    main()
