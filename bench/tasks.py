@@ -88,7 +88,7 @@ async def read_once(services: Any, rendered: list[str]) -> dict[str, Any]:
     budget = target.candidates[0].context_length - 64
     backend = target.candidates[0].backend
     tokens, seconds = 0, 0.0
-    for number, run in enumerate(chunks(rendered, budget // 2)):
+    for number, run in enumerate(chunks(rendered, budget)):
         request = GenerationRequest(
             request_id=f"req_bench_read.{number}",
             params=SamplingParams(max_tokens=1, temperature=0),

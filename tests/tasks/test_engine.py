@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from corral.api.deps import Services
+from corral.backends.base import GenerationRequest, GenerationResult
+from corral.errors import ContextLengthExceeded
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
 from corral.tasks.engine import (
@@ -101,3 +103,26 @@ def test_unknown_references_are_dropped_and_counted() -> None:
 def test_language_is_guessed_from_the_input() -> None:
     assert detect_language(["Wir treffen uns morgen und dann gehen wir"]) == "de"
     assert detect_language(["We meet tomorrow and then we go"]) == "en"
+
+
+class Cramped(ScriptedBackend):
+    """Refuses any prompt of more than three lines, as a small context would."""
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        assert request.messages is not None
+        if request.messages[1].content.count("\n") >= 3:
+            raise ContextLengthExceeded("too long", param="messages")
+        return await super().generate(request)
+
+
+async def test_a_chunk_that_does_not_fit_after_all_is_halved(caller_for: Make) -> None:
+    backend = Cramped(GOOD)
+    caller = await caller_for(backend)
+
+    answers = await caller.ask_each([("system", [f"line {i}" for i in range(10)])], TIPS_OUTPUT)
+
+    assert len(answers) >= 4  # 10 lines, at most 3 a call
+    asked = [r.messages[1].content for r in backend.requests]  # type: ignore[index]
+    assert sorted(line for text in asked for line in text.splitlines()) == sorted(
+        f"line {i}" for i in range(10)
+    )

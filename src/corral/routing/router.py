@@ -99,7 +99,9 @@ class Router:
     ) -> T:
         tries = self._config.attempts_per_backend
         for number in range(1, tries + 1):
-            remaining = deadline - time.monotonic()
+            # Local models have no network to wait on, and a long prompt on a slow CPU may
+            # rightly take minutes: the deadline guards remote backends only.
+            remaining = None if entry.kind == "llama-cpp" else deadline - time.monotonic()
             try:
                 async with asyncio.timeout(remaining):
                     result = await attempt(entry)
@@ -114,7 +116,8 @@ class Router:
                     raise
                 breaker.failure()
                 wait = self._wait(number, exc)
-                if number == tries or not breaker.allow() or wait >= deadline - time.monotonic():
+                late = remaining is not None and wait >= deadline - time.monotonic()
+                if number == tries or not breaker.allow() or late:
                     raise
                 await asyncio.sleep(wait)
                 continue

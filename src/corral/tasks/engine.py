@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 
 from corral.backends.base import ChatMessage, GenerationRequest, SamplingParams
-from corral.errors import ServerError
+from corral.errors import ContextLengthExceeded, ServerError
 from corral.pipeline.gateway import Gateway, RequestContext, Target
 
 Progress = Callable[[int, int], None]
@@ -151,22 +151,39 @@ class ModelCaller:
         return answer
 
     async def ask_each(
-        self, prompts: Sequence[tuple[str, str]], schema: dict[str, Any]
+        self, prompts: Sequence[tuple[str, list[str]]], schema: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Several independent calls, a few at a time (the map step); reports progress."""
+        """The map step: one call per (system, lines), a few at a time, reporting progress.
+
+        Chunks are cut by an estimate of their tokens; one that still does not fit the model
+        is halved and both halves asked, so no input is ever too long.
+        """
         gate = asyncio.Semaphore(self.parallel)
         done = 0
 
-        async def one(system: str, user: str) -> dict[str, Any]:
+        async def one(system: str, lines: list[str]) -> list[dict[str, Any]]:
             nonlocal done
-            async with gate:
-                answer = await self.ask(system, user, schema)
+            answers = await self._fitting(gate, system, lines, schema)
             done += 1
             if self.progress is not None:
                 self.progress(done, len(prompts))
-            return answer
+            return answers
 
-        return list(await asyncio.gather(*(one(s, u) for s, u in prompts)))
+        results = await asyncio.gather(*(one(system, lines) for system, lines in prompts))
+        return [answer for answers in results for answer in answers]
+
+    async def _fitting(
+        self, gate: asyncio.Semaphore, system: str, lines: list[str], schema: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        try:
+            async with gate:
+                return [await self.ask(system, "\n".join(lines), schema)]
+        except ContextLengthExceeded:
+            if len(lines) < 2:
+                raise
+        half = len(lines) // 2
+        first = await self._fitting(gate, system, lines[:half], schema)
+        return first + await self._fitting(gate, system, lines[half:], schema)
 
     async def _call(self, system: str, user: str, schema: dict[str, Any]) -> str:
         number = next(iter(self._numbers))

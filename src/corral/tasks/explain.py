@@ -43,7 +43,7 @@ async def explain(
     runs = chunks(rendered, caller.input_budget)
     caller.meta.chunks = len(runs)
     parts = await caller.ask_each(
-        [(system, "\n".join(rendered[i] for i in run)) for run in runs], EXPLANATION_OUTPUT
+        [(system, [rendered[i] for i in run]) for run in runs], EXPLANATION_OUTPUT
     )
     explanation = parts[0]["explanation"]
     if len(parts) > 1:

@@ -39,7 +39,7 @@ async def summarize(
     runs = chunks(lines, caller.input_budget)
     caller.meta.chunks = len(runs)
     partials = await caller.ask_each(
-        [(system, "\n".join(lines[i] for i in run)) for run in runs], SUMMARY_OUTPUT
+        [(system, [lines[i] for i in run]) for run in runs], SUMMARY_OUTPUT
     )
     topics = (
         partials[0]["topics"] if len(partials) == 1 else await _merge(caller, partials, language)
@@ -64,7 +64,7 @@ async def _merge(
             groups = [[i, i + 1] for i in range(0, len(texts) - 1, 2)] + (
                 [[len(texts) - 1]] if len(texts) % 2 else []
             )
-        prompts = [(system, "\n\n".join(texts[i] for i in group)) for group in groups]
+        prompts = [(system, [texts[i] for i in group]) for group in groups]
         partials = await caller.ask_each(prompts, SUMMARY_OUTPUT)
     topics: list[dict[str, Any]] = partials[0]["topics"]
     return topics
