@@ -95,10 +95,15 @@ def make_app(model: str) -> Callable[[Message, Receive, Send], Awaitable[None]]:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        request = json.loads(body)
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return await respond(send, 400, JSON_HEADERS, b'{"error":{"message":"bad JSON"}}')
         if not request.get("stream"):
             return await respond(send, 200, JSON_HEADERS, plain)
         usage = bool((request.get("stream_options") or {}).get("include_usage"))
