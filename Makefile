@@ -54,6 +54,7 @@ bench: setup services
 	$(BIN)/python bench/usage_queries.py
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/tasks.py
+	$(BIN)/python bench/gateway.py
 
 # Refresh the lock after editing pyproject.toml (needs pip-tools in the venv).
 lock:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from starlette.requests import ClientDisconnect
 from pydantic import BaseModel, ValidationError
 
 from corral.accounts.access import AccessService
@@ -14,7 +15,7 @@ from corral.accounts.admin import AccountsAdmin
 from corral.accounts.directory import AccountDirectory
 from corral.api.errors import from_validation_error
 from corral.catalog.prices import PriceOverrides
-from corral.errors import PermissionDenied
+from corral.errors import ClientClosedRequest, PermissionDenied
 from corral.metering.idempotency import IdempotencyStore
 from corral.metering.ledger import Ledger
 from corral.metering.usage import UsageReports
@@ -94,7 +95,12 @@ def json_body(model: type[ModelT]) -> Callable[[Request], Awaitable[ModelT]]:
     """Parse the raw body straight into `model` (one pass, strict types, OpenAI-style errors)."""
 
     async def parse(request: Request) -> ModelT:
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except ClientDisconnect:
+            raise ClientClosedRequest(
+                "The client closed the connection before sending the whole request."
+            ) from None
         try:
             return model.model_validate_json(raw)
         except ValidationError as exc:

@@ -79,7 +79,13 @@ def _serve_workers(
     if config is not None:
         os.environ["CORRAL_CONFIG"] = str(config.resolve())
     uvicorn.run(
-        "corral.api.app:worker_app", factory=True, workers=workers, **_uvicorn_options(settings)
+        "corral.api.app:worker_app",
+        factory=True,
+        workers=workers,
+        # A worker loading its models on a busy machine may take a while to answer the
+        # supervisor's first health check; restarting it then only makes things worse.
+        timeout_worker_healthcheck=60,
+        **_uvicorn_options(settings),
     )
 
 
