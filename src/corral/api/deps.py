@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from starlette.requests import ClientDisconnect
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from corral.accounts.access import AccessService
 from corral.accounts.admin import AccountsAdmin
