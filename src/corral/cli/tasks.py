@@ -55,10 +55,7 @@ def summarize(
 ) -> None:
     """Summarise the posts of a feed (a JSON list of posts) into topics citing the posts."""
     settings = settings_from(config)
-    posts = _json(_read(path, settings), path)
-    items = posts.get("posts") if isinstance(posts, dict) else posts
-    if not isinstance(items, list):
-        raise InvalidRequest(f"{path}: expected a JSON list of posts (or {{'posts': [...]}}).")
+    items = _post_list(_read(path, settings), path)
     body = _request(SummarizeRequest, model=model, posts=items, focus=focus, language=language)
     _run(settings, "summarize", body, lambda s, c: s.summarize(c, body), as_json, base_url, api_key)
 
@@ -96,9 +93,7 @@ def tips(
     settings = settings_from(config)
     data = _read(path, settings)
     if path.suffix.lower() == ".json":
-        posts = _json(data, path)
-        items = posts.get("posts") if isinstance(posts, dict) else posts
-        body = _request(TipsRequest, model=model, posts=items, language=language)
+        body = _request(TipsRequest, model=model, posts=_post_list(data, path), language=language)
     else:
         body = _request(TipsRequest, model=model, csv=_text(data, path), language=language)
     _run(settings, "creator-tips", body, lambda s, c: s.tips(c, body), as_json, base_url, api_key)
@@ -199,6 +194,15 @@ def _text(data: bytes, path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidRequest(f"{path} is not UTF-8 text (byte {exc.start}).") from None
+
+
+def _post_list(data: bytes, path: Path) -> list[Any]:
+    """A JSON file of posts: a list, or an object holding the list under "posts"."""
+    posts = _json(data, path)
+    items = posts.get("posts") if isinstance(posts, dict) else posts
+    if not isinstance(items, list):
+        raise InvalidRequest(f"{path}: expected a JSON list of posts (or {{'posts': [...]}}).")
+    return items
 
 
 def _json(data: bytes, path: Path) -> Any:
