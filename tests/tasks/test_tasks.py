@@ -3,6 +3,7 @@ checked against the input, facts passed through exactly, and `meta` telling what
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ import pytest
 from corral.api.deps import Services
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
 from corral.api.tasks.serving import TaskServing
+from corral.backends.base import GenerationRequest
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
+from corral.tasks.explain import PICK_TOKENS
 from corral.tasks.schemas import RESPONSE_SCHEMAS
 from tests.support import echo_entry, in_process_services
 from tests.tasks.scripted import ScriptedBackend
@@ -105,6 +108,42 @@ async def test_a_conversation_gets_its_participants_counted_in_code(serving: Ser
     ]
     assert answer["decisions"][0]["message_ids"] == [2]
     assert answer["meta"]["dropped_references"] == 1
+
+
+async def test_a_chat_too_long_for_the_model_is_narrowed_to_its_key_messages(
+    serving: Serve,
+) -> None:
+    def answer(request: GenerationRequest) -> dict[str, Any]:
+        prompt = request.messages[1].content  # type: ignore[index]
+        assert isinstance(prompt, str)
+        if request.params.max_tokens == PICK_TOKENS:  # a chunk: its decisions, and a stray id
+            decisions = re.findall(r"\[(\d+)\] \w+: We decide", prompt)
+            return {"ids": [int(i) for i in decisions] + [9999]}
+        return {
+            "explanation": "They decided things.",
+            "decisions": [{"text": "Lake", "message_ids": [25, 9998]}],
+            "open_questions": [],
+        }
+
+    backend = ScriptedBackend(answer)
+    tasks = await serving(backend, 1200)
+    messages = [
+        {"author": "Anna" if i % 2 else "Ben",
+         "text": f"We decide on stop {i}." if i % 25 == 0 else f"Chatting about the weather, {i}."}
+        for i in range(1, 301)
+    ]  # fmt: skip
+
+    result = await tasks.explain(ctx(), ExplainRequest(model="scripted", messages=messages))
+
+    chunks = result["meta"]["chunks"]
+    assert chunks > 2 and len(backend.requests) == chunks + 1
+    mapped = "\n".join(r.messages[1].content for r in backend.requests[:chunks])  # type: ignore[index]
+    assert all(f"[{i}] " in mapped for i in range(1, 301))  # every message read once
+    final = backend.requests[-1].messages[1].content  # type: ignore[index]
+    assert isinstance(final, str) and "A chat of 300 messages" in final
+    assert re.findall(r"\[(\d+)\]", final) == [str(i) for i in range(25, 301, 25)]
+    assert result["decisions"] == [{"text": "Lake", "message_ids": [25]}]
+    assert result["meta"]["dropped_references"] == chunks + 1  # a stray id per chunk, and 9998
 
 
 async def test_tips_rest_on_facts_computed_in_code(serving: Serve) -> None:

@@ -131,19 +131,20 @@ class ModelCaller:
     progress: Progress | None = None
     _numbers: Iterable[int] = field(default_factory=lambda: itertools.count(1))
 
-    @property
-    def input_budget(self) -> int:
+    def input_budget(self, output_tokens: int = OUTPUT_TOKENS) -> int:
         """Tokens of input one call may carry: the smallest context minus answer and overhead."""
         context = min(entry.context_length for entry in self.target.candidates)
-        return max(256, context - OUTPUT_TOKENS - _PROMPT_OVERHEAD_TOKENS)
+        return max(256, context - output_tokens - _PROMPT_OVERHEAD_TOKENS)
 
-    async def ask(self, system: str, user: str, schema: dict[str, Any]) -> dict[str, Any]:
-        text = await self._call(system, user, schema)
+    async def ask(
+        self, system: str, user: str, schema: dict[str, Any], output_tokens: int = OUTPUT_TOKENS
+    ) -> dict[str, Any]:
+        text = await self._call(system, user, schema, output_tokens)
         answer, problem = _validated(text, schema)
         if answer is not None:
             return answer
         retry = f"{user}\n\nYour last answer was not valid ({problem}). Answer again, JSON only."
-        answer, problem = _validated(await self._call(system, retry, schema), schema)
+        answer, problem = _validated(await self._call(system, retry, schema, output_tokens), schema)
         if answer is None:
             raise InvalidModelOutput(
                 f"Model '{self.target.id}' did not answer in the task's format ({problem})."
@@ -151,7 +152,10 @@ class ModelCaller:
         return answer
 
     async def ask_each(
-        self, prompts: Sequence[tuple[str, list[str]]], schema: dict[str, Any]
+        self,
+        prompts: Sequence[tuple[str, list[str]]],
+        schema: dict[str, Any],
+        output_tokens: int = OUTPUT_TOKENS,
     ) -> list[dict[str, Any]]:
         """The map step: one call per (system, lines), a few at a time, reporting progress.
 
@@ -163,7 +167,7 @@ class ModelCaller:
 
         async def one(system: str, lines: list[str]) -> list[dict[str, Any]]:
             nonlocal done
-            answers = await self._fitting(gate, system, lines, schema)
+            answers = await self._fitting(gate, system, lines, schema, output_tokens)
             done += 1
             if self.progress is not None:
                 self.progress(done, len(prompts))
@@ -173,24 +177,31 @@ class ModelCaller:
         return [answer for answers in results for answer in answers]
 
     async def _fitting(
-        self, gate: asyncio.Semaphore, system: str, lines: list[str], schema: dict[str, Any]
+        self,
+        gate: asyncio.Semaphore,
+        system: str,
+        lines: list[str],
+        schema: dict[str, Any],
+        output_tokens: int,
     ) -> list[dict[str, Any]]:
         try:
             async with gate:
-                return [await self.ask(system, "\n".join(lines), schema)]
+                return [await self.ask(system, "\n".join(lines), schema, output_tokens)]
         except ContextLengthExceeded:
             if len(lines) < 2:
                 raise
         half = len(lines) // 2
-        first = await self._fitting(gate, system, lines[:half], schema)
-        return first + await self._fitting(gate, system, lines[half:], schema)
+        first = await self._fitting(gate, system, lines[:half], schema, output_tokens)
+        return first + await self._fitting(gate, system, lines[half:], schema, output_tokens)
 
-    async def _call(self, system: str, user: str, schema: dict[str, Any]) -> str:
+    async def _call(
+        self, system: str, user: str, schema: dict[str, Any], output_tokens: int
+    ) -> str:
         number = next(iter(self._numbers))
         ctx = dataclasses.replace(self.ctx, request_id=f"{self.ctx.request_id}.{number}")
         request = GenerationRequest(
             request_id=ctx.request_id,
-            params=SamplingParams(max_tokens=OUTPUT_TOKENS, temperature=0.2, json_schema=schema),
+            params=SamplingParams(max_tokens=output_tokens, temperature=0.2, json_schema=schema),
             messages=(ChatMessage("system", system), ChatMessage("user", user)),
         )
         result = await self.gateway.generate(ctx, self.target, request)

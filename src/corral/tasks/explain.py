@@ -16,16 +16,19 @@ _SYSTEM = (
     "decision and question lists the ids of the messages behind it (message_ids), using only "
     "ids in the input. Write in {language}. Answer with JSON only."
 )
-_COMBINE = (
-    "These are explanations of consecutive parts of one group chat. Write one plain-language "
-    "explanation of the whole conversation. Write in {language}. Answer with JSON only."
+_PICK = (
+    "This is one part of a group chat, one message per line: [id] author: text. Give the ids "
+    "of the few messages that matter most: decisions, plans, and questions still open. Answer "
+    "with JSON only."
 )
-EXPLANATION_ONLY: dict[str, Any] = {
+PICK_OUTPUT: dict[str, Any] = {
     "type": "object",
-    "properties": {"explanation": {"type": "string", "minLength": 1, "maxLength": 600}},
-    "required": ["explanation"],
+    "properties": {"ids": {"type": "array", "items": {"type": "integer"}, "maxItems": 8}},
+    "required": ["ids"],
     "additionalProperties": False,
 }
+PICK_TOKENS = 96
+"""Eight ids and the JSON around them; small, since generating is what costs on a CPU."""
 
 
 def render_line(line: ChatMessageLine) -> str:
@@ -37,42 +40,70 @@ def render_line(line: ChatMessageLine) -> str:
 async def explain(
     caller: ModelCaller, lines: list[ChatMessageLine], language: str
 ) -> dict[str, Any]:
-    system = _SYSTEM.format(language=LANGUAGES[language])
-    spoken = [line for line in lines if line.kind != "system"]
-    rendered = [render_line(line) for line in spoken]
-    runs = chunks(rendered, caller.input_budget)
-    caller.meta.chunks = len(runs)
-    parts = await caller.ask_each(
-        [(system, [rendered[i] for i in run]) for run in runs], EXPLANATION_OUTPUT
+    """Explain the chat in one call on the messages that matter most.
+
+    A chat too long for the model is narrowed first, extractively: each chunk names its key
+    messages (ids only, which is quick to generate), and only those go on, in order, until what
+    is left fits one call. Reading every message once is the unavoidable cost; this keeps the
+    rest small.
+    """
+    spoken = {line.id: render_line(line) for line in lines if line.kind != "system"}
+    ids = list(spoken)
+    caller.meta.chunks = 1
+    while len(chunks([spoken[i] for i in ids], caller.input_budget())) > 1:
+        runs = chunks([spoken[i] for i in ids], caller.input_budget(PICK_TOKENS))
+        if len(ids) == len(spoken):
+            caller.meta.chunks = len(runs)
+        ids = await _key_messages(caller, [[ids[i] for i in run] for run in runs], spoken)
+    lead = _overview(lines, len(ids) < len(spoken))
+    answer = await caller.ask(
+        _SYSTEM.format(language=LANGUAGES[language]),
+        lead + "\n".join(spoken[i] for i in ids),
+        EXPLANATION_OUTPUT,
     )
-    explanation = parts[0]["explanation"]
-    if len(parts) > 1:
-        combined = "\n\n".join(f"Part {n}: {p['explanation']}" for n, p in enumerate(parts, 1))
-        merged = await caller.ask(
-            _COMBINE.format(language=LANGUAGES[language]), combined, EXPLANATION_ONLY
-        )
-        explanation = merged["explanation"]
     known = {line.id for line in lines}
-    decisions, dropped_d = keep_known(_union(p["decisions"] for p in parts), "message_ids", known)
-    questions, dropped_q = keep_known(
-        _union(p["open_questions"] for p in parts), "message_ids", known
-    )
+    decisions, dropped_d = keep_known(_unique(answer["decisions"]), "message_ids", known)
+    questions, dropped_q = keep_known(_unique(answer["open_questions"]), "message_ids", known)
     caller.meta.dropped_references += dropped_d + dropped_q
     return {
         "participants": [{"name": n, "message_count": c} for n, c in participants(lines)],
-        "explanation": explanation,
+        "explanation": answer["explanation"],
         "decisions": decisions,
         "open_questions": questions,
     }
 
 
-def _union(groups: Any) -> list[dict[str, Any]]:
+async def _key_messages(
+    caller: ModelCaller, runs: list[list[int]], spoken: dict[int, str]
+) -> list[int]:
+    """The ids each run's answer names, in chat order; at most half of each run, so the
+    narrowing always shrinks, and a run that names nothing keeps its last message."""
+    answers = await caller.ask_each(
+        [(_PICK, [spoken[i] for i in run]) for run in runs], PICK_OUTPUT, PICK_TOKENS
+    )
+    kept: list[int] = []
+    for run, answer in zip(runs, answers, strict=True):
+        in_run = set(run)
+        named = [i for i in dict.fromkeys(answer["ids"]) if i in in_run]
+        caller.meta.dropped_references += len(set(answer["ids"]) - in_run)
+        kept.extend(sorted(named[: max(1, len(run) // 2)]) or run[-1:])
+    return kept
+
+
+def _overview(lines: list[ChatMessageLine], narrowed: bool) -> str:
+    times = [line.time for line in lines if line.time is not None]
+    names = ", ".join(name for name, _ in participants(lines))
+    span = f" from {min(times):%Y-%m-%d} to {max(times):%Y-%m-%d}" if times else ""
+    which = "the messages that matter most" if narrowed else "the messages"
+    return f"A chat of {len(lines)} messages{span} between {names}. Here are {which}:\n"
+
+
+def _unique(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     out = []
-    for group in groups:
-        for item in group:
-            key = item["text"].strip().lower()
-            if key not in seen:
-                seen.add(key)
-                out.append(item)
+    for item in items:
+        key = item["text"].strip().lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
     return out

@@ -36,7 +36,7 @@ async def summarize(
     if focus:
         system += f" Focus on: {focus}."
     lines = [render_post(p) for p in posts]
-    runs = chunks(lines, caller.input_budget)
+    runs = chunks(lines, caller.input_budget())
     caller.meta.chunks = len(runs)
     partials = await caller.ask_each(
         [(system, [lines[i] for i in run]) for run in runs], SUMMARY_OUTPUT
@@ -59,7 +59,7 @@ async def _merge(
     system = _MERGE.format(language=LANGUAGES[language])
     while len(partials) > 1:
         texts = [_render_topics(p["topics"]) for p in partials]
-        groups = chunks(texts, caller.input_budget)
+        groups = chunks(texts, caller.input_budget())
         if all(len(group) == 1 for group in groups) and len(groups) > 1:
             groups = [[i, i + 1] for i in range(0, len(texts) - 1, 2)] + (
                 [[len(texts) - 1]] if len(texts) % 2 else []
