@@ -145,7 +145,7 @@ async def test_parameters_at_their_defaults_are_not_sent(
 ) -> None:
     await backend.generate(chat("hello"))
 
-    assert set(fake.bodies()[-1]) == {"model", "messages", "stream"}
+    assert set(fake.bodies()[-1]) == {"model", "messages"}
 
 
 async def test_a_prompt_goes_as_one_user_message(backend: OpenAIBackend, fake: OpenAIFake) -> None:

@@ -18,7 +18,8 @@ from corral.settings import ModelConfig, RemoteModelConfig
 __all__ = ["OpenAIBackend", "build", "build_for_url"]
 
 PLACEHOLDER_KEY = "EMPTY"
-"""Sent to compatible servers that need no key (the SDK insists on one)."""
+"""Sent to compatible servers that need no key, as OpenAI's own clients do (some servers
+refuse a request with no `Authorization` at all)."""
 
 
 @dataclass(frozen=True, slots=True)

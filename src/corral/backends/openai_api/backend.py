@@ -1,9 +1,9 @@
-"""`OpenAIBackend`: the `Backend` protocol over an OpenAI-style API, through the `openai` SDK.
+"""`OpenAIBackend`: the `Backend` protocol over an OpenAI-style API (`wire.Wire`).
 
 Chat goes through Chat Completions (streamed or not), embeddings through `/v1/embeddings`.
-The SDK never retries (`max_retries=0`): retries and fallbacks are the router's job. Every
-failure of the upstream becomes an `UpstreamError` in one place, `_upstream_errors`, with the
-provider key scrubbed from any text the provider sent back.
+Nothing here retries: retries and fallbacks are the router's job. Every failure of the
+upstream becomes an `UpstreamError` in one place, `_upstream_errors`, with the provider key
+scrubbed from any text the provider sent back.
 
 Billing uses the provider's reported usage. Until a stream's usage chunk arrives, the meter
 holds estimates (prompt from its byte bound, completion from the text so far), so a stream
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import openai
-from openai.types.chat import ChatCompletionChunk
+import aiohttp
 
 from corral.backends.base import (
     BackendHealth,
@@ -32,7 +31,7 @@ from corral.backends.base import (
     TextDelta,
     ToolCallDelta,
 )
-from corral.backends.openai_api import translate
+from corral.backends.openai_api import translate, wire
 from corral.backends.remote.common import classify, meter_text, prompt_token_bound
 from corral.errors import ClientClosedRequest, UpstreamError
 from corral.settings import RemoteModelConfig
@@ -58,9 +57,7 @@ class OpenAIBackend:
         self._key = key
         self._options = options
         self._timeout_s = config.timeout_s
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=key, max_retries=0, timeout=config.timeout_s
-        )
+        self._wire = wire.Wire(base_url, key)
 
     # -- chat --------------------------------------------------------------------------------
 
@@ -68,7 +65,7 @@ class OpenAIBackend:
         arguments = translate.chat_arguments(request, self._options)
         with self._upstream_errors():
             completion = await self._answer(
-                self._client.chat.completions.create(**arguments, stream=False),
+                self._wire.post("/chat/completions", arguments),
                 request.cancelled,
             )
             return translate.result(completion, request)
@@ -78,16 +75,14 @@ class OpenAIBackend:
         deadline = asyncio.get_running_loop().time() + self._timeout_s
         with self._upstream_errors():
             async with asyncio.timeout_at(deadline):
-                chunks = await self._client.chat.completions.create(
-                    **arguments, stream=True, stream_options={"include_usage": True}
+                events = await self._wire.events(
+                    "/chat/completions",
+                    {**arguments, "stream": True, "stream_options": {"include_usage": True}},
                 )
-        return self._relay(chunks, request, deadline)
+        return self._relay(events, request, deadline)
 
     async def _relay(
-        self,
-        chunks: openai.AsyncStream[ChatCompletionChunk],
-        request: GenerationRequest,
-        deadline: float,
+        self, chunks: AsyncGenerator[Any, None], request: GenerationRequest, deadline: float
     ) -> AsyncIterator[StreamEvent]:
         state = translate.StreamState()
         request.meter.prompt_tokens = translate.estimate_prompt(request)
@@ -97,15 +92,15 @@ class OpenAIBackend:
                 if chunk is None:
                     yield self._finished(state, request)
                     return
-                for event in state.feed(chunk):
+                with self._upstream_errors():
+                    events = state.feed(chunk)
+                for event in events:
                     _meter(event, request)
                     yield event
         finally:
-            await chunks.close()
+            await chunks.aclose()
 
-    async def _next_chunk(
-        self, chunks: openai.AsyncStream[ChatCompletionChunk], deadline: float
-    ) -> ChatCompletionChunk | None:
+    async def _next_chunk(self, chunks: AsyncGenerator[Any, None], deadline: float) -> Any:
         with self._upstream_errors():
             try:
                 async with asyncio.timeout_at(deadline):
@@ -116,7 +111,8 @@ class OpenAIBackend:
     def _finished(self, state: translate.StreamState, request: GenerationRequest) -> Finished:
         if state.reason is None:
             raise self._broken("the stream ended before the answer was complete")
-        return Finished(state.reason, translate.usage(state.reported, request.meter))
+        with self._upstream_errors():
+            return Finished(state.reason, translate.usage(state.reported, request.meter))
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         return prompt_token_bound(request)
@@ -124,15 +120,14 @@ class OpenAIBackend:
     # -- embeddings --------------------------------------------------------------------------
 
     async def embed(self, inputs: list[str]) -> EmbeddingResult:
+        body = {"model": self._options.model, "input": inputs, "encoding_format": "float"}
         with self._upstream_errors():
             async with asyncio.timeout(self._timeout_s):
-                answer = await self._client.embeddings.create(
-                    model=self._options.model, input=inputs, encoding_format="float"
-                )
-        vectors = [item.embedding for item in sorted(answer.data, key=lambda item: item.index)]
+                answer = await self._wire.post("/embeddings", body)
+            vectors, prompt_tokens = translate.embeddings(answer)
         if len(vectors) != len(inputs):
             raise self._broken(f"{len(vectors)} embeddings came back for {len(inputs)} inputs")
-        return EmbeddingResult(vectors=vectors, prompt_tokens=answer.usage.prompt_tokens)
+        return EmbeddingResult(vectors=vectors, prompt_tokens=prompt_tokens)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -143,7 +138,7 @@ class OpenAIBackend:
         """Nothing to acquire: connections open on first use."""
 
     async def close(self) -> None:
-        await self._client.close()
+        await self._wire.close()
 
     # -- the error boundary ------------------------------------------------------------------
 
@@ -162,20 +157,21 @@ class OpenAIBackend:
 
     @contextmanager
     def _upstream_errors(self) -> Iterator[None]:
-        """Translate the SDK's (and the transport's) failures into corral's errors."""
+        """Translate the transport's failures, and the server's, into corral's errors."""
         name = self.config.name
         try:
             yield
-        except openai.APIStatusError as exc:
-            retry_after = translate.retry_after_s(exc.response.headers)
-            raise classify(name, exc.status_code, self._detail(exc), retry_after) from None
-        except (openai.APITimeoutError, TimeoutError):
+        except wire.StatusError as exc:
+            retry_after = translate.retry_after_s(exc.headers)
+            detail = self._scrub(exc.detail())[:_MAX_DETAIL_CHARS]
+            raise classify(name, exc.status, detail, retry_after) from None
+        except TimeoutError:
             raise classify(name, None, f"no answer within {self._timeout_s:g} s") from None
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            raise classify(name, None, self._scrub(f"{type(cause).__name__}: {cause}")) from None
-        except (openai.APIError, ValueError) as exc:
-            raise self._broken(f"malformed answer ({self._detail(exc)})") from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
+            raise classify(name, None, self._scrub(f"{type(exc).__name__}: {exc}")) from None
+        except (wire.StreamError, aiohttp.ClientError, ValueError) as exc:
+            detail = self._scrub(str(exc))[:_MAX_DETAIL_CHARS]
+            raise self._broken(f"malformed answer ({detail})") from None
 
     def _broken(self, detail: str) -> UpstreamError:
         return UpstreamError(
@@ -184,12 +180,6 @@ class OpenAIBackend:
             retryable=True,
             code="upstream_malformed",
         )
-
-    def _detail(self, exc: Exception) -> str:
-        body: Any = getattr(exc, "body", None)
-        message = body.get("message") if isinstance(body, dict) else None
-        text = message if isinstance(message, str) and message else str(exc)
-        return self._scrub(text)[:_MAX_DETAIL_CHARS]
 
     def _scrub(self, text: str) -> str:
         """The provider key never leaves in a message, even when the provider echoes it."""

@@ -3,6 +3,11 @@
 Pure functions and one small stream accumulator: nothing here does I/O, so every mapping is
 tested without a server. Parameters left at OpenAI's own defaults are not sent, so servers
 that reject a parameter for some models (reasoning models and `temperature`) are not upset.
+
+Answers are read from the decoded JSON as it is, without building the SDK's pydantic objects:
+on the gateway's hot path that saves their validation per answer and per stream chunk, and a
+worker that serves only remote models never imports the `openai` package (~14 MB).
+A field of the wrong shape is a `ValueError`, which the backend reports as a malformed answer.
 """
 
 from __future__ import annotations
@@ -12,14 +17,6 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-
-from openai.types import CompletionUsage
-from openai.types.chat import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionMessageFunctionToolCall,
-    ChatCompletionTokenLogprob,
-)
 
 from corral.backends.base import (
     ChatMessage,
@@ -161,11 +158,13 @@ def finish_reason(raw: str | None) -> FinishReason:
     return _FINISH_REASONS.get(raw or "stop", "stop")
 
 
-def usage(reported: CompletionUsage | None, meter: UsageMeter) -> Usage:
-    """The provider's counts, copied to the meter; the meter's estimates if none came."""
+def usage(reported: Any, meter: UsageMeter) -> Usage:
+    """The provider's counts (`usage` of an answer), copied to the meter; the meter's
+    estimates if none came."""
     if reported is not None:
-        meter.prompt_tokens = reported.prompt_tokens
-        meter.completion_tokens = reported.completion_tokens
+        counts = _object(reported, "usage")
+        meter.prompt_tokens = _count(counts, "prompt_tokens")
+        meter.completion_tokens = _count(counts, "completion_tokens")
     return Usage(meter.prompt_tokens, meter.completion_tokens)
 
 
@@ -174,43 +173,72 @@ def estimate_prompt(request: GenerationRequest) -> int:
     return math.ceil(prompt_token_bound(request) / _BYTES_PER_TOKEN_ESTIMATE)
 
 
-def logprobs(content: list[ChatCompletionTokenLogprob] | None) -> list[TokenLogprob]:
+def logprobs(content: Any) -> list[TokenLogprob]:
+    """`logprobs.content` of a choice: each token with its alternatives."""
     return [
         TokenLogprob(
-            token=item.token,
-            logprob=item.logprob,
-            bytes=item.bytes or [],
+            token=_text(item, "token"),
+            logprob=_number(item, "logprob"),
+            bytes=item.get("bytes") or [],
             top_logprobs=[
-                TopLogprob(top.token, top.logprob, top.bytes or []) for top in item.top_logprobs
+                TopLogprob(_text(top, "token"), _number(top, "logprob"), top.get("bytes") or [])
+                for top in _objects(item.get("top_logprobs"), "top_logprobs")
             ],
         )
-        for item in content or ()
+        for item in _objects(content, "logprobs.content")
     ]
 
 
-def result(completion: ChatCompletion, request: GenerationRequest) -> GenerationResult:
+def result(completion: Any, request: GenerationRequest) -> GenerationResult:
     """The whole answer; the meter is set from the provider's usage (estimated if absent)."""
-    if not completion.choices:
+    choices = _objects(_object(completion, "answer").get("choices"), "choices")
+    if not choices:
         raise ValueError("the answer has no choices")
-    choice = completion.choices[0]
-    text = choice.message.content or ""
-    if completion.usage is None:
+    choice = choices[0]
+    message = _object(choice.get("message"), "message")
+    text = message.get("content") or ""
+    if not isinstance(text, str):
+        raise ValueError("message.content is not text")
+    reported = completion.get("usage")
+    if reported is None:
         request.meter.prompt_tokens = estimate_prompt(request)
         request.meter.completion_tokens = 0
         meter_text(request.meter, text)
     calls = [
-        ToolCall(call.id, call.function.name, call.function.arguments)
-        for call in choice.message.tool_calls or ()
-        if isinstance(call, ChatCompletionMessageFunctionToolCall)
+        ToolCall(_text(call, "id"), _text(function, "name"), _text(function, "arguments"))
+        for call in _objects(message.get("tool_calls"), "tool_calls")
+        if call.get("type", "function") == "function"
+        for function in [_object(call.get("function"), "function")]
     ]
-    wanted_logprobs = request.params.logprobs and choice.logprobs is not None
+    wanted = request.params.logprobs and choice.get("logprobs") is not None
     return GenerationResult(
         text=text,
-        finish_reason=finish_reason(choice.finish_reason),
-        usage=usage(completion.usage, request.meter),
-        logprobs=logprobs(choice.logprobs.content) if wanted_logprobs and choice.logprobs else None,
+        finish_reason=finish_reason(choice.get("finish_reason")),
+        usage=usage(reported, request.meter),
+        logprobs=logprobs(_object(choice["logprobs"], "logprobs").get("content"))
+        if wanted
+        else None,
         tool_calls=calls or None,
     )
+
+
+def embeddings(answer: Any) -> tuple[list[list[float]], int]:
+    """The vectors of an `/embeddings` answer in input order, and its prompt tokens."""
+    data = sorted(_objects(_object(answer, "answer").get("data"), "data"), key=_index)
+    vectors = []
+    for item in data:
+        vector = item.get("embedding")
+        if not isinstance(vector, list):
+            raise ValueError("embedding is not a list of numbers")
+        vectors.append(vector)
+    return vectors, _count(_object(answer.get("usage"), "usage"), "prompt_tokens")
+
+
+def _index(item: dict[str, Any]) -> int:
+    index = item.get("index")
+    if not isinstance(index, int):
+        raise ValueError("index is not a number")
+    return index
 
 
 @dataclass(slots=True)
@@ -218,30 +246,78 @@ class StreamState:
     """Turns chunks into events and remembers how the answer ended."""
 
     reason: FinishReason | None = None
-    reported: CompletionUsage | None = None
+    reported: Any = None
 
-    def feed(self, chunk: ChatCompletionChunk) -> list[StreamEvent]:
+    def feed(self, chunk: Any) -> list[StreamEvent]:
         events: list[StreamEvent] = []
-        if chunk.usage is not None:
-            self.reported = chunk.usage
-        for choice in chunk.choices[:1]:
-            delta = choice.delta
-            pieces = logprobs(choice.logprobs.content) if choice.logprobs else []
-            if delta.content or pieces:
-                events.append(TextDelta(delta.content or "", pieces))
-            for call in delta.tool_calls or ():
-                function = call.function
-                events.append(
-                    ToolCallDelta(
-                        index=call.index,
-                        id=call.id,
-                        name=function.name if function else None,
-                        arguments=(function.arguments or "") if function else "",
-                    )
-                )
-            if choice.finish_reason is not None:
-                self.reason = finish_reason(choice.finish_reason)
+        chunk = _object(chunk, "chunk")
+        if chunk.get("usage") is not None:
+            self.reported = chunk["usage"]
+        for choice in _objects(chunk.get("choices"), "choices")[:1]:
+            delta = _object(choice.get("delta") or {}, "delta")
+            content = delta.get("content") or ""
+            pieces = []
+            if choice.get("logprobs"):
+                pieces = logprobs(_object(choice["logprobs"], "logprobs").get("content"))
+            if content or pieces:
+                events.append(TextDelta(content, pieces))
+            events.extend(
+                _tool_call_delta(call) for call in _objects(delta.get("tool_calls"), "tool_calls")
+            )
+            if choice.get("finish_reason") is not None:
+                self.reason = finish_reason(choice["finish_reason"])
         return events
+
+
+def _tool_call_delta(call: dict[str, Any]) -> ToolCallDelta:
+    function = _object(call.get("function") or {}, "function")
+    index = call.get("index", 0)
+    if not isinstance(index, int):
+        raise ValueError("tool_calls.index is not a number")
+    return ToolCallDelta(
+        index=index,
+        id=call.get("id"),
+        name=function.get("name"),
+        arguments=function.get("arguments") or "",
+    )
+
+
+# The wire's shapes, checked where they are read: anything else is a malformed answer.
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is not an object")
+    return value
+
+
+def _objects(value: Any, what: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError(f"{what} is not a list of objects")
+    return value
+
+
+def _text(value: dict[str, Any], name: str) -> str:
+    field = value.get(name)
+    if not isinstance(field, str):
+        raise ValueError(f"{name} is not text")
+    return field
+
+
+def _number(value: dict[str, Any], name: str) -> float:
+    field = value.get(name)
+    if not isinstance(field, int | float) or isinstance(field, bool):
+        raise ValueError(f"{name} is not a number")
+    return float(field)
+
+
+def _count(value: dict[str, Any], name: str) -> int:
+    field = value.get(name)
+    if not isinstance(field, int) or isinstance(field, bool) or field < 0:
+        raise ValueError(f"usage.{name} is not a count")
+    return field
 
 
 def retry_after_s(headers: Any) -> float | None:
