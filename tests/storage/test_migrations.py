@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from corral.settings import load_settings
-from corral.storage.database import Database, open_database
+from corral.storage.database import HEAD_REVISION, Database, open_database
 from corral.storage.tables import Base
 from tests.databases import postgres_database
 
@@ -77,12 +80,21 @@ def _revision_and_tables(db: Database) -> tuple[int, list[str]]:
     return revision, [version]
 
 
-def _upgrade_to(db: Database, target: str) -> None:
-    from alembic import command
-    from alembic.config import Config
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "corral.storage:migrations")
+    return config
 
+
+def _upgrade_to(db: Database, target: str) -> None:
     with db.engine.begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", "corral.storage:migrations")
+        config = _alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, target)
+
+
+def test_the_known_head_is_the_newest_migration() -> None:
+    # A server that finds its schema at HEAD_REVISION skips Alembic; a new migration must move it.
+    scripts = ScriptDirectory.from_config(_alembic_config())
+
+    assert scripts.get_current_head() == HEAD_REVISION

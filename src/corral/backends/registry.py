@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from corral.backends.base import Backend
-from corral.backends.llama_cpp import LlamaCppBackend
 from corral.errors import ConfigError
 from corral.settings import LocalModelConfig, ModelConfig, RemoteModelConfig, RoutingConfig
 
@@ -19,6 +18,10 @@ class BuiltBackend:
 
 
 def _llama_cpp(config: ModelConfig) -> BuiltBackend:
+    # Imported here: llama.cpp (with numpy and jinja2) costs a gateway with only remote models
+    # tens of megabytes per worker.
+    from corral.backends.llama_cpp import LlamaCppBackend
+
     assert isinstance(config, LocalModelConfig)
     backend = LlamaCppBackend(config)
     return BuiltBackend(backend, backend.context_length)

@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +24,8 @@ from corral.settings import Settings
 
 logger = logging.getLogger("corral.storage")
 
+HEAD_REVISION = "0003"
+"""The newest migration's revision (a test keeps it equal to Alembic's head)."""
 _MIGRATION_LOCK = 0x636F7272  # any fixed number: PostgreSQL advisory lock held while migrating
 _READONLY = "corral_readonly"
 P = ParamSpec("P")
@@ -77,6 +77,11 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe when several processes start at once."""
+        if self.schema_revision() == HEAD_REVISION:
+            return  # nothing to do, and no Alembic loaded: it costs every worker ~10 MB
+        from alembic import command
+        from alembic.config import Config
+
         with self.engine.begin() as connection:
             if self.dialect == "postgresql":
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
@@ -84,6 +89,15 @@ class Database:
             config.set_main_option("script_location", "corral.storage:migrations")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def schema_revision(self) -> str | None:
+        """The revision the schema is at; None for a database corral has never opened."""
+        try:
+            with self.engine.connect() as connection:
+                row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+        except SQLAlchemyError:
+            return None
+        return None if row is None else str(row[0])
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

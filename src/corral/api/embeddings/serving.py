@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import array
 import base64
-
-import numpy as np
+import sys
 
 from corral.api.embeddings.protocol import (
     Embedding,
@@ -16,7 +16,11 @@ from corral.pipeline.gateway import Gateway, RequestContext
 
 
 def encode_base64(vector: list[float]) -> str:
-    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    """What OpenAI's `encoding_format="base64"` sends: the vector as little-endian float32."""
+    packed = array.array("f", vector)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode("ascii")
 
 
 class EmbeddingServing:
