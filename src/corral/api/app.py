@@ -50,7 +50,7 @@ from corral.privacy.audit import AuditLog
 from corral.privacy.pseudonymize import Pseudonymizer
 from corral.routing.router import Router
 from corral.settings import Settings, load_settings
-from corral.storage import open_database
+from corral.storage import Database, open_database
 
 logger = logging.getLogger("corral.app")
 
@@ -82,7 +82,7 @@ def build_services(
         catalog,
         metrics,
         Entitlement(directory, build_licences(settings)),
-        Admission(ledger, limiter, directory),
+        Admission(ledger, limiter, directory, overlap_checks=overlapping(limiter, db)),
         Settlement(ledger, limiter),
         Router(settings.routing),
         PrivacyGuard(Pseudonymizer(), audit, db),
@@ -111,6 +111,11 @@ def rate_limiter(settings: Settings) -> RateLimiter:
         return LocalRateLimiter()
     client = redis.asyncio.from_url(settings.redis_url.get_secret_value())
     return RedisRateLimiter(client, f"{settings.redis_namespace}:rl")
+
+
+def overlapping(limiter: RateLimiter, db: Database) -> bool:
+    """Whether admission's two checks are both network round trips, worth running at once."""
+    return isinstance(limiter, RedisRateLimiter) and db.dialect == "postgresql"
 
 
 async def _sweep(services: Services, every_s: float = 30.0) -> None:

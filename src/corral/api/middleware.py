@@ -79,8 +79,7 @@ class RequestContextMiddleware:
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")
         path = getattr(route, "path", "unmatched")
-        self.metrics.requests.labels(scope["method"], path, str(status)).inc()
-        self.metrics.latency.labels(scope["method"], path).observe(seconds)
+        self.metrics.request_done(scope["method"], path, status, seconds)
 
 
 class BodySizeLimitMiddleware:

@@ -51,7 +51,7 @@ class UsageEntry:
 
 
 def month_of(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m")
+    return f"{moment.year:04d}-{moment.month:02d}"  # strftime costs ~10x as much
 
 
 class Ledger:

@@ -215,7 +215,7 @@ def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
     out = dict(params)
     for name, value in params.items():
         if isinstance(value, dt.datetime):
-            out[name] = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            out[name] = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         elif isinstance(value, dt.date):
             out[name] = value.isoformat()
     return out

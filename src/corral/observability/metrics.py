@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -37,6 +38,25 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+        # Labelled children by their labels: prometheus_client's `labels()` validates and locks
+        # on every call, a cost every request paid four times.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
+        self._child(self.requests, method, route, str(status)).inc()
+        self._child(self.latency, method, route).observe(seconds)
+
+    def tokens_used(self, model: str, prompt: int, completion: int) -> None:
+        self._child(self.tokens, model, "input").inc(prompt)
+        self._child(self.tokens, model, "output").inc(completion)
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def watch_queue_depth(self, read: Callable[[], dict[str, int]]) -> None:
         """Report each model's waiting requests, read at scrape time."""

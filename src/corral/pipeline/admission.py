@@ -42,10 +42,20 @@ class Ask:
 
 
 class Admission:
-    def __init__(self, ledger: Ledger, limiter: RateLimiter, directory: AccountDirectory) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        limiter: RateLimiter,
+        directory: AccountDirectory,
+        overlap_checks: bool = False,
+    ) -> None:
+        """`overlap_checks`: run the rate check and the budget hold at the same time, which
+        pays when both are network round trips (Redis and PostgreSQL); otherwise one after the
+        other, which spares two tasks a request."""
         self._ledger = ledger
         self._limiter = limiter
         self._directory = directory
+        self._overlap_checks = overlap_checks
 
     async def prices(self, model: ModelEntry) -> tuple[int, int]:
         return (await self._directory.price_overrides()).get(model.id, model.prices)
@@ -79,9 +89,14 @@ class Admission:
             if amount > 0:
                 hold = Reservation(request_id, tenant.id, month_of(started), amount)
         tokens = ask.prompt_tokens + ask.max_completion_tokens if ask else 0
-        # The two checks are independent, so both go out at once; whichever passed is undone
-        # if the other refuses.
-        decision, held = await asyncio.gather(self._check_rate(charge, tokens), self._hold(hold))
+        if self._overlap_checks:  # whichever passed is undone if the other refuses
+            decision, held = await asyncio.gather(
+                self._check_rate(charge, tokens), self._hold(hold)
+            )
+        else:
+            decision = await self._check_rate(charge, tokens)
+            refused = decision is not None and not decision.allowed
+            held = False if refused else await self._hold(hold)
         if decision is not None and not decision.allowed:
             if held and hold is not None:
                 await self._ledger.settle(None, hold)

@@ -190,8 +190,7 @@ class Gateway:
 
     async def _settle(self, charge: Charge, usage: Usage, outcome: Outcome) -> None:
         await self._settlement.settle(charge, usage, outcome)
-        self._metrics.tokens.labels(charge.model.id, "input").inc(usage.prompt_tokens)
-        self._metrics.tokens.labels(charge.model.id, "output").inc(usage.completion_tokens)
+        self._metrics.tokens_used(charge.model.id, usage.prompt_tokens, usage.completion_tokens)
 
     async def _observe_stream(
         self, bill: _StreamBill, events: AsyncIterator[StreamEvent], started: float

@@ -25,7 +25,8 @@ class Settlement:
     def __init__(self, ledger: Ledger, limiter: RateLimiter) -> None:
         self._ledger = ledger
         self._limiter = limiter
-        self._corrections: set[asyncio.Task[None]] = set()
+        self._corrections: dict[str, tuple[int, int]] = {}  # key id -> (tpm, tokens to add)
+        self._correcting: asyncio.Task[None] | None = None
 
     async def settle(self, charge: Charge, usage: Usage, outcome: Outcome) -> None:
         entry = None
@@ -51,16 +52,26 @@ class Settlement:
         key = charge.principal.key
         if key is not None and key.tpm is not None:
             used = usage.total_tokens if entry is not None else 0
-            # Off the response path: nobody waits for a rate-limit correction.
-            task = asyncio.create_task(self._correct(key.id, key.tpm, used - charge.counted_tokens))
-            self._corrections.add(task)
-            task.add_done_callback(self._corrections.discard)
+            self._correct_later(key.id, key.tpm, used - charge.counted_tokens)
 
-    async def _correct(self, key_id: str, tpm: int, delta: int) -> None:
-        try:
-            await self._limiter.adjust_tokens(key_id, tpm, delta)
-        except Exception:  # the limit self-corrects within a minute; the bill is what counts
-            logger.warning("could not correct the token rate count", exc_info=True)
+    def _correct_later(self, key_id: str, tpm: int, delta: int) -> None:
+        """Off the response path, and merged: the corrections that arrive while one is being
+        sent go out together, one call per key, instead of one call per request."""
+        if delta == 0:
+            return
+        _, pending = self._corrections.get(key_id, (tpm, 0))
+        self._corrections[key_id] = (tpm, pending + delta)
+        if self._correcting is None or self._correcting.done():
+            self._correcting = asyncio.create_task(self._send_corrections())
+
+    async def _send_corrections(self) -> None:
+        while self._corrections:
+            batch, self._corrections = self._corrections, {}
+            for key_id, (tpm, delta) in batch.items():
+                try:
+                    await self._limiter.adjust_tokens(key_id, tpm, delta)
+                except Exception:  # the limit self-corrects within a minute; the bill counts
+                    logger.warning("could not correct the token rate count", exc_info=True)
 
 
 async def _shielded(work: Coroutine[Any, Any, None]) -> None:

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from corral.api.chat.protocol import ChatCompletionRequest
 from corral.api.chat.serving import ChatServing
-from corral.api.deps import ContextDep, ServicesDep, json_body
+from corral.api.deps import inference_call
 from corral.api.idempotency import serve_inference
 
 router = APIRouter()
 
 
 @router.post("/v1/chat/completions", response_model=None)
-async def create_chat_completion(
-    http: Request,
-    ctx: ContextDep,
-    services: ServicesDep,
-    request: Annotated[ChatCompletionRequest, Depends(json_body(ChatCompletionRequest))],
-) -> Response:
-    serving = ChatServing(services.gateway)
-    return await serve_inference(http, ctx, services, lambda: serving.create(ctx, request))
+async def create_chat_completion(http: Request) -> Response:
+    call = await inference_call(http, ChatCompletionRequest)
+    serving = ChatServing(call.services.gateway)
+    return await serve_inference(
+        http, call.ctx, call.services, lambda: serving.create(call.ctx, call.body)
+    )
