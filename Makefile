@@ -8,11 +8,16 @@ MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 # llama.cpp compiled for this machine's own SIMD (AVX2, AVX-512, NEON ...), not a generic target.
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-.PHONY: setup services serve test lint typecheck bench lock clean
+.PHONY: setup services serve test lint typecheck bench wrk lock clean
 
 setup: $(STAMP) $(MODEL_FILE)
 
-# Everything comes from the hash-pinned lock: a changed or substituted release fails the install.
+# Everything comes from the hash-pinned # bench/gateway.py loads the gateways with wrk (Debian's package).
+wrk:
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null \
+		|| (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null)
+
+lock: a changed or substituted release fails the install.
 # llama-cpp-python is built from its sdist for this CPU (GGML_NATIVE); pip's wheel cache keeps
 # that build, so a second venv on the same machine does not compile it again.
 $(STAMP): requirements.lock pyproject.toml
@@ -48,7 +53,7 @@ test: setup services
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: setup services
+bench: setup services wrk
 	$(BIN)/python bench/local_inference.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/usage_queries.py

@@ -192,20 +192,27 @@ def profiling(py_spy: Path | None, pid: int, seconds: int, out: Path) -> Iterato
         proc.wait(timeout=seconds + 30)
 
 
-def profile_top(raw: Path, limit: int = 25) -> list[tuple[str, float]]:
-    """The functions most often on the stack in a py-spy raw profile, as shares of samples."""
+def profile_top(raw: Path, limit: int = 25) -> list[tuple[str, float, float]]:
+    """The functions most often on the stack in a py-spy raw profile: (function, share of
+    samples with it anywhere on the stack, share with it running itself), by the latter."""
     if not raw.exists():
         return []
     inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        frames = [f.split(":")[0] for f in stack.split(";")]
         total += int(count)
-        for frame in {f.split(":")[0] for f in stack.split(";")}:
+        own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+        for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + int(count)
-    ranked = sorted(inclusive.items(), key=lambda item: -item[1])
-    interesting = [(f, n / total) for f, n in ranked if not any(w in f for w in WRAPPERS)]
-    return [(f + ")", round(share, 3)) for f, share in interesting[:limit]]
+    ranked = sorted(own.items(), key=lambda item: -item[1])
+    interesting = [f for f, _ in ranked if not any(w in f for w in WRAPPERS)]
+    return [
+        (f + ")", round(inclusive[f] / total, 3), round(own[f] / total, 3))
+        for f in interesting[:limit]
+    ]
 
 
 def run_wrk(load: Load) -> dict[str, float]:

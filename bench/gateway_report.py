@@ -31,8 +31,10 @@ def cell_line(cell: Cell) -> str:
     )
 
 
-def profile_lines(top: list[tuple[str, float]]) -> str:
-    return "\n".join(f"      {share * 100:5.1f}%  {frame}" for frame, share in top)
+def profile_lines(top: list[tuple[str, float, float]]) -> str:
+    lines = ["      on stack  running  function"]
+    lines += [f"      {on * 100:7.1f}% {mine * 100:7.1f}%  {frame}" for frame, on, mine in top]
+    return "\n".join(lines)
 
 
 def _find(cells: list[Cell], target: str, stream: bool, concurrency: int) -> Cell | None:
