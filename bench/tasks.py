@@ -5,15 +5,18 @@ model takes at most 1.5 x the time llama.cpp needs to read all of its tokens onc
 the same run, so that map-reduce adds little beyond the unavoidable reading.
 
 Method, in one process, on the same loaded model (corral's embedded SmolLM2, its default
-settings): (a) reading: the chat as the task renders it ("[id] author: text" lines) is cut into
-pieces that fit the context and each piece is evaluated once (`max_tokens=1`, no cache reuse
-between pieces), timed in total; (b) the task: `explain-conversation` through corral's task
-engine and gateway (chunking, one JSON answer per chunk under the schema's grammar, one combining
-call), timed end to end. The ratio is (b) / (a). The chat is the committed fixture
-`tests/tasks/fixtures/whatsapp_android_en.txt` unless `--chat` names another.
+settings): (a) reading: the chat's messages as the task renders them ("[id] author: text"
+lines), cut into the same pieces the task reads them in, each piece evaluated once
+(`max_tokens=1`), timed in total; (b) the task: `explain-conversation` through corral's task
+engine and gateway (each piece read once and its key messages named, then one call explaining
+those), timed end to end. The ratio is (b) / (a): what the task costs beyond reading every token
+once. Reading in the same pieces keeps the comparison fair: on a CPU a token costs more the
+further into the context it sits, so longer reference pieces would flatter the ratio. The chat
+is the committed fixture `tests/tasks/fixtures/whatsapp_android_en.txt` unless `--chat` names
+another.
 
 Run: `.venv/bin/python bench/tasks.py` (also in `make bench`). Writes bench/results/tasks.json.
-Expect several minutes on 2 cores: reading ~50,000 tokens takes most of it.
+Reading ~47,000 tokens dominates: about 45 minutes in all on this 2-core machine kind.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
 from corral.settings import EMBEDDED_MODEL_NAME, load_settings
 from corral.tasks.chat_export import parse_chat
-from corral.tasks.engine import chunks
-from corral.tasks.explain import render_line
+from corral.tasks.engine import ModelCaller, TaskMeta, chunks
+from corral.tasks.explain import PICK_TOKENS, render_line
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT = ROOT / "tests" / "tasks" / "fixtures" / "whatsapp_android_en.txt"
@@ -54,7 +57,8 @@ async def measure(chat_path: Path, text: str) -> dict[str, Any]:
         entry = gateway.catalog.get(EMBEDDED_MODEL_NAME)
         await entry.backend.start()
         try:
-            reading = await read_once(services, [render_line(line) for line in lines])
+            spoken = [render_line(line) for line in lines if line.kind != "system"]
+            reading = await read_once(services, spoken)
             started = time.perf_counter()
             answer = await TaskServing(gateway).explain(
                 RequestContext("req_bench_explain", ADMIN),
@@ -81,14 +85,15 @@ async def measure(chat_path: Path, text: str) -> dict[str, Any]:
 
 
 async def read_once(services: Any, rendered: list[str]) -> dict[str, Any]:
-    """Evaluate every token of the chat once, in pieces that fit the context (no answer)."""
+    """Evaluate every token of the chat once, in the pieces the task reads (no answer)."""
     gateway = services.gateway
     ctx = RequestContext("req_bench_read", ADMIN)
     target = await gateway.resolve(ctx, EMBEDDED_MODEL_NAME)
-    budget = target.candidates[0].context_length - 64
+    caller = ModelCaller(gateway, ctx, target, TaskMeta(EMBEDDED_MODEL_NAME, "en"))
     backend = target.candidates[0].backend
     tokens, seconds = 0, 0.0
-    for number, run in enumerate(chunks(rendered, budget)):
+    pieces = chunks(rendered, caller.input_budget(PICK_TOKENS))
+    for number, run in enumerate(pieces):
         request = GenerationRequest(
             request_id=f"req_bench_read.{number}",
             params=SamplingParams(max_tokens=1, temperature=0),
@@ -99,6 +104,7 @@ async def read_once(services: Any, rendered: list[str]) -> dict[str, Any]:
         seconds += time.perf_counter() - started
         tokens += result.usage.prompt_tokens
     return {
+        "pieces": len(pieces),
         "tokens": tokens,
         "seconds": round(seconds, 2),
         "tokens_per_s": round(tokens / seconds, 1),
@@ -112,7 +118,7 @@ def main() -> int:
     result = asyncio.run(measure(args.chat, args.chat.read_text(encoding="utf-8")))
     reading = result["reading"]
     print(f"chat: {result['chat']} ({result['messages']} messages)")
-    read = f"{reading['seconds']:8.2f} s  ({reading['tokens']} tokens"
+    read = f"{reading['seconds']:8.2f} s  ({reading['pieces']} pieces, {reading['tokens']} tokens"
     print(f"reading once:  {read}, {reading['tokens_per_s']} tok/s)")
     print(
         f"explaining:    {result['explain_s']:8.2f} s  ({result['explain_meta']['chunks']} chunks)"

@@ -14,7 +14,8 @@ import pytest
 from corral.api.deps import Services
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
 from corral.api.tasks.serving import TaskServing
-from corral.backends.base import GenerationRequest
+from corral.backends.base import GenerationRequest, GenerationResult
+from corral.errors import ContextLengthExceeded
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
 from corral.tasks.explain import PICK_TOKENS
@@ -144,6 +145,35 @@ async def test_a_chat_too_long_for_the_model_is_narrowed_to_its_key_messages(
     assert re.findall(r"\[(\d+)\]", final) == [str(i) for i in range(25, 301, 25)]
     assert result["decisions"] == [{"text": "Lake", "message_ids": [25]}]
     assert result["meta"]["dropped_references"] == chunks + 1  # a stray id per chunk, and 9998
+
+
+async def test_a_chat_chunk_too_long_after_all_is_named_in_halves(serving: Serve) -> None:
+    class Cramped(ScriptedBackend):
+        async def generate(self, request: GenerationRequest) -> GenerationResult:
+            prompt = request.messages[1].content  # type: ignore[index]
+            if request.params.max_tokens == PICK_TOKENS and prompt.count("\n") > 20:
+                raise ContextLengthExceeded("too long", param="messages")
+            return await super().generate(request)
+
+    def answer(request: GenerationRequest) -> dict[str, Any]:
+        if request.params.max_tokens == PICK_TOKENS:  # name the first message of each half
+            return {"ids": [int(re.findall(r"\[(\d+)\]", request.messages[1].content)[0])]}  # type: ignore[index]
+        return {"explanation": "Chat.", "decisions": [], "open_questions": []}
+
+    backend = Cramped(answer)
+    tasks = await serving(backend, 1200)
+    messages = [{"author": "Anna", "text": f"Message number {i} of the day."} for i in range(200)]
+
+    result = await tasks.explain(ctx(), ExplainRequest(model="scripted", messages=messages))
+
+    halves = [r for r in backend.requests if r.params.max_tokens == PICK_TOKENS]
+    assert len(halves) > result["meta"]["chunks"]  # some chunks were answered in halves
+    answered = [r for r in halves if r.messages[1].content.count("\n") <= 20]  # type: ignore[index]
+    named = [re.findall(r"\[(\d+)\]", r.messages[1].content)[0] for r in answered]  # type: ignore[index]
+    final = backend.requests[-1].messages[1].content  # type: ignore[index]
+    kept = re.findall(r"^\[(\d+)\]", final, re.MULTILINE)
+    assert kept == sorted(named, key=int)  # every half's pick went on, in chat order
+    assert result["meta"]["dropped_references"] == 0
 
 
 async def test_tips_rest_on_facts_computed_in_code(serving: Serve) -> None:

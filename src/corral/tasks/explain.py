@@ -76,17 +76,27 @@ async def explain(
 async def _key_messages(
     caller: ModelCaller, runs: list[list[int]], spoken: dict[int, str]
 ) -> list[int]:
-    """The ids each run's answer names, in chat order; at most half of each run, so the
-    narrowing always shrinks, and a run that names nothing keeps its last message."""
+    """The ids the runs' answers name, in chat order; at most half of each run, so the
+    narrowing always shrinks, and a run none of whose messages is named keeps its last one.
+
+    Answers are matched to runs by the ids themselves: a run too long for the model after all
+    is answered in halves (`ask_each`), so there may be more answers than runs.
+    """
     answers = await caller.ask_each(
         [(_PICK, [spoken[i] for i in run]) for run in runs], PICK_OUTPUT, PICK_TOKENS
     )
+    run_of = {i: number for number, run in enumerate(runs) for i in run}
+    named: list[list[int]] = [[] for _ in runs]
+    for answer in answers:
+        for i in dict.fromkeys(answer["ids"]):
+            if i in run_of:
+                named[run_of[i]].append(i)
+            else:
+                caller.meta.dropped_references += 1
     kept: list[int] = []
-    for run, answer in zip(runs, answers, strict=True):
-        in_run = set(run)
-        named = [i for i in dict.fromkeys(answer["ids"]) if i in in_run]
-        caller.meta.dropped_references += len(set(answer["ids"]) - in_run)
-        kept.extend(sorted(named[: max(1, len(run) // 2)]) or run[-1:])
+    for run, ids in zip(runs, named, strict=True):
+        unique = list(dict.fromkeys(ids))
+        kept.extend(sorted(unique[: max(1, len(run) // 2)]) or run[-1:])
     return kept
 
 
