@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
-from corral.backends.llama_cpp import loader
 from corral.catalog import build_model_configs, embedded, registry
 from corral.cli.common import ConfigOption, settings_from
 from corral.errors import ConfigError
@@ -63,6 +62,8 @@ def add(
     path = path.expanduser().resolve()
     if not path.is_file():
         raise ConfigError(f"no such file: {path}")
+    from corral.backends.llama_cpp import loader  # here: `corral serve` never needs llama.cpp
+
     with console.status(f"reading {path.name} ..."):
         info = loader.read_info(loader.open_vocab(path))
     try:

@@ -20,7 +20,6 @@ import orjson
 from corral import __version__
 
 _MAX_CONNECTIONS = 1000  # as many as the SDK's own client allows
-_MAX_LINE_BYTES = 2**24  # one SSE line: a big tool-call argument chunk, not a runaway
 
 
 class StatusError(Exception):
@@ -97,9 +96,7 @@ class Wire:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None),  # the backend's deadlines rule
-                read_bufsize=2**16,
-                max_line_size=_MAX_LINE_BYTES,
-                max_field_size=_MAX_LINE_BYTES,
+                read_bufsize=2**20,  # an SSE line may be up to twice this: big tool-call chunks
             )
             self._loop = loop
         return self._session
