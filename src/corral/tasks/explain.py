@@ -29,6 +29,10 @@ PICK_OUTPUT: dict[str, Any] = {
 }
 PICK_TOKENS = 96
 """Eight ids and the JSON around them; small, since generating is what costs on a CPU."""
+EXPLAIN_TOKENS = 3072
+"""The explanation's own budget: its schema bounds it by characters, and a chat's emoji and
+names can take several tokens a character, so it gets more room than engine.OUTPUT_TOKENS
+(a 1,024-token answer was once cut short mid-string)."""
 
 
 def render_line(line: ChatMessageLine) -> str:
@@ -50,7 +54,7 @@ async def explain(
     spoken = {line.id: render_line(line) for line in lines if line.kind != "system"}
     ids = list(spoken)
     caller.meta.chunks = 1
-    while len(chunks([spoken[i] for i in ids], caller.input_budget())) > 1:
+    while len(chunks([spoken[i] for i in ids], caller.input_budget(EXPLAIN_TOKENS))) > 1:
         runs = chunks([spoken[i] for i in ids], caller.input_budget(PICK_TOKENS))
         if len(ids) == len(spoken):
             caller.meta.chunks = len(runs)
@@ -60,6 +64,7 @@ async def explain(
         _SYSTEM.format(language=LANGUAGES[language]),
         lead + "\n".join(spoken[i] for i in ids),
         EXPLANATION_OUTPUT,
+        EXPLAIN_TOKENS,
     )
     known = {line.id for line in lines}
     decisions, dropped_d = keep_known(_unique(answer["decisions"]), "message_ids", known)
