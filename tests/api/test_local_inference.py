@@ -19,6 +19,7 @@ LONG_STORY = {
     "model": MODEL,
     "messages": [{"role": "user", "content": "Write a very long story."}],
     "max_tokens": 4000,
+    "temperature": 0,  # greedy: the same long answer every run (sampling once ended it early)
     "stream": True,
 }
 
