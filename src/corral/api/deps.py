@@ -119,7 +119,6 @@ async def parsed_body(request: Request, model: type[ModelT]) -> ModelT:
 class InferenceCall(Generic[ModelT]):
     """An inference request, authenticated and parsed: what its route hands to serving."""
 
-    http: Request
     ctx: RequestContext
     services: Services
     body: ModelT
@@ -130,4 +129,4 @@ async def inference_call(request: Request, model: type[ModelT]) -> InferenceCall
     and FastAPI solving them as three dependencies cost ~0.2 ms a request (bench/gateway.py)."""
     services = await get_services(request)
     ctx = await authenticate(request, services)
-    return InferenceCall(request, ctx, services, await parsed_body(request, model))
+    return InferenceCall(ctx, services, await parsed_body(request, model))
