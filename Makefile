@@ -12,12 +12,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
 setup: $(STAMP) $(MODEL_FILE)
 
-# Everything comes from the hash-pinned # bench/gateway.py loads the gateways with wrk (Debian's package).
-wrk:
-	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null \
-		|| (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null)
-
-lock: a changed or substituted release fails the install.
+# Everything comes from the hash-pinned lock: a changed or substituted release fails the install.
 # llama-cpp-python is built from its sdist for this CPU (GGML_NATIVE); pip's wheel cache keeps
 # that build, so a second venv on the same machine does not compile it again.
 $(STAMP): requirements.lock pyproject.toml
@@ -60,6 +55,11 @@ bench: setup services wrk
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/tasks.py
 	$(BIN)/python bench/gateway.py
+
+# bench/gateway.py loads the gateways with wrk (Debian's package).
+wrk:
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null \
+		|| (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null)
 
 # Refresh the lock after editing pyproject.toml (needs pip-tools in the venv).
 lock:
