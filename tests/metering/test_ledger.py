@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import KeyHasher
+from corral.errors import Conflict
 from corral.metering.ledger import Ledger, Reservation, UsageEntry, month_of
 from corral.settings import load_settings
 from corral.storage import Database, open_database
@@ -140,6 +141,63 @@ async def reserve_many(db: Database, tenant: str, half: int) -> list[bool]:
         return list(await asyncio.gather(*holds))
     finally:
         await ledger.aclose()
+
+
+async def test_a_hold_whose_request_is_cancelled_is_never_left_behind(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=10_000)
+    assert await ledger.reserve(tenant, "req_kept", MONTH, 100)
+    requests = []
+    for steps in range(8):  # cancelled before, during and after its commit
+        request = asyncio.ensure_future(ledger.reserve(tenant, f"req_{steps}", MONTH, 100))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        request.cancel()
+        requests.append(request)
+
+    await asyncio.gather(*requests, return_exceptions=True)
+    await ledger.aclose()  # waits for the writes still queued
+
+    answered = sum(1 for request in requests if not request.cancelled())
+    assert month_totals(db, tenant) == (0, 100 * (1 + answered))
+    assert held_reservations(db) == 1 + answered
+
+
+async def test_a_settlement_is_written_even_if_its_request_is_cancelled(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=None)
+    request = asyncio.ensure_future(ledger.settle(usage("req_1", tenant, cost=5), None))
+    await asyncio.sleep(0)
+
+    request.cancel()
+    await ledger.aclose()
+
+    with db.read() as session:
+        assert session.scalars(select(UsageRecord.request_id)).all() == ["req_1"]
+    assert month_totals(db, tenant) == (5, 0)
+
+
+async def test_a_reused_request_id_fails_alone_and_the_writes_beside_it_land(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=None)
+    await ledger.settle(usage("req_dup", tenant, cost=5), None)
+
+    outcomes = await asyncio.gather(
+        ledger.settle(usage("req_a", tenant, cost=1), None),
+        ledger.settle(usage("req_dup", tenant, cost=7), None),  # a client resent its id
+        ledger.settle(usage("req_b", tenant, cost=2), None),
+        return_exceptions=True,
+    )
+
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], Conflict) and outcomes[1].code == "request_id_reused"
+    with db.read() as session:
+        ids = session.scalars(select(UsageRecord.request_id)).all()
+    assert sorted(ids) == ["req_a", "req_b", "req_dup"]
+    assert month_totals(db, tenant) == (8, 0)
 
 
 async def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(

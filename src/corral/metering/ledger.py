@@ -2,10 +2,12 @@
 
 Before a request runs, `reserve` holds its maximum possible cost against the tenant's monthly
 budget with one conditional update, which the database applies atomically, so concurrent
-requests (in one process or many) can never reserve past the budget (the SQL, per database,
-is in `ledger_sql`). When the request ends,
-`settle` writes in one transaction: the ledger row, the day's rollup, the month's spend, and
-the release of the reservation. A reservation left by a crashed process expires and is swept.
+requests (in one process or many) can never reserve past the budget. When the request ends,
+`settle` writes, all or nothing: the ledger row, the day's rollup, the month's spend, and the
+release of the reservation; it completes even if the request is cancelled meanwhile. Writes
+that arrive together share one transaction (`group_commit`; the SQL, per database, is in
+`ledger_sqlite` and `ledger_postgres`). A reservation left by a crashed process expires and
+is swept.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, delete, update
 
-from corral.metering.ledger_sql import ledger_sql
+from corral.metering.ledger_postgres import PostgresLedgerSql
+from corral.metering.ledger_sql import BatchedLedgerSql
+from corral.metering.ledger_sqlite import SqliteLedgerSql
 from corral.storage import Database
 from corral.storage.tables import (
     BudgetMonth,
@@ -108,6 +112,12 @@ class Ledger:
             for tenant_id, month, amount in expired:
                 session.execute(_unreserve(tenant_id, month, amount))
         return len(expired)
+
+
+def ledger_sql(db: Database) -> BatchedLedgerSql:
+    if db.dialect == "sqlite":
+        return SqliteLedgerSql(db)
+    return PostgresLedgerSql(db)
 
 
 def _unreserve(tenant_id: str, month: str, amount: int) -> Any:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
 from corral.backends.base import Usage
 from corral.metering.ledger import Ledger, Outcome, UsageEntry
@@ -48,7 +46,8 @@ class Settlement:
                 ended_at=dt.datetime.now(dt.UTC),
             )
         if entry is not None or charge.reservation is not None:
-            await _shielded(self._ledger.settle(entry, charge.reservation))
+            # Written even if this request is cancelled meanwhile (see `group_commit`).
+            await self._ledger.settle(entry, charge.reservation)
         key = charge.principal.key
         if key is not None and key.tpm is not None:
             used = usage.total_tokens if entry is not None else 0
@@ -72,8 +71,3 @@ class Settlement:
                     await self._limiter.adjust_tokens(key_id, tpm, delta)
                 except Exception:  # the limit self-corrects within a minute; the bill counts
                     logger.warning("could not correct the token rate count", exc_info=True)
-
-
-async def _shielded(work: Coroutine[Any, Any, None]) -> None:
-    """Finish writing the usage record even if the request's task is cancelled meanwhile."""
-    await asyncio.shield(asyncio.ensure_future(work))

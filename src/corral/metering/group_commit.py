@@ -1,0 +1,112 @@
+"""Group commit: the ledger writes that arrive together are committed together.
+
+Reservations and settlements are queued (`batching`) and each batch is one transaction (SQLite)
+or one pipelined round trip with one WAL flush (PostgreSQL).
+
+A write's outcome never depends on its caller staying: a settlement whose request is cancelled
+meanwhile is still committed (its usage must be billed), and a reservation whose caller left
+before it was committed is skipped (`Write.wanted`). A batch that fails on its data is retried
+one write at a time, so one bad write never takes the others down with it; a database that
+cannot be reached fails the whole batch at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from corral.errors import StorageUnavailable
+from corral.metering.batching import Batcher
+
+logger = logging.getLogger("corral.metering")
+
+
+@dataclass(slots=True)
+class Write:
+    """One ledger write: a budget hold, or a settlement (a usage record and/or a release)."""
+
+    kind: Literal["reserve", "settle"]
+    params: dict[str, Any]
+    release: bool = False
+    record: bool = False
+    outcome: asyncio.Future[Any] = field(default_factory=lambda: _loop().create_future())
+    orphaned: Callable[[Any], None] | None = None
+    """Called with the result when the write was committed after its caller had left."""
+
+    @property
+    def wanted(self) -> bool:
+        """False for a reservation nobody waits for any more: it is not made at all."""
+        return self.kind == "settle" or not self.outcome.cancelled()
+
+    def order(self) -> tuple[str, str, str, str]:
+        """Rows are locked in this order within a batch, the same in every process, so that two
+        batches touching the same tenants can never wait on each other in a cycle."""
+        params = self.params
+        return (
+            params.get("tenant_id") or "",
+            params.get("month") or "",
+            params.get("model") or "",
+            params.get("key_id") or "",
+        )
+
+
+Commit = Callable[[Sequence[Write]], Awaitable[list[Any]]]
+"""Runs writes in one transaction and returns each one's result, in order."""
+
+
+class GroupCommit:
+    def __init__(self, commit: Commit) -> None:
+        self._commit = commit
+        self._batches = Batcher(self._commit_batch)
+
+    async def run(self, write: Write) -> Any:
+        """Queue `write` and wait until it is committed; returns its result."""
+        return await self.submit(write)
+
+    def submit(self, write: Write) -> asyncio.Future[Any]:
+        """Queue `write`; its outcome is set once it is committed."""
+        return self._batches.submit(write)
+
+    async def idle(self) -> None:
+        """Wait until everything queued so far is committed (or has failed)."""
+        await self._batches.idle()
+
+    async def _commit_batch(self, batch: list[Write]) -> None:
+        batch = sorted(batch, key=Write.order)
+        try:
+            results = await self._commit(batch)
+        except StorageUnavailable as exc:
+            for write in batch:
+                _fail(write, exc)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                _fail(batch[0], exc)
+                return
+            logger.warning("a ledger batch failed; committing its writes one by one", exc_info=True)
+            for write in batch:
+                await self._commit_batch([write])
+            return
+        for write, result in zip(batch, results, strict=True):
+            _succeed(write, result)
+
+
+def _succeed(write: Write, result: Any) -> None:
+    if not write.outcome.done():
+        write.outcome.set_result(result)
+    elif write.orphaned is not None:
+        write.orphaned(result)
+
+
+def _fail(write: Write, exc: Exception) -> None:
+    if not write.outcome.done():
+        write.outcome.set_exception(exc)
+    elif write.kind == "settle":  # nobody will see it: the log must
+        logger.error("a usage record could not be written", exc_info=exc)
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()

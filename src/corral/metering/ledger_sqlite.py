@@ -1,0 +1,185 @@
+"""The ledger's writes on SQLite: group-committed transactions on the event loop's own connection.
+
+A batch of reservations and settlements (`group_commit`) runs as one short `BEGIN IMMEDIATE`
+transaction, on the event loop's own connection when the database is free (a hop to a worker
+thread costs more than the statements on an idle machine), and in a worker thread that waits
+for the lock when another process is writing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from corral.errors import StorageUnavailable
+from corral.metering.group_commit import GroupCommit, Write
+from corral.metering.ledger_sql import (
+    DAY_INSERT,
+    RECORD_COLUMNS,
+    RECORD_VALUES,
+    BatchedLedgerSql,
+    request_id_reused,
+)
+from corral.storage import Database
+
+T = TypeVar("T")
+
+_RESERVE = (
+    "INSERT INTO budget_months (tenant_id, month, spent_micros, reserved_micros) "
+    "VALUES (:tenant_id, :month, 0, 0) ON CONFLICT DO NOTHING",
+    "UPDATE budget_months SET reserved_micros = reserved_micros + :amount "
+    "WHERE tenant_id = :tenant_id AND month = :month AND ("
+    "(SELECT budget_micros FROM tenants WHERE id = :tenant_id) IS NULL OR "
+    "spent_micros + reserved_micros + :amount <= "
+    "(SELECT budget_micros FROM tenants WHERE id = :tenant_id))",
+    "INSERT INTO budget_reservations (request_id, tenant_id, month, amount_micros, expires_at) "
+    "VALUES (:request_id, :tenant_id, :month, :amount, :expires_at)",
+)
+_RELEASE = (
+    "DELETE FROM budget_reservations WHERE request_id = :reservation_id",
+    "UPDATE budget_months SET reserved_micros = reserved_micros - :reserved "
+    "WHERE tenant_id = :tenant_id AND month = :month",
+)
+_RECORD = (
+    f"INSERT INTO usage_records ({RECORD_COLUMNS}) VALUES ({RECORD_VALUES})",
+    DAY_INSERT,
+)
+_SPEND = (
+    "INSERT INTO budget_months AS b (tenant_id, month, spent_micros, reserved_micros) "
+    "VALUES (:tenant_id, :month, :cost, 0) ON CONFLICT (tenant_id, month) "
+    "DO UPDATE SET spent_micros = b.spent_micros + excluded.spent_micros"
+)
+
+
+class SqliteLedgerSql(BatchedLedgerSql):
+    def __init__(self, db: Database) -> None:
+        # Holds and settlements share each transaction: SQLite has one writer at a time anyway.
+        batches = GroupCommit(self._commit)
+        super().__init__(holds=batches, settlements=batches)
+        path = db.engine.url.database
+        assert path, "an in-memory SQLite database cannot be shared by threads"
+        self._path = path
+        self._db = db
+        # One writer at a time in this process: a lock wakes its waiter at once, where
+        # SQLite's own busy handler sleeps in growing steps.
+        self._write_lock = threading.Lock()
+        self._inline: sqlite3.Connection | None = None
+        self._waiting: sqlite3.Connection | None = None
+        self._checkpointing: sqlite3.Connection | None = None
+        self._checkpoint_lock = threading.Lock()
+        self._inline_commits = 0
+
+    def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy_timeout_ms}"):
+            connection.execute(f"PRAGMA {pragma}")
+        return connection
+
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._write_lock.acquire(blocking=False):
+            try:
+                if self._inline is None:
+                    self._inline = self._connect(busy_timeout_ms=0)  # never waits on the loop
+                    # Folding the WAL back into the database takes milliseconds: never here.
+                    self._inline.execute("PRAGMA wal_autocheckpoint=0")
+                result = _run(self._inline, work)
+                self._inline_commits += 1
+                if self._inline_commits % _CHECKPOINT_EVERY == 0:
+                    self._db.submit(self._checkpoint)
+                return result
+            except _Busy:
+                pass  # another process is writing: wait for it off the event loop
+            except sqlite3.IntegrityError as exc:  # the data, not the database
+                raise request_id_reused() from exc
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
+            finally:
+                self._write_lock.release()
+        return await self._db.run(self._waiting_transaction, work)
+
+    def _waiting_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._write_lock:
+            if self._waiting is None:
+                self._waiting = self._connect(busy_timeout_ms=10_000)
+            try:
+                return _run(self._waiting, work)
+            except sqlite3.IntegrityError as exc:
+                raise request_id_reused() from exc
+            except (sqlite3.Error, _Busy) as exc:
+                raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
+
+    async def _commit(self, writes: Sequence[Write]) -> list[bool | None]:
+        return await self._transaction(lambda connection: [_apply(connection, w) for w in writes])
+
+    def _checkpoint(self) -> None:
+        with self._checkpoint_lock:
+            if self._checkpointing is None:
+                self._checkpointing = self._connect(busy_timeout_ms=1_000)
+            self._checkpointing.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        with self._checkpoint_lock:
+            for connection in (self._inline, self._waiting, self._checkpointing):
+                if connection is not None:
+                    connection.close()
+            self._inline = self._waiting = self._checkpointing = None
+
+
+_CHECKPOINT_EVERY = 200
+"""Inline commits between two WAL checkpoints (run in a worker thread, never blocking writers)."""
+
+
+class _Busy(Exception):
+    """Another connection holds SQLite's write lock."""
+
+
+def _run(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise _Busy(str(exc)) from exc
+        raise
+    try:
+        result = work(connection)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return result
+
+
+def _apply(connection: sqlite3.Connection, write: Write) -> bool | None:
+    """One write's statements, inside the batch's transaction."""
+    if not write.wanted:
+        return False
+    values = _sqlite_values(write.params)
+    if write.kind == "reserve":
+        connection.execute(_RESERVE[0], values)
+        if connection.execute(_RESERVE[1], values).rowcount != 1:
+            return False
+        connection.execute(_RESERVE[2], values)
+        return True
+    if write.release and connection.execute(_RELEASE[0], values).rowcount == 1:
+        connection.execute(_RELEASE[1], values)
+    if write.record:
+        for statement in _RECORD:
+            connection.execute(statement, values)
+        if values["tenant_id"] is not None:
+            connection.execute(_SPEND, values)
+    return None
+
+
+def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
+    # The same text forms SQLAlchemy's SQLite types write, so both read each other's rows.
+    out = dict(params)
+    for name, value in params.items():
+        if isinstance(value, dt.datetime):
+            out[name] = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        elif isinstance(value, dt.date):
+            out[name] = value.isoformat()
+    return out
