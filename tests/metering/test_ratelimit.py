@@ -216,3 +216,26 @@ async def test_two_processes_sharing_redis_enforce_one_limit(redis_url: tuple[st
 
     assert sum(d.allowed for d in decisions) == 10
     assert all(d.retry_after_ms > 0 for d in decisions if not d.allowed)
+
+
+async def test_the_limiter_recovers_when_redis_forgets_its_scripts(
+    redis_url: tuple[str, str],
+) -> None:
+    url, namespace = redis_url
+    client = redis.asyncio.from_url(url)
+    limiter = RedisRateLimiter(client, f"{namespace}:rl")
+    key = new_key()
+    try:
+        before = await limiter.admit(key, 3, None, 0)
+        await client.script_flush()  # as after a restart of Redis
+
+        after = await asyncio.gather(*(limiter.admit(key, 3, None, 0) for _ in range(3)))
+    finally:
+        await client.aclose()
+
+    assert seen(before) == (True, 2, None)
+    assert [seen(decision) for decision in after] == [
+        (True, 1, None),
+        (True, 0, None),
+        (False, 0, None),
+    ]

@@ -12,12 +12,17 @@ process memory, which is exact for one process.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from redis.exceptions import NoScriptError
+
 from corral.errors import RateLimited
+from corral.metering.batching import Batcher
 
 WINDOW_MS = 60_000
 
@@ -198,19 +203,33 @@ return 1
 """
 
 
+@dataclass(slots=True)
+class _ScriptCall:
+    script: str
+    keys: list[str]
+    args: list[int]
+    outcome: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
 class RedisRateLimiter:
-    """Shared by every process using the same Redis; one round trip per request."""
+    """Shared by every process using the same Redis. The calls of requests that arrive
+    together share one pipelined round trip (`batching`)."""
 
     def __init__(self, redis: Any, namespace: str = "corral:rl") -> None:
-        self._admit = redis.register_script(_ADMIT)
-        self._adjust = redis.register_script(_ADJUST)
+        self._redis = redis
+        self._shas = {text: hashlib.sha1(text.encode()).hexdigest() for text in (_ADMIT, _ADJUST)}
+        self._calls = Batcher(self._send)
         self._ns = namespace
 
     async def admit(
         self, key_id: str, rpm: int | None, tpm: int | None, tokens: int
     ) -> RateDecision:
         keys = [f"{self._ns}:r:{key_id}", f"{self._ns}:t:{key_id}"]
-        allowed, *cells = await self._admit(keys=keys, args=[rpm or 0, 1, tpm or 0, tokens])
+        allowed, *cells = await self._calls.submit(
+            _ScriptCall(_ADMIT, keys, [rpm or 0, 1, tpm or 0, tokens])
+        )
         states = [LimitState(int(c[0]), int(c[1]), int(c[2])) if c else None for c in cells]
         retry = max((int(c[3]) for c in cells if c), default=0)
         return RateDecision(bool(allowed), states[0], states[1], 0 if allowed else retry)
@@ -218,4 +237,28 @@ class RedisRateLimiter:
     async def adjust_tokens(self, key_id: str, tpm: int | None, delta: int) -> None:
         if tpm is None or delta == 0:
             return
-        await self._adjust(keys=[f"{self._ns}:t:{key_id}"], args=[delta, tpm])
+        await self._calls.submit(_ScriptCall(_ADJUST, [f"{self._ns}:t:{key_id}"], [delta, tpm]))
+
+    async def _send(self, calls: list[_ScriptCall]) -> None:
+        results = await self._pipeline(calls)
+        unknown = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if unknown:  # Redis restarted or flushed its scripts: load them, then run those again
+            for text in self._shas:
+                await self._redis.script_load(text)
+            again = await self._pipeline([calls[i] for i in unknown])
+            for i, result in zip(unknown, again, strict=True):
+                results[i] = result
+        for call, result in zip(calls, results, strict=True):
+            if call.outcome.done():
+                continue
+            if isinstance(result, Exception):
+                call.outcome.set_exception(result)
+            else:
+                call.outcome.set_result(result)
+
+    async def _pipeline(self, calls: list[_ScriptCall]) -> list[Any]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for call in calls:
+                pipe.evalsha(self._shas[call.script], len(call.keys), *call.keys, *call.args)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        return results
