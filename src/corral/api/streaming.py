@@ -14,7 +14,6 @@ from starlette.types import Receive, Scope, Send
 
 from corral.api import sse
 from corral.api.errors import envelope
-from corral.api.jsonresponse import json_response
 from corral.errors import ClientClosedRequest, CorralError
 
 T = TypeVar("T")
@@ -28,7 +27,8 @@ async def respond(
 ) -> Response:
     """JSON for a whole answer; SSE for a stream, running `on_close` when the stream ends."""
     if isinstance(result, BaseModel):
-        return json_response(result.model_dump(mode="json"))
+        # pydantic writes the JSON itself, without building the dicts first.
+        return Response(result.model_dump_json(), media_type="application/json")
     return _EventStream(
         on_close, _errors_as_events(result), media_type="text/event-stream", headers=_SSE_HEADERS
     )
@@ -66,17 +66,30 @@ async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
     Starlette stops a streaming response when its client goes away, but a handler that is still
     computing a whole answer keeps running; cancelling it frees the model for the next request.
     Call this after the body has been read: from then on `receive()` only reports a disconnect.
+    `work` runs in the caller's own task (a second task for it would cost every request), and
+    the watcher cancels that task when the client leaves.
     """
-    job = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
+    task = asyncio.current_task()
+    assert task is not None, "called from a task"
+    client_left = False
+
+    async def watch() -> None:
+        nonlocal client_left
+        await _disconnected(request)
+        client_left = True
+        task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await asyncio.wait({job, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if client_left and task.uncancel() == 0:  # our own cancel, not the server's
+            raise ClientClosedRequest(
+                "The client closed the connection before the answer was ready."
+            ) from None
+        raise
     finally:
         watcher.cancel()
-    if job.done():
-        return job.result()
-    job.cancel()
-    raise ClientClosedRequest("The client closed the connection before the answer was ready.")
 
 
 async def _disconnected(request: Request) -> None:

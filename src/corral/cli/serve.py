@@ -43,9 +43,10 @@ def serve(
         _serve_workers(settings, config, admin_key, workers)
         return
 
-    from corral.api.app import build_services, create_app
+    from corral.api.app import build_services, create_app, freeze_startup_objects
 
     app = create_app(build_services(settings, admin_key))
+    freeze_startup_objects()
     uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings))).run()
 
 

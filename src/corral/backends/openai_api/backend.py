@@ -143,17 +143,35 @@ class OpenAIBackend:
     # -- the error boundary ------------------------------------------------------------------
 
     async def _answer(self, call: Awaitable[T], cancelled: threading.Event) -> T:
-        """Await `call` within the deadline, giving up as soon as `cancelled` is set."""
-        task = asyncio.ensure_future(call)
+        """Await `call` within the deadline, giving up once `cancelled` is set. The flag is set
+        from other threads too, so a timer on this task looks at it every `_CANCEL_POLL_S`
+        (cheaper than a second task to race against)."""
+        task = asyncio.current_task()
+        assert task is not None, "called from a task"
+        loop = asyncio.get_running_loop()
+        given_up = False
+        poll: asyncio.TimerHandle
+
+        def look() -> None:
+            nonlocal poll, given_up
+            if cancelled.is_set():
+                given_up = True
+                task.cancel()
+            else:
+                poll = loop.call_later(_CANCEL_POLL_S, look)
+
+        poll = loop.call_later(_CANCEL_POLL_S, look)
         try:
             async with asyncio.timeout(self._timeout_s):
-                while not cancelled.is_set():
-                    done, _ = await asyncio.wait({task}, timeout=_CANCEL_POLL_S)
-                    if done:
-                        return task.result()
+                return await call
+        except asyncio.CancelledError:
+            if given_up and task.uncancel() == 0:
+                raise ClientClosedRequest(
+                    "The request was cancelled before the provider answered."
+                ) from None
+            raise
         finally:
-            task.cancel()
-        raise ClientClosedRequest("The request was cancelled before the provider answered.")
+            poll.cancel()
 
     @contextmanager
     def _upstream_errors(self) -> Iterator[None]:
