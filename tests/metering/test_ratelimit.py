@@ -15,12 +15,12 @@ from corral.metering.ratelimit import (
     LocalRateLimiter,
     RateDecision,
     RateLimiter,
-    RedisRateLimiter,
     check,
     duration,
     refuse,
     retry_after_ms,
 )
+from corral.metering.ratelimit_redis import RedisRateLimiter
 
 NOW = 1_800_000_000_000.0  # any instant, in ms
 

@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -38,7 +37,7 @@ from corral.catalog.licences import build_licences
 from corral.catalog.prices import PriceOverrides
 from corral.metering.idempotency import IdempotencyStore
 from corral.metering.ledger import Ledger
-from corral.metering.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
+from corral.metering.ratelimit import LocalRateLimiter, RateLimiter
 from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
 from corral.pipeline.admission import Admission
@@ -83,7 +82,7 @@ def build_services(
         catalog,
         metrics,
         Entitlement(directory, build_licences(settings)),
-        Admission(ledger, limiter, directory, overlap_checks=overlapping(limiter, db)),
+        Admission(ledger, limiter, directory, overlap_checks=overlapping(settings, db)),
         Settlement(ledger, limiter),
         Router(settings.routing),
         PrivacyGuard(Pseudonymizer(), audit, db),
@@ -110,13 +109,18 @@ def build_services(
 def rate_limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url is None:
         return LocalRateLimiter()
+    # Imported here: a deployment without Redis never loads its client (~6 MB).
+    import redis.asyncio
+
+    from corral.metering.ratelimit_redis import RedisRateLimiter
+
     client = redis.asyncio.from_url(settings.redis_url.get_secret_value())
     return RedisRateLimiter(client, f"{settings.redis_namespace}:rl")
 
 
-def overlapping(limiter: RateLimiter, db: Database) -> bool:
+def overlapping(settings: Settings, db: Database) -> bool:
     """Whether admission's two checks are both network round trips, worth running at once."""
-    return isinstance(limiter, RedisRateLimiter) and db.dialect == "postgresql"
+    return settings.redis_url is not None and db.dialect == "postgresql"
 
 
 async def _sweep(services: Services, every_s: float = 30.0) -> None:

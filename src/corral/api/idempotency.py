@@ -14,7 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from corral.api.deps import Services
-from corral.api.streaming import respond, unless_client_leaves
+from corral.api.streaming import respond, until_client_leaves
 from corral.metering.idempotency import StoredResponse, request_hash
 from corral.pipeline.gateway import RequestContext
 
@@ -87,6 +87,6 @@ async def serve_inference(
     """The common tail of the inference routes: idempotency, disconnect watch, response."""
 
     async def produce() -> Response:
-        return await respond(await unless_client_leaves(http, work()), ctx.cleanups)
+        return await respond(await until_client_leaves(http.receive, work()), ctx.cleanups)
 
     return await idempotent(http, ctx, services, produce)

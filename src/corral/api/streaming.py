@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
@@ -53,21 +52,29 @@ class _EventStream(StreamingResponse):
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Streams in this task and stops when the client leaves. (Starlette's own way, for
+        servers of ASGI spec < 2.4 such as uvicorn, runs an anyio task group per stream: a
+        cost the size of the rest of a streamed request's overhead.)"""
         try:
-            await super().__call__(scope, receive, send)
+            await until_client_leaves(receive, self.stream_response(send))
+        except ClientClosedRequest:
+            pass  # nobody is left to tell
         finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()  # the upstream connection goes back now, not when collected
             for callback in self._on_close:
                 await callback()
 
 
-async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
-    """Await `work`, cancelling it if the client disconnects first.
+async def until_client_leaves(receive: Receive, work: Awaitable[T]) -> T:
+    """Await `work`, cancelling it if the client disconnects first (`ClientClosedRequest`).
 
-    Starlette stops a streaming response when its client goes away, but a handler that is still
-    computing a whole answer keeps running; cancelling it frees the model for the next request.
-    Call this after the body has been read: from then on `receive()` only reports a disconnect.
-    `work` runs in the caller's own task (a second task for it would cost every request), and
-    the watcher cancels that task when the client leaves.
+    A handler that is still computing a whole answer would otherwise keep running; cancelling
+    it frees the model for the next request. Call this after the body has been read: from
+    then on `receive()` only reports a disconnect. `work` runs in the caller's own task (a
+    second task for it would cost every request); a watcher cancels that task when the
+    client leaves.
     """
     task = asyncio.current_task()
     assert task is not None, "called from a task"
@@ -75,7 +82,8 @@ async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
 
     async def watch() -> None:
         nonlocal client_left
-        await _disconnected(request)
+        while (await receive())["type"] != "http.disconnect":
+            pass
         client_left = True
         task.cancel()
 
@@ -90,8 +98,3 @@ async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
         raise
     finally:
         watcher.cancel()
-
-
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass

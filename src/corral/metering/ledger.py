@@ -18,9 +18,7 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, delete, update
 
-from corral.metering.ledger_postgres import PostgresLedgerSql
 from corral.metering.ledger_sql import BatchedLedgerSql
-from corral.metering.ledger_sqlite import SqliteLedgerSql
 from corral.storage import Database
 from corral.storage.tables import (
     BudgetMonth,
@@ -115,8 +113,13 @@ class Ledger:
 
 
 def ledger_sql(db: Database) -> BatchedLedgerSql:
+    # Imported here: a process only loads its own database's driver (psycopg is ~9 MB).
     if db.dialect == "sqlite":
+        from corral.metering.ledger_sqlite import SqliteLedgerSql
+
         return SqliteLedgerSql(db)
+    from corral.metering.ledger_postgres import PostgresLedgerSql
+
     return PostgresLedgerSql(db)
 
 

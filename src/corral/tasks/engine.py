@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 from corral.backends.base import ChatMessage, GenerationRequest, SamplingParams
 from corral.errors import ContextLengthExceeded, ServerError
 from corral.pipeline.gateway import Gateway, RequestContext, Target
@@ -211,6 +209,8 @@ class ModelCaller:
 
 
 def _validated(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    import jsonschema  # loaded by the first task: ~3 MB a worker may spare
+
     match = re.search(r"\{.*\}", text, re.DOTALL)
     if match is None:
         return None, "no JSON object"

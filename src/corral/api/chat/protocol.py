@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import jsonschema
 from pydantic import BaseModel, Field, model_validator
 
 from corral.api.common import FinishReasonOut, SamplingFields, UsageOut, WireModel
@@ -65,6 +64,8 @@ class JsonSchemaSpec(WireModel):
 
     @model_validator(mode="after")
     def _schema_is_valid(self) -> JsonSchemaSpec:
+        import jsonschema  # only for requests that bring a schema: ~3 MB a worker may spare
+
         try:
             jsonschema.Draft202012Validator.check_schema(self.schema_)
         except jsonschema.SchemaError as exc:

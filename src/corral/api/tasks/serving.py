@@ -6,8 +6,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import jsonschema
-
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
 from corral.pipeline.gateway import Gateway, RequestContext
 from corral.tasks.chat_export import parse_chat, parse_messages
@@ -79,6 +77,8 @@ class TaskServing:
         meta = TaskMeta(model=target.id, language=language)
         caller = ModelCaller(self.gateway, ctx, target, meta, progress=self.progress)
         answer = {**await task(caller), "meta": meta.as_json()}
+        import jsonschema  # loaded by the first task: ~3 MB a worker may spare
+
         try:  # what corral publishes is what it answers, always
             jsonschema.validate(answer, RESPONSE_SCHEMAS[name])
         except jsonschema.ValidationError as exc:
