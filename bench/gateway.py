@@ -21,7 +21,9 @@ Gateways:
 CPUs. This machine has 2 CPUs that the load generator, the fake and the gateway share. They are
 pinned with `taskset`, the same way for both gateways: wrk and the fake on CPU 0, the gateway
 on CPU 1; corral `--workers 2` on CPUs 0-1 (so its second worker competes with wrk and the
-fake: that is the CPU this machine has). Each cell also records the CPU (in cores) taken by the
+fake: that is the CPU this machine has). PostgreSQL and Redis serve corral, not the gateway
+process itself, so while corral runs they are pinned to CPU 0 too (and let loose afterwards):
+each gateway has CPU 1 to itself. Each cell also records the CPU (in cores) taken by the
 gateway, the fake and wrk, and by everything else on the machine ("other"), to show whether a
 gateway was CPU-bound and whether the run was disturbed.
 
@@ -73,6 +75,7 @@ from gateway_procs import (
     profiling,
     run_wrk,
     running,
+    services_pinned,
 )
 
 BENCH = Path(__file__).resolve().parent
@@ -86,6 +89,7 @@ POSTGRES_SERVER = os.environ.get(
 )
 REDIS_URL = os.environ.get("CORRAL_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 LOAD_CPUS, GATEWAY_CPUS, BOTH_CPUS = "0", "1", "0-1"
+DATABASE_SERVERS = ("postgres", "redis-server")
 CONCURRENCY = (1, 16, 64)
 PROFILED = 16  # with --profile, the cells at this concurrency run under py-spy
 TARGETS = ("fake", "corral-sqlite", "corral-pg", "corral-pg-2w", "litellm")
@@ -304,6 +308,7 @@ def run_all(opts: Options) -> dict[str, Any]:
                 memory_after[target] = memory(fake_proc.pid)
                 continue
             with (
+                services_pinned(DATABASE_SERVERS if target != "litellm" else (), LOAD_CPUS),
                 gateway(target, fake.base_url, opts.work) as (spec, key),
                 running(spec, opts.work / f"{target}.log") as proc,
             ):
@@ -336,12 +341,15 @@ def machine_note(opts: Options) -> dict[str, Any]:
             "fake upstream": LOAD_CPUS,
             "gateway (one worker)": GATEWAY_CPUS,
             "corral --workers 2": BOTH_CPUS,
+            "PostgreSQL and Redis (during corral's runs)": LOAD_CPUS,
         },
         "note": (
             f"The load generator, the fake upstream and the gateway share this machine's "
             f"{os.cpu_count()} CPUs: wrk and the fake are pinned to CPU {LOAD_CPUS}, each "
             f"gateway (one worker) to CPU {GATEWAY_CPUS}, corral --workers 2 to CPUs "
-            f"{BOTH_CPUS} (sharing CPU {LOAD_CPUS} with wrk and the fake)."
+            f"{BOTH_CPUS} (sharing CPU {LOAD_CPUS} with wrk and the fake). While corral runs, "
+            f"PostgreSQL and Redis (which serve it, and LiteLLM runs without) are pinned to CPU "
+            f"{LOAD_CPUS} too, so that each gateway has CPU {GATEWAY_CPUS} to itself."
         ),
         "seconds_per_cell": opts.seconds,
         "warmup_s": opts.warmup,

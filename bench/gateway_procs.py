@@ -235,3 +235,25 @@ def run_wrk(load: Load) -> dict[str, float]:
             summary["cpu_s"] = children_cpu_seconds() - before
             return summary
     raise RuntimeError(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
+
+
+@contextlib.contextmanager
+def services_pinned(names: tuple[str, ...], cpus: str) -> Iterator[list[int]]:
+    """Pin the running processes called `names` (PostgreSQL, Redis: they serve the gateway but
+    are not the gateway) to `cpus` while the block runs, then let them use every CPU again.
+    Connections PostgreSQL forks meanwhile inherit the postmaster's CPUs."""
+    pids = [
+        int(pid)
+        for name in names
+        for pid in subprocess.run(
+            ["pgrep", "-x", name], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    every = f"0-{(os.cpu_count() or 1) - 1}"
+    for pid in pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True)
+    try:
+        yield pids
+    finally:
+        for pid in pids:
+            subprocess.run(["taskset", "-a", "-p", "-c", every, str(pid)], capture_output=True)
