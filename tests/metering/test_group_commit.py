@@ -18,12 +18,14 @@ class RecordingDatabase:
 
     def __init__(self, down: bool = False) -> None:
         self.batches: list[list[str]] = []
+        self.calls = 0
         self.down = down
         self.committing = asyncio.Event()
         self.gate: asyncio.Event | None = None
         """When set by a test, commits wait for it to open."""
 
     async def commit(self, writes: Sequence[Write]) -> list[Any]:
+        self.calls += 1
         self.committing.set()
         if self.gate is not None:
             await self.gate.wait()
@@ -71,9 +73,11 @@ async def test_one_bad_write_fails_alone_and_the_others_are_committed() -> None:
     group = GroupCommit(database.commit)
 
     outcomes = await asyncio.gather(
-        group.run(settle("a")), group.run(settle("bad")), group.run(settle("b")),
+        group.run(settle("a")),
+        group.run(settle("bad")),
+        group.run(settle("b")),
         return_exceptions=True,
-    )  # fmt: skip
+    )
 
     assert outcomes[0] == "ok a" and outcomes[2] == "ok b"
     assert isinstance(outcomes[1], ValueError)
@@ -89,6 +93,7 @@ async def test_a_database_that_is_down_fails_the_batch_at_once() -> None:
     )
 
     assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
+    assert database.calls == 1  # not retried write by write against a database that is down
 
 
 async def test_a_settlement_is_committed_even_when_its_request_is_cancelled() -> None:
@@ -122,9 +127,16 @@ async def test_batches_lock_rows_in_one_order_whatever_the_arrival() -> None:
     database = RecordingDatabase()
     group = GroupCommit(database.commit)
 
-    await asyncio.gather(*(group.run(settle(name, tenant)) for name, tenant in [
-        ("for t2", "t2"), ("for t1", "t1"), ("for t3", "t3"),
-    ]))  # fmt: skip
+    await asyncio.gather(
+        *(
+            group.run(settle(name, tenant))
+            for name, tenant in [
+                ("for t2", "t2"),
+                ("for t1", "t1"),
+                ("for t3", "t3"),
+            ]
+        )
+    )
 
     assert database.batches == [["for t1", "for t2", "for t3"]]
 
