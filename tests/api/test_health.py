@@ -23,9 +23,11 @@ def test_healthz_and_readyz(server: RunningServer) -> None:
 def test_request_id_is_honoured_or_generated(server: RunningServer) -> None:
     given = httpx.get(f"{server.base_url}/healthz", headers={"X-Request-ID": "my-trace-123"})
     generated = httpx.get(f"{server.base_url}/healthz")
+    too_long = httpx.get(f"{server.base_url}/healthz", headers={"X-Request-ID": "t" * 49})
 
     assert given.headers["x-request-id"] == "my-trace-123"
     assert generated.headers["x-request-id"].startswith("req_")
+    assert too_long.headers["x-request-id"].startswith("req_")  # longer than the ledger keeps
 
 
 def test_request_id_appears_in_the_json_log(server: RunningServer, client: openai.OpenAI) -> None:

@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import KeyHasher
-from corral.errors import Conflict
 from corral.metering.ledger import Ledger, Reservation, UsageEntry, month_of
 from corral.settings import load_settings
 from corral.storage import Database, open_database
@@ -179,25 +178,23 @@ async def test_a_settlement_is_written_even_if_its_request_is_cancelled(
     assert month_totals(db, tenant) == (5, 0)
 
 
-async def test_a_reused_request_id_fails_alone_and_the_writes_beside_it_land(
+async def test_a_reused_request_id_is_billed_all_the_same_beside_the_writes_of_its_batch(
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=None)
     await ledger.settle(usage("req_dup", tenant, cost=5), None)
 
-    outcomes = await asyncio.gather(
+    await asyncio.gather(
         ledger.settle(usage("req_a", tenant, cost=1), None),
         ledger.settle(usage("req_dup", tenant, cost=7), None),  # a client resent its id
         ledger.settle(usage("req_b", tenant, cost=2), None),
-        return_exceptions=True,
     )
 
-    assert outcomes[0] is None and outcomes[2] is None
-    assert isinstance(outcomes[1], Conflict) and outcomes[1].code == "request_id_reused"
     with db.read() as session:
-        ids = session.scalars(select(UsageRecord.request_id)).all()
-    assert sorted(ids) == ["req_a", "req_b", "req_dup"]
-    assert month_totals(db, tenant) == (8, 0)
+        ids = sorted(session.scalars(select(UsageRecord.request_id)).all())
+    assert ids[:3] == ["req_a", "req_b", "req_dup"]
+    assert ids[3].startswith("req_dup#") and len(ids) == 4
+    assert month_totals(db, tenant) == (15, 0)
 
 
 async def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(

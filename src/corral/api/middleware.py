@@ -20,7 +20,9 @@ from corral.observability.logging import request_id_var
 from corral.observability.metrics import Metrics
 
 logger = logging.getLogger("corral.access")
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# The ledger keys its rows by request id in a column of 64 characters, which must also hold a
+# task's per-call suffix (`.N`) and, for an id used twice, a `#xxxxxxxx` one.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,48}$")
 
 
 def new_request_id() -> str:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from corral.errors import StorageUnavailable
+from corral.errors import Conflict, StorageUnavailable
 from corral.metering.batching import Batcher
 
 logger = logging.getLogger("corral.metering")
@@ -83,6 +84,9 @@ class GroupCommit:
                 _fail(write, exc)
             return
         except Exception as exc:
+            if len(batch) == 1 and _reused_request_id(batch[0], exc):
+                await self._commit_batch([_renamed(batch[0])])
+                return
             if len(batch) == 1:
                 _fail(batch[0], exc)
                 return
@@ -92,6 +96,24 @@ class GroupCommit:
             return
         for write, result in zip(batch, results, strict=True):
             _succeed(write, result)
+
+
+def _reused_request_id(write: Write, exc: Exception) -> bool:
+    """A usage record whose request id is already in the ledger: a client sent the same
+    `X-Request-ID` twice. Its usage is billed all the same (see `_renamed`)."""
+    if not (isinstance(exc, Conflict) and write.kind == "settle" and write.record):
+        return False
+    return "#" not in write.params["request_id"]  # renamed once already: something else
+
+
+def _renamed(write: Write) -> Write:
+    request_id = f"{write.params['request_id'][:55]}#{secrets.token_hex(4)}"  # fits 64
+    logger.warning(
+        "a request id was used twice; its usage is recorded under a derived id",
+        extra={"recorded_as": request_id},
+    )
+    write.params = {**write.params, "request_id": request_id}
+    return write
 
 
 def _succeed(write: Write, result: Any) -> None:
