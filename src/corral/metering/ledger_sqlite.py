@@ -74,7 +74,8 @@ class SqliteLedgerSql(BatchedLedgerSql):
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy_timeout_ms}"):
+        pragmas = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy_timeout_ms}")
+        for pragma in (*pragmas, f"journal_size_limit={_WAL_SIZE_LIMIT}"):
             connection.execute(f"PRAGMA {pragma}")
         return connection
 
@@ -115,7 +116,9 @@ class SqliteLedgerSql(BatchedLedgerSql):
         return await self._transaction(lambda connection: [_apply(connection, w) for w in writes])
 
     def _checkpoint(self) -> None:
-        with self._checkpoint_lock:
+        # Under the write lock, so no commit lands while the WAL is folded back: the next writer
+        # then finds it all copied and starts the WAL over, instead of appending to it forever.
+        with self._checkpoint_lock, self._write_lock:
             if self._checkpointing is None:
                 self._checkpointing = self._connect(busy_timeout_ms=1_000)
             self._checkpointing.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -131,6 +134,10 @@ class SqliteLedgerSql(BatchedLedgerSql):
 
 _CHECKPOINT_EVERY = 200
 """Inline commits between two WAL checkpoints (run in a worker thread, never blocking writers)."""
+
+
+_WAL_SIZE_LIMIT = 4 * 1024 * 1024
+"""Bytes of WAL file kept when the WAL starts over (a larger one, left by a burst, is cut)."""
 
 
 class _Busy(Exception):

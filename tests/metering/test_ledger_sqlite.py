@@ -1,0 +1,31 @@
+"""The ledger on SQLite: its write-ahead log is folded back and started over under steady load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from corral.metering.ledger import Ledger, Reservation
+from corral.settings import load_settings
+from corral.storage import open_database
+from tests.metering.test_ledger import MONTH, new_tenant, usage
+
+WAL_BOUND = 8 * 1024 * 1024
+
+
+async def test_the_write_ahead_log_stays_small_under_steady_writes(tmp_path: Path) -> None:
+    db = open_database(load_settings(home=tmp_path, database_url=f"sqlite:///{tmp_path}/c.db"))
+    ledger = Ledger(db)
+    tenant = new_tenant(db, budget_micros=None)
+    try:
+        # 3,000 requests' holds and settlements: each commit adds pages to the log, about
+        # 40 MB in all if it never started over.
+        for n in range(3_000):
+            request_id = f"req_{n}"
+            assert await ledger.reserve(tenant, request_id, MONTH, 10)
+            hold = Reservation(request_id, tenant, MONTH, 10)
+            await ledger.settle(usage(request_id, tenant, cost=3), hold)
+        wal = tmp_path / "c.db-wal"
+        assert wal.stat().st_size <= WAL_BOUND
+    finally:
+        await ledger.aclose()
+        db.close()
