@@ -116,12 +116,19 @@ class SqliteLedgerSql(BatchedLedgerSql):
         return await self._transaction(lambda connection: [_apply(connection, w) for w in writes])
 
     def _checkpoint(self) -> None:
-        # Under the write lock, so no commit lands while the WAL is folded back: the next writer
-        # then finds it all copied and starts the WAL over, instead of appending to it forever.
-        with self._checkpoint_lock, self._write_lock:
+        with self._checkpoint_lock:
             if self._checkpointing is None:
                 self._checkpointing = self._connect(busy_timeout_ms=1_000)
-            self._checkpointing.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # Copying pages back takes milliseconds (two fsyncs): commits go on meanwhile...
+            _, frames, _ = self._checkpointing.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames < _WAL_RESTART_FRAMES:
+                return
+            # ...but then the WAL never starts over: it grows by every commit under steady load.
+            # Once it is large, the frames committed meanwhile are copied with writers held back
+            # (a commit or two waits a few ms), so the next writer finds it all copied and
+            # starts the WAL over from its beginning.
+            with self._write_lock:
+                self._checkpointing.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def aclose(self) -> None:
         await super().aclose()
@@ -136,8 +143,11 @@ _CHECKPOINT_EVERY = 200
 """Inline commits between two WAL checkpoints (run in a worker thread, never blocking writers)."""
 
 
-_WAL_SIZE_LIMIT = 4 * 1024 * 1024
-"""Bytes of WAL file kept when the WAL starts over (a larger one, left by a burst, is cut)."""
+_WAL_RESTART_FRAMES = 3_000
+"""WAL frames (pages: 12 MB) past which a checkpoint makes the WAL start over."""
+
+_WAL_SIZE_LIMIT = 16 * 1024 * 1024
+"""Bytes of WAL file kept when the WAL starts over (a burst may have left it larger)."""
 
 
 class _Busy(Exception):
