@@ -106,6 +106,9 @@ def build_services(
     )
 
 
+_REDIS_TIMEOUT_S = 2.0
+
+
 def rate_limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url is None:
         return LocalRateLimiter()
@@ -114,7 +117,12 @@ def rate_limiter(settings: Settings) -> RateLimiter:
 
     from corral.metering.ratelimit_redis import RedisRateLimiter
 
-    client = redis.asyncio.from_url(settings.redis_url.get_secret_value())
+    # Bounded waits: a Redis that hangs fails requests with 503 instead of holding them.
+    client = redis.asyncio.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_connect_timeout=_REDIS_TIMEOUT_S,
+        socket_timeout=_REDIS_TIMEOUT_S,
+    )
     return RedisRateLimiter(client, f"{settings.redis_namespace}:rl")
 
 

@@ -12,8 +12,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
+from corral.errors import StorageUnavailable
 from corral.metering.batching import Batcher
 from corral.metering.ratelimit import LimitState, RateDecision
 
@@ -122,8 +123,11 @@ class RedisRateLimiter:
                 call.outcome.set_result(result)
 
     async def _pipeline(self, calls: list[_ScriptCall]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for call in calls:
-                pipe.evalsha(self._shas[call.script], len(call.keys), *call.keys, *call.args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    pipe.evalsha(self._shas[call.script], len(call.keys), *call.keys, *call.args)
+                results: list[Any] = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as exc:
+            raise StorageUnavailable(f"The rate-limit store (Redis) is unavailable: {exc}") from exc
         return results

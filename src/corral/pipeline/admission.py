@@ -89,10 +89,18 @@ class Admission:
             if amount > 0:
                 hold = Reservation(request_id, tenant.id, month_of(started), amount)
         tokens = ask.prompt_tokens + ask.max_completion_tokens if ask else 0
-        if self._overlap_checks:  # whichever passed is undone if the other refuses
-            decision, held = await asyncio.gather(
-                self._check_rate(charge, tokens), self._hold(hold)
+        if self._overlap_checks:  # whichever passed is undone if the other refuses or fails
+            rate, reserved = await asyncio.gather(
+                self._check_rate(charge, tokens), self._hold(hold), return_exceptions=True
             )
+            for failure in (rate, reserved):
+                if isinstance(failure, BaseException):  # e.g. Redis or the database is down
+                    if reserved is True and hold is not None:
+                        await self._ledger.settle(None, hold)
+                    await self._give_back_tokens(charge)
+                    raise failure
+            assert not isinstance(rate, BaseException) and not isinstance(reserved, BaseException)
+            decision, held = rate, reserved
         else:
             decision = await self._check_rate(charge, tokens)
             refused = decision is not None and not decision.allowed
