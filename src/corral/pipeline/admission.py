@@ -89,18 +89,8 @@ class Admission:
             if amount > 0:
                 hold = Reservation(request_id, tenant.id, month_of(started), amount)
         tokens = ask.prompt_tokens + ask.max_completion_tokens if ask else 0
-        if self._overlap_checks:  # whichever passed is undone if the other refuses or fails
-            rate, reserved = await asyncio.gather(
-                self._check_rate(charge, tokens), self._hold(hold), return_exceptions=True
-            )
-            for failure in (rate, reserved):
-                if isinstance(failure, BaseException):  # e.g. Redis or the database is down
-                    if reserved is True and hold is not None:
-                        await self._ledger.settle(None, hold)
-                    await self._give_back_tokens(charge)
-                    raise failure
-            assert not isinstance(rate, BaseException) and not isinstance(reserved, BaseException)
-            decision, held = rate, reserved
+        if self._overlap_checks:  # whichever passed is undone if the other refuses
+            decision, held = await self._both_checks_at_once(charge, tokens, hold)
         else:
             decision = await self._check_rate(charge, tokens)
             refused = decision is not None and not decision.allowed
@@ -114,6 +104,23 @@ class Admission:
             raise self._over_budget(charge, hold)
         charge.reservation = hold
         return charge
+
+    async def _both_checks_at_once(
+        self, charge: Charge, tokens: int, hold: Reservation | None
+    ) -> tuple[RateDecision | None, bool]:
+        """The rate check and the budget hold at once; if either fails (Redis or the database
+        is down), what the other did is undone before the failure is raised."""
+        rate, held = await asyncio.gather(
+            self._check_rate(charge, tokens), self._hold(hold), return_exceptions=True
+        )
+        failures = [outcome for outcome in (rate, held) if isinstance(outcome, BaseException)]
+        if failures:
+            if held is True and hold is not None:
+                await self._ledger.settle(None, hold)
+            await self._give_back_tokens(charge)
+            raise failures[0]
+        assert not isinstance(rate, BaseException) and not isinstance(held, BaseException)
+        return rate, held
 
     async def _check_rate(self, charge: Charge, tokens: int) -> RateDecision | None:
         key = charge.principal.key
