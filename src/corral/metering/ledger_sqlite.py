@@ -140,7 +140,8 @@ class SqliteLedgerSql(BatchedLedgerSql):
 
 
 _CHECKPOINT_EVERY = 200
-"""Inline commits between two WAL checkpoints (run in a worker thread, never blocking writers)."""
+"""Inline commits between two WAL checkpoints (run in a worker thread; writers wait only for
+the last pages of one that makes a large WAL start over)."""
 
 
 _WAL_RESTART_FRAMES = 3_000
