@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from corral import __version__
 from corral.accounts.access import AccessService
@@ -25,6 +27,7 @@ from corral.api.completions.router import router as completions_router
 from corral.api.deps import Services
 from corral.api.embeddings.router import router as embeddings_router
 from corral.api.health import router as health_router
+from corral.api.hot_routes import HotRoutes, post_routes
 from corral.api.licences.router import router as licences_router
 from corral.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from corral.api.models.router import router as models_router
@@ -143,7 +146,7 @@ async def _sweep(services: Services, every_s: float = 30.0) -> None:
         await asyncio.sleep(every_s)
 
 
-def worker_app() -> FastAPI:
+def worker_app() -> ASGIApp:
     """One worker of `corral serve --workers N`: settings (and the admin key) from the
     environment its parent prepared."""
     from corral.observability import logging as corral_logging
@@ -164,7 +167,10 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services) -> ASGIApp:
+    """The FastAPI app inside the middleware every request passes, the inference routes
+    answered before FastAPI's own stack (`hot_routes`)."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         backends = [entry.backend for entry in services.gateway.catalog.entries()]
@@ -186,9 +192,9 @@ def create_app(services: Services) -> FastAPI:
         await services.ledger.aclose()
         services.db.close()
 
-    app = FastAPI(title="corral", version=__version__, lifespan=lifespan)
-    app.state.services = services
-    errors.install(app)
+    api = FastAPI(title="corral", version=__version__, lifespan=lifespan, telemetry=_NO_OTEL)
+    api.state.services = services
+    errors.install(api)
     for router in (
         chat_router,
         completions_router,
@@ -202,7 +208,12 @@ def create_app(services: Services) -> FastAPI:
         admin_router,
         health_router,
     ):
-        app.include_router(router)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.server.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=services.metrics)
-    return app
+        api.include_router(router)
+    hot = HotRoutes(api, post_routes((chat_router, completions_router, embeddings_router)))
+    limited = BodySizeLimitMiddleware(hot, max_bytes=services.settings.server.max_body_bytes)
+    return RequestContextMiddleware(limited, metrics=services.metrics)
+
+
+# corral has its own metrics and logs; FastAPI's OpenTelemetry would otherwise look for
+# providers on every request.
+_NO_OTEL: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
