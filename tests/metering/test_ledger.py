@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import KeyHasher
@@ -103,6 +103,21 @@ async def test_a_hold_that_does_not_fit_is_refused_and_leaves_nothing(
     assert fits_exactly is True
     assert month_totals(db, tenant) == (0, 100)
     assert held_reservations(db) == 2
+
+
+async def test_a_hold_still_fits_after_its_month_row_was_removed_behind_the_ledger(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=100)
+    assert await ledger.reserve(tenant, "req_1", MONTH, 60)
+    await ledger.settle(None, Reservation("req_1", tenant, MONTH, 60))
+    with db.write() as session:  # e.g. an operator clearing a month by hand
+        session.execute(delete(BudgetMonth))
+
+    held = await ledger.reserve(tenant, "req_2", MONTH, 100)
+
+    assert held is True
+    assert month_totals(db, tenant) == (0, 100)
 
 
 async def test_spending_counts_against_the_budget_too(db: Database, ledger: Ledger) -> None:

@@ -27,14 +27,14 @@ from corral.storage import Database
 
 T = TypeVar("T")
 
-_RESERVE = (
+_MONTH_ROW = (
     "INSERT INTO budget_months (tenant_id, month, spent_micros, reserved_micros) "
-    "VALUES (:tenant_id, :month, 0, 0) ON CONFLICT DO NOTHING",
+    "VALUES (:tenant_id, :month, 0, 0) ON CONFLICT DO NOTHING"
+)
+_RESERVE = (
     "UPDATE budget_months SET reserved_micros = reserved_micros + :amount "
-    "WHERE tenant_id = :tenant_id AND month = :month AND ("
-    "(SELECT budget_micros FROM tenants WHERE id = :tenant_id) IS NULL OR "
-    "spent_micros + reserved_micros + :amount <= "
-    "(SELECT budget_micros FROM tenants WHERE id = :tenant_id))",
+    "WHERE tenant_id = :tenant_id AND month = :month AND spent_micros + reserved_micros + "
+    f":amount <= IFNULL((SELECT budget_micros FROM tenants WHERE id = :tenant_id), {2**63 - 1})",
     "INSERT INTO budget_reservations (request_id, tenant_id, month, amount_micros, expires_at) "
     "VALUES (:request_id, :tenant_id, :month, :amount, :expires_at)",
 )
@@ -42,6 +42,10 @@ _RELEASE = (
     "DELETE FROM budget_reservations WHERE request_id = :reservation_id",
     "UPDATE budget_months SET reserved_micros = reserved_micros - :reserved "
     "WHERE tenant_id = :tenant_id AND month = :month",
+)
+_RELEASE_AND_SPEND = (
+    "UPDATE budget_months SET reserved_micros = reserved_micros - :reserved, "
+    "spent_micros = spent_micros + :cost WHERE tenant_id = :tenant_id AND month = :month"
 )
 _RECORD = (
     f"INSERT INTO usage_records ({RECORD_COLUMNS}) VALUES ({RECORD_VALUES})",
@@ -71,6 +75,7 @@ class SqliteLedgerSql(BatchedLedgerSql):
         self._checkpointing: sqlite3.Connection | None = None
         self._checkpoint_lock = threading.Lock()
         self._inline_commits = 0
+        self._months: set[tuple[str, str]] = set()
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -113,7 +118,8 @@ class SqliteLedgerSql(BatchedLedgerSql):
                 raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
 
     async def _commit(self, writes: Sequence[Write]) -> list[bool | None]:
-        return await self._transaction(lambda connection: [_apply(connection, w) for w in writes])
+        months = self._months
+        return await self._transaction(lambda conn: [_apply(conn, w, months) for w in writes])
 
     def _checkpoint(self) -> None:
         with self._checkpoint_lock:
@@ -171,33 +177,58 @@ def _run(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]
     return result
 
 
-def _apply(connection: sqlite3.Connection, write: Write) -> bool | None:
-    """One write's statements, inside the batch's transaction."""
+def _apply(
+    connection: sqlite3.Connection, write: Write, months: set[tuple[str, str]]
+) -> bool | None:
+    """One write's statements, inside the batch's transaction. `months`: the (tenant, month)
+    budget rows this connection has seen exist, which a hold then need not create."""
     if not write.wanted:
         return False
     values = _sqlite_values(write.params)
     if write.kind == "reserve":
-        connection.execute(_RESERVE[0], values)
-        if connection.execute(_RESERVE[1], values).rowcount != 1:
-            return False
-        connection.execute(_RESERVE[2], values)
-        return True
+        return _reserve(connection, values, months)
+    spent = False
     if write.release and connection.execute(_RELEASE[0], values).rowcount == 1:
-        connection.execute(_RELEASE[1], values)
+        if write.record and values["tenant_id"] is not None:
+            # The row the hold was taken on: release and spend in one statement.
+            spent = connection.execute(_RELEASE_AND_SPEND, values).rowcount == 1
+        if not spent:
+            connection.execute(_RELEASE[1], values)
     if write.record:
         for statement in _RECORD:
             connection.execute(statement, values)
-        if values["tenant_id"] is not None:
+        if values["tenant_id"] is not None and not spent:
             connection.execute(_SPEND, values)
     return None
+
+
+def _reserve(
+    connection: sqlite3.Connection, values: dict[str, Any], months: set[tuple[str, str]]
+) -> bool:
+    month = (values["tenant_id"], values["month"])
+    if month not in months:
+        connection.execute(_MONTH_ROW, values)
+    if connection.execute(_RESERVE[0], values).rowcount != 1:
+        if month not in months:
+            return False  # the row exists (made above): the hold does not fit
+        months.discard(month)  # gone, or made in a transaction that rolled back: try again
+        return _reserve(connection, values, months)
+    months.add(month)
+    connection.execute(_RESERVE[1], values)
+    return True
+
+
+_DATETIMES = ("started_at", "ended_at", "expires_at")
 
 
 def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
     # The same text forms SQLAlchemy's SQLite types write, so both read each other's rows.
     out = dict(params)
-    for name, value in params.items():
-        if isinstance(value, dt.datetime):
+    for name in _DATETIMES:
+        value = out.get(name)
+        if value is not None:
             out[name] = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        elif isinstance(value, dt.date):
-            out[name] = value.isoformat()
+    day = out.get("day")
+    if day is not None:
+        out["day"] = day.isoformat()
     return out
