@@ -18,7 +18,8 @@ What it does, deterministically:
   (`stream_options.include_usage`) and `data: [DONE]`.
 
 Faults for the next N requests (`fail_next`): 429 with Retry-After, 500, 503, 400, a hang until
-the client gives up, a connection reset mid-answer, a malformed stream. Every request is kept
+the client gives up, a connection reset mid-answer, a malformed stream, a stream that stalls
+midway (`stall`: for `hang_s` after `after_chunks` chunks). Every request is kept
 in `received` (path, body, the key it presented) for tests that check what left corral.
 """
 
@@ -49,7 +50,14 @@ CHAT_MODELS = frozenset({"gpt-4o-mini", "gpt-4o"})
 EMBEDDING_MODELS = frozenset({"text-embedding-3-small"})
 DIMENSIONS = 8
 FaultKind = Literal[
-    "rate_limit", "server_error", "unavailable", "bad_request", "hang", "reset", "malformed"
+    "rate_limit",
+    "server_error",
+    "unavailable",
+    "bad_request",
+    "hang",
+    "reset",
+    "malformed",
+    "stall",
 ]
 # The parameters the official SDK can send: anything else is refused, as OpenAI does.
 _CHAT_PARAMS = _Chat.__required_keys__ | _Chat.__optional_keys__ | {"stream"}
@@ -455,7 +463,10 @@ def _sse(chunks: list[dict[str, Any]], fault: Fault | None) -> StreamingResponse
             if fault is not None and number == fault.after_chunks:
                 if fault.kind == "reset":
                     raise _Reset("connection reset by the fake")
-                yield b'data: {"id": "chatcmpl-broken", "choices": [\n\n'
+                if fault.kind == "stall":
+                    await asyncio.sleep(fault.hang_s)
+                else:
+                    yield b'data: {"id": "chatcmpl-broken", "choices": [\n\n'
             yield f"data: {json.dumps(chunk)}\n\n".encode()
             await asyncio.sleep(0)
         yield b"data: [DONE]\n\n"

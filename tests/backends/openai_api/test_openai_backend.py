@@ -350,6 +350,24 @@ async def test_a_stream_broken_midway_raises_a_retryable_error_from_the_iterator
     assert seen and not any(isinstance(e, Finished) for e in seen)
 
 
+async def test_a_stream_that_stalls_midway_ends_at_its_deadline(
+    backend: OpenAIBackend, fake: OpenAIFake
+) -> None:
+    # The backend's timeout_s is 2 s; the fake falls silent for 5 s after two chunks.
+    fake.fail_next("stall", after_chunks=2, hang_s=5)
+    started = time.monotonic()
+    events = await backend.stream(chat("one two three four five six"))
+    seen: list[StreamEvent] = []
+
+    with pytest.raises(UpstreamError) as caught:
+        async for event in events:
+            seen.append(event)
+
+    assert caught.value.retryable and "no answer within 2 s" in caught.value.message
+    assert seen and not any(isinstance(e, Finished) for e in seen)
+    assert time.monotonic() - started < 4
+
+
 async def test_retry_after_is_passed_on(backend: OpenAIBackend, fake: OpenAIFake) -> None:
     fake.fail_next("rate_limit", retry_after="7")
 

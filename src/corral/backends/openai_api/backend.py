@@ -33,6 +33,7 @@ from corral.backends.base import (
 )
 from corral.backends.openai_api import translate, wire
 from corral.backends.remote.common import classify, meter_text, prompt_token_bound
+from corral.backends.remote.deadline import Deadline
 from corral.errors import ClientClosedRequest, UpstreamError
 from corral.settings import RemoteModelConfig
 
@@ -86,27 +87,22 @@ class OpenAIBackend:
     ) -> AsyncIterator[StreamEvent]:
         state = translate.StreamState()
         request.meter.prompt_tokens = translate.estimate_prompt(request)
+        timer = Deadline(deadline)
         try:
-            while not request.cancelled.is_set():
-                chunk = await self._next_chunk(chunks, deadline)
-                if chunk is None:
-                    yield self._finished(state, request)
-                    return
-                with self._upstream_errors():
-                    events = state.feed(chunk)
-                for event in events:
-                    _meter(event, request)
-                    yield event
+            # One error boundary for the whole stream: the consumer's own exceptions never
+            # enter this generator (closing it only throws GeneratorExit, which passes).
+            with self._upstream_errors():
+                while not request.cancelled.is_set():
+                    chunk = await timer.wait(anext(chunks, None))
+                    if chunk is None:
+                        yield self._finished(state, request)
+                        return
+                    for event in state.feed(chunk):
+                        _meter(event, request)
+                        yield event
         finally:
+            timer.cancel()
             await chunks.aclose()
-
-    async def _next_chunk(self, chunks: AsyncGenerator[Any, None], deadline: float) -> Any:
-        with self._upstream_errors():
-            try:
-                async with asyncio.timeout_at(deadline):
-                    return await anext(chunks)
-            except StopAsyncIteration:
-                return None
 
     def _finished(self, state: translate.StreamState, request: GenerationRequest) -> Finished:
         if state.reason is None:
