@@ -6,6 +6,9 @@ loaded directly first, then through each gateway in turn, by the same load gener
 with a bearer key and counts a response as an error unless it is 2xx and, for streams, complete
 (ends in `data: [DONE]`; wrk times a streamed response to its last byte). Each cell is one
 (streamed or not, concurrency 1, 16 or 64) run of `--seconds`, after a `--warmup` per server.
+All the servers run at once (an idle one takes next to no CPU), and each cell is measured
+against every server in turn before the next cell: this VM's speed drifts by tens of percent
+over minutes, and cells measured side by side see the same drift, so their ratios hold.
 
 Gateways:
 * corral, SQLite: `corral serve` with one `openai-compatible` model (tier premium, priced) on
@@ -18,14 +21,20 @@ Gateways:
   on first use), one model on the same fake in a config.yaml, the master key from the
   environment (`LITELLM_MASTER_KEY`), no database, its default single worker.
 
-CPUs. This machine has 2 CPUs that the load generator, the fake and the gateway share. They are
-pinned with `taskset`, the same way for both gateways: wrk and the fake on CPU 0, the gateway
-on CPU 1; corral `--workers 2` on CPUs 0-1 (so its second worker competes with wrk and the
-fake: that is the CPU this machine has). PostgreSQL and Redis serve corral, not the gateway
-process itself, so while corral runs they are pinned to CPU 0 too (and let loose afterwards):
-each gateway has CPU 1 to itself. Each cell also records the CPU (in cores) taken by the
-gateway, the fake and wrk, and by everything else on the machine ("other"), to show whether a
-gateway was CPU-bound and whether the run was disturbed.
+CPUs. This machine has 2 CPUs that the load generator, the fake and the gateway share, and on
+this VM a message between processes on different CPUs costs far more than one on the same CPU:
+waking the other, idle, virtual CPU takes a hundred microseconds and more (the run measures
+both round trips first and prints them). So by default (`--layout shared`) the load and the
+gateway's one worker share one CPU: wrk, the fake and the gateway all pinned with `taskset` to
+CPU 1, the same way for both gateways, so the gateway pays for the CPU the load generator and
+the fake take beside it. PostgreSQL and Redis, which serve corral (LiteLLM runs without a
+database) and would be other machines in a deployment, get CPU 0. corral `--workers 2` gets
+both CPUs, shared with all the rest. `--layout split` is the other arrangement: wrk, the fake,
+PostgreSQL and Redis on CPU 0 and a gateway's one worker on CPU 1, where every request pays
+for four cross-CPU wake-ups. Each cell also records the CPU (in cores) taken by the gateway,
+the fake and wrk, and by everything else on the machine ("other": PostgreSQL and Redis, idle
+servers, the kernel), to show whether a gateway was CPU-bound and whether the run was
+disturbed.
 
 Reported per cell: requests/s, p50 and p99 latency, latency added over the fake alone at the
 same concurrency (p50 and p99 differences), errors; per gateway, RSS after its run (the whole
@@ -35,8 +44,8 @@ issue's targets. Results: the table, bench/results/gateway.json, gateway.md and 
 
 Run: `.venv/bin/python bench/gateway.py` (about 8 minutes); `--quick` (2 s cells, about 3
 minutes), `--seconds`, `--warmup`, `--only fake,corral-sqlite,corral-pg,corral-pg-2w,litellm`,
-`--profile` (py-spy, from the LiteLLM venv, samples each gateway during its c=16 cells and the
-functions most on its stacks are printed and stored), `--no-write`.
+`--layout shared|split`, `--profile` (py-spy, from the LiteLLM venv, samples each gateway
+during its c=16 cells and the functions most on its stacks are printed and stored), `--no-write`.
 PostgreSQL and Redis are this machine's (`make services`); `CORRAL_BENCH_POSTGRES` /
 `CORRAL_BENCH_REDIS` point elsewhere.
 """
@@ -54,7 +63,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,13 +78,15 @@ from gateway_procs import (
     clean_env,
     cpu_seconds,
     free_port,
+    loopback_round_trip_us,
     machine_busy_seconds,
     memory,
     profile_top,
     profiling,
+    repin,
     run_wrk,
     running,
-    services_pinned,
+    services_pinned_now,
 )
 
 BENCH = Path(__file__).resolve().parent
@@ -88,7 +99,6 @@ POSTGRES_SERVER = os.environ.get(
     "CORRAL_BENCH_POSTGRES", "postgresql://root@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("CORRAL_BENCH_REDIS", "redis://127.0.0.1:6379/0")
-LOAD_CPUS, GATEWAY_CPUS, BOTH_CPUS = "0", "1", "0-1"
 DATABASE_SERVERS = ("postgres", "redis-server")
 CONCURRENCY = (1, 16, 64)
 PROFILED = 16  # with --profile, the cells at this concurrency run under py-spy
@@ -103,21 +113,49 @@ LABELS = {
 
 
 @dataclass(frozen=True)
+class Layout:
+    """Which CPUs each party may use, for one worker and for `--workers 2`."""
+
+    name: str
+    load: str
+    """wrk and the fake upstream."""
+    gateway: str
+    services: str
+    """PostgreSQL and Redis, while corral runs."""
+    workers: str
+    """corral `--workers 2`, and everything else during its run."""
+
+    def cpus(self, target: str) -> tuple[str, str, str]:
+        """(load, gateway, services) CPUs while `target` runs."""
+        if target.endswith("-2w"):
+            both = self.workers if self.name == "shared" else self.load
+            return both, self.workers, both
+        return self.load, self.gateway, self.services
+
+
+LAYOUTS = {
+    "shared": Layout("shared", load="1", gateway="1", services="0", workers="0-1"),
+    "split": Layout("split", load="0", gateway="1", services="0", workers="0-1"),
+}
+
+
+@dataclass(frozen=True)
 class Options:
     seconds: int
     warmup: int
     only: tuple[str, ...]
     work: Path
+    layout: Layout
     py_spy: Path | None = None
 
 
 # -- the fake and the gateways -------------------------------------------------------------------
 
 
-def fake_spec() -> ServerSpec:
+def fake_spec(cpus: str) -> ServerSpec:
     port = free_port()
     command = [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(port)]
-    return ServerSpec("fake", command, clean_env(), LOAD_CPUS, port, "/v1/models")
+    return ServerSpec("fake", command, clean_env(), cpus, port, "/v1/models")
 
 
 def corral_toml(fake_url: str) -> str:
@@ -172,7 +210,9 @@ def corral_key(env: dict[str, str], config: Path) -> str:
 
 
 @contextmanager
-def corral_server(target: str, fake_url: str, work: Path) -> Iterator[tuple[ServerSpec, str]]:
+def corral_server(
+    target: str, fake_url: str, work: Path, cpus: str
+) -> Iterator[tuple[ServerSpec, str]]:
     home = work / target
     home.mkdir()
     config = home / "corral.toml"
@@ -184,7 +224,6 @@ def corral_server(target: str, fake_url: str, work: Path) -> Iterator[tuple[Serv
         port, workers = free_port(), 2 if target.endswith("-2w") else 1
         command = [str(Path(sys.executable).parent / "corral"), "serve", "--port", str(port)]
         command += ["--config", str(config), "--workers", str(workers)]
-        cpus = BOTH_CPUS if workers > 1 else GATEWAY_CPUS
         yield ServerSpec(target, command, env, cpus, port, "/readyz"), key
 
 
@@ -212,7 +251,7 @@ def ensure_litellm(profile: bool) -> str:
     return version.stdout.strip()
 
 
-def litellm_spec(fake_url: str, work: Path) -> ServerSpec:
+def litellm_spec(fake_url: str, work: Path, cpus: str) -> ServerSpec:
     config = work / "litellm.yaml"
     config.write_text(
         "model_list:\n"
@@ -232,7 +271,7 @@ def litellm_spec(fake_url: str, work: Path) -> ServerSpec:
     port = free_port()
     command = [str(LITELLM_VENV / "bin" / "litellm"), "--config", str(config)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
-    return ServerSpec("litellm", command, env, GATEWAY_CPUS, port, "/health/liveliness")
+    return ServerSpec("litellm", command, env, cpus, port, "/health/liveliness")
 
 
 # -- measuring -----------------------------------------------------------------------------------
@@ -273,48 +312,72 @@ def measure_cell(target: str, load: Load, gateway_pid: int | None, fake_pid: int
     }
 
 
-def measure_target(
-    target: str, url: str, key: str, pids: tuple[int | None, int], opts: Options
-) -> list[dict[str, Any]]:
-    """Warm up, then every (stream, concurrency) cell against `url`."""
+@dataclass(frozen=True)
+class Running:
+    """A server under test: where to send, with which key, and its process."""
+
+    target: str
+    url: str
+    key: str
+    pid: int | None
+
+
+def measure_all(servers: list[Running], fake_pid: int, opts: Options) -> list[dict[str, Any]]:
+    """Every (stream, concurrency) cell, each one against every server in turn: this VM's speed
+    drifts by tens of percent over minutes, and side by side cells see the same drift."""
     cells = []
     for stream in (False, True):
-        warm = Load(url, MODEL, key, stream, 16, opts.warmup, LOAD_CPUS)
-        run_wrk(warm)
+        for server in servers:
+            place(server.target, fake_pid, opts.layout)
+            load_cpus = opts.layout.cpus(server.target)[0]
+            run_wrk(Load(server.url, MODEL, server.key, stream, 16, opts.warmup, load_cpus))
         for concurrency in CONCURRENCY:
-            load = Load(url, MODEL, key, stream, concurrency, opts.seconds, LOAD_CPUS)
-            raw = opts.work / f"profile-{target}-{report.mode(stream)}.txt"
-            py_spy = opts.py_spy if concurrency == PROFILED and pids[0] else None
-            with profiling(py_spy, pids[0] or 0, max(1, opts.seconds - 1), raw):
-                cell = measure_cell(target, load, *pids)
-            cells.append(cell)
-            print(report.cell_line(cell), flush=True)
-            if py_spy is not None:
-                cell["profile_top"] = profile_top(raw)
-                print(report.profile_lines(cell["profile_top"]), flush=True)
+            for server in servers:
+                cell = measure_one(server, stream, concurrency, fake_pid, opts)
+                cells.append(cell)
+                print(f"{LABELS[server.target]:40.40}{report.cell_line(cell)}", flush=True)
+                if "profile_top" in cell:
+                    print(report.profile_lines(cell["profile_top"]), flush=True)
     return cells
+
+
+def measure_one(
+    server: Running, stream: bool, concurrency: int, fake_pid: int, opts: Options
+) -> dict[str, Any]:
+    place(server.target, fake_pid, opts.layout)
+    load_cpus = opts.layout.cpus(server.target)[0]
+    load = Load(server.url, MODEL, server.key, stream, concurrency, opts.seconds, load_cpus)
+    raw = opts.work / f"profile-{server.target}-{report.mode(stream)}.txt"
+    py_spy = opts.py_spy if concurrency == PROFILED and server.pid else None
+    with profiling(py_spy, server.pid or 0, max(1, opts.seconds - 1), raw):
+        cell = measure_cell(server.target, load, server.pid, fake_pid)
+    if py_spy is not None:
+        cell["profile_top"] = profile_top(raw)
+    return cell
+
+
+def place(target: str, fake_pid: int, layout: Layout) -> None:
+    """The fake, PostgreSQL and Redis onto the CPUs `target`'s cells give them."""
+    load_cpus, _, services_cpus = layout.cpus(target)
+    repin(fake_pid, load_cpus)
+    services_pinned_now(DATABASE_SERVERS, services_cpus)
 
 
 def run_all(opts: Options) -> dict[str, Any]:
     litellm_version = ensure_litellm(opts.py_spy is not None)
-    cells: list[dict[str, Any]] = []
-    memory_after: dict[str, dict[str, float]] = {}
-    fake = fake_spec()
-    with running(fake, opts.work / "fake.log") as fake_proc:
-        for target in opts.only:
-            print(f"== {LABELS[target]}", flush=True)
-            if target == "fake":
-                cells += measure_target(target, fake.base_url, "none", (None, fake_proc.pid), opts)
-                memory_after[target] = memory(fake_proc.pid)
-                continue
-            with (
-                services_pinned(DATABASE_SERVERS if target != "litellm" else (), LOAD_CPUS),
-                gateway(target, fake.base_url, opts.work) as (spec, key),
-                running(spec, opts.work / f"{target}.log") as proc,
-            ):
-                pids = (proc.pid, fake_proc.pid)
-                cells += measure_target(target, spec.base_url, key, pids, opts)
-                memory_after[target] = memory(proc.pid)
+    fake = fake_spec(opts.layout.load)
+    with ExitStack() as stack:
+        fake_proc = stack.enter_context(running(fake, opts.work / "fake.log"))
+        servers = [Running("fake", fake.base_url, "none", None)]
+        for target in opts.only[1:]:
+            cpus = opts.layout.cpus(target)[1]
+            spec, key = stack.enter_context(gateway(target, fake.base_url, opts.work, cpus))
+            proc = stack.enter_context(running(spec, opts.work / f"{target}.log"))
+            servers.append(Running(target, spec.base_url, key, proc.pid))
+        print("Servers up: " + ", ".join(LABELS[s.target] for s in servers), flush=True)
+        cells = measure_all(servers, fake_proc.pid, opts)
+        memory_after = {s.target: memory(s.pid or fake_proc.pid) for s in servers}
+        services_pinned_now(DATABASE_SERVERS, f"0-{(os.cpu_count() or 1) - 1}")
     return {
         "litellm_version": litellm_version,
         "cells": cells,
@@ -323,33 +386,40 @@ def run_all(opts: Options) -> dict[str, Any]:
 
 
 @contextmanager
-def gateway(target: str, fake_url: str, work: Path) -> Iterator[tuple[ServerSpec, str]]:
+def gateway(target: str, fake_url: str, work: Path, cpus: str) -> Iterator[tuple[ServerSpec, str]]:
     if target == "litellm":
-        yield litellm_spec(fake_url, work), LITELLM_KEY
+        yield litellm_spec(fake_url, work, cpus), LITELLM_KEY
         return
-    with corral_server(target, fake_url, work) as server:
+    with corral_server(target, fake_url, work, cpus) as server:
         yield server
 
 
-def machine_note(opts: Options) -> dict[str, Any]:
+def machine_note(opts: Options, round_trips: dict[str, dict[str, float]]) -> dict[str, Any]:
+    layout, same, across = opts.layout, round_trips["same_cpu"], round_trips["across_cpus"]
+    if layout.name == "shared":
+        where = (
+            f"wrk, the fake and a gateway's one worker share CPU {layout.gateway}; PostgreSQL "
+            f"and Redis, which serve corral, get CPU {layout.services}; corral --workers 2 and "
+            f"all the rest share CPUs {layout.workers}"
+        )
+    else:
+        where = (
+            f"wrk, the fake, PostgreSQL and Redis are pinned to CPU {layout.load}, a gateway's "
+            f"one worker to CPU {layout.gateway}, corral --workers 2 to CPUs {layout.workers}"
+        )
     return {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "pinning": {
-            "wrk (1 thread)": LOAD_CPUS,
-            "fake upstream": LOAD_CPUS,
-            "gateway (one worker)": GATEWAY_CPUS,
-            "corral --workers 2": BOTH_CPUS,
-            "PostgreSQL and Redis (during corral's runs)": LOAD_CPUS,
-        },
+        "layout": dataclasses.asdict(layout),
+        "loopback_round_trip_us": round_trips,
         "note": (
             f"The load generator, the fake upstream and the gateway share this machine's "
-            f"{os.cpu_count()} CPUs: wrk and the fake are pinned to CPU {LOAD_CPUS}, each "
-            f"gateway (one worker) to CPU {GATEWAY_CPUS}, corral --workers 2 to CPUs "
-            f"{BOTH_CPUS} (sharing CPU {LOAD_CPUS} with wrk and the fake). While corral runs, "
-            f"PostgreSQL and Redis (which serve it, and LiteLLM runs without) are pinned to CPU "
-            f"{LOAD_CPUS} too, so that each gateway has CPU {GATEWAY_CPUS} to itself."
+            f"{os.cpu_count()} CPUs (layout '{layout.name}'): {where}. A TCP round trip on "
+            f"loopback between two processes took {same['median']:.0f} us (median; mean "
+            f"{same['mean']:.0f} us) on one CPU and {across['median']:.0f} us (mean "
+            f"{across['mean']:.0f} us) across the two, where it must wake an idle virtual CPU: "
+            "hence the load and one worker share one CPU by default."
         ),
         "seconds_per_cell": opts.seconds,
         "warmup_s": opts.warmup,
@@ -366,6 +436,7 @@ def parse_args() -> tuple[Options, bool]:
     parser.add_argument(
         "--profile", action="store_true", help=f"py-spy each gateway at c={PROFILED}"
     )
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="shared", help="CPU layout")
     args = parser.parse_args()
     only = tuple(t for t in args.only.split(",") if t)
     if unknown := set(only) - set(TARGETS):
@@ -374,7 +445,8 @@ def parse_args() -> tuple[Options, bool]:
         only = ("fake", *only)  # added latency is measured against it
     seconds, warmup = (2, 1) if args.quick else (args.seconds, args.warmup)
     py_spy = LITELLM_VENV / "bin" / "py-spy" if args.profile else None
-    return Options(seconds, warmup, only, Path(), py_spy), not args.no_write
+    layout = LAYOUTS[args.layout]
+    return Options(seconds, warmup, only, Path(), layout, py_spy), not args.no_write
 
 
 def main() -> None:
@@ -382,9 +454,14 @@ def main() -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="corral-gateway-") as work:
         opts = dataclasses.replace(opts, work=Path(work))
-        print(machine_note(opts)["note"], flush=True)
+        round_trips = {
+            "same_cpu": loopback_round_trip_us("1", "1"),
+            "across_cpus": loopback_round_trip_us("0", "1"),
+        }
+        note = machine_note(opts, round_trips)
+        print(note["note"], flush=True)
         measured = run_all(opts)
-    results = report.assemble(machine_note(opts), measured, LABELS)
+    results = report.assemble(note, measured, LABELS)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     markdown = report.markdown(results)
     print("\n" + markdown)

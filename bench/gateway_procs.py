@@ -237,11 +237,10 @@ def run_wrk(load: Load) -> dict[str, float]:
     raise RuntimeError(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
 
 
-@contextlib.contextmanager
-def services_pinned(names: tuple[str, ...], cpus: str) -> Iterator[list[int]]:
+def services_pinned_now(names: tuple[str, ...], cpus: str) -> None:
     """Pin the running processes called `names` (PostgreSQL, Redis: they serve the gateway but
-    are not the gateway) to `cpus` while the block runs, then let them use every CPU again.
-    Connections PostgreSQL forks meanwhile inherit the postmaster's CPUs."""
+    are not the gateway) to `cpus`. Connections PostgreSQL forks later inherit the postmaster's
+    CPUs."""
     pids = [
         int(pid)
         for name in names
@@ -249,11 +248,53 @@ def services_pinned(names: tuple[str, ...], cpus: str) -> Iterator[list[int]]:
             ["pgrep", "-x", name], capture_output=True, text=True
         ).stdout.split()
     ]
-    every = f"0-{(os.cpu_count() or 1) - 1}"
     for pid in pids:
         subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True)
+
+
+def repin(pid: int, cpus: str) -> None:
+    """Move a running process (all its threads) to `cpus`."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True, check=True)
+
+
+_ECHO = """
+import socket, sys
+server = socket.create_server(("127.0.0.1", 0))
+print(server.getsockname()[1], flush=True)
+conn, _ = server.accept()
+conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+while data := conn.recv(64):
+    conn.sendall(data)
+"""
+
+
+def loopback_round_trip_us(client_cpu: str, echo_cpu: str, count: int = 2000) -> dict[str, float]:
+    """Microseconds (median and mean) for 32 bytes to go to an echo process on loopback TCP and
+    back, with the client pinned to `client_cpu` and the echo to `echo_cpu`."""
+    echo = subprocess.Popen(
+        ["taskset", "-c", echo_cpu, sys.executable, "-c", _ECHO],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    before = os.sched_getaffinity(0)
     try:
-        yield pids
+        assert echo.stdout is not None
+        port = int(echo.stdout.readline())
+        os.sched_setaffinity(0, {int(client_cpu)})
+        with socket.create_connection((HOST, port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            times = []
+            for _ in range(count):
+                started = time.perf_counter()
+                sock.sendall(b"x" * 32)
+                received = 0
+                while received < 32:
+                    received += len(sock.recv(64))
+                times.append(time.perf_counter() - started)
+        times.sort()
+        median, mean = times[len(times) // 2], sum(times) / len(times)
+        return {"median": round(median * 1e6, 1), "mean": round(mean * 1e6, 1)}
     finally:
-        for pid in pids:
-            subprocess.run(["taskset", "-a", "-p", "-c", every, str(pid)], capture_output=True)
+        os.sched_setaffinity(0, before)
+        echo.kill()
+        echo.wait()

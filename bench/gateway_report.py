@@ -139,7 +139,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         machine["note"],
         f"wrk, {machine['seconds_per_cell']:g} s per cell after a {machine['warmup_s']:g} s "
-        f"warm-up per server and mode; LiteLLM {results['litellm_version']}; "
+        "warm-up per server and mode; all servers run at once and each cell (mode, "
+        "concurrency) is measured against each server in turn; "
+        f"LiteLLM {results['litellm_version']}; "
         f"{machine['platform']}, Python {machine['python']}. Added latency: the cell's latency "
         "minus the fake's own at the same mode and concurrency. Cores: CPU time / wall time "
         "of the gateway (gw), the fake, wrk, and everything else on the machine (other).",
@@ -148,7 +150,11 @@ def markdown(results: dict[str, Any]) -> str:
         "| cores gw / fake / wrk / other |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for cell in results["cells"]:
+    order = list(labels)
+    by_target = sorted(
+        results["cells"], key=lambda c: (order.index(c["target"]), c["stream"], c["concurrency"])
+    )
+    for cell in by_target:
         cores = " / ".join(f"{v:.2f}" for v in cell["cpu_cores"].values())
         lines.append(
             f"| {labels[cell['target']]} | {mode(cell['stream'])} | {cell['concurrency']} "
