@@ -34,7 +34,9 @@ PostgreSQL and Redis on CPU 0 and a gateway's one worker on CPU 1, where every r
 for four cross-CPU wake-ups. Each cell also records the CPU (in cores) taken by the gateway,
 the fake and wrk, and by everything else on the machine ("other": PostgreSQL and Redis, idle
 servers, the kernel), to show whether a gateway was CPU-bound and whether the run was
-disturbed.
+disturbed. wrk and the fake run as SCHED_BATCH (`chrt -b`), so that waking them does not
+preempt the gateway in the middle of a request: what loads a server should disturb it as little
+as it can.
 
 Reported per cell: requests/s, p50 and p99 latency, latency added over the fake alone at the
 same concurrency (p50 and p99 differences), errors; per gateway, RSS after its run (the whole
@@ -154,7 +156,15 @@ class Options:
 
 def fake_spec(cpus: str) -> ServerSpec:
     port = free_port()
-    command = [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(port)]
+    command = [
+        "chrt",
+        "-b",
+        "0",
+        sys.executable,
+        str(BENCH / "fake_upstream.py"),
+        "--port",
+        str(port),
+    ]
     return ServerSpec("fake", command, clean_env(), cpus, port, "/v1/models")
 
 

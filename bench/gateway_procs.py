@@ -217,7 +217,7 @@ def profile_top(raw: Path, limit: int = 25) -> list[tuple[str, float, float]]:
 
 def run_wrk(load: Load) -> dict[str, float]:
     """Run wrk (one thread, pinned) with bench/wrk/chat.lua; its summary plus its CPU time."""
-    command = ["taskset", "-c", load.cpus, "wrk", "-t1", f"-c{load.concurrency}"]
+    command = ["taskset", "-c", load.cpus, "chrt", "-b", "0", "wrk", "-t1", f"-c{load.concurrency}"]
     command += [f"-d{load.seconds}s", "--timeout", "30s", "-s", str(WRK_SCRIPT)]
     command.append(load.url + "/v1/chat/completions")
     env = os.environ | {
