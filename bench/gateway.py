@@ -376,7 +376,10 @@ def place(target: str, fake_pid: int, layout: Layout) -> None:
 def run_all(opts: Options) -> dict[str, Any]:
     litellm_version = ensure_litellm(opts.py_spy is not None)
     fake = fake_spec(opts.layout.load)
+    every_cpu = f"0-{(os.cpu_count() or 1) - 1}"
     with ExitStack() as stack:
+        # PostgreSQL and Redis get every CPU back however the run ends.
+        stack.callback(services_pinned_now, DATABASE_SERVERS, every_cpu)
         fake_proc = stack.enter_context(running(fake, opts.work / "fake.log"))
         servers = [Running("fake", fake.base_url, "none", None)]
         for target in opts.only[1:]:
@@ -387,7 +390,6 @@ def run_all(opts: Options) -> dict[str, Any]:
         print("Servers up: " + ", ".join(LABELS[s.target] for s in servers), flush=True)
         cells = measure_all(servers, fake_proc.pid, opts)
         memory_after = {s.target: memory(s.pid or fake_proc.pid) for s in servers}
-        services_pinned_now(DATABASE_SERVERS, f"0-{(os.cpu_count() or 1) - 1}")
     return {
         "litellm_version": litellm_version,
         "cells": cells,
