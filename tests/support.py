@@ -52,6 +52,14 @@ class RunningServer:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def log_once_it_has(self, text: str, timeout_s: float = 5.0) -> str:
+        """The log, once `text` is in it (or the timeout passed): a request's access line is
+        written after its response has gone out, so a client may read the log before it."""
+        deadline = time.monotonic() + timeout_s
+        while text not in (log := self.log_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return log
+
     def stop(self) -> None:
         self.process.terminate()
         try:

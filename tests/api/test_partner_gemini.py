@@ -161,7 +161,7 @@ def test_the_provider_key_never_reaches_the_server_log(
     with pytest.raises(openai.APIError):
         sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
 
-    log = gemini_server.log_text()
+    log = gemini_server.log_once_it_has('"status":502')
 
     assert '"status":502' in log  # the failed request was logged
     assert FAKE_KEY not in log
