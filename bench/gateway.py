@@ -125,19 +125,20 @@ class Layout:
     services: str
     """PostgreSQL and Redis, while corral runs."""
     workers: str
-    """corral `--workers 2`, and everything else during its run."""
+    """corral `--workers 2`."""
+    beside_workers: str
+    """wrk, the fake, PostgreSQL and Redis while `--workers 2` runs."""
 
     def cpus(self, target: str) -> tuple[str, str, str]:
         """(load, gateway, services) CPUs while `target` runs."""
         if target.endswith("-2w"):
-            both = self.workers if self.name == "shared" else self.load
-            return both, self.workers, both
+            return self.beside_workers, self.workers, self.beside_workers
         return self.load, self.gateway, self.services
 
 
 LAYOUTS = {
-    "shared": Layout("shared", load="1", gateway="1", services="0", workers="0-1"),
-    "split": Layout("split", load="0", gateway="1", services="0", workers="0-1"),
+    "shared": Layout("shared", "1", "1", services="0", workers="0-1", beside_workers="0-1"),
+    "split": Layout("split", "0", "1", services="0", workers="0-1", beside_workers="0"),
 }
 
 

@@ -35,6 +35,14 @@ def error_response(error: CorralError) -> Response:
     return json_response(envelope(error), status_code=error.status_code, headers=error.headers)
 
 
+def response_for(exc: Exception) -> Response:
+    """A corral error as itself; anything else is a bug: logged, and a 500 that hides it."""
+    if isinstance(exc, CorralError):
+        return error_response(exc)
+    logger.error("unhandled error", exc_info=exc)
+    return error_response(CorralError("The server had an error while processing your request."))
+
+
 def from_validation_error(exc: ValidationError | RequestValidationError) -> InvalidRequest:
     """Name the first offending parameter the way OpenAI does (`messages[0].content`)."""
     errors = exc.errors()
@@ -79,7 +87,7 @@ def _is_union_tag(part: str) -> bool:
 def install(app: FastAPI) -> None:
     @app.exception_handler(CorralError)
     async def corral_error(_: Request, exc: CorralError) -> Response:
-        return error_response(exc)
+        return response_for(exc)
 
     @app.exception_handler(RequestValidationError)
     async def request_validation(_: Request, exc: RequestValidationError) -> Response:
@@ -95,5 +103,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error")
-        return error_response(CorralError("The server had an error while processing your request."))
+        return response_for(exc)

@@ -4,14 +4,13 @@
 Starlette `Request` (they authenticate and parse the body themselves, see `deps.inference_call`),
 so they need none of what FastAPI and Starlette wrap around a route: the route table walk, the
 dependency solver, the exception middlewares and their per-request closures. `HotRoutes` calls
-them directly and maps their errors with the same `errors.error_response` as every other route.
+them directly and maps their errors with the same `errors.response_for` as every other route.
 The routes stay registered on the FastAPI app too, which answers every other method and path
 (and lists them in its OpenAPI schema).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -21,10 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from corral.api.errors import error_response
-from corral.errors import CorralError
+from corral.api.errors import response_for
 
-logger = logging.getLogger("corral.api")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -66,18 +63,14 @@ class HotRoutes:
         started = _Started(send)
         try:
             response = await route.endpoint(Request(scope, receive))
-        except CorralError as exc:
-            response = error_response(exc)
-        except Exception:
-            logger.exception("unhandled error")
-            response = _server_error()
+        except Exception as exc:
+            response = response_for(exc)
         try:
             await response(scope, receive, started)
-        except Exception:
+        except Exception as exc:
             if started.status:
                 raise  # the answer is under way: the server closes the connection
-            logger.exception("unhandled error")
-            await _server_error()(scope, receive, send)
+            await response_for(exc)(scope, receive, send)
 
 
 class _Started:
@@ -93,7 +86,3 @@ class _Started:
         if message["type"] == "http.response.start":
             self.status = True
         await self._send(message)
-
-
-def _server_error() -> Response:
-    return error_response(CorralError("The server had an error while processing your request."))

@@ -218,17 +218,14 @@ def _reserve(
     return True
 
 
-_DATETIMES = ("started_at", "ended_at", "expires_at")
-
-
 def _sqlite_values(params: dict[str, Any]) -> dict[str, Any]:
     # The same text forms SQLAlchemy's SQLite types write, so both read each other's rows.
+    # (`type(...) is`, not isinstance: this runs on every value of every ledger write.)
     out = dict(params)
-    for name in _DATETIMES:
-        value = out.get(name)
-        if value is not None:
+    for name, value in params.items():
+        kind = type(value)
+        if kind is dt.datetime:
             out[name] = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    day = out.get("day")
-    if day is not None:
-        out["day"] = day.isoformat()
+        elif kind is dt.date:
+            out[name] = value.isoformat()
     return out
