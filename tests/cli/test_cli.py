@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+from corral.cli import COMMANDS
 from tests.support import ADMIN_KEY, MODEL, RunningServer, corral_env
 
 
@@ -139,3 +141,28 @@ def test_chat_interactive_keeps_the_conversation(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert len([line for line in result.stdout.splitlines() if line.strip()]) == 2
+
+
+def test_every_command_is_listed_with_its_help(tmp_path: Path) -> None:
+    result = corral(tmp_path, "--help")
+
+    assert result.returncode == 0
+    for name in COMMANDS:
+        assert re.search(rf"│ {name} +\S", result.stdout), name
+
+
+def test_serving_loads_none_of_the_other_commands() -> None:
+    # A server process should carry only what serving needs: each CLI-only import (rich's
+    # tables and progress bars, httpx) is memory in every worker.
+    probe = (
+        "import sys, typer; from corral.cli import cli; "
+        "typer.main.get_command(cli(['serve', '--port', '9'])); "
+        "print(sorted(m for m in ('rich', 'httpx', 'corral.cli.tasks', 'corral.cli.models') "
+        "if m in sys.modules))"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert result.stdout.strip() == "[]"

@@ -2,59 +2,64 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
-from corral import __version__
-from corral.cli import (
-    access,
-    audit,
-    billing,
-    chat,
-    config,
-    keys,
-    models,
-    serve,
-    tasks,
-    tenants,
-)
 from corral.errors import ConfigError, CorralError
 
-app = typer.Typer(
-    name="corral",
-    help="A self-hosted AI model platform behind one OpenAI-compatible API.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.command("serve")(serve.serve)
-app.command("chat")(chat.chat)
-app.add_typer(models.app, name="models")
-app.add_typer(config.app, name="config")
-app.add_typer(tenants.app, name="tenants")
-app.add_typer(keys.app, name="keys")
-app.add_typer(access.app, name="access")
-app.command("usage")(billing.usage)
-app.command("invoice")(billing.invoice)
-app.add_typer(billing.prices, name="prices")
-app.command("audit")(audit.audit)
-app.command("summarize")(tasks.summarize)
-app.command("explain")(tasks.explain)
-app.command("tips")(tasks.tips)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("serve", "serve"),
+    "chat": ("chat", "chat"),
+    "usage": ("billing", "usage"),
+    "invoice": ("billing", "invoice"),
+    "audit": ("audit", "audit"),
+    "summarize": ("tasks", "summarize"),
+    "explain": ("tasks", "explain"),
+    "tips": ("tasks", "tips"),
+    "version": ("version", "version"),
+    "models": ("models", "app"),
+    "config": ("config", "app"),
+    "tenants": ("tenants", "app"),
+    "keys": ("keys", "app"),
+    "access": ("access", "app"),
+    "prices": ("billing", "prices"),
+}
+"""Each command (or group of commands) by name: the `corral.cli` module and attribute that
+define it, a Typer app for a group, a function for a single command."""
 
 
-@app.command("version")
-def version() -> None:
-    """Print corral's version and its inference engine's."""
-    import llama_cpp
+def cli(argv: list[str]) -> typer.Typer:
+    """The command line for `argv`: with just the command it names, if it names one, so that
+    a `corral serve` process carries none of the other commands' imports (tables, progress bars,
+    an HTTP client: ~4 MB in every server process); with them all otherwise (help, errors)."""
+    app = typer.Typer(
+        name="corral",
+        help="A self-hosted AI model platform behind one OpenAI-compatible API.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    app.callback()(_group)
+    names = [argv[0]] if argv and argv[0] in COMMANDS else list(COMMANDS)
+    for name in names:
+        module, attribute = COMMANDS[name]
+        target = getattr(importlib.import_module(f"corral.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
 
-    typer.echo(f"corral {__version__} (llama-cpp-python {llama_cpp.__version__})")
+
+def _group() -> None:
+    """A callback: it makes Typer build a group even when it holds one command."""
 
 
 def main() -> None:
     try:
-        app()
+        cli(sys.argv[1:])()
     except (ConfigError, CorralError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -10,11 +10,10 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import BaseModel
-from rich.table import Column, Table
 
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import key_hasher
@@ -22,6 +21,9 @@ from corral.errors import InvalidRequest
 from corral.metering.money import parse_amount
 from corral.settings import Settings, load_settings
 from corral.storage import Database, open_database
+
+if TYPE_CHECKING:  # imported where a table is made: `corral serve` needs no rich
+    from rich.table import Column, Table
 
 ConfigOption = Annotated[
     Path | None,
@@ -70,6 +72,8 @@ def print_json(value: BaseModel | dict[str, object]) -> None:
 
 def make_table(*columns: str | Column, title: str | None = None) -> Table:
     """A table whose text columns fold rather than cut, so long ids and names stay whole."""
+    from rich.table import Column, Table
+
     folded = (Column(c, overflow="fold") if isinstance(c, str) else c for c in columns)
     return Table(*folded, title=title)
 
