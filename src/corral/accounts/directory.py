@@ -28,6 +28,12 @@ from corral.storage.tables import (
 logger = logging.getLogger("corral.accounts")
 
 _MAX_CACHED_KEYS = 100_000
+_REVISION_SQL = str(
+    select(Revision.revision)
+    .where(Revision.id == 1)
+    .compile(compile_kwargs={"literal_binds": True})
+)
+"""Polled five times a second: plain SQL, compiled once, the same on SQLite and PostgreSQL."""
 Prices = dict[str, tuple[int, int]]
 
 
@@ -100,8 +106,8 @@ class AccountDirectory:
     # -- loading (in the database's worker threads) --------------------------------------------
 
     def _load_revision(self) -> int:
-        with self._db.read() as session:
-            return session.scalar(select(Revision.revision).where(Revision.id == 1)) or 0
+        revision = self._db.scalar(_REVISION_SQL)
+        return int(revision or 0)
 
     def _load_key(self, prefix: str) -> KeyRecord | None:
         with self._db.read() as session:
