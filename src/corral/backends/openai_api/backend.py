@@ -139,35 +139,21 @@ class OpenAIBackend:
     # -- the error boundary ------------------------------------------------------------------
 
     async def _answer(self, call: Awaitable[T], cancelled: threading.Event) -> T:
-        """Await `call` within the deadline, giving up once `cancelled` is set. The flag is set
-        from other threads too, so a timer on this task looks at it every `_CANCEL_POLL_S`
-        (cheaper than a second task to race against)."""
+        """Await `call` within the deadline, giving up once `cancelled` is set."""
         task = asyncio.current_task()
         assert task is not None, "called from a task"
-        loop = asyncio.get_running_loop()
-        given_up = False
-        poll: asyncio.TimerHandle
-
-        def look() -> None:
-            nonlocal poll, given_up
-            if cancelled.is_set():
-                given_up = True
-                task.cancel()
-            else:
-                poll = loop.call_later(_CANCEL_POLL_S, look)
-
-        poll = loop.call_later(_CANCEL_POLL_S, look)
+        watch = _CancelWatch(cancelled, task)
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await call
         except asyncio.CancelledError:
-            if given_up and task.uncancel() == 0:
+            if watch.given_up and task.uncancel() == 0:
                 raise ClientClosedRequest(
                     "The request was cancelled before the provider answered."
                 ) from None
             raise
         finally:
-            poll.cancel()
+            watch.stop()
 
     @contextmanager
     def _upstream_errors(self) -> Iterator[None]:
@@ -207,3 +193,30 @@ def _meter(event: StreamEvent, request: GenerationRequest) -> None:
         meter_text(request.meter, event.text)
     elif isinstance(event, ToolCallDelta):
         meter_text(request.meter, (event.name or "") + event.arguments)
+
+
+class _CancelWatch:
+    """Cancels `task` once `cancelled` is set. The flag is set from other threads too, so a
+    timer looks at it every `_CANCEL_POLL_S` (cheaper than a second task to race against).
+
+    A class rather than a closure that re-arms itself: such a closure refers to itself, and the
+    cycle would leave each request's task for the garbage collector to find."""
+
+    __slots__ = ("_cancelled", "_loop", "_task", "_timer", "given_up")
+
+    def __init__(self, cancelled: threading.Event, task: asyncio.Task[Any]) -> None:
+        self._cancelled = cancelled
+        self._task = task
+        self._loop = task.get_loop()
+        self.given_up = False
+        self._timer = self._loop.call_later(_CANCEL_POLL_S, self._look)
+
+    def _look(self) -> None:
+        if self._cancelled.is_set():
+            self.given_up = True
+            self._task.cancel()
+        else:
+            self._timer = self._loop.call_later(_CANCEL_POLL_S, self._look)
+
+    def stop(self) -> None:
+        self._timer.cancel()  # a cancelled handle drops its callback, so nothing points back
