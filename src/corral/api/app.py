@@ -159,12 +159,21 @@ def worker_app() -> ASGIApp:
     return app
 
 
+_YOUNG_COLLECTION_THRESHOLD = 7_000
+
+
 def freeze_startup_objects() -> None:
     """For a server process, once its app is built: what exists now (modules, schemas, the
     catalog) lives as long as the process, so the garbage collector stops walking it, and its
-    passes over what requests allocate stay short."""
+    passes over what requests allocate stay short.
+
+    The youngest generation is also collected ten times less often than Python's default (700
+    container allocations): a request leaves no reference cycles, so at the default the
+    collector ran ~60 times a second under load only to walk requests still in flight (200 us
+    to 2.6 ms a pass, 1.7% of the CPU); at 7,000 it ran once in 12 s."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(_YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def create_app(services: Services) -> ASGIApp:
