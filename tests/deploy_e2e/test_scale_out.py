@@ -136,6 +136,9 @@ def test_budget_holds_exactly_when_both_gateways_race_for_it(
     ledger = usage_records(deployment.database_url, caller.tenant.id)
     month = budget_month(deployment.database_url, caller.tenant.id)
     assert seen.gateways == deployment.gateway_addresses()
+    # A remote replica's hold is the prompt's upper bound plus one token, more than the racer
+    # then costs, so fewer than FITS may hold at once and a settlement can let one more in:
+    # the count is bounded, and what is exact is the money and the records below.
     assert 1 <= served <= FITS
     assert seen.outcomes.count((429, "budget_exceeded")) == RACERS - served
     assert sorted(row.request_id for row in ledger) == sorted(seen.served_ids)
