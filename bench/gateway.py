@@ -137,8 +137,12 @@ class Layout:
 
 
 LAYOUTS = {
-    "shared": Layout("shared", "1", "1", services="0", workers="0-1", beside_workers="0-1"),
-    "split": Layout("split", "0", "1", services="0", workers="0-1", beside_workers="0"),
+    "shared": Layout(
+        "shared", load="1", gateway="1", services="0", workers="0-1", beside_workers="0-1"
+    ),
+    "split": Layout(
+        "split", load="0", gateway="1", services="0", workers="0-1", beside_workers="0"
+    ),
 }
 
 

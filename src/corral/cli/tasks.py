@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from pydantic import BaseModel, SecretStr, ValidationError
 from rich.console import Console
@@ -143,8 +144,6 @@ async def _local(settings: Settings, run: Run) -> dict[str, Any]:
 
 
 def _remote(base_url: str, key: str, name: str, body: BaseModel) -> dict[str, Any]:
-    import httpx  # here: with rich's syntax highlighter it costs every server process ~4 MB
-
     url = base_url.rstrip("/").removesuffix("/v1") + f"/v1/tasks/{name}"
     with err.status(f"asking {url} ..."):
         try:
