@@ -5,8 +5,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.corral-setup
 MODEL_DIR := $(VENV)/share/corral/models
 MODEL_FILE := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
-# llama.cpp compiled for this machine's own SIMD (AVX2, AVX-512, NEON ...), not a generic target.
+# llama.cpp compiled for this machine's own SIMD (AVX2, AVX-512, NEON ...), not a generic target,
+# but on x86-64 without AMX: llama.cpp's AMX matmul crashes the process at the first prompt of
+# two tokens or more on some machines, this machine kind among them (llama.cpp issue #20824).
+ifeq ($(shell uname -m),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON "-DCMAKE_C_FLAGS=$(NO_AMX)" "-DCMAKE_CXX_FLAGS=$(NO_AMX)"
+else
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
+endif
+# pip keys the wheels it builds by source alone, not by CMAKE_ARGS: one cache per set of flags,
+# so a llama.cpp built with other flags (or before this line existed) is never reused.
+export PIP_CACHE_DIR ?= $(HOME)/.cache/pip/corral-$(shell printf '%s' '$(CMAKE_ARGS)' | sha256sum | cut -c1-12)
 
 .PHONY: setup services serve test lint typecheck bench wrk lock clean
 
@@ -14,7 +24,7 @@ setup: $(STAMP) $(MODEL_FILE)
 
 # Everything comes from the hash-pinned lock: a changed or substituted release fails the install.
 # llama-cpp-python is built from its sdist for this CPU (GGML_NATIVE); pip's wheel cache keeps
-# that build, so a second venv on the same machine does not compile it again.
+# that build, so a second venv on the same machine with the same flags does not compile it again.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock

@@ -30,10 +30,36 @@ def _llama(path: Path, **options: Any) -> llama_cpp.Llama:
     leave them there for good. llama.cpp's own lines already go to logging (`native_logs`);
     the Python-level prints of `verbose=True` are caught here instead, one load at a time.
     """
-    with _LOADING, _python_output_caught():
+    with _LOADING, _python_output_caught(), _weights_kept_off_amx():
         llama = llama_cpp.Llama(str(path), verbose=True, **options)
     llama.verbose = False  # no per-request prints either
     return llama
+
+
+@contextlib.contextmanager
+def _weights_kept_off_amx() -> Iterator[None]:
+    """On a CPU with AMX, llama.cpp repacks the weights for its AMX kernels, which crash the
+    process at the first prompt of two tokens or more on some machines, this machine kind among
+    them (`ggml_backend_amx_mul_mat`, llama.cpp issue #20824, closed unfixed). There the weights
+    stay in plain buffers (`use_extra_bufts` off); llama-cpp-python has no argument for it, so
+    its default model parameters are wrapped for the duration of one load (loads hold
+    `_LOADING`). Elsewhere nothing changes, and the AVX repacking that is safe stays on."""
+    if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
+        yield
+        return
+    low_level = llama_cpp.llama_cpp
+    defaults = low_level.llama_model_default_params
+
+    def without_extra_buffers() -> llama_cpp.llama_model_params:
+        params: llama_cpp.llama_model_params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    low_level.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        low_level.llama_model_default_params = defaults
 
 
 @contextlib.contextmanager
