@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -59,18 +59,18 @@ class SamplingFields(WireModel):
         return bool(self.stream_options and self.stream_options.include_usage)
 
 
-class UsageOut(BaseModel):
+class UsageOut(TypedDict):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
 
-    @classmethod
-    def of(cls, usage: Usage) -> UsageOut:
-        return cls(
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-        )
+
+def usage_out(usage: Usage) -> UsageOut:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
 
 
 FinishReasonOut = Literal["stop", "length", "tool_calls", "content_filter"]

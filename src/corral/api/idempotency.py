@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
 
 from corral.api.deps import Services
-from corral.api.streaming import respond, until_client_leaves
+from corral.api.streaming import Answer, respond, until_client_leaves
 from corral.metering.idempotency import StoredResponse, request_hash
 from corral.pipeline.gateway import RequestContext
 
@@ -82,7 +81,7 @@ async def serve_inference(
     http: Request,
     ctx: RequestContext,
     services: Services,
-    work: Callable[[], Awaitable[BaseModel | AsyncIterator[bytes]]],
+    work: Callable[[], Awaitable[Answer]],
 ) -> Response:
     """The common tail of the inference routes: idempotency, disconnect watch, response."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from corral.api.common import UsageOut
+from corral.api.common import usage_out
 from corral.backends.base import Usage
 
 DONE = b"data: [DONE]\n\n"
@@ -36,7 +36,7 @@ class ChunkWriter:
 
     def usage(self, usage: Usage) -> bytes:
         body = self._envelope([])
-        body["usage"] = UsageOut.of(usage).model_dump()
+        body["usage"] = usage_out(usage)
         return event(body)
 
     def _envelope(self, choices: list[dict[str, Any]]) -> dict[str, Any]:

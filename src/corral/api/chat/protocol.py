@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from corral.api.common import FinishReasonOut, SamplingFields, UsageOut, WireModel
 from corral.errors import InvalidRequest
@@ -143,41 +143,46 @@ class ChatCompletionRequest(SamplingFields):
         return None
 
 
-class FunctionCallOut(BaseModel):
+# The answer's shapes are typed dicts, not pydantic models: the serving layer builds them from
+# values it made itself, so validating them again only cost time (~20 us of a request's CPU on
+# bench/gateway.py against ~3 us for the dicts and orjson).
+
+
+class FunctionCallOut(TypedDict):
     name: str
     arguments: str
 
 
-class ToolCallOut(BaseModel):
+class ToolCallOut(TypedDict):
     id: str
-    type: Literal["function"] = "function"
+    type: Literal["function"]
     function: FunctionCallOut
 
 
-class ResponseMessage(BaseModel):
-    role: Literal["assistant"] = "assistant"
+class ResponseMessage(TypedDict):
+    role: Literal["assistant"]
     content: str | None
-    refusal: None = None
-    tool_calls: list[ToolCallOut] | None = None
+    refusal: None
+    tool_calls: list[ToolCallOut] | None
 
 
-class ChoiceLogprobs(BaseModel):
+class ChoiceLogprobs(TypedDict):
     content: list[dict[str, Any]]
-    refusal: None = None
+    refusal: None
 
 
-class Choice(BaseModel):
-    index: int = 0
+class Choice(TypedDict):
+    index: int
     message: ResponseMessage
-    logprobs: ChoiceLogprobs | None = None
+    logprobs: ChoiceLogprobs | None
     finish_reason: FinishReasonOut
 
 
-class ChatCompletionResponse(BaseModel):
+class ChatCompletionResponse(TypedDict):
     id: str
-    object: Literal["chat.completion"] = "chat.completion"
+    object: Literal["chat.completion"]
     created: int
     model: str
     choices: list[Choice]
     usage: UsageOut
-    system_fingerprint: str | None = None
+    system_fingerprint: str | None

@@ -12,12 +12,11 @@ from corral.api.chat.protocol import (
     ChatCompletionResponse,
     Choice,
     ChoiceLogprobs,
-    FunctionCallOut,
     Message,
     ResponseMessage,
     ToolCallOut,
 )
-from corral.api.common import UsageOut, logprob_content
+from corral.api.common import logprob_content, usage_out
 from corral.backends.base import (
     ChatMessage,
     Finished,
@@ -79,22 +78,24 @@ class ChatServing:
             events = await self.gateway.stream(ctx, model, generation)
             return self._sse(events, completion_id, model.id, request.include_usage())
         result = await self.gateway.generate(ctx, model, generation)
-        logprobs = None
+        logprobs: ChoiceLogprobs | None = None
         if result.logprobs is not None:
-            logprobs = ChoiceLogprobs(content=logprob_content(result.logprobs))
-        return ChatCompletionResponse(
-            id=completion_id,
-            created=int(time.time()),
-            model=model.id,
-            choices=[
-                Choice(
-                    message=_response_message(result),
-                    logprobs=logprobs,
-                    finish_reason=result.finish_reason,
-                )
-            ],
-            usage=UsageOut.of(result.usage),
-        )
+            logprobs = {"content": logprob_content(result.logprobs), "refusal": None}
+        choice: Choice = {
+            "index": 0,
+            "message": _response_message(result),
+            "logprobs": logprobs,
+            "finish_reason": result.finish_reason,
+        }
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model.id,
+            "choices": [choice],
+            "usage": usage_out(result.usage),
+            "system_fingerprint": None,
+        }
 
     async def _sse(
         self, events: AsyncIterator[StreamEvent], completion_id: str, model: str, usage: bool
@@ -124,12 +125,17 @@ class ChatServing:
 
 def _response_message(result: GenerationResult) -> ResponseMessage:
     if not result.tool_calls:
-        return ResponseMessage(content=result.text)
-    calls = [
-        ToolCallOut(id=c.id, function=FunctionCallOut(name=c.name, arguments=c.arguments))
+        return {"role": "assistant", "content": result.text, "refusal": None, "tool_calls": None}
+    calls: list[ToolCallOut] = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
         for c in result.tool_calls
     ]
-    return ResponseMessage(content=result.text or None, tool_calls=calls)
+    return {
+        "role": "assistant",
+        "content": result.text or None,
+        "refusal": None,
+        "tool_calls": calls,
+    }
 
 
 def _tool_call_delta(event: ToolCallDelta) -> dict[str, Any]:

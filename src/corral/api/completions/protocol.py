@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from corral.api.common import FinishReasonOut, SamplingFields, UsageOut
 from corral.errors import InvalidRequest
@@ -33,18 +33,21 @@ class CompletionRequest(SamplingFields):
         return self.prompt[0] if isinstance(self.prompt, list) else self.prompt
 
 
-class CompletionChoice(BaseModel):
-    index: int = 0
+# The answer's shapes are typed dicts, as in `chat.protocol` (and for the same reason).
+
+
+class CompletionChoice(TypedDict):
+    index: int
     text: str
-    logprobs: dict[str, Any] | None = None
+    logprobs: dict[str, Any] | None
     finish_reason: FinishReasonOut
 
 
-class CompletionResponse(BaseModel):
+class CompletionResponse(TypedDict):
     id: str
-    object: Literal["text_completion"] = "text_completion"
+    object: Literal["text_completion"]
     created: int
     model: str
     choices: list[CompletionChoice]
     usage: UsageOut
-    system_fingerprint: str | None = None
+    system_fingerprint: str | None

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from corral.api import sse
-from corral.api.common import UsageOut
+from corral.api.common import usage_out
 from corral.api.completions.protocol import CompletionChoice, CompletionRequest, CompletionResponse
 from corral.backends.base import (
     Finished,
@@ -64,19 +64,21 @@ class CompletionServing:
             events = await self.gateway.stream(ctx, model, generation)
             return self._sse(events, completion_id, model.id, prefix, request.include_usage())
         result = await self.gateway.generate(ctx, model, generation)
-        return CompletionResponse(
-            id=completion_id,
-            created=int(time.time()),
-            model=model.id,
-            choices=[
-                CompletionChoice(
-                    text=prefix + result.text,
-                    logprobs=legacy_logprobs(result.logprobs) if result.logprobs else None,
-                    finish_reason=result.finish_reason,
-                )
-            ],
-            usage=UsageOut.of(result.usage),
-        )
+        choice: CompletionChoice = {
+            "index": 0,
+            "text": prefix + result.text,
+            "logprobs": legacy_logprobs(result.logprobs) if result.logprobs else None,
+            "finish_reason": result.finish_reason,
+        }
+        return {
+            "id": completion_id,
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": model.id,
+            "choices": [choice],
+            "usage": usage_out(result.usage),
+            "system_fingerprint": None,
+        }
 
     async def _sse(
         self,

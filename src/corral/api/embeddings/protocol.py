@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypedDict
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from corral.api.common import WireModel
 from corral.errors import InvalidRequest
@@ -36,19 +36,22 @@ class EmbeddingRequest(WireModel):
         return [self.input] if isinstance(self.input, str) else list(self.input)
 
 
-class Embedding(BaseModel):
-    object: Literal["embedding"] = "embedding"
+# The answer's shapes are typed dicts, as in `chat.protocol` (and for the same reason).
+
+
+class Embedding(TypedDict):
+    object: Literal["embedding"]
     index: int
     embedding: list[float] | str
 
 
-class EmbeddingUsage(BaseModel):
+class EmbeddingUsage(TypedDict):
     prompt_tokens: int
     total_tokens: int
 
 
-class EmbeddingResponse(BaseModel):
-    object: Literal["list"] = "list"
+class EmbeddingResponse(TypedDict):
+    object: Literal["list"]
     data: list[Embedding]
     model: str
     usage: EmbeddingUsage

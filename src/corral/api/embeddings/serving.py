@@ -31,11 +31,16 @@ class EmbeddingServing:
         model = await self.gateway.resolve(ctx, request.model)
         result = await self.gateway.embed(ctx, model, request.inputs())
         as_base64 = request.encoding_format == "base64"
-        data = [
-            Embedding(index=i, embedding=encode_base64(v) if as_base64 else v)
+        data: list[Embedding] = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": encode_base64(v) if as_base64 else v,
+            }
             for i, v in enumerate(result.vectors)
         ]
-        usage = EmbeddingUsage(
-            prompt_tokens=result.prompt_tokens, total_tokens=result.prompt_tokens
-        )
-        return EmbeddingResponse(data=data, model=model.id, usage=usage)
+        usage: EmbeddingUsage = {
+            "prompt_tokens": result.prompt_tokens,
+            "total_tokens": result.prompt_tokens,
+        }
+        return {"object": "list", "data": data, "model": model.id, "usage": usage}
