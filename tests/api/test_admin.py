@@ -266,7 +266,7 @@ async def test_invoice_lists_each_model_and_the_exact_total(api: Api) -> None:
         usage_entry(acme["id"], "r2", "echo-pro", (10, 5)),
         usage_entry(acme["id"], "r3", "other", (1, 1)),
     ):
-        await api.services.ledger.settle(entry, None)
+        await api.services.ledger.settle(entry)
 
     invoice = await api.ok("GET", "/admin/invoices/acme/2026-11")
     bad_month = await api.call("GET", "/admin/invoices/acme/November")

@@ -22,7 +22,7 @@ from tests.accounts_kit import (
     OK,
     Outcome,
     accounts,
-    budget_month,
+    budget_month_once_idle,
     model_table,
     sdk,
     sqlite_url,
@@ -124,7 +124,7 @@ def test_concurrent_requests_never_spend_past_the_budget(deployment: Deployment)
 
     served = outcomes.count(OK)
     ledger = usage_records(deployment.database_url, caller.tenant.id)
-    month = budget_month(deployment.database_url, caller.tenant.id)
+    month = budget_month_once_idle(deployment.database_url, caller.tenant.id)
     # Greedy decoding: every request costs exactly what it reserved, so settling one frees
     # nothing another could use, and exactly FITS fit.
     assert [row.cost_micros for row in ledger] == [max_cost] * FITS

@@ -202,7 +202,7 @@ def settle(db: Database, tenant_id: str, request_id: str, model: str, tokens: in
 
 async def settle_once(db: Database, entry: UsageEntry) -> None:
     ledger = Ledger(db)
-    await ledger.settle(entry, None)
+    await ledger.settle(entry)
     await ledger.aclose()
 
 

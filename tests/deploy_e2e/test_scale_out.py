@@ -31,7 +31,7 @@ from tests.accounts_kit import (
     Outcome,
     TenantKey,
     accounts,
-    budget_month,
+    budget_month_once_idle,
     usage_records,
 )
 from tests.databases import empty_tables
@@ -134,7 +134,7 @@ def test_budget_holds_exactly_when_both_gateways_race_for_it(
 
     served = seen.outcomes.count(OK)
     ledger = usage_records(deployment.database_url, caller.tenant.id)
-    month = budget_month(deployment.database_url, caller.tenant.id)
+    month = budget_month_once_idle(deployment.database_url, caller.tenant.id)
     assert seen.gateways == deployment.gateway_addresses()
     # A remote replica's hold is the prompt's upper bound plus one token, more than the racer
     # then costs, so fewer than FITS may hold at once and a settlement can let one more in:

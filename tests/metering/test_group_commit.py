@@ -32,7 +32,7 @@ class RecordingDatabase:
         await asyncio.sleep(0)  # a round trip
         if self.down:
             raise StorageUnavailable("The database is unavailable: connection refused")
-        names = [w.params["name"] for w in writes if w.wanted]
+        names = [w.params["name"] for w in writes]
         if any(name.startswith("bad") for name in names):
             raise ValueError("duplicate key")
         self.batches.append(names)
@@ -40,7 +40,7 @@ class RecordingDatabase:
 
 
 def settle(name: str, tenant: str = "t1") -> Write:
-    return Write("settle", {"name": name, "tenant_id": tenant}, record=True)
+    return Write("settle", {"name": name, "tenant_id": tenant})
 
 
 async def test_writes_that_arrive_together_share_one_commit() -> None:
@@ -106,20 +106,6 @@ async def test_a_settlement_is_committed_even_when_its_request_is_cancelled() ->
     await group.idle()
 
     assert request.cancelled()
-    assert database.batches == [["usage"]]
-
-
-async def test_a_reservation_whose_request_left_before_its_commit_is_not_made() -> None:
-    database = RecordingDatabase()
-    group = GroupCommit(database.commit)
-    hold = Write("reserve", {"name": "hold", "tenant_id": "t1"})
-    request = asyncio.ensure_future(group.run(hold))
-    other = asyncio.ensure_future(group.run(settle("usage")))
-    await asyncio.sleep(0)  # both queued, nothing committed yet
-
-    request.cancel()
-    await other
-
     assert database.batches == [["usage"]]
 
 

@@ -1,4 +1,4 @@
-"""The ledger: budget holds before a request, one exact record after it, nothing lost between."""
+"""The ledger: budget slices before requests, one exact record after each, nothing lost between."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import KeyHasher
-from corral.metering.ledger import Ledger, Reservation, UsageEntry, month_of
+from corral.metering.ledger import LeaseChange, Ledger, SliceRelease, UsageEntry, month_of
 from corral.settings import load_settings
 from corral.storage import Database, open_database
 from corral.storage.tables import BudgetMonth, BudgetReservation, UsageDaily, UsageRecord
@@ -76,113 +76,112 @@ def held_reservations(db: Database) -> int:
         return session.scalar(select(func.count()).select_from(BudgetReservation)) or 0
 
 
-async def test_holds_become_spending_when_requests_settle(db: Database, ledger: Ledger) -> None:
+def grow(ledger: Ledger, tenant: str, lease: str, needed: int, wanted: int) -> Any:
+    """A coroutine of the `LeaseChange`."""
+    return ledger.grow_lease(lease, tenant, MONTH, needed, wanted)
+
+
+async def test_a_slice_gets_what_it_wants_if_that_fits_else_what_it_needs(
+    db: Database, ledger: Ledger
+) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
-    assert await ledger.reserve(tenant, "req_1", MONTH, 300)
-    assert await ledger.reserve(tenant, "req_2", MONTH, 200)
-    assert month_totals(db, tenant) == (0, 500)
 
-    await ledger.settle(usage("req_1", tenant, cost=120), Reservation("req_1", tenant, MONTH, 300))
-    assert month_totals(db, tenant) == (120, 200)
+    assert await grow(ledger, tenant, "lease_a", needed=100, wanted=700) == LeaseChange(700, False)
+    assert await grow(ledger, tenant, "lease_b", needed=200, wanted=700) == LeaseChange(200, False)
+    assert await grow(ledger, tenant, "lease_a", needed=50, wanted=400) == LeaseChange(50, True)
 
-    await ledger.settle(None, Reservation("req_2", tenant, MONTH, 200))  # produced nothing
-    assert month_totals(db, tenant) == (120, 0)
-    assert held_reservations(db) == 0
+    assert month_totals(db, tenant) == (0, 950)
+    assert held_reservations(db) == 2
 
 
-async def test_a_hold_that_does_not_fit_is_refused_and_leaves_nothing(
+async def test_a_slice_that_does_not_fit_at_all_gets_nothing_and_leaves_nothing(
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=100)
-    assert await ledger.reserve(tenant, "req_1", MONTH, 60)
+    await grow(ledger, tenant, "lease_a", needed=60, wanted=60)
 
-    refused = await ledger.reserve(tenant, "req_2", MONTH, 41)
-    fits_exactly = await ledger.reserve(tenant, "req_3", MONTH, 40)
+    refused = await grow(ledger, tenant, "lease_b", needed=41, wanted=80)
+    fits_exactly = await grow(ledger, tenant, "lease_c", needed=40, wanted=80)
 
-    assert refused is False
-    assert fits_exactly is True
+    assert refused == LeaseChange(0, False)
+    assert fits_exactly == LeaseChange(40, False)
     assert month_totals(db, tenant) == (0, 100)
     assert held_reservations(db) == 2
 
 
-async def test_a_hold_still_fits_after_its_month_row_was_removed_behind_the_ledger(
+async def test_a_settled_cost_moves_from_its_slice_to_the_spend(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=1_000)
+    await grow(ledger, tenant, "lease_a", needed=300, wanted=300)
+
+    await ledger.settle(usage("req_1", tenant, cost=120), SliceRelease("lease_a", 120))
+    await ledger.settle(usage("req_2", tenant, cost=9), None)  # admitted without a hold
+
+    assert month_totals(db, tenant) == (129, 180)
+    await ledger.end_lease("lease_a", tenant, MONTH)
+    await ledger.end_lease("lease_a", tenant, MONTH)  # twice: the second finds nothing
+    assert month_totals(db, tenant) == (129, 0)
+    assert held_reservations(db) == 0
+
+
+async def test_a_slice_still_fits_after_its_month_row_was_removed_behind_the_ledger(
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=100)
-    assert await ledger.reserve(tenant, "req_1", MONTH, 60)
-    await ledger.settle(None, Reservation("req_1", tenant, MONTH, 60))
+    await grow(ledger, tenant, "lease_a", needed=60, wanted=60)
+    await ledger.end_lease("lease_a", tenant, MONTH)
     with db.write() as session:  # e.g. an operator clearing a month by hand
         session.execute(delete(BudgetMonth))
 
-    held = await ledger.reserve(tenant, "req_2", MONTH, 100)
+    change = await grow(ledger, tenant, "lease_b", needed=100, wanted=100)
 
-    assert held is True
+    assert change == LeaseChange(100, False)
     assert month_totals(db, tenant) == (0, 100)
 
 
 async def test_spending_counts_against_the_budget_too(db: Database, ledger: Ledger) -> None:
     tenant = new_tenant(db, budget_micros=100)
-    await ledger.settle(usage("req_1", tenant, cost=90), None)
+    await ledger.settle(usage("req_1", tenant, cost=90))
 
-    assert not await ledger.reserve(tenant, "req_2", MONTH, 11)
-    assert await ledger.reserve(tenant, "req_3", MONTH, 10)
+    assert (await grow(ledger, tenant, "lease_a", needed=11, wanted=11)).granted == 0
+    assert (await grow(ledger, tenant, "lease_a", needed=10, wanted=50)).granted == 10
 
 
-async def test_a_tenant_without_a_budget_may_reserve_anything(db: Database, ledger: Ledger) -> None:
+async def test_a_tenant_without_a_budget_may_lease_anything(db: Database, ledger: Ledger) -> None:
     tenant = new_tenant(db, budget_micros=None)
 
-    assert await ledger.reserve(tenant, "req_1", MONTH, 10**15)
+    assert (await grow(ledger, tenant, "lease_a", needed=1, wanted=10**15)).granted == 10**15
 
 
-async def test_concurrent_holds_never_reserve_past_the_budget(db: Database) -> None:
+async def test_concurrent_slices_never_reserve_past_the_budget(db: Database) -> None:
     tenant = new_tenant(db, budget_micros=50 * 7)
 
     # Two ledgers, each in a thread with its own event loop: two servers on one database.
     with ThreadPoolExecutor(2) as pool:
-        halves = list(pool.map(lambda half: asyncio.run(reserve_many(db, tenant, half)), (0, 1)))
+        halves = list(pool.map(lambda half: asyncio.run(grow_many(db, tenant, half)), (0, 1)))
 
     granted = halves[0] + halves[1]
-    assert granted.count(True) == 50
+    assert sum(granted) == 50 * 7 and set(granted) == {0, 7}
     assert month_totals(db, tenant) == (0, 50 * 7)
     assert held_reservations(db) == 50
 
 
-async def reserve_many(db: Database, tenant: str, half: int) -> list[bool]:
-    """100 concurrent holds of 7 from one ledger (one server)."""
+async def grow_many(db: Database, tenant: str, half: int) -> list[int]:
+    """100 concurrent slices of 7 from one ledger (one server)."""
     ledger = Ledger(db)
     try:
-        holds = (ledger.reserve(tenant, f"req_{half}_{i}", MONTH, 7) for i in range(100))
-        return list(await asyncio.gather(*holds))
+        slices = (grow(ledger, tenant, f"lease_{half}_{i}", 7, 7) for i in range(100))
+        return [change.granted for change in await asyncio.gather(*slices)]
     finally:
         await ledger.aclose()
-
-
-async def test_a_hold_whose_request_is_cancelled_is_never_left_behind(
-    db: Database, ledger: Ledger
-) -> None:
-    tenant = new_tenant(db, budget_micros=10_000)
-    assert await ledger.reserve(tenant, "req_kept", MONTH, 100)
-    requests = []
-    for steps in range(8):  # cancelled before, during and after its commit
-        request = asyncio.ensure_future(ledger.reserve(tenant, f"req_{steps}", MONTH, 100))
-        for _ in range(steps):
-            await asyncio.sleep(0)
-        request.cancel()
-        requests.append(request)
-
-    await asyncio.gather(*requests, return_exceptions=True)
-    await ledger.aclose()  # waits for the writes still queued
-
-    answered = sum(1 for request in requests if not request.cancelled())
-    assert month_totals(db, tenant) == (0, 100 * (1 + answered))
-    assert held_reservations(db) == 1 + answered
 
 
 async def test_a_settlement_is_written_even_if_its_request_is_cancelled(
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=None)
-    request = asyncio.ensure_future(ledger.settle(usage("req_1", tenant, cost=5), None))
+    request = asyncio.ensure_future(ledger.settle(usage("req_1", tenant, cost=5)))
     await asyncio.sleep(0)
 
     request.cancel()
@@ -197,12 +196,12 @@ async def test_a_reused_request_id_is_billed_all_the_same_beside_the_writes_of_i
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=None)
-    await ledger.settle(usage("req_dup", tenant, cost=5), None)
+    await ledger.settle(usage("req_dup", tenant, cost=5))
 
     await asyncio.gather(
-        ledger.settle(usage("req_a", tenant, cost=1), None),
-        ledger.settle(usage("req_dup", tenant, cost=7), None),  # a client resent its id
-        ledger.settle(usage("req_b", tenant, cost=2), None),
+        ledger.settle(usage("req_a", tenant, cost=1)),
+        ledger.settle(usage("req_dup", tenant, cost=7)),  # a client resent its id
+        ledger.settle(usage("req_b", tenant, cost=2)),
     )
 
     with db.read() as session:
@@ -225,7 +224,7 @@ async def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(
     ]
 
     for entry in entries:
-        await ledger.settle(entry, None)
+        await ledger.settle(entry)
 
     with db.read() as session:
         records = session.scalars(select(UsageRecord)).all()
@@ -238,24 +237,28 @@ async def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(
     assert month_totals(db, acme) == (60, 0)
 
 
-async def test_an_expired_hold_is_swept_and_released_once(db: Database) -> None:
+async def test_an_expired_slice_is_swept_and_what_settles_late_is_not_released_twice(
+    db: Database,
+) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
-    ledger = Ledger(db, reservation_timeout_s=0)  # every hold expires at once
-    await ledger.reserve(tenant, "req_1", MONTH, 300)
+    ledger = Ledger(db, reservation_timeout_s=0)  # every slice expires at once
+    await grow(ledger, tenant, "lease_a", needed=300, wanted=300)
 
     swept = ledger.sweep_expired()
 
     assert swept == 1
     assert month_totals(db, tenant) == (0, 0)
-    # the request was only slow, not dead: it settles late without releasing the hold again
-    await ledger.settle(usage("req_1", tenant, cost=50), Reservation("req_1", tenant, MONTH, 300))
+    # its process was only stalled, not dead: a request settles late, a slice starts anew
+    await ledger.settle(usage("req_1", tenant, cost=50), SliceRelease("lease_a", 50))
     assert month_totals(db, tenant) == (50, 0)
+    assert await grow(ledger, tenant, "lease_a", needed=10, wanted=10) == LeaseChange(10, False)
+    assert month_totals(db, tenant) == (50, 10)
     await ledger.aclose()
 
 
-async def test_a_live_hold_is_not_swept(db: Database, ledger: Ledger) -> None:
+async def test_a_live_slice_is_not_swept(db: Database, ledger: Ledger) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
-    await ledger.reserve(tenant, "req_1", MONTH, 300)
+    await grow(ledger, tenant, "lease_a", needed=300, wanted=300)
 
     assert ledger.sweep_expired() == 0
     assert month_totals(db, tenant) == (0, 300)

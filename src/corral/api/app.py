@@ -39,6 +39,7 @@ from corral.catalog.catalog import entry_for
 from corral.catalog.licences import build_licences
 from corral.catalog.prices import PriceOverrides
 from corral.metering.idempotency import IdempotencyStore
+from corral.metering.leases import BudgetLeases
 from corral.metering.ledger import Ledger
 from corral.metering.ratelimit import LocalRateLimiter, RateLimiter
 from corral.metering.usage import UsageReports
@@ -79,14 +80,15 @@ def build_services(
     hasher = key_hasher(settings.home, settings.key_secret)
     directory = AccountDirectory(db)
     ledger = Ledger(db, settings.billing.reservation_timeout_s)
+    leases = BudgetLeases(ledger, renew_after_s=settings.billing.reservation_timeout_s / 3)
     limiter = rate_limiter(settings)
     audit = AuditLog(db)
     gateway = Gateway(
         catalog,
         metrics,
         Entitlement(directory, build_licences(settings)),
-        Admission(ledger, limiter, directory, overlap_checks=overlapping(settings, db)),
-        Settlement(ledger, limiter),
+        Admission(leases, limiter, directory, overlap_checks=overlapping(settings, db)),
+        Settlement(ledger, leases, limiter),
         Router(settings.routing),
         PrivacyGuard(Pseudonymizer(), audit, db),
     )
@@ -99,6 +101,7 @@ def build_services(
         accounts=AccountsAdmin(db, hasher, settings.privacy.default_policy),
         access=AccessService(db),
         ledger=ledger,
+        leases=leases,
         idempotency=IdempotencyStore(
             db, settings.billing.idempotency_ttl_h, settings.billing.reservation_timeout_s
         ),
@@ -146,6 +149,16 @@ async def _sweep(services: Services, every_s: float = 30.0) -> None:
         await asyncio.sleep(every_s)
 
 
+async def _tidy_leases(services: Services, every_s: float = 0.5) -> None:
+    """Give idle budget slices back, renew the others (see `metering.leases`)."""
+    while True:
+        try:
+            await services.leases.tidy()
+        except Exception:
+            logger.exception("tidying budget slices failed")
+        await asyncio.sleep(every_s)
+
+
 def worker_app() -> ASGIApp:
     """One worker of `corral serve --workers N`: settings (and the admin key) from the
     environment its parent prepared."""
@@ -189,6 +202,7 @@ def create_app(services: Services) -> ASGIApp:
         background = [
             asyncio.create_task(services.directory.watch()),
             asyncio.create_task(_sweep(services)),
+            asyncio.create_task(_tidy_leases(services)),
         ]
         services.ready = True
         logger.info("ready", extra={"models": [e.id for e in services.gateway.catalog.entries()]})
@@ -198,6 +212,10 @@ def create_app(services: Services) -> ASGIApp:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await asyncio.gather(*(backend.close() for backend in backends))
+        try:
+            await services.leases.give_back_all()
+        except Exception:  # they expire and are swept instead
+            logger.exception("giving budget slices back at shutdown failed")
         await services.ledger.aclose()
         services.db.close()
 

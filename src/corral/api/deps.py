@@ -17,6 +17,7 @@ from corral.api.errors import from_validation_error
 from corral.catalog.prices import PriceOverrides
 from corral.errors import ClientClosedRequest, PermissionDenied
 from corral.metering.idempotency import IdempotencyStore
+from corral.metering.leases import BudgetLeases
 from corral.metering.ledger import Ledger
 from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
@@ -41,6 +42,7 @@ class Services:
     accounts: AccountsAdmin
     access: AccessService
     ledger: Ledger
+    leases: BudgetLeases
     idempotency: IdempotencyStore
     usage: UsageReports
     prices: PriceOverrides

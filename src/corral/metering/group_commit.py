@@ -1,13 +1,12 @@
 """Group commit: the ledger writes that arrive together are committed together.
 
-Reservations and settlements are queued (`batching`) and each batch is one transaction (SQLite)
-or one pipelined round trip with one WAL flush (PostgreSQL).
+Settlements and budget-slice changes (`leases`) are queued (`batching`) and each batch is one
+transaction (SQLite) or one pipelined round trip with one WAL flush (PostgreSQL).
 
 A write's outcome never depends on its caller staying: a settlement whose request is cancelled
-meanwhile is still committed (its usage must be billed), and a reservation whose caller left
-before it was committed is skipped (`Write.wanted`). A batch that fails on its data is retried
-one write at a time, so one bad write never takes the others down with it; a database that
-cannot be reached fails the whole batch at once.
+meanwhile is still committed (its usage must be billed). A batch that fails on its data is
+retried one write at a time, so one bad write never takes the others down with it; a database
+that cannot be reached fails the whole batch at once.
 """
 
 from __future__ import annotations
@@ -24,23 +23,18 @@ from corral.metering.batching import Batcher
 
 logger = logging.getLogger("corral.metering")
 
+WriteKind = Literal["settle", "grow_lease", "end_lease"]
+
 
 @dataclass(slots=True)
 class Write:
-    """One ledger write: a budget hold, or a settlement (a usage record and/or a release)."""
+    """One ledger write: a settlement (a usage record and the month's spend), or a change to
+    a budget slice (`grow_lease`: fold its settled costs out and add to it; `end_lease`: give
+    it back)."""
 
-    kind: Literal["reserve", "settle"]
+    kind: WriteKind
     params: dict[str, Any]
-    release: bool = False
-    record: bool = False
     outcome: asyncio.Future[Any] = field(default_factory=lambda: _loop().create_future())
-    orphaned: Callable[[Any], None] | None = None
-    """Called with the result when the write was committed after its caller had left."""
-
-    @property
-    def wanted(self) -> bool:
-        """False for a reservation nobody waits for any more: it is not made at all."""
-        return self.kind == "settle" or not self.outcome.cancelled()
 
     def order(self) -> tuple[str, str, str, str]:
         """Rows are locked in this order within a batch, the same in every process, so that two
@@ -101,7 +95,7 @@ class GroupCommit:
 def _reused_request_id(write: Write, exc: Exception) -> bool:
     """A usage record whose request id is already in the ledger: a client sent the same
     `X-Request-ID` twice. Its usage is billed all the same (see `_renamed`)."""
-    if not (isinstance(exc, Conflict) and write.kind == "settle" and write.record):
+    if not (isinstance(exc, Conflict) and write.kind == "settle"):
         return False
     return "#" not in write.params["request_id"]  # renamed once already: something else
 
@@ -119,8 +113,6 @@ def _renamed(write: Write) -> Write:
 def _succeed(write: Write, result: Any) -> None:
     if not write.outcome.done():
         write.outcome.set_result(result)
-    elif write.orphaned is not None:
-        write.orphaned(result)
 
 
 def _fail(write: Write, exc: Exception) -> None:

@@ -1,13 +1,13 @@
-"""Budget reservations and settlement: the only writers of the ledger and the monthly spend.
+"""The usage ledger and the budgets' reservations: the only writers of both.
 
-Before a request runs, `reserve` holds its maximum possible cost against the tenant's monthly
-budget with one conditional update, which the database applies atomically, so concurrent
-requests (in one process or many) can never reserve past the budget. When the request ends,
-`settle` writes, all or nothing: the ledger row, the day's rollup, the month's spend, and the
-release of the reservation; it completes even if the request is cancelled meanwhile. Writes
-that arrive together share one transaction (`group_commit`; the SQL, per database, is in
-`ledger_sqlite` and `ledger_postgres`). A reservation left by a crashed process expires and
-is swept.
+A request is admitted against a slice of its tenant's monthly budget that its process leased
+(`leases`): `grow_lease` adds to a slice with one conditional update, which the database
+applies atomically, so slices in one process or many can never reserve past the budget, and
+`end_lease` gives one back. When a request ends, `settle` writes, all or nothing: the ledger
+row, the day's rollup, and its cost moved from its slice to the month's spend; it completes
+even if the request is cancelled meanwhile. Writes that arrive together share one transaction
+(`group_commit`; the SQL, per database, is in `ledger_sqlite` and `ledger_postgres`). A slice
+left by a crashed process expires and is swept.
 """
 
 from __future__ import annotations
@@ -29,11 +29,19 @@ Outcome = Literal["completed", "cancelled", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
-class Reservation:
-    request_id: str
-    tenant_id: str
-    month: str
-    amount_micros: int
+class LeaseChange:
+    granted: int
+    """Added to the slice: what was wanted, else what was needed, else nothing."""
+    existed: bool
+    """False for a slice made now: a new one, or one swept meanwhile."""
+
+
+@dataclass(frozen=True, slots=True)
+class SliceRelease:
+    """What a settlement takes out of the request's budget slice: at most its hold."""
+
+    lease_id: str
+    amount: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,40 +70,43 @@ class Ledger:
         self._timeout = dt.timedelta(seconds=reservation_timeout_s)
         self._sql = ledger_sql(db)
 
-    async def reserve(self, tenant_id: str, request_id: str, month: str, amount: int) -> bool:
-        """Hold `amount` against the tenant's budget for `month`; False if it does not fit."""
-        return await self._sql.reserve(
+    async def grow_lease(
+        self, lease_id: str, tenant_id: str, month: str, needed: int, wanted: int
+    ) -> LeaseChange:
+        """In one transaction: add `wanted` to the slice `lease_id` (made if it does not exist)
+        if the tenant's budget for `month` has room for that, else `needed` if it has, else
+        nothing; push its expiry back."""
+        granted, existed = await self._sql.grow_lease(
             {
+                "lease_id": lease_id,
                 "tenant_id": tenant_id,
-                "request_id": request_id,
                 "month": month,
-                "amount": amount,
+                "needed": needed,
+                "wanted": wanted,
                 "expires_at": dt.datetime.now(dt.UTC) + self._timeout,
             }
         )
+        return LeaseChange(granted, existed)
 
-    async def settle(self, entry: UsageEntry | None, reservation: Reservation | None) -> None:
-        """Record what a finished request used and release what it had reserved."""
-        if entry is None and reservation is None:
-            return
-        params: dict[str, Any] = {"reservation_id": None, "reserved": 0}
-        if reservation is not None:
-            params.update(
-                reservation_id=reservation.request_id,
-                reserved=reservation.amount_micros,
-                tenant_id=reservation.tenant_id,
-                month=reservation.month,
-            )
-        if entry is not None:
-            params.update(_record_params(entry))
-        await self._sql.settle(params, release=reservation is not None, record=entry is not None)
+    async def end_lease(self, lease_id: str, tenant_id: str, month: str) -> None:
+        """Give the slice back: what it still reserves leaves the month."""
+        await self._sql.end_lease({"lease_id": lease_id, "tenant_id": tenant_id, "month": month})
+
+    async def settle(self, entry: UsageEntry, release: SliceRelease | None = None) -> None:
+        """Record what a finished request used, add its cost to the month's spend, and take
+        `release` out of the request's slice and the month's reservations (if the slice is
+        still there: one swept meanwhile has already left them)."""
+        params = _record_params(entry)
+        params["lease_id"] = release.lease_id if release is not None else None
+        params["release"] = release.amount if release is not None else 0
+        await self._sql.settle(params)
 
     async def aclose(self) -> None:
         """Close the hot path's own connections (the server does at shutdown)."""
         await self._sql.aclose()
 
     def sweep_expired(self) -> int:
-        """Release reservations whose request died with its process; returns how many."""
+        """Release the slices of processes that died; returns how many."""
         now = dt.datetime.now(dt.UTC)
         with self._db.write() as session:
             expired = session.execute(

@@ -1,13 +1,13 @@
-"""The ledger's two hot statements, reserve and settle: what both databases share.
+"""The ledger's hot writes, settlements and budget slices: what both databases share.
 
-They run on every billed request, so they skip the ORM, and they go through group commits
-(`group_commit`): the writes that arrive together share one transaction. Each database's own
-SQL and connections are in `ledger_sqlite` and `ledger_postgres`.
+A settlement runs on every billed request, a slice change on one in many (`leases`), so they
+skip the ORM, and they go through group commits (`group_commit`): the writes that arrive
+together share one transaction. Each database's own SQL and connections are in
+`ledger_sqlite` and `ledger_postgres`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -42,52 +42,29 @@ DAY_INSERT = (
 
 
 class BatchedLedgerSql:
-    """`reserve` and `settle` as queued writes: `holds` commits the reservations, `settlements`
-    the settlements (the same group commit where one transaction may hold both)."""
+    """The ledger's writes, queued: `durable` commits settlements and slice grants, which
+    must survive a crash of the database once answered; `volatile` commits slices given back,
+    which at worst stay reserved until they expire (the same group commit where both are)."""
 
-    def __init__(self, holds: GroupCommit, settlements: GroupCommit) -> None:
-        self._holds = holds
-        self._settlements = settlements
+    def __init__(self, durable: GroupCommit, volatile: GroupCommit) -> None:
+        self._durable = durable
+        self._volatile = volatile
 
-    async def reserve(self, params: dict[str, Any]) -> bool:
-        def give_back(held: Any) -> None:  # made, but its request is gone: not at expiry, now
-            if held:
-                self._release_later(params)
+    async def grow_lease(self, params: dict[str, Any]) -> tuple[int, bool]:
+        """(granted, whether the slice existed); see `Ledger.grow_lease`."""
+        granted, existed = await self._durable.run(Write("grow_lease", params))
+        return int(granted), bool(existed)
 
-        write = Write("reserve", params, orphaned=give_back)
-        try:
-            return bool(await self._holds.run(write))
-        except asyncio.CancelledError:
-            outcome = write.outcome
-            if outcome.done() and not outcome.cancelled() and outcome.exception() is None:
-                give_back(outcome.result())  # committed, then cancelled before it resumed
-            raise
+    async def end_lease(self, params: dict[str, Any]) -> None:
+        await self._volatile.run(Write("end_lease", params))
 
-    async def settle(self, params: dict[str, Any], release: bool, record: bool) -> None:
-        await self._settlements.run(Write("settle", params, release, record))
+    async def settle(self, params: dict[str, Any]) -> None:
+        await self._durable.run(Write("settle", params))
 
     async def aclose(self) -> None:
         """Let the queued writes finish (subclasses then close their connections)."""
-        await self._holds.idle()  # may give holds back: settlements after it
-        await self._settlements.idle()
-
-    def _release_later(self, hold: dict[str, Any]) -> None:
-        params = {
-            "reservation_id": hold["request_id"],
-            "reserved": hold["amount"],
-            "tenant_id": hold["tenant_id"],
-            "month": hold["month"],
-        }
-        released = self._settlements.submit(Write("settle", params, release=True))
-        released.add_done_callback(_log_failure)
-
-
-def _log_failure(outcome: asyncio.Future[Any]) -> None:
-    if not outcome.cancelled() and outcome.exception() is not None:
-        logger.warning(
-            "an abandoned budget hold could not be released; it expires instead",
-            exc_info=outcome.exception(),
-        )
+        await self._durable.idle()
+        await self._volatile.idle()
 
 
 def request_id_reused() -> Conflict:

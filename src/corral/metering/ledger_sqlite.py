@@ -1,6 +1,6 @@
 """The ledger's writes on SQLite: group-committed transactions on the event loop's own connection.
 
-A batch of reservations and settlements (`group_commit`) runs as one short `BEGIN IMMEDIATE`
+A batch of settlements and budget-slice changes (`group_commit`) runs as one `BEGIN IMMEDIATE`
 transaction, on the event loop's own connection when the database is free (a hop to a worker
 thread costs more than the statements on an idle machine), and in a worker thread that waits
 for the lock when another process is writing.
@@ -31,20 +31,31 @@ _MONTH_ROW = (
     "INSERT INTO budget_months (tenant_id, month, spent_micros, reserved_micros) "
     "VALUES (:tenant_id, :month, 0, 0) ON CONFLICT DO NOTHING"
 )
-_RESERVE = (
+_GRANT = (
     "UPDATE budget_months SET reserved_micros = reserved_micros + :amount "
     "WHERE tenant_id = :tenant_id AND month = :month AND spent_micros + reserved_micros + "
-    f":amount <= IFNULL((SELECT budget_micros FROM tenants WHERE id = :tenant_id), {2**63 - 1})",
-    "INSERT INTO budget_reservations (request_id, tenant_id, month, amount_micros, expires_at) "
-    "VALUES (:request_id, :tenant_id, :month, :amount, :expires_at)",
+    f":amount <= IFNULL((SELECT budget_micros FROM tenants WHERE id = :tenant_id), {2**63 - 1})"
 )
-_RELEASE = (
-    "DELETE FROM budget_reservations WHERE request_id = :reservation_id",
-    "UPDATE budget_months SET reserved_micros = reserved_micros - :reserved "
-    "WHERE tenant_id = :tenant_id AND month = :month",
+_UNRESERVE = (
+    "UPDATE budget_months SET reserved_micros = reserved_micros - :amount "
+    "WHERE tenant_id = :tenant_id AND month = :month"
+)
+_LEASE_EXISTS = "SELECT 1 FROM budget_reservations WHERE request_id = :lease_id"
+_LEASE_GROW = (
+    "UPDATE budget_reservations SET amount_micros = amount_micros + :granted, "
+    "expires_at = :expires_at WHERE request_id = :lease_id"
+)
+_LEASE_NEW = (
+    "INSERT INTO budget_reservations (request_id, tenant_id, month, amount_micros, expires_at) "
+    "VALUES (:lease_id, :tenant_id, :month, :granted, :expires_at)"
+)
+_LEASE_END = "DELETE FROM budget_reservations WHERE request_id = :lease_id RETURNING amount_micros"
+_LEASE_RELEASE = (
+    "UPDATE budget_reservations SET amount_micros = amount_micros - :release "
+    "WHERE request_id = :lease_id"
 )
 _RELEASE_AND_SPEND = (
-    "UPDATE budget_months SET reserved_micros = reserved_micros - :reserved, "
+    "UPDATE budget_months SET reserved_micros = reserved_micros - :release, "
     "spent_micros = spent_micros + :cost WHERE tenant_id = :tenant_id AND month = :month"
 )
 _RECORD = (
@@ -60,9 +71,9 @@ _SPEND = (
 
 class SqliteLedgerSql(BatchedLedgerSql):
     def __init__(self, db: Database) -> None:
-        # Holds and settlements share each transaction: SQLite has one writer at a time anyway.
+        # Every write shares each transaction: SQLite has one writer at a time anyway.
         batches = GroupCommit(self._commit)
-        super().__init__(holds=batches, settlements=batches)
+        super().__init__(durable=batches, volatile=batches)
         path = db.engine.url.database
         assert path, "an in-memory SQLite database cannot be shared by threads"
         self._path = path
@@ -117,7 +128,7 @@ class SqliteLedgerSql(BatchedLedgerSql):
             except (sqlite3.Error, _Busy) as exc:
                 raise StorageUnavailable(f"The database is unavailable: {exc}") from exc
 
-    async def _commit(self, writes: Sequence[Write]) -> list[bool | None]:
+    async def _commit(self, writes: Sequence[Write]) -> list[Any]:
         months = self._months
         return await self._transaction(lambda conn: [_apply(conn, w, months) for w in writes])
 
@@ -177,44 +188,59 @@ def _run(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]
     return result
 
 
-def _apply(
-    connection: sqlite3.Connection, write: Write, months: set[tuple[str, str]]
-) -> bool | None:
+def _apply(connection: sqlite3.Connection, write: Write, months: set[tuple[str, str]]) -> Any:
     """One write's statements, inside the batch's transaction. `months`: the (tenant, month)
-    budget rows this connection has seen exist, which a hold then need not create."""
-    if not write.wanted:
-        return False
+    budget rows this connection has seen exist, which a slice then need not create."""
     values = _sqlite_values(write.params)
-    if write.kind == "reserve":
-        return _reserve(connection, values, months)
-    spent = False
-    if write.release and connection.execute(_RELEASE[0], values).rowcount == 1:
-        if write.record and values["tenant_id"] is not None:
-            # The row the hold was taken on: release and spend in one statement.
-            spent = connection.execute(_RELEASE_AND_SPEND, values).rowcount == 1
-        if not spent:
-            connection.execute(_RELEASE[1], values)
-    if write.record:
-        for statement in _RECORD:
-            connection.execute(statement, values)
-        if values["tenant_id"] is not None and not spent:
-            connection.execute(_SPEND, values)
+    if write.kind == "grow_lease":
+        return _grow_lease(connection, values, months)
+    if write.kind == "end_lease":
+        released = connection.execute(_LEASE_END, values).fetchone()
+        if released is not None and released[0]:
+            connection.execute(_UNRESERVE, {**values, "amount": released[0]})
+        return None
+    for statement in _RECORD:
+        connection.execute(statement, values)
+    if values["tenant_id"] is None:
+        return None
+    # The cost moves from the request's slice to the spend, if the slice is still there (one
+    # swept meanwhile has already left the month's reservations).
+    released = values["release"] and connection.execute(_LEASE_RELEASE, values).rowcount == 1
+    if not (released and connection.execute(_RELEASE_AND_SPEND, values).rowcount == 1):
+        connection.execute(_SPEND, values)
     return None
 
 
-def _reserve(
+def _grow_lease(
+    connection: sqlite3.Connection, values: dict[str, Any], months: set[tuple[str, str]]
+) -> tuple[int, bool]:
+    """Add `wanted` to the slice if that fits, else `needed`, else nothing; (granted, whether
+    the slice existed)."""
+    existed = connection.execute(_LEASE_EXISTS, values).fetchone() is not None
+    granted = 0
+    for amount in dict.fromkeys((values["wanted"], values["needed"])):
+        if amount and _grant(connection, {**values, "amount": amount}, months):
+            granted = amount
+            break
+    if existed:
+        connection.execute(_LEASE_GROW, {**values, "granted": granted})
+    elif granted:
+        connection.execute(_LEASE_NEW, {**values, "granted": granted})
+    return granted, existed
+
+
+def _grant(
     connection: sqlite3.Connection, values: dict[str, Any], months: set[tuple[str, str]]
 ) -> bool:
     month = (values["tenant_id"], values["month"])
     if month not in months:
         connection.execute(_MONTH_ROW, values)
-    if connection.execute(_RESERVE[0], values).rowcount != 1:
+    if connection.execute(_GRANT, values).rowcount != 1:
         if month not in months:
-            return False  # the row exists (made above): the hold does not fit
+            return False  # the row exists (made above): the amount does not fit
         months.discard(month)  # gone, or made in a transaction that rolled back: try again
-        return _reserve(connection, values, months)
+        return _grant(connection, values, months)
     months.add(month)
-    connection.execute(_RESERVE[1], values)
     return True
 
 

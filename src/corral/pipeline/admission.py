@@ -1,4 +1,4 @@
-"""Step 3, admission: rate limits, then a reservation of the request's maximum possible cost.
+"""Step 3, admission: rate limits, then a hold of the request's maximum possible cost.
 
 The result is a `Charge`: everything settlement needs to bill the request exactly once.
 Nothing here runs for the operator's own requests beyond noting when they started.
@@ -14,7 +14,8 @@ from corral.accounts.directory import AccountDirectory
 from corral.accounts.records import TenantState
 from corral.catalog.catalog import ModelEntry
 from corral.errors import BudgetExceeded
-from corral.metering.ledger import Ledger, Reservation, month_of
+from corral.metering.leases import BudgetLeases, Hold
+from corral.metering.ledger import month_of
 from corral.metering.money import format_micros, max_cost_micros
 from corral.metering.ratelimit import RateDecision, RateLimiter, refuse
 from corral.pipeline.auth import Principal
@@ -27,7 +28,8 @@ class Charge:
     model: ModelEntry
     prices: tuple[int, int]
     started_at: dt.datetime
-    reservation: Reservation | None = None
+    hold: Hold | None = None
+    """Against the tenant's budget (a slice this process leased, see `metering.leases`)."""
     counted_tokens: int = 0
     """Tokens charged to the key's per-minute limit at admission, corrected at settlement."""
     response_headers: dict[str, str] = field(default_factory=dict)
@@ -41,18 +43,28 @@ class Ask:
     max_completion_tokens: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    """What to hold for a request: `amount` of `tenant_id`'s `budget` for `month`."""
+
+    tenant_id: str
+    month: str
+    amount: int
+    budget: int
+
+
 class Admission:
     def __init__(
         self,
-        ledger: Ledger,
+        leases: BudgetLeases,
         limiter: RateLimiter,
         directory: AccountDirectory,
         overlap_checks: bool = False,
     ) -> None:
         """`overlap_checks`: run the rate check and the budget hold at the same time, which
-        pays when both are network round trips (Redis and PostgreSQL); otherwise one after the
-        other, which spares two tasks a request."""
-        self._ledger = ledger
+        pays when both may be network round trips (Redis, and PostgreSQL when a slice runs
+        short); otherwise one after the other, which spares two tasks a request."""
+        self._leases = leases
         self._limiter = limiter
         self._directory = directory
         self._overlap_checks = overlap_checks
@@ -83,40 +95,40 @@ class Admission:
         key = principal.key
         if key is None:
             return charge
-        hold = None
+        budget = None
         if tenant is not None and tenant.budget_micros is not None and ask is not None:
             amount = max_cost_micros(ask.prompt_tokens, ask.max_completion_tokens, charge.prices)
             if amount > 0:
-                hold = Reservation(request_id, tenant.id, month_of(started), amount)
+                budget = _Budget(tenant.id, month_of(started), amount, tenant.budget_micros)
         tokens = ask.prompt_tokens + ask.max_completion_tokens if ask else 0
         if self._overlap_checks:  # whichever passed is undone if the other refuses
-            decision, held = await self._both_checks_at_once(charge, tokens, hold)
+            decision, held = await self._both_checks_at_once(charge, tokens, budget)
         else:
             decision = await self._check_rate(charge, tokens)
             refused = decision is not None and not decision.allowed
-            held = False if refused else await self._hold(hold)
+            held = None if refused else await self._hold(budget)
         if decision is not None and not decision.allowed:
-            if held and hold is not None:
-                await self._ledger.settle(None, hold)
+            if held is not None:
+                self._leases.release(held, 0)
             raise refuse(decision, key.rpm, key.tpm, tokens)
-        if hold is not None and not held:
+        if budget is not None and held is None:
             await self._give_back_tokens(charge)
-            raise self._over_budget(charge, hold)
-        charge.reservation = hold
+            raise self._over_budget(charge, budget)
+        charge.hold = held
         return charge
 
     async def _both_checks_at_once(
-        self, charge: Charge, tokens: int, hold: Reservation | None
-    ) -> tuple[RateDecision | None, bool]:
+        self, charge: Charge, tokens: int, budget: _Budget | None
+    ) -> tuple[RateDecision | None, Hold | None]:
         """The rate check and the budget hold at once; if either fails (Redis or the database
         is down), what the other did is undone before the failure is raised."""
         rate, held = await asyncio.gather(
-            self._check_rate(charge, tokens), self._hold(hold), return_exceptions=True
+            self._check_rate(charge, tokens), self._hold(budget), return_exceptions=True
         )
         failures = [outcome for outcome in (rate, held) if isinstance(outcome, BaseException)]
         if failures:
-            if held is True and hold is not None:
-                await self._ledger.settle(None, hold)
+            if isinstance(held, Hold):
+                self._leases.release(held, 0)
             await self._give_back_tokens(charge)
             raise failures[0]
         assert not isinstance(rate, BaseException) and not isinstance(held, BaseException)
@@ -132,19 +144,17 @@ class Admission:
             charge.counted_tokens = tokens
         return decision
 
-    async def _hold(self, hold: Reservation | None) -> bool:
-        if hold is None:
-            return True
-        return await self._ledger.reserve(
-            hold.tenant_id, hold.request_id, hold.month, hold.amount_micros
-        )
+    async def _hold(self, budget: _Budget | None) -> Hold | None:
+        if budget is None:
+            return None
+        return await self._leases.hold(budget.tenant_id, budget.month, budget.amount, budget.budget)
 
-    def _over_budget(self, charge: Charge, hold: Reservation) -> BudgetExceeded:
+    def _over_budget(self, charge: Charge, budget: _Budget) -> BudgetExceeded:
         return BudgetExceeded(
-            f"This request could cost up to {format_micros(hold.amount_micros)} (its prompt plus "
+            f"This request could cost up to {format_micros(budget.amount)} (its prompt plus "
             f"max_tokens at '{charge.model.id}' prices), which does not fit in what is left "
-            f"of your monthly budget for {hold.month}. Lower max_tokens, or ask the operator to "
-            "raise the budget.",
+            f"of your monthly budget for {budget.month}. Lower max_tokens, or ask the operator "
+            "to raise the budget.",
             headers=charge.response_headers,
         )
 

@@ -1,4 +1,4 @@
-"""Last step, settle usage: exact tokens, exact cost, one ledger row, reservation released.
+"""Last step, settle usage: exact tokens, exact cost, one ledger row, the budget hold released.
 
 A request that produced tokens is billed whatever its end (completed, the client left, the
 backend failed mid-way); one that produced none leaves no record and only releases its hold.
@@ -11,7 +11,8 @@ import datetime as dt
 import logging
 
 from corral.backends.base import Usage
-from corral.metering.ledger import Ledger, Outcome, UsageEntry
+from corral.metering.leases import BudgetLeases, Hold
+from corral.metering.ledger import Ledger, Outcome, SliceRelease, UsageEntry
 from corral.metering.money import cost_micros
 from corral.metering.ratelimit import RateLimiter
 from corral.pipeline.admission import Charge
@@ -20,8 +21,9 @@ logger = logging.getLogger("corral.metering")
 
 
 class Settlement:
-    def __init__(self, ledger: Ledger, limiter: RateLimiter) -> None:
+    def __init__(self, ledger: Ledger, leases: BudgetLeases, limiter: RateLimiter) -> None:
         self._ledger = ledger
+        self._leases = leases
         self._limiter = limiter
         self._corrections: dict[str, tuple[int, int]] = {}  # key id -> (tpm, tokens to add)
         self._correcting: asyncio.Task[None] | None = None
@@ -45,13 +47,32 @@ class Settlement:
                 started_at=charge.started_at,
                 ended_at=dt.datetime.now(dt.UTC),
             )
-        if entry is not None or charge.reservation is not None:
-            # Written even if this request is cancelled meanwhile (see `group_commit`).
-            await self._ledger.settle(entry, charge.reservation)
+        hold, charge.hold = charge.hold, None  # released once, whatever happens
+        if entry is not None:
+            await self._record(entry, hold)
+        elif hold is not None:
+            self._leases.release(hold, 0)
         key = charge.principal.key
         if key is not None and key.tpm is not None:
             used = usage.total_tokens if entry is not None else 0
             self._correct_later(key.id, key.tpm, used - charge.counted_tokens)
+
+    async def _record(self, entry: UsageEntry, hold: Hold | None) -> None:
+        # The cost comes out of the request's budget slice, up to what it held (a provider
+        # may report more than the bound admission held; the spend is exact either way).
+        moved = min(entry.cost_micros, hold.amount) if hold is not None else 0
+        release = SliceRelease(hold.lease_id, moved) if hold is not None else None
+        recorded = False
+        try:
+            # Written even if this request is cancelled meanwhile (see `group_commit`).
+            await self._ledger.settle(entry, release)
+            recorded = True
+        except asyncio.CancelledError:
+            recorded = True  # the write goes on, and takes the cost out of the slice
+            raise
+        finally:
+            if hold is not None:
+                self._leases.release(hold, moved if recorded else 0)
 
     def _correct_later(self, key_id: str, tpm: int, delta: int) -> None:
         """Off the response path, and merged: the corrections that arrive while one is being

@@ -1,0 +1,157 @@
+"""Budget holds in memory, against slices of a tenant's monthly budget leased from the ledger.
+
+Before a request runs, its maximum possible cost is held against its tenant's monthly budget,
+so that concurrent requests, in this process or in any other replica, can never spend past it.
+Holding each request in the database would cost every request a transaction (with PostgreSQL,
+a round trip). Instead a process leases a slice of the budget, a reservation in the ledger like
+any other, so the budget stays exact across replicas, and holds its requests against the slice
+in memory. The ledger is written when a slice runs short (`grow`, ahead of time when it can),
+when a request settles (its cost moves from the slice to the month's spend, in the settlement's
+own transaction) and when a slice lies idle (given back).
+
+A slice is `min(LEASE_REQUESTS holds, budget / BUDGET_SHARE)`, and exactly what is needed
+once the budget has less left than that: near the end of a budget every hold is a ledger write
+again, so a process never refuses what still fits. Another replica may, by what this one has
+leased but not yet held (less than one request's hold near the end), until it is given back
+`IDLE_S` after its last request. A process that dies leaves its slices in the ledger until they
+expire and are swept, as a hold of its own would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from corral.metering.ledger import LeaseChange, Ledger
+
+logger = logging.getLogger("corral.metering")
+
+LEASE_REQUESTS = 64
+"""A slice holds this many requests like the one that asked for it, at most..."""
+BUDGET_SHARE = 64
+"""...and at most this share of the tenant's budget."""
+IDLE_S = 2.0
+"""A slice without a request in flight for this long is given back."""
+
+
+@dataclass(slots=True)
+class _Lease:
+    """One slice: this process's reservation `id` against (tenant, month)."""
+
+    tenant_id: str
+    month: str
+    id: str = field(default_factory=lambda: f"lease_{secrets.token_hex(12)}")
+    amount: int = 0
+    """Reserved in the ledger for this slice."""
+    held: int = 0
+    """The holds of the requests in flight."""
+    size: int = 0
+    """What the last grow wanted: the slice is topped up in the background below a quarter."""
+    last_used: float = field(default_factory=time.monotonic)
+    renewed: float = field(default_factory=time.monotonic)
+    growing: asyncio.Task[bool] | None = None
+
+    @property
+    def free(self) -> int:
+        return self.amount - self.held
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A request's maximum cost, held against one slice until its settlement releases it."""
+
+    lease: _Lease
+    amount: int
+
+    @property
+    def lease_id(self) -> str:
+        return self.lease.id
+
+
+class BudgetLeases:
+    def __init__(self, ledger: Ledger, renew_after_s: float = 300.0) -> None:
+        """`renew_after_s`: a slice in use has its expiry pushed back this often (it must be
+        well within the ledger's reservation timeout, after which a slice is swept)."""
+        self._ledger = ledger
+        self._renew_after_s = renew_after_s
+        self._leases: dict[tuple[str, str], _Lease] = {}
+
+    async def hold(self, tenant_id: str, month: str, amount: int, budget: int) -> Hold | None:
+        """Hold `amount` of the tenant's `budget` for `month`; None if it does not fit."""
+        lease = self._leases.get((tenant_id, month))
+        if lease is None:
+            lease = self._leases[(tenant_id, month)] = _Lease(tenant_id, month)
+        while lease.free < amount:
+            if lease.growing is None:
+                needed = amount - max(lease.free, 0)
+                lease.size = max(needed, min(amount * LEASE_REQUESTS, budget // BUDGET_SHARE))
+                self._start_grow(lease, needed, lease.size)
+            grown = lease.growing
+            assert grown is not None
+            # The grow goes on for the slice if this request is cancelled meanwhile.
+            if not await asyncio.shield(grown) and lease.free < amount:
+                return None
+        lease.held += amount
+        lease.last_used = time.monotonic()
+        if lease.growing is None and lease.free * 4 < lease.size:
+            # Topped up before it runs out, so that requests seldom wait for the ledger.
+            self._start_grow(lease, 0, lease.size)
+        return Hold(lease, amount)
+
+    def release(self, hold: Hold, moved: int) -> None:
+        """The request behind `hold` has ended, and its settlement moved `moved` (at most
+        the hold) from the slice to the month's spend."""
+        lease = hold.lease
+        lease.held -= hold.amount
+        lease.amount -= moved
+        lease.last_used = time.monotonic()
+
+    async def tidy(self) -> None:
+        """Give back the slices idle for `IDLE_S`; renew the others' expiry when it is due."""
+        now = time.monotonic()
+        for key, lease in list(self._leases.items()):
+            if lease.growing is not None:
+                continue
+            if lease.held == 0 and now - lease.last_used >= IDLE_S:
+                del self._leases[key]  # a hold from now on starts a new slice
+                await self._ledger.end_lease(lease.id, lease.tenant_id, lease.month)
+            elif now - lease.renewed >= self._renew_after_s:
+                self._start_grow(lease, 0, 0)
+
+    async def give_back_all(self) -> None:
+        """At shutdown, with no request left in flight: every slice goes back to its budget."""
+        leases, self._leases = list(self._leases.values()), {}
+        for lease in leases:
+            if lease.growing is not None:
+                await asyncio.shield(lease.growing)
+            await self._ledger.end_lease(lease.id, lease.tenant_id, lease.month)
+
+    def _start_grow(self, lease: _Lease, needed: int, wanted: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._grow(lease, needed, wanted))
+        task.add_done_callback(_log_failure)
+        lease.growing = task
+
+    async def _grow(self, lease: _Lease, needed: int, wanted: int) -> bool:
+        """Add `wanted` to the slice, else `needed`; False if not even that fits. Either way
+        its expiry is pushed back."""
+        try:
+            change: LeaseChange = await self._ledger.grow_lease(
+                lease.id, lease.tenant_id, lease.month, needed, wanted
+            )
+        finally:
+            lease.growing = None
+        if change.existed:
+            lease.amount += change.granted
+        else:  # new, or swept meanwhile (a process stalled past its expiry): what was granted now
+            lease.amount = change.granted
+        lease.renewed = time.monotonic()
+        return change.granted >= needed
+
+
+def _log_failure(task: asyncio.Task[bool]) -> None:
+    """A grow nobody waited for (a top-up, a renewal) fails in the log; the next one retries."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("a budget slice could not be grown", exc_info=task.exception())

@@ -1,0 +1,177 @@
+"""Budget slices: holds in memory against leased slices, exact however many ask, on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from corral.metering import leases as leases_module
+from corral.metering.leases import BudgetLeases, Hold
+from corral.metering.ledger import Ledger, SliceRelease
+from corral.settings import load_settings
+from corral.storage import Database, open_database
+from tests.metering.test_ledger import MONTH, held_reservations, month_totals, new_tenant, usage
+
+
+@pytest.fixture
+def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    database = open_database(load_settings(home=tmp_path, database_url=database_url))
+    yield database
+    database.close()
+
+
+@pytest.fixture
+async def ledger(db: Database) -> AsyncIterator[Ledger]:
+    opened = Ledger(db)
+    yield opened
+    await opened.aclose()
+
+
+async def settle(ledger: Ledger, leases: BudgetLeases, hold: Hold, request: str, cost: int) -> None:
+    """What settlement does: the record and spend, then the hold released."""
+    moved = min(cost, hold.amount)
+    await ledger.settle(
+        usage(request, hold.lease.tenant_id, cost), SliceRelease(hold.lease_id, moved)
+    )
+    leases.release(hold, moved)
+
+
+async def test_holds_within_a_slice_write_nothing_to_the_ledger(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=1_000_000)
+    leases = BudgetLeases(ledger)
+
+    holds = [await leases.hold(tenant, MONTH, 100, 1_000_000) for _ in range(10)]
+
+    assert all(holds)
+    # one slice of 64 holds like these, leased once
+    assert month_totals(db, tenant) == (0, 6_400)
+    assert held_reservations(db) == 1
+
+
+async def test_near_the_end_of_a_budget_a_slice_is_just_what_is_needed(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=1_000)
+    leases = BudgetLeases(ledger)
+
+    assert await leases.hold(tenant, MONTH, 100, 1_000)
+
+    assert month_totals(db, tenant) == (0, 100)
+
+
+async def test_a_budget_admits_exactly_what_fits_however_many_ask_at_once(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=50 * 7)
+    leases = BudgetLeases(ledger)
+
+    holds = await asyncio.gather(*(leases.hold(tenant, MONTH, 7, 50 * 7) for _ in range(200)))
+
+    assert sum(1 for hold in holds if hold is not None) == 50
+    assert month_totals(db, tenant) == (0, 50 * 7)
+
+
+async def test_two_processes_never_hold_more_than_the_budget_and_refuse_nothing_that_fits(
+    db: Database,
+) -> None:
+    tenant = new_tenant(db, budget_micros=50 * 7)
+
+    # Two ledgers and their slices, each in a thread with its own event loop: two servers.
+    with ThreadPoolExecutor(2) as pool:
+        halves = list(pool.map(lambda _: asyncio.run(hold_many(db, tenant)), (0, 1)))
+
+    assert halves[0] + halves[1] == 50
+    assert month_totals(db, tenant) == (0, 50 * 7)
+
+
+async def hold_many(db: Database, tenant: str) -> int:
+    """100 concurrent holds of 7 from one process; how many were granted."""
+    ledger = Ledger(db)
+    try:
+        leases = BudgetLeases(ledger)
+        holds = await asyncio.gather(*(leases.hold(tenant, MONTH, 7, 50 * 7) for _ in range(100)))
+        return sum(1 for hold in holds if hold is not None)
+    finally:
+        await ledger.aclose()
+
+
+async def test_settled_costs_leave_the_slice_and_an_idle_slice_goes_back(
+    db: Database, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = new_tenant(db, budget_micros=1_000_000)
+    leases = BudgetLeases(ledger)
+    first = await leases.hold(tenant, MONTH, 100, 1_000_000)
+    second = await leases.hold(tenant, MONTH, 100, 1_000_000)
+    assert first is not None and second is not None
+
+    await settle(ledger, leases, first, "req_1", cost=40)
+    await settle(ledger, leases, second, "req_2", cost=100)
+    assert month_totals(db, tenant) == (140, 6_400 - 140)
+
+    await leases.tidy()  # still within IDLE_S of the last request: kept
+    assert held_reservations(db) == 1
+    monkeypatch.setattr(leases_module, "IDLE_S", 0.0)
+    await leases.tidy()
+    assert month_totals(db, tenant) == (140, 0)
+    assert held_reservations(db) == 0
+
+
+async def test_a_slice_in_use_is_not_given_back(
+    db: Database, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = new_tenant(db, budget_micros=1_000_000)
+    leases = BudgetLeases(ledger)
+    monkeypatch.setattr(leases_module, "IDLE_S", 0.0)
+    assert await leases.hold(tenant, MONTH, 100, 1_000_000)
+
+    await leases.tidy()
+
+    assert month_totals(db, tenant) == (0, 6_400)
+
+
+async def test_a_slice_running_low_is_topped_up_before_it_runs_out(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=1_000_000)
+    leases = BudgetLeases(ledger)
+
+    for _ in range(49):  # 4,900 of 6,400 held: less than a quarter left
+        assert await leases.hold(tenant, MONTH, 100, 1_000_000)
+
+    # A second slice's worth is added in the background, to the same slice.
+    assert await eventually(lambda: month_totals(db, tenant) == (0, 12_800))
+    assert held_reservations(db) == 1
+
+
+async def eventually(check: Callable[[], bool], tries: int = 500) -> bool:
+    """Whether `check` passes within `tries` looks, 10 ms apart."""
+    for _ in range(tries):
+        if check():
+            return True
+        await asyncio.sleep(0.01)
+    return check()
+
+
+async def test_a_hold_cancelled_while_its_slice_grows_leaves_the_grow_to_finish(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=1_000_000)
+    leases = BudgetLeases(ledger)
+    waiting = asyncio.ensure_future(leases.hold(tenant, MONTH, 100, 1_000_000))
+    await asyncio.sleep(0)  # it has asked the ledger for a slice
+
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    hold = await leases.hold(tenant, MONTH, 100, 1_000_000)
+
+    assert hold is not None
+    assert month_totals(db, tenant) == (0, 6_400)  # the one slice, leased once
+    assert held_reservations(db) == 1
