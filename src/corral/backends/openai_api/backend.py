@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import pyreqwest.exceptions as http_errors
+import aiohttp
 
 from corral.backends.base import (
     BackendHealth,
@@ -167,9 +167,9 @@ class OpenAIBackend:
             raise classify(name, exc.status, detail, retry_after) from None
         except TimeoutError:
             raise classify(name, None, f"no answer within {self._timeout_s:g} s") from None
-        except (http_errors.TransportError, OSError) as exc:
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
             raise classify(name, None, self._scrub(f"{type(exc).__name__}: {exc}")) from None
-        except (wire.StreamError, http_errors.RequestError, ValueError) as exc:
+        except (wire.StreamError, aiohttp.ClientError, ValueError) as exc:
             detail = self._scrub(str(exc))[:_MAX_DETAIL_CHARS]
             raise self._broken(f"malformed answer ({detail})") from None
 
