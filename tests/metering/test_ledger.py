@@ -237,6 +237,31 @@ async def test_settling_writes_one_record_and_the_day_rollup_equals_the_ledger(
     assert month_totals(db, acme) == (60, 0)
 
 
+async def test_settlements_committed_together_add_up_to_the_same_totals(
+    db: Database, ledger: Ledger
+) -> None:
+    acme, globex = new_tenant(db, 10_000, "acme"), new_tenant(db, None, "globex")
+    await grow(ledger, acme, "lease_a", needed=1_000, wanted=1_000)
+    entries = [
+        usage(f"req_{i}", acme, cost=10 + i, prompt_tokens=i, model=("m", "other")[i % 2])
+        for i in range(12)
+    ]
+    entries += [usage("req_g", globex, cost=7, key_id="key_b"), usage("req_o", None, cost=3)]
+    releases = [SliceRelease("lease_a", 10 + i) for i in range(12)] + [None, None]
+
+    # One batch: they arrive together.
+    await asyncio.gather(*(ledger.settle(e, r) for e, r in zip(entries, releases, strict=True)))
+
+    with db.read() as session:
+        records = session.scalars(select(UsageRecord)).all()
+        daily = session.scalars(select(UsageDaily)).all()
+    assert len(records) == 14
+    assert rollup_of(daily) == ledger_sums(records)
+    spent = sum(10 + i for i in range(12))
+    assert month_totals(db, acme) == (spent, 1_000 - spent)
+    assert month_totals(db, globex) == (7, 0)
+
+
 async def test_an_expired_slice_is_swept_and_what_settles_late_is_not_released_twice(
     db: Database,
 ) -> None:
