@@ -256,7 +256,7 @@ async def paced(target: Target, rate: float, seconds: float, measure: bool = Tru
 
 
 def billed(services: Services) -> tuple[int, int]:
-    """(ledger rows, budget still reserved): every request billed, every hold released."""
+    """(ledger rows, budget still reserved): every request billed, every budget slice back."""
     with services.db.read() as session:
         rows = session.scalar(select(func.count()).select_from(UsageRecord)) or 0
         reserved = session.scalar(select(func.sum(BudgetMonth.reserved_micros))) or 0
@@ -271,6 +271,7 @@ async def run_config(name: str, opts: argparse.Namespace) -> dict[str, Any]:
             await paced(target, opts.rate, opts.warmup, measure=False)
             unloaded = await one_at_a_time(target, opts.unloaded)
             loaded = await paced(target, opts.rate, opts.seconds)
+            await target.services.leases.give_back_all()  # as the server does when idle
             rows, reserved = await target.services.db.run(billed, target.services)
         finally:
             watcher.cancel()
