@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import secrets
+import time
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
