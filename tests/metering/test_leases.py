@@ -4,17 +4,20 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from corral.metering import leases as leases_module
 from corral.metering.leases import BudgetLeases, Hold
 from corral.metering.ledger import Ledger, SliceRelease
 from corral.settings import load_settings
 from corral.storage import Database, open_database
+from corral.storage.tables import BudgetReservation
 from tests.metering.test_ledger import MONTH, held_reservations, month_totals, new_tenant, usage
 
 
@@ -175,3 +178,44 @@ async def test_a_hold_cancelled_while_its_slice_grows_leaves_the_grow_to_finish(
     assert hold is not None
     assert month_totals(db, tenant) == (0, 6_400)  # the one slice, leased once
     assert held_reservations(db) == 1
+
+
+async def test_a_slice_in_use_has_its_expiry_pushed_back(db: Database, ledger: Ledger) -> None:
+    tenant = new_tenant(db, budget_micros=1_000_000)
+    leases = BudgetLeases(ledger, renew_after_s=0.0)  # every tidy renews
+    assert await leases.hold(tenant, MONTH, 100, 1_000_000)
+    before = slice_expiry(db)
+
+    await asyncio.sleep(0.01)
+    await leases.tidy()
+
+    assert await eventually(lambda: slice_expiry(db) > before)
+    assert month_totals(db, tenant) == (0, 6_400)  # renewed, not grown
+
+
+def slice_expiry(db: Database) -> dt.datetime:
+    with db.read() as session:
+        [expiry] = session.scalars(select(BudgetReservation.expires_at)).all()
+    return expiry
+
+
+async def test_a_slice_swept_while_its_process_stalled_is_replaced_by_a_new_one(
+    db: Database,
+) -> None:
+    tenant = new_tenant(db, budget_micros=1_000_000)
+    ledger = Ledger(db, reservation_timeout_s=0)  # every slice expires at once
+    leases = BudgetLeases(ledger)
+    try:
+        stalled = await leases.hold(tenant, MONTH, 100, 1_000_000)
+        assert stalled is not None
+        assert ledger.sweep_expired() == 1  # another replica sweeps it meanwhile
+
+        for _ in range(64):  # more than the old slice had left: it must grow, and finds it gone
+            assert await leases.hold(tenant, MONTH, 100, 1_000_000)
+        await settle(ledger, leases, stalled, "req_stalled", cost=40)
+
+        # One new slice, of which the stalled request's settlement took nothing.
+        assert month_totals(db, tenant) == (40, 6_400)
+        assert held_reservations(db) == 1
+    finally:
+        await ledger.aclose()

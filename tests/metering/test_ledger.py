@@ -76,9 +76,11 @@ def held_reservations(db: Database) -> int:
         return session.scalar(select(func.count()).select_from(BudgetReservation)) or 0
 
 
-def grow(ledger: Ledger, tenant: str, lease: str, needed: int, wanted: int) -> Any:
+def grow(
+    ledger: Ledger, tenant: str, lease: str, needed: int, wanted: int, create: bool = True
+) -> Any:
     """A coroutine of the `LeaseChange`."""
-    return ledger.grow_lease(lease, tenant, MONTH, needed, wanted)
+    return ledger.grow_lease(lease, tenant, MONTH, needed, wanted, create=create)
 
 
 async def test_a_slice_gets_what_it_wants_if_that_fits_else_what_it_needs(
@@ -273,11 +275,13 @@ async def test_an_expired_slice_is_swept_and_what_settles_late_is_not_released_t
 
     assert swept == 1
     assert month_totals(db, tenant) == (0, 0)
-    # its process was only stalled, not dead: a request settles late, a slice starts anew
+    # its process was only stalled, not dead: a request settles late, and the slice stays gone
     await ledger.settle(usage("req_1", tenant, cost=50), SliceRelease("lease_a", 50))
     assert month_totals(db, tenant) == (50, 0)
-    assert await grow(ledger, tenant, "lease_a", needed=10, wanted=10) == LeaseChange(10, False)
-    assert month_totals(db, tenant) == (50, 10)
+    gone = await grow(ledger, tenant, "lease_a", needed=10, wanted=10, create=False)
+    assert gone == LeaseChange(0, False)
+    assert month_totals(db, tenant) == (50, 0)
+    assert held_reservations(db) == 0
     await ledger.aclose()
 
 

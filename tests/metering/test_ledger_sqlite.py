@@ -21,7 +21,7 @@ async def test_the_write_ahead_log_stays_small_under_steady_writes(tmp_path: Pat
         # 100 MB in all if it never started over.
         for n in range(3_000):
             request_id = f"req_{n}"
-            assert (await ledger.grow_lease("lease_a", tenant, MONTH, 10, 10)).granted
+            assert (await ledger.grow_lease("lease_a", tenant, MONTH, 10, 10, create=True)).granted
             await ledger.settle(usage(request_id, tenant, cost=3), SliceRelease("lease_a", 3))
         wal = tmp_path / "c.db-wal"
         assert wal.stat().st_size <= WAL_BOUND

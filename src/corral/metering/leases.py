@@ -53,6 +53,10 @@ class _Lease:
     last_used: float = field(default_factory=time.monotonic)
     renewed: float = field(default_factory=time.monotonic)
     growing: asyncio.Task[bool] | None = None
+    made: bool = False
+    """Whether its reservation exists in the ledger (it is made by the first grow)."""
+    gone: bool = False
+    """Swept from the ledger while this process stalled: holds go to a new slice."""
 
     @property
     def free(self) -> int:
@@ -92,7 +96,10 @@ class BudgetLeases:
             grown = lease.growing
             assert grown is not None
             # The grow goes on for the slice if this request is cancelled meanwhile.
-            if not await asyncio.shield(grown) and lease.free < amount:
+            fits = await asyncio.shield(grown)
+            if lease.gone:
+                return await self.hold(tenant_id, month, amount, budget)
+            if not fits and lease.free < amount:
                 return None
         lease.held += amount
         lease.last_used = time.monotonic()
@@ -139,14 +146,19 @@ class BudgetLeases:
         its expiry is pushed back."""
         try:
             change: LeaseChange = await self._ledger.grow_lease(
-                lease.id, lease.tenant_id, lease.month, needed, wanted
+                lease.id, lease.tenant_id, lease.month, needed, wanted, create=not lease.made
             )
         finally:
             lease.growing = None
-        if change.existed:
-            lease.amount += change.granted
-        else:  # new, or swept meanwhile (a process stalled past its expiry): what was granted now
-            lease.amount = change.granted
+        if lease.made and not change.existed:
+            # Swept while this process stalled past its expiry: its holds are no longer in the
+            # ledger (their settlements find it gone and only add to the spend).
+            lease.gone = True
+            if self._leases.get((lease.tenant_id, lease.month)) is lease:
+                del self._leases[(lease.tenant_id, lease.month)]
+            return False
+        lease.made = lease.made or change.granted > 0
+        lease.amount += change.granted
         lease.renewed = time.monotonic()
         return change.granted >= needed
 

@@ -33,7 +33,7 @@ class LeaseChange:
     granted: int
     """Added to the slice: what was wanted, else what was needed, else nothing."""
     existed: bool
-    """False for a slice made now: a new one, or one swept meanwhile."""
+    """False for a slice made now, or one that is gone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +71,18 @@ class Ledger:
         self._sql = ledger_sql(db)
 
     async def grow_lease(
-        self, lease_id: str, tenant_id: str, month: str, needed: int, wanted: int
+        self,
+        lease_id: str,
+        tenant_id: str,
+        month: str,
+        needed: int,
+        wanted: int,
+        create: bool = False,
     ) -> LeaseChange:
-        """In one transaction: add `wanted` to the slice `lease_id` (made if it does not exist)
-        if the tenant's budget for `month` has room for that, else `needed` if it has, else
-        nothing; push its expiry back."""
+        """In one transaction: add `wanted` to the slice `lease_id` if the tenant's budget for
+        `month` has room for that, else `needed` if it has, else nothing; push its expiry back.
+        A slice that does not exist is made only if `create`: one that was swept (its process
+        stalled past its expiry) stays gone, and nothing is granted."""
         granted, existed = await self._sql.grow_lease(
             {
                 "lease_id": lease_id,
@@ -83,6 +90,7 @@ class Ledger:
                 "month": month,
                 "needed": needed,
                 "wanted": wanted,
+                "create": create,
                 "expires_at": dt.datetime.now(dt.UTC) + self._timeout,
             }
         )

@@ -41,8 +41,8 @@ _MONTH_ROW = _pg(
     "VALUES (:tenant_id, :month, 0, 0) ON CONFLICT DO NOTHING"
 )
 # Add `wanted` to the slice if that fits, else `needed`, else nothing; returns (granted,
-# whether the slice existed). The month's row is locked first, so grants from other replicas
-# wait for this one and see its result.
+# whether the slice existed). A slice that is gone is made anew only if `create`. The month's
+# row is locked first, so grants from other replicas wait for this one and see its result.
 _GROW_LEASE = _pg(f"""
 WITH lease AS (
     SELECT 1 FROM budget_reservations WHERE request_id = :lease_id FOR UPDATE
@@ -60,6 +60,7 @@ plan AS (
         WHEN booked.v + :needed <= cap.v THEN CAST(:needed AS bigint)
         ELSE 0 END AS granted
     FROM booked, cap
+    WHERE EXISTS (SELECT 1 FROM lease) OR :create
 ),
 grown AS (
     UPDATE budget_months b SET reserved_micros = b.reserved_micros + plan.granted

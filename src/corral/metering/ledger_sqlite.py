@@ -263,8 +263,10 @@ def _grow_lease(
     connection: sqlite3.Connection, values: dict[str, Any], months: set[tuple[str, str]]
 ) -> tuple[int, bool]:
     """Add `wanted` to the slice if that fits, else `needed`, else nothing; (granted, whether
-    the slice existed)."""
+    the slice existed). A slice that is gone is made anew only if `create`."""
     existed = connection.execute(_LEASE_EXISTS, values).fetchone() is not None
+    if not (existed or values["create"]):
+        return 0, False
     granted = 0
     for amount in dict.fromkeys((values["wanted"], values["needed"])):
         if amount and _grant(connection, {**values, "amount": amount}, months):
