@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from corral.errors import Conflict, InvalidRequest
 from corral.metering.idempotency import IdempotencyStore, StoredResponse, request_hash
-from corral.settings import load_settings
-from corral.storage import Database, open_database
+from corral.storage import Database
 
 BODY = b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}]}'
 DIGEST = request_hash("POST", "/v1/chat/completions", BODY)
 ANSWER = StoredResponse(200, "application/json", b'{"id": "chatcmpl-1"}')
-
-
-@pytest.fixture
-def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = open_database(load_settings(home=tmp_path, database_url=database_url))
-    yield database
-    database.close()
 
 
 @pytest.fixture

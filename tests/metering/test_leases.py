@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,24 +14,9 @@ from sqlalchemy import select
 from corral.metering import leases as leases_module
 from corral.metering.leases import BudgetLeases, Hold
 from corral.metering.ledger import Ledger, SliceRelease
-from corral.settings import load_settings
-from corral.storage import Database, open_database
+from corral.storage import Database
 from corral.storage.tables import BudgetReservation
 from tests.metering.test_ledger import MONTH, held_reservations, month_totals, new_tenant, usage
-
-
-@pytest.fixture
-def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = open_database(load_settings(home=tmp_path, database_url=database_url))
-    yield database
-    database.close()
-
-
-@pytest.fixture
-async def ledger(db: Database) -> AsyncIterator[Ledger]:
-    opened = Ledger(db)
-    yield opened
-    await opened.aclose()
 
 
 async def settle(ledger: Ledger, leases: BudgetLeases, hold: Hold, request: str, cost: int) -> None:

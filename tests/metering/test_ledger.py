@@ -6,38 +6,21 @@ import asyncio
 import dataclasses
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import delete, func, select
 
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import KeyHasher
 from corral.metering.ledger import LeaseChange, Ledger, SliceRelease, UsageEntry, month_of
-from corral.settings import load_settings
-from corral.storage import Database, open_database
+from corral.storage import Database
 from corral.storage.tables import BudgetMonth, BudgetReservation, UsageDaily, UsageRecord
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 MONTH = month_of(NOW)
 PRICES = (1_000_000, 2_000_000)
-
-
-@pytest.fixture
-def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = open_database(load_settings(home=tmp_path, database_url=database_url))
-    yield database
-    database.close()
-
-
-@pytest.fixture
-async def ledger(db: Database) -> AsyncIterator[Ledger]:
-    opened = Ledger(db)
-    yield opened
-    await opened.aclose()
 
 
 def new_tenant(db: Database, budget_micros: int | None, name: str = "acme") -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,19 +14,11 @@ from corral.errors import InvalidRequest
 from corral.metering.ledger import Ledger, UsageEntry
 from corral.metering.money import cost_micros
 from corral.metering.usage import UsageReports
-from corral.settings import load_settings
-from corral.storage import Database, open_database
+from corral.storage import Database
 from corral.storage.tables import BudgetMonth, UsageRecord
 
 NOVEMBER = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
 BIG_OLD, BIG_NEW, SMALL = (3_000_000, 15_000_000), (2_500_000, 12_345_678), (150_000, 600_000)
-
-
-@pytest.fixture
-def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = open_database(load_settings(home=tmp_path, database_url=database_url))
-    yield database
-    database.close()
 
 
 @pytest.fixture
