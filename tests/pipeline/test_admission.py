@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio
@@ -13,6 +14,9 @@ from corral.accounts.admin import KeySpec
 from corral.api.deps import Services
 from corral.errors import StorageUnavailable
 from corral.metering import leases
+from corral.metering.leases import BudgetLeases
+from corral.metering.ledger import LeaseChange, Ledger
+from corral.metering.ratelimit import LocalRateLimiter
 from corral.metering.ratelimit_redis import RedisRateLimiter
 from corral.pipeline.admission import Admission, Ask
 from corral.storage.tables import BudgetMonth, BudgetReservation
@@ -29,7 +33,7 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
     built.db.close()
 
 
-async def test_with_redis_down_the_request_is_refused_and_its_budget_hold_given_back(
+async def test_with_redis_down_the_request_is_refused_and_nothing_is_left_held(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant = services.accounts.create_tenant("acme", budget_micros=5_000_000)
@@ -37,10 +41,7 @@ async def test_with_redis_down_the_request_is_refused_and_its_budget_hold_given_
     principal = await services.authenticator.authenticate("Bearer " + secret)
     tenant_state = await services.directory.tenant(tenant.id)
     client = redis.asyncio.from_url(UNREACHABLE_REDIS, socket_connect_timeout=1)
-    # Both checks at once, as with PostgreSQL and Redis: the hold succeeds, the rate check fails.
-    admission = Admission(
-        services.leases, RedisRateLimiter(client), services.directory, overlap_checks=True
-    )
+    admission = Admission(services.leases, RedisRateLimiter(client), services.directory)
     try:
         with pytest.raises(StorageUnavailable, match="rate-limit store \\(Redis\\)"):
             await admission.admit(
@@ -49,8 +50,8 @@ async def test_with_redis_down_the_request_is_refused_and_its_budget_hold_given_
     finally:
         await client.aclose()
 
-    # Nothing is left held in the budget slice the hold took, so it goes back as soon as it
-    # is idle (tidying gives back only slices with nothing held).
+    # Nothing is left held against the budget: any slice goes back as soon as it is idle
+    # (tidying gives back only slices with nothing held).
     monkeypatch.setattr(leases, "IDLE_S", 0.0)
     await services.leases.tidy()
     with services.db.read() as session:
@@ -58,3 +59,30 @@ async def test_with_redis_down_the_request_is_refused_and_its_budget_hold_given_
         reserved = session.scalar(select(func.sum(BudgetMonth.reserved_micros)))
     assert held == 0
     assert not reserved
+
+
+class LedgerDown:
+    """A ledger whose database does not answer."""
+
+    async def grow_lease(self, *args: object, **kwargs: object) -> LeaseChange:
+        raise StorageUnavailable("The database is unavailable: connection refused")
+
+
+async def test_with_the_database_down_the_request_is_refused_and_its_tokens_given_back(
+    services: Services,
+) -> None:
+    tenant = services.accounts.create_tenant("acme", budget_micros=5_000_000)
+    _, secret = services.accounts.create_key("acme", KeySpec(name="app", tpm=100))
+    principal = await services.authenticator.authenticate("Bearer " + secret)
+    tenant_state = await services.directory.tenant(tenant.id)
+    limiter = LocalRateLimiter()
+    admission = Admission(BudgetLeases(cast(Ledger, LedgerDown())), limiter, services.directory)
+
+    with pytest.raises(StorageUnavailable, match="database is unavailable"):
+        await admission.admit(  # 100 tokens: the key's whole minute
+            "req_1", principal, tenant_state, services.gateway.catalog.get("echo"), Ask(10, 90)
+        )
+
+    assert principal.key is not None
+    again = await limiter.admit(principal.key.id, None, 100, 100)
+    assert again.allowed  # the refused request's tokens were given back

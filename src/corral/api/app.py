@@ -54,7 +54,7 @@ from corral.privacy.audit import AuditLog
 from corral.privacy.pseudonymize import Pseudonymizer
 from corral.routing.router import Router
 from corral.settings import Settings, load_settings
-from corral.storage import Database, open_database
+from corral.storage import open_database
 
 logger = logging.getLogger("corral.app")
 
@@ -87,7 +87,7 @@ def build_services(
         catalog,
         metrics,
         Entitlement(directory, build_licences(settings)),
-        Admission(leases, limiter, directory, overlap_checks=overlapping(settings, db)),
+        Admission(leases, limiter, directory),
         Settlement(ledger, leases, limiter),
         Router(settings.routing),
         PrivacyGuard(Pseudonymizer(), audit, db),
@@ -130,11 +130,6 @@ def rate_limiter(settings: Settings) -> RateLimiter:
         socket_timeout=_REDIS_TIMEOUT_S,
     )
     return RedisRateLimiter(client, f"{settings.redis_namespace}:rl")
-
-
-def overlapping(settings: Settings, db: Database) -> bool:
-    """Whether admission's two checks are both network round trips, worth running at once."""
-    return settings.redis_url is not None and db.dialect == "postgresql"
 
 
 async def _sweep(services: Services, every_s: float = 30.0) -> None:

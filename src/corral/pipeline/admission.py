@@ -6,7 +6,6 @@ Nothing here runs for the operator's own requests beyond noting when they starte
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -59,15 +58,10 @@ class Admission:
         leases: BudgetLeases,
         limiter: RateLimiter,
         directory: AccountDirectory,
-        overlap_checks: bool = False,
     ) -> None:
-        """`overlap_checks`: run the rate check and the budget hold at the same time, which
-        pays when both may be network round trips (Redis, and PostgreSQL when a slice runs
-        short); otherwise one after the other, which spares two tasks a request."""
         self._leases = leases
         self._limiter = limiter
         self._directory = directory
-        self._overlap_checks = overlap_checks
 
     async def prices(self, model: ModelEntry) -> tuple[int, int]:
         return (await self._directory.price_overrides()).get(model.id, model.prices)
@@ -101,38 +95,21 @@ class Admission:
             if amount > 0:
                 budget = _Budget(tenant.id, month_of(started), amount, tenant.budget_micros)
         tokens = ask.prompt_tokens + ask.max_completion_tokens if ask else 0
-        if self._overlap_checks:  # whichever passed is undone if the other refuses
-            decision, held = await self._both_checks_at_once(charge, tokens, budget)
-        else:
-            decision = await self._check_rate(charge, tokens)
-            refused = decision is not None and not decision.allowed
-            held = None if refused else await self._hold(budget)
+        # One after the other: a hold is kept in memory (`metering.leases`) and costs a round
+        # trip only when its slice runs short, so running both at once saves nothing.
+        decision = await self._check_rate(charge, tokens)
         if decision is not None and not decision.allowed:
-            if held is not None:
-                self._leases.release(held, 0)
             raise refuse(decision, key.rpm, key.tpm, tokens)
+        try:
+            held = await self._hold(budget)
+        except BaseException:  # the database is down: the counted tokens are not used
+            await self._give_back_tokens(charge)
+            raise
         if budget is not None and held is None:
             await self._give_back_tokens(charge)
             raise self._over_budget(charge, budget)
         charge.hold = held
         return charge
-
-    async def _both_checks_at_once(
-        self, charge: Charge, tokens: int, budget: _Budget | None
-    ) -> tuple[RateDecision | None, Hold | None]:
-        """The rate check and the budget hold at once; if either fails (Redis or the database
-        is down), what the other did is undone before the failure is raised."""
-        rate, held = await asyncio.gather(
-            self._check_rate(charge, tokens), self._hold(budget), return_exceptions=True
-        )
-        failures = [outcome for outcome in (rate, held) if isinstance(outcome, BaseException)]
-        if failures:
-            if isinstance(held, Hold):
-                self._leases.release(held, 0)
-            await self._give_back_tokens(charge)
-            raise failures[0]
-        assert not isinstance(rate, BaseException) and not isinstance(held, BaseException)
-        return rate, held
 
     async def _check_rate(self, charge: Charge, tokens: int) -> RateDecision | None:
         key = charge.principal.key
