@@ -28,9 +28,9 @@ WriteKind = Literal["settle", "grow_lease", "end_lease"]
 
 @dataclass(slots=True)
 class Write:
-    """One ledger write: a settlement (a usage record and the month's spend), or a change to
-    a budget slice (`grow_lease`: fold its settled costs out and add to it; `end_lease`: give
-    it back)."""
+    """One ledger write: a settlement (a usage record, its cost moved from its budget slice to
+    the month's spend), or a change to a slice (`grow_lease`: add to it; `end_lease`: give it
+    back)."""
 
     kind: WriteKind
     params: dict[str, Any]

@@ -8,13 +8,10 @@ together share one transaction. Each database's own SQL and connections are in
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from corral.errors import Conflict
 from corral.metering.group_commit import GroupCommit, Write
-
-logger = logging.getLogger("corral.metering")
 
 # (tenant, day, model, tier, key, input price, output price) identifies a rollup row.
 DAY_KEY = "tenant_id, day, model, tier, key_id, input_price_micros, output_price_micros"
