@@ -10,6 +10,7 @@ gateway. The last story stops an inference replica under a running client.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import threading
 import time
@@ -24,6 +25,10 @@ import openai
 import pytest
 
 from corral.accounts.admin import KeySpec
+from corral.api.chat.protocol import ChatCompletionRequest
+from corral.api.chat.serving import to_generation_request
+from corral.backends.remote.common import prompt_token_bound
+from corral.metering import money
 from tests.accounts_kit import (
     KEY_SECRET,
     OK,
@@ -90,6 +95,16 @@ def max_cost_micros(deployment: Deployment) -> int:
     return probe.usage.prompt_tokens * INPUT_PRICE + 1 * OUTPUT_PRICE
 
 
+def hold_micros() -> int:
+    """What a gateway holds for one racer: the prompt's byte bound (a remote replica's own
+    count is not known before it answers) and one token, at the model's prices."""
+    body = {"model": MODEL_NAME, "messages": PROMPT, "max_tokens": 1}
+    request = ChatCompletionRequest.model_validate_json(json.dumps(body))
+    bound = prompt_token_bound(to_generation_request(request, "req_race"))
+    prices = (INPUT_PRICE * money.MICROS, OUTPUT_PRICE * money.MICROS)
+    return money.max_cost_micros(bound, 1, prices)
+
+
 @dataclass
 class Race:
     outcomes: list[Outcome] = field(default_factory=list)
@@ -137,9 +152,10 @@ def test_budget_holds_exactly_when_both_gateways_race_for_it(
     month = budget_month_once_idle(deployment.database_url, caller.tenant.id)
     assert seen.gateways == deployment.gateway_addresses()
     # A remote replica's hold is the prompt's upper bound plus one token, more than the racer
-    # then costs, so fewer than FITS may hold at once and a settlement can let one more in:
-    # the count is bounded, and what is exact is the money and the records below.
-    assert 1 <= served <= FITS
+    # then costs, so fewer than FITS may hold at once and a settlement can let one more in.
+    # Each gateway's budget slice may strand less than one hold when the other refuses, so
+    # all the holds that fit but one are served at least; the money and records are exact.
+    assert budget // hold_micros() - 1 <= served <= FITS
     assert seen.outcomes.count((429, "budget_exceeded")) == RACERS - served
     assert sorted(row.request_id for row in ledger) == sorted(seen.served_ids)
     assert sum(row.cost_micros for row in ledger) <= budget
