@@ -96,7 +96,7 @@ class Wire:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None),  # the backend's deadlines rule
-                read_bufsize=2**20,  # an SSE line may be up to twice this: big tool-call chunks
+                read_bufsize=2**20,  # bytes read ahead of the parser: whole tool-call chunks
             )
             self._loop = loop
         return self._session
@@ -104,26 +104,52 @@ class Wire:
 
 async def _events(response: aiohttp.ClientResponse) -> AsyncGenerator[Any, None]:
     """Server-sent events: `data:` lines up to a blank line make one event; comments and
-    other fields are skipped."""
+    other fields are skipped. Parsed from whatever bytes have arrived (`iter_any`), not line
+    by line: a read that brings several events costs one wait, not two per event."""
     data: list[bytes] = []
+    partial: list[bytes] = []  # the start of a line whose end has not arrived yet
+    held = 0
     try:
-        async for raw in response.content:
-            line = raw.rstrip(b"\r\n")
-            if line:
-                if line.startswith(b"data:"):
-                    data.append(line[5:].removeprefix(b" "))
+        async for block in response.content.iter_any():
+            if b"\n" not in block:
+                partial.append(block)
+                held += len(block)
+                if held > MAX_LINE_BYTES:
+                    raise StreamError(f"an event line longer than {MAX_LINE_BYTES} bytes")
                 continue
-            if not data:
-                continue
-            payload = b"\n".join(data)
-            data.clear()
-            if payload == b"[DONE]":
-                return
-            event = orjson.loads(payload)
-            if isinstance(event, dict) and event.get("error") is not None:
-                error = event["error"]
-                message = error.get("message") if isinstance(error, dict) else error
-                raise StreamError(str(message))
-            yield event
+            lines = block.split(b"\n")
+            if partial:
+                lines[0] = b"".join((*partial, lines[0]))
+                partial.clear()
+            rest = lines.pop()
+            held = len(rest)
+            if rest:
+                partial.append(rest)
+            for raw in lines:
+                line = raw.removesuffix(b"\r")
+                if line:
+                    if line.startswith(b"data:"):
+                        data.append(line[5:].removeprefix(b" "))
+                    continue
+                if not data:
+                    continue
+                payload = b"\n".join(data)
+                data.clear()
+                if payload == b"[DONE]":
+                    return
+                yield _event(payload)
     finally:
         response.release()
+
+
+MAX_LINE_BYTES = 2**21
+"""Longest SSE line accepted (big tool-call chunks fit many times over)."""
+
+
+def _event(payload: bytes) -> Any:
+    event = orjson.loads(payload)
+    if isinstance(event, dict) and event.get("error") is not None:
+        error = event["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        raise StreamError(str(message))
+    return event
