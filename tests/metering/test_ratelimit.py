@@ -239,3 +239,23 @@ async def test_the_limiter_recovers_when_redis_forgets_its_scripts(
         (True, 0, None),
         (False, 0, None),
     ]
+
+
+async def test_a_lone_call_recovers_when_redis_forgets_its_scripts(
+    redis_url: tuple[str, str],
+) -> None:
+    url, namespace = redis_url
+    client = redis.asyncio.from_url(url)
+    limiter = RedisRateLimiter(client, f"{namespace}:rl")
+    key = new_key()
+    try:
+        await limiter.admit(key, 2, None, 0)
+        await client.script_flush()
+
+        alone = await limiter.admit(key, 2, None, 0)
+        refused = await limiter.admit(key, 2, None, 0)
+    finally:
+        await client.aclose()
+
+    assert seen(alone) == (True, 0, None)
+    assert not refused.allowed

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from corral.errors import StorageUnavailable
 from corral.metering.batching import Batcher
@@ -124,6 +124,8 @@ class RedisRateLimiter:
 
     async def _pipeline(self, calls: list[_ScriptCall]) -> list[Any]:
         try:
+            if len(calls) == 1:  # a pipeline of one costs more than the call itself
+                return [await self._alone(calls[0])]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for call in calls:
                     pipe.evalsha(self._shas[call.script], len(call.keys), *call.keys, *call.args)
@@ -131,3 +133,12 @@ class RedisRateLimiter:
         except (RedisError, OSError) as exc:
             raise StorageUnavailable(f"The rate-limit store (Redis) is unavailable: {exc}") from exc
         return results
+
+    async def _alone(self, call: _ScriptCall) -> Any:
+        """One call's result, or its error as a pipeline would hand it back."""
+        try:
+            return await self._redis.evalsha(
+                self._shas[call.script], len(call.keys), *call.keys, *call.args
+            )
+        except ResponseError as exc:
+            return exc
