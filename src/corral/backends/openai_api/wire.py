@@ -20,6 +20,8 @@ import orjson
 from corral import __version__
 
 _MAX_CONNECTIONS = 1000  # as many as the SDK's own client allows
+MAX_LINE_BYTES = 2**21
+"""Longest SSE line accepted (big tool-call chunks fit many times over)."""
 
 
 class StatusError(Exception):
@@ -111,18 +113,13 @@ async def _events(response: aiohttp.ClientResponse) -> AsyncGenerator[Any, None]
     held = 0
     try:
         async for block in response.content.iter_any():
-            if b"\n" not in block:
-                partial.append(block)
-                held += len(block)
-                if held > MAX_LINE_BYTES:
-                    raise StreamError(f"an event line longer than {MAX_LINE_BYTES} bytes")
-                continue
-            lines = block.split(b"\n")
-            if partial:
+            *lines, rest = block.split(b"\n")
+            if lines and partial:
                 lines[0] = b"".join((*partial, lines[0]))
                 partial.clear()
-            rest = lines.pop()
-            held = len(rest)
+            held = len(rest) if lines else held + len(rest)
+            if held > MAX_LINE_BYTES:
+                raise StreamError(f"an event line longer than {MAX_LINE_BYTES} bytes")
             if rest:
                 partial.append(rest)
             for raw in lines:
@@ -140,10 +137,6 @@ async def _events(response: aiohttp.ClientResponse) -> AsyncGenerator[Any, None]
                 yield _event(payload)
     finally:
         response.release()
-
-
-MAX_LINE_BYTES = 2**21
-"""Longest SSE line accepted (big tool-call chunks fit many times over)."""
 
 
 def _event(payload: bytes) -> Any:
