@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from corral.backends.base import (
     BackendHealth,
     EmbeddingResult,
@@ -167,9 +165,9 @@ class OpenAIBackend:
             raise classify(name, exc.status, detail, retry_after) from None
         except TimeoutError:
             raise classify(name, None, f"no answer within {self._timeout_s:g} s") from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
+        except OSError as exc:  # refused, reset, or closed before the answer was whole
             raise classify(name, None, self._scrub(f"{type(exc).__name__}: {exc}")) from None
-        except (wire.StreamError, aiohttp.ClientError, ValueError) as exc:
+        except (wire.StreamError, ValueError) as exc:  # not HTTP, not JSON, an error event
             detail = self._scrub(str(exc))[:_MAX_DETAIL_CHARS]
             raise self._broken(f"malformed answer ({detail})") from None
 
