@@ -242,3 +242,26 @@ async def test_the_limiter_recovers_when_redis_forgets_its_scripts(
         (True, 0, None),
         (False, 0, None),
     ]
+
+
+async def test_the_limiter_carries_on_when_redis_drops_its_connection(
+    redis_url: tuple[str, str],
+) -> None:
+    url, namespace = redis_url
+    name = f"limiter-{secrets.token_hex(4)}"
+    client, admin = redis.asyncio.from_url(url, client_name=name), redis.asyncio.from_url(url)
+    limiter = RedisRateLimiter(client, f"{namespace}:rl")
+    key = new_key()
+    try:
+        before = await limiter.admit(key, 4, None, 0)
+        dropped = [c["id"] for c in await admin.client_list() if c["name"] == name]
+        for client_id in dropped:  # as when Redis restarts or a proxy cuts idle connections
+            await admin.client_kill_filter(_id=client_id)
+
+        after = await limiter.admit(key, 4, None, 0)
+    finally:
+        await client.aclose()
+        await admin.aclose()
+
+    assert dropped
+    assert (seen(before), seen(after)) == ((True, 3, None), (True, 2, None))

@@ -128,6 +128,7 @@ def rate_limiter(settings: Settings) -> RateLimiter:
         settings.redis_url.get_secret_value(),
         socket_connect_timeout=_REDIS_TIMEOUT_S,
         socket_timeout=_REDIS_TIMEOUT_S,
+        client_name="corral-ratelimit",  # how an operator finds corral's in CLIENT LIST
     )
     return RedisRateLimiter(client, f"{settings.redis_namespace}:rl")
 
