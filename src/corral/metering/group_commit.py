@@ -53,9 +53,10 @@ Commit = Callable[[Sequence[Write]], Awaitable[list[Any]]]
 
 
 class GroupCommit:
-    def __init__(self, commit: Commit) -> None:
+    def __init__(self, commit: Commit, in_flight: int = 1) -> None:
+        """`in_flight`: batches committed at once (each on its own connection)."""
         self._commit = commit
-        self._batches = Batcher(self._commit_batch)
+        self._batches = Batcher(self._commit_batch, in_flight)
 
     async def run(self, write: Write) -> Any:
         """Queue `write` and wait until it is committed; returns its result."""
