@@ -68,24 +68,6 @@ async def test_writes_made_during_a_commit_form_the_next_batch() -> None:
     assert database.batches == [["early"], ["late0", "late1", "late2"]]
 
 
-async def test_with_two_in_flight_the_next_batch_commits_beside_a_slow_one() -> None:
-    database = RecordingDatabase()
-    database.gate = asyncio.Event()
-    group = GroupCommit(database.commit, in_flight=2)
-    first = asyncio.ensure_future(group.run(settle("slow")))
-    await database.committing.wait()
-
-    late = [asyncio.ensure_future(group.run(settle(f"late{i}"))) for i in range(2)]
-    for _ in range(3):
-        await asyncio.sleep(0)
-    started = database.calls
-    database.gate.set()
-    await asyncio.gather(first, *late)
-
-    assert started == 2
-    assert sorted(database.batches) == [["late0", "late1"], ["slow"]]
-
-
 async def test_one_bad_write_fails_alone_and_the_others_are_committed() -> None:
     database = RecordingDatabase()
     group = GroupCommit(database.commit)

@@ -53,10 +53,9 @@ Commit = Callable[[Sequence[Write]], Awaitable[list[Any]]]
 
 
 class GroupCommit:
-    def __init__(self, commit: Commit, in_flight: int = 1) -> None:
-        """`in_flight`: batches committed at once (each on its own connection)."""
+    def __init__(self, commit: Commit) -> None:
         self._commit = commit
-        self._batches = Batcher(self._commit_batch, in_flight)
+        self._batches = Batcher(self._commit_batch)
 
     async def run(self, write: Write) -> Any:
         """Queue `write` and wait until it is committed; returns its result."""

@@ -109,8 +109,7 @@ class PostgresLedgerSql(BatchedLedgerSql):
         self._opening = asyncio.Lock()
         durable, volatile = self._pools
         super().__init__(
-            # A batch waits for its WAL flush; the next one need not wait for that to start.
-            durable=GroupCommit(lambda writes: self._commit(durable, writes), in_flight=2),
+            durable=GroupCommit(lambda writes: self._commit(durable, writes)),
             volatile=GroupCommit(lambda writes: self._commit(volatile, writes)),
         )
 
