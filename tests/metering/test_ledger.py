@@ -247,6 +247,25 @@ async def test_settlements_committed_together_add_up_to_the_same_totals(
     assert month_totals(db, globex) == (7, 0)
 
 
+async def test_slices_granted_in_the_batch_of_settlements_each_get_their_own_answer(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=1_000)
+    await grow(ledger, tenant, "lease_a", needed=300, wanted=300)
+
+    # One batch: two slice grants among settlements, one of which releases from lease_a.
+    answers = await asyncio.gather(
+        ledger.settle(usage("req_1", tenant, cost=100), SliceRelease("lease_a", 100)),
+        grow(ledger, tenant, "lease_b", needed=200, wanted=400),
+        ledger.settle(usage("req_2", tenant, cost=20), None),
+        grow(ledger, tenant, "lease_c", needed=500, wanted=500),
+    )
+
+    assert list(answers) == [None, LeaseChange(400, False), None, LeaseChange(0, False)]
+    assert month_totals(db, tenant) == (120, 200 + 400)
+    assert held_reservations(db) == 2
+
+
 async def test_an_expired_slice_is_swept_and_what_settles_late_is_not_released_twice(
     db: Database,
 ) -> None:

@@ -1,16 +1,19 @@
-"""The ledger's writes on PostgreSQL: group-committed, pipelined, one round trip a batch.
+"""The ledger's writes on PostgreSQL: group-committed, one round trip a batch.
 
-Each write is one statement (data-modifying CTEs) or two; a batch of them is sent in pipeline
-mode with one Sync, on an asyncio connection pool. Settlements and slice grants wait for the
-WAL flush: a client never gets an answer whose usage record could still be lost, and a slice
-lost in a crash of the database could let two replicas spend the same room. Slices given back
-are written without waiting for it (`synchronous_commit=off`): one lost in a crash stays
-reserved until it expires and is swept.
+A batch's settlements are one statement (data-modifying CTEs over a JSON array of rows: one
+execute however many there are); a slice change is one statement or two, and a batch holding
+any is sent in pipeline mode with one Sync. All on an asyncio connection pool. Settlements and
+slice grants wait for the WAL flush: a client never gets an answer whose usage record could
+still be lost, and a slice lost in a crash of the database could let two replicas spend the
+same room. Slices given back are written without waiting for it (`synchronous_commit=off`):
+one lost in a crash stays reserved until it expires and is swept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -22,9 +25,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from corral.errors import StorageUnavailable
 from corral.metering.group_commit import GroupCommit, Write
 from corral.metering.ledger_sql import (
-    DAY_INSERT,
+    DAY_KEY,
     RECORD_COLUMNS,
-    RECORD_VALUES,
     BatchedLedgerSql,
     request_id_reused,
 )
@@ -83,22 +85,51 @@ _END_LEASE = _pg(
     "coalesce((SELECT sum(amount_micros) FROM released), 0) "
     "WHERE tenant_id = :tenant_id AND month = :month"
 )
-# The cost moves from the request's slice to the spend, if the slice is still there (one swept
+# A batch's settlements in one statement: their rows arrive as one JSON array, each becomes a
+# usage record, and the rollups are added up per day row and per month row before they are
+# written (an upsert may touch a row only once). Each part takes its rows in key order, and all
+# processes run the same statement, so two batches lock shared rows in the same order. The cost
+# moves from each request's slice to the spend, if the slice is still there (one swept
 # meanwhile has already left the month's reservations).
-_SETTLE_TENANT = _pg(
-    "WITH released AS (UPDATE budget_reservations SET amount_micros = amount_micros - :release "
-    "WHERE request_id = :lease_id AND :release > 0 RETURNING 1), "
-    f"record AS (INSERT INTO usage_records ({RECORD_COLUMNS}) VALUES ({RECORD_VALUES})), "
-    f"day AS ({DAY_INSERT}) "
-    "INSERT INTO budget_months AS b (tenant_id, month, spent_micros, reserved_micros) "
-    "VALUES (:tenant_id, :month, :cost, 0) ON CONFLICT (tenant_id, month) DO UPDATE SET "
-    "spent_micros = b.spent_micros + excluded.spent_micros, reserved_micros = "
-    "b.reserved_micros - CASE WHEN EXISTS (SELECT 1 FROM released) THEN :release ELSE 0 END"
+_SETTLE_COLUMNS = (
+    "request_id text, tenant_id text, day_tenant text, key_id text, model text, tier text, "
+    "prompt_tokens int8, completion_tokens int8, input_price int8, output_price int8, "
+    "cost int8, outcome text, started_at timestamptz, ended_at timestamptz, day date, "
+    "month text, lease_id text, release int8"
 )
-_SETTLE_OPERATOR = _pg(
-    f"WITH record AS (INSERT INTO usage_records ({RECORD_COLUMNS}) VALUES ({RECORD_VALUES})) "
-    f"{DAY_INSERT}"
+_SETTLE = f"""
+WITH w AS (SELECT * FROM json_to_recordset(%(rows)s::json) AS w({_SETTLE_COLUMNS})),
+released AS (
+    UPDATE budget_reservations r SET amount_micros = r.amount_micros - x.release
+    FROM (SELECT lease_id, sum(release) AS release FROM w WHERE release > 0
+          GROUP BY lease_id ORDER BY lease_id) x
+    WHERE r.request_id = x.lease_id
+    RETURNING r.tenant_id, r.month, x.release
+),
+record AS (
+    INSERT INTO usage_records ({RECORD_COLUMNS})
+    SELECT request_id, tenant_id, key_id, model, tier, prompt_tokens, completion_tokens,
+        input_price, output_price, cost, outcome, started_at, ended_at FROM w
+),
+day AS (
+    INSERT INTO usage_daily AS d ({DAY_KEY}, requests, prompt_tokens, completion_tokens,
+        cost_micros)
+    SELECT day_tenant, day, model, tier, key_id, input_price, output_price, count(*),
+        sum(prompt_tokens), sum(completion_tokens), sum(cost)
+    FROM w GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
+    ON CONFLICT ({DAY_KEY}) DO UPDATE SET requests = d.requests + excluded.requests,
+        prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = d.completion_tokens + excluded.completion_tokens,
+        cost_micros = d.cost_micros + excluded.cost_micros
 )
+INSERT INTO budget_months AS b (tenant_id, month, spent_micros, reserved_micros)
+SELECT tenant_id, month, sum(cost), 0 FROM w WHERE tenant_id IS NOT NULL
+GROUP BY 1, 2 ORDER BY 1, 2
+ON CONFLICT (tenant_id, month) DO UPDATE SET
+    spent_micros = b.spent_micros + excluded.spent_micros,
+    reserved_micros = b.reserved_micros - coalesce((SELECT sum(x.release) FROM released x
+        WHERE x.tenant_id = b.tenant_id AND x.month = b.month), 0)
+"""
 
 
 class PostgresLedgerSql(BatchedLedgerSql):
@@ -114,23 +145,28 @@ class PostgresLedgerSql(BatchedLedgerSql):
         )
 
     async def _commit(self, pool: AsyncConnectionPool, writes: Sequence[Write]) -> list[Any]:
-        """The writes in one transaction and one round trip: pipelined, with one Sync at the
-        end (an implicit transaction), so they all commit or none does."""
+        """The writes in one transaction and one round trip: the settlements as one statement,
+        any slice changes before it, pipelined with one Sync at the end (an implicit
+        transaction), so they all commit or none does."""
+        settlements = [write for write in writes if write.kind == "settle"]
+        changes = [write for write in writes if write.kind != "settle"]
         try:
             if pool.closed:
                 async with self._opening:  # opened on first use, in the loop that uses it
                     if pool.closed:
                         await pool.open()
             async with pool.connection() as connection:
-                if len(writes) == 1 and writes[0].kind != "grow_lease":
-                    cursors = [await _execute(connection, writes[0])]
-                else:
-                    async with connection.pipeline():
-                        cursors = [await _execute(connection, write) for write in writes]
-                return [
-                    await _result(write, cursor)
-                    for write, cursor in zip(writes, cursors, strict=True)
-                ]
+                if not changes:  # the usual batch: no pipeline needed for one statement
+                    await _settle(connection, settlements)
+                    return [None] * len(writes)
+                async with connection.pipeline():
+                    cursors = [await _execute(connection, write) for write in changes]
+                    await _settle(connection, settlements)
+                results = {
+                    id(write): await _result(write, cursor)
+                    for write, cursor in zip(changes, cursors, strict=True)
+                }
+                return [results.get(id(write)) for write in writes]
         except psycopg.IntegrityError as exc:  # the data, not the database
             raise request_id_reused() from exc
         except psycopg.errors.TransactionRollback:
@@ -145,21 +181,24 @@ class PostgresLedgerSql(BatchedLedgerSql):
                 await pool.close()
 
 
+async def _settle(connection: psycopg.AsyncConnection[Any], settlements: list[Write]) -> None:
+    if settlements:
+        rows = json.dumps([write.params for write in settlements], default=_iso_date)
+        await connection.execute(_SETTLE, {"rows": rows}, prepare=True)
+
+
+def _iso_date(value: object) -> str:
+    if isinstance(value, dt.date):  # datetimes too
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a ledger value")
+
+
 async def _execute(connection: psycopg.AsyncConnection[Any], write: Write) -> Any:
-    """Sends the write's statements; the cursor of the last one, which holds its result."""
+    """Sends a slice change's statements; the cursor of the last one, which holds its result."""
     if write.kind == "grow_lease":
         await connection.execute(_MONTH_ROW, write.params, prepare=True)
-    return await connection.execute(_statement(write), write.params, prepare=True)
-
-
-def _statement(write: Write) -> str:
-    if write.kind == "grow_lease":
-        return _GROW_LEASE
-    if write.kind == "end_lease":
-        return _END_LEASE
-    if write.params["tenant_id"] is not None:
-        return _SETTLE_TENANT
-    return _SETTLE_OPERATOR
+        return await connection.execute(_GROW_LEASE, write.params, prepare=True)
+    return await connection.execute(_END_LEASE, write.params, prepare=True)
 
 
 async def _result(write: Write, cursor: Any) -> Any:
