@@ -200,6 +200,26 @@ async def test_unused_tokens_given_back_can_be_used_again(
         assert not (await limiter.admit(key, None, 100, 20)).allowed
 
 
+@pytest.mark.parametrize("kind", ["local", "redis"])
+async def test_corrections_and_checks_that_arrive_together_each_apply_to_their_own_key(
+    kind: str, redis_url: tuple[str, str]
+) -> None:
+    first, second = new_key(), new_key()
+    async with limiter_of(kind, redis_url) as limiter:
+        await limiter.admit(first, None, 100, 100)
+        await limiter.admit(second, 5, 100, 100)
+
+        # One batch: a correction between two checks, on different keys and limits.
+        checked_first, _, checked_second = await asyncio.gather(
+            limiter.admit(first, None, 100, 30),
+            limiter.adjust_tokens(second, 100, -70),
+            limiter.admit(second, 5, 100, 60),
+        )
+
+    assert seen(checked_first) == (False, None, 0)
+    assert seen(checked_second) == (True, 3, 10)
+
+
 async def test_two_processes_sharing_redis_enforce_one_limit(redis_url: tuple[str, str]) -> None:
     url, namespace = redis_url
     clients = [redis.asyncio.from_url(url), redis.asyncio.from_url(url)]
