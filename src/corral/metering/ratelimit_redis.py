@@ -92,6 +92,15 @@ return results
 _BATCH_SHA = hashlib.sha1(_BATCH.encode()).hexdigest()
 
 
+def _pack(*args: str | int) -> bytes:
+    """One command in Redis's protocol (hiredis: C, unlike redis-py's asyncio packer)."""
+    packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]  # its stub: a 1-tuple
+    return packed
+
+
+_LOAD_BATCH = _pack("SCRIPT", "LOAD", _BATCH)
+
+
 @dataclass(slots=True)
 class _ScriptCall:
     kind: Literal["admit", "adjust"]
@@ -104,7 +113,7 @@ class _ScriptCall:
 
 class RedisRateLimiter:
     """Shared by every process using the same Redis. The calls of requests that arrive
-    together share one pipelined round trip (`batching`)."""
+    together are one run of the batch script (`batching`)."""
 
     def __init__(self, redis: Any, namespace: str = "corral:rl") -> None:
         self._redis = redis
@@ -136,17 +145,18 @@ class RedisRateLimiter:
         command[2] = len(command) - 3
         for call in calls:
             command += [call.kind, *call.args]
-        packed = hiredis.pack_command(tuple(command))  # type: ignore[arg-type]  # stub: 1-tuple
+        packed = _pack(*command)
         try:
             results = await self._run(packed)
         except NoScriptError:  # Redis restarted or flushed its scripts: load it, run it again
-            await self._redis.script_load(_BATCH)
+            await self._run(_LOAD_BATCH)
             results = await self._run(packed)
         for call, result in zip(calls, results, strict=True):
             if not call.outcome.done():
                 call.outcome.set_result(result)
 
     async def _run(self, packed: bytes) -> Any:
+        """The reply to a packed command; Redis out of reach is `StorageUnavailable`."""
         try:
             try:
                 return await self._round_trip(packed)
