@@ -12,12 +12,11 @@ one lost in a crash stays reserved until it expires and is swept.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import psycopg
 import psycopg.errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -183,14 +182,8 @@ class PostgresLedgerSql(BatchedLedgerSql):
 
 async def _settle(connection: psycopg.AsyncConnection[Any], settlements: list[Write]) -> None:
     if settlements:
-        rows = json.dumps([write.params for write in settlements], default=_iso_date)
+        rows = orjson.dumps([write.params for write in settlements]).decode()  # dates: ISO 8601
         await connection.execute(_SETTLE, {"rows": rows}, prepare=True)
-
-
-def _iso_date(value: object) -> str:
-    if isinstance(value, dt.date):  # datetimes too
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a ledger value")
 
 
 async def _execute(connection: psycopg.AsyncConnection[Any], write: Write) -> Any:
