@@ -1,7 +1,7 @@
 """Group commit: the ledger writes that arrive together are committed together.
 
 Settlements and budget-slice changes (`leases`) are queued (`batching`) and each batch is one
-transaction (SQLite) or one pipelined round trip with one WAL flush (PostgreSQL).
+transaction (SQLite) or one round trip with one WAL flush (PostgreSQL).
 
 A write's outcome never depends on its caller staying: a settlement whose request is cancelled
 meanwhile is still committed (its usage must be billed). A batch that fails on its data is
@@ -37,8 +37,9 @@ class Write:
     outcome: asyncio.Future[Any] = field(default_factory=lambda: _loop().create_future())
 
     def order(self) -> tuple[str, str, str, str]:
-        """Rows are locked in this order within a batch, the same in every process, so that two
-        batches touching the same tenants can never wait on each other in a cycle."""
+        """Writes run in this order within a batch, the same in every process, so that two
+        batches touching the same tenants can never wait on each other in a cycle (PostgreSQL's
+        batch statement for settlements orders its rows itself, in the same way)."""
         params = self.params
         return (
             params.get("tenant_id") or "",
