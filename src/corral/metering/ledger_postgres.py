@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from corral.errors import StorageUnavailable
 from corral.metering.group_commit import GroupCommit, Write
 from corral.metering.ledger_sql import (
+    DAY_ADD,
     DAY_KEY,
     RECORD_COLUMNS,
     BatchedLedgerSql,
@@ -116,10 +117,7 @@ day AS (
     SELECT day_tenant, day, model, tier, key_id, input_price, output_price, count(*),
         sum(prompt_tokens), sum(completion_tokens), sum(cost)
     FROM w GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
-    ON CONFLICT ({DAY_KEY}) DO UPDATE SET requests = d.requests + excluded.requests,
-        prompt_tokens = d.prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = d.completion_tokens + excluded.completion_tokens,
-        cost_micros = d.cost_micros + excluded.cost_micros
+    ON CONFLICT ({DAY_KEY}) DO UPDATE SET {DAY_ADD}
 )
 INSERT INTO budget_months AS b (tenant_id, month, spent_micros, reserved_micros)
 SELECT tenant_id, month, sum(cost), 0 FROM w WHERE tenant_id IS NOT NULL

@@ -23,18 +23,12 @@ RECORD_VALUES = (
     ":request_id, :tenant_id, :key_id, :model, :tier, :prompt_tokens, :completion_tokens, "
     ":input_price, :output_price, :cost, :outcome, :started_at, :ended_at"
 )
-DAY_VALUES = (
-    ":day_tenant, :day, :model, :tier, :key_id, :input_price, :output_price, 1, "
-    ":prompt_tokens, :completion_tokens, :cost"
-)
-DAY_UPDATE = (
-    "requests = d.requests + 1, prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, "
+# A rollup row plus a batch's sums for it (the update of an upsert into `usage_daily AS d`).
+DAY_ADD = (
+    "requests = d.requests + excluded.requests, "
+    "prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, "
     "completion_tokens = d.completion_tokens + excluded.completion_tokens, "
     "cost_micros = d.cost_micros + excluded.cost_micros"
-)
-DAY_INSERT = (
-    f"INSERT INTO usage_daily AS d ({DAY_KEY}, requests, prompt_tokens, completion_tokens, "
-    f"cost_micros) VALUES ({DAY_VALUES}) ON CONFLICT ({DAY_KEY}) DO UPDATE SET {DAY_UPDATE}"
 )
 
 

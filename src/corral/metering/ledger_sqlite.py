@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from corral.errors import StorageUnavailable
 from corral.metering.group_commit import GroupCommit, Write
 from corral.metering.ledger_sql import (
+    DAY_ADD,
     DAY_KEY,
     RECORD_COLUMNS,
     RECORD_VALUES,
@@ -62,10 +63,7 @@ _RECORD = f"INSERT INTO usage_records ({RECORD_COLUMNS}) VALUES ({RECORD_VALUES}
 _DAY_ADD = (
     f"INSERT INTO usage_daily AS d ({DAY_KEY}, requests, prompt_tokens, completion_tokens, "
     f"cost_micros) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT ({DAY_KEY}) DO UPDATE "
-    "SET requests = d.requests + excluded.requests, "
-    "prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, "
-    "completion_tokens = d.completion_tokens + excluded.completion_tokens, "
-    "cost_micros = d.cost_micros + excluded.cost_micros"
+    f"SET {DAY_ADD}"
 )
 _SPEND = (
     "INSERT INTO budget_months AS b (tenant_id, month, spent_micros, reserved_micros) "

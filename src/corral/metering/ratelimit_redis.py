@@ -139,13 +139,9 @@ class RedisRateLimiter:
 
     async def _send(self, calls: list[_ScriptCall]) -> None:
         """Runs the batch as one script call; every call gets its own result."""
-        command: list[str | int] = ["EVALSHA", _BATCH_SHA, 0]
-        for call in calls:
-            command += call.keys
-        command[2] = len(command) - 3
-        for call in calls:
-            command += [call.kind, *call.args]
-        packed = _pack(*command)
+        keys = [key for call in calls for key in call.keys]
+        args = [arg for call in calls for arg in (call.kind, *call.args)]
+        packed = _pack("EVALSHA", _BATCH_SHA, len(keys), *keys, *args)
         try:
             results = await self._run(packed)
         except NoScriptError:  # Redis restarted or flushed its scripts: load it, run it again
