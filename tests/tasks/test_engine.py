@@ -14,6 +14,7 @@ from corral.errors import ContextLengthExceeded
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
 from corral.tasks.engine import (
+    SEED,
     InvalidModelOutput,
     ModelCaller,
     TaskMeta,
@@ -21,7 +22,7 @@ from corral.tasks.engine import (
     detect_language,
     keep_known,
 )
-from corral.tasks.schemas import TIPS_OUTPUT
+from corral.tasks.schemas import TIPS_OUTPUT, tips_output
 from tests.support import echo_entry, in_process_services
 from tests.tasks.scripted import ScriptedBackend
 
@@ -59,6 +60,21 @@ async def test_a_valid_answer_is_taken_and_metered(caller_for: Make) -> None:
     assert (caller.meta.prompt_tokens, caller.meta.completion_tokens) == (10, 5)
     assert backend.requests[0].params.json_schema == TIPS_OUTPUT
     assert backend.requests[0].request_id == "req_task.1"  # a ledger row of its own
+
+
+async def test_the_model_is_asked_for_the_bounded_form_but_judged_by_the_schema(
+    caller_for: Make,
+) -> None:
+    long_id = {"tips": [{"text": "Post videos", "fact_ids": ["an_id_longer_than_twelve"]}]}
+    backend = ScriptedBackend(long_id)
+    caller = await caller_for(backend)
+    bounded = tips_output(longest_id=12)
+
+    answer = await caller.ask("system", "facts", TIPS_OUTPUT, decode=bounded)
+
+    assert answer == long_id  # an unknown id is for the task to drop, not a reason to fail
+    assert backend.requests[0].params.json_schema == bounded
+    assert backend.requests[0].params.seed == SEED
 
 
 async def test_an_invalid_answer_gets_one_repair(caller_for: Make) -> None:

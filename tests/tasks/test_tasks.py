@@ -59,6 +59,14 @@ def ctx() -> RequestContext:
     return RequestContext("req_task", ADMIN)
 
 
+def cited_id(schema: Any, *path: str) -> Any:
+    """The schema of one cited id, found through the named arrays of objects."""
+    for name in path:
+        schema = schema["items"] if schema.get("type") == "array" else schema
+        schema = schema["properties"][name]
+    return schema["items"]
+
+
 async def test_a_feed_that_fits_is_one_call_and_unknown_ids_are_dropped(serving: Serve) -> None:
     backend = ScriptedBackend(TOPICS)
     tasks = await serving(backend, 8192)
@@ -69,6 +77,8 @@ async def test_a_feed_that_fits_is_one_call_and_unknown_ids_are_dropped(serving:
     assert answer["topics"][0]["points"][0]["post_ids"] == ["p1"]
     assert answer["meta"]["dropped_references"] == 1
     assert (answer["meta"]["chunks"], len(backend.requests)) == (1, 1)
+    asked = backend.requests[0].params.json_schema
+    assert cited_id(asked, "topics", "points", "post_ids") == {"type": "string", "maxLength": 2}
 
 
 async def test_a_feed_too_long_for_the_model_is_mapped_then_merged(serving: Serve) -> None:
@@ -188,4 +198,7 @@ async def test_tips_rest_on_facts_computed_in_code(serving: Serve) -> None:
     jsonschema.validate(answer, RESPONSE_SCHEMAS["creator-tips"])
     fact_ids = {fact["id"] for fact in answer["facts"]}
     assert answer["facts"] and answer["tips"][0]["fact_ids"] == []
+    longest = max(len(fact_id) for fact_id in fact_ids)
+    asked = backend.requests[0].params.json_schema
+    assert cited_id(asked, "tips", "fact_ids") == {"type": "string", "maxLength": longest}
     assert all(f"[{fact_id}]" in backend.requests[0].messages[1].content for fact_id in fact_ids)  # type: ignore[index]

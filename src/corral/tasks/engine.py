@@ -29,6 +29,9 @@ Progress = Callable[[int, int], None]
 OUTPUT_TOKENS = 1024
 _PROMPT_OVERHEAD_TOKENS = 400  # instructions, schema hints, the chat template
 _BYTES_PER_TOKEN_BOUND = 2.5  # conservative for BPE vocabularies on EN/DE text
+SEED = 0
+"""Every task call samples with this seed: the same input gets the same answer from a local
+model, so an answer can be checked again, and a task that fails on an input fails every time."""
 LANGUAGES = {"en": "English", "de": "German"}
 _GERMAN = frozenset(
     [
@@ -135,14 +138,23 @@ class ModelCaller:
         return max(256, context - output_tokens - _PROMPT_OVERHEAD_TOKENS)
 
     async def ask(
-        self, system: str, user: str, schema: dict[str, Any], output_tokens: int = OUTPUT_TOKENS
+        self,
+        system: str,
+        user: str,
+        schema: dict[str, Any],
+        output_tokens: int = OUTPUT_TOKENS,
+        decode: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        text = await self._call(system, user, schema, output_tokens)
+        """An answer valid under `schema`. The model is asked for `decode` where given: a
+        stricter form of `schema` (bounded ids) that a local model decodes under as a grammar,
+        while an answer is still judged by `schema` alone."""
+        asked = schema if decode is None else decode
+        text = await self._call(system, user, asked, output_tokens)
         answer, problem = _validated(text, schema)
         if answer is not None:
             return answer
         retry = f"{user}\n\nYour last answer was not valid ({problem}). Answer again, JSON only."
-        answer, problem = _validated(await self._call(system, retry, schema, output_tokens), schema)
+        answer, problem = _validated(await self._call(system, retry, asked, output_tokens), schema)
         if answer is None:
             raise InvalidModelOutput(
                 f"Model '{self.target.id}' did not answer in the task's format ({problem})."
@@ -154,6 +166,7 @@ class ModelCaller:
         prompts: Sequence[tuple[str, list[str]]],
         schema: dict[str, Any],
         output_tokens: int = OUTPUT_TOKENS,
+        decode: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """The map step: one call per (system, lines), a few at a time, reporting progress.
 
@@ -165,7 +178,7 @@ class ModelCaller:
 
         async def one(system: str, lines: list[str]) -> list[dict[str, Any]]:
             nonlocal done
-            answers = await self._fitting(gate, system, lines, schema, output_tokens)
+            answers = await self._fitting(gate, system, lines, (schema, decode), output_tokens)
             done += 1
             if self.progress is not None:
                 self.progress(done, len(prompts))
@@ -179,18 +192,19 @@ class ModelCaller:
         gate: asyncio.Semaphore,
         system: str,
         lines: list[str],
-        schema: dict[str, Any],
+        schemas: tuple[dict[str, Any], dict[str, Any] | None],
         output_tokens: int,
     ) -> list[dict[str, Any]]:
+        schema, decode = schemas
         try:
             async with gate:
-                return [await self.ask(system, "\n".join(lines), schema, output_tokens)]
+                return [await self.ask(system, "\n".join(lines), schema, output_tokens, decode)]
         except ContextLengthExceeded:
             if len(lines) < 2:
                 raise
         half = len(lines) // 2
-        first = await self._fitting(gate, system, lines[:half], schema, output_tokens)
-        return first + await self._fitting(gate, system, lines[half:], schema, output_tokens)
+        first = await self._fitting(gate, system, lines[:half], schemas, output_tokens)
+        return first + await self._fitting(gate, system, lines[half:], schemas, output_tokens)
 
     async def _call(
         self, system: str, user: str, schema: dict[str, Any], output_tokens: int
@@ -199,7 +213,9 @@ class ModelCaller:
         ctx = dataclasses.replace(self.ctx, request_id=f"{self.ctx.request_id}.{number}")
         request = GenerationRequest(
             request_id=ctx.request_id,
-            params=SamplingParams(max_tokens=output_tokens, temperature=0.2, json_schema=schema),
+            params=SamplingParams(
+                max_tokens=output_tokens, temperature=0.2, seed=SEED, json_schema=schema
+            ),
             messages=(ChatMessage("system", system), ChatMessage("user", user)),
         )
         result = await self.gateway.generate(ctx, self.target, request)

@@ -10,14 +10,15 @@ from typing import Any
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 160}
 _TITLE = {"type": "string", "minLength": 1, "maxLength": 60}
 _NAME = {"type": "string", "maxLength": 40}
+_MESSAGE_ID = {"type": "integer"}  # llama.cpp's grammar bounds an integer's digits
 
 
 def _items(
-    ref_field: str, ref_type: str, extra: dict[str, Any] | None = None, most: int = 4
+    ref_field: str, ref: dict[str, Any], extra: dict[str, Any] | None = None, most: int = 4
 ) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "text": _TEXT,
-        ref_field: {"type": "array", "items": {"type": ref_type}, "maxItems": 4},
+        ref_field: {"type": "array", "items": ref, "maxItems": 4},
     }
     properties.update(extra or {})
     return {
@@ -32,41 +33,59 @@ def _items(
     }
 
 
-SUMMARY_OUTPUT: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "topics": {
-            "type": "array",
-            "maxItems": 4,
-            "items": {
-                "type": "object",
-                "properties": {"title": _TITLE, "points": _items("post_ids", "string", most=3)},
-                "required": ["title", "points"],
-                "additionalProperties": False,
-            },
-        }
-    },
-    "required": ["topics"],
-    "additionalProperties": False,
-}
+def _string_id(longest: int | None) -> dict[str, Any]:
+    return {"type": "string"} if longest is None else {"type": "string", "maxLength": longest}
+
+
+def summary_output(longest_id: int | None = None) -> dict[str, Any]:
+    """What a summary answer holds. With `longest_id`, the form a model decodes under: no cited
+    id longer than the longest given (a small model under a grammar has been seen spelling one
+    id out, "1.1.1.1...", until its tokens ran out)."""
+    points = _items("post_ids", _string_id(longest_id), most=3)
+    return {
+        "type": "object",
+        "properties": {
+            "topics": {
+                "type": "array",
+                "maxItems": 4,
+                "items": {
+                    "type": "object",
+                    "properties": {"title": _TITLE, "points": points},
+                    "required": ["title", "points"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["topics"],
+        "additionalProperties": False,
+    }
+
+
+def tips_output(longest_id: int | None = None) -> dict[str, Any]:
+    """What a tips answer holds; `longest_id` bounds the cited fact ids as in `summary_output`."""
+    return {
+        "type": "object",
+        "properties": {"tips": _items("fact_ids", _string_id(longest_id), most=5)},
+        "required": ["tips"],
+        "additionalProperties": False,
+    }
+
+
+SUMMARY_OUTPUT = summary_output()
+"""A summary answer as judged: an unknown id is dropped from it afterwards, not an error."""
+TIPS_OUTPUT = tips_output()
 
 EXPLANATION_OUTPUT: dict[str, Any] = {
     "type": "object",
     "properties": {
         "explanation": {"type": "string", "minLength": 1, "maxLength": 500},
-        "decisions": _items("message_ids", "integer"),
-        "open_questions": _items("message_ids", "integer", {"waiting_on": _NAME}),
+        "decisions": _items("message_ids", _MESSAGE_ID),
+        "open_questions": _items("message_ids", _MESSAGE_ID, {"waiting_on": _NAME}),
     },
     "required": ["explanation", "decisions", "open_questions"],
     "additionalProperties": False,
 }
 
-TIPS_OUTPUT: dict[str, Any] = {
-    "type": "object",
-    "properties": {"tips": _items("fact_ids", "string", most=5)},
-    "required": ["tips"],
-    "additionalProperties": False,
-}
 
 _META = {
     "type": "object",

@@ -6,7 +6,7 @@ from typing import Any
 
 from corral.tasks.engine import LANGUAGES, ModelCaller, chunks, keep_known
 from corral.tasks.inputs import Post
-from corral.tasks.schemas import SUMMARY_OUTPUT
+from corral.tasks.schemas import SUMMARY_OUTPUT, summary_output
 
 _SYSTEM = (
     "You summarise social media posts. Group them into a few main topics. For each topic give "
@@ -38,11 +38,13 @@ async def summarize(
     lines = [render_post(p) for p in posts]
     runs = chunks(lines, caller.input_budget())
     caller.meta.chunks = len(runs)
-    partials = await caller.ask_each(
-        [(system, [lines[i] for i in run]) for run in runs], SUMMARY_OUTPUT
-    )
+    bounded = summary_output(longest_id=max(len(p.id) for p in posts))
+    prompts = [(system, [lines[i] for i in run]) for run in runs]
+    partials = await caller.ask_each(prompts, SUMMARY_OUTPUT, decode=bounded)
     topics = (
-        partials[0]["topics"] if len(partials) == 1 else await _merge(caller, partials, language)
+        partials[0]["topics"]
+        if len(partials) == 1
+        else await _merge(caller, partials, language, bounded)
     )
     kept = []
     for topic in topics:
@@ -53,7 +55,7 @@ async def summarize(
 
 
 async def _merge(
-    caller: ModelCaller, partials: list[dict[str, Any]], language: str
+    caller: ModelCaller, partials: list[dict[str, Any]], language: str, bounded: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Reduce: merge partial topic lists, in groups that fit, until one remains."""
     system = _MERGE.format(language=LANGUAGES[language])
@@ -65,7 +67,7 @@ async def _merge(
                 [[len(texts) - 1]] if len(texts) % 2 else []
             )
         prompts = [(system, [texts[i] for i in group]) for group in groups]
-        partials = await caller.ask_each(prompts, SUMMARY_OUTPUT)
+        partials = await caller.ask_each(prompts, SUMMARY_OUTPUT, decode=bounded)
     topics: list[dict[str, Any]] = partials[0]["topics"]
     return topics
 

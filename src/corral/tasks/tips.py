@@ -7,7 +7,7 @@ from typing import Any
 
 from corral.tasks.engine import LANGUAGES, ModelCaller, keep_known
 from corral.tasks.inputs import Fact
-from corral.tasks.schemas import TIPS_OUTPUT
+from corral.tasks.schemas import TIPS_OUTPUT, tips_output
 
 _SYSTEM = (
     "You coach a content creator. Using only the facts given (each has an id), give a few "
@@ -19,7 +19,9 @@ _SYSTEM = (
 async def creator_tips(caller: ModelCaller, facts: list[Fact], language: str) -> dict[str, Any]:
     caller.meta.chunks = 1
     listing = "\n".join(f"[{fact.id}] {fact.text}" for fact in facts)
-    answer = await caller.ask(_SYSTEM.format(language=LANGUAGES[language]), listing, TIPS_OUTPUT)
+    system = _SYSTEM.format(language=LANGUAGES[language])
+    bounded = tips_output(longest_id=max(len(fact.id) for fact in facts))
+    answer = await caller.ask(system, listing, TIPS_OUTPUT, decode=bounded)
     tips, dropped = keep_known(answer["tips"], "fact_ids", {fact.id for fact in facts})
     caller.meta.dropped_references += dropped
     return {
