@@ -411,7 +411,43 @@ def gateway(target: str, fake_url: str, work: Path, cpus: str) -> Iterator[tuple
         yield server
 
 
-def machine_note(opts: Options, round_trips: dict[str, dict[str, float]]) -> dict[str, Any]:
+def commit_us(layout: Layout) -> dict[str, float]:
+    """Median microseconds of a one-row INSERT into this PostgreSQL, sent from the gateway's CPU
+    to the services' CPU: committed with the WAL flushed to disk first (what corral's
+    settlements wait for before an answer leaves) and with `synchronous_commit = off`."""
+    table = f"corral_bench_commit_{secrets.token_hex(4)}"
+    before = os.sched_getaffinity(0)
+    services_pinned_now(DATABASE_SERVERS, layout.services)
+    try:
+        os.sched_setaffinity(0, {int(layout.gateway)})
+        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:
+            conn.execute(f"CREATE TABLE {table} (id bigserial PRIMARY KEY, v text)")
+            try:
+                return {
+                    mode: _median_insert_us(conn, table, setting)
+                    for mode, setting in (("flushed", "on"), ("not_flushed", "off"))
+                }
+            finally:
+                conn.execute(f"DROP TABLE {table}")
+    finally:
+        os.sched_setaffinity(0, before)
+        services_pinned_now(DATABASE_SERVERS, f"0-{(os.cpu_count() or 1) - 1}")
+
+
+def _median_insert_us(conn: psycopg.Connection[Any], table: str, synchronous: str) -> float:
+    conn.execute(f"SET synchronous_commit = {synchronous}")
+    times = []
+    for _ in range(500):
+        started = time.perf_counter()
+        conn.execute(f"INSERT INTO {table} (v) VALUES ('x')")
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return round(times[len(times) // 2] * 1e6, 1)
+
+
+def machine_note(
+    opts: Options, round_trips: dict[str, dict[str, float]], commits: dict[str, float] | None
+) -> dict[str, Any]:
     layout, same, across = opts.layout, round_trips["same_cpu"], round_trips["across_cpus"]
     if layout.name == "shared":
         where = (
@@ -430,6 +466,7 @@ def machine_note(opts: Options, round_trips: dict[str, dict[str, float]]) -> dic
         "python": platform.python_version(),
         "layout": dataclasses.asdict(layout),
         "loopback_round_trip_us": round_trips,
+        "postgres_insert_us": commits,
         "note": (
             f"The load generator, the fake upstream and the gateway share this machine's "
             f"{os.cpu_count()} CPUs (layout '{layout.name}'): {where}. A TCP round trip on "
@@ -437,6 +474,14 @@ def machine_note(opts: Options, round_trips: dict[str, dict[str, float]]) -> dic
             f"{same['mean']:.0f} us) on one CPU and {across['median']:.0f} us (mean "
             f"{across['mean']:.0f} us) across the two, where it must wake an idle virtual CPU: "
             "hence the load and one worker share one CPU by default."
+            + (
+                f" A one-row INSERT into this PostgreSQL took {commits['flushed']:.0f} us "
+                f"(median) with its commit flushed to disk, as corral's settlements are before "
+                f"an answer leaves, and {commits['not_flushed']:.0f} us with synchronous_commit "
+                "off: the flush is part of every PostgreSQL-mode request at c=1."
+                if commits
+                else ""
+            )
         ),
         "seconds_per_cell": opts.seconds,
         "warmup_s": opts.warmup,
@@ -475,7 +520,8 @@ def main() -> None:
             "same_cpu": loopback_round_trip_us("1", "1"),
             "across_cpus": loopback_round_trip_us("0", "1"),
         }
-        note = machine_note(opts, round_trips)
+        uses_postgres = any(target.startswith("corral-pg") for target in opts.only)
+        note = machine_note(opts, round_trips, commit_us(opts.layout) if uses_postgres else None)
         print(note["note"], flush=True)
         measured = run_all(opts)
     results = report.assemble(note, measured, LABELS)
