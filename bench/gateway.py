@@ -102,6 +102,7 @@ POSTGRES_SERVER = os.environ.get(
 )
 REDIS_URL = os.environ.get("CORRAL_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 DATABASE_SERVERS = ("postgres", "redis-server")
+EVERY_CPU = f"0-{(os.cpu_count() or 1) - 1}"
 CONCURRENCY = (1, 16, 64)
 PROFILED = 16  # with --profile, the cells at this concurrency run under py-spy
 TARGETS = ("fake", "corral-sqlite", "corral-pg", "corral-pg-2w", "litellm")
@@ -381,10 +382,9 @@ def place(target: str, fake_pid: int, layout: Layout) -> None:
 def run_all(opts: Options) -> dict[str, Any]:
     litellm_version = ensure_litellm(opts.py_spy is not None)
     fake = fake_spec(opts.layout.load)
-    every_cpu = f"0-{(os.cpu_count() or 1) - 1}"
     with ExitStack() as stack:
         # PostgreSQL and Redis get every CPU back however the run ends.
-        stack.callback(services_pinned_now, DATABASE_SERVERS, every_cpu)
+        stack.callback(services_pinned_now, DATABASE_SERVERS, EVERY_CPU)
         fake_proc = stack.enter_context(running(fake, opts.work / "fake.log"))
         servers = [Running("fake", fake.base_url, "none", None)]
         for target in opts.only[1:]:
@@ -431,7 +431,7 @@ def commit_us(layout: Layout) -> dict[str, float]:
                 conn.execute(f"DROP TABLE {table}")
     finally:
         os.sched_setaffinity(0, before)
-        services_pinned_now(DATABASE_SERVERS, f"0-{(os.cpu_count() or 1) - 1}")
+        services_pinned_now(DATABASE_SERVERS, EVERY_CPU)
 
 
 def _median_insert_us(conn: psycopg.Connection[Any], table: str, synchronous: str) -> float:

@@ -159,11 +159,10 @@ class PostgresLedgerSql(BatchedLedgerSql):
                 async with connection.pipeline():
                     cursors = [await _execute(connection, write) for write in changes]
                     await _settle(connection, settlements)
-                results = {
-                    id(write): await _result(write, cursor)
-                    for write, cursor in zip(changes, cursors, strict=True)
-                }
-                return [results.get(id(write)) for write in writes]
+                answers = iter(
+                    [await _result(w, cursor) for w, cursor in zip(changes, cursors, strict=True)]
+                )
+                return [None if write.kind == "settle" else next(answers) for write in writes]
         except psycopg.IntegrityError as exc:  # the data, not the database
             raise request_id_reused() from exc
         except psycopg.errors.TransactionRollback:

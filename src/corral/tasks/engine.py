@@ -178,7 +178,7 @@ class ModelCaller:
 
         async def one(system: str, lines: list[str]) -> list[dict[str, Any]]:
             nonlocal done
-            answers = await self._fitting(gate, system, lines, (schema, decode), output_tokens)
+            answers = await self._fitting(gate, system, lines, schema, decode, output_tokens)
             done += 1
             if self.progress is not None:
                 self.progress(done, len(prompts))
@@ -192,19 +192,20 @@ class ModelCaller:
         gate: asyncio.Semaphore,
         system: str,
         lines: list[str],
-        schemas: tuple[dict[str, Any], dict[str, Any] | None],
+        schema: dict[str, Any],
+        decode: dict[str, Any] | None,
         output_tokens: int,
     ) -> list[dict[str, Any]]:
-        schema, decode = schemas
         try:
             async with gate:
                 return [await self.ask(system, "\n".join(lines), schema, output_tokens, decode)]
         except ContextLengthExceeded:
             if len(lines) < 2:
                 raise
-        half = len(lines) // 2
-        first = await self._fitting(gate, system, lines[:half], schemas, output_tokens)
-        return first + await self._fitting(gate, system, lines[half:], schemas, output_tokens)
+        answers = []
+        for part in (lines[: len(lines) // 2], lines[len(lines) // 2 :]):
+            answers += await self._fitting(gate, system, part, schema, decode, output_tokens)
+        return answers
 
     async def _call(
         self, system: str, user: str, schema: dict[str, Any], output_tokens: int
