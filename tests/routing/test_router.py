@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 
@@ -16,7 +17,7 @@ from corral.backends.base import (
     TextDelta,
 )
 from corral.catalog import ModelEntry
-from corral.errors import UpstreamError, UpstreamRejected
+from corral.errors import BackendFailed, Overloaded, UpstreamError, UpstreamRejected
 from corral.routing.replicas import ReplicaSet
 from corral.routing.router import Router
 from corral.settings import RoutingConfig
@@ -135,3 +136,52 @@ async def test_replicas_share_requests_by_weight_and_cover_for_each_other() -> N
     heavy.failures, heavy.calls = 10**6, 0  # the heavy replica goes down
     results = [await replicas.generate(hello()) for _ in range(20)]
     assert all(r.text == "hi you " for r in results)
+
+
+def busy() -> Overloaded:
+    return Overloaded("Model 'a' is busy: every instance is generating and its queue is full.")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [busy(), unavailable(429), UpstreamRejected("bad", backend="a", retryable=False)],
+    ids=["full local queue", "upstream 429", "upstream 400"],
+)
+async def test_load_and_bad_requests_never_open_the_circuit(error: Exception) -> None:
+    router = Router(FAST.model_copy(update={"breaker_failures": 2, "breaker_reset_s": 60}))
+    crowded = Flaky(99, error)
+    for _ in range(10):
+        with pytest.raises(type(error)):
+            await router.generate([entry("a", crowded)], hello())
+
+    crowded.failures = 0  # the queue drains: the next request is served
+    answered, result = await router.generate([entry("a", crowded)], hello())
+
+    assert answered.id == "a" and result.text == "hi you "
+    assert router.breaker("a").state == "closed"
+
+
+async def test_cancelled_requests_never_open_the_circuit() -> None:
+    class Slow(EchoBackend):
+        async def generate(self, request: GenerationRequest) -> GenerationResult:
+            await asyncio.sleep(60)
+            raise AssertionError("cancelled before this")
+
+    router = Router(FAST.model_copy(update={"breaker_failures": 1, "breaker_reset_s": 60}))
+    calls = [asyncio.create_task(router.generate([entry("a", Slow())], hello())) for _ in range(8)]
+    await asyncio.sleep(0.01)
+    for call in calls:
+        call.cancel()
+    await asyncio.gather(*calls, return_exceptions=True)
+
+    assert router.breaker("a").state == "closed"
+
+
+async def test_a_crashed_local_instance_opens_the_circuit() -> None:
+    router = Router(FAST.model_copy(update={"breaker_failures": 2, "breaker_reset_s": 60}))
+    crashing = Flaky(99, BackendFailed("Local model 'a' failed: llama_decode returned -1"))
+    for _ in range(2):
+        with pytest.raises(BackendFailed):
+            await router.generate([entry("a", crashing)], hello())
+
+    assert router.breaker("a").state == "open"

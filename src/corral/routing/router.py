@@ -3,9 +3,11 @@
 A candidate is tried up to `attempts_per_backend` times while it fails with a retryable error
 (429, 5xx, timeouts, broken connections, a full local queue), waiting with jittered
 exponential backoff that honours Retry-After; then the next candidate. A candidate whose
-circuit is open is skipped. Everything happens within one total deadline. A stream is switched
-to another candidate only before its first event: once content has reached the client, an
-error ends the stream instead.
+circuit is open is skipped; only the backend's own failures (upstream 5xx, broken
+connections, upstream timeouts, a crashed local instance) count towards opening it, never
+what callers do (cancelling, a full queue, a 4xx). Everything happens within one total
+deadline. A stream is switched to another candidate only before its first event: once content
+has reached the client, an error ends the stream instead.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TypeVar
 
 from corral.backends.base import EmbeddingResult, GenerationRequest, GenerationResult, StreamEvent
 from corral.catalog.catalog import ModelEntry
-from corral.errors import BackendTimeout, CorralError, Overloaded, UpstreamError
+from corral.errors import BackendFailed, BackendTimeout, CorralError, Overloaded, UpstreamError
 from corral.routing.backoff import backoff_s
 from corral.routing.breaker import CircuitBreaker
 from corral.settings import RoutingConfig
@@ -114,13 +116,16 @@ class Router:
                 if not _retryable(exc):
                     breaker.success()  # it answered; the request was the problem
                     raise
-                breaker.failure()
+                _count(breaker, exc)
                 wait = self._wait(number, exc)
                 late = remaining is not None and wait >= deadline - time.monotonic()
                 if number == tries or not breaker.allow() or late:
                     raise
                 await asyncio.sleep(wait)
                 continue
+            except BackendFailed:
+                breaker.failure()  # a local instance crashed
+                raise
             except BaseException:
                 breaker.release()
                 raise
@@ -135,6 +140,16 @@ class Router:
         return backoff_s(
             number, self._config.backoff_initial_s, self._config.backoff_max_s, retry_after
         )
+
+
+def _count(breaker: CircuitBreaker, exc: UpstreamError | Overloaded) -> None:
+    """Only the backend's own failures open its circuit: upstream 5xx, broken connections.
+    A full local queue, or an upstream 429, is load that callers made; counting it would let
+    one tenant's burst (or its abandoned requests) shut a model for every tenant."""
+    if isinstance(exc, Overloaded) or exc.upstream_status == 429:
+        breaker.release()
+    else:
+        breaker.failure()
 
 
 def _retryable(exc: CorralError) -> bool:
