@@ -194,6 +194,18 @@ class BillingConfig(BaseModel):
     idempotency_ttl_h: int = Field(default=24, ge=1, le=24 * 30)
 
 
+class IdempotencyConfig(BaseModel):
+    """Answers kept for `Idempotency-Key` retries, and the claims of requests still running."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_answer_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    """A larger answer is sent but not kept (`Idempotency-Stored: false`); a retry with its
+    key gets 409 `idempotency_answer_not_stored`."""
+    max_tenant_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**4)
+    """All of one tenant's kept answers together; beyond it, as for one answer too large."""
+
+
 class RouteConfig(BaseModel):
     """A name tenants use for an ordered list of models: the first that answers serves."""
 
@@ -253,6 +265,7 @@ class Settings(BaseSettings):
     """Prefix of every Redis key corral writes (several deployments can share one Redis)."""
     server: ServerConfig = ServerConfig()
     billing: BillingConfig = BillingConfig()
+    idempotency: IdempotencyConfig = IdempotencyConfig()
     licences: list[LicenceConfig] = []
     routes: list[RouteConfig] = []
     routing: RoutingConfig = RoutingConfig()

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from corral.errors import Conflict, InvalidRequest
-from corral.metering.idempotency import IdempotencyStore, StoredResponse, request_hash
+from corral.metering.idempotency import (
+    AnswerLimits,
+    IdempotencyStore,
+    StoredResponse,
+    request_hash,
+)
 from corral.storage import Database
 
 BODY = b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}]}'
@@ -86,3 +91,34 @@ def test_a_claim_left_by_a_crashed_process_can_be_taken_over(db: Database) -> No
 def test_a_key_must_be_1_to_255_characters(store: IdempotencyStore, key: str) -> None:
     with pytest.raises(InvalidRequest, match="1 to 255 characters"):
         store.claim("ten_a", key, DIGEST)
+
+
+def answer_of(size: int) -> StoredResponse:
+    return StoredResponse(200, "application/json", b"x" * size)
+
+
+def test_an_answer_over_the_size_limit_is_not_kept(db: Database) -> None:
+    store = IdempotencyStore(db, limits=AnswerLimits(per_answer=1000, per_owner=10_000))
+    store.claim("ten_a", "big", DIGEST)
+
+    kept = store.complete("ten_a", "big", answer_of(1001))
+
+    assert kept is False
+    with pytest.raises(Conflict) as retry:
+        store.claim("ten_a", "big", DIGEST)
+    assert retry.value.code == "idempotency_answer_not_stored"
+    assert "1000 bytes each" in retry.value.message
+
+
+def test_a_tenant_out_of_room_keeps_no_more_answers_and_others_keep_theirs(db: Database) -> None:
+    store = IdempotencyStore(db, limits=AnswerLimits(per_answer=1000, per_owner=2500))
+    for key in ("one", "two", "three"):
+        store.claim("ten_a", key, DIGEST)
+    store.claim("ten_b", "one", DIGEST)
+
+    kept = [store.complete("ten_a", key, answer_of(1000)) for key in ("one", "two", "three")]
+    other = store.complete("ten_b", "one", answer_of(1000))
+
+    assert kept == [True, True, False]
+    assert store.claim("ten_a", "two", DIGEST) == answer_of(1000)
+    assert other is True

@@ -38,7 +38,7 @@ from corral.catalog import Catalog, build_model_configs
 from corral.catalog.catalog import entry_for
 from corral.catalog.licences import build_licences
 from corral.catalog.prices import PriceOverrides
-from corral.metering.idempotency import IdempotencyStore
+from corral.metering.idempotency import AnswerLimits, IdempotencyStore
 from corral.metering.leases import BudgetLeases
 from corral.metering.ledger import Ledger
 from corral.metering.ratelimit import LocalRateLimiter, RateLimiter
@@ -103,7 +103,12 @@ def build_services(
         ledger=ledger,
         leases=leases,
         idempotency=IdempotencyStore(
-            db, settings.billing.idempotency_ttl_h, settings.billing.reservation_timeout_s
+            db,
+            settings.billing.idempotency_ttl_h,
+            settings.billing.reservation_timeout_s,
+            AnswerLimits(
+                settings.idempotency.max_answer_bytes, settings.idempotency.max_tenant_bytes
+            ),
         ),
         usage=UsageReports(db, settings.billing.currency),
         prices=PriceOverrides(db),

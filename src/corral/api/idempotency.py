@@ -7,7 +7,7 @@ that ends without an answer gives its key back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
@@ -18,6 +18,7 @@ from corral.metering.idempotency import StoredResponse, request_hash
 from corral.pipeline.gateway import RequestContext
 
 HEADER = "idempotency-key"
+STORED_HEADER = "Idempotency-Stored"
 
 
 async def idempotent(
@@ -25,10 +26,14 @@ async def idempotent(
     ctx: RequestContext,
     services: Services,
     produce: Callable[[], Awaitable[Response]],
+    authorize: Callable[[], Awaitable[object]],
 ) -> Response:
+    """`authorize` runs the checks a new request would pass (entitlement, the key's scope)
+    before the store is looked at: a stored answer is only for whom may ask anew."""
     key = http.headers.get(HEADER)
     if key is None:
         return await produce()
+    await authorize()
     store, db = services.idempotency, services.db
     owner = ctx.principal.tenant_id or "admin"
     digest = request_hash(http.method, http.url.path, await http.body())
@@ -46,25 +51,37 @@ async def idempotent(
         await db.run(store.release, owner, key)
         raise
     if isinstance(response, StreamingResponse):
-        response.body_iterator = _recorded(response, services, owner, key)
+        # The stream's own frames, taken before it is replaced (read from the response at
+        # each step, `_recorded` would read itself).
+        frames = response.body_iterator
+        response.body_iterator = _recorded(frames, response, services, owner, key)
         return response
     answer = StoredResponse(response.status_code, _content_type(response), bytes(response.body))
-    await db.run(store.complete, owner, key, answer)
+    if not await db.run(store.complete, owner, key, answer):
+        response.headers[STORED_HEADER] = "false"  # too large to keep: a retry cannot replay it
     return response
 
 
 async def _recorded(
-    response: StreamingResponse, services: Services, owner: str, key: str
+    frames: AsyncIterable[str | bytes | memoryview],
+    response: StreamingResponse,
+    services: Services,
+    owner: str,
+    key: str,
 ) -> AsyncIterator[bytes]:
+    """The stream's frames as they go out, kept (within the limits) once it has ended whole."""
     chunks: list[bytes] = []
     complete = False
     try:
-        async for chunk in response.body_iterator:
-            data = chunk if isinstance(chunk, bytes) else str(chunk).encode()
+        async for chunk in frames:
+            data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
             chunks.append(data)
             yield data
         complete = True
     finally:
+        close = getattr(frames, "aclose", None)
+        if close is not None:
+            await close()  # the upstream connection goes back now, not when collected
         store, db = services.idempotency, services.db
         if complete:
             answer = StoredResponse(response.status_code, _content_type(response), b"".join(chunks))
@@ -82,10 +99,15 @@ async def serve_inference(
     ctx: RequestContext,
     services: Services,
     work: Callable[[], Awaitable[Answer]],
+    model: str,
 ) -> Response:
-    """The common tail of the inference routes: idempotency, disconnect watch, response."""
+    """The common tail of the inference routes: idempotency, disconnect watch, response.
+    `model` is what the request names, checked for the caller before any replay."""
 
     async def produce() -> Response:
         return await respond(await until_client_leaves(http.receive, work()), ctx.cleanups)
 
-    return await idempotent(http, ctx, services, produce)
+    async def authorize() -> object:
+        return await services.gateway.resolve(ctx, model)
+
+    return await idempotent(http, ctx, services, produce, authorize)

@@ -4,6 +4,10 @@ The first request with a key claims it (a `running` row, unique per tenant and k
 ends with an answer, the answer is stored (`done`) and later requests with the key get it back
 verbatim for 24 hours. A request that fails without an answer gives the key back, so the retry
 runs. A claim left by a crashed process can be taken over once it has expired.
+
+Stored answers are bounded (`AnswerLimits`): one larger than an answer may be, or than what is
+left of its tenant's room, is not kept (`unstored`): the key stays used, since the request ran
+and was billed, and a retry is told that its answer cannot be replayed.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from corral.errors import Conflict, InvalidRequest
 from corral.storage import Database
@@ -29,13 +34,28 @@ class StoredResponse:
     body: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerLimits:
+    """Bytes of stored answers: of one, and of all of one tenant's together."""
+
+    per_answer: int = 1024 * 1024
+    per_owner: int = 64 * 1024 * 1024
+
+
 def request_hash(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).hexdigest()
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database, ttl_h: int = 24, claim_timeout_s: int = 900) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ttl_h: int = 24,
+        claim_timeout_s: int = 900,
+        limits: AnswerLimits = AnswerLimits(),
+    ) -> None:
         self._db = db
+        self._limits = limits
         self._ttl = dt.timedelta(hours=ttl_h)
         self._claim_timeout = dt.timedelta(seconds=claim_timeout_s)
 
@@ -80,6 +100,15 @@ class IdempotencyStore:
                 param="Idempotency-Key",
                 code="idempotency_key_reused",
             )
+        if row.state == "unstored":
+            raise Conflict(
+                "The answer to the first request with this Idempotency-Key was not kept: it was "
+                f"larger than stored answers may be ({self._limits.per_answer} bytes each, "
+                f"{self._limits.per_owner} for all of a tenant's). That request ran and was "
+                "billed once; send a new Idempotency-Key to run it again.",
+                param="Idempotency-Key",
+                code="idempotency_answer_not_stored",
+            )
         if row.state != "done" or row.body is None or row.status_code is None:
             raise Conflict(
                 "A request with this Idempotency-Key is still running; retry when it has ended.",
@@ -88,20 +117,34 @@ class IdempotencyStore:
             )
         return StoredResponse(row.status_code, row.content_type or "application/json", row.body)
 
-    def complete(self, owner: str, key: str, response: StoredResponse) -> None:
+    def complete(self, owner: str, key: str, response: StoredResponse) -> bool:
+        """Keep the answer for retries; False if it is over the limits (see `AnswerLimits`)."""
         now = dt.datetime.now(dt.UTC)
         with self._db.write() as session:
+            kept = len(response.body) <= self._limits.per_answer and (
+                self._stored_bytes(session, owner) + len(response.body) <= self._limits.per_owner
+            )
             session.execute(
                 update(IdempotencyRecord)
                 .where(IdempotencyRecord.owner == owner, IdempotencyRecord.key == key)
                 .values(
-                    state="done",
+                    state="done" if kept else "unstored",
                     status_code=response.status_code,
                     content_type=response.content_type,
-                    body=response.body,
+                    body=response.body if kept else None,
                     expires_at=now + self._ttl,
                 )
             )
+        return kept
+
+    @staticmethod
+    def _stored_bytes(session: Session, owner: str) -> int:
+        total = session.scalar(
+            select(func.coalesce(func.sum(func.length(IdempotencyRecord.body)), 0)).where(
+                IdempotencyRecord.owner == owner, IdempotencyRecord.state == "done"
+            )
+        )
+        return int(total or 0)
 
     def release(self, owner: str, key: str) -> None:
         with self._db.write() as session:

@@ -18,5 +18,9 @@ async def create_chat_completion(http: Request) -> Response:
     call = await inference_call(http, ChatCompletionRequest)
     serving = ChatServing(call.services.gateway)
     return await serve_inference(
-        http, call.ctx, call.services, lambda: serving.create(call.ctx, call.body)
+        http,
+        call.ctx,
+        call.services,
+        lambda: serving.create(call.ctx, call.body),
+        call.body.model,
     )

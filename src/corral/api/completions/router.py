@@ -18,5 +18,9 @@ async def create_completion(http: Request) -> Response:
     call = await inference_call(http, CompletionRequest)
     serving = CompletionServing(call.services.gateway)
     return await serve_inference(
-        http, call.ctx, call.services, lambda: serving.create(call.ctx, call.body)
+        http,
+        call.ctx,
+        call.services,
+        lambda: serving.create(call.ctx, call.body),
+        call.body.model,
     )

@@ -27,7 +27,9 @@ async def summarize(
     body: Annotated[SummarizeRequest, Depends(json_body(SummarizeRequest))],
 ) -> Response:
     serving = TaskServing(services.gateway)
-    return await serve_inference(http, ctx, services, lambda: _answer(serving.summarize(ctx, body)))
+    return await serve_inference(
+        http, ctx, services, lambda: _answer(serving.summarize(ctx, body)), body.model
+    )
 
 
 @router.post("/explain-conversation", response_model=None)
@@ -38,7 +40,9 @@ async def explain_conversation(
     body: Annotated[ExplainRequest, Depends(json_body(ExplainRequest))],
 ) -> Response:
     serving = TaskServing(services.gateway)
-    return await serve_inference(http, ctx, services, lambda: _answer(serving.explain(ctx, body)))
+    return await serve_inference(
+        http, ctx, services, lambda: _answer(serving.explain(ctx, body)), body.model
+    )
 
 
 @router.post("/creator-tips", response_model=None)
@@ -49,7 +53,9 @@ async def creator_tips(
     body: Annotated[TipsRequest, Depends(json_body(TipsRequest))],
 ) -> Response:
     serving = TaskServing(services.gateway)
-    return await serve_inference(http, ctx, services, lambda: _answer(serving.tips(ctx, body)))
+    return await serve_inference(
+        http, ctx, services, lambda: _answer(serving.tips(ctx, body)), body.model
+    )
 
 
 @router.get("/{name}/schema", response_model=None)
