@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from corral.backends.base import (
     BackendHealth,
+    EmbeddingRequest,
     EmbeddingResult,
     Finished,
     GenerationRequest,
@@ -50,7 +51,9 @@ class EchoBackend:
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         return self._usage(request, 0).prompt_tokens
 
-    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        inputs = request.inputs
+        request.meter.prompt_tokens = len(inputs)
         return EmbeddingResult([[float(len(text)), 1.0] for text in inputs], len(inputs))
 
     def health(self) -> BackendHealth:

@@ -88,6 +88,16 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class EmbeddingRequest:
+    """Texts to embed, one vector each. `meter.prompt_tokens` counts the inputs embedded so far
+    (billing reads it when a request ends early); `cancelled` stops a backend between inputs."""
+
+    inputs: list[str]
+    meter: UsageMeter = field(default_factory=UsageMeter, compare=False)
+    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TopLogprob:
     token: str
     logprob: float
@@ -172,7 +182,9 @@ class Backend(Protocol):
         """Admit the request, then return its events; admission errors raise here, not later."""
         ...
 
-    async def embed(self, inputs: list[str]) -> EmbeddingResult: ...
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        """One vector per input; stops early when `request.cancelled` is set."""
+        ...
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         """The prompt's tokens as this model will see them (exact, or a safe upper bound).

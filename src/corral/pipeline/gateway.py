@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from corral.accounts.records import TenantState
 from corral.backends.base import (
+    EmbeddingRequest,
     EmbeddingResult,
     Finished,
     GenerationRequest,
@@ -143,10 +144,13 @@ class Gateway:
         bound = sum(len(text.encode()) + _EMBEDDING_SPECIAL_TOKENS for text in inputs)
         tenant = await self.entitlement.tenant(ctx.principal)
         charge = await self._admit_ask(ctx, target, tenant, Ask(bound, 0))
+        request = EmbeddingRequest(inputs)
         try:
-            entry, result = await self._router.embed(target.candidates, inputs)
-        except BaseException:
-            await self._settle(charge, Usage(0, 0), "failed")
+            entry, result = await self._router.embed(target.candidates, request)
+        except BaseException as exc:
+            # The inputs embedded before a cut (the client left) were work done: billed.
+            embedded = Usage(request.meter.prompt_tokens, 0)
+            await self._settle(charge, embedded, _outcome(exc), prompt_is_output=True)
             raise
         await self._answered_by(ctx, charge, entry)
         await self._settle(charge, Usage(result.prompt_tokens, 0), "completed")
@@ -188,8 +192,10 @@ class Gateway:
         ctx.response_headers.update(charge.response_headers)
         return charge
 
-    async def _settle(self, charge: Charge, usage: Usage, outcome: Outcome) -> None:
-        await self._settlement.settle(charge, usage, outcome)
+    async def _settle(
+        self, charge: Charge, usage: Usage, outcome: Outcome, prompt_is_output: bool = False
+    ) -> None:
+        await self._settlement.settle(charge, usage, outcome, prompt_is_output)
         self._metrics.tokens_used(charge.model.id, usage.prompt_tokens, usage.completion_tokens)
 
     async def _observe_stream(

@@ -20,6 +20,7 @@ from corral.backends.base import (
     Backend,
     BackendHealth,
     ChatMessage,
+    EmbeddingRequest,
     EmbeddingResult,
     Finished,
     GenerationRequest,
@@ -149,13 +150,14 @@ class GuardedBackend:
                 await self._audit(sent, masked, "".join(received))
             yield event
 
-    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         if self._pseudonymizer is None:
-            result = await self._inner.embed(inputs)
+            result = await self._inner.embed(request)
             await self._record(self._entry, {}, "", "")
             return result
-        masked = self._pseudonymizer.mask(inputs)
-        result = await self._inner.embed(masked.texts)
+        masked = self._pseudonymizer.mask(request.inputs)
+        sent = dataclasses.replace(request, inputs=list(masked.texts))
+        result = await self._inner.embed(sent)
         await self._record(self._entry, masked.counts, "\n".join(masked.texts), "")
         return result
 

@@ -2,6 +2,7 @@
 
 A request that produced tokens is billed whatever its end (completed, the client left, the
 backend failed mid-way); one that produced none leaves no record and only releases its hold.
+An embedding's product is its inputs' vectors: the inputs embedded before an early end count.
 """
 
 from __future__ import annotations
@@ -32,9 +33,14 @@ class Settlement:
         self._corrections: dict[str, tuple[int, int]] = {}  # key id -> (tpm, tokens to add)
         self._correcting: asyncio.Task[None] | None = None
 
-    async def settle(self, charge: Charge, usage: Usage, outcome: Outcome) -> None:
+    async def settle(
+        self, charge: Charge, usage: Usage, outcome: Outcome, prompt_is_output: bool = False
+    ) -> None:
+        """`prompt_is_output`: the prompt's tokens are the product (embeddings), so those
+        processed are billed even if the request ended early."""
+        produced = usage.prompt_tokens if prompt_is_output else usage.completion_tokens
         entry = None
-        if outcome == "completed" or usage.completion_tokens > 0:
+        if outcome == "completed" or produced > 0:
             entry = UsageEntry(
                 request_id=charge.request_id,
                 tenant_id=charge.principal.tenant_id,

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from corral.backends.base import (
     Backend,
     BackendHealth,
+    EmbeddingRequest,
     EmbeddingResult,
     GenerationRequest,
     GenerationResult,
@@ -57,8 +58,8 @@ class ReplicaSet:
         _, events = await self._router.stream(self.order(), request)
         return events
 
-    async def embed(self, inputs: list[str]) -> EmbeddingResult:
-        _, result = await self._router.embed(self.order(), inputs)
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        _, result = await self._router.embed(self.order(), request)
         return result
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:

@@ -17,7 +17,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from corral.backends.base import EmbeddingResult, GenerationRequest, GenerationResult, StreamEvent
+from corral.backends.base import (
+    EmbeddingRequest,
+    EmbeddingResult,
+    GenerationRequest,
+    GenerationResult,
+    StreamEvent,
+)
 from corral.catalog.catalog import ModelEntry
 from corral.errors import BackendFailed, BackendTimeout, CorralError, Overloaded, UpstreamError
 from corral.routing.backoff import backoff_s
@@ -54,10 +60,11 @@ class Router:
         return await self._first_that_answers(candidates, attempt)
 
     async def embed(
-        self, candidates: Sequence[ModelEntry], inputs: list[str]
+        self, candidates: Sequence[ModelEntry], request: EmbeddingRequest
     ) -> tuple[ModelEntry, EmbeddingResult]:
         async def attempt(entry: ModelEntry) -> EmbeddingResult:
-            return await entry.backend.embed(inputs)
+            _fresh_meter(request)
+            return await entry.backend.embed(request)
 
         return await self._first_that_answers(candidates, attempt)
 
@@ -156,7 +163,7 @@ def _retryable(exc: CorralError) -> bool:
     return isinstance(exc, Overloaded) or (isinstance(exc, UpstreamError) and exc.retryable)
 
 
-def _fresh_meter(request: GenerationRequest) -> None:
+def _fresh_meter(request: GenerationRequest | EmbeddingRequest) -> None:
     request.meter.prompt_tokens = 0
     request.meter.completion_tokens = 0
 

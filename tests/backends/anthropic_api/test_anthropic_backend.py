@@ -13,6 +13,7 @@ import pytest
 from corral.backends.anthropic_api import AnthropicBackend, build
 from corral.backends.base import (
     ChatMessage,
+    EmbeddingRequest,
     Finished,
     GenerationRequest,
     SamplingParams,
@@ -373,7 +374,7 @@ async def test_unsupported_options_are_refused_before_calling(
 
 async def test_embeddings_are_refused_naming_the_model(backend: AnthropicBackend) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        await backend.embed(["hi"])
+        await backend.embed(EmbeddingRequest(["hi"]))
 
     assert caught.value.param == "model" and "no embeddings" in caught.value.message
 

@@ -13,6 +13,7 @@ from google.genai.errors import ClientError
 
 from corral.backends.base import (
     ChatMessage,
+    EmbeddingRequest,
     Finished,
     GenerationRequest,
     SamplingParams,
@@ -495,7 +496,7 @@ async def test_a_cancelled_stream_stops_between_slow_chunks(
 async def test_embeddings_come_from_batch_embed_with_estimated_tokens(
     backend: GeminiBackend, fake: GeminiFake
 ) -> None:
-    result = await backend.embed(["first text", "second"])
+    result = await backend.embed(EmbeddingRequest(["first text", "second"]))
 
     assert len(result.vectors) == 2 and len(result.vectors[0]) == 8
     assert result.vectors[0] != result.vectors[1]

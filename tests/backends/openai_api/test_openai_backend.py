@@ -16,6 +16,7 @@ import pytest
 
 from corral.backends.base import (
     ChatMessage,
+    EmbeddingRequest,
     Finished,
     GenerationRequest,
     SamplingParams,
@@ -273,7 +274,7 @@ async def test_embeddings_come_in_input_order_with_usage(
     monkeypatch.setenv(KEY_ENV, KEY)
     url = f"{running_fake[1]}/v1"
     async with _backend(url, upstream_model="text-embedding-3-small") as backend:
-        result = await backend.embed(["one two", "three"])
+        result = await backend.embed(EmbeddingRequest(["one two", "three"]))
 
     assert len(result.vectors) == 2 and result.vectors[0] != result.vectors[1]
     assert result.prompt_tokens == 3

@@ -28,6 +28,7 @@ from corral.backends.anthropic_api.streaming import MalformedStream, StreamTrans
 from corral.backends.anthropic_api.translate import JsonEmulation, from_message, to_anthropic
 from corral.backends.base import (
     BackendHealth,
+    EmbeddingRequest,
     EmbeddingResult,
     GenerationRequest,
     GenerationResult,
@@ -80,7 +81,7 @@ class AnthropicBackend:
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         return prompt_token_bound(request)
 
-    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         raise InvalidRequest(
             f"The model '{self.name}' is served by Anthropic, which has no embeddings; "
             "use an embedding model for /v1/embeddings.",

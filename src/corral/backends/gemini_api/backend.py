@@ -30,6 +30,7 @@ from google.genai import errors, types
 
 from corral.backends.base import (
     BackendHealth,
+    EmbeddingRequest,
     EmbeddingResult,
     Finished,
     GenerationRequest,
@@ -182,12 +183,13 @@ class GeminiBackend:
 
     # -- embeddings --------------------------------------------------------------------------
 
-    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         """Vectors from `batchEmbedContents`.
 
         Gemini reports no token counts for embeddings, so `prompt_tokens` is an estimate
         (`estimate_tokens`: about 4 bytes a token).
         """
+        inputs = request.inputs
         if not inputs:
             return EmbeddingResult([], 0)
         call = _Call([], types.GenerateContentConfig(), self._deadline(), threading.Event())

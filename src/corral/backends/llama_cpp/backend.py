@@ -21,6 +21,7 @@ from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
 
 from corral.backends.base import (
     BackendHealth,
+    EmbeddingRequest,
     EmbeddingResult,
     Finished,
     GenerationRequest,
@@ -157,19 +158,31 @@ class LlamaCppBackend:
 
     # -- embeddings --------------------------------------------------------------------------
 
-    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         if not self.config.embeddings:
             raise InvalidRequest(
                 f"Model '{self.config.name}' does not serve embeddings.", param="model"
             )
-        counts = await asyncio.to_thread(self._count_embedding_tokens, inputs)
+        counts = await asyncio.to_thread(self._count_embedding_tokens, request.inputs)
         instance = await self._embedders.acquire()
+        job = instance.thread.submit(_embed_each, instance.llama, request, counts)
+        loop = asyncio.get_running_loop()
+        # The instance is free when its thread is, not when the caller stops waiting: a
+        # request queued behind an abandoned one would otherwise wait outside the queue bound.
+        job.add_done_callback(
+            lambda _: loop.call_soon_threadsafe(self._embedders.release, instance)
+        )
+        done = asyncio.wrap_future(job)
         try:
-            vectors = await asyncio.wrap_future(
-                instance.thread.submit(instance.llama.embed, inputs, normalize=True, truncate=False)
-            )
-        finally:
-            self._embedders.release(instance)
+            vectors = await asyncio.shield(done)  # a cancel must not detach us from the thread
+        except asyncio.CancelledError:
+            request.cancelled.set()
+            # The thread stops after the input in progress; then the meter holds exactly what
+            # was embedded, for the bill.
+            await asyncio.wait([done])
+            raise
+        except Exception as exc:  # llama.cpp failures surface as several builtin types
+            raise BackendFailed(f"Local model '{self.config.name}' failed: {exc}") from exc
         return EmbeddingResult(vectors=vectors, prompt_tokens=sum(counts))
 
     def _count_embedding_tokens(self, inputs: list[str]) -> list[int]:
@@ -253,6 +266,20 @@ def _grammar_for(schema_json: str) -> LlamaGrammar | None:
             f"response_format: this JSON schema cannot be enforced: {exc}",
             param="response_format",
         ) from None
+
+
+def _embed_each(
+    llama: llama_cpp.Llama, request: EmbeddingRequest, counts: list[int]
+) -> list[list[float]]:
+    """One input at a time (the embedder decodes one sequence at a time anyway), so a
+    cancelled request stops between inputs and the meter counts those embedded."""
+    vectors: list[list[float]] = []
+    for text, count in zip(request.inputs, counts, strict=True):
+        if request.cancelled.is_set():
+            break
+        vectors.extend(llama.embed([text], normalize=True, truncate=False))
+        request.meter.prompt_tokens += count
+    return vectors
 
 
 def _final_event(done: asyncio.Future[engine.GenerationOutcome]) -> StreamEvent | BaseException:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from corral.backends.base import (
     BackendHealth,
+    EmbeddingRequest,
     EmbeddingResult,
     Finished,
     GenerationRequest,
@@ -113,7 +114,8 @@ class OpenAIBackend:
 
     # -- embeddings --------------------------------------------------------------------------
 
-    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        inputs = request.inputs
         body = {"model": self._options.model, "input": inputs, "encoding_format": "float"}
         with self._upstream_errors():
             async with asyncio.timeout(self._timeout_s):
