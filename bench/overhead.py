@@ -70,6 +70,7 @@ from corral.api.deps import Services
 from corral.backends.base import (
     BackendHealth,
     ChatMessage,
+    EmbeddingRequest,
     EmbeddingResult,
     Finished,
     GenerationRequest,
@@ -110,8 +111,8 @@ class InstantBackend:
 
         return events()
 
-    async def embed(self, inputs: list[str]) -> EmbeddingResult:
-        return EmbeddingResult([[0.0] for _ in inputs], len(inputs))
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        return EmbeddingResult([[0.0] for _ in request.inputs], len(request.inputs))
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         return PROMPT_TOKENS

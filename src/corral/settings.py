@@ -204,6 +204,9 @@ class IdempotencyConfig(BaseModel):
     key gets 409 `idempotency_answer_not_stored`."""
     max_tenant_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**4)
     """All of one tenant's kept answers together; beyond it, as for one answer too large."""
+    claim_lease_s: float = Field(default=15.0, ge=3, le=3600)
+    """A request's claim on its key is free for a retry this long after its process died
+    (the process renews its lease every third of this while it lives)."""
 
 
 class RouteConfig(BaseModel):

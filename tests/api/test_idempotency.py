@@ -3,7 +3,9 @@ and stored answers are bounded."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import openai
 import pytest
 
 from corral.accounts.admin import KeySpec
-from tests.accounts_kit import Accounts, accounts, sdk, sqlite_url, usage_records
+from tests.accounts_kit import KEY_SECRET, Accounts, accounts, sdk, sqlite_url, usage_records
 from tests.support import MODEL, RunningServer, start_server
 
 HELLO: Any = [{"role": "user", "content": "Say hello"}]
@@ -110,3 +112,42 @@ def test_an_answer_over_the_limit_is_not_stored_and_says_so(
     assert retry.value.code == "idempotency_answer_not_stored"
     assert str(ANSWER_LIMIT) in retry.value.message
     assert len(usage_records(sqlite_url(home), caller.tenant.id)) == 1  # billed once
+
+
+def test_a_retry_after_kill_9_runs_within_seconds(home: Path) -> None:
+    shared = {"CORRAL_DATABASE_URL": sqlite_url(home), "CORRAL_KEY_SECRET": KEY_SECRET}
+    with accounts(home, sqlite_url(home), KEY_SECRET) as books:
+        caller = books.tenant_with_key("crashing")
+    config = "[idempotency]\nclaim_lease_s = 3\n"
+    doomed = start_server(home / "first", config, env=shared)
+    headers = {"Idempotency-Key": "crash-1"}
+    with sdk(doomed, caller.secret) as client, ThreadPoolExecutor(1) as pool:
+        running = pool.submit(
+            client.chat.completions.create,
+            model=MODEL,
+            messages=HELLO,
+            max_tokens=4000,
+            extra_headers=headers,
+        )
+        time.sleep(1.0)  # its claim is taken
+        doomed.process.kill()  # -9: no shutdown, no release of the claim
+        with pytest.raises(openai.APIConnectionError):
+            running.result()
+    doomed.process.wait()
+
+    successor = start_server(home / "second", env=shared)
+    try:
+        with sdk(successor, caller.secret) as client:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    answer = client.chat.completions.create(
+                        model=MODEL, messages=HELLO, max_tokens=4000, extra_headers=headers
+                    )
+                    break
+                except openai.ConflictError:  # until the dead process's lease has expired
+                    assert time.monotonic() < deadline, "the dead process's claim was kept"
+                    time.sleep(0.5)
+    finally:
+        successor.stop()
+    assert answer.choices[0].message.content

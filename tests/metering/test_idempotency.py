@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from sqlalchemy import select
 
 from corral.errors import Conflict, InvalidRequest
 from corral.metering.idempotency import (
@@ -11,7 +14,9 @@ from corral.metering.idempotency import (
     StoredResponse,
     request_hash,
 )
+from corral.metering.leases import ProcessLease
 from corral.storage import Database
+from corral.storage.tables import IdempotencyRecord
 
 BODY = b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}]}'
 DIGEST = request_hash("POST", "/v1/chat/completions", BODY)
@@ -76,6 +81,31 @@ def test_keys_belong_to_their_tenant(store: IdempotencyStore) -> None:
     store.claim("ten_a", "retry-1", DIGEST)
 
     assert store.claim("ten_b", "retry-1", DIGEST) is None
+
+
+def test_the_claim_of_a_process_killed_is_free_once_its_lease_expired(db: Database) -> None:
+    killed = ProcessLease(db, ttl_s=0.2)
+    IdempotencyStore(db, lease=killed).claim("ten_a", "retry-1", DIGEST)
+    survivor = IdempotencyStore(db, lease=ProcessLease(db))
+    with pytest.raises(Conflict):  # its process is alive: the request may still be running
+        survivor.claim("ten_a", "retry-1", DIGEST)
+
+    time.sleep(0.3)  # killed -9: nobody renews its lease any more
+
+    assert survivor.claim("ten_a", "retry-1", DIGEST) is None
+
+
+def test_a_live_process_keeps_its_claims_and_the_sweep_frees_a_dead_ones(db: Database) -> None:
+    alive, dead = ProcessLease(db, ttl_s=60), ProcessLease(db, ttl_s=0.2)
+    IdempotencyStore(db, lease=alive).claim("ten_a", "alive", DIGEST)
+    IdempotencyStore(db, lease=dead).claim("ten_a", "dead", DIGEST)
+    time.sleep(0.3)
+
+    IdempotencyStore(db).sweep_expired()
+
+    with db.read() as session:
+        left = session.scalars(select(IdempotencyRecord.key)).all()
+    assert left == ["alive"]
 
 
 def test_a_claim_left_by_a_crashed_process_can_be_taken_over(db: Database) -> None:

@@ -39,7 +39,7 @@ from corral.catalog.catalog import entry_for
 from corral.catalog.licences import build_licences
 from corral.catalog.prices import PriceOverrides
 from corral.metering.idempotency import AnswerLimits, IdempotencyStore
-from corral.metering.leases import BudgetLeases
+from corral.metering.leases import BudgetLeases, ProcessLease
 from corral.metering.ledger import Ledger
 from corral.metering.ratelimit import LocalRateLimiter, RateLimiter
 from corral.metering.usage import UsageReports
@@ -80,7 +80,10 @@ def build_services(
     hasher = key_hasher(settings.home, settings.key_secret)
     directory = AccountDirectory(db)
     ledger = Ledger(db, settings.billing.reservation_timeout_s)
-    leases = BudgetLeases(ledger, renew_after_s=settings.billing.reservation_timeout_s / 3)
+    process = ProcessLease(db, settings.idempotency.claim_lease_s)
+    leases = BudgetLeases(
+        ledger, renew_after_s=settings.billing.reservation_timeout_s / 3, process=process
+    )
     limiter = rate_limiter(settings)
     audit = AuditLog(db)
     gateway = Gateway(
@@ -109,6 +112,7 @@ def build_services(
             AnswerLimits(
                 settings.idempotency.max_answer_bytes, settings.idempotency.max_tenant_bytes
             ),
+            process,
         ),
         usage=UsageReports(db, settings.billing.currency),
         prices=PriceOverrides(db),

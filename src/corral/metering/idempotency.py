@@ -3,7 +3,9 @@
 The first request with a key claims it (a `running` row, unique per tenant and key). When it
 ends with an answer, the answer is stored (`done`) and later requests with the key get it back
 verbatim for 24 hours. A request that fails without an answer gives the key back, so the retry
-runs. A claim left by a crashed process can be taken over once it has expired.
+runs. A claim names its process's lease (`leases.ProcessLease`): one left by a process that
+died can be taken over once that lease has expired (seconds), or at the latest once the claim
+itself has (`claim_timeout_s`).
 
 Stored answers are bounded (`AnswerLimits`): one larger than an answer may be, or than what is
 left of its tenant's room, is not kept (`unstored`): the key stays used, since the request ran
@@ -16,13 +18,15 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from corral.errors import Conflict, InvalidRequest
+from corral.metering.leases import ProcessLease
 from corral.storage import Database
 from corral.storage.tables import IdempotencyRecord
+from corral.storage.tables import ProcessLease as ProcessLeaseRow
 
 MAX_KEY_LENGTH = 255
 
@@ -53,9 +57,11 @@ class IdempotencyStore:
         ttl_h: int = 24,
         claim_timeout_s: int = 900,
         limits: AnswerLimits = AnswerLimits(),
+        lease: ProcessLease | None = None,
     ) -> None:
         self._db = db
         self._limits = limits
+        self._lease = lease
         self._ttl = dt.timedelta(hours=ttl_h)
         self._claim_timeout = dt.timedelta(seconds=claim_timeout_s)
 
@@ -66,6 +72,8 @@ class IdempotencyStore:
                 f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters.",
                 param="Idempotency-Key",
             )
+        if self._lease is not None and not self._lease.renewed:
+            self._lease.renew()  # a claim must never name a lease that does not exist yet
         now = dt.datetime.now(dt.UTC)
         try:
             with self._db.write() as session:
@@ -73,7 +81,7 @@ class IdempotencyStore:
                     delete(IdempotencyRecord).where(
                         IdempotencyRecord.owner == owner,
                         IdempotencyRecord.key == key,
-                        IdempotencyRecord.expires_at < now,
+                        _free(now),
                     )
                 )
                 session.add(
@@ -84,6 +92,7 @@ class IdempotencyStore:
                         state="running",
                         created_at=now,
                         expires_at=now + self._claim_timeout,
+                        lease_id=self._lease.id if self._lease is not None else None,
                     )
                 )
             return None
@@ -157,9 +166,20 @@ class IdempotencyStore:
             )
 
     def sweep_expired(self) -> None:
+        """Forget expired answers and the claims of processes that died."""
+        ProcessLease.sweep_expired(self._db)
         with self._db.write() as session:
-            session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.expires_at < dt.datetime.now(dt.UTC)
-                )
-            )
+            session.execute(delete(IdempotencyRecord).where(_free(dt.datetime.now(dt.UTC))))
+
+
+def _free(now: dt.datetime) -> ColumnElement[bool]:
+    """A record that may go: expired, or a claim whose process's lease has expired."""
+    lease_alive = exists().where(
+        ProcessLeaseRow.id == IdempotencyRecord.lease_id, ProcessLeaseRow.expires_at >= now
+    )
+    orphaned = and_(
+        IdempotencyRecord.state == "running",
+        IdempotencyRecord.lease_id.is_not(None),
+        ~lease_alive,
+    )
+    return or_(IdempotencyRecord.expires_at < now, orphaned)

@@ -15,17 +15,26 @@ again, so a process never refuses what still fits. Another replica may, by what 
 leased but not yet held (less than one request's hold near the end), until it is given back
 `IDLE_S` after its last request. A process that dies leaves its slices in the ledger until they
 expire and are swept, as a hold of its own would.
+
+`ProcessLease` is the process's own lease, seconds long and renewed from the same loop: what
+it claims beyond one transaction (an idempotency key's run) names it, and is free once it
+has expired.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import secrets
 import time
 from dataclasses import dataclass, field
 
+from sqlalchemy import delete, update
+
 from corral.metering.ledger import LeaseChange, Ledger
+from corral.storage import Database
+from corral.storage.tables import ProcessLease as ProcessLeaseRow
 
 logger = logging.getLogger("corral.metering")
 
@@ -76,11 +85,15 @@ class Hold:
 
 
 class BudgetLeases:
-    def __init__(self, ledger: Ledger, renew_after_s: float = 300.0) -> None:
+    def __init__(
+        self, ledger: Ledger, renew_after_s: float = 300.0, process: ProcessLease | None = None
+    ) -> None:
         """`renew_after_s`: a slice in use has its expiry pushed back this often (it must be
-        well within the ledger's reservation timeout, after which a slice is swept)."""
+        well within the ledger's reservation timeout, after which a slice is swept).
+        `process`: the process's own lease, kept alive by `tidy` and ended with the slices."""
         self._ledger = ledger
         self._renew_after_s = renew_after_s
+        self._process = process
         self._leases: dict[tuple[str, str], _Lease] = {}
 
     async def hold(self, tenant_id: str, month: str, amount: int, budget: int) -> Hold | None:
@@ -117,7 +130,10 @@ class BudgetLeases:
         lease.last_used = time.monotonic()
 
     async def tidy(self) -> None:
-        """Give back the slices idle for `IDLE_S`; renew the others' expiry when it is due."""
+        """Give back the slices idle for `IDLE_S`; renew the others' expiry (and the process
+        lease's) when it is due."""
+        if self._process is not None:
+            await self._process.keep()
         now = time.monotonic()
         for key, lease in list(self._leases.items()):
             if lease.growing is not None:
@@ -135,6 +151,8 @@ class BudgetLeases:
             if lease.growing is not None:
                 await asyncio.shield(lease.growing)
             await self._ledger.end_lease(lease.id, lease.tenant_id, lease.month)
+        if self._process is not None:
+            await self._process.end()
 
     def _start_grow(self, lease: _Lease, needed: int, wanted: int) -> None:
         task = asyncio.get_running_loop().create_task(self._grow(lease, needed, wanted))
@@ -167,3 +185,57 @@ def _log_failure(task: asyncio.Task[bool]) -> None:
     """A grow nobody waited for (a top-up, a renewal) fails in the log; the next one retries."""
     if not task.cancelled() and task.exception() is not None:
         logger.warning("a budget slice could not be grown", exc_info=task.exception())
+
+
+class ProcessLease:
+    """This process's lease on what it claims for longer than a request's transaction (a
+    running idempotency key): a row renewed every `ttl_s / 3` (from the same loop that renews
+    the budget slices), expiring `ttl_s` after the last renewal. A process killed without a
+    shutdown renews it no more, so its claims are free for others within `ttl_s`, not after
+    a whole claim timeout."""
+
+    def __init__(self, db: Database, ttl_s: float = 15.0) -> None:
+        self.id = f"proc_{secrets.token_hex(12)}"
+        self._db = db
+        self._ttl = dt.timedelta(seconds=ttl_s)
+        self._renewed: float | None = None
+
+    @property
+    def renewed(self) -> bool:
+        """Whether the lease exists (it is made by the first renewal)."""
+        return self._renewed is not None
+
+    def renew(self) -> None:
+        """Push the expiry back (made on first use); blocking, in a database thread."""
+        expires_at = dt.datetime.now(dt.UTC) + self._ttl
+        with self._db.write() as session:
+            updated = session.execute(
+                update(ProcessLeaseRow)
+                .where(ProcessLeaseRow.id == self.id)
+                .values(expires_at=expires_at)
+            )
+            if not updated.rowcount:  # type: ignore[attr-defined]
+                session.add(ProcessLeaseRow(id=self.id, expires_at=expires_at))
+        self._renewed = time.monotonic()
+
+    async def keep(self) -> None:
+        """Renew the lease when a third of its time has passed (call it often)."""
+        due = self._renewed is None
+        due = due or time.monotonic() - (self._renewed or 0) >= self._ttl.total_seconds() / 3
+        if due:
+            await self._db.run(self.renew)
+
+    async def end(self) -> None:
+        """At shutdown: this process's claims are free at once."""
+        await self._db.run(self._delete)
+
+    def _delete(self) -> None:
+        with self._db.write() as session:
+            session.execute(delete(ProcessLeaseRow).where(ProcessLeaseRow.id == self.id))
+
+    @staticmethod
+    def sweep_expired(db: Database) -> None:
+        with db.write() as session:
+            session.execute(
+                delete(ProcessLeaseRow).where(ProcessLeaseRow.expires_at < dt.datetime.now(dt.UTC))
+            )

@@ -24,7 +24,7 @@ from corral.settings import Settings
 
 logger = logging.getLogger("corral.storage")
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest migration's revision (a test keeps it equal to Alembic's head)."""
 _MIGRATION_LOCK = 0x636F7272  # any fixed number: PostgreSQL advisory lock held while migrating
 _READONLY = "corral_readonly"

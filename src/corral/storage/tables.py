@@ -218,6 +218,17 @@ class IdempotencyRecord(Base):
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    lease_id: Mapped[str | None] = mapped_column(String(40))
+    """The process lease of the request running under a claim (see `metering.leases`)."""
+
+
+class ProcessLease(Base):
+    """A live process's lease, renewed every few seconds; what the process claims (a running
+    idempotency key) is free for others once it has expired."""
+
+    __tablename__ = "process_leases"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AuditEvent(Base):
