@@ -60,6 +60,20 @@ def test_full_queue_gets_503_with_retry_after(single_slot_server: RunningServer)
     assert refused.json()["error"]["code"] == "model_overloaded"
 
 
+def test_embeddings_share_the_bounded_queue(single_slot_server: RunningServer) -> None:
+    url = f"{single_slot_server.base_url}/v1/embeddings"
+    long_inputs = {"model": MODEL, "input": ["A sentence about the weather today. " * 8] * 4}
+    with ThreadPoolExecutor(1) as pool:
+        busy = pool.submit(httpx.post, url, json=long_inputs, headers=AUTH, timeout=120)
+        time.sleep(0.5)
+        refused = httpx.post(url, json={"model": MODEL, "input": "hi"}, headers=AUTH, timeout=30)
+        assert busy.result().status_code == 200
+
+    assert refused.status_code == 503
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["error"]["code"] == "model_overloaded"
+
+
 def wait_until_free(server: RunningServer, seconds: float) -> httpx.Response:
     deadline = time.monotonic() + seconds
     response = quick_request(server)
