@@ -4,17 +4,22 @@ and stored answers are bounded."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
+from fastapi.responses import StreamingResponse
 
 from corral.accounts.admin import KeySpec
+from corral.api import sse
+from corral.api.errors import envelope
+from corral.api.idempotency import _recorded
+from corral.errors import BackendFailed
 from tests.accounts_kit import KEY_SECRET, Accounts, accounts, sdk, sqlite_url, usage_records
-from tests.support import MODEL, RunningServer, start_server
+from tests.support import MODEL, RunningServer, echo_entry, in_process_services, start_server
 
 HELLO: Any = [{"role": "user", "content": "Say hello"}]
 ANSWER_LIMIT = 16384
@@ -151,3 +156,20 @@ def test_a_retry_after_kill_9_runs_within_seconds(home: Path) -> None:
     finally:
         successor.stop()
     assert answer.choices[0].message.content
+
+
+async def test_a_stream_cut_short_by_an_error_gives_its_key_back(tmp_path: Path) -> None:
+    services = in_process_services(tmp_path, echo_entry())
+    store = services.idempotency
+    assert store.claim("ten_a", "cut-1", "digest") is None
+
+    async def failing() -> AsyncIterator[bytes]:
+        yield sse.event({"choices": [{"index": 0, "delta": {"content": "Hel"}}]})
+        yield sse.event(envelope(BackendFailed("Local model 'echo' failed")))
+
+    stream = StreamingResponse(failing(), media_type="text/event-stream")
+    frames = [f async for f in _recorded(failing(), stream, services, "ten_a", "cut-1")]
+
+    assert len(frames) == 2
+    assert store.claim("ten_a", "cut-1", "digest") is None  # free: the retry runs anew
+    services.db.close()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from corral.api import sse
 from corral.api.deps import Services
 from corral.api.streaming import Answer, respond, until_client_leaves
 from corral.metering.idempotency import StoredResponse, request_hash
@@ -69,7 +70,9 @@ async def _recorded(
     owner: str,
     key: str,
 ) -> AsyncIterator[bytes]:
-    """The stream's frames as they go out, kept (within the limits) once it has ended whole."""
+    """The stream's frames as they go out, kept (within the limits) once it has ended whole:
+    with `data: [DONE]`. One cut short by an error event gives its key back, as a request that
+    failed before its answer does, so that a retry runs again instead of replaying the error."""
     chunks: list[bytes] = []
     complete = False
     try:
@@ -77,7 +80,7 @@ async def _recorded(
             data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
             chunks.append(data)
             yield data
-        complete = True
+        complete = bool(chunks) and chunks[-1].endswith(sse.DONE)
     finally:
         close = getattr(frames, "aclose", None)
         if close is not None:
