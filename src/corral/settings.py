@@ -226,6 +226,10 @@ class PrivacyConfig(BaseModel):
     """The data policy of a new tenant unless one is given."""
 
 
+DOCS_ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
+"""What `server.api_docs_assets` holds: from the `swagger-ui-dist` and `redoc` npm packages."""
+
+
 class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -234,6 +238,20 @@ class ServerConfig(BaseModel):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     load_models: Literal["start", "first_use"] = "start"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    api_docs_assets: Path | None = None
+    """A directory with swagger-ui-bundle.js, swagger-ui.css and redoc.standalone.js: when set,
+    `/docs` and `/redoc` are served from it (offline); unset, there are no such pages."""
+
+    @field_validator("api_docs_assets")
+    @classmethod
+    def _assets_present(cls, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        path = path.expanduser()
+        missing = [name for name in DOCS_ASSET_FILES if not (path / name).is_file()]
+        if missing:
+            raise ValueError(f"{path} lacks {', '.join(missing)}")
+        return path
 
 
 class Settings(BaseSettings):

@@ -18,7 +18,7 @@ from corral.accounts.access import AccessService
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.directory import AccountDirectory
 from corral.accounts.keys import key_hasher
-from corral.api import errors
+from corral.api import docs, errors
 from corral.api.access.router import router as access_router
 from corral.api.admin.router import router as admin_router
 from corral.api.audit.router import router as audit_router
@@ -215,8 +215,16 @@ def create_app(services: Services) -> ASGIApp:
         await services.ledger.aclose()
         services.db.close()
 
-    api = FastAPI(title="corral", version=__version__, lifespan=lifespan, telemetry=_NO_OTEL)
+    api = FastAPI(
+        title="corral",
+        version=__version__,
+        lifespan=lifespan,
+        telemetry=_NO_OTEL,
+        docs_url=None,  # FastAPI's pages load from a CDN; `docs` serves local copies, if any
+        redoc_url=None,
+    )
     api.state.services = services
+    docs.install(api, services.settings.server.api_docs_assets)
     errors.install(api)
     for router in (
         chat_router,
