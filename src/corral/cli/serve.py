@@ -16,6 +16,7 @@ from corral.accounts.keys import load_or_create_secret
 from corral.cli.common import ConfigOption
 from corral.errors import ConfigError
 from corral.observability import logging as corral_logging
+from corral.server.connections import GuardedConfig
 from corral.settings import Settings, load_settings
 
 logger = logging.getLogger("corral.serve")
@@ -47,7 +48,7 @@ def serve(
 
     app = create_app(build_services(settings, admin_key))
     freeze_startup_objects()
-    uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings))).run()
+    uvicorn.Server(GuardedConfig(app, **_uvicorn_options(settings))).run()
 
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "host": settings.server.host,
         "port": settings.server.port,
         "loop": "uvloop",
-        "http": "httptools",
+        "limits": settings.server.connections,
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 5,
