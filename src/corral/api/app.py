@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from pydantic import SecretStr
 from starlette.types import ASGIApp
+from uvicorn.config import STARTUP_FAILURE
 
 from corral import __version__
 from corral.accounts.access import AccessService
@@ -38,6 +40,7 @@ from corral.catalog import Catalog, build_model_configs
 from corral.catalog.catalog import entry_for
 from corral.catalog.licences import build_licences
 from corral.catalog.prices import PriceOverrides
+from corral.errors import ConfigError
 from corral.metering.idempotency import IdempotencyStore
 from corral.metering.leases import BudgetLeases
 from corral.metering.ledger import Ledger
@@ -156,14 +159,19 @@ async def _tidy_leases(services: Services, every_s: float = 0.5) -> None:
 
 
 def worker_app() -> ASGIApp:
-    """One worker of `corral serve --workers N`: settings (and the admin key) from the
+    """One worker of `corral serve`: settings (and the admin key) from the
     environment its parent prepared."""
     from corral.observability import logging as corral_logging
 
     settings = load_settings()
     corral_logging.configure(settings.server.log_level)
     assert settings.admin_key is not None, "the parent process sets CORRAL_ADMIN_KEY"
-    app = create_app(build_services(settings, settings.admin_key))
+    try:
+        app = create_app(build_services(settings, settings.admin_key))
+    except ConfigError as exc:
+        # Every worker would fail the same way: tell the supervisor not to start another.
+        logger.error("cannot start: %s", exc)
+        sys.exit(STARTUP_FAILURE)
     freeze_startup_objects()
     return app
 

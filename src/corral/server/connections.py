@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import Counter
 from typing import Any
 
@@ -31,6 +32,7 @@ from corral.errors import (
     ServerAtCapacity,
     TooManyConnections,
 )
+from corral.server.supervisor import die_with_parent
 from corral.settings import ConnectionLimits
 
 logger = logging.getLogger("corral.server")
@@ -78,6 +80,13 @@ class GuardedConfig(uvicorn.Config):
             app, http=GuardedProtocol, timeout_keep_alive=limits.keep_alive_timeout_s, **options
         )
         self.connection_guard = ConnectionGuard(limits)
+        self.supervisor_pid: int | None = None
+        """Set by the supervisor; a worker loading this config then dies with it."""
+
+    def load(self) -> None:
+        if self.supervisor_pid is not None and os.getpid() != self.supervisor_pid:
+            die_with_parent(self.supervisor_pid)
+        super().load()
 
 
 class GuardedProtocol(HttpToolsProtocol):
