@@ -181,3 +181,17 @@ def test_one_address_is_capped_while_another_is_served(server: RunningServer) ->
     assert other.status_code == 200
     time.sleep(0.2)  # the held connections are closed, and counted out
     assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+
+
+def test_websocket_upgrades_do_not_use_up_an_addresss_connections(server: RunningServer) -> None:
+    for _ in range(PER_CLIENT + 2):
+        with connect(server) as sock:
+            sock.sendall(
+                b"GET /healthz HTTP/1.1\r\nHost: corral\r\nConnection: Upgrade\r\n"
+                b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            )
+            sock.recv(65536)
+    time.sleep(0.2)  # closed, and counted out
+
+    assert httpx.get(f"{server.base_url}/healthz").status_code == 200

@@ -77,7 +77,13 @@ class GuardedConfig(uvicorn.Config):
 
     def __init__(self, app: Any, *, limits: ConnectionLimits, **options: Any) -> None:
         super().__init__(
-            app, http=GuardedProtocol, timeout_keep_alive=limits.keep_alive_timeout_s, **options
+            app,
+            http=GuardedProtocol,
+            # corral has no WebSocket routes; an upgraded connection would leave this
+            # protocol without a word, and its place in the count with it.
+            ws="none",
+            timeout_keep_alive=limits.keep_alive_timeout_s,
+            **options,
         )
         self.connection_guard = ConnectionGuard(limits)
         self.supervisor_pid: int | None = None
