@@ -20,23 +20,12 @@ from tests.support import RunningServer, corral_env, free_port, start_server
 BACK_WITHIN_S = 20.0
 
 
-def worker_pids(supervisor: int) -> list[int]:
-    """The supervisor's serving children (not multiprocessing's resource tracker)."""
-    found = []
-    for task in Path(f"/proc/{supervisor}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            if b"resource_tracker" not in cmdline:
-                found.append(int(child))
-    return found
-
-
 def the_worker(server: RunningServer, not_this: int | None = None) -> int:
     """The one worker, once it answers (and is not `not_this`)."""
     deadline = time.monotonic() + BACK_WITHIN_S
     while time.monotonic() < deadline:
         assert server.process.poll() is None, server.log_text()
-        pids = worker_pids(server.process.pid)
+        pids = server.worker_pids()
         if len(pids) == 1 and pids[0] != not_this and answers(server):
             return pids[0]
         time.sleep(0.1)
