@@ -60,6 +60,17 @@ class RunningServer:
             time.sleep(0.02)
         return log
 
+    def worker_pids(self) -> list[int]:
+        """The processes serving requests: children of `corral serve`, which supervises them
+        (not multiprocessing's resource tracker). Measure memory here, not on `process`."""
+        found = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                if b"resource_tracker" not in cmdline:
+                    found.append(int(child))
+        return found
+
     def stop(self) -> None:
         self.process.terminate()
         try:

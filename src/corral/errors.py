@@ -95,6 +95,24 @@ class ClientClosedRequest(ClientError):
     default_code = "client_closed_request"
 
 
+class RequestTimeout(ClientError):
+    """The client was too slow sending its request's headers or body (408); closed."""
+
+    status_code = 408
+    default_code = "request_timeout"
+
+
+class HeadersTooLarge(ClientError):
+    status_code = 431
+    default_code = "request_headers_too_large"
+
+
+class TooManyConnections(RateLimited):
+    """One client address holds as many open connections as the server allows it (429)."""
+
+    default_code = "too_many_connections"
+
+
 class ServerError(CorralError):
     """corral or something behind it failed; the same request may succeed later."""
 
@@ -109,6 +127,12 @@ class Overloaded(ServerError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after_s)})
         self.retry_after_s = retry_after_s
+
+
+class ServerAtCapacity(Overloaded):
+    """The server process holds as many open connections as it allows in all (503)."""
+
+    default_code = "too_many_connections"
 
 
 class BackendFailed(ServerError):

@@ -241,6 +241,29 @@ class PrivacyConfig(BaseModel):
     """The data policy of a new tenant unless one is given."""
 
 
+class ConnectionLimits(BaseModel):
+    """What one HTTP connection may cost the server; each count is per server process."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    """From a connection's opening (or a next request's first byte) to its headers' end."""
+    body_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    """From a request's headers to the end of its body."""
+    keep_alive_timeout_s: int = Field(default=5, ge=1, le=3600)
+    """How long an idle connection stays open after a response."""
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """The request line and headers of one request."""
+    max_connections: int = Field(default=4096, ge=1, le=1_000_000)
+    """Open connections in all."""
+    max_per_client: int = Field(default=256, ge=0, le=1_000_000)
+    """Open connections from one client address; 0: no cap (behind a proxy, all are its)."""
+
+
+DOCS_ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
+"""What `server.api_docs_assets` holds: from the `swagger-ui-dist` and `redoc` npm packages."""
+
+
 class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -249,6 +272,21 @@ class ServerConfig(BaseModel):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     load_models: Literal["start", "first_use"] = "start"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    connections: ConnectionLimits = ConnectionLimits()
+    api_docs_assets: Path | None = None
+    """A directory with swagger-ui-bundle.js, swagger-ui.css and redoc.standalone.js: when set,
+    `/docs` and `/redoc` are served from it (offline); unset, there are no such pages."""
+
+    @field_validator("api_docs_assets")
+    @classmethod
+    def _assets_present(cls, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        path = path.expanduser()
+        missing = [name for name in DOCS_ASSET_FILES if not (path / name).is_file()]
+        if missing:
+            raise ValueError(f"{path} lacks {', '.join(missing)}")
+        return path
 
 
 class Settings(BaseSettings):

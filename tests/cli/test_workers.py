@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -101,6 +104,37 @@ def test_two_workers_serve_one_port_and_share_the_rate_limit(
 
     assert len(children(process.pid)) >= 2
     assert statuses.count(200) == 4 and statuses.count(429) == 6
+
+
+def test_a_killed_worker_is_replaced_and_the_cause_logged(
+    workers: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    process, base, home = workers
+    before = serving_children(process.pid)
+    victim = before[0]
+
+    os.kill(victim, signal.SIGSEGV)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = serving_children(process.pid)
+        if len(now) == 2 and victim not in now:
+            break
+        time.sleep(0.1)
+    _wait_ready(process, base)
+
+    assert len(now) == 2 and victim not in now and before[1] in now
+    lines = (home / "server.log").read_text().splitlines()
+    died = [json.loads(line) for line in lines if "worker died" in line]
+    assert [(line["pid"], line["cause"]) for line in died] == [(victim, "killed by SIGSEGV")]
+
+
+def serving_children(pid: int) -> list[int]:
+    """The workers, not multiprocessing's resource tracker."""
+    return [
+        child
+        for child in children(pid)
+        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
 
 
 def test_workers_without_redis_are_refused(tmp_path: Path) -> None:

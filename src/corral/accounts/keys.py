@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from corral.storage.private import private_dir
+
 KEY_PREFIX = "crl_"
 KEY_SECRET_FILE = "key-hmac.secret"
 
@@ -63,7 +65,7 @@ def prefix_of(plaintext: str) -> str | None:
 def load_or_create_secret(path: Path, make: str) -> str:
     """Read a secret kept in a 0600 file, writing `make` there first if the file is new."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
         except FileExistsError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,13 +13,14 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from pydantic import SecretStr
 from starlette.types import ASGIApp
+from uvicorn.config import STARTUP_FAILURE
 
 from corral import __version__
 from corral.accounts.access import AccessService
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.directory import AccountDirectory
 from corral.accounts.keys import key_hasher
-from corral.api import errors
+from corral.api import docs, errors
 from corral.api.access.router import router as access_router
 from corral.api.admin.router import router as admin_router
 from corral.api.audit.router import router as audit_router
@@ -38,6 +40,7 @@ from corral.catalog import Catalog, build_model_configs
 from corral.catalog.catalog import entry_for
 from corral.catalog.licences import build_licences
 from corral.catalog.prices import PriceOverrides
+from corral.errors import ConfigError
 from corral.metering.idempotency import AnswerLimits, IdempotencyStore
 from corral.metering.leases import BudgetLeases, ProcessLease
 from corral.metering.ledger import Ledger
@@ -165,14 +168,19 @@ async def _tidy_leases(services: Services, every_s: float = 0.5) -> None:
 
 
 def worker_app() -> ASGIApp:
-    """One worker of `corral serve --workers N`: settings (and the admin key) from the
+    """One worker of `corral serve`: settings (and the admin key) from the
     environment its parent prepared."""
     from corral.observability import logging as corral_logging
 
     settings = load_settings()
     corral_logging.configure(settings.server.log_level)
     assert settings.admin_key is not None, "the parent process sets CORRAL_ADMIN_KEY"
-    app = create_app(build_services(settings, settings.admin_key))
+    try:
+        app = create_app(build_services(settings, settings.admin_key))
+    except ConfigError as exc:
+        # Every worker would fail the same way: tell the supervisor not to start another.
+        logger.error("cannot start: %s", exc)
+        sys.exit(STARTUP_FAILURE)
     freeze_startup_objects()
     return app
 
@@ -224,8 +232,16 @@ def create_app(services: Services) -> ASGIApp:
         await services.ledger.aclose()
         services.db.close()
 
-    api = FastAPI(title="corral", version=__version__, lifespan=lifespan, telemetry=_NO_OTEL)
+    api = FastAPI(
+        title="corral",
+        version=__version__,
+        lifespan=lifespan,
+        telemetry=_NO_OTEL,
+        docs_url=None,  # FastAPI's pages load from a CDN; `docs` serves local copies, if any
+        redoc_url=None,
+    )
     api.state.services = services
+    docs.install(api, services.settings.server.api_docs_assets)
     errors.install(api)
     for router in (
         chat_router,

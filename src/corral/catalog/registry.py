@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from corral.errors import ConfigError
 from corral.settings import LocalModelConfig
+from corral.storage.private import private_dir
 
 _FILE = "models.json"
 _LIST = TypeAdapter(list[LocalModelConfig])
@@ -46,7 +47,7 @@ def remove(home: Path, name: str) -> bool:
 
 
 def _save(home: Path, models: list[LocalModelConfig]) -> None:
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     payload = json.dumps([m.model_dump(mode="json") for m in models], indent=2)
     fd, tmp = tempfile.mkstemp(dir=home, prefix=".models-", suffix=".json")
     with os.fdopen(fd, "w") as f:

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from pydantic import SecretStr
 
 from corral.accounts.keys import load_or_create_secret
 from corral.cli.common import ConfigOption
 from corral.errors import ConfigError
 from corral.observability import logging as corral_logging
+from corral.server.connections import GuardedConfig
+from corral.server.supervisor import Supervisor
 from corral.settings import Settings, load_settings
 
 logger = logging.getLogger("corral.serve")
@@ -38,56 +39,52 @@ def serve(
         server["port"] = port
     settings = load_settings(config, **({"server": server} if server else {}))
     corral_logging.configure(settings.server.log_level)
-    admin_key = resolve_admin_key(settings)
-    if workers > 1:
-        _serve_workers(settings, config, admin_key, workers)
-        return
-
-    from corral.api.app import build_services, create_app, freeze_startup_objects
-
-    app = create_app(build_services(settings, admin_key))
-    freeze_startup_objects()
-    uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings))).run()
-
-
-def _uvicorn_options(settings: Settings) -> dict[str, Any]:
-    return {
-        "host": settings.server.host,
-        "port": settings.server.port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "log_config": None,
-        "access_log": False,
-        "timeout_graceful_shutdown": 5,
-    }
-
-
-def _serve_workers(
-    settings: Settings, config: Path | None, admin_key: SecretStr, workers: int
-) -> None:
-    """N processes on one port. What they share must live outside them: the database, and
-    Redis for the rate-limit counters (else each worker would allow the whole limit)."""
-    if settings.redis_url is None:
+    if workers > 1 and settings.redis_url is None:
         raise ConfigError(
             "--workers needs CORRAL_REDIS_URL: per-key rate limits must be counted in one "
             "place, or each worker would allow the whole limit"
         )
-    # Each worker reads the same settings from the environment; the admin key is resolved
-    # once here so that no worker makes up its own.
-    os.environ["CORRAL_ADMIN_KEY"] = admin_key.get_secret_value()
-    os.environ["CORRAL_SERVER__HOST"] = settings.server.host
-    os.environ["CORRAL_SERVER__PORT"] = str(settings.server.port)
-    if config is not None:
-        os.environ["CORRAL_CONFIG"] = str(config.resolve())
-    uvicorn.run(
+    _prepare_worker_environment(settings, config, resolve_admin_key(settings))
+    _supervise(settings, workers)
+
+
+def _supervise(settings: Settings, workers: int) -> None:
+    """Workers (one by default) under a supervisor that restarts any that dies. The
+    supervisor binds the port and loads no models; each worker builds the app itself."""
+    uvicorn_config = GuardedConfig(
         "corral.api.app:worker_app",
         factory=True,
         workers=workers,
         # A worker loading its models on a busy machine may take a while to answer the
         # supervisor's first health check; restarting it then only makes things worse.
         timeout_worker_healthcheck=60,
-        **_uvicorn_options(settings),
+        limits=settings.server.connections,
+        host=settings.server.host,
+        port=settings.server.port,
+        loop="uvloop",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
     )
+    uvicorn_config.supervisor_pid = os.getpid()
+    listener = uvicorn_config.bind_socket()
+    supervisor = Supervisor(uvicorn_config, [listener])
+    supervisor.run()
+    if supervisor.startup_failed:
+        raise ConfigError("the server could not start; the log above says why")
+
+
+def _prepare_worker_environment(
+    settings: Settings, config: Path | None, admin_key: SecretStr
+) -> None:
+    """Each worker reads the same settings from the environment. The admin key is resolved
+    once here so that no worker makes up its own. What the workers share must live outside
+    them: the database, and with several workers Redis for the rate-limit counters."""
+    os.environ["CORRAL_ADMIN_KEY"] = admin_key.get_secret_value()
+    os.environ["CORRAL_SERVER__HOST"] = settings.server.host
+    os.environ["CORRAL_SERVER__PORT"] = str(settings.server.port)
+    if config is not None:
+        os.environ["CORRAL_CONFIG"] = str(config.resolve())
 
 
 def resolve_admin_key(settings: Settings) -> SecretStr:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from corral.errors import ConfigError, StorageUnavailable
 from corral.settings import Settings
+from corral.storage.private import private_file
 
 logger = logging.getLogger("corral.storage")
 
@@ -129,7 +130,9 @@ def database_url(settings: Settings) -> str:
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     url = database_url(settings)
     if url.startswith("sqlite"):
-        settings.home.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None and str(path) != ":memory:":
+            private_file(path)
         engine = _sqlite_engine(url)
     elif url.startswith("postgresql"):
         engine = create_engine(_psycopg(url), pool_size=10, max_overflow=10, pool_pre_ping=True)

@@ -1,0 +1,1 @@
+"""The server process around the ASGI app: connection limits and the worker supervisor."""
