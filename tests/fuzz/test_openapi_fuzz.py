@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -81,27 +83,35 @@ def tenant_key(server: RunningServer) -> str:
     return key
 
 
-def bounded(case: Case) -> None:
+Operation = APIOperation[Any, Any, Any, Any]
+
+
+def bounded(case: Case[Operation]) -> None:
     """Keep a generated inference body cheap for the real model (other fields as generated)."""
-    body = case.body
+    body: Any = case.body
     if not isinstance(body, dict):
         return
     if case.path in GENERATION_PATHS:
         body["model"] = MODEL
-        for name in ("max_tokens", "max_completion_tokens"):
-            if isinstance(body.get(name), int) and not isinstance(body[name], bool):
-                body[name] = max(1, min(body[name], MAX_TOKENS))
-        body.setdefault("max_tokens", MAX_TOKENS)
-        if isinstance(body.get("n"), int) and not isinstance(body["n"], bool):
-            body["n"] = max(1, min(body["n"], 2))
+        body["max_tokens"] = capped(body.get("max_tokens", MAX_TOKENS), MAX_TOKENS)
+        for name, most in (("max_completion_tokens", MAX_TOKENS), ("n", 2)):
+            if name in body:
+                body[name] = capped(body[name], most)
     if case.path == "/v1/embeddings":
         body["model"] = MODEL
         if isinstance(body.get("input"), list):
             body["input"] = body["input"][:MAX_INPUTS]
 
 
+def capped(value: object, most: int) -> object:
+    """An integer brought into 1..`most`; anything else (null, a wrong type) as generated."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(1, min(value, most))
+    return value
+
+
 def fuzz(
-    operation: APIOperation,
+    operation: Operation,
     mode: GenerationMode,
     key: tuple[str, str],
     base_url: str,
@@ -119,9 +129,9 @@ def fuzz(
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    def run(case: Case) -> None:
+    def run(case: Case[Operation]) -> None:
         bounded(case)
-        case.headers = {**(case.headers or {}), **headers}  # over the generated bearer tokens
+        case.headers.update(headers)  # over the bearer tokens it generated
         try:
             response = case.call(base_url=base_url, headers=headers, timeout=60)
             findings.statuses[operation.label, response.status_code] += 1
@@ -142,6 +152,7 @@ def test_every_route_survives_generated_requests_with_each_key(
     findings = Findings()
     keys = [("admin", ADMIN_KEY), ("tenant", tenant_key)]
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
         started = time.monotonic()
         for key in keys:

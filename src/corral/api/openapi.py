@@ -70,7 +70,9 @@ def install(api: FastAPI, routers: Iterable[APIRouter], inference: Iterable[APIR
     """Serve `document(...)` of `api`, which includes `routers`, as `/openapi.json`; the routes
     of `inference` run models (rate limits, budgets, backends) and document those errors too."""
     routes = list(_routes(routers))
-    inference_paths = {route.path for route in _routes(inference) if "POST" in route.methods}
+    inference_paths = {
+        route.path for route in _routes(inference) if "POST" in (route.methods or ())
+    }
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
@@ -89,7 +91,7 @@ def document(api: FastAPI, routes: list[APIRoute], inference_paths: set[str]) ->
     schemas[_ERROR] = _ERROR_SCHEMA
     components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     for route in routes:
-        for method in route.methods:
+        for method in route.methods or ():
             operation = doc["paths"][route.path_format][method.lower()]
             _describe(operation, route, route.path in inference_paths, schemas)
     _describe_operational(doc["paths"])
@@ -121,7 +123,7 @@ def _describe(
         errors.update(("400", "404"))  # a tenant, key, model or request named may not exist
     if body is not None:
         errors.add("413")
-        if "POST" in route.methods:
+        if "POST" in (route.methods or ()):
             errors.add("409")  # a name taken, a request decided already
     if inference:
         errors.update(("400", *_INFERENCE_ERRORS))
