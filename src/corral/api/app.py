@@ -20,7 +20,7 @@ from corral.accounts.access import AccessService
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.directory import AccountDirectory
 from corral.accounts.keys import key_hasher
-from corral.api import docs, errors
+from corral.api import docs, errors, openapi
 from corral.api.access.router import router as access_router
 from corral.api.admin.router import router as admin_router
 from corral.api.audit.router import router as audit_router
@@ -243,7 +243,7 @@ def create_app(services: Services) -> ASGIApp:
     api.state.services = services
     docs.install(api, services.settings.server.api_docs_assets)
     errors.install(api)
-    for router in (
+    routers = (
         chat_router,
         completions_router,
         embeddings_router,
@@ -255,8 +255,11 @@ def create_app(services: Services) -> ASGIApp:
         tasks_router,
         admin_router,
         health_router,
-    ):
+    )
+    for router in routers:
         api.include_router(router)
+    inference = (chat_router, completions_router, embeddings_router, tasks_router)
+    openapi.install(api, routers, inference)
     hot = HotRoutes(api, post_routes((chat_router, completions_router, embeddings_router)))
     limited = BodySizeLimitMiddleware(hot, max_bytes=services.settings.server.max_body_bytes)
     return RequestContextMiddleware(limited, metrics=services.metrics)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
@@ -95,13 +94,23 @@ async def admin_context(ctx: ContextDep) -> RequestContext:
 AdminDep = Annotated[RequestContext, Depends(admin_context)]
 
 
-def json_body(model: type[ModelT]) -> Callable[[Request], Awaitable[ModelT]]:
-    """Parse the raw body straight into `model` (one pass, strict types, OpenAI-style errors)."""
+class JsonBody(Generic[ModelT]):
+    """A dependency parsing the raw body straight into `model` (one pass, strict types,
+    OpenAI-style errors); `api.openapi` reads `model` to document the route's body. With
+    `may_be_empty`, an empty body is `model()`."""
 
-    async def parse(request: Request) -> ModelT:
-        return await parsed_body(request, model)
+    def __init__(self, model: type[ModelT], *, may_be_empty: bool = False) -> None:
+        self.model = model
+        self.may_be_empty = may_be_empty
 
-    return parse
+    async def __call__(self, request: Request) -> ModelT:
+        if self.may_be_empty and not (await request.body()).strip():
+            return self.model()
+        return await parsed_body(request, self.model)
+
+
+def json_body(model: type[ModelT], *, may_be_empty: bool = False) -> JsonBody[ModelT]:
+    return JsonBody(model, may_be_empty=may_be_empty)
 
 
 async def parsed_body(request: Request, model: type[ModelT]) -> ModelT:

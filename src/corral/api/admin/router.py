@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from corral.accounts.admin import KeySpec
@@ -45,11 +45,8 @@ async def _tenant_id(services: ServicesDep, ref: str | None) -> str | None:
     return (await services.db.run(services.accounts.get_tenant, ref)).id
 
 
-async def _decision(request: Request) -> Decision:
-    """A decision's body, which may be left out entirely."""
-    if not (await request.body()).strip():
-        return Decision()
-    return await json_body(Decision)(request)
+# A decision's body may be left out entirely.
+_decision = json_body(Decision, may_be_empty=True)
 
 
 # -- tenants ---------------------------------------------------------------------------------

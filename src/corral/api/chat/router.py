@@ -9,11 +9,17 @@ from corral.api.chat.protocol import ChatCompletionRequest
 from corral.api.chat.serving import ChatServing
 from corral.api.deps import inference_call
 from corral.api.idempotency import serve_inference
+from corral.api.openapi import request_body
 
 router = APIRouter()
 
 
-@router.post("/v1/chat/completions", response_model=None)
+# The route parses its own body (the hot path): the document learns its shape here.
+@router.post(
+    "/v1/chat/completions",
+    response_model=None,
+    openapi_extra={"requestBody": request_body(ChatCompletionRequest)},
+)
 async def create_chat_completion(http: Request) -> Response:
     call = await inference_call(http, ChatCompletionRequest)
     serving = ChatServing(call.services.gateway)

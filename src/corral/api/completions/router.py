@@ -9,11 +9,17 @@ from corral.api.completions.protocol import CompletionRequest
 from corral.api.completions.serving import CompletionServing
 from corral.api.deps import inference_call
 from corral.api.idempotency import serve_inference
+from corral.api.openapi import request_body
 
 router = APIRouter()
 
 
-@router.post("/v1/completions", response_model=None)
+# The route parses its own body (the hot path): the document learns its shape here.
+@router.post(
+    "/v1/completions",
+    response_model=None,
+    openapi_extra={"requestBody": request_body(CompletionRequest)},
+)
 async def create_completion(http: Request) -> Response:
     call = await inference_call(http, CompletionRequest)
     serving = CompletionServing(call.services.gateway)

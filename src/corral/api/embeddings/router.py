@@ -9,11 +9,17 @@ from corral.api.deps import inference_call
 from corral.api.embeddings.protocol import EmbeddingRequest
 from corral.api.embeddings.serving import EmbeddingServing
 from corral.api.idempotency import serve_inference
+from corral.api.openapi import request_body
 
 router = APIRouter()
 
 
-@router.post("/v1/embeddings", response_model=None)
+# The route parses its own body (the hot path): the document learns its shape here.
+@router.post(
+    "/v1/embeddings",
+    response_model=None,
+    openapi_extra={"requestBody": request_body(EmbeddingRequest)},
+)
 async def create_embedding(http: Request) -> Response:
     call = await inference_call(http, EmbeddingRequest)
     serving = EmbeddingServing(call.services.gateway)
