@@ -77,6 +77,7 @@ class Harness:
         self.home = home
         self.config = CONFIG.format(url=provider_url)
         self.server = self._start()
+        self.workers: list[int] = []
         self.tenants = self._tenants()
         self.baseline_kb = self._warm_up()
         self.dirty = False
@@ -89,7 +90,11 @@ class Harness:
         return self.server.base_url
 
     def alive(self) -> bool:
-        return self.server.process.poll() is None
+        """The supervisor runs and its worker is the one warmed up: a worker that crashed and
+        was replaced by the supervisor counts as a crash."""
+        if self.server.process.poll() is not None:
+            return False
+        return sorted(self.server.worker_pids()) == self.workers
 
     def ready_for_a_case(self) -> None:
         if self.alive() and not self.dirty:
@@ -122,12 +127,17 @@ class Harness:
             embedded = api.post("/v1/embeddings", json={"model": MODEL, "input": ["Hi"]})
             embedded.raise_for_status()
         time.sleep(0.5)
+        self.workers = sorted(self.server.worker_pids())
         return self.rss_kb()
 
     def rss_kb(self) -> int:
-        status = Path(f"/proc/{self.server.process.pid}/status").read_text()
-        line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
-        return int(line.split()[1])
+        """The serving workers' memory (`corral serve` itself only supervises them)."""
+        total = 0
+        for pid in self.server.worker_pids():
+            status = Path(f"/proc/{pid}/status").read_text()
+            line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+            total += int(line.split()[1])
+        return total
 
     def settled_rss_kb(self) -> int:
         """The server's memory once it is back near its baseline, or after `SETTLE_S`."""
