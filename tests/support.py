@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -66,10 +68,23 @@ class RunningServer:
         found = []
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
             for child in (task / "children").read_text().split():
-                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                try:
+                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                except FileNotFoundError:  # it exited meanwhile
+                    continue
                 if b"resource_tracker" not in cmdline:
                     found.append(int(child))
         return found
+
+    def kill(self) -> None:
+        """Kills `corral serve` and its workers at once: a wedged worker cannot hold it up, and
+        none is left behind serving the port."""
+        workers = self.worker_pids() if self.process.poll() is None else []
+        self.process.kill()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> None:
         self.process.terminate()

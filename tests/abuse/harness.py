@@ -105,9 +105,7 @@ class Harness:
         self.dirty = False
 
     def stop(self) -> None:
-        if self.alive():
-            self.server.process.kill()
-        self.server.process.wait()
+        self.server.kill()
 
     def _tenants(self) -> Tenants:
         keys = []
