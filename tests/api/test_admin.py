@@ -100,6 +100,67 @@ async def test_taken_name_is_409_and_unknown_tenant_404(api: Api) -> None:
     assert missing.status_code == 404 and error(missing)["code"] == "tenant_not_found"
 
 
+async def test_a_name_like_another_tenants_id_cannot_shadow_it(api: Api) -> None:
+    acme = await api.ok("POST", "/admin/tenants", {"name": "acme"})
+
+    impostor = await api.call("POST", "/admin/tenants", {"name": acme["id"]})
+    shouting = await api.call("POST", "/admin/tenants", {"name": "TEN_0123456789abcdef"})
+    by_id = await api.ok("GET", f"/admin/tenants/{acme['id']}")
+
+    assert impostor.status_code == 400 and error(impostor)["param"] == "name"
+    assert shouting.status_code == 400 and error(shouting)["param"] == "name"
+    assert by_id["name"] == "acme"
+
+
+async def test_a_tenant_id_wins_over_a_name_made_before_names_were_checked(api: Api) -> None:
+    acme = await api.ok("POST", "/admin/tenants", {"name": "acme"})
+    from corral.storage.tables import Tenant  # a row as an older corral could have written it
+
+    with api.services.db.write() as session:
+        row = session.get(Tenant, acme["id"])
+        assert row is not None
+        session.add(
+            Tenant(
+                id="ten_ffffffffffffffff",
+                name=acme["id"],
+                policy="allow",
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+            )
+        )
+
+    by_id = await api.ok("GET", f"/admin/tenants/{acme['id']}")
+    updated = await api.ok("PATCH", f"/admin/tenants/{acme['id']}", {"mau": 5})
+
+    assert (by_id["name"], updated["name"], updated["mau"]) == ("acme", "acme", 5)
+
+
+async def test_numbers_storage_cannot_hold_are_a_400_naming_the_field(api: Api) -> None:
+    await api.ok("POST", "/admin/tenants", {"name": "acme"})
+    cases = [
+        ("POST", "/admin/tenants", {"name": "b", "budget": "1e30"}, "budget"),
+        ("POST", "/admin/tenants", {"name": "b", "budget": "10000000000000"}, "budget"),
+        ("POST", "/admin/tenants", {"name": "b", "budget": "1000000000.000001"}, "budget"),
+        ("POST", "/admin/tenants", {"name": "b", "mau": 10**20}, "mau"),
+        ("PATCH", "/admin/tenants/acme", {"budget": "1e999999999"}, "budget"),
+        ("PATCH", "/admin/tenants/acme", {"mau": 2**63}, "mau"),
+        ("POST", "/admin/keys", {"tenant": "acme", "rpm": 10**20}, "rpm"),
+        ("POST", "/admin/keys", {"tenant": "acme", "tpm": 2**63}, "tpm"),
+        ("PUT", "/admin/models/echo/price", {"input": "1e30", "output": "1"}, "input"),
+        ("PUT", "/admin/models/echo/price", {"input": "1", "output": "99999999999999"}, "output"),
+        ("PUT", "/admin/models/echo/price", {"input": "1", "output": "1000000.5"}, "output"),
+    ]
+
+    for method, path, body, param in cases:
+        response = await api.call(method, path, body)
+        assert response.status_code == 400, (body, response.text)
+        assert error(response)["param"] == param, (body, response.text)
+    at_the_limit = await api.ok("POST", "/admin/tenants", {"name": "c", "budget": "1000000000"})
+    assert at_the_limit["budget"] == "1000000000.000000"
+    assert (await api.ok("GET", "/admin/tenants/acme"))["mau"] is None
+    assert (await api.ok("GET", "/admin/keys"))["data"] == []
+
+
 # -- keys ------------------------------------------------------------------------------------
 
 

@@ -125,6 +125,31 @@ def test_duplicate_tenant_and_bad_budget_are_one_line_errors(tmp_path: Path) -> 
     ]
 
 
+def test_numbers_beyond_what_storage_holds_are_one_line_errors(tmp_path: Path) -> None:
+    corral(tmp_path, "tenants", "create", "acme")
+
+    budget = corral(tmp_path, "tenants", "create", "big", "--budget", "10000000000000")
+    mau = corral(tmp_path, "tenants", "update", "acme", "--mau", str(10**20))
+    rpm = corral(tmp_path, "keys", "create", "--tenant", "acme", "--rpm", str(10**20))
+    tpm = corral(tmp_path, "keys", "create", "--tenant", "acme", "--tpm", str(2**63))
+    price = corral(tmp_path, "prices", "set", "smollm2-135m-instruct", "--input", "1e30",
+                   "--output", "1")  # fmt: skip
+    limit = corral(tmp_path, "prices", "set", "smollm2-135m-instruct", "--input", "1",
+                   "--output", "99999999999999")  # fmt: skip
+    name = corral(tmp_path, "tenants", "create", "ten_0123456789abcdef")
+
+    assert_one_line_error(budget, "--budget")
+    assert_one_line_error(mau, "mau")
+    assert_one_line_error(rpm, "account_limits.max_rpm")
+    assert_one_line_error(tpm, "account_limits.max_tpm")
+    assert_one_line_error(price, "--input")
+    assert_one_line_error(limit, "--output")
+    assert_one_line_error(name, "looks like a tenant id")
+    assert [t["name"] for t in corral(tmp_path, "tenants", "list", "--json").json()["data"]] == [
+        "acme"
+    ]
+
+
 # -- keys ------------------------------------------------------------------------------------
 
 

@@ -45,7 +45,13 @@ def test_the_reserved_maximum_covers_every_completion_up_to_the_cap(
 
 @pytest.mark.parametrize(
     ("text", "micros"),
-    [("12.5", 12_500_000), (" 0 ", 0), ("0.000001", 1), ("1e3", 1_000_000_000)],
+    [
+        ("12.5", 12_500_000),
+        (" 0 ", 0),
+        ("0.000001", 1),
+        ("1e3", 1_000_000_000),
+        ("9223372036854.775807", 2**63 - 1),  # the most a BIGINT of micro-units holds
+    ],
 )
 def test_amounts_are_read_exactly(text: str, micros: int) -> None:
     assert parse_amount(text) == micros
@@ -60,6 +66,9 @@ def test_amounts_are_read_exactly(text: str, micros: int) -> None:
         ("inf", "is not an amount >= 0"),
         ("NaN", "is not an amount >= 0"),
         ("0.0000001", "has more than 6 decimals"),
+        ("1e30", "is too large"),  # beyond Decimal's precision once in micro-units
+        ("10000000000000", "is too large"),  # 1e19 micro-units: more than a BIGINT holds
+        ("1e999999999", "is too large"),  # refused before it becomes a billion-digit integer
     ],
 )
 def test_an_unusable_amount_is_refused_with_a_hint(text: str, says: str) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from corral.accounts.bounds import AccountLimits
 from corral.accounts.keys import KeyHasher
 from corral.accounts.views import POLICIES, KeyView, TenantView
 from corral.errors import Conflict, InvalidRequest, NotFound
@@ -23,6 +24,7 @@ from corral.storage import Database
 from corral.storage.tables import ApiKey, Revision, Tenant
 
 TIERS = ("open", "premium", "partner", "private")
+TENANT_ID_PREFIX = "ten_"
 
 
 class _Unset:
@@ -41,8 +43,8 @@ def now() -> dt.datetime:
 
 
 def find_tenant(session: Session, ref: str) -> Tenant:
-    """A tenant by name or id; NotFound naming what was asked for."""
-    tenant = session.scalar(select(Tenant).where((Tenant.name == ref) | (Tenant.id == ref)))
+    """A tenant by id or name (an id wins); NotFound naming what was asked for."""
+    tenant = session.get(Tenant, ref) or session.scalar(select(Tenant).where(Tenant.name == ref))
     if tenant is None:
         raise NotFound(f"No tenant named '{ref}'.", param="tenant", code="tenant_not_found")
     return tenant
@@ -60,11 +62,16 @@ class KeySpec:
 
 class AccountsAdmin:
     def __init__(
-        self, db: Database, hasher: KeyHasher, default_policy: str = "pseudonymize"
+        self,
+        db: Database,
+        hasher: KeyHasher,
+        default_policy: str = "pseudonymize",
+        limits: AccountLimits | None = None,
     ) -> None:
         self._db = db
         self._hasher = hasher
         self._default_policy = default_policy
+        self._limits = limits or AccountLimits()
 
     # -- tenants -------------------------------------------------------------------------------
 
@@ -79,15 +86,12 @@ class AccountsAdmin:
     ) -> TenantView:
         policy = policy or self._default_policy
         _check_policy(policy)
-        if not re.fullmatch(TENANT_NAME_PATTERN, name):
-            raise InvalidRequest(
-                f"'{name}' is not a tenant name: 1 to 64 letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit.",
-                param="name",
-            )
+        budget_micros = self._limits.budget(budget_micros)
+        mau = self._limits.mau(mau)
+        _check_name(name)
         stamp = now()
         tenant = Tenant(
-            id="ten_" + secrets.token_hex(8),
+            id=TENANT_ID_PREFIX + secrets.token_hex(8),
             name=name,
             budget_micros=budget_micros,
             mau=mau,
@@ -125,9 +129,9 @@ class AccountsAdmin:
         with self._db.write() as session:
             tenant = find_tenant(session, ref)
             if not isinstance(budget_micros, _Unset):
-                tenant.budget_micros = budget_micros
+                tenant.budget_micros = self._limits.budget(budget_micros)
             if not isinstance(mau, _Unset):
-                tenant.mau = mau
+                tenant.mau = self._limits.mau(mau)
             if not isinstance(policy, _Unset):
                 _check_policy(policy)
                 tenant.policy = policy
@@ -146,6 +150,8 @@ class AccountsAdmin:
                 raise InvalidRequest(
                     f"Unknown tier '{tier}'; tiers are {', '.join(TIERS)}.", param="tiers"
                 )
+        self._limits.rpm(spec.rpm)
+        self._limits.tpm(spec.tpm)
         new = self._hasher.new_key()
         with self._db.write() as session:
             tenant = find_tenant(session, tenant_ref)
@@ -187,6 +193,21 @@ class AccountsAdmin:
             tenant = session.get(Tenant, row.tenant_id)
             assert tenant is not None
             return KeyView.of(row, tenant.name)
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(TENANT_NAME_PATTERN, name):
+        raise InvalidRequest(
+            f"'{name}' is not a tenant name: 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit.",
+            param="name",
+        )
+    # Tenants are looked up by id or name: a name like an id could pass for another tenant.
+    if name.lower().startswith(TENANT_ID_PREFIX):
+        raise InvalidRequest(
+            f"'{name}' looks like a tenant id: a name must not start with '{TENANT_ID_PREFIX}'.",
+            param="name",
+        )
 
 
 def _check_policy(policy: str) -> None:

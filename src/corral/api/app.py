@@ -104,7 +104,9 @@ def build_services(
         gateway=gateway,
         authenticator=Authenticator(admin_key, directory, hasher),
         directory=directory,
-        accounts=AccountsAdmin(db, hasher, settings.privacy.default_policy),
+        accounts=AccountsAdmin(
+            db, hasher, settings.privacy.default_policy, settings.account_limits
+        ),
         access=AccessService(db),
         ledger=ledger,
         leases=leases,
@@ -118,7 +120,7 @@ def build_services(
             process,
         ),
         usage=UsageReports(db, settings.billing.currency),
-        prices=PriceOverrides(db),
+        prices=PriceOverrides(db, settings.account_limits),
         audit=audit,
         metrics=metrics,
     )

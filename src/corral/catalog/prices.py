@@ -15,6 +15,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from corral.accounts.admin import bump_revision, now
+from corral.accounts.bounds import AccountLimits
 from corral.storage import Database
 from corral.storage.tables import ModelPrice
 
@@ -30,14 +31,15 @@ class PriceOverride:
 
 
 class PriceOverrides:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, limits: AccountLimits | None = None) -> None:
         self._db = db
+        self._limits = limits or AccountLimits()
         self._dialect: Any = postgresql if db.dialect == "postgresql" else sqlite
 
     def set(self, model: str, input_micros: int, output_micros: int) -> PriceOverride:
         """Set (or replace) the model's prices per million tokens, in micro-units."""
-        if input_micros < 0 or output_micros < 0:
-            raise ValueError("prices are amounts >= 0")
+        self._limits.price(input_micros, "input")
+        self._limits.price(output_micros, "output")
         stamp = now()
         values = {
             "model": model,

@@ -109,7 +109,7 @@ def set_price(
             raise NotFound(
                 f"No model named '{model}'; `corral models list` shows them.", param="model"
             )
-        price = PriceOverrides(db).set(model, input_micros, output_micros)
+        price = PriceOverrides(db, settings.account_limits).set(model, input_micros, output_micros)
         currency = settings.billing.currency
     typer.echo(
         f"{price.model}: {format_micros(price.input_micros)} in, "

@@ -54,7 +54,7 @@ def database(config: Path | None) -> Iterator[tuple[Settings, Database]]:
 def accounts(settings: Settings, db: Database) -> AccountsAdmin:
     """The account service, hashing keys with the same secret the servers use."""
     hasher = key_hasher(settings.home, settings.key_secret)
-    return AccountsAdmin(db, hasher, settings.privacy.default_policy)
+    return AccountsAdmin(db, hasher, settings.privacy.default_policy, settings.account_limits)
 
 
 def amount(text: str, option: str) -> int:

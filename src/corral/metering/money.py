@@ -9,7 +9,10 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 MICROS = 1_000_000
+MAX_MICROS = 2**63 - 1
+"""The most a BIGINT column holds: no stored amount may exceed it."""
 _QUANTUM = Decimal("0.000001")
+_MAX_AMOUNT = Decimal(MAX_MICROS) / MICROS
 
 
 def to_micros(amount: Decimal) -> int:
@@ -26,6 +29,10 @@ def parse_amount(text: str) -> int:
         raise ValueError(f"'{text}' is not an amount (write it like 12.50)") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"'{text}' is not an amount >= 0")
+    # Before any arithmetic: '1e999999999' would be a billion-digit integer (or, at 1e30, a
+    # quantize beyond Decimal's precision), and no column holds more than MAX_MICROS anyway.
+    if amount > _MAX_AMOUNT:
+        raise ValueError(f"'{text}' is too large")
     try:
         return to_micros(amount)
     except ValueError:
