@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from corral.api.common import FinishReasonOut, SamplingFields, UsageOut, WireModel
 from corral.errors import InvalidRequest
@@ -27,11 +28,46 @@ class ToolCallIn(WireModel):
 
 
 class Message(WireModel):
+    model_config = ConfigDict(
+        # The published schema says what `_content_unless_assistant` enforces.
+        json_schema_extra={
+            "allOf": [
+                {
+                    # As OpenAI: only an assistant's message may lack content (tool calls).
+                    "if": {
+                        "properties": {"role": {"enum": ["system", "developer", "user", "tool"]}}
+                    },
+                    "then": {
+                        "required": ["content"],
+                        "properties": {"content": {"not": {"type": "null"}}},
+                    },
+                },
+                {
+                    "if": {"properties": {"role": {"const": "tool"}}},
+                    "then": {
+                        "required": ["tool_call_id"],
+                        "properties": {"tool_call_id": {"type": "string", "minLength": 1}},
+                    },
+                },
+            ]
+        }
+    )
+
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
+    content: str | list[TextPart] | None = Field(default=None, validate_default=True)
     name: str | None = None
     tool_calls: list[ToolCallIn] | None = None
     tool_call_id: str | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _content_unless_assistant(
+        cls, content: str | list[TextPart] | None, info: ValidationInfo
+    ) -> str | list[TextPart] | None:
+        # `role` is validated first; when it is invalid, that is the error to report.
+        if content is None and info.data.get("role", "assistant") != "assistant":
+            raise PydanticCustomError("missing", "Field required")
+        return content
 
     @model_validator(mode="after")
     def _tool_messages_name_their_call(self) -> Message:
