@@ -7,7 +7,6 @@ A bad key or value raises `ConfigError` naming it, so the process never starts h
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tomllib
 from decimal import Decimal
@@ -30,6 +29,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from corral.accounts.bounds import AccountLimits
 from corral.errors import ConfigError
+from corral.observability.readiness import OpsConfig
+from corral.observability.redact import redact
 
 Tier = Literal["open", "premium", "partner", "private"]
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -313,6 +314,7 @@ class Settings(BaseSettings):
     routing: RoutingConfig = RoutingConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     account_limits: AccountLimits = AccountLimits()
+    ops: OpsConfig = OpsConfig()
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []
@@ -406,4 +408,4 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
 
 def _redact(message: str) -> str:
     # Validation messages may echo input values; never let a URL's password through.
-    return re.sub(r"://[^@/\s]+@", "://***@", message)
+    return redact(message)

@@ -7,17 +7,22 @@ import time
 import httpx
 import openai
 
-from tests.support import MODEL, RunningServer
+from tests.support import ADMIN_KEY, MODEL, RunningServer
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def test_healthz_and_readyz(server: RunningServer) -> None:
     assert httpx.get(f"{server.base_url}/healthz").json() == {"status": "ok"}
 
-    ready = httpx.get(f"{server.base_url}/readyz")
+    bare = httpx.get(f"{server.base_url}/readyz")
+    tenant = httpx.get(f"{server.base_url}/readyz", headers={"Authorization": "Bearer crl_x"})
+    detailed = httpx.get(f"{server.base_url}/readyz", headers=ADMIN)
 
-    assert ready.status_code == 200
-    assert ready.json()["status"] == "ready"
-    assert ready.json()["models"][MODEL] == "1 instance(s) loaded"
+    assert bare.status_code == tenant.status_code == detailed.status_code == 200
+    assert bare.json() == tenant.json() == {"status": "ready"}  # a load balancer needs no more
+    assert detailed.json()["models"][MODEL] == "1 instance(s) loaded"
+    assert detailed.json()["dependencies"] == {"database": "ok"}
 
 
 def test_request_id_is_honoured_or_generated(server: RunningServer) -> None:
@@ -48,7 +53,10 @@ def test_metrics_count_requests_and_tokens(server: RunningServer, client: openai
         model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=3
     )
 
-    text = httpx.get(f"{server.base_url}/metrics").text
+    anonymous = httpx.get(f"{server.base_url}/metrics")
+    text = httpx.get(f"{server.base_url}/metrics", headers=ADMIN).text
+
+    assert anonymous.status_code == 401  # [ops] public_metrics is off by default
 
     assert 'corral_requests_total{method="POST",route="/v1/chat/completions",status="200"}' in text
     assert f'corral_tokens_total{{direction="output",model="{MODEL}"}}' in text

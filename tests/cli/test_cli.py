@@ -44,6 +44,20 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     assert "hunter2" not in result.stdout
 
 
+def test_config_show_masks_a_password_written_into_a_models_url(tmp_path: Path) -> None:
+    config = tmp_path / "corral.toml"
+    config.write_text(
+        '[[models]]\nname = "vllm"\nbackend = "openai-compatible"\nupstream_model = "m"\n'
+        'base_url = "https://corral:hunter2@inference.internal/v1"\n'
+    )
+
+    result = corral(tmp_path, "config", "show", "--config", str(config))
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["models"][0]["base_url"] == "https://***@inference.internal/v1"
+    assert "hunter2" not in result.stdout
+
+
 def test_models_add_list_remove(tmp_path: Path, model_path: Path) -> None:
     added = corral(tmp_path, "models", "add", str(model_path), "--name", "my-model")
     listed = corral(tmp_path, "models", "list", "--json")

@@ -296,9 +296,10 @@ class Steady:
 def gateways_resting_a_replica(deployment: Deployment) -> set[str]:
     """The gateways (as nginx names them) whose readiness says one replica's circuit is open."""
     resting: set[str] = set()
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}  # readiness details are the operator's
     with httpx.Client(base_url=deployment.nginx.base_url, timeout=PATIENCE_S) as client:
         for _ in deployment.gateways:
-            ready = client.get("/readyz")
+            ready = client.get("/readyz", headers=admin)
             if ready.json()["models"][MODEL_NAME] == "1 of 2 replicas available":
                 resting.add(ready.headers[SERVED_BY])
     return resting

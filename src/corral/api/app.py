@@ -47,6 +47,7 @@ from corral.metering.ledger import Ledger
 from corral.metering.ratelimit import LocalRateLimiter, RateLimiter
 from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
+from corral.observability.readiness import Probe, Readiness
 from corral.pipeline.admission import Admission
 from corral.pipeline.auth import Authenticator
 from corral.pipeline.entitlement import Entitlement
@@ -57,7 +58,7 @@ from corral.privacy.audit import AuditLog
 from corral.privacy.pseudonymize import Pseudonymizer
 from corral.routing.router import Router
 from corral.settings import Settings, load_settings
-from corral.storage import open_database
+from corral.storage import Database, open_database
 
 logger = logging.getLogger("corral.app")
 
@@ -123,7 +124,17 @@ def build_services(
         prices=PriceOverrides(db, settings.account_limits),
         audit=audit,
         metrics=metrics,
+        readiness=Readiness(_dependency_probes(settings, db, limiter), settings.ops),
     )
+
+
+def _dependency_probes(settings: Settings, db: Database, limiter: RateLimiter) -> dict[str, Probe]:
+    """What `/readyz` checks besides the models: the stores every request needs."""
+    probes: dict[str, Probe] = {"database": lambda: db.run(db.scalar, "SELECT 1")}
+    ping = getattr(limiter, "ping", None)
+    if settings.redis_url is not None and ping is not None:
+        probes["redis"] = ping
+    return probes
 
 
 _REDIS_TIMEOUT_S = 2.0

@@ -20,6 +20,7 @@ from corral.metering.leases import BudgetLeases
 from corral.metering.ledger import Ledger
 from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
+from corral.observability.readiness import Readiness
 from corral.pipeline.auth import Authenticator
 from corral.pipeline.gateway import Gateway, RequestContext
 from corral.privacy.audit import AuditLog
@@ -47,6 +48,7 @@ class Services:
     prices: PriceOverrides
     audit: AuditLog
     metrics: Metrics
+    readiness: Readiness
     ready: bool = False
 
 

@@ -1,13 +1,20 @@
-"""Operational routes: liveness, readiness (are the models loaded?) and Prometheus metrics."""
+"""Operational routes: liveness, readiness and Prometheus metrics.
+
+`/readyz` answers everyone a bare status (a load balancer needs no more); the operator's key
+gets the details: each model's state and each store's. `/metrics` needs the admin key unless
+`[ops] public_metrics` is set, and then private models' names are hidden. Nothing here shows a
+credential written into a URL.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from corral.api.deps import ServicesDep
+from corral.api.deps import ServicesDep, admin_context, authenticate
 from corral.api.jsonresponse import json_response
+from corral.observability.redact import redact
 
 router = APIRouter()
 
@@ -18,18 +25,39 @@ async def healthz() -> Response:
 
 
 @router.get("/readyz")
-async def readyz(services: ServicesDep) -> Response:
+async def readyz(request: Request, services: ServicesDep) -> Response:
+    stores = await services.readiness.dependencies()
+    if not services.ready:
+        status = "starting"
+    elif any(state != "ok" for state in stores.values()):
+        status = "unavailable"
+    else:
+        status = "ready"
+    code = 200 if status == "ready" else 503
+    if not services.authenticator.is_admin(request.headers.get("authorization")):
+        return json_response({"status": status}, status_code=code)
     models = {
-        entry.id: entry.backend.health().detail for entry in services.gateway.catalog.entries()
+        entry.id: redact(entry.backend.health().detail)
+        for entry in services.gateway.catalog.entries()
     }
     body = {
-        "status": "ready" if services.ready else "starting",
+        "status": status,
         "load_models": services.settings.server.load_models,
         "models": models,
+        "dependencies": stores,
     }
-    return json_response(body, status_code=200 if services.ready else 503)
+    return json_response(body, status_code=code)
 
 
 @router.get("/metrics")
-async def metrics(services: ServicesDep) -> Response:
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request, services: ServicesDep) -> Response:
+    if services.settings.ops.public_metrics:
+        admin = services.authenticator.is_admin(request.headers.get("authorization"))
+    else:
+        await admin_context(await authenticate(request, services))  # 401 or 403 otherwise
+        admin = True
+    hidden = frozenset(
+        entry.id for entry in services.gateway.catalog.entries() if entry.tier == "private"
+    )
+    text = services.metrics.exposition(frozenset() if admin else hidden)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -163,10 +163,17 @@ def _error_response(status: str) -> dict[str, Any]:
 
 
 def _describe_operational(paths: dict[str, Any]) -> None:
-    """`/metrics` is Prometheus' text format; `/readyz` is 503 until the models are loaded."""
-    metrics = paths["/metrics"]["get"]["responses"]["200"]
-    metrics["content"] = {"text/plain": {"schema": {"type": "string"}}}
-    paths["/readyz"]["get"]["responses"]["503"] = {
-        "description": "Starting: the models are not loaded yet.",
+    """`/metrics` is Prometheus' text format, for the admin key (unless `[ops] public_metrics`);
+    `/readyz` is 503 until the models are loaded and while a store is unavailable, with
+    details for the admin key."""
+    metrics = paths["/metrics"]["get"]
+    metrics["responses"]["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    metrics["security"] = [{"bearer": []}, {}]
+    for status in ("401", "403"):
+        metrics["responses"][status] = _error_response(status)
+    ready = paths["/readyz"]["get"]
+    ready["security"] = [{}, {"bearer": []}]
+    ready["responses"]["503"] = {
+        "description": "Not ready: starting, or the database or Redis is unavailable.",
         "content": {"application/json": {"schema": {"type": "object"}}},
     }

@@ -7,6 +7,7 @@ import json
 import typer
 
 from corral.cli.common import ConfigOption, settings_from
+from corral.observability.redact import redact_all
 
 app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 
@@ -15,5 +16,6 @@ app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 def show(config: ConfigOption = None) -> None:
     """Print the effective configuration (file + environment) with secrets masked."""
     settings = settings_from(config)
-    # SecretStr fields dump as '**********': keys and database passwords never print.
-    typer.echo(json.dumps(settings.model_dump(mode="json"), indent=2))
+    # SecretStr fields dump as '**********': keys and database passwords never print; nor does
+    # a password written into a model's base_url.
+    typer.echo(json.dumps(redact_all(settings.model_dump(mode="json")), indent=2))

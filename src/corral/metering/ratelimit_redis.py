@@ -137,6 +137,10 @@ class RedisRateLimiter:
             return
         await self._calls.submit(_ScriptCall("adjust", [f"{self._ns}:t:{key_id}"], [delta, tpm]))
 
+    async def ping(self) -> None:
+        """Returns when Redis answers (readiness); raises when it does not."""
+        await self._redis.ping()
+
     async def _send(self, calls: list[_ScriptCall]) -> None:
         """Runs the batch as one script call; every call gets its own result."""
         keys = [key for call in calls for key in call.keys]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -58,6 +58,13 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
+    def exposition(self, hidden_models: frozenset[str] = frozenset()) -> bytes:
+        """Prometheus' text format; the models in `hidden_models` (private models, shown to
+        someone who may not know of them) are counted together under `model="private"`."""
+        if not hidden_models:
+            return generate_latest(self.registry)
+        return generate_latest(_HidingModels(self.registry, hidden_models))
+
     def watch_queue_depth(self, read: Callable[[], dict[str, int]]) -> None:
         """Report each model's waiting requests, read at scrape time."""
         self.registry.register(_QueueDepth(read))
@@ -74,3 +81,25 @@ class _QueueDepth(Collector):
         for model, depth in self._read().items():
             gauge.add_metric([model], depth)
         yield gauge
+
+
+class _HidingModels(Collector):
+    """The registry's metrics with hidden models' labels merged into one `private` label."""
+
+    def __init__(self, registry: CollectorRegistry, hidden: frozenset[str]) -> None:
+        self._registry = registry
+        self._hidden = hidden
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in self._registry.collect():
+            merged: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+            for sample in metric.samples:
+                labels = dict(sample.labels)
+                if labels.get("model") in self._hidden:
+                    labels["model"] = "private"
+                key = (sample.name, tuple(sorted(labels.items())))
+                known = merged.get(key)
+                value = sample.value + (known.value if known is not None else 0)
+                merged[key] = sample._replace(labels=labels, value=value)
+            metric.samples = list(merged.values())
+            yield metric

@@ -49,6 +49,15 @@ class Authenticator:
         self._directory = directory
         self._hasher = hasher
 
+    def is_admin(self, authorization: str | None) -> bool:
+        """Whether the header carries the admin key (no error either way: for routes that
+        answer everyone, and the operator with more)."""
+        try:
+            token = _bearer_token(authorization)
+        except AuthenticationFailed:
+            return False
+        return hmac.compare_digest(token.encode(), self._admin_key)
+
     async def authenticate(self, authorization: str | None) -> Principal:
         token = _bearer_token(authorization)
         if hmac.compare_digest(token.encode(), self._admin_key):

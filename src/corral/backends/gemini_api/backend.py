@@ -49,6 +49,7 @@ from corral.backends.remote.common import (
     prompt_token_estimate,
 )
 from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError
+from corral.observability.redact import redact
 from corral.settings import RemoteModelConfig
 
 T = TypeVar("T")
@@ -94,7 +95,7 @@ class GeminiBackend:
         await self._http.aclose()
 
     def health(self) -> BackendHealth:
-        where = self.config.base_url or "Google's Gemini API"
+        where = redact(self.config.base_url) if self.config.base_url else "Google's Gemini API"
         detail = f"remote model '{self.config.upstream_model}' at {where}"
         return BackendHealth(True, detail)  # nothing queues here: the provider has the queue
 

@@ -17,7 +17,6 @@ import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from corral.backends.base import (
     BackendHealth,
@@ -34,6 +33,7 @@ from corral.backends.openai_api import translate, wire
 from corral.backends.remote.common import classify, meter_text, prompt_token_bound
 from corral.backends.remote.deadline import Deadline
 from corral.errors import ClientClosedRequest, UpstreamError
+from corral.observability.redact import redact
 from corral.settings import RemoteModelConfig
 
 T = TypeVar("T")
@@ -128,7 +128,7 @@ class OpenAIBackend:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def health(self) -> BackendHealth:
-        return BackendHealth(True, f"remote: {urlsplit(self.base_url).netloc}")
+        return BackendHealth(True, f"remote: {redact(self.base_url)}")
 
     async def start(self) -> None:
         """Nothing to acquire: connections open on first use."""
