@@ -2,7 +2,9 @@
 
 Every failure a client can see is a `CorralError` subclass carrying its HTTP status and
 OpenAI's error fields (`type`, `code`, `param`). The HTTP layer maps them to OpenAI's envelope
-in one place (`corral.api.errors`); the CLI prints `message` on one line.
+in one place (`corral.api.errors`); the CLI prints `message` on one line. `message` is what a
+tenant reads: what went wrong for them, never an internal address, path or driver's text; that
+goes in `detail`, which only the operator's log (and the CLI) shows.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ class CorralError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.code = code if code is not None else self.default_code
         self.headers = headers or {}
+        self.detail = detail
+        """For the operator only: the cause as the failing component told it."""
 
 
 class ClientError(CorralError):
@@ -163,8 +168,9 @@ class UpstreamError(ServerError):
         retry_after_s: float | None = None,
         upstream_status: int | None = None,
         code: str | None = None,
+        detail: str | None = None,
     ) -> None:
-        super().__init__(message, code=code)
+        super().__init__(message, code=code, detail=detail)
         self.backend = backend
         self.retryable = retryable
         """Worth trying again or elsewhere: 429, 5xx, timeouts, refused or broken connections."""
@@ -181,11 +187,18 @@ class UpstreamRejected(UpstreamError):
 
 
 class StorageUnavailable(ServerError):
-    """The database or the shared store did not answer; nothing was charged (503)."""
+    """The database or the shared store did not answer; nothing was charged (503).
+
+    Tenants read one fixed message; what failed and how (an address, the driver's words,
+    `database or disk is full`) is the `detail`, for the operator's log."""
 
     status_code = 503
     error_type = "server_error"
     default_code = "storage_unavailable"
+    MESSAGE = "The service's storage is unavailable; nothing was charged. Retry shortly."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(self.MESSAGE, detail=detail)
 
 
 class ConfigError(Exception):

@@ -43,10 +43,11 @@ async def test_with_redis_down_the_request_is_refused_and_nothing_is_left_held(
     client = redis.asyncio.from_url(UNREACHABLE_REDIS, socket_connect_timeout=1)
     admission = Admission(services.leases, RedisRateLimiter(client), services.directory)
     try:
-        with pytest.raises(StorageUnavailable, match="rate-limit store \\(Redis\\)"):
+        with pytest.raises(StorageUnavailable) as refused:
             await admission.admit(
                 "req_1", principal, tenant_state, services.gateway.catalog.get("echo"), Ask(10, 90)
             )
+        assert "rate-limit store (Redis)" in (refused.value.detail or "")  # for the operator
     finally:
         await client.aclose()
 
@@ -78,7 +79,7 @@ async def test_with_the_database_down_the_request_is_refused_and_its_tokens_give
     limiter = LocalRateLimiter()
     admission = Admission(BudgetLeases(cast(Ledger, LedgerDown())), limiter, services.directory)
 
-    with pytest.raises(StorageUnavailable, match="database is unavailable"):
+    with pytest.raises(StorageUnavailable, match="storage is unavailable; nothing was charged"):
         await admission.admit(  # 100 tokens: the key's whole minute
             "req_1", principal, tenant_state, services.gateway.catalog.get("echo"), Ask(10, 90)
         )

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corral.api.jsonresponse import json_response
 from corral.errors import CorralError, InvalidRequest
+from corral.observability.logging import request_id_var
 
 logger = logging.getLogger("corral.api")
 
@@ -23,12 +24,25 @@ logger = logging.getLogger("corral.api")
 def envelope(error: CorralError) -> dict[str, object]:
     return {
         "error": {
-            "message": error.message,
+            "message": _public_message(error),
             "type": error.error_type,
             "param": error.param,
             "code": error.code,
         }
     }
+
+
+def _public_message(error: CorralError) -> str:
+    """What the client reads. A server-side failure carries the request id, the thread the
+    operator follows to its `detail`, which is logged here and never sent."""
+    if error.status_code < 500:
+        return error.message
+    if error.detail:
+        logger.error(
+            "%s: %s", error.code or type(error).__name__, error.detail, extra={"code": error.code}
+        )
+    request_id = request_id_var.get()
+    return f"{error.message} (request id {request_id})" if request_id else error.message
 
 
 def error_response(error: CorralError) -> Response:

@@ -60,8 +60,13 @@ def _group() -> None:
 def main() -> None:
     try:
         cli(sys.argv[1:])()
-    except (ConfigError, CorralError) as exc:
+    except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except CorralError as exc:
+        # The operator runs the CLI: the detail kept from tenants is theirs to read.
+        detail = f" ({exc.detail})" if exc.detail else ""
+        typer.echo(f"error: {exc}{detail}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

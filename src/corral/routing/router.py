@@ -187,6 +187,7 @@ def _exhausted(candidates: Sequence[ModelEntry], last: CorralError | None) -> Co
         backend=candidates[-1].id if candidates else "",
         retryable=True,
         code="all_backends_failed",
+        detail=last.detail if last is not None else None,
     )
 
 

@@ -186,9 +186,7 @@ def _storage_errors() -> Iterator[None]:
     except SQLAlchemyError as exc:
         if _is_connectivity(exc):
             logger.error("database unavailable: %s", _first_line(exc))
-            raise StorageUnavailable(
-                "The server's database is unavailable; nothing was charged. Retry shortly."
-            ) from exc
+            raise StorageUnavailable(f"database: {_first_line(exc)}") from exc
         raise
 
 

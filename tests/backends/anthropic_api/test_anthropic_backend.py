@@ -431,7 +431,8 @@ async def test_provider_failures_are_retryable_upstream_errors(
     error = caught.value
     assert (error.retryable, error.code, error.retry_after_s) == (True, code, retry_after)
     assert error.upstream_status == fault.status
-    assert "claude-test" in error.message and fault.message in error.message
+    assert "claude-test" in error.message and fault.message not in error.message
+    assert fault.message in (error.detail or "")  # the provider's words: the operator's log
 
 
 async def test_a_request_the_provider_refuses_is_the_clients_to_fix(

@@ -366,7 +366,7 @@ async def test_a_stream_that_stalls_midway_ends_at_its_deadline(
         async for event in events:
             seen.append(event)
 
-    assert caught.value.retryable and "no answer within 2 s" in caught.value.message
+    assert caught.value.retryable and "no answer within 2 s" in (caught.value.detail or "")
     assert seen and not any(isinstance(e, Finished) for e in seen)
     assert time.monotonic() - started < 4
 
@@ -520,3 +520,18 @@ def test_openai_needs_a_key_variable() -> None:
 
     with pytest.raises(ConfigError, match="api_key_env"):
         build(config)
+
+
+async def test_a_failure_tells_the_tenant_what_failed_and_only_the_operator_where(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    port = free_port()  # nothing listens there
+    async with _backend(f"http://corral:hunter2@127.0.0.1:{port}/v1") as backend:
+        with pytest.raises(UpstreamError) as caught:
+            await backend.generate(chat("hello"))
+        shown = backend.health().detail
+
+    assert caught.value.message == "Backend 'gpt-mini' could not be reached."
+    assert caught.value.detail is not None and "hunter2" not in caught.value.detail
+    assert shown == f"remote: http://***@127.0.0.1:{port}/v1"

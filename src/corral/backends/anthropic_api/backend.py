@@ -179,10 +179,11 @@ class AnthropicBackend:
             raise classify(self.name, None, detail) from None
         except (MalformedStream, ValueError) as exc:  # bad JSON or event shapes in the stream
             raise UpstreamError(
-                f"Backend '{self.name}' sent a malformed stream: {self._redact(str(exc))}",
+                f"Backend '{self.name}' sent a malformed stream.",
                 backend=self.name,
                 retryable=True,
                 code="upstream_malformed",
+                detail=self._redact(str(exc)),
             ) from None
 
     def _status_error(self, exc: anthropic.APIStatusError) -> UpstreamError:

@@ -266,10 +266,11 @@ class GeminiBackend:
 def broken(backend: str, detail: str) -> UpstreamError:
     """A malformed or cut-off answer: worth trying again."""
     return UpstreamError(
-        f"Backend '{backend}' sent a broken answer: {detail}",
+        f"Backend '{backend}' sent a broken answer.",
         backend=backend,
         retryable=True,
         code="upstream_malformed",
+        detail=detail,
     )
 
 

@@ -81,6 +81,12 @@ class LlamaCppBackend:
                 instance.thread.shutdown(wait=True, cancel_futures=True)
                 instance.llama.close()
 
+    def _failed(self, exc: Exception) -> BackendFailed:
+        # llama.cpp's own words (a path, an internal state) are for the operator's log.
+        return BackendFailed(
+            f"Local model '{self.config.name}' failed.", detail=f"{type(exc).__name__}: {exc}"
+        )
+
     def health(self) -> BackendHealth:
         loaded = self._generators.loaded
         detail = f"{loaded} instance(s) loaded" if loaded else "loads on first use"
@@ -143,7 +149,7 @@ class LlamaCppBackend:
                     request.meter,
                 )
             except Exception as exc:  # llama.cpp failures surface as several builtin types
-                raise BackendFailed(f"Local model '{self.config.name}' failed: {exc}") from exc
+                raise self._failed(exc) from exc
 
         future = instance.thread.submit(run)
         loop = asyncio.get_running_loop()
@@ -182,7 +188,7 @@ class LlamaCppBackend:
             await asyncio.wait([done])
             raise
         except Exception as exc:  # llama.cpp failures surface as several builtin types
-            raise BackendFailed(f"Local model '{self.config.name}' failed: {exc}") from exc
+            raise self._failed(exc) from exc
         return EmbeddingResult(vectors=vectors, prompt_tokens=sum(counts))
 
     def _count_embedding_tokens(self, inputs: list[str]) -> list[int]:

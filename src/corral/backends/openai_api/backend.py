@@ -171,14 +171,15 @@ class OpenAIBackend:
             raise classify(name, None, self._scrub(f"{type(exc).__name__}: {exc}")) from None
         except (wire.StreamError, ValueError) as exc:  # not HTTP, not JSON, an error event
             detail = self._scrub(str(exc))[:_MAX_DETAIL_CHARS]
-            raise self._broken(f"malformed answer ({detail})") from None
+            raise self._broken(f"malformed answer: {detail}") from None
 
     def _broken(self, detail: str) -> UpstreamError:
         return UpstreamError(
-            f"Backend '{self.config.name}' sent a broken answer: {detail}",
+            f"Backend '{self.config.name}' sent a broken answer.",
             backend=self.config.name,
             retryable=True,
             code="upstream_malformed",
+            detail=detail,
         )
 
     def _scrub(self, text: str) -> str:

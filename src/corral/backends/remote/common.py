@@ -74,21 +74,25 @@ def classify(
 
     Never put the provider key in `detail`.
     """
+    # Why a backend failed (an address, a connection error, the provider's error page) is for
+    # the operator's log: it goes in `detail`, not in the tenant's message.
     if status is None:
         return UpstreamError(
-            f"Backend '{backend}' could not be reached: {detail}",
+            f"Backend '{backend}' could not be reached.",
             backend=backend,
             retryable=True,
             code="upstream_unreachable",
+            detail=detail,
         )
     if status in RETRYABLE_STATUSES:
         return UpstreamError(
-            f"Backend '{backend}' is unavailable (HTTP {status}): {detail}",
+            f"Backend '{backend}' is unavailable (HTTP {status}).",
             backend=backend,
             retryable=True,
             retry_after_s=retry_after_s,
             upstream_status=status,
             code="upstream_rate_limited" if status == 429 else "upstream_unavailable",
+            detail=detail,
         )
     if status in (401, 403):
         return UpstreamError(
