@@ -44,6 +44,7 @@ from corral.errors import ConfigError
 from corral.metering.idempotency import AnswerLimits, IdempotencyStore
 from corral.metering.leases import BudgetLeases, ProcessLease
 from corral.metering.ledger import Ledger
+from corral.metering.pending import PendingCharges
 from corral.metering.ratelimit import LocalRateLimiter, RateLimiter
 from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
@@ -89,13 +90,20 @@ def build_services(
         ledger, renew_after_s=settings.billing.reservation_timeout_s / 3, process=process
     )
     limiter = rate_limiter(settings)
+    pending = PendingCharges(
+        db,
+        ledger,
+        process.id,
+        grace_s=settings.idempotency.claim_lease_s,
+        stale_s=settings.billing.reservation_timeout_s,
+    )
     audit = AuditLog(db)
     gateway = Gateway(
         catalog,
         metrics,
         Entitlement(directory, build_licences(settings)),
         Admission(leases, limiter, directory),
-        Settlement(ledger, leases, limiter),
+        Settlement(ledger, leases, limiter, pending),
         Router(settings.routing),
         PrivacyGuard(Pseudonymizer(), audit, db),
     )
@@ -125,6 +133,7 @@ def build_services(
         audit=audit,
         metrics=metrics,
         readiness=Readiness(_dependency_probes(settings, db, limiter), settings.ops),
+        pending=pending,
     )
 
 
@@ -164,6 +173,8 @@ async def _sweep(services: Services, every_s: float = 30.0) -> None:
         try:
             await services.db.run(services.ledger.sweep_expired)
             await services.db.run(services.idempotency.sweep_expired)
+            if services.pending is not None:  # streams whose settlement was never written
+                await services.pending.expire()
             await services.db.run(services.audit.purge_expired)
         except Exception:
             logger.exception("sweeping expired reservations failed")

@@ -18,6 +18,7 @@ from corral.errors import ClientClosedRequest, PermissionDenied
 from corral.metering.idempotency import IdempotencyStore
 from corral.metering.leases import BudgetLeases
 from corral.metering.ledger import Ledger
+from corral.metering.pending import PendingCharges
 from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
 from corral.observability.readiness import Readiness
@@ -50,6 +51,8 @@ class Services:
     metrics: Metrics
     readiness: Readiness
     ready: bool = False
+    pending: PendingCharges | None = None
+    """Streams' write-ahead bills (`metering.pending`), charged by the sweep when orphaned."""
 
 
 async def get_services(request: Request) -> Services:

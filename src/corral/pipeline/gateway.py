@@ -27,6 +27,7 @@ from corral.catalog import Catalog, ModelEntry
 from corral.catalog.catalog import model_not_found
 from corral.errors import CorralError
 from corral.metering.ledger import Outcome
+from corral.metering.pending import RECORD_EVERY_S
 from corral.observability.metrics import Metrics
 from corral.pipeline.admission import Admission, Ask, Charge
 from corral.pipeline.auth import Principal
@@ -132,7 +133,15 @@ class Gateway:
             await self._settle(charge, _metered(request), _outcome(exc))
             raise
         await self._answered_by(ctx, charge, entry)
-        bill = _StreamBill(self._settle, charge, request)
+        try:
+            # Before the first byte: its tokens are billed even if the settlement never is.
+            written_ahead = await self._settlement.write_ahead(charge, _metered(request))
+        except BaseException as exc:
+            request.cancelled.set()
+            await _close(events)
+            await self._settle(charge, _metered(request), _outcome(exc))
+            raise
+        bill = _StreamBill(self._settle, self._settlement, charge, request, written_ahead)
         # A stream may end without its iterator ever running (the client left before the first
         # byte); the HTTP layer then still calls this, so the tokens made are billed once.
         ctx.cleanups.append(bill.stop)
@@ -193,9 +202,14 @@ class Gateway:
         return charge
 
     async def _settle(
-        self, charge: Charge, usage: Usage, outcome: Outcome, prompt_is_output: bool = False
+        self,
+        charge: Charge,
+        usage: Usage,
+        outcome: Outcome,
+        prompt_is_output: bool = False,
+        written_ahead: bool = False,
     ) -> None:
-        await self._settlement.settle(charge, usage, outcome, prompt_is_output)
+        await self._settlement.settle(charge, usage, outcome, prompt_is_output, written_ahead)
         self._metrics.tokens_used(charge.model.id, usage.prompt_tokens, usage.completion_tokens)
 
     async def _observe_stream(
@@ -212,6 +226,8 @@ class Gateway:
                 if isinstance(event, Finished):
                     # Billed before the client sees the end of the stream.
                     await bill.finish(event.usage, "completed")
+                else:
+                    bill.progress()
                 yield event
         except BaseException as exc:
             await bill.stop(_outcome(exc))
@@ -221,23 +237,34 @@ class Gateway:
 
 
 class _StreamBill:
-    """Settles a stream exactly once, whichever of its possible ends comes first."""
+    """Settles a stream exactly once, whichever of its possible ends comes first; meanwhile,
+    keeps its written-ahead bill up to date about once a second."""
 
     def __init__(
         self,
-        settle: Callable[[Charge, Usage, Outcome], Awaitable[None]],
+        settle: Callable[..., Awaitable[None]],
+        settlement: Settlement,
         charge: Charge,
         request: GenerationRequest,
+        written_ahead: bool,
     ) -> None:
         self.charge = charge
         self._settle = settle
+        self._settlement = settlement
         self._request = request
+        self._written_ahead = written_ahead
+        self._recorded_at = time.monotonic()
         self._settled = False
+
+    def progress(self) -> None:
+        if self._written_ahead and time.monotonic() - self._recorded_at >= RECORD_EVERY_S:
+            self._recorded_at = time.monotonic()
+            self._settlement.progress(self.charge, _metered(self._request))
 
     async def finish(self, usage: Usage, outcome: Outcome) -> None:
         if not self._settled:
             self._settled = True
-            await self._settle(self.charge, usage, outcome)
+            await self._settle(self.charge, usage, outcome, written_ahead=self._written_ahead)
 
     async def stop(self, outcome: Outcome = "cancelled") -> None:
         """An early end: tell the backend to stop, bill what it had produced."""
@@ -252,6 +279,12 @@ def _caller(ctx: RequestContext, tenant: TenantState | None) -> Caller:
     retention = tenant.retention_hours if tenant is not None else None
     principal = ctx.principal
     return Caller(ctx.request_id, principal.tenant_id, principal.key_id, policy, retention)
+
+
+async def _close(events: AsyncIterator[StreamEvent]) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _metered(request: GenerationRequest) -> Usage:

@@ -3,6 +3,8 @@
 A request that produced tokens is billed whatever its end (completed, the client left, the
 backend failed mid-way); one that produced none leaves no record and only releases its hold.
 An embedding's product is its inputs' vectors: the inputs embedded before an early end count.
+A stream's bill is written ahead of its first byte (`write_ahead`, see `metering.pending`), so
+that its tokens are billed even if its settlement is never written.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from corral.backends.base import Usage
 from corral.metering.leases import BudgetLeases, Hold
 from corral.metering.ledger import Ledger, Outcome, SliceRelease, UsageEntry
 from corral.metering.money import cost_micros
+from corral.metering.pending import Bill, PendingCharges
 from corral.metering.ratelimit import RateLimiter
 from corral.pipeline.admission import Charge
 
@@ -26,18 +29,64 @@ CORRECTION_DELAY_S = 0.1
 
 
 class Settlement:
-    def __init__(self, ledger: Ledger, leases: BudgetLeases, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        leases: BudgetLeases,
+        limiter: RateLimiter,
+        pending: PendingCharges | None = None,
+    ) -> None:
         self._ledger = ledger
         self._leases = leases
         self._limiter = limiter
+        self._pending = pending
         self._corrections: dict[str, tuple[int, int]] = {}  # key id -> (tpm, tokens to add)
         self._correcting: asyncio.Task[None] | None = None
 
+    async def write_ahead(self, charge: Charge, usage: Usage) -> bool:
+        """Write the bill of a stream about to start; False if there is nowhere to write it."""
+        if self._pending is None:
+            return False
+        bill = Bill(
+            charge.request_id,
+            charge.principal.tenant_id,
+            charge.principal.key_id,
+            charge.model.id,
+            charge.model.tier,
+            charge.prices,
+            charge.started_at,
+        )
+        await self._pending.open(bill, usage.prompt_tokens, usage.completion_tokens)
+        return True
+
+    def progress(self, charge: Charge, usage: Usage) -> None:
+        """A written-ahead stream's tokens so far (in the background)."""
+        if self._pending is not None:
+            self._pending.record(charge.request_id, usage.prompt_tokens, usage.completion_tokens)
+
     async def settle(
-        self, charge: Charge, usage: Usage, outcome: Outcome, prompt_is_output: bool = False
+        self,
+        charge: Charge,
+        usage: Usage,
+        outcome: Outcome,
+        prompt_is_output: bool = False,
+        written_ahead: bool = False,
     ) -> None:
         """`prompt_is_output`: the prompt's tokens are the product (embeddings), so those
-        processed are billed even if the request ended early."""
+        processed are billed even if the request ended early. `written_ahead`: the request's
+        bill was written ahead (`write_ahead`); settled, it goes."""
+        try:
+            await self._settle(charge, usage, outcome, prompt_is_output)
+        except BaseException:
+            if written_ahead:  # the bill stays, for a sweep to charge: with the final figures
+                self.progress(charge, usage)
+            raise
+        if written_ahead and self._pending is not None:
+            self._pending.settled(charge.request_id)
+
+    async def _settle(
+        self, charge: Charge, usage: Usage, outcome: Outcome, prompt_is_output: bool
+    ) -> None:
         produced = usage.prompt_tokens if prompt_is_output else usage.completion_tokens
         entry = None
         if outcome == "completed" or produced > 0:

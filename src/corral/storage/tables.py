@@ -231,6 +231,28 @@ class ProcessLease(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class PendingCharge(Base):
+    """A stream's write-ahead bill, written before its first byte: deleted once the stream is
+    settled in the ledger, else (its process died, or the settlement's write failed) charged
+    later for the tokens it last recorded (`metering.pending`)."""
+
+    __tablename__ = "pending_charges"
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(32))
+    key_id: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    tier: Mapped[str] = mapped_column(String(16))
+    input_price_micros: Mapped[int] = mapped_column(BigInteger)
+    output_price_micros: Mapped[int] = mapped_column(BigInteger)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger)
+    """As last recorded: streamed tokens are written every second or so."""
+    process_id: Mapped[str] = mapped_column(String(40))
+    """The `process_leases` row of the process serving the stream."""
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class AuditEvent(Base):
     """One call to a partner model: who, where, and which kinds of personal data were masked
     (counts only, never values). Append-only."""
