@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 
 from corral.metering.ledger import Ledger, UsageEntry
 from corral.metering.money import cost_micros
@@ -89,24 +89,22 @@ class PendingCharges:
     # -- in the database's threads -------------------------------------------------------------
 
     def _insert(self, bill: Bill, prompt_tokens: int, completion_tokens: int) -> None:
-        now = dt.datetime.now(dt.UTC)
-        with self._db.write() as session:
-            session.add(
-                PendingCharge(
-                    request_id=bill.request_id,
-                    tenant_id=bill.tenant_id,
-                    key_id=bill.key_id,
-                    model=bill.model,
-                    tier=bill.tier,
-                    input_price_micros=bill.prices[0],
-                    output_price_micros=bill.prices[1],
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    process_id=self._process_id,
-                    started_at=bill.started_at,
-                    updated_at=now,
-                )
-            )
+        values = {
+            "request_id": bill.request_id,
+            "tenant_id": bill.tenant_id,
+            "key_id": bill.key_id,
+            "model": bill.model,
+            "tier": bill.tier,
+            "input_price_micros": bill.prices[0],
+            "output_price_micros": bill.prices[1],
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "process_id": self._process_id,
+            "started_at": bill.started_at,
+            "updated_at": dt.datetime.now(dt.UTC),
+        }
+        with self._db.write() as session:  # a plain INSERT: no unit of work on the hot path
+            session.execute(insert(PendingCharge).values(values))
 
     def _update(self, request_id: str, prompt_tokens: int, completion_tokens: int) -> None:
         with self._db.write() as session:
