@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from corral.backends.schema_limits import SchemaLimits
 from corral.errors import ConfigError
 
 Tier = Literal["open", "premium", "partner", "private"]
@@ -311,6 +312,7 @@ class Settings(BaseSettings):
     routes: list[RouteConfig] = []
     routing: RoutingConfig = RoutingConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    schema_limits: SchemaLimits = SchemaLimits()
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []

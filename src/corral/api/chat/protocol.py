@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from corral.api.common import FinishReasonOut, SamplingFields, UsageOut, WireModel
+from corral.backends.schema_limits import SchemaLimits, check_structure
 from corral.errors import InvalidRequest
 
 
@@ -63,9 +64,12 @@ class JsonSchemaSpec(WireModel):
     strict: bool | None = None
 
     @model_validator(mode="after")
-    def _schema_is_valid(self) -> JsonSchemaSpec:
+    def _schema_is_valid(self, info: ValidationInfo) -> JsonSchemaSpec:
         import jsonschema  # only for requests that bring a schema: ~3 MB a worker may spare
 
+        # First the limits: the validator recurses per level and a deep schema overflows it.
+        limits = (info.context or {}).get("schema_limits") or SchemaLimits()
+        check_structure(self.schema_, limits)
         try:
             jsonschema.Draft202012Validator.check_schema(self.schema_)
         except jsonschema.SchemaError as exc:
