@@ -203,3 +203,9 @@ class StorageUnavailable(ServerError):
 
 class ConfigError(Exception):
     """The configuration cannot be used; raised at start, never during a request."""
+
+
+class SchemaLimitExceeded(InvalidRequest):
+    """A JSON schema in `response_format` is beyond a configured limit (400)."""
+
+    default_code = "schema_limit_exceeded"

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from corral.accounts.bounds import AccountLimits
+from corral.backends.schema_limits import SchemaLimits
 from corral.errors import ConfigError
 from corral.observability.readiness import OpsConfig
 from corral.observability.redact import redact
@@ -315,6 +316,7 @@ class Settings(BaseSettings):
     privacy: PrivacyConfig = PrivacyConfig()
     account_limits: AccountLimits = AccountLimits()
     ops: OpsConfig = OpsConfig()
+    schema_limits: SchemaLimits = SchemaLimits()
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []

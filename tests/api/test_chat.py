@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import jsonschema
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat.completion_create_params import ResponseFormat
 
 from tests.support import MODEL
 
@@ -206,3 +208,61 @@ def test_invalid_json_schema_is_a_clear_400(client: openai.OpenAI) -> None:
         )
 
     assert caught.value.body["param"] == "response_format"  # type: ignore[index]
+
+
+def nested_items(levels: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+def schema_format(schema: dict[str, Any]) -> ResponseFormat:
+    return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+
+
+def test_a_long_max_length_is_answered_not_a_crash(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=QUESTION,
+        max_tokens=8,
+        response_format=schema_format({"type": "string", "maxLength": 20000}),
+    )
+
+    assert (completion.choices[0].message.content or "").startswith('"')
+    assert completion.choices[0].finish_reason == "length"
+
+
+@pytest.mark.parametrize(
+    ("schema", "words"),
+    [
+        (nested_items(150), "nests deeper than 64 levels"),
+        ({"enum": list(range(1000))}, "'enum' at # has 1000 members"),
+        ({"type": "string", "minLength": 700}, "'minLength' 700 at # is above 500"),
+    ],
+)
+def test_a_schema_beyond_the_limits_is_a_400_naming_it(
+    client: openai.OpenAI, schema: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=MODEL, messages=QUESTION, max_tokens=500, response_format=schema_format(schema)
+        )
+
+    body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
+    assert (body["param"], body["code"]) == ("response_format", "schema_limit_exceeded")
+    assert words in body["message"]
+
+
+def test_a_schema_whose_shortest_answer_cannot_fit_is_a_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=MODEL,
+            messages=QUESTION,
+            max_tokens=1,
+            response_format=schema_format({"type": "string", "minLength": 10_000_000}),
+        )
+
+    body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
+    assert body["param"] == "response_format"
+    assert "more than 1 token(s) can hold" in body["message"]

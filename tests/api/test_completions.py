@@ -46,3 +46,9 @@ def test_stream_matches_whole_completion(client: openai.OpenAI) -> None:
     assert text == whole.choices[0].text
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
+
+
+def test_an_empty_prompt_generates_from_the_start(client: openai.OpenAI) -> None:
+    completion = client.completions.create(model=MODEL, prompt="", max_tokens=4)
+
+    assert completion.usage is not None and completion.usage.completion_tokens == 4

@@ -67,7 +67,7 @@ logger = logging.getLogger("corral.app")
 def build_catalog(settings: Settings) -> Catalog:
     entries = []
     for config in build_model_configs(settings):
-        built = registry.build(config, settings.routing)
+        built = registry.build(config, settings.routing, settings.schema_limits)
         entries.append(entry_for(config, built.backend, built.context_length))
     return Catalog(entries, {route.name: route.models for route in settings.routes})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
@@ -118,7 +118,9 @@ def json_body(model: type[ModelT], *, may_be_empty: bool = False) -> JsonBody[Mo
     return JsonBody(model, may_be_empty=may_be_empty)
 
 
-async def parsed_body(request: Request, model: type[ModelT]) -> ModelT:
+async def parsed_body(
+    request: Request, model: type[ModelT], context: dict[str, Any] | None = None
+) -> ModelT:
     try:
         raw = await request.body()
     except ClientDisconnect:
@@ -126,7 +128,7 @@ async def parsed_body(request: Request, model: type[ModelT]) -> ModelT:
             "The client closed the connection before sending the whole request."
         ) from None
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw, context=context)
     except ValidationError as exc:
         raise from_validation_error(exc) from None
 
@@ -145,4 +147,5 @@ async def inference_call(request: Request, model: type[ModelT]) -> InferenceCall
     and FastAPI solving them as three dependencies cost ~0.2 ms a request (bench/gateway.py)."""
     services = await get_services(request)
     ctx = await authenticate(request, services)
-    return InferenceCall(ctx, services, await parsed_body(request, model))
+    context = {"schema_limits": services.settings.schema_limits}
+    return InferenceCall(ctx, services, await parsed_body(request, model, context))

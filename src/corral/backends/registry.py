@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from corral.backends.base import Backend
+from corral.backends.schema_limits import SchemaLimits
 from corral.errors import ConfigError
 from corral.settings import LocalModelConfig, ModelConfig, RemoteModelConfig, RoutingConfig
 
@@ -17,17 +18,20 @@ class BuiltBackend:
     context_length: int
 
 
-def _llama_cpp(config: ModelConfig) -> BuiltBackend:
+def _llama_cpp(config: ModelConfig, schema_limits: SchemaLimits) -> BuiltBackend:
     # Imported here: llama.cpp (with numpy and jinja2) costs a gateway with only remote models
     # tens of megabytes per worker.
     from corral.backends.llama_cpp import LlamaCppBackend
 
     assert isinstance(config, LocalModelConfig)
-    backend = LlamaCppBackend(config)
+    backend = LlamaCppBackend(config, schema_limits)
     return BuiltBackend(backend, backend.context_length)
 
 
-FACTORIES: dict[str, Callable[[ModelConfig], BuiltBackend]] = {"llama-cpp": _llama_cpp}
+# Local backends compile schemas themselves, so they take the schema limits.
+FACTORIES: dict[str, Callable[[ModelConfig, SchemaLimits], BuiltBackend]] = {
+    "llama-cpp": _llama_cpp
+}
 # Remote backends, imported only when a model uses them: "module:function" of a factory.
 REMOTE_FACTORIES = {
     "openai": "corral.backends.openai_api:build",
@@ -37,11 +41,17 @@ REMOTE_FACTORIES = {
 }
 
 
-def build(config: ModelConfig, routing: RoutingConfig | None = None) -> BuiltBackend:
+def build(
+    config: ModelConfig,
+    routing: RoutingConfig | None = None,
+    schema_limits: SchemaLimits | None = None,
+) -> BuiltBackend:
     if isinstance(config, RemoteModelConfig) and config.replicas:
         return _replicated(config, routing or RoutingConfig())
-    factory = FACTORIES.get(config.backend) or _remote_factory(config)
-    return factory(config)
+    local = FACTORIES.get(config.backend)
+    if local is not None:
+        return local(config, schema_limits or SchemaLimits())
+    return _remote_factory(config)(config)
 
 
 def _replicated(config: RemoteModelConfig, routing: RoutingConfig) -> BuiltBackend:

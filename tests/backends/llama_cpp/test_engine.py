@@ -8,6 +8,7 @@ from pathlib import Path
 
 import llama_cpp
 import pytest
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from corral.backends.base import SamplingParams, TextDelta, UsageMeter
 from corral.backends.llama_cpp import engine
@@ -74,3 +75,22 @@ def test_log_softmax_is_a_distribution() -> None:
 
     assert float(np.exp(logprobs).sum()) == pytest.approx(1.0)
     assert logprobs.argmax() == 2
+
+
+def test_a_finished_generation_frees_its_sampler_and_grammar(llama: llama_cpp.Llama) -> None:
+    # llama-cpp-python keeps the last sampler chain (with the request's compiled grammar) on
+    # the instance until its next request; a large grammar stayed in memory that long.
+    grammar = LlamaGrammar.from_string('root ::= "yes" | "no"\n', verbose=False)
+    prompt = llama.tokenize(b"Yes or no?", add_bos=True, special=False)
+
+    engine.generate(
+        llama,
+        prompt,
+        SamplingParams(max_tokens=4),
+        grammar,
+        threading.Event(),
+        lambda _: None,
+        UsageMeter(),
+    )
+
+    assert llama._sampler is None

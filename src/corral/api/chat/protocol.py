@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_v
 from pydantic_core import PydanticCustomError
 
 from corral.api.common import FinishReasonOut, SamplingFields, UsageOut, WireModel
+from corral.backends.schema_limits import SchemaLimits, check_structure
 from corral.errors import InvalidRequest
 
 
@@ -99,9 +100,12 @@ class JsonSchemaSpec(WireModel):
     strict: bool | None = None
 
     @model_validator(mode="after")
-    def _schema_is_valid(self) -> JsonSchemaSpec:
+    def _schema_is_valid(self, info: ValidationInfo) -> JsonSchemaSpec:
         import jsonschema  # only for requests that bring a schema: ~3 MB a worker may spare
 
+        # First the limits: the validator recurses per level and a deep schema overflows it.
+        limits = (info.context or {}).get("schema_limits") or SchemaLimits()
+        check_structure(self.schema_, limits)
         try:
             jsonschema.Draft202012Validator.check_schema(self.schema_)
         except jsonschema.SchemaError as exc:

@@ -8,16 +8,14 @@ cannot fit is refused at once and never waits behind others.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import llama_cpp
-from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from corral.backends.base import (
     BackendHealth,
@@ -30,7 +28,9 @@ from corral.backends.base import (
     TextDelta,
 )
 from corral.backends.llama_cpp import engine, loader
+from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.pool import InstancePool
+from corral.backends.schema_limits import SchemaLimits
 from corral.errors import BackendFailed, ContextLengthExceeded, InvalidRequest
 from corral.settings import LocalModelConfig
 
@@ -52,7 +52,7 @@ class _Prepared:
 class LlamaCppBackend:
     """Serves one GGUF model from `instances` in-process llama.cpp contexts."""
 
-    def __init__(self, config: LocalModelConfig) -> None:
+    def __init__(self, config: LocalModelConfig, schema_limits: SchemaLimits | None = None) -> None:
         self.config = config
         # Until an instance is loaded, a vocab-only load tokenizes; then the instance's own model
         # does (tokenizing reads only the vocabulary, so it is safe beside a running generation)
@@ -63,6 +63,7 @@ class LlamaCppBackend:
         self.context_length = config.context_length or self.info.context_length or 2048
         template = self.info.chat_template
         self._formatter = loader.chat_formatter(self._vocab, template) if template else None
+        self._grammars = GrammarCompiler(schema_limits or SchemaLimits(), lambda: self._vocab)
         self._generators: InstancePool[_Instance] = InstancePool(
             config.name, self._load_generator, config.instances, config.queue_size
         )
@@ -219,13 +220,17 @@ class LlamaCppBackend:
                 param=source,
             )
         schema = request.params.json_schema
-        grammar = _grammar_for(json.dumps(schema, sort_keys=True)) if schema is not None else None
+        room = asked or limit - len(tokens)
+        grammar = self._grammars.compile(schema, room) if schema is not None else None
         return _Prepared(tokens, grammar)
 
     def _tokenize(self, request: GenerationRequest) -> list[int]:
         if request.messages is None:
             text = request.prompt or ""
-            return list(self._vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+            tokens = self._vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+            # An empty prompt of a model that adds no BOS is no tokens at all, which llama.cpp
+            # cannot decode from; like OpenAI, generate from the start of a document instead.
+            return list(tokens) or self._start_of_document()
         if request.params.tools:
             raise InvalidRequest(
                 f"Model '{self.config.name}' runs on this machine without tool calling; send "
@@ -248,6 +253,15 @@ class LlamaCppBackend:
         prompt = self._formatter(messages=messages).prompt
         return list(self._vocab.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
+    def _start_of_document(self) -> list[int]:
+        for token in (self._vocab.token_bos(), self._vocab.token_eos()):
+            if token >= 0:
+                return [token]
+        raise InvalidRequest(
+            f"Model '{self.config.name}' cannot start from an empty prompt; send some text.",
+            param="prompt",
+        )
+
     # -- loading -------------------------------------------------------------------------------
 
     async def _load_generator(self) -> _Instance:
@@ -258,20 +272,6 @@ class LlamaCppBackend:
 
     async def _load_embedder(self) -> _Instance:
         return _Instance(await asyncio.to_thread(loader.open_embedder, self.config))
-
-
-@lru_cache(maxsize=128)
-def _grammar_for(schema_json: str) -> LlamaGrammar | None:
-    schema = json.loads(schema_json)
-    try:
-        if not schema:
-            return LlamaGrammar.from_string(JSON_GBNF)
-        return LlamaGrammar.from_json_schema(schema_json, verbose=False)
-    except Exception as exc:  # the GBNF converter raises assorted types on unsupported schemas
-        raise InvalidRequest(
-            f"response_format: this JSON schema cannot be enforced: {exc}",
-            param="response_format",
-        ) from None
 
 
 def _embed_each(

@@ -83,11 +83,21 @@ def generate(
                 break
     finally:
         tokens.close()
+        _free_sampler(llama)
     if not stops.stopped:
         tail = stops.feed(assembler.flush()) + stops.flush()
         if tail:
             emit(TextDelta(tail))
     return GenerationOutcome(reason, Usage(len(prompt_tokens), produced))  # type: ignore[arg-type]
+
+
+def _free_sampler(llama: llama_cpp.Llama) -> None:
+    """Free the sampler chain `llama.generate` leaves on the instance: it holds the request's
+    compiled grammar, which would otherwise stay in memory until the instance's next request."""
+    sampler = getattr(llama, "_sampler", None)
+    llama._sampler = None
+    if sampler is not None:
+        sampler.close()
 
 
 def _max_new_tokens(
