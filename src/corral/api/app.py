@@ -96,7 +96,7 @@ def build_services(
         Admission(leases, limiter, directory),
         Settlement(ledger, leases, limiter),
         Router(settings.routing),
-        PrivacyGuard(Pseudonymizer(), audit, db),
+        PrivacyGuard(Pseudonymizer(), audit, db, settings.privacy),
     )
     return Services(
         settings=settings,
