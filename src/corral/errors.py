@@ -201,6 +201,15 @@ class StorageUnavailable(ServerError):
         super().__init__(self.MESSAGE, detail=detail)
 
 
+class PrivacyCheckTimeout(ServerError):
+    """The privacy guard could not finish scanning a request for a partner model in its time;
+    the request was not sent (503): corral never sends a partner unmasked text."""
+
+    status_code = 503
+    error_type = "server_error"
+    default_code = "privacy_check_timeout"
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; raised at start, never during a request."""
 

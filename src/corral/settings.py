@@ -32,6 +32,7 @@ from corral.backends.schema_limits import SchemaLimits
 from corral.errors import ConfigError
 from corral.observability.readiness import OpsConfig
 from corral.observability.redact import redact
+from corral.tasks.limits import TaskInputLimits
 
 Tier = Literal["open", "premium", "partner", "private"]
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -242,6 +243,10 @@ class PrivacyConfig(BaseModel):
 
     default_policy: Literal["allow", "pseudonymize", "local_only"] = "pseudonymize"
     """The data policy of a new tenant unless one is given."""
+    scan_max_chars: int = Field(default=1_000_000, ge=1000, le=100_000_000)
+    """Characters of one request to a partner that the guard scans; beyond: 413."""
+    scan_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    """The scan's time; beyond, the partner call is refused (503), never sent unmasked."""
 
 
 class ConnectionLimits(BaseModel):
@@ -317,6 +322,7 @@ class Settings(BaseSettings):
     account_limits: AccountLimits = AccountLimits()
     ops: OpsConfig = OpsConfig()
     schema_limits: SchemaLimits = SchemaLimits()
+    task_inputs: TaskInputLimits = TaskInputLimits()
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []

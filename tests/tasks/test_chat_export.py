@@ -306,19 +306,23 @@ def test_json_messages_are_read_with_their_authors_times_and_kinds() -> None:
 
 
 @pytest.mark.parametrize(
-    ("items", "problem"),
+    ("items", "problem", "param"),
     [
-        ([], "no messages"),
-        (["hi"], "message 1 is not an object"),
-        ([{"author": "Anna"}], "message 1 needs an author"),
-        ([{"author": "Anna", "text": "hi", "time": "yesterday"}], "message 1 has a time"),
+        ([], "no messages", "messages"),
+        (["hi"], "message 1 is not an object", "messages[0]"),
+        ([{"author": "Anna"}], "message 1 needs an author", "messages[0]"),
+        (
+            [{"author": "Anna", "text": "hi", "time": "yesterday"}],
+            "message 1 has a time",
+            "messages[0].time",
+        ),
     ],
 )
-def test_bad_json_messages_are_named(items: list[Any], problem: str) -> None:
+def test_bad_json_messages_are_named(items: list[Any], problem: str, param: str) -> None:
     with pytest.raises(InvalidRequest, match=problem) as caught:
         parse_messages(items)
 
-    assert caught.value.param == "chat"
+    assert caught.value.param == param
 
 
 @pytest.mark.parametrize(

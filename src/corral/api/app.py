@@ -105,7 +105,7 @@ def build_services(
         Admission(leases, limiter, directory),
         Settlement(ledger, leases, limiter, pending),
         Router(settings.routing),
-        PrivacyGuard(Pseudonymizer(), audit, db),
+        PrivacyGuard(Pseudonymizer(), audit, db, settings.privacy),
     )
     return Services(
         settings=settings,

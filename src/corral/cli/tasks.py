@@ -29,6 +29,7 @@ from corral.errors import BackendFailed, InvalidRequest, PayloadTooLarge
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
 from corral.settings import EMBEDDED_MODEL_NAME, Settings
+from corral.tasks.feed import load_json
 
 Model = Annotated[str, typer.Option(help="Model id (or route).")]
 Language = Annotated[str | None, typer.Option(help="en | de (default: the input's).")]
@@ -133,7 +134,9 @@ async def _local(settings: Settings, run: Run) -> dict[str, Any]:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("working", total=None)
             serving = TaskServing(
-                services.gateway, lambda done, total: bar.update(task, completed=done, total=total)
+                services.gateway,
+                lambda done, total: bar.update(task, completed=done, total=total),
+                services.settings.task_inputs,
             )
             return await run(serving, RequestContext(new_request_id(), ADMIN))
     finally:
@@ -207,6 +210,6 @@ def _post_list(data: bytes, path: Path) -> list[Any]:
 
 def _json(data: bytes, path: Path) -> Any:
     try:
-        return json.loads(_text(data, path))
+        return load_json(_text(data, path))
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}).") from None

@@ -7,12 +7,17 @@ is a 403); `pseudonymize` replaces personal data in everything sent by typed pla
 or not; `allow` sends the request as it is. Every partner call is written to the audit log
 with the counts of what was replaced. The operator's own upstreams (`open`, `premium`,
 `private` tiers) are inside the trust boundary and never guarded.
+
+The scan runs in a worker thread (the event loop keeps serving) within `privacy.scan_timeout_s`
+on at most `privacy.scan_max_chars` characters; a scan that cannot finish refuses the call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -31,9 +36,11 @@ from corral.backends.base import (
     ToolCallDelta,
 )
 from corral.catalog.catalog import ModelEntry
-from corral.errors import PermissionDenied
+from corral.errors import PayloadTooLarge, PermissionDenied, PrivacyCheckTimeout
 from corral.privacy.audit import AuditLog, PartnerCall
+from corral.privacy.detect import DetectionTimeout
 from corral.privacy.pseudonymize import Masked, Pseudonymizer, StreamRestorer
+from corral.settings import PrivacyConfig
 from corral.storage import Database
 
 Record = Callable[[ModelEntry, dict[str, int], str, str], Awaitable[None]]
@@ -60,9 +67,44 @@ def forbidden_partner(model: ModelEntry) -> PermissionDenied:
     )
 
 
-class PrivacyGuard:
-    def __init__(self, pseudonymizer: Pseudonymizer, audit: AuditLog, db: Database) -> None:
+class Scanner:
+    """Masks a request's texts off the event loop, within the configured size and time."""
+
+    def __init__(self, pseudonymizer: Pseudonymizer, config: PrivacyConfig) -> None:
         self._pseudonymizer = pseudonymizer
+        self._config = config
+
+    async def mask(self, texts: list[str], param: str) -> Masked:
+        size = sum(len(text) for text in texts)
+        if size > self._config.scan_max_chars:
+            raise PayloadTooLarge(
+                f"This request to a partner model has {size:,} characters of text; the privacy "
+                f"guard checks at most {self._config.scan_max_chars:,} "
+                "(privacy.scan_max_chars). Send less text, or use a model of this platform.",
+                param=param,
+                code="privacy_scan_too_large",
+            )
+        timeout = self._config.scan_timeout_s
+        work = asyncio.to_thread(self._pseudonymizer.mask, texts, time.monotonic() + timeout)
+        try:  # the thread stops itself at the deadline; wait_for bounds a thread that queued
+            return await asyncio.wait_for(work, timeout)
+        except (DetectionTimeout, TimeoutError):
+            raise PrivacyCheckTimeout(
+                f"The privacy check of this request did not finish within {timeout:g} s, so it "
+                "was not sent to the partner model. Retry, or send less text.",
+                headers={"Retry-After": "1"},
+            ) from None
+
+
+class PrivacyGuard:
+    def __init__(
+        self,
+        pseudonymizer: Pseudonymizer,
+        audit: AuditLog,
+        db: Database,
+        config: PrivacyConfig | None = None,
+    ) -> None:
+        self._scanner = Scanner(pseudonymizer, config or PrivacyConfig())
         self._audit = audit
         self._db = db
 
@@ -74,7 +116,7 @@ class PrivacyGuard:
             raise forbidden_partner(entry)
         mask = caller.policy == "pseudonymize"
         record = self._recorder(caller)
-        guarded = GuardedBackend(entry, self._pseudonymizer if mask else None, record)
+        guarded = GuardedBackend(entry, self._scanner if mask else None, record)
         return dataclasses.replace(entry, backend=guarded)
 
     def _recorder(self, caller: Caller) -> Record:
@@ -98,31 +140,30 @@ class PrivacyGuard:
 class GuardedBackend:
     """One request's view of a partner backend (it holds that request's mapping)."""
 
-    def __init__(
-        self, entry: ModelEntry, pseudonymizer: Pseudonymizer | None, record: Record
-    ) -> None:
+    def __init__(self, entry: ModelEntry, scanner: Scanner | None, record: Record) -> None:
         self._entry = entry
         self._inner: Backend = entry.backend
-        self._pseudonymizer = pseudonymizer
+        self._scanner = scanner
         self._record = record
         self._masked: tuple[GenerationRequest, Masked | None] | None = None
 
-    def _mask(self, request: GenerationRequest) -> tuple[GenerationRequest, Masked | None]:
+    async def _mask(self, request: GenerationRequest) -> tuple[GenerationRequest, Masked | None]:
         if self._masked is None:
-            self._masked = (request, None)
-            if self._pseudonymizer is not None:
-                self._masked = _masked_request(self._pseudonymizer, request)
+            masked = None
+            if self._scanner is not None:
+                masked = await _masked_request(self._scanner, request)
+            self._masked = masked or (request, None)
         return self._masked
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
-        sent, masked = self._mask(request)
+        sent, masked = await self._mask(request)
         result = await self._inner.generate(sent)
         restored = _restore_result(result, masked)
         await self._audit(sent, masked, result.text)
         return restored
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
-        sent, masked = self._mask(request)
+        sent, masked = await self._mask(request)
         events = await self._inner.stream(sent)
         return self._restored_stream(sent, masked, events)
 
@@ -151,18 +192,18 @@ class GuardedBackend:
             yield event
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
-        if self._pseudonymizer is None:
+        if self._scanner is None:
             result = await self._inner.embed(request)
             await self._record(self._entry, {}, "", "")
             return result
-        masked = self._pseudonymizer.mask(request.inputs)
+        masked = await self._scanner.mask(request.inputs, "input")
         sent = dataclasses.replace(request, inputs=list(masked.texts))
         result = await self._inner.embed(sent)
         await self._record(self._entry, masked.counts, "\n".join(masked.texts), "")
         return result
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
-        sent, _ = self._mask(request)
+        sent, _ = await self._mask(request)
         return await self._inner.count_prompt_tokens(sent)
 
     def health(self) -> BackendHealth:
@@ -179,8 +220,8 @@ class GuardedBackend:
         await self._record(self._entry, counts, _transcript(sent), received)
 
 
-def _masked_request(
-    pseudonymizer: Pseudonymizer, request: GenerationRequest
+async def _masked_request(
+    scanner: Scanner, request: GenerationRequest
 ) -> tuple[GenerationRequest, Masked]:
     """Every text the partner would see, masked with one mapping for the whole request."""
     messages = request.messages or ()
@@ -188,7 +229,7 @@ def _masked_request(
     texts += [c.arguments for m in messages for c in m.tool_calls]
     if request.prompt is not None:
         texts.append(request.prompt)
-    masked = pseudonymizer.mask(texts)
+    masked = await scanner.mask(texts, "messages" if request.messages is not None else "prompt")
     out = iter(masked.texts)
     new_messages = tuple(dataclasses.replace(m, content=next(out)) for m in messages)
     new_messages = tuple(

@@ -5,6 +5,8 @@ Categories: PERSON, EMAIL, PHONE, IBAN, CARD, IP, ADDRESS, DOB.
 
 from __future__ import annotations
 
+import time
+
 from corral.privacy.address import find_addresses
 from corral.privacy.names import Gazetteer, find_names
 from corral.privacy.patterns import (
@@ -31,11 +33,25 @@ PRIORITY = {
     "PERSON": 2,
 }
 
-__all__ = ["CATEGORIES", "Detector", "Span"]
+__all__ = ["CATEGORIES", "DetectionTimeout", "Detector", "Span"]
 
 
-def _overlaps(a: Span, b: Span) -> bool:
-    return a.start < b.end and b.start < a.end
+class DetectionTimeout(Exception):
+    """Detection ran past its deadline; nothing found so far may be trusted to be complete."""
+
+
+class _Taken:
+    """Which characters of a text some span covers: an overlap test costs the span's length,
+    not the number of spans (a pairwise test made a text of many spans quadratic)."""
+
+    def __init__(self, length: int) -> None:
+        self._covered = bytearray(length)
+
+    def overlaps(self, span: Span) -> bool:
+        return self._covered.find(1, span.start, span.end) != -1
+
+    def add(self, span: Span) -> None:
+        self._covered[span.start : span.end] = b"\x01" * (span.end - span.start)
 
 
 class Detector:
@@ -44,17 +60,38 @@ class Detector:
     def __init__(self, gazetteer: Gazetteer | None = None) -> None:
         self.gazetteer = gazetteer or Gazetteer.default()
 
-    def detect(self, text: str) -> list[Span]:
-        """The personal data in text, sorted by position, never overlapping."""
+    def detect(self, text: str, deadline: float | None = None) -> list[Span]:
+        """The personal data in text, sorted by position, never overlapping.
+
+        With a `deadline` (a `time.monotonic()` value), raises `DetectionTimeout` once past
+        it, checked between the finders (each is linear in the text).
+        """
+        check = _Clock(deadline)
         ibans, iban_shapes = find_ibans(text)
         candidates = [*find_emails(text), *ibans, *find_cards(text), *find_ips(text)]
+        check()
         candidates += [*find_birth_dates(text), *find_addresses(text)]
-        blockers = [*candidates, *iban_shapes, *find_dates(text)]
-        candidates += [p for p in find_phones(text) if not any(_overlaps(p, b) for b in blockers)]
+        check()
+        blockers = _Taken(len(text))
+        for span in [*candidates, *iban_shapes, *find_dates(text)]:
+            blockers.add(span)
+        candidates += [p for p in find_phones(text) if not blockers.overlaps(p)]
+        check()
         candidates += find_names(text, self.gazetteer)
+        check()
         candidates.sort(key=lambda s: (-PRIORITY[s.label], s.start - s.end))
-        kept: list[Span] = []
+        kept, taken = [], _Taken(len(text))
         for span in candidates:
-            if not any(_overlaps(span, k) for k in kept):
+            if not taken.overlaps(span):
                 kept.append(span)
+                taken.add(span)
         return sorted(kept, key=lambda s: s.start)
+
+
+class _Clock:
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+
+    def __call__(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DetectionTimeout("personal data detection ran past its deadline")

@@ -4,6 +4,7 @@ minus common English and German words (see docs/privacy.md)."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -75,11 +76,27 @@ def _company_ranges(text: str, gaz: Gazetteer) -> list[tuple[int, int]]:
     ]
 
 
+MAX_CLOSING = 40
+"""A closing line ("Mit freundlichen Grüßen") is short; a longer line is none, unread."""
+
+
+def _inside(ranges: list[tuple[int, int]], starts: list[int], position: int) -> bool:
+    """Whether position lies in one of the sorted, disjoint ranges (a binary search)."""
+    i = bisect.bisect_right(starts, position) - 1
+    return i >= 0 and position < ranges[i][1]
+
+
 def _signature_line(text: str, m: re.Match[str]) -> bool:
-    line_start = text.rfind("\n", 0, m.start()) + 1
-    if line_start == 0 or text[line_start : m.start()].strip(" "):
+    # Looks back over spaces and one short line only: a scan back to the previous newline for
+    # every word made a text without newlines quadratic.
+    line_start = m.start()
+    while line_start and text[line_start - 1] == " ":
+        line_start -= 1
+    if line_start == 0 or text[line_start - 1] != "\n":
         return False
-    prev_start = text.rfind("\n", 0, line_start - 1) + 1
+    prev_start = text.rfind("\n", max(0, line_start - 2 - MAX_CLOSING), line_start - 1) + 1
+    if prev_start == 0 and line_start - 1 > MAX_CLOSING:
+        return False
     return bool(CLOSING.match(text[prev_start : line_start - 1].strip()))
 
 
@@ -114,8 +131,9 @@ def _start(text: str, tokens: list[re.Match[str]], i: int, gaz: Gazetteer) -> bo
 
 def find_names(text: str, gaz: Gazetteer) -> list[Span]:
     """Person names: a known first name or a cued capitalised word, plus a following surname."""
-    firms = _company_ranges(text, gaz)
-    tokens = [t for t in TOKEN.finditer(text) if not any(a <= t.start() < b for a, b in firms)]
+    firms = _company_ranges(text, gaz)  # in order and apart: finditer's matches
+    starts = [a for a, _ in firms]
+    tokens = [t for t in TOKEN.finditer(text) if not _inside(firms, starts, t.start())]
     found: list[Span] = []
     i = 0
     while i < len(tokens):

@@ -18,7 +18,9 @@ class Span:
     text: str
 
 
-EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+# Linear time on any text: a local part starts only where no local-part character precedes it
+# (so attempts never restart inside a run) and is matched possessively (no backtracking).
+EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 IBAN_SHAPE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 CARD = re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){11,18}(?![\w-])")
 IPV4 = re.compile(
@@ -61,9 +63,12 @@ DE_SUFFIX = (
 DE_SUFFIX_WORD = (
     r"(?:Straße|Strasse|Str\.|Gasse|Platz|Ring|Weg|Allee|Damm|Ufer|Chaussee|Pfad|Markt)"
 )
+MAX_STREET_PARTS = 6
+"""Hyphenated words before the street type ("Karl-Theodor-Maria-Straße"); unbounded, each of
+a run of "Ab-Ab-Ab-..." would rescan the rest of the run: quadratic time."""
 DE_STREET = (
-    rf"(?:{CAP}(?:-{CAP})*-{DE_SUFFIX_WORD}|{CAP}{DE_SUFFIX}|{CAP} {DE_SUFFIX_WORD}|"
-    rf"(?:Am|An der|Im|Auf dem|Zum|Zur|In der) {CAP})"
+    rf"(?:{CAP}(?:-{CAP}){{0,{MAX_STREET_PARTS - 1}}}-{DE_SUFFIX_WORD}|{CAP}{DE_SUFFIX}|"
+    rf"{CAP} {DE_SUFFIX_WORD}|(?:Am|An der|Im|Auf dem|Zum|Zur|In der) {CAP})"
 )
 DE_ADDRESS = re.compile(
     rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-z]\b|[/-]\d{{1,4}})?"

@@ -68,7 +68,8 @@ class Pseudonymizer:
     def __init__(self, detector: Detector | None = None) -> None:
         self.detector = detector or Detector()
 
-    def mask(self, texts: list[str]) -> Masked:
+    def mask(self, texts: list[str], deadline: float | None = None) -> Masked:
+        """The texts masked; with a `deadline` (monotonic), `DetectionTimeout` once past it."""
         taken = {m.group(0) for text in texts for m in PLACEHOLDER.finditer(text)}
         numbering = _Numbering(taken)
         counts: Counter[str] = Counter()
@@ -76,7 +77,7 @@ class Pseudonymizer:
         for text in texts:
             parts: list[str] = []
             pos = 0
-            for span in self.detector.detect(text):
+            for span in self.detector.detect(text, deadline):
                 parts += [text[pos : span.start], numbering.placeholder(span.label, span.text)]
                 counts[span.label] += 1
                 pos = span.end

@@ -23,6 +23,11 @@ Rules, where the format is ambiguous:
   least), or when it appears in a system line ("X added Dr. A: B"). If a person "Dr. A" and a
   person "Dr. A: B" both write, a text of "Dr. A" starting with "B: " is read as "Dr. A: B"'s.
 - A line without a header inside an export continues the message before it, as in WhatsApp.
+- An author has at most `task_inputs.max_author_chars` characters: a longer "Name: " prefix is
+  not read as an author (without a shorter one, the line is a system line).
+
+Sizes are bounded by `TaskInputLimits` (messages, characters per message and per author), and
+every step is linear in the input: no pattern backtracks over a line more than a few times.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 
 from corral.errors import InvalidRequest
 from corral.tasks.inputs import ChatMessageLine, MessageKind
+from corral.tasks.limits import TaskInputLimits
 
 __all__ = ["decode_chat", "parse_chat", "parse_messages", "participants"]
 
@@ -50,6 +56,15 @@ HEADER = re.compile(
 )
 _WHO = r"(?P<who>.+?)"
 _APOS = "['\u2019]"
+
+
+def _ending(words: str) -> str:
+    """A lookahead for a phrase that must end in one of `words` after a space: checked once at
+    the start, it spares the ".+ word$" after each possible actor a scan to the line's end that
+    fails (quadratic on a long line that does not end so)."""
+    return rf"(?=.* (?:{words})$)"
+
+
 _SYSTEM_PHRASES = (
     # English
     r"(?:Messages and calls are end-to-end encrypted|Messages to this group are now secured"
@@ -65,13 +80,14 @@ _SYSTEM_PHRASES = (
     # German
     r"(?:Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt|Nachrichten an diese Gruppe"
     r" sind jetzt mit Ende-zu-Ende-Verschlüsselung geschützt)\b.*",
-    rf"{_WHO} (?:hat|hast) die Gruppe .+ erstellt",
-    rf"{_WHO} (?:hat|hast) .+ (?:hinzugefügt|entfernt)",
+    rf"{_ending('erstellt')}{_WHO} (?:hat|hast) die Gruppe .+ erstellt",
+    rf"{_ending('hinzugefügt|entfernt')}{_WHO} (?:hat|hast) .+ (?:hinzugefügt|entfernt)",
     rf"{_WHO} (?:hat|hast) die Gruppe verlassen",
-    rf"{_WHO} (?:wurde|wurdest) (?:von .+ )?(?:hinzugefügt|entfernt)",
+    rf"{_ending('hinzugefügt|entfernt')}{_WHO} (?:wurde|wurdest) (?:von .+ )?"
+    r"(?:hinzugefügt|entfernt)",
     rf"{_WHO} (?:ist|bist) über den Einladungslink dieser Gruppe beigetreten",
-    rf"{_WHO} (?:hat|hast) (?:den Betreff|das Gruppenbild|die Gruppenbeschreibung|die"
-    r" Gruppeneinstellungen|den Gruppennamen) .*(?:geändert|gelöscht)",
+    rf"(?=.*(?:geändert|gelöscht)$){_WHO} (?:hat|hast) (?:den Betreff|das Gruppenbild|die"
+    r" Gruppenbeschreibung|die Gruppeneinstellungen|den Gruppennamen) .*(?:geändert|gelöscht)",
     rf"{_WHO} (?:hat|hast) (?:seine |ihre |deine )?Telefonnummer .+",
     rf"{_WHO} (?:hat|hast) eine Nachricht angeheftet",
     rf"{_WHO} (?:ist|bist) jetzt (?:ein )?Admin",
@@ -94,6 +110,7 @@ BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
 NEWLINE = re.compile("\r\n|\r|\n")
 EXAMPLES = '"31.12.24, 21:05 - Name: text" or "[12/31/24, 9:05:33 PM] Name: text"'
 PARAM = "chat"
+DEFAULT_LIMITS = TaskInputLimits()
 
 
 @dataclass(slots=True)
@@ -103,6 +120,7 @@ class _Raw:
     match: re.Match[str]
     time: dt.datetime | None = None
     lines: list[str] = field(default_factory=list)
+    chars: int = 0
 
     @property
     def rest(self) -> str:
@@ -123,13 +141,18 @@ def decode_chat(data: bytes) -> str:
     return text
 
 
-def parse_chat(text: str | bytes) -> list[ChatMessageLine]:
+def parse_chat(
+    text: str | bytes, limits: TaskInputLimits = DEFAULT_LIMITS
+) -> list[ChatMessageLine]:
     """Parse a WhatsApp text export; see the module's docstring for the rules."""
     text = decode_chat(text) if isinstance(text, bytes) else text.removeprefix("\ufeff")
     _check_text(text)
-    raws = _group_lines(NEWLINE.split(text))  # not splitlines(): U+2028 may sit in a text
-    known = _known_authors([raw.rest for raw in raws])
-    lines = [_to_line(index, raw, known) for index, raw in enumerate(raws, start=1)]
+    raws = _group_lines(NEWLINE.split(text), limits)  # not splitlines(): U+2028 may be a text's
+    known = _known_authors([raw.rest for raw in raws], limits.max_author_chars)
+    lines = [
+        _to_line(index, raw, known, limits.max_author_chars)
+        for index, raw in enumerate(raws, start=1)
+    ]
     return _group_name_lines_as_system(lines)
 
 
@@ -145,7 +168,7 @@ def _check_text(text: str) -> None:
         )
 
 
-def _group_lines(lines: list[str]) -> list[_Raw]:
+def _group_lines(lines: list[str], limits: TaskInputLimits) -> list[_Raw]:
     """Header lines with their continuation lines, times read with the file's date order."""
     raws: list[_Raw] = []
     matches = [HEADER.match(line) for line in lines]
@@ -153,16 +176,39 @@ def _group_lines(lines: list[str]) -> list[_Raw]:
     for number, (line, match) in enumerate(zip(lines, matches, strict=True), start=1):
         time = _time(match, day_first) if match else None
         if match and time:
-            raws.append(_Raw(match, time, [line[match.end() :]]))
+            if len(raws) == limits.max_messages:
+                raise _too_many(limits)
+            raws.append(_Raw(match, time, [line[match.end() :]], len(line) - match.end()))
         elif raws:
             raws[-1].lines.append(line)
+            raws[-1].chars += len(line) + 1
         elif line.strip():
             raise InvalidRequest(
                 f"this does not look like a WhatsApp export: line {number} ({_quote(line)})"
                 f" does not start with a date and time such as {EXAMPLES}",
                 param=PARAM,
             )
+        if raws and raws[-1].chars > limits.max_message_chars:
+            raise _too_long(f"the message at line {number}", limits, PARAM)
     return raws
+
+
+def _too_many(limits: TaskInputLimits, param: str = PARAM) -> InvalidRequest:
+    return InvalidRequest(
+        f"the chat has more than {limits.max_messages:,} messages"
+        " (task_inputs.max_messages): send a part of it",
+        param=param,
+        code="too_many_messages",
+    )
+
+
+def _too_long(what: str, limits: TaskInputLimits, param: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"{what} has more than {limits.max_message_chars:,} characters"
+        " (task_inputs.max_message_chars)",
+        param=param,
+        code="message_too_long",
+    )
 
 
 def _quote(line: str, limit: int = 60) -> str:
@@ -219,38 +265,68 @@ def _is_plain_system(rest: str) -> bool:
     return who is not None and ": " not in who + " "
 
 
-def _candidates(rest: str) -> list[str]:
-    """Every "Name: " prefix of a line, shortest first."""
-    return [rest[: m.start()] for m in re.finditer(": ", rest)]
+def _candidates(rest: str, max_chars: int) -> list[str]:
+    """Every "Name: " prefix of a line of at most `max_chars` characters, shortest first: a
+    bound, as a line of many ": " would otherwise make as many copies of itself."""
+    return [rest[: m.start()] for m in re.finditer(": ", rest[: max_chars + 2])]
 
 
-def _known_authors(rests: Iterable[str]) -> set[str]:
+def _known_authors(rests: Iterable[str], max_chars: int) -> set[str]:
     """Author names known from the whole file (see the module's docstring)."""
     clean = [rest.replace(LRM, "") for rest in rests]
     system = {rest for rest in clean if _is_plain_system(rest)}
     by_first: dict[str, list[list[str]]] = {}
     longer: set[str] = set()
     for rest in clean:
-        if rest in system:
+        candidates = _candidates(rest, max_chars)
+        if rest in system or not candidates:
             continue
-        candidates, who = _candidates(rest), _system_who(rest)
+        who = _system_who(rest)
         votes = by_first.setdefault(candidates[0], [])
         if who is None:
             votes.append(candidates)  # only messages vote on the names that extend it
-        longer.update(candidates[1:] if who is None else [who])
-    known = set(by_first) | {name for name in longer if any(name in s for s in system)}
+            longer.update(candidates[1:])
+        elif len(who) <= max_chars:
+            longer.add(who)
+    known = set(by_first) | mentioned(longer, system)
     for votes in by_first.values():
         if len(votes) >= 2:
             known.add(max(set(votes[0]).intersection(*votes[1:]), key=len))
     return known
 
 
-def _to_line(index: int, raw: _Raw, known: set[str]) -> ChatMessageLine:
+def mentioned(names: set[str], texts: Iterable[str]) -> set[str]:
+    """The names (each holding a ":") that occur in any of texts.
+
+    Linear in the texts, where testing each name against each text was quadratic: a name's
+    head (the part before its first ":") ends right before a ":" of the text and holds none,
+    so only the few heads that fit before each ":" are looked up.
+    """
+    heads: dict[str, set[int]] = {}
+    for name in names:
+        heads.setdefault(name[: name.index(":")], set()).add(len(name))
+    head_sizes = sorted({len(head) for head in heads})
+    found: set[str] = set()
+    for text in texts:
+        since = 0  # where the text's current stretch without ":" starts
+        for colon in re.finditer(":", text):
+            at = colon.start()
+            for size in head_sizes:
+                if size > at - since:
+                    break
+                for length in heads.get(text[at - size : at], ()):
+                    if text[at - size : at - size + length] in names:
+                        found.add(text[at - size : at - size + length])
+            since = at + 1
+    return found
+
+
+def _to_line(index: int, raw: _Raw, known: set[str], max_chars: int) -> ChatMessageLine:
     rest = raw.rest
     clean = rest.replace(LRM, "")
-    if _is_plain_system(clean) or _system_who(clean) in known:
+    candidates = _candidates(clean, max_chars)
+    if not candidates or _is_plain_system(clean) or _system_who(clean) in known:
         return ChatMessageLine(index, raw.time, None, clean, "system")
-    candidates = _candidates(clean)
     author = max((c for c in candidates if c in known), key=len, default=candidates[0])
     marked = _after_author(rest, author)
     text = marked.replace(LRM, "")
@@ -305,27 +381,41 @@ def _group_name_lines_as_system(lines: list[ChatMessageLine]) -> list[ChatMessag
     ]
 
 
-def parse_messages(items: list[dict[str, Any]]) -> list[ChatMessageLine]:
+def parse_messages(
+    items: list[dict[str, Any]], limits: TaskInputLimits = DEFAULT_LIMITS
+) -> list[ChatMessageLine]:
     """Messages given as JSON: `[{"author"|"from"|"sender", "text"|"content", "time"?}]`.
 
     `time` is ISO 8601 or seconds since the epoch (UTC); a message without an author is a
     system line; `kind` may be given, otherwise it is read from the text.
     """
     if not isinstance(items, list) or not items:
-        raise InvalidRequest("the chat has no messages: send a non-empty list", param=PARAM)
-    return [_message(index, item) for index, item in enumerate(items, start=1)]
+        raise InvalidRequest("the chat has no messages: send a non-empty list", param="messages")
+    if len(items) > limits.max_messages:
+        raise _too_many(limits, "messages")
+    return [_message(index, item, limits) for index, item in enumerate(items, start=1)]
 
 
-def _message(index: int, item: object) -> ChatMessageLine:
+def _message(index: int, item: object, limits: TaskInputLimits) -> ChatMessageLine:
+    param = f"messages[{index - 1}]"
     if not isinstance(item, dict):
-        raise InvalidRequest(f"message {index} is not an object", param=PARAM)
+        raise InvalidRequest(f"message {index} is not an object", param=param)
     author = _first(item, ("author", "from", "sender"))
     text = _text(_first(item, ("text", "content", "message")))
     if (author is not None and not isinstance(author, str)) or text is None:
         raise InvalidRequest(
             f"message {index} needs an author (a string) and a text"
             ' ("author"/"from"/"sender" and "text"/"content")',
-            param=PARAM,
+            param=param,
+        )
+    if len(text) > limits.max_message_chars:
+        raise _too_long(f"message {index}", limits, f"{param}.text")
+    if author is not None and len(author.strip()) > limits.max_author_chars:
+        raise InvalidRequest(
+            f"message {index}: the author's name has more than {limits.max_author_chars:,}"
+            " characters (task_inputs.max_author_chars)",
+            param=f"{param}.author",
+            code="author_too_long",
         )
     time, kind = _json_time(index, item.get("time")), item.get("kind")
     if author is None or not author.strip() or kind == "system":
@@ -363,8 +453,8 @@ def _json_time(index: int, value: object) -> dt.datetime | None:
         pass
     raise InvalidRequest(
         f"message {index} has a time that is neither ISO 8601 nor seconds since the epoch:"
-        f" {value!r}",
-        param=PARAM,
+        f" {_quote(value) if isinstance(value, str) else type(value).__name__}",
+        param=f"messages[{index - 1}].time",
     )
 
 

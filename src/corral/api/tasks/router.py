@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from corral.api.deps import ContextDep, ServicesDep, json_body
+from corral.api.deps import ContextDep, ServicesDep
 from corral.api.idempotency import serve_inference
 from corral.api.streaming import respond
+from corral.api.tasks.body import task_body
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TaskResponse, TipsRequest
 from corral.api.tasks.serving import TaskServing
 from corral.errors import NotFound
@@ -24,9 +25,9 @@ async def summarize(
     http: Request,
     ctx: ContextDep,
     services: ServicesDep,
-    body: Annotated[SummarizeRequest, Depends(json_body(SummarizeRequest))],
+    body: Annotated[SummarizeRequest, Depends(task_body(SummarizeRequest))],
 ) -> Response:
-    serving = TaskServing(services.gateway)
+    serving = TaskServing(services.gateway, limits=services.settings.task_inputs)
     return await serve_inference(
         http, ctx, services, lambda: _answer(serving.summarize(ctx, body)), body.model
     )
@@ -37,9 +38,9 @@ async def explain_conversation(
     http: Request,
     ctx: ContextDep,
     services: ServicesDep,
-    body: Annotated[ExplainRequest, Depends(json_body(ExplainRequest))],
+    body: Annotated[ExplainRequest, Depends(task_body(ExplainRequest))],
 ) -> Response:
-    serving = TaskServing(services.gateway)
+    serving = TaskServing(services.gateway, limits=services.settings.task_inputs)
     return await serve_inference(
         http, ctx, services, lambda: _answer(serving.explain(ctx, body)), body.model
     )
@@ -50,9 +51,9 @@ async def creator_tips(
     http: Request,
     ctx: ContextDep,
     services: ServicesDep,
-    body: Annotated[TipsRequest, Depends(json_body(TipsRequest))],
+    body: Annotated[TipsRequest, Depends(task_body(TipsRequest))],
 ) -> Response:
-    serving = TaskServing(services.gateway)
+    serving = TaskServing(services.gateway, limits=services.settings.task_inputs)
     return await serve_inference(
         http, ctx, services, lambda: _answer(serving.tips(ctx, body)), body.model
     )

@@ -1,0 +1,63 @@
+"""Texts built to make pattern matching slow: each megabyte-sized one is scanned in linear
+time (a second or so here; the bound is generous), and what the detector finds is unchanged."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+import pytest
+
+from corral.privacy.detect import DetectionTimeout, Detector
+
+DETECTOR = Detector()
+SIZE = 200_000
+BOUND_S = 10.0
+"""The quadratic patterns took 13 s on 48 KB of "Ab-" and hours on this size."""
+
+HOSTILE: dict[str, Callable[[int], str]] = {
+    "hyphenated capitals (street parts)": lambda n: "Ab-" * (n // 3),
+    "an e-mail local part restarted at every %": lambda n: "a%" * (n // 2) + "@",
+    "many e-mails (overlap tests)": lambda n: "x@y.de " * (n // 7),
+    "dates and phones (blocker tests)": lambda n: ("01.02.2000 Tel 030 1234567 ") * (n // 27),
+    "words without a newline (signature lines)": lambda n: "Ab " * (n // 3),
+    "firm names (company ranges)": lambda n: "Smith, Jones and Brown " * (n // 23),
+    "hyphenated streets with addresses": lambda n: (
+        ("Ab-" * 5 + "Am Ring 5, 10115 Berlin ") * (n // 39)
+    ),
+    "digits and spaces": lambda n: "1 " * (n // 2),
+}
+
+
+@pytest.mark.parametrize("build", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_text_is_scanned_in_linear_time(build: Callable[[int], str]) -> None:
+    text = build(SIZE)
+    started = time.monotonic()
+
+    DETECTOR.detect(text)
+
+    assert time.monotonic() - started < BOUND_S
+
+
+def test_long_hyphenated_street_names_are_still_addresses() -> None:
+    text = "Wir wohnen in der Karl-Theodor-Maria-Straße 12, 80331 München."
+
+    spans = [(s.label, s.text) for s in DETECTOR.detect(text)]
+
+    assert ("ADDRESS", "Karl-Theodor-Maria-Straße 12, 80331 München") in spans
+
+
+def test_many_values_are_all_found_and_never_overlap() -> None:
+    text = "mail jane@example.org or call +49 30 1234567. " * 2000
+
+    spans = DETECTOR.detect(text)
+
+    assert [s.label for s in spans].count("EMAIL") == 2000
+    assert [s.label for s in spans].count("PHONE") == 2000
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
+
+
+def test_a_detection_past_its_deadline_stops_with_an_error() -> None:
+    with pytest.raises(DetectionTimeout):
+        DETECTOR.detect("Anna Schmidt, anna@example.org " * 1000, deadline=time.monotonic())
