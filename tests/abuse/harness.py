@@ -5,6 +5,7 @@ read from /proc, and the well-behaved tenant's streamed chat running beside each
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -136,6 +137,20 @@ class Harness:
             line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
             total += int(line.split()[1])
         return total
+
+    def cpu_seconds(self, during_s: float) -> float:
+        """The CPU time the serving workers use in the next `during_s` seconds."""
+
+        def used() -> float:
+            ticks = 0
+            for pid in self.server.worker_pids():
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            return ticks / os.sysconf("SC_CLK_TCK")
+
+        before = used()
+        time.sleep(during_s)
+        return used() - before
 
     def settled_rss_kb(self) -> int:
         """The server's memory once it is back near its baseline, or after `SETTLE_S`."""

@@ -85,6 +85,8 @@ class GenerationRequest:
     meter: UsageMeter = field(default_factory=UsageMeter, compare=False)
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
     """Set when nobody wants the answer any more; backends stop as soon as they see it."""
+    party: str = ""
+    """Who asks (the tenant): a local model shares its instances between parties in turn."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,8 @@ class EmbeddingRequest:
     inputs: list[str]
     meter: UsageMeter = field(default_factory=UsageMeter, compare=False)
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
+    party: str = ""
+    """Who asks (the tenant): a local model shares its instances between parties in turn."""
 
 
 @dataclass(frozen=True, slots=True)

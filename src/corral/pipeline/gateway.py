@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from corral.accounts.records import TenantState
 from corral.backends.base import (
@@ -112,6 +112,7 @@ class Gateway:
     async def generate(
         self, ctx: RequestContext, target: Target, request: GenerationRequest
     ) -> GenerationResult:
+        request = replace(request, party=_party(ctx.principal))
         charge = await self._admit(ctx, target, request)
         try:
             entry, result = await self._router.generate(target.candidates, request)
@@ -126,6 +127,7 @@ class Gateway:
         self, ctx: RequestContext, target: Target, request: GenerationRequest
     ) -> AsyncIterator[StreamEvent]:
         """Admission happens before this returns; the iterator then only yields events."""
+        request = replace(request, party=_party(ctx.principal))
         charge = await self._admit(ctx, target, request)
         try:
             entry, events = await self._router.stream(target.candidates, request)
@@ -153,7 +155,7 @@ class Gateway:
         bound = sum(len(text.encode()) + _EMBEDDING_SPECIAL_TOKENS for text in inputs)
         tenant = await self.entitlement.tenant(ctx.principal)
         charge = await self._admit_ask(ctx, target, tenant, Ask(bound, 0))
-        request = EmbeddingRequest(inputs)
+        request = EmbeddingRequest(inputs, party=_party(ctx.principal))
         try:
             entry, result = await self._router.embed(target.candidates, request)
         except BaseException as exc:
@@ -293,3 +295,8 @@ def _metered(request: GenerationRequest) -> Usage:
 
 def _outcome(exc: BaseException) -> Outcome:
     return "cancelled" if isinstance(exc, asyncio.CancelledError | GeneratorExit) else "failed"
+
+
+def _party(principal: Principal) -> str:
+    """Whose turn a call takes on a shared local model: its tenant's (the admin's key's)."""
+    return principal.tenant_id or principal.key_id

@@ -62,6 +62,57 @@ def test_cancel_stops_within_one_token(llama: llama_cpp.Llama) -> None:
     assert (meter.prompt_tokens, meter.completion_tokens) == (len(prompt), 3)
 
 
+def test_cancel_stops_a_long_prompt_between_two_batches(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = llama_cpp.Llama(str(model_path), n_ctx=512, n_batch=64, verbose=False)
+    cancel = threading.Event()
+    evaluated: list[int] = []
+    evaluate = model.eval
+
+    def client_leaves_during_the_first_batch(batch: list[int]) -> None:
+        evaluate(batch)
+        evaluated.append(len(batch))
+        cancel.set()
+
+    monkeypatch.setattr(model, "eval", client_leaves_during_the_first_batch)
+    prompt = model.tokenize(b"The sea is wide and deep. " * 40, add_bos=True, special=False)
+    try:
+        outcome = engine.generate(
+            model, prompt, SamplingParams(max_tokens=20), None, cancel, print, UsageMeter()
+        )
+    finally:
+        model.close()
+
+    assert len(prompt) > 4 * 64 and engine.PROMPT_STEP >= 64
+    assert outcome.reason == "cancelled"
+    assert outcome.usage.completion_tokens == 0
+    assert evaluated == [64]  # not the other batches of the prompt
+
+
+def test_a_prompt_evaluated_in_batches_gives_the_same_answer(model_path: Path) -> None:
+    model = llama_cpp.Llama(str(model_path), n_ctx=512, n_batch=64, verbose=False)
+    prompt = model.tokenize(b"The sea is wide and deep. " * 30, add_bos=True, special=False)
+    try:
+        expected = model.create_completion(prompt, max_tokens=12, temperature=0)
+        model.reset()
+        model._ctx.kv_cache_clear()
+        pieces: list[TextDelta] = []
+        engine.generate(
+            model,
+            prompt,
+            SamplingParams(max_tokens=12, temperature=0),
+            None,
+            threading.Event(),
+            pieces.append,
+            UsageMeter(),
+        )
+    finally:
+        model.close()
+
+    assert "".join(p.text for p in pieces) == expected["choices"][0]["text"]  # type: ignore[index]
+
+
 def test_generation_never_runs_past_the_context(llama: llama_cpp.Llama) -> None:
     _, outcome = run(llama, SamplingParams(max_tokens=None, temperature=0, stop=("\n\n\n",)))
 

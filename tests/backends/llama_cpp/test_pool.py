@@ -1,4 +1,4 @@
-"""The instance pool: leases, FIFO waiting, a bounded queue, and cancelled waiters."""
+"""The instance pool: leases, waiting in turn by party, a bounded queue, and cancelled waiters."""
 
 from __future__ import annotations
 
@@ -47,6 +47,43 @@ async def test_waiters_are_served_in_order() -> None:
 
     assert served == ["a", "b", "c"]
     assert pool.busy == 0
+
+
+async def test_a_tenants_backlog_does_not_hold_up_another_tenant() -> None:
+    pool = make_pool(size=1, queue_size=10)
+    held = await pool.acquire("busy")
+    served: list[str] = []
+
+    async def call(party: str, name: str) -> None:
+        instance = await pool.acquire(party)
+        served.append(name)
+        await asyncio.sleep(0)
+        pool.release(instance)
+
+    backlog = [asyncio.create_task(call("busy", f"busy{i}")) for i in range(4)]
+    await asyncio.sleep(0)
+    other = asyncio.create_task(call("quiet", "quiet"))
+    await asyncio.sleep(0)
+    pool.release(held)
+    await asyncio.gather(*backlog, other)
+
+    assert served == ["busy0", "quiet", "busy1", "busy2", "busy3"]
+
+
+async def test_a_party_cancelled_while_waiting_leaves_the_others_their_turn() -> None:
+    pool = make_pool(size=1, queue_size=10)
+    held = await pool.acquire("a")
+    gone = asyncio.create_task(pool.acquire("a"))
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(pool.acquire("b"))
+    await asyncio.sleep(0)
+    gone.cancel()
+    await asyncio.sleep(0)
+
+    pool.release(held)
+
+    assert await asyncio.wait_for(waiting, 1) == held
+    assert pool.waiting == 0
 
 
 async def test_full_queue_refuses_at_once() -> None:

@@ -97,7 +97,7 @@ class LlamaCppBackend:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         prepared = await asyncio.to_thread(self._prepare, request)
-        instance = await self._generators.acquire()
+        instance = await self._generators.acquire(request.party)
         pieces: list[TextDelta] = []
         cancel = request.cancelled
         job = self._submit(instance, request, prepared, cancel, pieces.append)
@@ -116,7 +116,7 @@ class LlamaCppBackend:
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         prepared = await asyncio.to_thread(self._prepare, request)
-        instance = await self._generators.acquire()
+        instance = await self._generators.acquire(request.party)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
         cancel = request.cancelled
@@ -171,7 +171,7 @@ class LlamaCppBackend:
                 f"Model '{self.config.name}' does not serve embeddings.", param="model"
             )
         counts = await asyncio.to_thread(self._count_embedding_tokens, request.inputs)
-        instance = await self._embedders.acquire()
+        instance = await self._embedders.acquire(request.party)
         job = instance.thread.submit(_embed_each, instance.llama, request, counts)
         loop = asyncio.get_running_loop()
         # The instance is free when its thread is, not when the caller stops waiting: a

@@ -1,8 +1,9 @@
 """One generation on one `Llama` instance, run synchronously in that instance's thread.
 
 This is the only code that drives llama.cpp's token loop. It counts tokens exactly, applies stop
-sequences, computes logprobs from the raw logits, and checks a cancel flag at every token so an
-abandoned request frees the model within one token.
+sequences, computes logprobs from the raw logits, and checks a cancel flag at every token (and
+between the batches of a long prompt) so an abandoned request frees the model within one token
+or one prompt batch.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from corral.backends.base import (
 from corral.backends.llama_cpp.decoding import StopMatcher, Utf8Assembler
 
 EndReason = Literal["stop", "length", "cancelled"]
+PROMPT_STEP = 128
+"""Prompt tokens evaluated between two looks at the cancel flag. Deep in a long context one step
+takes seconds on a small CPU; steps of 128 cost no measurable throughput against 512."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,8 @@ def generate(
     # re-evaluates only the rest), which is what makes follow-up turns of a chat fast.
     llama.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
 
+    if not _evaluate_prompt(llama, prompt_tokens, cancel):
+        return GenerationOutcome("cancelled", Usage(len(prompt_tokens), 0))
     vocab = llama_cpp.llama_model_get_vocab(llama.model)
     assembler, stops = Utf8Assembler(), StopMatcher(params.stop)
     produced, reason = 0, "length"
@@ -89,6 +95,34 @@ def generate(
         if tail:
             emit(TextDelta(tail))
     return GenerationOutcome(reason, Usage(len(prompt_tokens), produced))  # type: ignore[arg-type]
+
+
+def _evaluate_prompt(
+    llama: llama_cpp.Llama, prompt_tokens: list[int], cancel: threading.Event
+) -> bool:
+    """Evaluate all but the prompt's last token batch by batch, False if cancelled between two.
+
+    `llama.generate` evaluates a prompt in one uninterruptible call: thousands of tokens (a
+    task's chunk) keep the CPU busy for many seconds after the client has gone. Done here, it
+    stops at the next batch; `llama.generate` then finds this prefix in the KV cache and
+    evaluates only the last token (whose logits it samples from).
+    """
+    cached = llama.input_ids[: llama.n_tokens]
+    reused = 0
+    for have, want in zip(cached, prompt_tokens, strict=False):
+        if have != want:
+            break
+        reused += 1
+    todo = prompt_tokens[reused : len(prompt_tokens) - 1]
+    if not todo:
+        return True
+    llama.n_tokens = reused
+    step = min(llama.n_batch, PROMPT_STEP)
+    for start in range(0, len(todo), step):
+        if cancel.is_set():
+            return False
+        llama.eval(todo[start : start + step])
+    return True
 
 
 def _free_sampler(llama: llama_cpp.Llama) -> None:

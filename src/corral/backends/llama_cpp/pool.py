@@ -1,8 +1,11 @@
 """A fixed set of model instances shared by requests, with a bounded wait queue.
 
 A `Llama` object serves one generation at a time, so each request leases a whole instance.
-When every instance is busy, requests wait in FIFO order; when the queue is full the request is
-refused at once with `Overloaded` (HTTP 503 with `Retry-After`) instead of piling up.
+When every instance is busy, requests wait; when the queue is full the request is refused at
+once with `Overloaded` (HTTP 503 with `Retry-After`) instead of piling up. Waiters are served
+in turn by party (the tenant asking), first come first served within a party: a tenant that
+queues many calls at once (a task's chunks, a burst) delays another tenant's call by at most
+one generation per instance, not by its whole backlog.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class InstancePool(Generic[T]):
         self._idle: list[T] = []
         self._all: list[T] = []
         self._loading = 0
-        self._waiters: deque[asyncio.Future[T]] = deque()
+        self._waiters: dict[str, deque[asyncio.Future[T]]] = {}
+        """Per party, in turn order: the party served last moves to the end."""
 
     @property
     def loaded(self) -> int:
@@ -44,7 +48,7 @@ class InstancePool(Generic[T]):
 
     @property
     def waiting(self) -> int:
-        return sum(1 for w in self._waiters if not w.done())
+        return sum(1 for queue in self._waiters.values() for w in queue if not w.done())
 
     @property
     def instances(self) -> list[T]:
@@ -55,7 +59,8 @@ class InstancePool(Generic[T]):
         while len(self._all) + self._loading < self._size:
             self.release(await self._load_one())
 
-    async def acquire(self) -> T:
+    async def acquire(self, party: str = "") -> T:
+        """An instance for `party`'s call: at once if one is idle, else in its turn."""
         if self._idle:
             return self._idle.pop()
         if len(self._all) + self._loading < self._size:
@@ -66,7 +71,7 @@ class InstancePool(Generic[T]):
                 f"{self._queue_size} request(s) are already waiting. Retry shortly.",
             )
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        self._waiters.setdefault(party, deque()).append(waiter)
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -75,11 +80,16 @@ class InstancePool(Generic[T]):
             raise
 
     def release(self, instance: T) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(instance)
-                return
+        for party in list(self._waiters):
+            queue = self._waiters.pop(party)
+            while queue and queue[0].done():  # cancelled while waiting
+                queue.popleft()
+            if not queue:
+                continue
+            queue.popleft().set_result(instance)
+            if queue:
+                self._waiters[party] = queue  # back of the line
+            return
         self._idle.append(instance)
 
     async def _load_one(self) -> T:
