@@ -90,26 +90,28 @@ def test_cancel_stops_a_long_prompt_between_two_batches(
     assert evaluated == [64]  # not the other batches of the prompt
 
 
-def test_a_prompt_evaluated_in_batches_gives_the_same_answer(model_path: Path) -> None:
-    model = llama_cpp.Llama(str(model_path), n_ctx=512, n_batch=64, verbose=False)
-    prompt = model.tokenize(b"The sea is wide and deep. " * 30, add_bos=True, special=False)
+def test_a_prompt_evaluated_in_steps_gives_llamas_own_answer(
+    model_path: Path, llama: llama_cpp.Llama
+) -> None:
+    prompt = llama.tokenize(b"The sea is wide and deep. " * 30, add_bos=True, special=False)
+    reference = llama_cpp.Llama(str(model_path), n_ctx=512, verbose=False)
     try:
-        expected = model.create_completion(prompt, max_tokens=12, temperature=0)
-        model.reset()
-        model._ctx.kv_cache_clear()
-        pieces: list[TextDelta] = []
-        engine.generate(
-            model,
-            prompt,
-            SamplingParams(max_tokens=12, temperature=0),
-            None,
-            threading.Event(),
-            pieces.append,
-            UsageMeter(),
-        )
+        expected = reference.create_completion(prompt, max_tokens=12, temperature=0)
     finally:
-        model.close()
+        reference.close()
+    pieces: list[TextDelta] = []
 
+    engine.generate(
+        llama,
+        prompt,
+        SamplingParams(max_tokens=12, temperature=0),
+        None,
+        threading.Event(),
+        pieces.append,
+        UsageMeter(),
+    )
+
+    assert len(prompt) > engine.PROMPT_STEP
     assert "".join(p.text for p in pieces) == expected["choices"][0]["text"]  # type: ignore[index]
 
 
