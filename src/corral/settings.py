@@ -90,6 +90,8 @@ class LocalModelConfig(_ModelCommon):
     threads: int | None = Field(default=None, ge=1, le=512)
     instances: int = Field(default=1, ge=1, le=64)
     queue_size: int = Field(default=32, ge=0, le=100_000)
+    max_per_tenant: int | None = Field(default=None, ge=1, le=64)
+    """Instances one tenant may hold at once; the others stay free for other tenants."""
     flash_attention: bool = True
     kv_cache_type: Literal["f16", "q8_0"] = "q8_0"
     """The KV cache's number format; q8_0 halves its memory at a negligible cost in quality."""

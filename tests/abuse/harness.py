@@ -16,11 +16,23 @@ from typing import Any
 
 import httpx
 
+from corral.settings import load_settings
 from tests.providers.openai_fake import KEY
 from tests.support import ADMIN_KEY, MODEL, RunningServer, start_server
 
 PARTNER = "gpt-mini"
 CONFIG = """
+# Two instances of the embedded model, at most one per tenant: one tenant's long task (a chunk
+# call may read a full context for a minute on a small CPU) leaves the other free.
+[[models]]
+name = "smollm2-135m-instruct"
+backend = "llama-cpp"
+path = "{model}"
+tier = "open"
+licence = "apache-2.0"
+instances = 2
+max_per_tenant = 1
+
 [[models]]
 name = "gpt-mini"
 tier = "partner"
@@ -76,7 +88,7 @@ class Harness:
 
     def __init__(self, home: Path, provider_url: str) -> None:
         self.home = home
-        self.config = CONFIG.format(url=provider_url)
+        self.config = CONFIG.format(url=provider_url, model=load_settings().embedded_model_path)
         self.server = self._start()
         self.workers: list[int] = []
         self.tenants = self._tenants()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from fastapi.responses import StreamingResponse
@@ -22,6 +22,7 @@ from tests.accounts_kit import KEY_SECRET, Accounts, accounts, sdk, sqlite_url, 
 from tests.support import MODEL, RunningServer, echo_entry, in_process_services, start_server
 
 HELLO: Any = [{"role": "user", "content": "Say hello"}]
+STORY: Any = [{"role": "user", "content": "Write a long story about the sea."}]
 ANSWER_LIMIT = 16384
 """Bytes of one stored answer (`idempotency.max_answer_bytes`) on this test's server."""
 
@@ -126,19 +127,15 @@ def test_a_retry_after_kill_9_runs_within_seconds(home: Path) -> None:
     config = "[idempotency]\nclaim_lease_s = 3\n"
     doomed = start_server(home / "first", config, env=shared)
     headers = {"Idempotency-Key": "crash-1"}
-    with sdk(doomed, caller.secret) as client, ThreadPoolExecutor(1) as pool:
-        running = pool.submit(
-            client.chat.completions.create,
-            model=MODEL,
-            messages=HELLO,
-            max_tokens=4000,
-            extra_headers=headers,
+    with sdk(doomed, caller.secret) as client:
+        story = client.chat.completions.create(
+            model=MODEL, messages=STORY, max_tokens=4000, stream=True, extra_headers=headers
         )
-        time.sleep(1.0)  # its claim is taken
-        doomed.process.kill()  # -9: no shutdown, no release of the claim
-        with pytest.raises(openai.APIConnectionError):
-            running.result()
-    doomed.process.wait()
+        next(iter(story))  # generating: its claim is taken
+        doomed.kill()  # -9, workers too: no shutdown, no release of the claim
+        with pytest.raises((openai.APIConnectionError, httpx.TransportError)):
+            for _ in story:
+                pass
 
     successor = start_server(home / "second", env=shared)
     try:
@@ -146,16 +143,21 @@ def test_a_retry_after_kill_9_runs_within_seconds(home: Path) -> None:
             deadline = time.monotonic() + 10
             while True:
                 try:
-                    answer = client.chat.completions.create(
-                        model=MODEL, messages=HELLO, max_tokens=4000, extra_headers=headers
+                    retry = client.chat.completions.create(
+                        model=MODEL,
+                        messages=STORY,
+                        max_tokens=4000,
+                        stream=True,
+                        extra_headers=headers,
                     )
+                    text = "".join(c.choices[0].delta.content or "" for c in retry if c.choices)
                     break
                 except openai.ConflictError:  # until the dead process's lease has expired
                     assert time.monotonic() < deadline, "the dead process's claim was kept"
                     time.sleep(0.5)
     finally:
         successor.stop()
-    assert answer.choices[0].message.content
+    assert text
 
 
 async def test_a_stream_cut_short_by_an_error_gives_its_key_back(tmp_path: Path) -> None:

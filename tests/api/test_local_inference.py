@@ -62,7 +62,7 @@ def test_full_queue_gets_503_with_retry_after(single_slot_server: RunningServer)
 
 def test_embeddings_share_the_bounded_queue(single_slot_server: RunningServer) -> None:
     url = f"{single_slot_server.base_url}/v1/embeddings"
-    long_inputs = {"model": MODEL, "input": ["A sentence about the weather today. " * 8] * 4}
+    long_inputs = {"model": MODEL, "input": ["A sentence about the weather today. " * 8] * 32}
     with ThreadPoolExecutor(1) as pool:
         busy = pool.submit(httpx.post, url, json=long_inputs, headers=AUTH, timeout=120)
         time.sleep(0.5)

@@ -11,13 +11,13 @@ from corral.backends.llama_cpp.pool import InstancePool
 from corral.errors import Overloaded
 
 
-def make_pool(size: int, queue_size: int) -> InstancePool[int]:
+def make_pool(size: int, queue_size: int, max_per_party: int | None = None) -> InstancePool[int]:
     counter = itertools.count()
 
     async def load() -> int:
         return next(counter)
 
-    return InstancePool("m", load, size, queue_size)
+    return InstancePool("m", load, size, queue_size, max_per_party)
 
 
 async def test_instances_load_on_demand_up_to_size() -> None:
@@ -84,6 +84,21 @@ async def test_a_party_cancelled_while_waiting_leaves_the_others_their_turn() ->
 
     assert await asyncio.wait_for(waiting, 1) == held
     assert pool.waiting == 0
+
+
+async def test_a_tenant_at_its_cap_leaves_an_instance_free_for_another() -> None:
+    pool = make_pool(size=2, queue_size=10, max_per_party=1)
+    first = await pool.acquire("busy")
+    second = asyncio.create_task(pool.acquire("busy"))
+    await asyncio.sleep(0)
+
+    other = await asyncio.wait_for(pool.acquire("quiet"), 1)
+
+    assert not second.done() and pool.waiting == 1
+    pool.release(first)
+    assert await asyncio.wait_for(second, 1) == first
+    pool.release(other)
+    assert pool.busy == 1
 
 
 async def test_full_queue_refuses_at_once() -> None:

@@ -65,7 +65,11 @@ class LlamaCppBackend:
         self._formatter = loader.chat_formatter(self._vocab, template) if template else None
         self._grammars = GrammarCompiler(schema_limits or SchemaLimits(), lambda: self._vocab)
         self._generators: InstancePool[_Instance] = InstancePool(
-            config.name, self._load_generator, config.instances, config.queue_size
+            config.name,
+            self._load_generator,
+            config.instances,
+            config.queue_size,
+            config.max_per_tenant,
         )
         self._embedders: InstancePool[_Instance] = InstancePool(
             config.name, self._load_embedder, 1, config.queue_size
