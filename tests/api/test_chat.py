@@ -266,3 +266,14 @@ def test_a_schema_whose_shortest_answer_cannot_fit_is_a_400(client: openai.OpenA
     body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
     assert body["param"] == "response_format"
     assert "more than 1 token(s) can hold" in body["message"]
+
+
+def test_more_tools_than_openai_allows_is_a_400_naming_tools(client: openai.OpenAI) -> None:
+    tool: Any = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=QUESTION, tools=[tool] * 129)
+
+    body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
+    assert body["param"] == "tools"
+    assert "128" in body["message"]

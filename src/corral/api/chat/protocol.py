@@ -147,9 +147,13 @@ class NamedToolChoice(WireModel):
     function: NamedFunction
 
 
+MAX_TOOLS = 128
+"""As OpenAI's API: each tool's schema is part of every prompt."""
+
+
 class ChatCompletionRequest(SamplingFields):
     messages: list[Message] = Field(min_length=1)
-    tools: list[Tool] | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     max_completion_tokens: int | None = Field(default=None, ge=1)
