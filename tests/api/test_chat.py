@@ -277,3 +277,29 @@ def test_more_tools_than_openai_allows_is_a_400_naming_tools(client: openai.Open
     body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
     assert body["param"] == "tools"
     assert "128" in body["message"]
+
+
+def test_a_schema_is_answered_in_its_own_key_order_within_its_integer_bounds(
+    client: openai.OpenAI,
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "reasoning": {"type": "string", "maxLength": 80},
+            "answer": {"type": "integer", "minimum": 0, "maximum": 1},
+        },
+        "required": ["reasoning", "answer"],
+        "additionalProperties": False,
+    }
+    for seed in range(3):
+        completion = client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "How many moons has Mars? Think first."}],
+            max_tokens=120,
+            seed=seed,
+            response_format=schema_format(schema),
+        )
+        answer = json.loads(completion.choices[0].message.content or "")
+
+        assert list(answer) == ["reasoning", "answer"]
+        assert answer["answer"] in (0, 1)

@@ -142,3 +142,26 @@ def test_the_shortest_answer_is_measured(schema: dict[str, Any], shortest: str) 
 def test_a_compiled_bound_too_close_to_the_grammar_nesting_is_a_configuration_error() -> None:
     with pytest.raises(ValidationError):
         SchemaLimits(max_compiled_bound=990, max_grammar_nesting=1000)
+
+
+@pytest.mark.parametrize(
+    ("schema", "values"),
+    [
+        ({"type": "integer", "minimum": 1, "maximum": 5}, [1, 2, 3, 4, 5]),
+        ({"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 3}, [1, 2]),
+        ({"type": "integer", "minimum": 0.5, "maximum": 2.5}, [1, 2]),
+    ],
+)
+def test_a_small_integer_range_is_compiled_as_its_values(
+    schema: dict[str, Any], values: list[int]
+) -> None:
+    assert bounded(schema, LIMITS) == {"enum": values}
+
+
+def test_an_open_or_wide_integer_range_is_left_as_it_is() -> None:
+    for schema in (
+        {"type": "integer", "minimum": 0},
+        {"type": "integer", "minimum": 0, "maximum": 10**6},
+        {"type": "number", "minimum": 0, "maximum": 1},
+    ):
+        assert bounded(schema, LIMITS) == schema

@@ -11,6 +11,7 @@ answer under a schema takes, so a schema that cannot fit in `max_tokens` is refu
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -119,7 +120,36 @@ def bounded(schema: Any, limits: SchemaLimits, path: str = "#") -> Any:
             result[key] = value
         else:
             result[key] = bounded(value, limits, here)
-    return result
+    return _integer_range(result, limits)
+
+
+def _integer_range(schema: dict[str, Any], limits: SchemaLimits) -> dict[str, Any]:
+    """An integer schema with a small `minimum`..`maximum` as the enum of its values: the
+    grammar converter ignores numeric bounds, so `{"type": "integer", "maximum": 1}` would
+    otherwise allow 100. Wider ranges stay as they are (their bounds are not enforced)."""
+    if schema.get("type") != "integer" or "enum" in schema or "const" in schema:
+        return schema
+    low, high = (
+        _bound(schema, "minimum", "exclusiveMinimum", 1),
+        _bound(schema, "maximum", "exclusiveMaximum", -1),
+    )
+    if low is None or high is None or not 0 <= high - low < limits.max_enum_members:
+        return schema
+    return {"enum": list(range(low, high + 1))}
+
+
+def _bound(schema: dict[str, Any], inclusive: str, exclusive: str, step: int) -> int | None:
+    """The tightest integer bound on one side (`step` 1: from below, -1: from above)."""
+    found = []
+    for key, shift in ((inclusive, 0), (exclusive, step)):
+        value = schema.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        rounded = math.ceil(value) if step > 0 else math.floor(value)
+        found.append(rounded + (shift if rounded == value else 0))
+    if not found:
+        return None
+    return max(found) if step > 0 else min(found)
 
 
 def minimum_output_bytes(schema: Any) -> int:

@@ -46,7 +46,9 @@ class GrammarCompiler:
         """The grammar for `schema`, for an answer of at most `room_tokens` tokens."""
         check_structure(schema, self.limits)
         self._check_fits(schema, room_tokens)
-        text = json.dumps(bounded(schema, self.limits), sort_keys=True)
+        # Keys in the order given: the grammar writes properties in that order, and a schema
+        # that puts "reasoning" before "answer" means it.
+        text = json.dumps(bounded(schema, self.limits))
         key = hashlib.sha256(text.encode()).hexdigest()
         grammar = self._cache.get(key)
         if grammar is None:
