@@ -131,15 +131,24 @@ class Harness:
         return Tenants(*keys)
 
     def _warm_up(self) -> int:
-        """The model loaded, one of each kind of call served: then the baseline memory."""
+        """The model loaded and each kind of call served, on each instance (a long prompt from
+        each tenant at once), and a batch embedded: then the baseline memory."""
+        with ThreadPoolExecutor(2) as pool:
+            for answer in pool.map(self._long_chat, (self.tenants.abuser, self.tenants.victim)):
+                answer.raise_for_status()
+        inputs = [f"sentence {i} " + "words " * 60 for i in range(16)]
         with httpx.Client(base_url=self.url, headers=auth(self.tenants.victim), timeout=60) as api:
-            api.post("/v1/chat/completions", json=chat(MODEL, "Hi", 4)).raise_for_status()
             api.post("/v1/chat/completions", json=chat(PARTNER, "Hi", 4)).raise_for_status()
-            embedded = api.post("/v1/embeddings", json={"model": MODEL, "input": ["Hi"]})
+            embedded = api.post("/v1/embeddings", json={"model": MODEL, "input": inputs})
             embedded.raise_for_status()
         time.sleep(0.5)
         self.workers = sorted(self.server.worker_pids())
         return self.rss_kb()
+
+    def _long_chat(self, key: str) -> httpx.Response:
+        body = chat(MODEL, "The sea is wide. " * 400, 4)
+        url = f"{self.url}/v1/chat/completions"
+        return httpx.post(url, json=body, headers=auth(key), timeout=60)
 
     def rss_kb(self) -> int:
         """The serving workers' memory (`corral serve` itself only supervises them)."""
