@@ -229,8 +229,12 @@ def test_a_long_max_length_is_answered_not_a_crash(client: openai.OpenAI) -> Non
         response_format=schema_format({"type": "string", "maxLength": 20000}),
     )
 
-    assert (completion.choices[0].message.content or "").startswith('"')
-    assert completion.choices[0].finish_reason == "length"
+    content, finish = (
+        completion.choices[0].message.content or "",
+        completion.choices[0].finish_reason,
+    )
+    assert content.startswith('"')
+    assert finish == "length" or isinstance(json.loads(content), str)  # cut short, or complete
 
 
 @pytest.mark.parametrize(
