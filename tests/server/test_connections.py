@@ -6,7 +6,7 @@ import json
 
 from corral.errors import ServerAtCapacity, TooManyConnections
 from corral.server.connections import ConnectionGuard, raw_error_response
-from corral.settings import ConnectionLimits
+from corral.server.limits import ConnectionLimits
 
 
 def test_an_address_at_its_cap_is_refused_until_one_of_its_connections_closes() -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from corral.errors import InvalidRequest
-from corral.tasks.chat_export import parse_chat, parse_messages, participants
+from corral.tasks.chat_export import parse_chat, participants
+from corral.tasks.chat_messages import parse_messages
 from corral.tasks.inputs import ChatMessageLine
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ from types import ModuleType
 import pytest
 
 from corral.errors import InvalidRequest
-from corral.tasks.creator import compute_facts, engagement_rate, read_creator_posts
+from corral.tasks.creator import read_creator_posts
+from corral.tasks.creator_facts import compute_facts, engagement_rate
 from corral.tasks.inputs import CreatorPost, Fact
 
 ROOT = Path(__file__).resolve().parents[2]

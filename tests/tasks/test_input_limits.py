@@ -11,7 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from corral.errors import InvalidRequest
-from corral.tasks.chat_export import parse_chat, parse_messages
+from corral.tasks.chat_export import parse_chat
+from corral.tasks.chat_messages import parse_messages
 from corral.tasks.creator import creator_csv_posts, creator_json_posts, read_creator_posts
 from corral.tasks.feed import feed_posts
 from corral.tasks.limits import TaskInputLimits

@@ -32,8 +32,8 @@ from corral.errors import (
     ServerAtCapacity,
     TooManyConnections,
 )
+from corral.server.limits import ConnectionLimits
 from corral.server.supervisor import die_with_parent
-from corral.settings import ConnectionLimits
 
 logger = logging.getLogger("corral.server")
 

@@ -1,4 +1,5 @@
-"""Chat exports read into `ChatMessageLine`s: WhatsApp text exports and JSON message lists.
+"""Chat exports read into `ChatMessageLine`s: WhatsApp text exports (JSON message lists:
+`chat_messages`).
 
 WhatsApp writes one header per message, then the text; a text of several lines continues on
 the following lines, which carry no header. Android and iOS, English and German differ only in
@@ -37,13 +38,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from corral.errors import InvalidRequest
 from corral.tasks.inputs import ChatMessageLine, MessageKind
 from corral.tasks.limits import TaskInputLimits
 
-__all__ = ["decode_chat", "parse_chat", "parse_messages", "participants"]
+__all__ = ["classify", "decode_chat", "parse_chat", "participants", "quote", "too_long", "too_many"]
 
 LRM = "\u200e"
 _SPACE = "[ \u202f\u00a0]"
@@ -177,23 +177,23 @@ def _group_lines(lines: list[str], limits: TaskInputLimits) -> list[_Raw]:
         time = _time(match, day_first) if match else None
         if match and time:
             if len(raws) == limits.max_messages:
-                raise _too_many(limits)
+                raise too_many(limits)
             raws.append(_Raw(match, time, [line[match.end() :]], len(line) - match.end()))
         elif raws:
             raws[-1].lines.append(line)
             raws[-1].chars += len(line) + 1
         elif line.strip():
             raise InvalidRequest(
-                f"this does not look like a WhatsApp export: line {number} ({_quote(line)})"
+                f"this does not look like a WhatsApp export: line {number} ({quote(line)})"
                 f" does not start with a date and time such as {EXAMPLES}",
                 param=PARAM,
             )
         if raws and raws[-1].chars > limits.max_message_chars:
-            raise _too_long(f"the message at line {number}", limits, PARAM)
+            raise too_long(f"the message at line {number}", limits, PARAM)
     return raws
 
 
-def _too_many(limits: TaskInputLimits, param: str = PARAM) -> InvalidRequest:
+def too_many(limits: TaskInputLimits, param: str = PARAM) -> InvalidRequest:
     return InvalidRequest(
         f"the chat has more than {limits.max_messages:,} messages"
         " (task_inputs.max_messages): send a part of it",
@@ -202,7 +202,7 @@ def _too_many(limits: TaskInputLimits, param: str = PARAM) -> InvalidRequest:
     )
 
 
-def _too_long(what: str, limits: TaskInputLimits, param: str) -> InvalidRequest:
+def too_long(what: str, limits: TaskInputLimits, param: str) -> InvalidRequest:
     return InvalidRequest(
         f"{what} has more than {limits.max_message_chars:,} characters"
         " (task_inputs.max_message_chars)",
@@ -211,7 +211,7 @@ def _too_long(what: str, limits: TaskInputLimits, param: str) -> InvalidRequest:
     )
 
 
-def _quote(line: str, limit: int = 60) -> str:
+def quote(line: str, limit: int = 60) -> str:
     line = line.replace(LRM, "").strip()
     return repr(line if len(line) <= limit else line[:limit] + "…")
 
@@ -379,83 +379,6 @@ def _group_name_lines_as_system(lines: list[ChatMessageLine]) -> list[ChatMessag
         else line
         for line in lines
     ]
-
-
-def parse_messages(
-    items: list[dict[str, Any]], limits: TaskInputLimits = DEFAULT_LIMITS
-) -> list[ChatMessageLine]:
-    """Messages given as JSON: `[{"author"|"from"|"sender", "text"|"content", "time"?}]`.
-
-    `time` is ISO 8601 or seconds since the epoch (UTC); a message without an author is a
-    system line; `kind` may be given, otherwise it is read from the text.
-    """
-    if not isinstance(items, list) or not items:
-        raise InvalidRequest("the chat has no messages: send a non-empty list", param="messages")
-    if len(items) > limits.max_messages:
-        raise _too_many(limits, "messages")
-    return [_message(index, item, limits) for index, item in enumerate(items, start=1)]
-
-
-def _message(index: int, item: object, limits: TaskInputLimits) -> ChatMessageLine:
-    param = f"messages[{index - 1}]"
-    if not isinstance(item, dict):
-        raise InvalidRequest(f"message {index} is not an object", param=param)
-    author = _first(item, ("author", "from", "sender"))
-    text = _text(_first(item, ("text", "content", "message")))
-    if (author is not None and not isinstance(author, str)) or text is None:
-        raise InvalidRequest(
-            f"message {index} needs an author (a string) and a text"
-            ' ("author"/"from"/"sender" and "text"/"content")',
-            param=param,
-        )
-    if len(text) > limits.max_message_chars:
-        raise _too_long(f"message {index}", limits, f"{param}.text")
-    if author is not None and len(author.strip()) > limits.max_author_chars:
-        raise InvalidRequest(
-            f"message {index}: the author's name has more than {limits.max_author_chars:,}"
-            " characters (task_inputs.max_author_chars)",
-            param=f"{param}.author",
-            code="author_too_long",
-        )
-    time, kind = _json_time(index, item.get("time")), item.get("kind")
-    if author is None or not author.strip() or kind == "system":
-        return ChatMessageLine(index, time, None, text, "system")
-    if kind not in ("text", "media", "deleted"):
-        kind = classify(text)
-    return ChatMessageLine(index, time, author.strip(), text, kind)
-
-
-def _first(item: dict[str, Any], keys: Sequence[str]) -> Any:
-    return next((item[key] for key in keys if item.get(key) is not None), None)
-
-
-def _text(value: object) -> str | None:
-    """A string, or a list of strings and {"text": ...} parts (Telegram's rich text)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        parts = [
-            p if isinstance(p, str) else p.get("text") for p in value if isinstance(p, str | dict)
-        ]
-        return "".join(p for p in parts if isinstance(p, str))
-    return None
-
-
-def _json_time(index: int, value: object) -> dt.datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return dt.datetime.fromtimestamp(value, tz=dt.UTC)
-        if isinstance(value, str):
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        pass
-    raise InvalidRequest(
-        f"message {index} has a time that is neither ISO 8601 nor seconds since the epoch:"
-        f" {_quote(value) if isinstance(value, str) else type(value).__name__}",
-        param=f"messages[{index - 1}].time",
-    )
 
 
 def participants(lines: Iterable[ChatMessageLine]) -> list[tuple[str, int]]:

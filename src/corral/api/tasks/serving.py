@@ -13,8 +13,10 @@ from typing import Any
 
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
 from corral.pipeline.gateway import Gateway, RequestContext, Target
-from corral.tasks.chat_export import parse_chat, parse_messages
-from corral.tasks.creator import compute_facts, creator_csv_posts, creator_json_posts
+from corral.tasks.chat_export import parse_chat
+from corral.tasks.chat_messages import parse_messages
+from corral.tasks.creator import creator_csv_posts, creator_json_posts
+from corral.tasks.creator_facts import compute_facts
 from corral.tasks.engine import (
     InvalidModelOutput,
     ModelCaller,
