@@ -133,7 +133,7 @@ class FunctionSpec(WireModel):
     strict: bool | None = None
 
 
-def _check_parameters(function: FunctionSpec, param: str, limits: SchemaLimits) -> None:
+def check_parameters(function: FunctionSpec, param: str, limits: SchemaLimits) -> None:
     if function.parameters is None:
         return
     import jsonschema
@@ -206,7 +206,7 @@ class ChatCompletionRequest(SamplingFields):
             )
         limits = (info.context or {}).get("schema_limits") or SchemaLimits()
         for index, tool in enumerate(self.tools or []):
-            _check_parameters(tool.function, f"tools[{index}].function.parameters", limits)
+            check_parameters(tool.function, f"tools[{index}].function.parameters", limits)
         return self
 
     def chosen_tool(self) -> str | None:
