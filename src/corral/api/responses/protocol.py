@@ -80,7 +80,7 @@ class FunctionTool(WireModel):
     strict: bool | None = None
 
 
-class NamedFunction(WireModel):
+class FunctionChoice(WireModel):
     type: Literal["function"]
     name: str
 
@@ -115,7 +115,7 @@ class ResponsesRequest(WireModel):
     store: bool = True
     stream: bool = False
     tools: list[FunctionTool] | None = Field(default=None, max_length=128)
-    tool_choice: Literal["none", "auto", "required"] | NamedFunction | None = None
+    tool_choice: Literal["none", "auto", "required"] | FunctionChoice | None = None
     parallel_tool_calls: bool | None = None
     text: TextConfig | None = None
     max_output_tokens: int | None = Field(default=None, ge=1)
@@ -144,7 +144,7 @@ class ResponsesRequest(WireModel):
         return self
 
     def chosen_tool(self) -> str | None:
-        if isinstance(self.tool_choice, NamedFunction):
+        if isinstance(self.tool_choice, FunctionChoice):
             return self.tool_choice.name
         return self.tool_choice
 
