@@ -26,8 +26,9 @@ from corral.backends.base import (
     GenerationResult,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
 )
-from corral.backends.llama_cpp import engine, loader
+from corral.backends.llama_cpp import engine, loader, tools
 from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.pool import InstancePool
 from corral.backends.schema_limits import SchemaLimits
@@ -47,6 +48,7 @@ class _Instance:
 class _Prepared:
     tokens: list[int]
     grammar: LlamaGrammar | None
+    tool_plan: tools.ToolPlan | None = None
 
 
 class LlamaCppBackend:
@@ -101,6 +103,15 @@ class LlamaCppBackend:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         prepared = await asyncio.to_thread(self._prepare, request)
+        result = await self._generate(request, prepared)
+        if prepared.tool_plan is None:
+            return result
+        answer = tools.read(result.text, result.finish_reason, prepared.tool_plan)
+        return GenerationResult(
+            answer.text, answer.finish_reason, result.usage, tool_calls=answer.tool_calls
+        )
+
+    async def _generate(self, request: GenerationRequest, prepared: _Prepared) -> GenerationResult:
         instance = await self._generators.acquire(request.party)
         pieces: list[TextDelta] = []
         cancel = request.cancelled
@@ -120,6 +131,9 @@ class LlamaCppBackend:
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         prepared = await asyncio.to_thread(self._prepare, request)
+        if prepared.tool_plan is not None:
+            # Whether the answer is a call or text is known only once its JSON is complete.
+            return _replay(await self.generate(request))
         instance = await self._generators.acquire(request.party)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
@@ -223,10 +237,25 @@ class LlamaCppBackend:
                 f"{source} or of max_tokens.",
                 param=source,
             )
-        schema = request.params.json_schema
+        tool_plan = tools.plan(request.params) if request.messages is not None else None
+        schema = request.params.json_schema if tool_plan is None else tool_plan.schema
         room = asked or limit - len(tokens)
-        grammar = self._grammars.compile(schema, room) if schema is not None else None
-        return _Prepared(tokens, grammar)
+        grammar = None
+        if schema is not None:
+            grammar = self._compile(
+                schema, room, "response_format" if tool_plan is None else "tools"
+            )
+        return _Prepared(tokens, grammar, tool_plan)
+
+    def _compile(self, schema: dict[str, Any], room: int, param: str) -> LlamaGrammar:
+        try:
+            return self._grammars.compile(schema, room)
+        except InvalidRequest as exc:
+            if param == "response_format":
+                raise
+            # The same limits guard a function's schema; say which parameter broke them.
+            message = exc.message.replace("response_format:", "tools:", 1)
+            raise type(exc)(message.replace("JSON schema", "tool schema"), param=param) from None
 
     def _tokenize(self, request: GenerationRequest) -> list[int]:
         if request.messages is None:
@@ -235,25 +264,13 @@ class LlamaCppBackend:
             # An empty prompt of a model that adds no BOS is no tokens at all, which llama.cpp
             # cannot decode from; like OpenAI, generate from the start of a document instead.
             return list(tokens) or self._start_of_document()
-        if request.params.tools:
-            raise InvalidRequest(
-                f"Model '{self.config.name}' runs on this machine without tool calling; send "
-                "the request without 'tools', or choose a model that supports them.",
-                param="tools",
-            )
-        if any(m.role == "tool" or m.tool_calls for m in request.messages):
-            raise InvalidRequest(
-                f"Model '{self.config.name}' does not take tool calls or tool results in "
-                "'messages'.",
-                param="messages",
-            )
         if self._formatter is None:
             raise InvalidRequest(
                 f"Model '{self.config.name}' has no chat template in its GGUF metadata; "
                 "use /v1/completions with a prompt instead.",
                 param="model",
             )
-        messages: Any = [{"role": m.role, "content": m.content} for m in request.messages]
+        messages: Any = tools.render(request.messages, tools.plan(request.params))
         prompt = self._formatter(messages=messages).prompt
         return list(self._vocab.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
@@ -300,6 +317,14 @@ def _final_event(done: asyncio.Future[engine.GenerationOutcome]) -> StreamEvent 
         return error
     outcome = done.result()
     return Finished("stop" if outcome.reason == "stop" else "length", outcome.usage)
+
+
+async def _replay(result: GenerationResult) -> AsyncIterator[StreamEvent]:
+    for index, call in enumerate(result.tool_calls or []):
+        yield ToolCallDelta(index, call.id, call.name, call.arguments)
+    if result.text:
+        yield TextDelta(result.text)
+    yield Finished(result.finish_reason, result.usage)
 
 
 async def _relay(
