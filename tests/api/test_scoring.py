@@ -39,7 +39,7 @@ def direct(model_path: Path) -> Iterator[llama_cpp.Llama]:
 
 def direct_logprobs(llama: llama_cpp.Llama, text: str) -> list[float]:
     tokens = llama.tokenize(text.encode(), add_bos=True, special=False)
-    llama.reset()
+    llama.n_tokens = 0  # nothing reused from the previous text
     llama.eval(tokens)
     return [float(log_softmax(llama.scores[i - 1])[tokens[i]]) for i in range(1, len(tokens))]
 
@@ -107,7 +107,7 @@ def test_generation_after_an_echoed_prompt_continues_it(client: openai.OpenAI) -
     )
 
     choice = completion.choices[0]
-    lp = choice.logprobs
+    lp: Any = choice.logprobs
     assert choice.text.startswith(CONTEXT)
     assert "".join(lp.tokens) == choice.text
     assert len(lp.top_logprobs[-1]) == 2
