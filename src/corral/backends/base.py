@@ -82,6 +82,10 @@ class GenerationRequest:
     params: SamplingParams
     messages: tuple[ChatMessage, ...] | None = None
     prompt: str | None = None
+    prompt_tokens: tuple[int, ...] | None = None
+    """A completion prompt given as token ids instead of text (local models only)."""
+    echo: bool = False
+    """Score the prompt too: logprobs for every prompt token before the generated ones."""
     meter: UsageMeter = field(default_factory=UsageMeter, compare=False)
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
     """Set when nobody wants the answer any more; backends stop as soon as they see it."""
@@ -111,7 +115,8 @@ class TopLogprob:
 @dataclass(frozen=True, slots=True)
 class TokenLogprob:
     token: str
-    logprob: float
+    logprob: float | None
+    """None for a prompt's first token, which nothing precedes (echoed prompts)."""
     bytes: list[int]
     top_logprobs: list[TopLogprob]
 

@@ -49,6 +49,7 @@ from corral.backends.base import (
     ToolCall,
     Usage,
 )
+from corral.backends.remote.common import text_prompt
 from corral.errors import InvalidRequest
 
 DEFAULT_MAX_TOKENS = 4096
@@ -118,7 +119,7 @@ def _turns(request: GenerationRequest) -> tuple[list[str], list[dict[str, Any]]]
     """(system texts, alternating user/assistant turns of content blocks)."""
     messages = request.messages
     if messages is None:
-        messages = (ChatMessage("user", request.prompt or ""),)
+        messages = (ChatMessage("user", text_prompt(request)),)
     system: list[str] = []
     turns: list[dict[str, Any]] = []
     for message in messages:

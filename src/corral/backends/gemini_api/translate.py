@@ -30,6 +30,7 @@ from corral.backends.base import (
     ToolSpec,
     Usage,
 )
+from corral.backends.remote.common import text_prompt
 from corral.errors import InvalidRequest
 
 _FINISH_REASONS: dict[str, FinishReason] = {
@@ -75,7 +76,7 @@ class Answer:
 
 def to_prompt(request: GenerationRequest) -> Prompt:
     if request.messages is None:
-        return Prompt([user_text(request.prompt or "")], None)
+        return Prompt([user_text(text_prompt(request))], None)
     system = [m.content for m in request.messages if m.role == "system"]
     names = {call.id: call.name for m in request.messages for call in m.tool_calls}
     contents: list[types.Content] = []

@@ -27,8 +27,9 @@ from corral.backends.base import (
     StreamEvent,
     TextDelta,
     ToolCallDelta,
+    Usage,
 )
-from corral.backends.llama_cpp import engine, loader, tools
+from corral.backends.llama_cpp import engine, loader, scoring, tools
 from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.pool import InstancePool
 from corral.backends.schema_limits import SchemaLimits
@@ -42,6 +43,7 @@ class _Instance:
     thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="llama")
     )
+    scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,11 @@ class LlamaCppBackend:
     ) -> Any:
         def run() -> engine.GenerationOutcome:
             try:
+                if request.echo and not _score(instance, request, prepared.tokens, emit):
+                    return engine.GenerationOutcome("cancelled", Usage(len(prepared.tokens), 0))
+                if request.params.max_tokens == 0:  # scoring only: nothing to generate
+                    request.meter.prompt_tokens = len(prepared.tokens)
+                    return engine.GenerationOutcome("length", Usage(len(prepared.tokens), 0))
                 return engine.generate(
                     instance.llama,
                     prepared.tokens,
@@ -258,6 +265,8 @@ class LlamaCppBackend:
             raise type(exc)(message.replace("JSON schema", "tool schema"), param=param) from None
 
     def _tokenize(self, request: GenerationRequest) -> list[int]:
+        if request.prompt_tokens is not None:
+            return self._checked_ids(request.prompt_tokens) or self._start_of_document()
         if request.messages is None:
             text = request.prompt or ""
             tokens = self._vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False)
@@ -273,6 +282,17 @@ class LlamaCppBackend:
         messages: Any = tools.render(request.messages, tools.plan(request.params))
         prompt = self._formatter(messages=messages).prompt
         return list(self._vocab.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def _checked_ids(self, tokens: tuple[int, ...]) -> list[int]:
+        size = self._vocab.n_vocab()
+        for index, token in enumerate(tokens):
+            if not 0 <= token < size:
+                raise InvalidRequest(
+                    f"Token id {token} at position {index} of the prompt is not in the "
+                    f"vocabulary of model '{self.config.name}' (ids 0 to {size - 1}).",
+                    param="prompt",
+                )
+        return list(tokens)
 
     def _start_of_document(self) -> list[int]:
         for token in (self._vocab.token_bos(), self._vocab.token_eos()):
@@ -307,6 +327,23 @@ def _embed_each(
         vectors.extend(llama.embed([text], normalize=True, truncate=False))
         request.meter.prompt_tokens += count
     return vectors
+
+
+def _score(
+    instance: _Instance,
+    request: GenerationRequest,
+    tokens: list[int],
+    emit: Callable[[TextDelta], None],
+) -> bool:
+    """Emit the prompt's logprobs ahead of the generated ones; False if cancelled meanwhile."""
+    top_n = request.params.top_logprobs
+    entries = scoring.score_prompt(
+        instance.llama, tokens, top_n, instance.scores, request.cancelled
+    )
+    if entries is None:
+        return False
+    emit(TextDelta("", entries))
+    return True
 
 
 def _final_event(done: asyncio.Future[engine.GenerationOutcome]) -> StreamEvent | BaseException:

@@ -168,8 +168,8 @@ def _token_logprob(
         best = np.argpartition(-logprobs, params.top_logprobs)[: params.top_logprobs]
         for candidate in sorted(best.tolist(), key=lambda t: -logprobs[t]):
             raw = llama.detokenize([candidate])
-            top.append(TopLogprob(_token_text(raw), float(logprobs[candidate]), list(raw)))
-    return TokenLogprob(_token_text(piece), float(logprobs[token]), list(piece), top)
+            top.append(TopLogprob(token_text(raw), float(logprobs[candidate]), list(raw)))
+    return TokenLogprob(token_text(piece), float(logprobs[token]), list(piece), top)
 
 
 def log_softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -178,5 +178,5 @@ def log_softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.flo
     return result
 
 
-def _token_text(raw: bytes) -> str:
+def token_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")

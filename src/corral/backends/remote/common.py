@@ -7,7 +7,7 @@ import math
 import os
 
 from corral.backends.base import GenerationRequest, UsageMeter
-from corral.errors import ConfigError, UpstreamError, UpstreamRejected
+from corral.errors import ConfigError, InvalidRequest, UpstreamError, UpstreamRejected
 from corral.settings import RemoteModelConfig
 
 # Per message, beyond its UTF-8 bytes: role markers and separators of any chat template.
@@ -26,6 +26,22 @@ def api_key(config: RemoteModelConfig) -> str | None:
             "(its api_key_env) is not set"
         )
     return value
+
+
+def text_prompt(request: GenerationRequest) -> str:
+    """A completion's prompt as a chat provider takes it: text, never token ids or scoring."""
+    if request.prompt_tokens is not None:
+        raise InvalidRequest(
+            "This model takes prompts as text; prompts given as token ids are served by the "
+            "local models only.",
+            param="prompt",
+        )
+    if request.echo:
+        raise InvalidRequest(
+            "Scoring a prompt ('echo' with 'logprobs') is served by the local models only.",
+            param="echo",
+        )
+    return request.prompt or ""
 
 
 def prompt_token_bound(request: GenerationRequest) -> int:
