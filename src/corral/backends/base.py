@@ -54,6 +54,8 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     logprobs: bool = False
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    """(token id, bias added to its logit), as OpenAI's `logit_bias`: -100 bans, 100 forces."""
     top_logprobs: int = 0
     json_schema: dict[str, Any] | None = None
     """Constrain the output to this JSON schema (`{}` means any JSON object)."""

@@ -40,6 +40,7 @@ def to_generation_request(
         presence_penalty=request.presence_penalty or 0.0,
         frequency_penalty=request.frequency_penalty or 0.0,
         logprobs=request.logprobs is not None,
+        logit_bias=request.biases(),
         top_logprobs=request.logprobs or 0,
     )
     # Token ids are echoed from the model's own pieces, so they are scored whenever echoed.

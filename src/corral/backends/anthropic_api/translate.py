@@ -49,7 +49,7 @@ from corral.backends.base import (
     ToolCall,
     Usage,
 )
-from corral.backends.remote.common import text_prompt
+from corral.backends.remote.common import refuse_logit_bias, text_prompt
 from corral.errors import InvalidRequest
 
 DEFAULT_MAX_TOKENS = 4096
@@ -167,6 +167,7 @@ def _input(call: ToolCall) -> dict[str, Any]:
 
 
 def _sampling(params: SamplingParams) -> dict[str, Any]:
+    refuse_logit_bias(params, "Anthropic")
     out: dict[str, Any] = {}
     if params.stop:
         out["stop_sequences"] = list(params.stop)

@@ -30,7 +30,7 @@ from corral.backends.base import (
     ToolSpec,
     Usage,
 )
-from corral.backends.remote.common import text_prompt
+from corral.backends.remote.common import refuse_logit_bias, text_prompt
 from corral.errors import InvalidRequest
 
 _FINISH_REASONS: dict[str, FinishReason] = {
@@ -145,6 +145,7 @@ def _function_response(message: ChatMessage, names: dict[str, str]) -> types.Par
 
 def to_config(params: SamplingParams, system: str | None) -> types.GenerateContentConfig:
     """The `generationConfig`, tools and tool config of one request."""
+    refuse_logit_bias(params, "Gemini")
     schema = params.json_schema
     return types.GenerateContentConfig(
         system_instruction=system,

@@ -265,6 +265,7 @@ class LlamaCppBackend:
             raise type(exc)(message.replace("JSON schema", "tool schema"), param=param) from None
 
     def _tokenize(self, request: GenerationRequest) -> list[int]:
+        self._checked_ids(tuple(t for t, _ in request.params.logit_bias), "logit_bias")
         if request.prompt_tokens is not None:
             return self._checked_ids(request.prompt_tokens) or self._start_of_document()
         if request.messages is None:
@@ -283,14 +284,14 @@ class LlamaCppBackend:
         prompt = self._formatter(messages=messages).prompt
         return list(self._vocab.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
-    def _checked_ids(self, tokens: tuple[int, ...]) -> list[int]:
+    def _checked_ids(self, tokens: tuple[int, ...], where: str = "prompt") -> list[int]:
         size = self._vocab.n_vocab()
         for index, token in enumerate(tokens):
             if not 0 <= token < size:
                 raise InvalidRequest(
-                    f"Token id {token} at position {index} of the prompt is not in the "
+                    f"Token id {token} at position {index} of the {where} is not in the "
                     f"vocabulary of model '{self.config.name}' (ids 0 to {size - 1}).",
-                    param="prompt",
+                    param=where,
                 )
         return list(tokens)
 

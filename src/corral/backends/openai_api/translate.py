@@ -105,6 +105,8 @@ def sampling(params: SamplingParams, max_tokens_field: str) -> dict[str, Any]:
         wire[max_tokens_field] = params.max_tokens
     if params.stop:
         wire["stop"] = list(params.stop)
+    if params.logit_bias:
+        wire["logit_bias"] = {str(token): bias for token, bias in params.logit_bias}
     if params.logprobs:
         wire["logprobs"] = True
         if params.top_logprobs:

@@ -6,7 +6,7 @@ import json
 import math
 import os
 
-from corral.backends.base import GenerationRequest, UsageMeter
+from corral.backends.base import GenerationRequest, SamplingParams, UsageMeter
 from corral.errors import ConfigError, InvalidRequest, UpstreamError, UpstreamRejected
 from corral.settings import RemoteModelConfig
 
@@ -26,6 +26,15 @@ def api_key(config: RemoteModelConfig) -> str | None:
             "(its api_key_env) is not set"
         )
     return value
+
+
+def refuse_logit_bias(params: SamplingParams, provider: str) -> None:
+    """Token ids are the model's own vocabulary; these providers take no logit biases."""
+    if params.logit_bias:
+        raise InvalidRequest(
+            f"{provider} models take no 'logit_bias'; send the request without it.",
+            param="logit_bias",
+        )
 
 
 def text_prompt(request: GenerationRequest) -> str:
