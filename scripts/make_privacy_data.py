@@ -13,6 +13,9 @@ Sources and licences (both are dev dependencies only; nothing is fetched at run 
 - known_words.txt: every word with a Zipf frequency of at least 3.0 in English or German in
   wordfreq (code Apache-2.0, data CC BY-SA 4.0). A capitalised token not in this list and in
   no name list is "unknown", and is taken for a name in a name-like position.
+- frequent_words.txt: words with a Zipf frequency of at least 4.8 in English or German
+  (wordfreq, as above): a lower-case first name ("anna", "malte") in a chat line is taken for
+  a name only when it is not one of these.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ CORE_LOCALES = [
 LATIN_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|['\u2019-](?=[^\W\d_]))+$")
 KNOWN_ZIPF = 3.0
 COLLISION_ZIPF = 4.0
+FREQUENT_ZIPF = 4.8
 WORDS_PER_LANGUAGE = 60_000
 
 
@@ -80,11 +84,11 @@ def all_names() -> tuple[set[str], set[str]]:
     return first, last
 
 
-def known_words() -> set[str]:
+def known_words(zipf: float = KNOWN_ZIPF) -> set[str]:
     words: set[str] = set()
     for lang in ("en", "de"):
         for w in top_n_list(lang, WORDS_PER_LANGUAGE):
-            if w.isalpha() and zipf_frequency(w, lang) >= KNOWN_ZIPF:
+            if w.isalpha() and zipf_frequency(w, lang) >= zipf:
                 words.add(w.lower())
     return words
 
@@ -108,6 +112,7 @@ def main() -> None:
     write("last_names", last)
     write("common_words", lorem_words())
     write("known_words", known_words())
+    write("frequent_words", known_words(FREQUENT_ZIPF))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,20 @@
-"""The detector: runs every category's finder and keeps non-overlapping spans by priority.
+"""The detector: runs every category's finder and the structural parsers, keeps non-overlapping
+spans by priority, and propagates: a value found anywhere in a request (and each part of a
+name: first name, surname) is found everywhere in it.
 
-Categories: PERSON, EMAIL, PHONE, IBAN, CARD, IP, ADDRESS, DOB.
+Categories: PERSON, EMAIL, PHONE, IBAN, CARD, IP, ADDRESS, DOB, and NUMBER (strict mode only).
+Modes: `recall` (the default: favours recall, since a miss leaks and a false positive only
+costs a word of the answer) and `strict` (also every name candidate, every run of 7 or more
+digits and every date near a person).
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 from corral.privacy.address import find_addresses
-from corral.privacy.names import Gazetteer, find_names
+from corral.privacy.names import NOT_NAMES, TITLE, Gazetteer, NameFinder
 from corral.privacy.patterns import (
     Span,
     find_birth_dates,
@@ -19,8 +25,10 @@ from corral.privacy.patterns import (
     find_ips,
     find_phones,
 )
+from corral.privacy.structure import find_structures
 
-CATEGORIES = ("PERSON", "EMAIL", "PHONE", "IBAN", "CARD", "IP", "ADDRESS", "DOB")
+CATEGORIES = ("PERSON", "EMAIL", "PHONE", "IBAN", "CARD", "IP", "ADDRESS", "DOB", "NUMBER")
+MODES = ("recall", "strict")
 # Higher wins where two spans overlap; DATE and IBAN-shaped strings block phones only.
 PRIORITY = {
     "EMAIL": 9,
@@ -31,9 +39,15 @@ PRIORITY = {
     "ADDRESS": 4,
     "PHONE": 3,
     "PERSON": 2,
+    "NUMBER": 1,
 }
+EXACT = ("EMAIL", "PHONE", "IBAN", "CARD", "IP")
+"""Categories propagated as the exact string; names are propagated case-insensitively."""
+DIGIT_RUN = re.compile(r"(?<![\w])\d(?:[ ./-]?\d){6,}(?![\w])")
+NEAR_PERSON = 60
+"""Characters between a date and a name within which strict mode takes the date for a DOB."""
 
-__all__ = ["CATEGORIES", "DetectionTimeout", "Detector", "Span"]
+__all__ = ["CATEGORIES", "MODES", "DetectionTimeout", "Detector", "Span"]
 
 
 class DetectionTimeout(Exception):
@@ -54,11 +68,25 @@ class _Taken:
         self._covered[span.start : span.end] = b"\x01" * (span.end - span.start)
 
 
+def _resolve(length: int, candidates: list[Span]) -> list[Span]:
+    candidates.sort(key=lambda s: (-PRIORITY[s.label], s.start - s.end, s.start))
+    kept, taken = [], _Taken(length)
+    for span in candidates:
+        if span.end > span.start and not taken.overlaps(span):
+            kept.append(span)
+            taken.add(span)
+    return sorted(kept, key=lambda s: s.start)
+
+
 class Detector:
     """Finds personal data in English and German text. Stateless and thread-safe."""
 
-    def __init__(self, gazetteer: Gazetteer | None = None) -> None:
+    def __init__(self, gazetteer: Gazetteer | None = None, mode: str = "recall") -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown privacy mode {mode!r}; expected one of {MODES}")
         self.gazetteer = gazetteer or Gazetteer.default()
+        self.mode = mode
+        self.names = NameFinder(self.gazetteer, strict=mode == "strict")
 
     def detect(self, text: str, deadline: float | None = None) -> list[Span]:
         """The personal data in text, sorted by position, never overlapping.
@@ -66,26 +94,91 @@ class Detector:
         With a `deadline` (a `time.monotonic()` value), raises `DetectionTimeout` once past
         it, checked between the finders (each is linear in the text).
         """
+        return self.detect_all([text], deadline)[0]
+
+    def detect_all(self, texts: list[str], deadline: float | None = None) -> list[list[Span]]:
+        """The personal data of each text of one request; a value found in any text (and each
+        part of a name) is found wherever else it occurs in any of them."""
         check = _Clock(deadline)
+        found = [_resolve(len(t), self._candidates(t, check)) for t in texts]
+        pattern = _propagation(found, self.gazetteer)
+        if pattern is None:
+            return found
+        out = []
+        for text, spans in zip(texts, found, strict=True):
+            extra = [Span(m.start(), m.end(), m.lastgroup or "PERSON", m.group(0)) for m in pattern.finditer(text)]
+            out.append(_resolve(len(text), [*spans, *extra]))
+            check()
+        return out
+
+    def _candidates(self, text: str, check: _Clock) -> list[Span]:
         ibans, iban_shapes = find_ibans(text)
         candidates = [*find_emails(text), *ibans, *find_cards(text), *find_ips(text)]
         check()
+        structures = find_structures(text, self.gazetteer)
         candidates += [*find_birth_dates(text), *find_addresses(text)]
+        candidates += [s for s in structures if s.label in ("ADDRESS", "DOB")]
         check()
         blockers = _Taken(len(text))
-        for span in [*candidates, *iban_shapes, *find_dates(text)]:
+        dates = find_dates(text)
+        for span in [*candidates, *iban_shapes, *dates]:
             blockers.add(span)
         candidates += [p for p in find_phones(text) if not blockers.overlaps(p)]
         check()
-        candidates += find_names(text, self.gazetteer)
+        people = [*self.names.find(text), *(s for s in structures if s.label == "PERSON")]
+        candidates += people
+        if self.mode == "strict":
+            candidates += [Span(m.start(), m.end(), "NUMBER", m.group(0)) for m in DIGIT_RUN.finditer(text)]
+            candidates += [
+                Span(d.start, d.end, "DOB", d.text)
+                for d in dates
+                if any(abs(d.start - p.end) < NEAR_PERSON or abs(p.start - d.end) < NEAR_PERSON for p in people)
+            ]
         check()
-        candidates.sort(key=lambda s: (-PRIORITY[s.label], s.start - s.end))
-        kept, taken = [], _Taken(len(text))
-        for span in candidates:
-            if not taken.overlaps(span):
-                kept.append(span)
-                taken.add(span)
-        return sorted(kept, key=lambda s: s.start)
+        return candidates
+
+
+def _name_parts(value: str, gaz: Gazetteer) -> list[str]:
+    """A name and its parts worth finding alone: not titles, initials or common words."""
+    parts = [value]
+    words = [w.strip(".,") for w in value.split()]
+    if len(words) > 1:
+        for w in words:
+            if len(w) > 2 and w not in NOT_NAMES and not TITLE.search(w + " ") and not gaz.is_common(w):
+                parts.append(w)
+    return parts
+
+
+def _propagation(found: list[list[Span]], gaz: Gazetteer) -> re.Pattern[str] | None:
+    """One pattern for every value of the request: names case-insensitively (lower-case
+    chat), except a part that is also a frequent word ("Will", "Mark"), which must match
+    its case."""
+    loose: set[str] = set()
+    exact: dict[str, set[str]] = {label: set() for label in EXACT}
+    for spans in found:
+        for s in spans:
+            if s.label == "PERSON":
+                loose.update(_name_parts(s.text, gaz))
+            elif s.label in EXACT:
+                exact[s.label].add(s.text)
+    if not loose and not any(exact.values()):
+        return None
+    groups = []
+    rare = sorted((v for v in loose if v.lower() not in gaz.frequent), key=len, reverse=True)
+    cased = sorted((v for v in loose if v.lower() in gaz.frequent), key=len, reverse=True)
+    names = [f"(?i:{_alt(rare)})"] if rare else []
+    names += [_alt(cased)] if cased else []
+    if names:
+        groups.append(rf"(?P<PERSON>(?<![\w@])(?:{'|'.join(names)})(?![\w]))")
+    for label, values in exact.items():
+        if values:
+            ordered = sorted(values, key=len, reverse=True)
+            groups.append(rf"(?P<{label}>(?<![\w]){_alt(ordered)}(?![\w]))")
+    return re.compile("|".join(groups))
+
+
+def _alt(values: list[str]) -> str:
+    return "|".join(re.escape(v) for v in values)
 
 
 class _Clock:
