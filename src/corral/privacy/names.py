@@ -27,7 +27,8 @@ def _chars(test: str) -> str:
 UP = _chars("isupper")
 LOW = _chars("islower")
 LETTERS = f"{UP}{LOW}"
-TOKEN = re.compile(rf"(?<![\w@#/])[{LETTERS}]+(?:['’-][{LETTERS}]+)*(?![\w@])")
+CLITIC = r"(?:s|ll|m|d|re|ve|t)(?![\w])"
+TOKEN = re.compile(rf"(?<![\w@#/])[{LETTERS}]+(?:(?:-|['’](?!{CLITIC}))[{LETTERS}]+)*")
 TITLE = re.compile(
     r"(?i)(?:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|herr|herrn|frau|hr|fr|sir|dame|lady|lord"
     r"|hon|rev|father|sister|brother|nurse|schwester|pfarrer|pastor|imam|familie|family|oma"
@@ -38,11 +39,11 @@ STRONG_CUE = re.compile(
     r"|account holder|kontoinhaber|dear|liebe|lieber|hi|hello|hallo|hey|servus|moin|yo|cheers"
     r"|thanks|thank you|thx|danke|lg|vg|ask|tell|ping|pinging|call|frag|fragt|frage|sag|ruf"
     r"|met|meet|treffe|traf|cc|bcc|attn|attention|c/o|z\.hd\.|gez\.|i\.a\.|i\.v\.|signed"
-    r"|congrats|glückwunsch|gruß|grüße|dein|deine|euer|eure|love|xoxo|lol|omg|bye|tschüss|ciao|grüße an|say hi to|shoutout to"
-    r"|forward this to|loop in|welcome|willkommen|with|mit),?:? )$"
+    r"|congrats|glückwunsch|gruß|grüße|love|xoxo|lol|omg|bye|tschüss|ciao|grüße an|say hi to|shoutout to"
+    r"|forward this to|loop in|welcome|willkommen),?:? )$"
 )
 WEAK_CUE = re.compile(
-    r"(?i)(?:\b(?:and|und|or|oder|from|von|by|to|an|for|für|bei|at|is|ist|said|says|sagt)"
+    r"(?i)(?:\b(?:and|und|or|oder|from|von|by|to|an|for|für|bei|with|mit|is|ist|said|says|sagt)"
     r"|&|,|\+|/) $"
 )
 PARTICLE = re.compile(
@@ -61,7 +62,14 @@ COMPANY_AFTER = re.compile(
 )
 DE_HINTS = frozenset(
     "und der die das ist nicht ich mit ein eine sie wir bitte ihr ihre den dem sind hat auf "
-    "für von zu im am auch noch schon wer wie was".split()
+    "für von zu im am auch noch schon wer wie was mein meine dein deine uns euch hier heute "
+    "morgen gestern bei nach aus über aber oder wenn dass weil kein keine habe hast war wird "
+    "kann soll muss ja nein danke sehr geehrte geehrter liebe lieber hallo suche gibt".split()
+)
+PLACE_BEFORE = re.compile(r"(?i)\b(?:in|at|near|nach|aus|im|am|from|to|via|visit|visiting)\s$")
+SUBJECT_VERB = re.compile(
+    r" (?:hat|ist|war|sagt|kommt|bringt|schreibt|fragt|meint|will|kann|schläft|braucht|says"
+    r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"
 )
 SENTENCE_END = ".!?:;\n\"'(“„»«"
 MAX_LOOKBACK = 32
@@ -126,8 +134,8 @@ def normal(word: str) -> str:
 
 
 def is_german(text: str) -> bool:
-    words = text.lower().split()
-    return sum(w in DE_HINTS for w in words[:60]) >= 2
+    words = text.lower().split()[:80]
+    return sum(w in DE_HINTS or any(ch in w for ch in "äöüß") for w in words) >= 2
 
 
 def _sentence_start(text: str, start: int) -> bool:
@@ -193,24 +201,36 @@ class NameFinder:
         if i and toks[i - 1].norm in PLACE_PREFIX and _adjacent(text, toks[i - 1], tok):
             return False
         cue = self._cue(text, tok)
-        if cue == "title" or gaz.is_first(tok.norm):
+        if cue == "title":
             return True
-        if gaz.is_common(tok.norm):
-            return False
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         pair = nxt is not None and nxt.cap and _adjacent(text, tok, nxt)
-        if tok.norm in gaz.first and pair and nxt is not None and gaz.is_name(nxt.norm):
+        named_pair = pair and nxt is not None and gaz.is_name(nxt.norm)
+        if tok.word.isupper() and not gaz.is_name(tok.norm) and not named_pair:
+            return self.strict and len(tok.word) > 3  # acronyms: DOB, GBP, JIRA
+        start = _sentence_start(text, tok.start)
+        if gaz.is_first(tok.norm):
+            return not (start and tok.norm.lower() in gaz.frequent and not pair)
+        if gaz.is_common(tok.norm):
+            return False
+        if tok.norm in gaz.first and named_pair:
             return True
         unknown = gaz.is_unknown(tok.norm)
-        if cue == "strong" or (unknown and cue == "weak"):
+        listed = gaz.is_name(tok.norm)
+        if cue == "strong" and (unknown or listed):
             return True
-        if gaz.is_name(tok.norm) and (unknown or pair):
+        if unknown and cue == "weak" and not german:
+            return True
+        if listed and (unknown or pair or cue):
             return True
         if not unknown:
             return False
-        if self.strict or (pair and nxt is not None and gaz.is_name(nxt.norm)):
+        if self.strict or named_pair:
             return True
-        return not german and not _sentence_start(text, tok.start)
+        if start:
+            return bool(SUBJECT_VERB.match(text, tok.end)) or (not german and listed)
+        place = PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start)
+        return not german and place is None
 
     def _lower_start(self, text: str, tok: _Tok) -> bool:
         """A lower-case name in a chat ("tell ngozi", "anna und yusuf sind ...")."""
@@ -218,6 +238,8 @@ class NameFinder:
         listed = title in gaz.first and not gaz.is_common(title)
         if tok.word in gaz.frequent or not (listed or gaz.is_unknown(tok.word)):
             return False
+        if listed and gaz.is_unknown(tok.word):
+            return True  # "did pádraig ever pay": a listed name and no word of either language
         cue = self._cue(text, tok)
         if cue in ("title", "strong"):
             return True
@@ -259,7 +281,9 @@ class NameFinder:
                 break
             if self.gaz.is_common(nxt.norm) and nxt.norm not in self.gaz.last:
                 break
-            if nxt.norm.lower() in self.gaz.known and not self.gaz.is_name(nxt.norm):
+            if nxt.norm.lower() in self.gaz.frequent and not self.gaz.is_name(nxt.norm):
+                break
+            if nxt.word.isupper() != toks[j].word.isupper():
                 break
             j += 1
         return j

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import re
 
-from corral.privacy.names import LETTERS, TITLE, UP, Gazetteer, normal, signature_line
+from corral.privacy.names import (
+    LETTERS,
+    TITLE,
+    UP,
+    Gazetteer,
+    is_german,
+    normal,
+    signature_line,
+)
 from corral.privacy.patterns import DATE, Span
 
 NAME_WORD = rf"[{LETTERS}](?:[{LETTERS}'’.-]*[{LETTERS}.])?"
@@ -78,9 +86,28 @@ def _name_at(text: str, pos: int) -> Span | None:
     return _person(text, m.start(), end)
 
 
-def _name_like(gaz: Gazetteer, value: str) -> bool:
+def _name_like(gaz: Gazetteer, value: str, every: bool = True) -> bool:
+    """Whether the words read as a name: listed or unknown (every word, or at least one)."""
     words = [normal(w) for w in value.replace("-", " ").split()]
-    return bool(words) and all(gaz.is_name(w) or gaz.is_unknown(w) for w in words)
+    ok = [gaz.is_name(w) or gaz.is_unknown(w) for w in words]
+    return bool(words) and (all(ok) if every else any(ok))
+
+
+FIELD_LABEL = re.compile(
+    rf"(?i)(?:{PERSON_FIELD}|{LIST_FIELD}|address|anschrift|adresse|phone|tel|telefon|mobile"
+    r"|mobil|handy|e-mail|email|date of birth|dob|geburtsdatum|geb|born|subject|betreff|iban"
+    r"|bic|card|karte|kartennummer|ref|id|date|datum|room|zimmer|nationality|sex|geschlecht"
+    r"|[\w/ -]*(?:nummer|name|datum|ort|nr|no|number))"
+)
+
+
+def _sender(gaz: Gazetteer, german: bool, name: str) -> bool:
+    if FIELD_LABEL.fullmatch(name.strip()):
+        return False
+    if german:  # every noun is capitalised: a sender must be a listed name or lower-case
+        words = [normal(w) for w in name.split()]
+        return any(gaz.is_name(w) or (w.islower() and gaz.is_unknown(w)) for w in words)
+    return _name_like(gaz, name, every=False)
 
 
 def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
@@ -89,8 +116,9 @@ def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
     found = [_person(text, m.start("name"), m.end("name")) for m in CHAT_SENDER.finditer(text)]
     plain = list(PLAIN_SENDER.finditer(text))
     if len(plain) >= 2:
+        german = is_german(text)
         for m in plain:
-            if _name_like(gaz, m.group("name")):
+            if _sender(gaz, german, m.group("name")):
                 found.append(_person(text, m.start("name"), m.end("name")))
     return [s for s in found if s is not None]
 
@@ -141,7 +169,22 @@ def signatures(text: str, gaz: Gazetteer) -> list[Span]:
             span = _name_at(text, pos)
             if span and len(span.text.split()) <= 4 and _name_like(gaz, span.text):
                 found.append(span)
-    return found
+    return found + _last_line(text, gaz)
+
+
+def _last_line(text: str, gaz: Gazetteer) -> list[Span]:
+    """A sign-off without a closing: the last line of a letter, one to three name words."""
+    body = text.rstrip()
+    cut = body.rfind("\n")
+    if cut == -1 or "\n" not in body[:cut]:
+        return []
+    span = _name_at(text, cut + 1)
+    if span is None or len(span.text.split()) > 3 or not span.text[0].isupper():
+        return []
+    rest = body[span.end :].strip()
+    if rest and not rest.startswith(","):
+        return []
+    return [span] if _name_like(gaz, span.text) else []
 
 
 def birth_fields(text: str) -> list[Span]:
