@@ -101,13 +101,12 @@ class Detector:
         part of a name) is found wherever else it occurs in any of them."""
         check = _Clock(deadline)
         found = [_resolve(len(t), self._candidates(t, check)) for t in texts]
-        pattern = _propagation(found, self.gazetteer)
-        if pattern is None:
+        values = _Values(found, self.gazetteer)
+        if not values:
             return found
         out = []
         for text, spans in zip(texts, found, strict=True):
-            extra = [Span(m.start(), m.end(), m.lastgroup or "PERSON", m.group(0)) for m in pattern.finditer(text)]
-            out.append(_resolve(len(text), [*spans, *extra]))
+            out.append(_resolve(len(text), [*spans, *values.find(text)]))
             check()
         return out
 
@@ -149,36 +148,48 @@ def _name_parts(value: str, gaz: Gazetteer) -> list[str]:
     return parts
 
 
-def _propagation(found: list[list[Span]], gaz: Gazetteer) -> re.Pattern[str] | None:
-    """One pattern for every value of the request: names case-insensitively (lower-case
-    chat), except a part that is also a frequent word ("Will", "Mark"), which must match
-    its case."""
-    loose: set[str] = set()
-    exact: dict[str, set[str]] = {label: set() for label in EXACT}
-    for spans in found:
-        for s in spans:
-            if s.label == "PERSON":
-                loose.update(_name_parts(s.text, gaz))
-            elif s.label in EXACT:
-                exact[s.label].add(s.text)
-    if not loose and not any(exact.values()):
-        return None
-    groups = []
-    rare = sorted((v for v in loose if v.lower() not in gaz.frequent), key=len, reverse=True)
-    cased = sorted((v for v in loose if v.lower() in gaz.frequent), key=len, reverse=True)
-    names = [f"(?i:{_alt(rare)})"] if rare else []
-    names += [_alt(cased)] if cased else []
-    if names:
-        groups.append(rf"(?P<PERSON>(?<![\w@])(?:{'|'.join(names)})(?![\w]))")
-    for label, values in exact.items():
-        if values:
-            ordered = sorted(values, key=len, reverse=True)
-            groups.append(rf"(?P<{label}>(?<![\w]){_alt(ordered)}(?![\w]))")
-    return re.compile("|".join(groups))
+class _Values:
+    """Every value of one request to find again: names case-insensitively (lower-case chat),
+    except a part that is also a frequent word ("Will", "Mark"), which must match its case;
+    the structured categories as the exact string. Plain substring search with word-boundary
+    checks: compiling a pattern of the request's values cost more than detecting them."""
+
+    def __init__(self, found: list[list[Span]], gaz: Gazetteer) -> None:
+        self.loose: set[str] = set()
+        self.cased: dict[str, str] = {}
+        for spans in found:
+            for s in spans:
+                if s.label == "PERSON":
+                    for part in _name_parts(s.text, gaz):
+                        if part.lower() in gaz.frequent:
+                            self.cased[part] = "PERSON"
+                        else:
+                            self.loose.add(part.lower())
+                elif s.label in EXACT:
+                    self.cased[s.text] = s.label
+
+    def __bool__(self) -> bool:
+        return bool(self.loose or self.cased)
+
+    def find(self, text: str) -> list[Span]:
+        out: list[Span] = []
+        lower = text.lower() if self.loose else text
+        for values, haystack in ((self.loose, lower), (self.cased, text)):
+            for value in values:
+                label = self.cased.get(value, "PERSON") if values is self.cased else "PERSON"
+                out += _occurrences(text, haystack, value, label)
+        return out
 
 
-def _alt(values: list[str]) -> str:
-    return "|".join(re.escape(v) for v in values)
+def _occurrences(text: str, haystack: str, value: str, label: str) -> list[Span]:
+    out = []
+    start = haystack.find(value)
+    while start != -1:
+        end = start + len(value)
+        if not (start and text[start - 1].isalnum()) and not (end < len(text) and text[end].isalnum()):
+            out.append(Span(start, end, label, text[start:end]))
+        start = haystack.find(value, end)
+    return out
 
 
 class _Clock:

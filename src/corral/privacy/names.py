@@ -60,6 +60,8 @@ CLOSING = re.compile(
 COMPANY_AFTER = re.compile(
     r"(?:-\w+)* (?:Inc|LLC|Ltd|PLC|Group|GmbH|AG|KG|SE|Corp|and Sons|Stiftung|& Co)\b"
 )
+COMPANY_CUE = re.compile(r"(?i)(?:from|by|von|at|bei|with|mit|invoice|rechnung|to|an) $")
+COMPANY_LIST = re.compile(r"([A-Z][a-z]+), ([A-Z][a-z]+) (?:and|und|&) ([A-Z][a-z]+)")
 DE_HINTS = frozenset(
     "und der die das ist nicht ich mit ein eine sie wir bitte ihr ihre den dem sind hat auf "
     "für von zu im am auch noch schon wer wie was mein meine dein deine uns euch hier heute "
@@ -186,9 +188,11 @@ class NameFinder:
 
     def _cue(self, text: str, tok: _Tok) -> str:
         before = text[max(0, tok.start - MAX_LOOKBACK) : tok.start]
-        if TITLE.search(before):
+        if not before:
+            return ""
+        if before[-1] == " " and TITLE.search(before):
             return "title"
-        if STRONG_CUE.search(before) or signature_line(text, tok.start):
+        if before[-1] in " \n" and STRONG_CUE.search(before) or signature_line(text, tok.start):
             return "strong"
         if WEAK_CUE.search(before):
             return "weak"
@@ -200,7 +204,7 @@ class NameFinder:
             return False
         if i and toks[i - 1].norm in PLACE_PREFIX and _adjacent(text, toks[i - 1], tok):
             return False
-        cue = self._cue(text, tok)
+        cue = self._cue(text, tok) if i and _title_word(toks[i - 1]) else ""
         if cue == "title":
             return True
         nxt = toks[i + 1] if i + 1 < len(toks) else None
@@ -217,7 +221,10 @@ class NameFinder:
             return True
         unknown = gaz.is_unknown(tok.norm)
         listed = gaz.is_name(tok.norm)
-        if cue == "strong" and (unknown or listed):
+        if not (unknown or listed):
+            return False
+        cue = self._cue(text, tok)
+        if cue == "strong":
             return True
         if unknown and cue == "weak" and not german:
             return True
@@ -249,8 +256,19 @@ class NameFinder:
         line_start = tok.start == 0 or text[tok.start - 1] == "\n"
         return cue == "weak" or (line_start and after[:1] in (" ", ":", ",", "'"))
 
+    def _firms(self, text: str) -> list[tuple[int, int]]:
+        """Firm names such as "Walker, Reyes and Cain": three surnames in a row."""
+        return [
+            (m.start(), m.end())
+            for m in COMPANY_LIST.finditer(text)
+            if all(w in self.gaz.last for w in m.groups()) and COMPANY_CUE.search(text, max(0, m.start() - 16), m.start())
+        ]
+
     def find(self, text: str) -> list[Span]:
         toks = tokens(text)
+        firms = self._firms(text) if "," in text else []
+        if firms:
+            toks = [t for t in toks if not any(a <= t.start < b for a, b in firms)]
         german = is_german(text)
         found: list[Span] = []
         i = 0
@@ -287,6 +305,17 @@ class NameFinder:
                 break
             j += 1
         return j
+
+
+TITLE_WORDS = frozenset(
+    "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
+    "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "
+    "onkel uncle aunt auntie mme mlle sra sr sheikh chief ing".split()
+)
+
+
+def _title_word(tok: _Tok) -> bool:
+    return tok.word.lower() in TITLE_WORDS
 
 
 def _adjacent(text: str, left: _Tok, right: _Tok) -> bool:
