@@ -3,8 +3,8 @@
     .venv/bin/python scripts/make_privacy_data.py
 
 Sources and licences (both are dev dependencies only; nothing is fetched at run time):
-- first_names.txt, last_names.txt: the person providers of every Faker locale whose names are
-  written in Latin script (Faker, MIT licence). Names of the Western locales the detector was
+- first_names.txt, last_names.txt: the person providers of every Faker locale, the names
+  written in Latin script (with the romanised lists of ja_JP and zh_CN/zh_TW) (Faker, MIT licence). Names of the Western locales the detector was
   first built on are kept whole; a name from any other locale is left out when it is also a
   frequent English or German word (Vietnamese "Long", Chinese "Man"), so that word is not
   masked wherever it appears.
@@ -58,9 +58,9 @@ def locale_names(locale: str) -> tuple[set[str], set[str]]:
         values = getattr(provider, attr)
         if not isinstance(values, (list, tuple, dict)) or not values:
             continue
-        if attr.startswith("first_names"):
+        if attr.startswith(("first_names", "first_romanized_names")):
             first |= {str(v) for v in values if _latin(str(v))}
-        elif attr.startswith("last_names"):
+        elif attr.startswith(("last_names", "last_romanized_names")):
             last |= {str(v) for v in values if _latin(str(v))}
     return first, last
 

@@ -69,6 +69,12 @@ DE_HINTS = frozenset(
     "kann soll muss ja nein danke sehr geehrte geehrter liebe lieber hallo suche gibt".split()
 )
 PLACE_BEFORE = re.compile(r"(?i)\b(?:in|at|near|nach|aus|im|am|from|to|via|visit|visiting)\s$")
+FOLLOWS_NAME = re.compile(r"['’]s\b| (?:and|und|&) [A-ZÀ-Þ]")
+VERB_BEFORE = re.compile(
+    r"(?i)\b(?:hat|ist|war|soll|will|kann|muss|hab|habe|sag|sagt|frag|ruf|did|does|is|was|has"
+    r"|saw|see|tell|told|ask|asked|call|called|text|texted|meet|met|with|mit|and|und|or|oder) $"
+)
+GREETING = re.compile(r"(?i)\b(?:dear|liebe|lieber|hi|hello|hallo|hey|servus|moin) $")
 SUBJECT_VERB = re.compile(
     r" (?:hat|ist|war|sagt|kommt|bringt|schreibt|fragt|meint|will|kann|schläft|braucht|says"
     r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"
@@ -222,13 +228,14 @@ class NameFinder:
         unknown = gaz.is_unknown(tok.norm)
         listed = gaz.is_name(tok.norm)
         if not (unknown or listed):
-            return False
+            before = text[max(0, tok.start - 8) : tok.start]
+            return GREETING.search(before) is not None and not tok.word.isupper()
         cue = self._cue(text, tok)
         if cue == "strong":
             return True
         if unknown and cue == "weak" and not german:
             return True
-        if listed and (unknown or pair or cue):
+        if listed and (unknown or pair or cue or FOLLOWS_NAME.match(text, tok.end)):
             return True
         if not unknown:
             return False
@@ -242,7 +249,7 @@ class NameFinder:
     def _lower_start(self, text: str, tok: _Tok) -> bool:
         """A lower-case name in a chat ("tell ngozi", "anna und yusuf sind ...")."""
         gaz, title = self.gaz, tok.word.title()
-        listed = title in gaz.first and not gaz.is_common(title)
+        listed = (title in gaz.first or title in gaz.last) and not gaz.is_common(title)
         if tok.word in gaz.frequent or not (listed or gaz.is_unknown(tok.word)):
             return False
         if listed and gaz.is_unknown(tok.word):
@@ -254,7 +261,9 @@ class NameFinder:
             return False
         after = text[tok.end : tok.end + 8]
         line_start = tok.start == 0 or text[tok.start - 1] == "\n"
-        return cue == "weak" or (line_start and after[:1] in (" ", ":", ",", "'"))
+        if cue == "weak" or VERB_BEFORE.search(text, max(0, tok.start - 8), tok.start):
+            return True
+        return line_start and after[:1] in (" ", ":", ",", "'")
 
     def _firms(self, text: str) -> list[tuple[int, int]]:
         """Firm names such as "Walker, Reyes and Cain": three surnames in a row."""
@@ -289,8 +298,13 @@ class NameFinder:
     def _extend(self, text: str, toks: list[_Tok], i: int) -> int:
         """The last token of the name starting at i: up to three more adjacent name words."""
         j = i
-        while j + 1 < len(toks) and j - i < 3 and _adjacent(text, toks[j], toks[j + 1]):
-            nxt = toks[j + 1]
+        while j + 1 < len(toks) and j - i < 5:
+            k = j + 1
+            while k < len(toks) - 1 and toks[k].word in PARTICLE_WORDS and toks[i].cap:
+                k += 1  # "Van der Berg": particles are part of the name
+            if not _adjacent(text, toks[j], toks[k]):
+                break
+            nxt = toks[k]
             if toks[i].cap != nxt.cap or nxt.norm in NOT_NAMES:
                 break
             if COMPANY_AFTER.match(text, nxt.end):
@@ -303,10 +317,14 @@ class NameFinder:
                 break
             if nxt.word.isupper() != toks[j].word.isupper():
                 break
-            j += 1
+            j = k
         return j
 
 
+PARTICLE_WORDS = frozenset(
+    "van von de der den del della da das di do dos du le la ten ter vom zum zu bin ibn al el "
+    "ní nic mac ó y e".split()
+)
 TITLE_WORDS = frozenset(
     "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
     "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "

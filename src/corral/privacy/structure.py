@@ -107,7 +107,9 @@ def _sender(gaz: Gazetteer, german: bool, name: str) -> bool:
     if german:  # every noun is capitalised: a sender must be a listed name or lower-case
         words = [normal(w) for w in name.split()]
         return any(gaz.is_name(w) or (w.islower() and gaz.is_unknown(w)) for w in words)
-    return _name_like(gaz, name, every=False)
+    words = [normal(w) for w in name.replace("-", " ").split()]
+    rare = all(w.lower() not in gaz.frequent and not gaz.is_common(w) for w in words)
+    return rare or _name_like(gaz, name, every=False)
 
 
 def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
@@ -176,7 +178,7 @@ def _last_line(text: str, gaz: Gazetteer) -> list[Span]:
     """A sign-off without a closing: the last line of a letter, one to three name words."""
     body = text.rstrip()
     cut = body.rfind("\n")
-    if cut == -1 or "\n" not in body[:cut]:
+    if cut == -1:
         return []
     span = _name_at(text, cut + 1)
     if span is None or len(span.text.split()) > 3 or not span.text[0].isupper():
