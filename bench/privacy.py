@@ -31,6 +31,9 @@ from corral.privacy.pseudonymize import Pseudonymizer
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "privacy"
 HANDWRITTEN = CORPUS / "handwritten"
+# tune: looked at while tuning; heldout: every third text, looked at in the first rounds only;
+# fresh: written after tuning stopped, scored and never inspected one by one.
+SPLITS = ("tune", "heldout", "fresh")
 VENV = ROOT / "bench" / ".venvs" / "presidio"
 RESULTS = ROOT / "bench" / "results" / "privacy.json"
 # No official spaCy model is on PyPI; this is a re-upload of spaCy's en_core_web_sm 3.8.0.
@@ -52,7 +55,7 @@ def handwritten_scores(detector: Detector) -> dict[str, Any]:
     rows = load_corpus(HANDWRITTEN)
     preds = run_corral_all(rows, detector)
     out: dict[str, Any] = {}
-    for split in ("tune", "heldout"):
+    for split in SPLITS:
         pick = [i for i, r in enumerate(rows) if r["split"] == split]
         out[split] = score([rows[i] for i in pick], [preds[i] for i in pick])
     out["all"] = score(rows, preds)
@@ -276,7 +279,7 @@ def main() -> None:
 def report(results: dict[str, Any]) -> None:
     pres = results.get("presidio", {})
     for mode in MODES:
-        for split in ("tune", "heldout"):
+        for split in SPLITS:
             table = results["handwritten"][mode][split]
             print_table(f"hand-written, {split}, mode {mode}", table)
     print_table("hand-written, all, mode recall", results["handwritten"]["recall"]["all"],

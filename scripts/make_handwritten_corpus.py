@@ -3,8 +3,9 @@
 The texts were written by hand in corpus/privacy/handwritten/{en,de}.txt, one per line as
 `kind | text`, with `\\n` for a line break and every personal value marked inline as
 `[[LABEL:value]]`. This script strips the markup, records each value's character span, and
-holds out every third text (`"split": "heldout"`), so that figures on texts looked at while
-tuning the detector and on texts not looked at are reported apart.
+holds out every third text (`"split": "heldout"`). The texts of {en,de}_fresh.txt were
+written after the detector's tuning stopped and are scored, never inspected one by one
+(`"split": "fresh"`).
 
     .venv/bin/python scripts/make_handwritten_corpus.py
 """
@@ -47,13 +48,19 @@ def parse(line: str) -> tuple[str, str, list[dict[str, Any]]]:
     return kind.strip(), plain, spans
 
 
+def _lines(path: Path) -> list[str]:
+    source = path.read_text("utf-8")
+    return [ln for ln in source.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
 def build(lang: str) -> list[dict[str, Any]]:
-    source = (DIR / f"{lang}.txt").read_text("utf-8")
-    lines = [ln for ln in source.splitlines() if ln.strip() and not ln.startswith("#")]
+    main = _lines(DIR / f"{lang}.txt")
+    fresh = _lines(DIR / f"{lang}_fresh.txt")
     rows = []
-    for index, line in enumerate(lines):
+    for index, line in enumerate([*main, *fresh]):
         kind, text, spans = parse(line)
         split = "heldout" if index % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 else "tune"
+        split = "fresh" if index >= len(main) else split
         row = {"id": f"hw-{lang}-{index:04d}", "lang": lang, "kind": kind, "split": split}
         rows.append({**row, "text": text, "spans": spans})
     return rows
