@@ -10,7 +10,7 @@ from importlib import resources
 
 from corral.privacy.patterns import DE_ADDRESS, Span
 
-UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’.-]*"
+UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’-]*"
 CITY = rf"{UPW}(?: {UPW}){{0,2}}"
 POSTCODE = (
     r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|\d{2}-\d{3}|\d{4,6})(?!\w)"
