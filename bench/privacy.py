@@ -282,10 +282,14 @@ def report(results: dict[str, Any]) -> None:
         for split in SPLITS:
             table = results["handwritten"][mode][split]
             print_table(f"hand-written, {split}, mode {mode}", table)
-    print_table("hand-written, all, mode recall", results["handwritten"]["recall"]["all"],
-                pres.get("handwritten"))
-    print_table("generated (regression), mode recall", results["corral"]["scores"],
-                pres.get("scores"))
+    print_table(
+        "hand-written, all, mode recall",
+        results["handwritten"]["recall"]["all"],
+        pres.get("handwritten"),
+    )
+    print_table(
+        "generated (regression), mode recall", results["corral"]["scores"], pres.get("scores")
+    )
     for name in ("corral", "presidio"):
         if name in results:
             r = results[name]

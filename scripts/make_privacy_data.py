@@ -3,11 +3,11 @@
     .venv/bin/python scripts/make_privacy_data.py
 
 Sources and licences (both are dev dependencies only; nothing is fetched at run time):
-- first_names.txt, last_names.txt: the person providers of every Faker locale, the names
-  written in Latin script (with the romanised lists of ja_JP and zh_CN/zh_TW) (Faker, MIT licence). Names of the Western locales the detector was
-  first built on are kept whole; a name from any other locale is left out when it is also a
-  frequent English or German word (Vietnamese "Long", Chinese "Man"), so that word is not
-  masked wherever it appears.
+- first_names.txt, last_names.txt: the person providers of every Faker locale (Faker, MIT
+  licence), the names written in Latin script, with the romanised lists of ja_JP and
+  zh_CN/zh_TW. Names of the Western locales the detector was first built on are kept whole;
+  a name from any other locale is left out when it is also a frequent English or German word
+  (Vietnamese "Long", Chinese "Man"), so that word is not masked wherever it appears.
 - common_words.txt: Faker's en_US and de_DE lorem word lists (MIT): words that are never taken
   for a first name on their own.
 - known_words.txt: every word with a Zipf frequency of at least 3.0 in English or German in

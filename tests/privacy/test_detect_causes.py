@@ -21,7 +21,7 @@ def found(text: str, detector: Detector = RECALL) -> set[tuple[str, str]]:
     [
         ("hey is Łukasz coming tonight or not", "Łukasz"),
         ("Could you send it to Nguyễn Thị Thảo before Friday?", "Nguyễn Thị Thảo"),
-        ("Ayşe Yılmaz says the flat is still free", "Ayşe Yılmaz"),
+        ("Ayşe Yılmaz says the flat is still free", "Ayşe Yılmaz"),  # noqa: RUF001
         ("Íñigo Echeverría signed the lease", "Íñigo Echeverría"),
         ("Passport holder: ANIKA SHARMA", "ANIKA SHARMA"),
         ("Patient: Brennan, Aoife\nWard 4", "Brennan, Aoife"),

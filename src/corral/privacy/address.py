@@ -10,11 +10,9 @@ from importlib import resources
 
 from corral.privacy.patterns import DE_ADDRESS, Span
 
-UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’-]*"
+UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
 CITY = rf"{UPW}(?: {UPW}){{0,2}}"
-POSTCODE = (
-    r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|\d{2}-\d{3}|\d{4,6})(?!\w)"
-)
+POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|\d{2}-\d{3}|\d{4,6})(?!\w)"
 TAIL = (
     rf"(?:(?:,[ ]?|\n)(?:{CITY}(?: [A-Z]{{2,3}})?,? {POSTCODE}|{POSTCODE} {CITY}"
     rf"|{CITY},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?))?"
@@ -42,9 +40,7 @@ def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
     suffix = "|".join(re.escape(t) for t in types)
     street = rf"(?:[NSEW]\.? )?(?:{UPW} ){{1,3}}(?:{suffix})\b\.?"
     after = r"(?: (?:Apt\.?|Suite|Unit|#) ?\d{1,5})?"
-    numbered = re.compile(
-        rf"(?:{UNIT}|\b\d{{1,4}}/)?\b\d{{1,6}}[A-Za-z]?,? {street}{after}{TAIL}"
-    )
+    numbered = re.compile(rf"(?:{UNIT}|\b\d{{1,4}}/)?\b\d{{1,6}}[A-Za-z]?,? {street}{after}{TAIL}")
     unit_only = re.compile(rf"{UNIT}{street}{after}{TAIL}")
     return numbered, unit_only
 

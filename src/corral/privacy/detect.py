@@ -127,11 +127,16 @@ class Detector:
         people = [*self.names.find(text), *(s for s in structures if s.label == "PERSON")]
         candidates += people
         if self.mode == "strict":
-            candidates += [Span(m.start(), m.end(), "NUMBER", m.group(0)) for m in DIGIT_RUN.finditer(text)]
+            candidates += [
+                Span(m.start(), m.end(), "NUMBER", m.group(0)) for m in DIGIT_RUN.finditer(text)
+            ]
             candidates += [
                 Span(d.start, d.end, "DOB", d.text)
                 for d in dates
-                if any(abs(d.start - p.end) < NEAR_PERSON or abs(p.start - d.end) < NEAR_PERSON for p in people)
+                if any(
+                    abs(d.start - p.end) < NEAR_PERSON or abs(p.start - d.end) < NEAR_PERSON
+                    for p in people
+                )
             ]
         check()
         return candidates
@@ -143,7 +148,12 @@ def _name_parts(value: str, gaz: Gazetteer) -> list[str]:
     words = [w.strip(".,") for w in value.split()]
     if len(words) > 1:
         for w in words:
-            if len(w) > 2 and w not in NOT_NAMES and not TITLE.search(w + " ") and not gaz.is_common(w):
+            if (
+                len(w) > 2
+                and w not in NOT_NAMES
+                and not TITLE.search(w + " ")
+                and not gaz.is_common(w)
+            ):
                 parts.append(w)
     return parts
 
@@ -186,7 +196,9 @@ def _occurrences(text: str, haystack: str, value: str, label: str) -> list[Span]
     start = haystack.find(value)
     while start != -1:
         end = start + len(value)
-        if not (start and text[start - 1].isalnum()) and not (end < len(text) and text[end].isalnum()):
+        if not (start and text[start - 1].isalnum()) and not (
+            end < len(text) and text[end].isalnum()
+        ):
             out.append(Span(start, end, label, text[start:end]))
         start = haystack.find(value, end)
     return out

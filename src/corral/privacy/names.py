@@ -17,6 +17,10 @@ from importlib import resources
 from corral.privacy.patterns import Span
 
 
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 def _chars(test: str) -> str:
     """A regex class body of the Latin letters (ASCII to Latin Extended) that pass test."""
     codes = [*range(0x41, 0x250), *range(0x1E00, 0x1F00)]
@@ -28,7 +32,7 @@ UP = _chars("isupper")
 LOW = _chars("islower")
 LETTERS = f"{UP}{LOW}"
 CLITIC = r"(?:s|ll|m|d|re|ve|t)(?![\w])"
-TOKEN = re.compile(rf"(?<![\w@#/])[{LETTERS}]+(?:(?:-|['’](?!{CLITIC}))[{LETTERS}]+)*")
+TOKEN = re.compile(rf"(?<![\w@#/])[{LETTERS}]+(?:(?:-|['\u2019](?!{CLITIC}))[{LETTERS}]+)*")
 TITLE = re.compile(
     r"(?i)(?:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|herr|herrn|frau|hr|fr|sir|dame|lady|lord"
     r"|hon|rev|father|sister|brother|nurse|schwester|pfarrer|pastor|imam|familie|family|oma"
@@ -39,7 +43,8 @@ STRONG_CUE = re.compile(
     r"|account holder|kontoinhaber|dear|liebe|lieber|hi|hello|hallo|hey|servus|moin|yo|cheers"
     r"|thanks|thank you|thx|danke|lg|vg|ask|tell|ping|pinging|call|frag|fragt|frage|sag|ruf"
     r"|met|meet|treffe|traf|cc|bcc|attn|attention|c/o|z\.hd\.|gez\.|i\.a\.|i\.v\.|signed"
-    r"|congrats|glückwunsch|gruß|grüße|love|xoxo|lol|omg|bye|tschüss|ciao|grüße an|say hi to|shoutout to"
+    r"|congrats|glückwunsch|gruß|grüße|love|xoxo|lol|omg|bye|tschüss|ciao|grüße an|say hi to"
+    r"|shoutout to"
     r"|forward this to|loop in|welcome|willkommen),?:? )$"
 )
 WEAK_CUE = re.compile(
@@ -62,14 +67,14 @@ COMPANY_AFTER = re.compile(
 )
 COMPANY_CUE = re.compile(r"(?i)(?:from|by|von|at|bei|with|mit|invoice|rechnung|to|an) $")
 COMPANY_LIST = re.compile(r"([A-Z][a-z]+), ([A-Z][a-z]+) (?:and|und|&) ([A-Z][a-z]+)")
-DE_HINTS = frozenset(
+DE_HINTS = _wordset(
     "und der die das ist nicht ich mit ein eine sie wir bitte ihr ihre den dem sind hat auf "
     "für von zu im am auch noch schon wer wie was mein meine dein deine uns euch hier heute "
     "morgen gestern bei nach aus über aber oder wenn dass weil kein keine habe hast war wird "
-    "kann soll muss ja nein danke sehr geehrte geehrter liebe lieber hallo suche gibt".split()
+    "kann soll muss ja nein danke sehr geehrte geehrter liebe lieber hallo suche gibt"
 )
 PLACE_BEFORE = re.compile(r"(?i)\b(?:in|at|near|nach|aus|im|am|from|to|via|visit|visiting)\s$")
-FOLLOWS_NAME = re.compile(r"['’]s\b| (?:and|und|&) [A-ZÀ-Þ]")
+FOLLOWS_NAME = re.compile(r"['\u2019]s\b| (?:and|und|&) [A-ZÀ-Þ]")
 VERB_BEFORE = re.compile(
     r"(?i)\b(?:hat|ist|war|soll|will|kann|muss|hab|habe|sag|sagt|frag|ruf|did|does|is|was|has"
     r"|saw|see|tell|told|ask|asked|call|called|text|texted|meet|met|with|mit|and|und|or|oder) $"
@@ -198,7 +203,7 @@ class NameFinder:
             return ""
         if before[-1] == " " and TITLE.search(before):
             return "title"
-        if before[-1] in " \n" and STRONG_CUE.search(before) or signature_line(text, tok.start):
+        if (before[-1] in " \n" and STRONG_CUE.search(before)) or signature_line(text, tok.start):
             return "strong"
         if WEAK_CUE.search(before):
             return "weak"
@@ -270,7 +275,8 @@ class NameFinder:
         return [
             (m.start(), m.end())
             for m in COMPANY_LIST.finditer(text)
-            if all(w in self.gaz.last for w in m.groups()) and COMPANY_CUE.search(text, max(0, m.start() - 16), m.start())
+            if all(w in self.gaz.last for w in m.groups())
+            and COMPANY_CUE.search(text, max(0, m.start() - 16), m.start())
         ]
 
     def find(self, text: str) -> list[Span]:
@@ -309,7 +315,7 @@ class NameFinder:
                 break
             if COMPANY_AFTER.match(text, nxt.end):
                 break
-            if not toks[i].cap and not (nxt.word.title() in self.gaz.last):
+            if not toks[i].cap and nxt.word.title() not in self.gaz.last:
                 break
             if self.gaz.is_common(nxt.norm) and nxt.norm not in self.gaz.last:
                 break
@@ -321,14 +327,14 @@ class NameFinder:
         return j
 
 
-PARTICLE_WORDS = frozenset(
+PARTICLE_WORDS = _wordset(
     "van von de der den del della da das di do dos du le la ten ter vom zum zu bin ibn al el "
-    "ní nic mac ó y e".split()
+    "ní nic mac ó y e"
 )
-TITLE_WORDS = frozenset(
+TITLE_WORDS = _wordset(
     "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
     "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "
-    "onkel uncle aunt auntie mme mlle sra sr sheikh chief ing".split()
+    "onkel uncle aunt auntie mme mlle sra sr sheikh chief ing"
 )
 
 

@@ -37,7 +37,8 @@ PHONE_CUE = re.compile(
 )
 ID_CUE = re.compile(
     r"(?i)(?:tracking|order|kunden|sendungs|bestell|rechnung|invoice|referen|customer|code|"
-    r"vorgang|ticket|\bid|\bpin|dial-in|einwahl|meeting)\w*[ ]?(?:number|nummer|no\.?|nr\.?)?[ ]?[:#]?[ ]?$"
+    r"vorgang|ticket|\bid|\bpin|dial-in|einwahl|meeting)\w*"
+    r"[ ]?(?:number|nummer|no\.?|nr\.?)?[ ]?[:#]?[ ]?$"
 )
 DATE_LIKE = re.compile(r"^(?:\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{4}-\d{2}-\d{2})$")
 DE_GROUPS = re.compile(r"^0\d{2,5}[ /-]\d{4,}")
@@ -74,7 +75,8 @@ DE_STREET = (
 )
 DE_ADDRESS = re.compile(
     rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-z]\b|(?:[/-]\d{{1,4}}){{1,3}})?"
-    rf"(?:(?:,[ ]?|\n)\d{{4,5}} (?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?[A-ZÄÖÜ][\wäöüß-]+"
+    rf"(?:(?:,[ ]?|\n)\d{{4,5}} (?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?"
+    rf"[A-ZÄÖÜ][\wäöüß-]+"
     rf"(?: (?:am|an der|in der|im|a\.d\.|ob der|i\.) [A-ZÄÖÜ][\wäöüß-]+)?)?"
 )
 

@@ -99,7 +99,6 @@ class Pseudonymizer:
             masked.append("".join(parts))
         return Masked(masked, numbering.mapping, dict(counts))
 
-
     def _detector(self, mode: str) -> Detector:
         if mode not in self._by_mode:
             raise ValueError(f"unknown privacy mode {mode!r}; expected one of {MODES}")

@@ -17,15 +17,17 @@ from corral.privacy.names import (
 )
 from corral.privacy.patterns import DATE, Span
 
-NAME_WORD = rf"[{LETTERS}](?:[{LETTERS}'’.-]*[{LETTERS}.])?"
+NAME_WORD = rf"[{LETTERS}](?:[{LETTERS}'\u2019.-]*[{LETTERS}.])?"
 # A name value: words of letters (initials with a dot, hyphens, apostrophes), a "Surname,
 # Firstname" comma allowed once; stops at digits, brackets, "|", "<" or a double space.
-NAME_VALUE = re.compile(rf"{NAME_WORD}(?:(?: |, ?(?=[{UP}]))(?!(?:and|und|or|oder) ){NAME_WORD}){{0,5}}")
+NAME_VALUE = re.compile(
+    rf"{NAME_WORD}(?:(?: |, ?(?=[{UP}]))(?!(?:and|und|or|oder) ){NAME_WORD}){{0,5}}"
+)
 CHAT_SENDER = re.compile(
     r"(?m)^(?:\[[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])?\] ?|[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])? - )"
-    rf"(?P<name>[^:\n]{{1,40}}?):"
+    r"(?P<name>[^:\n]{1,40}?):"
 )
-PLAIN_SENDER = re.compile(rf"(?m)^(?P<name>[{LETTERS}][{LETTERS}'’ -]{{0,30}}?): \S")
+PLAIN_SENDER = re.compile(rf"(?m)^(?P<name>[{LETTERS}][{LETTERS}'\u2019 -]{{0,30}}?): \S")
 PERSON_FIELD = (
     r"name|full name|first names?(?:\(s\))?|surname|last name|given names?|vorname|nachname"
     r"|name, vorname|patient(?: name)?|patientin|kontoinhaber(?:in)?|account holder|cardholder"
@@ -47,12 +49,12 @@ LIST_FIELD = (
     r"|mitglieder|guests|gäste|speakers|referenten|invited|eingeladen|verteiler|an|von"
 )
 FIELD = re.compile(
-    rf"(?im)(?:^|\|\s*|\s{{2,}})(?P<field>{PERSON_FIELD})\s*[:：]\s*(?P<value>[^\n|]*)"
+    rf"(?im)(?:^|\|\s*|\s{{2,}})(?P<field>{PERSON_FIELD})\s*[:\uff1a]\s*(?P<value>[^\n|]*)"
 )
-LIST = re.compile(rf"(?im)(?:^|\n)\s*(?P<field>{LIST_FIELD})\s*[:：]\s*(?P<value>[^\n]*)")
+LIST = re.compile(rf"(?im)(?:^|\n)\s*(?P<field>{LIST_FIELD})\s*[:\uff1a]\s*(?P<value>[^\n]*)")
 ADDRESS_FIELD = re.compile(
     r"(?im)(?:^|\|\s*)(?:address|home address|service address|postal address|property"
-    r"|anschrift|adresse|wohnhaft|wohnort|wohnung|lieferadresse|postanschrift)\s*[:：]\s*"
+    r"|anschrift|adresse|wohnhaft|wohnort|wohnung|lieferadresse|postanschrift)\s*[:\uff1a]\s*"
     r"(?P<value>[^\n|]{4,120})"
 )
 FIELD_END = re.compile(r"[ \t]*(?:$|\n|\||\(|<|  |[ ,]+\+?\d)")
@@ -141,7 +143,7 @@ def _list_items(text: str, start: int, end: int) -> list[Span | None]:
     for sep in [*LIST_ITEM.finditer(text, start, end), None]:
         stop = sep.start() if sep else end
         items.append(_name_at(text, pos) if pos < stop else None)
-        if items[-1] is not None and items[-1].end > stop:  # type: ignore[union-attr]
+        if items[-1] is not None and items[-1].end > stop:
             items[-1] = _person(text, pos, stop)
         pos = sep.end() if sep else end
     return items
@@ -159,7 +161,10 @@ def mentions(text: str) -> list[Span]:
     """@handles that are not part of an e-mail address (the handle, without the "@")."""
     if "@" not in text:
         return []
-    return [Span(m.start("name"), m.end("name"), "PERSON", m.group("name")) for m in MENTION.finditer(text)]
+    return [
+        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
+        for m in MENTION.finditer(text)
+    ]
 
 
 def signatures(text: str, gaz: Gazetteer) -> list[Span]:
