@@ -45,9 +45,26 @@ def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return numbered, unit_only
 
 
+UNIT_WORDS = ("Flat", "Unit", "Apartment", "Apt", "Suite", "Plot", "Studio", "Room", "Floor")
+FR_WORDS = ("rue", "av", "bd", "boulevard", "place", "chemin", "allée", "impasse", "quai", "cours")
+FR_WORDS += ("route",)
+PO_WORDS = ("box", "bag", "postfach")
+
+
 def find_addresses(text: str) -> list[Span]:
     """Street addresses with an optional town and postcode, and PO boxes."""
-    patterns = [*_en_addresses(), DE_ADDRESS, FR_ADDRESS, PL_ADDRESS, PO_BOX]
+    numbered, unit = _en_addresses()
+    patterns = [numbered, DE_ADDRESS]
+    lower = text.lower()
+    # The rarer forms run only where their key word occurs: each pass costs a scan.
+    if any(w in text for w in UNIT_WORDS):
+        patterns.append(unit)
+    if any(w in lower for w in FR_WORDS):
+        patterns.append(FR_ADDRESS)
+    if "ul. " in text:
+        patterns.append(PL_ADDRESS)
+    if any(w in lower for w in PO_WORDS):
+        patterns.append(PO_BOX)
     return [
         Span(m.start(), m.end(), "ADDRESS", m.group(0))
         for pattern in patterns

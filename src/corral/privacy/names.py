@@ -173,7 +173,7 @@ def signature_line(text: str, start: int) -> bool:
     return any(CLOSING.match(part.strip()) for part in line.split("/"))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tok:
     start: int
     end: int
@@ -186,7 +186,9 @@ def tokens(text: str) -> list[_Tok]:
     out = []
     for m in TOKEN.finditer(text):
         w = m.group(0)
-        out.append(_Tok(m.start(), m.end(), w, normal(w), w[0].isupper()))
+        cap = w[0].isupper()
+        norm = w.title() if cap and len(w) > 1 and w.isupper() else w
+        out.append(_Tok(m.start(), m.end(), w, norm, cap))
     return out
 
 
@@ -253,9 +255,12 @@ class NameFinder:
 
     def _lower_start(self, text: str, tok: _Tok) -> bool:
         """A lower-case name in a chat ("tell ngozi", "anna und yusuf sind ...")."""
-        gaz, title = self.gaz, tok.word.title()
+        gaz, word = self.gaz, tok.word
+        if word in gaz.frequent or len(word) < 2:
+            return False  # most lower-case words end here, cheaply
+        title = word.title()
         listed = (title in gaz.first or title in gaz.last) and not gaz.is_common(title)
-        if tok.word in gaz.frequent or not (listed or gaz.is_unknown(tok.word)):
+        if not (listed or gaz.is_unknown(word)):
             return False
         if listed and gaz.is_unknown(tok.word):
             return True  # "did pádraig ever pay": a listed name and no word of either language
