@@ -33,11 +33,33 @@ FR_ADDRESS = re.compile(
 PL_ADDRESS = re.compile(rf"\bul\. {UPW}(?: {UPW})? \d{{1,4}}[a-z]?(?:/\d{{1,4}})?{TAIL}")
 
 
+def _trie(words: list[str]) -> str:
+    """An alternation of words as a prefix tree: Python's re tries a flat alternation of 200
+    street types one by one at every capitalised word."""
+    if not words:
+        return ""
+    if len(words) == 1:
+        return re.escape(words[0])
+    by_first: dict[str, list[str]] = {}
+    empty = False
+    for w in words:
+        if w:
+            by_first.setdefault(w[0], []).append(w[1:])
+        else:
+            empty = True
+    branches = [re.escape(ch) + _group(_trie(rest)) for ch, rest in sorted(by_first.items())]
+    body = "|".join(branches)
+    return f"(?:{body})?" if empty else f"(?:{body})"
+
+
+def _group(pattern: str) -> str:
+    return pattern if not pattern or pattern.startswith("(?:") else f"(?:{pattern})"
+
+
 @cache
 def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
     text = resources.files("corral.privacy").joinpath("data/street_types_en.txt").read_text("utf-8")
-    types = sorted((t for t in text.split() if t), key=len, reverse=True)
-    suffix = "|".join(re.escape(t) for t in types)
+    suffix = _trie([t for t in text.split() if t])
     street = rf"(?:[NSEW]\.? )?(?:{UPW} ){{1,3}}(?:{suffix})\b\.?"
     after = r"(?: (?:Apt\.?|Suite|Unit|#) ?\d{1,5})?"
     numbered = re.compile(rf"(?:{UNIT}|\b\d{{1,4}}/)?\b\d{{1,6}}[A-Za-z]?,? {street}{after}{TAIL}")
@@ -49,13 +71,20 @@ UNIT_WORDS = ("Flat", "Unit", "Apartment", "Apt", "Suite", "Plot", "Studio", "Ro
 FR_WORDS = ("rue", "av", "bd", "boulevard", "place", "chemin", "allée", "impasse", "quai", "cours")
 FR_WORDS += ("route",)
 PO_WORDS = ("box", "bag", "postfach")
+DE_HINT = re.compile(
+    r"(?i:str\.|straße|strasse|gasse|platz|ring|weg|allee|damm|ufer|chaussee|pfad|markt|steig)"
+    r"|\b(?:Am|An der|An den|Im|Auf dem|Auf der|Zum|Zur|In der|In den|Unter den|Hinter der"
+    r"|Hinter dem|Vor dem|Alte|Alter|Neue|Neuer|Große|Kleine) [A-ZÄÖÜ]"
+)
 
 
 def find_addresses(text: str) -> list[Span]:
     """Street addresses with an optional town and postcode, and PO boxes."""
     numbered, unit = _en_addresses()
-    patterns = [numbered, DE_ADDRESS]
+    patterns = [numbered]
     lower = text.lower()
+    if DE_HINT.search(text):
+        patterns.append(DE_ADDRESS)
     # The rarer forms run only where their key word occurs: each pass costs a scan.
     if any(w in text for w in UNIT_WORDS):
         patterns.append(unit)
