@@ -44,6 +44,10 @@ PRIORITY = {
 EXACT = ("EMAIL", "PHONE", "IBAN", "CARD", "IP")
 """Categories propagated as the exact string; names are propagated case-insensitively."""
 DIGIT_RUN = re.compile(r"(?<![\w])\d(?:[ ./-]?\d){6,}(?![\w])")
+MAX_SEARCH = 4_000_000
+"""Values times characters above which propagation looks words up instead of searching each
+value (20,000 distinct names in 200 KB would be 4e9 character comparisons)."""
+WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 NEAR_PERSON = 60
 """Characters between a date and a name within which strict mode takes the date for a DOB."""
 
@@ -182,12 +186,24 @@ class _Values:
         return bool(self.loose or self.cased)
 
     def find(self, text: str) -> list[Span]:
+        if (len(self.loose) + len(self.cased)) * len(text) > MAX_SEARCH:
+            return self._find_words(text)
         out: list[Span] = []
         lower = text.lower() if self.loose else text
         for values, haystack in ((self.loose, lower), (self.cased, text)):
             for value in values:
                 label = self.cased.get(value, "PERSON") if values is self.cased else "PERSON"
                 out += _occurrences(text, haystack, value, label)
+        return out
+
+    def _find_words(self, text: str) -> list[Span]:
+        """Many values in a long text: each word looked up once, so the cost stays linear.
+        Structured values need no second search here: their patterns find them anywhere."""
+        out = []
+        for m in WORD.finditer(text):
+            word = m.group(0)
+            if word.lower() in self.loose or self.cased.get(word) == "PERSON":
+                out.append(Span(m.start(), m.end(), "PERSON", word))
         return out
 
 
