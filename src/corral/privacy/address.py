@@ -68,8 +68,10 @@ def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 UNIT_WORDS = ("Flat", "Unit", "Apartment", "Apt", "Suite", "Plot", "Studio", "Room", "Floor")
-FR_WORDS = ("rue", "av", "bd", "boulevard", "place", "chemin", "allée", "impasse", "quai", "cours")
-FR_WORDS += ("route",)
+FR_WORDS = (
+    *("rue", "av", "bd", "boulevard", "place", "chemin"),
+    *("allée", "impasse", "quai", "cours", "route"),
+)
 PO_WORDS = ("box", "bag", "postfach")
 DE_HINT = re.compile(
     r"(?i:str\.|straße|strasse|gasse|platz|ring|weg|allee|damm|ufer|chaussee|pfad|markt|steig)"
