@@ -72,6 +72,7 @@ DE_HINTS = _wordset(
     "für von zu im am auch noch schon wer wie was mein meine dein deine uns euch hier heute "
     "morgen gestern bei nach aus über aber oder wenn dass weil kein keine habe hast war wird "
     "kann soll muss ja nein danke sehr geehrte geehrter liebe lieber hallo suche gibt"
+    " neue neuer neues ab vom zum zur beim ins brutto netto"
 )
 PLACE_BEFORE = re.compile(r"(?i)\b(?:in|at|near|nach|aus|im|am|from|to|via|visit|visiting)\s$")
 FOLLOWS_NAME = re.compile(r"['\u2019]s\b| (?:and|und|&) [A-ZÀ-Þ]")
@@ -236,7 +237,8 @@ class NameFinder:
         listed = gaz.is_name(tok.norm)
         if not (unknown or listed):
             before = text[max(0, tok.start - 8) : tok.start]
-            return GREETING.search(before) is not None and not tok.word.isupper()
+            greeted = GREETING.search(before) is not None
+            return greeted and not tok.word.isupper() and not _title_word(tok)
         cue = self._cue(text, tok)
         if cue == "strong":
             return True
@@ -326,7 +328,11 @@ class NameFinder:
                 break
             if nxt.norm.lower() in self.gaz.frequent and not self.gaz.is_name(nxt.norm):
                 break
-            if nxt.word.isupper() != toks[j].word.isupper():
+            if (
+                len(nxt.word) > 1
+                and len(toks[j].word) > 1
+                and nxt.word.isupper() != toks[j].word.isupper()
+            ):
                 break
             j = k
         return j

@@ -58,6 +58,7 @@ ADDRESS_FIELD = re.compile(
     r"(?P<value>[^\n|]{4,120})"
 )
 FIELD_END = re.compile(r"[ \t]*(?:$|\n|\||\(|<|  |[ ,]+\+?\d)")
+BIRTH_LABEL = re.compile(r"(?im)^(?:d\.?o\.?b\.?|date of birth|born|geb\.?|geburtsdatum)\s*:")
 MENTION = re.compile(r"(?<![\w.@])@(?P<name>[\w][\w.-]{1,38}[\w])")
 LIST_ITEM = re.compile(r"\s*(?:,|;|\band\b|\bund\b|&)\s*")
 STRIP_TITLE = re.compile(TITLE.pattern.replace(")$", ")", 1).replace("(?i)(?:", "(?i)^(?:", 1))
@@ -114,12 +115,17 @@ def _sender(gaz: Gazetteer, german: bool, name: str) -> bool:
     return rare or _name_like(gaz, name, every=False)
 
 
+def _a_form(text: str) -> bool:
+    """Whether the text has fields of a form: its "Label: value" lines are no chat."""
+    return any(p.search(text) for p in (FIELD, ADDRESS_FIELD, BIRTH_LABEL))
+
+
 def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
     """The sender of each line of a pasted chat export; plain "name: message" lines count only
     where two or more lines of the text have that shape and the sender reads as a name."""
     found = [_person(text, m.start("name"), m.end("name")) for m in CHAT_SENDER.finditer(text)]
     plain = list(PLAIN_SENDER.finditer(text))
-    if len(plain) >= 2:
+    if len(plain) >= 2 and not _a_form(text):
         german = is_german(text)
         for m in plain:
             if _sender(gaz, german, m.group("name")):
