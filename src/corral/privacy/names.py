@@ -204,7 +204,7 @@ class NameFinder:
         before = text[max(0, tok.start - MAX_LOOKBACK) : tok.start]
         if not before:
             return ""
-        if before[-1] == " " and TITLE.search(before):
+        if before[-1] == " " and TITLE.search(before) and _title_cased(before):
             return "title"
         if (before[-1] in " \n" and STRONG_CUE.search(before)) or signature_line(text, tok.start):
             return "strong"
@@ -350,7 +350,13 @@ TITLE_WORDS = _wordset(
 
 
 def _title_word(tok: _Tok) -> bool:
-    return tok.word.lower() in TITLE_WORDS
+    """A title as written before a name: "Dr", "Frau", "MR"; not "ms" (milliseconds)."""
+    return tok.word[0].isupper() and tok.word.lower() in TITLE_WORDS
+
+
+def _title_cased(before: str) -> bool:
+    words = before.replace(".", " ").split()
+    return bool(words) and words[-1][0].isupper()
 
 
 def _adjacent(text: str, left: _Tok, right: _Tok) -> bool:
