@@ -75,6 +75,10 @@ DE_HINTS = _wordset(
     " neue neuer neues ab vom zum zur beim ins brutto netto"
 )
 PLACE_BEFORE = re.compile(r"(?i)\b(?:in|at|near|nach|aus|im|am|from|to|via|visit|visiting)\s$")
+PLACE_SUFFIX = re.compile(
+    r"(?:chester|shire|burgh|brough|borough|mouth|ville|stad|haven|view|fort|port|bury|side"
+    r"|hausen|heim|dorf)$"
+)
 FOLLOWS_NAME = re.compile(r"['\u2019]s\b| (?:and|und|&) [A-ZÀ-Þ]")
 VERB_BEFORE = re.compile(
     r"(?i)\b(?:hat|ist|war|soll|will|kann|muss|hab|habe|sag|sagt|frag|ruf|did|does|is|was|has"
@@ -235,6 +239,8 @@ class NameFinder:
             return True
         unknown = gaz.is_unknown(tok.norm)
         listed = gaz.is_name(tok.norm)
+        if unknown and not listed and PLACE_SUFFIX.search(tok.norm):
+            return self.strict  # Middlesbrough, Adamsshire: towns
         if not (unknown or listed):
             before = text[max(0, tok.start - 8) : tok.start]
             greeted = GREETING.search(before) is not None
