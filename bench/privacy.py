@@ -14,6 +14,7 @@ A predicted span matches a labelled one of the same category when it covers at l
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import statistics
@@ -150,7 +151,7 @@ def unseen_names_gazetteer() -> Gazetteer:
     spec.loader.exec_module(module)
     first, last = module.person_names(["en_US", "de_DE"])
     base = Gazetteer.default()
-    return Gazetteer(base.first - first, base.last - last, base.common)
+    return dataclasses.replace(base, first=base.first - first, last=base.last - last)
 
 
 PRESIDIO_WORKER = r"""
