@@ -242,9 +242,7 @@ class NameFinder:
         if unknown and not listed and PLACE_SUFFIX.search(tok.norm):
             return self.strict  # Middlesbrough, Adamsshire: towns
         if not (unknown or listed):
-            before = text[max(0, tok.start - 8) : tok.start]
-            greeted = GREETING.search(before) is not None
-            return greeted and not tok.word.isupper() and not _title_word(tok)
+            return self._known_after_cue(text, tok)
         cue = self._cue(text, tok)
         if cue == "strong":
             return True
@@ -260,6 +258,19 @@ class NameFinder:
             return bool(SUBJECT_VERB.match(text, tok.end)) or (not german and listed)
         place = PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start)
         return not german and place is None
+
+    def _known_after_cue(self, text: str, tok: _Tok) -> bool:
+        """A known word is a name after a greeting ("Liebe Hauke"), or after a phrase cue or
+        a closing line ("my name is Jennifer") when it is not a frequent word ("ask Support")."""
+        if tok.word.isupper() or _title_word(tok):
+            return False
+        before = text[max(0, tok.start - MAX_LOOKBACK) : tok.start]
+        if GREETING.search(before[-8:]):
+            return True
+        if tok.norm.lower() in self.gaz.frequent:
+            return False
+        cued = before[-1:] == " " and STRONG_CUE.search(before) is not None
+        return cued or signature_line(text, tok.start)
 
     def _lower_start(self, text: str, tok: _Tok) -> bool:
         """A lower-case name in a chat ("tell ngozi", "anna und yusuf sind ...")."""
