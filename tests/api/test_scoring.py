@@ -132,3 +132,25 @@ def test_bad_scoring_requests_are_400s_naming_the_parameter(
     body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
     assert body["param"] == param
     assert words in body["message"]
+
+
+def test_the_end_of_text_is_scored_when_it_is_the_sampled_token(
+    client: openai.OpenAI, direct: llama_cpp.Llama
+) -> None:
+    # lm-eval asks for one token after the prompt and drops its entry: an end of text must have
+    # one too, or the prompt's last token is dropped instead. A bias makes the model end here.
+    end = direct.token_eos()
+    completion = client.completions.create(
+        model=MODEL,
+        prompt=CONTEXT + OPTIONS[0],
+        echo=True,
+        logprobs=1,
+        max_tokens=1,
+        logit_bias={str(end): 100},
+    )
+
+    lp: Any = completion.choices[0].logprobs
+    assert completion.usage is not None and completion.usage.completion_tokens == 0
+    assert len(lp.tokens) == completion.usage.prompt_tokens + 1
+    assert lp.token_logprobs[-1] is not None
+    assert completion.choices[0].text == CONTEXT + OPTIONS[0]

@@ -173,6 +173,7 @@ class LlamaCppBackend:
                     cancel,
                     emit,
                     request.meter,
+                    end_logprob=request.messages is None,
                 )
             except Exception as exc:  # llama.cpp failures surface as several builtin types
                 raise self._failed(exc) from exc

@@ -48,8 +48,12 @@ def generate(
     cancel: threading.Event,
     emit: Callable[[TextDelta], None],
     meter: UsageMeter,
+    end_logprob: bool = False,
 ) -> GenerationOutcome:
     """Generate after `prompt_tokens`, calling `emit` for each piece of visible text.
+
+    `end_logprob`: when the model ends its text, report that token's logprob too (legacy
+    completions do, as OpenAI's did; chat answers do not).
 
     `meter` is kept current token by token, so a request cut short is billed for what it used.
     """
@@ -73,6 +77,11 @@ def generate(
                 reason = "cancelled"
                 break
             if llama_cpp.llama_vocab_is_eog(vocab, token):
+                if params.logprobs and end_logprob:
+                    # Scorers read the entry after the prompt's own (lm-eval drops the last):
+                    # the end of text is a sampled token like any other.
+                    piece = llama.detokenize([token], special=True)
+                    emit(TextDelta("", [_token_logprob(llama, token, piece, params)]))
                 reason = "stop"
                 break
             produced += 1
