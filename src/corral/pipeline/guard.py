@@ -3,10 +3,13 @@
 A partner (`tier = "partner"`) is a third party. Per the tenant's data policy: `local_only`
 keeps the tenant's requests off partners altogether (routes skip them; asking for one directly
 is a 403); `pseudonymize` replaces personal data in everything sent by typed placeholders
-(`[PERSON_1]`), one mapping per request, and puts the values back into the answer, streamed
-or not; `allow` sends the request as it is. Every partner call is written to the audit log
-with the counts of what was replaced. The operator's own upstreams (`open`, `premium`,
-`private` tiers) are inside the trust boundary and never guarded.
+(`[PERSON_1]`), one mapping per backend call, and puts the values back into the answer,
+streamed or not; `pseudonymize_strict` does so with the strict scan (`privacy.request_scan`);
+`allow` sends the request as it is. The step sits between admission and the backend, for
+each call: a task that makes many calls (chunks, merges, repairs) masks each one on its own.
+Every partner call is written to the audit log with the counts of what was replaced. The
+operator's own upstreams (`open`, `premium`, `private` tiers) are inside the trust boundary
+and never guarded.
 
 The scan runs in a worker thread (the event loop keeps serving) within `privacy.scan_timeout_s`
 on at most `privacy.scan_max_chars` characters; a scan that cannot finish refuses the call.
@@ -18,7 +21,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from corral.backends.base import (
@@ -37,14 +40,14 @@ from corral.backends.base import (
 )
 from corral.catalog.catalog import ModelEntry
 from corral.errors import PayloadTooLarge, PermissionDenied, PrivacyCheckTimeout
+from corral.privacy import request_scan
 from corral.privacy.audit import AuditLog, PartnerCall
-from corral.privacy.detect import DetectionTimeout
-from corral.privacy.pseudonymize import Masked, Pseudonymizer, StreamRestorer
+from corral.privacy.detect import DetectionTimeout, Detector
+from corral.privacy.pseudonymize import Masked, StreamRestorer, replace_spans
 from corral.settings import PrivacyConfig
 from corral.storage import Database
 
-Record = Callable[[ModelEntry, dict[str, int], str, str], Awaitable[None]]
-"""Writes one audit event: the model, the counts masked, what was sent and received."""
+MASKING_POLICIES = frozenset({"pseudonymize", "pseudonymize_strict"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +73,11 @@ def forbidden_partner(model: ModelEntry) -> PermissionDenied:
 class Scanner:
     """Masks a request's texts off the event loop, within the configured size and time."""
 
-    def __init__(self, pseudonymizer: Pseudonymizer, config: PrivacyConfig) -> None:
-        self._pseudonymizer = pseudonymizer
+    def __init__(self, detector: Detector, config: PrivacyConfig) -> None:
+        self._detector = detector
         self._config = config
 
-    async def mask(self, texts: list[str], param: str) -> Masked:
+    async def mask(self, texts: list[str], param: str, strict: bool = False) -> Masked:
         size = sum(len(text) for text in texts)
         if size > self._config.scan_max_chars:
             raise PayloadTooLarge(
@@ -85,7 +88,7 @@ class Scanner:
                 code="privacy_scan_too_large",
             )
         timeout = self._config.scan_timeout_s
-        work = asyncio.to_thread(self._pseudonymizer.mask, texts, time.monotonic() + timeout)
+        work = asyncio.to_thread(self._mask, texts, strict, time.monotonic() + timeout)
         try:  # the thread stops itself at the deadline; wait_for bounds a thread that queued
             return await asyncio.wait_for(work, timeout)
         except (DetectionTimeout, TimeoutError):
@@ -95,16 +98,25 @@ class Scanner:
                 headers={"Retry-After": "1"},
             ) from None
 
+    def _mask(self, texts: list[str], strict: bool, deadline: float) -> Masked:
+        found = request_scan.detect(self._detector, texts, strict=strict, deadline=deadline)
+        return replace_spans(texts, found)
+
 
 class PrivacyGuard:
+    """Masks each call to a partner on its own: `mask` gives what to send and the `Restorer`
+    that brings the answer back and writes the call's audit row. Nothing is kept between two
+    calls of one request (a task makes many: chunks, merges, repairs), so each call carries
+    its own text and mapping."""
+
     def __init__(
         self,
-        pseudonymizer: Pseudonymizer,
+        detector: Detector,
         audit: AuditLog,
         db: Database,
         config: PrivacyConfig | None = None,
     ) -> None:
-        self._scanner = Scanner(pseudonymizer, config or PrivacyConfig())
+        self._scanner = Scanner(detector, config or PrivacyConfig())
         self._audit = audit
         self._db = db
 
@@ -114,63 +126,55 @@ class PrivacyGuard:
             return entry
         if caller.policy == "local_only":
             raise forbidden_partner(entry)
-        mask = caller.policy == "pseudonymize"
-        record = self._recorder(caller)
-        guarded = GuardedBackend(entry, self._scanner if mask else None, record)
-        return dataclasses.replace(entry, backend=guarded)
+        return dataclasses.replace(entry, backend=GuardedBackend(entry, self, caller))
 
-    def _recorder(self, caller: Caller) -> Record:
-        async def record(entry: ModelEntry, pii: dict[str, int], sent: str, received: str) -> None:
-            call = PartnerCall(
-                caller.request_id,
-                caller.tenant_id,
-                caller.key_id,
-                entry.id,
-                entry.kind,
-                caller.policy,
-                pii,
-                sent,
-                received,
-            )
-            await self._db.run(self._audit.record, call, caller.retention_hours)
+    async def mask(
+        self, request: GenerationRequest, caller: Caller, model: ModelEntry
+    ) -> tuple[GenerationRequest, Restorer]:
+        """What one call to the partner `model` sends, and how its answer comes back."""
+        masked = None
+        if caller.policy in MASKING_POLICIES:
+            strict = caller.policy == "pseudonymize_strict"
+            request, masked = await _masked_request(self._scanner, request, strict)
+        return request, Restorer(self, caller, model, masked, request)
 
-        return record
+    async def mask_inputs(
+        self, request: EmbeddingRequest, caller: Caller, model: ModelEntry
+    ) -> tuple[EmbeddingRequest, Restorer]:
+        masked = None
+        if caller.policy in MASKING_POLICIES:
+            strict = caller.policy == "pseudonymize_strict"
+            masked = await self._scanner.mask(request.inputs, "input", strict)
+            request = dataclasses.replace(request, inputs=list(masked.texts))
+        return request, Restorer(self, caller, model, masked, None)
+
+    async def record(self, call: PartnerCall, retention_hours: int | None) -> None:
+        await self._db.run(self._audit.record, call, retention_hours)
 
 
-class GuardedBackend:
-    """One request's view of a partner backend (it holds that request's mapping)."""
+class Restorer:
+    """One partner call's way back: its mapping restores the answer, whole or streamed, and
+    its audit row is written once the answer is in."""
 
-    def __init__(self, entry: ModelEntry, scanner: Scanner | None, record: Record) -> None:
-        self._entry = entry
-        self._inner: Backend = entry.backend
-        self._scanner = scanner
-        self._record = record
-        self._masked: tuple[GenerationRequest, Masked | None] | None = None
+    def __init__(
+        self,
+        guard: PrivacyGuard,
+        caller: Caller,
+        model: ModelEntry,
+        masked: Masked | None,
+        sent: GenerationRequest | None,
+    ) -> None:
+        self._guard = guard
+        self._caller = caller
+        self._model = model
+        self.masked = masked
+        self._sent = sent
 
-    async def _mask(self, request: GenerationRequest) -> tuple[GenerationRequest, Masked | None]:
-        if self._masked is None:
-            masked = None
-            if self._scanner is not None:
-                masked = await _masked_request(self._scanner, request)
-            self._masked = masked or (request, None)
-        return self._masked
+    def result(self, result: GenerationResult) -> GenerationResult:
+        return _restore_result(result, self.masked)
 
-    async def generate(self, request: GenerationRequest) -> GenerationResult:
-        sent, masked = await self._mask(request)
-        result = await self._inner.generate(sent)
-        restored = _restore_result(result, masked)
-        await self._audit(sent, masked, result.text)
-        return restored
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
-        sent, masked = await self._mask(request)
-        events = await self._inner.stream(sent)
-        return self._restored_stream(sent, masked, events)
-
-    async def _restored_stream(
-        self, sent: GenerationRequest, masked: Masked | None, events: AsyncIterator[StreamEvent]
-    ) -> AsyncIterator[StreamEvent]:
-        mapping = masked.mapping if masked is not None else {}
+    async def stream(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        mapping = self.masked.mapping if self.masked is not None else {}
         text, calls = StreamRestorer(mapping), dict[int, StreamRestorer]()
         received: list[str] = []
         async for event in events:
@@ -188,22 +192,60 @@ class GuardedBackend:
                 rest = text.flush()
                 if rest:
                     yield TextDelta(rest)
-                await self._audit(sent, masked, "".join(received))
+                await self.audit("".join(received))
             yield event
 
+    async def audit(self, received: str) -> None:
+        """The call's audit row: counts always, what was sent and received if opted in."""
+        caller, model = self._caller, self._model
+        if self._sent is not None:
+            sent = _transcript(self._sent)
+        else:
+            sent = "\n".join(self.masked.texts) if self.masked is not None else ""
+        call = PartnerCall(
+            caller.request_id,
+            caller.tenant_id,
+            caller.key_id,
+            model.id,
+            model.kind,
+            caller.policy,
+            self.masked.counts if self.masked is not None else {},
+            sent,
+            received,
+        )
+        await self._guard.record(call, caller.retention_hours)
+
+
+class GuardedBackend:
+    """A partner backend as one request sees it: every call is masked, sent, restored and
+    audited on its own (see `PrivacyGuard.mask`)."""
+
+    def __init__(self, entry: ModelEntry, guard: PrivacyGuard, caller: Caller) -> None:
+        self._entry = entry
+        self._inner: Backend = entry.backend
+        self._guard = guard
+        self._caller = caller
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        sent, restorer = await self._guard.mask(request, self._caller, self._entry)
+        result = await self._inner.generate(sent)
+        restored = restorer.result(result)
+        await restorer.audit(result.text)
+        return restored
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        sent, restorer = await self._guard.mask(request, self._caller, self._entry)
+        return restorer.stream(await self._inner.stream(sent))
+
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
-        if self._scanner is None:
-            result = await self._inner.embed(request)
-            await self._record(self._entry, {}, "", "")
-            return result
-        masked = await self._scanner.mask(request.inputs, "input")
-        sent = dataclasses.replace(request, inputs=list(masked.texts))
+        sent, restorer = await self._guard.mask_inputs(request, self._caller, self._entry)
         result = await self._inner.embed(sent)
-        await self._record(self._entry, masked.counts, "\n".join(masked.texts), "")
+        await restorer.audit("")
         return result
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
-        sent, _ = await self._mask(request)
+        # Placeholders may be longer than the values they stand for: counted as sent.
+        sent, _ = await self._guard.mask(request, self._caller, self._entry)
         return await self._inner.count_prompt_tokens(sent)
 
     def health(self) -> BackendHealth:
@@ -215,13 +257,9 @@ class GuardedBackend:
     async def close(self) -> None:
         await self._inner.close()
 
-    async def _audit(self, sent: GenerationRequest, masked: Masked | None, received: str) -> None:
-        counts = masked.counts if masked is not None else {}
-        await self._record(self._entry, counts, _transcript(sent), received)
-
 
 async def _masked_request(
-    scanner: Scanner, request: GenerationRequest
+    scanner: Scanner, request: GenerationRequest, strict: bool
 ) -> tuple[GenerationRequest, Masked]:
     """Every text the partner would see, masked with one mapping for the whole request."""
     messages = request.messages or ()
@@ -229,7 +267,8 @@ async def _masked_request(
     texts += [c.arguments for m in messages for c in m.tool_calls]
     if request.prompt is not None:
         texts.append(request.prompt)
-    masked = await scanner.mask(texts, "messages" if request.messages is not None else "prompt")
+    param = "messages" if request.messages is not None else "prompt"
+    masked = await scanner.mask(texts, param, strict)
     out = iter(masked.texts)
     new_messages = tuple(dataclasses.replace(m, content=next(out)) for m in messages)
     new_messages = tuple(

@@ -12,13 +12,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from corral.privacy.detect import CATEGORIES, Detector
+from corral.privacy.detect import CATEGORIES, Detector, Span
 
 PLACEHOLDER = re.compile(r"\[(" + "|".join(CATEGORIES) + r")_(\d+)\]")
 # A suffix that may still grow into a placeholder: "[", "[PER", "[PERSON_", "[PERSON_12".
 PARTIAL = re.compile(r"\[(?:[A-Z]{0,7}|(?:" + "|".join(CATEGORIES) + r")_\d{0,6})$")
 
-__all__ = ["Masked", "Pseudonymizer", "StreamRestorer", "restore"]
+__all__ = ["Masked", "Pseudonymizer", "StreamRestorer", "replace_spans", "restore"]
 
 
 def restore(text: str, mapping: dict[str, str]) -> str:
@@ -70,20 +70,26 @@ class Pseudonymizer:
 
     def mask(self, texts: list[str], deadline: float | None = None) -> Masked:
         """The texts masked; with a `deadline` (monotonic), `DetectionTimeout` once past it."""
-        taken = {m.group(0) for text in texts for m in PLACEHOLDER.finditer(text)}
-        numbering = _Numbering(taken)
-        counts: Counter[str] = Counter()
-        masked: list[str] = []
-        for text in texts:
-            parts: list[str] = []
-            pos = 0
-            for span in self.detector.detect(text, deadline):
-                parts += [text[pos : span.start], numbering.placeholder(span.label, span.text)]
-                counts[span.label] += 1
-                pos = span.end
-            parts.append(text[pos:])
-            masked.append("".join(parts))
-        return Masked(masked, numbering.mapping, dict(counts))
+        return replace_spans(texts, [self.detector.detect(text, deadline) for text in texts])
+
+
+def replace_spans(texts: list[str], found: list[list[Span]]) -> Masked:
+    """Each text with its spans (sorted, non-overlapping) replaced by placeholders, one
+    mapping for all of them."""
+    taken = {m.group(0) for text in texts for m in PLACEHOLDER.finditer(text)}
+    numbering = _Numbering(taken)
+    counts: Counter[str] = Counter()
+    masked: list[str] = []
+    for text, spans in zip(texts, found, strict=True):
+        parts: list[str] = []
+        pos = 0
+        for span in spans:
+            parts += [text[pos : span.start], numbering.placeholder(span.label, span.text)]
+            counts[span.label] += 1
+            pos = span.end
+        parts.append(text[pos:])
+        masked.append("".join(parts))
+    return Masked(masked, numbering.mapping, dict(counts))
 
 
 class StreamRestorer:
