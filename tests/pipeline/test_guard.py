@@ -130,3 +130,24 @@ async def test_allow_sends_as_is_and_is_audited(
 
     assert SECRET_EMAIL in " ".join(partner.received)
     assert built.audit.events()[0].pii == {}
+
+
+async def test_pseudonymize_strict_also_masks_numbers_the_detector_leaves(
+    services: tuple[Services, RecordingPartner],
+) -> None:
+    built, partner = services
+    text = "Customer number 4482 9137 005 asks about the order."
+    for policy in ("pseudonymize", "pseudonymize_strict"):
+        built.accounts.create_tenant(policy, policy=policy)
+        _, key = built.accounts.create_key(policy, KeySpec())
+        ctx = RequestContext("req_1", await built.authenticator.authenticate("Bearer " + key))
+        target = await built.gateway.resolve(ctx, "partner-x")
+        result = await built.gateway.generate(ctx, target, ask(text))
+        assert "4482 9137 005" in result.text  # restored, either way
+
+    default, strict = partner.received
+    assert "4482 9137 005" in default  # recall first: a bare number is not taken
+    assert "4482 9137 005" not in strict and "[PHONE_1]" in strict
+    events = built.audit.events()
+    assert [e.policy for e in events] == ["pseudonymize_strict", "pseudonymize"]
+    assert events[0].pii == {"PHONE": 1}

@@ -6,7 +6,8 @@ point (recall first, or `strict`) is chosen in one place.
 
 `strict` (the `pseudonymize_strict` policy) also takes every run of 7 or more digits that no
 finder claimed, whatever separates them (a number the phone patterns do not know is still a
-number someone could be reached or identified by).
+number someone could be reached or identified by), a date among them as a DOB (any date may
+be a birth date).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from corral.privacy.detect import Detector, Span
 # Digits with the separators people put between them: "030/4482913", "0171 23 45 678".
 _DIGIT_RUN = re.compile(r"\d(?:[\d \-/.()]*\d)?")
 _STRICT_DIGITS = 7
+_DATE = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{2,4}")
 
 __all__ = ["detect"]
 
@@ -38,7 +40,7 @@ def _with_digit_runs(text: str, spans: list[Span]) -> list[Span]:
     for span in spans:
         covered[span.start : span.end] = b"\x01" * (span.end - span.start)
     extra = [
-        Span(m.start(), m.end(), "PHONE", m.group(0))
+        Span(m.start(), m.end(), "DOB" if _DATE.fullmatch(m.group(0)) else "PHONE", m.group(0))
         for m in _DIGIT_RUN.finditer(text)
         if sum(c.isdigit() for c in m.group(0)) >= _STRICT_DIGITS
         and covered.find(1, m.start(), m.end()) == -1
