@@ -105,7 +105,7 @@ def build_services(
         Admission(leases, limiter, directory),
         Settlement(ledger, leases, limiter, pending),
         Router(settings.routing),
-        PrivacyGuard(Detector(), audit, db, settings.privacy),
+        PrivacyGuard(Detector(), settings.privacy),
     )
     return Services(
         settings=settings,

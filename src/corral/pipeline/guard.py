@@ -7,7 +7,8 @@ is a 403); `pseudonymize` replaces personal data in everything sent by typed pla
 streamed or not; `pseudonymize_strict` does so with the strict scan (`privacy.request_scan`);
 `allow` sends the request as it is. The step sits between admission and the backend, for
 each call: a task that makes many calls (chunks, merges, repairs) masks each one on its own.
-Every partner call is written to the audit log with the counts of what was replaced. The
+Every partner call is written to the audit log with the counts of what was replaced, in the
+transaction of the request's usage record (`privacy.audit_sql`). The
 operator's own upstreams (`open`, `premium`, `private` tiers) are inside the trust boundary
 and never guarded.
 
@@ -21,7 +22,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from corral.backends.base import (
@@ -41,11 +42,11 @@ from corral.backends.base import (
 from corral.catalog.catalog import ModelEntry
 from corral.errors import PayloadTooLarge, PermissionDenied, PrivacyCheckTimeout
 from corral.privacy import request_scan
-from corral.privacy.audit import AuditLog, PartnerCall
+from corral.privacy.audit import PartnerCall
+from corral.privacy.audit_sql import AuditRow, audit_row
 from corral.privacy.detect import DetectionTimeout, Detector
 from corral.privacy.pseudonymize import Masked, StreamRestorer, replace_spans
 from corral.settings import PrivacyConfig
-from corral.storage import Database
 
 MASKING_POLICIES = frozenset({"pseudonymize", "pseudonymize_strict"})
 
@@ -105,20 +106,12 @@ class Scanner:
 
 class PrivacyGuard:
     """Masks each call to a partner on its own: `mask` gives what to send and the `Restorer`
-    that brings the answer back and writes the call's audit row. Nothing is kept between two
+    that brings the answer back and makes the call's audit row. Nothing is kept between two
     calls of one request (a task makes many: chunks, merges, repairs), so each call carries
     its own text and mapping."""
 
-    def __init__(
-        self,
-        detector: Detector,
-        audit: AuditLog,
-        db: Database,
-        config: PrivacyConfig | None = None,
-    ) -> None:
+    def __init__(self, detector: Detector, config: PrivacyConfig | None = None) -> None:
         self._scanner = Scanner(detector, config or PrivacyConfig())
-        self._audit = audit
-        self._db = db
 
     def protect(self, entry: ModelEntry, caller: Caller) -> ModelEntry:
         """The entry as this request must see it: partners behind the guard."""
@@ -136,7 +129,7 @@ class PrivacyGuard:
         if caller.policy in MASKING_POLICIES:
             strict = caller.policy == "pseudonymize_strict"
             request, masked = await _masked_request(self._scanner, request, strict)
-        return request, Restorer(self, caller, model, masked, request)
+        return request, Restorer(caller, model, masked, lambda: _transcript(request))
 
     async def mask_inputs(
         self, request: EmbeddingRequest, caller: Caller, model: ModelEntry
@@ -146,31 +139,51 @@ class PrivacyGuard:
             strict = caller.policy == "pseudonymize_strict"
             masked = await self._scanner.mask(request.inputs, "input", strict)
             request = dataclasses.replace(request, inputs=list(masked.texts))
-        return request, Restorer(self, caller, model, masked, None)
-
-    async def record(self, call: PartnerCall, retention_hours: int | None) -> None:
-        await self._db.run(self._audit.record, call, retention_hours)
+        inputs = request.inputs
+        return request, Restorer(caller, model, masked, lambda: "\n".join(inputs))
 
 
 class Restorer:
-    """One partner call's way back: its mapping restores the answer, whole or streamed, and
-    its audit row is written once the answer is in."""
+    """One partner call's way back: its mapping restores the answer, whole or streamed; its
+    audit row goes with the request to its settlement (`audit_sql`)."""
 
     def __init__(
         self,
-        guard: PrivacyGuard,
         caller: Caller,
         model: ModelEntry,
         masked: Masked | None,
-        sent: GenerationRequest | None,
+        transcript: Callable[[], str],
     ) -> None:
-        self._guard = guard
         self._caller = caller
         self._model = model
         self.masked = masked
-        self._sent = sent
+        self._transcript = transcript
+        self._row: AuditRow | None = None
+
+    def audit_into(self, rows: list[AuditRow]) -> None:
+        """Add the call's audit row as it is sent: data left the machine whatever comes back."""
+        caller, model = self._caller, self._model
+        keep = bool(caller.retention_hours)
+        call = PartnerCall(
+            caller.request_id,
+            caller.tenant_id,
+            caller.key_id,
+            model.id,
+            model.kind,
+            caller.policy,
+            self.masked.counts if self.masked is not None else {},
+            self._transcript() if keep else "",
+        )
+        self._row = audit_row(call, caller.retention_hours)
+        rows.append(self._row)
+
+    def received(self, text: str) -> None:
+        """What came back, for the tenants who keep bodies (restored values are not kept)."""
+        if self._row is not None and self._row["received"] is not None:
+            self._row["received"] = text
 
     def result(self, result: GenerationResult) -> GenerationResult:
+        self.received(result.text)
         return _restore_result(result, self.masked)
 
     async def stream(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
@@ -192,28 +205,8 @@ class Restorer:
                 rest = text.flush()
                 if rest:
                     yield TextDelta(rest)
-                await self.audit("".join(received))
+                self.received("".join(received))
             yield event
-
-    async def audit(self, received: str) -> None:
-        """The call's audit row: counts always, what was sent and received if opted in."""
-        caller, model = self._caller, self._model
-        if self._sent is not None:
-            sent = _transcript(self._sent)
-        else:
-            sent = "\n".join(self.masked.texts) if self.masked is not None else ""
-        call = PartnerCall(
-            caller.request_id,
-            caller.tenant_id,
-            caller.key_id,
-            model.id,
-            model.kind,
-            caller.policy,
-            self.masked.counts if self.masked is not None else {},
-            sent,
-            received,
-        )
-        await self._guard.record(call, caller.retention_hours)
 
 
 class GuardedBackend:
@@ -228,20 +221,18 @@ class GuardedBackend:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         sent, restorer = await self._guard.mask(request, self._caller, self._entry)
-        result = await self._inner.generate(sent)
-        restored = restorer.result(result)
-        await restorer.audit(result.text)
-        return restored
+        restorer.audit_into(request.audit)
+        return restorer.result(await self._inner.generate(sent))
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         sent, restorer = await self._guard.mask(request, self._caller, self._entry)
+        restorer.audit_into(request.audit)
         return restorer.stream(await self._inner.stream(sent))
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         sent, restorer = await self._guard.mask_inputs(request, self._caller, self._entry)
-        result = await self._inner.embed(sent)
-        await restorer.audit("")
-        return result
+        restorer.audit_into(request.audit)
+        return await self._inner.embed(sent)
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         # Placeholders may be longer than the values they stand for: counted as sent.
