@@ -49,6 +49,9 @@ from corral.privacy.pseudonymize import Masked, StreamRestorer, replace_spans
 from corral.settings import PrivacyConfig
 
 MASKING_POLICIES = frozenset({"pseudonymize", "pseudonymize_strict"})
+INLINE_SCAN_CHARS = 1000
+"""Requests up to this many characters are scanned on the event loop (bench/guard_overhead.py:
+tens of microseconds); longer ones in a worker thread, so the loop keeps serving."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,14 @@ def forbidden_partner(model: ModelEntry) -> PermissionDenied:
     )
 
 
+def _scan_timeout(timeout: float) -> PrivacyCheckTimeout:
+    return PrivacyCheckTimeout(
+        f"The privacy check of this request did not finish within {timeout:g} s, so it "
+        "was not sent to the partner model. Retry, or send less text.",
+        headers={"Retry-After": "1"},
+    )
+
+
 class Scanner:
     """Masks a request's texts off the event loop, within the configured size and time."""
 
@@ -89,15 +100,16 @@ class Scanner:
                 code="privacy_scan_too_large",
             )
         timeout = self._config.scan_timeout_s
+        if size <= INLINE_SCAN_CHARS:  # microseconds: less than the hop to a thread costs
+            try:
+                return self._mask(texts, strict, time.monotonic() + timeout)
+            except DetectionTimeout:
+                raise _scan_timeout(timeout) from None
         work = asyncio.to_thread(self._mask, texts, strict, time.monotonic() + timeout)
         try:  # the thread stops itself at the deadline; wait_for bounds a thread that queued
             return await asyncio.wait_for(work, timeout)
         except (DetectionTimeout, TimeoutError):
-            raise PrivacyCheckTimeout(
-                f"The privacy check of this request did not finish within {timeout:g} s, so it "
-                "was not sent to the partner model. Retry, or send less text.",
-                headers={"Retry-After": "1"},
-            ) from None
+            raise _scan_timeout(timeout) from None
 
     def _mask(self, texts: list[str], strict: bool, deadline: float) -> Masked:
         found = request_scan.detect(self._detector, texts, strict=strict, deadline=deadline)
@@ -125,11 +137,21 @@ class PrivacyGuard:
         self, request: GenerationRequest, caller: Caller, model: ModelEntry
     ) -> tuple[GenerationRequest, Restorer]:
         """What one call to the partner `model` sends, and how its answer comes back."""
-        masked = None
-        if caller.policy in MASKING_POLICIES:
-            strict = caller.policy == "pseudonymize_strict"
-            request, masked = await _masked_request(self._scanner, request, strict)
-        return request, Restorer(caller, model, masked, lambda: _transcript(request))
+        sent, masked = await self.scan(request, caller)
+        return sent, self.restorer(sent, masked, caller, model)
+
+    async def scan(
+        self, request: GenerationRequest, caller: Caller
+    ) -> tuple[GenerationRequest, Masked | None]:
+        if caller.policy not in MASKING_POLICIES:
+            return request, None
+        strict = caller.policy == "pseudonymize_strict"
+        return await _masked_request(self._scanner, request, strict)
+
+    def restorer(
+        self, sent: GenerationRequest, masked: Masked | None, caller: Caller, model: ModelEntry
+    ) -> Restorer:
+        return Restorer(caller, model, masked, lambda: _transcript(sent))
 
     async def mask_inputs(
         self, request: EmbeddingRequest, caller: Caller, model: ModelEntry
@@ -218,14 +240,26 @@ class GuardedBackend:
         self._inner: Backend = entry.backend
         self._guard = guard
         self._caller = caller
+        self._last: tuple[GenerationRequest, GenerationRequest, Masked | None] | None = None
+
+    async def _mask(self, request: GenerationRequest) -> tuple[GenerationRequest, Restorer]:
+        # Admission counts a call's tokens as sent, then the call is made with the same request
+        # object: its scan is reused, keyed by that object (never by "the request seen first").
+        last = self._last
+        if last is not None and last[0] is request:
+            sent, masked = last[1], last[2]
+        else:
+            sent, masked = await self._guard.scan(request, self._caller)
+            self._last = (request, sent, masked)
+        return sent, self._guard.restorer(sent, masked, self._caller, self._entry)
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
-        sent, restorer = await self._guard.mask(request, self._caller, self._entry)
+        sent, restorer = await self._mask(request)
         restorer.audit_into(request.audit)
         return restorer.result(await self._inner.generate(sent))
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
-        sent, restorer = await self._guard.mask(request, self._caller, self._entry)
+        sent, restorer = await self._mask(request)
         restorer.audit_into(request.audit)
         return restorer.stream(await self._inner.stream(sent))
 
@@ -236,7 +270,7 @@ class GuardedBackend:
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         # Placeholders may be longer than the values they stand for: counted as sent.
-        sent, _ = await self._guard.mask(request, self._caller, self._entry)
+        sent, _ = await self._mask(request)
         return await self._inner.count_prompt_tokens(sent)
 
     def health(self) -> BackendHealth:
