@@ -131,7 +131,7 @@ async def test_a_partner_is_reached_through_the_proxy_trusting_the_company_ca(
     assert fake.bodies()[-1]["messages"][0]["content"] == "streamed too"
 
 
-async def test_no_proxy_hosts_are_reached_directly(
+async def test_no_proxy_hosts_are_reached_directly_trusting_the_company_ca(
     partner: tuple[OpenAIFake, str],
     proxy: tuple[ConnectProxy, str],
     certificate: tuple[Path, Path],
@@ -186,6 +186,29 @@ async def test_the_lean_client_trusts_ssl_cert_file_too(
     assert status == 401  # the fake's answer, over a verified connection
 
 
-def test_https_upstreams_use_httpx_and_http_ones_the_lean_client() -> None:
+def test_only_proxied_https_upstreams_use_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_proxy_settings(monkeypatch)
+    assert isinstance(client_for("https://api.openai.com/v1", {}), HttpClient)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.corp")
     assert isinstance(client_for("https://api.openai.com/v1", {}), HttpxClient)
-    assert isinstance(client_for("http://vllm:8000/v1", {}), HttpClient)
+    assert isinstance(client_for("https://llm.internal.corp/v1", {}), HttpClient)
+    assert isinstance(client_for("http://vllm:8000/v1", {}), HttpClient)  # in the cluster
+
+
+async def test_a_proxied_partner_with_an_untrusted_certificate_is_refused(
+    partner: tuple[OpenAIFake, str],
+    proxy: tuple[ConnectProxy, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, url = partner
+    no_proxy_settings(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", proxy[1])
+    model = backend(url, monkeypatch)
+    try:
+        with pytest.raises(UpstreamError) as refused:
+            await model.generate(ask("never sent"))
+    finally:
+        await model.close()
+
+    assert "CERTIFICATE_VERIFY_FAILED" in (refused.value.detail or "")

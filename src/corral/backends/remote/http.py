@@ -1,16 +1,17 @@
 """A keep-alive HTTP/1.1 client for the upstream calls on the gateway's hot path.
 
-Every request to an OpenAI-style server over plain http (the operator's vLLM or llama-server
-replicas) goes through here (`openai_api.wire`), so its cost is paid on every request a gateway
-serves. Against an instant server on loopback,
-aiohttp's client took about 360,000 instructions a call on this machine kind, a fifth of a
-whole gateway request; this one takes about 42,000 for the same POST and answer (callgrind).
+Every request to an OpenAI-style server goes through here (`openai_api.wire`) unless it must go
+through a proxy, so its cost is paid on every request a gateway serves. Against an instant
+server on loopback, aiohttp's client took about 360,000 instructions a call on this machine
+kind, a fifth of a whole gateway request; this one takes about 42,000 for the same POST and
+answer (callgrind).
 
 It does what those calls need and nothing more: a request with a body on a keep-alive connection
-over TCP or TLS (an https upstream goes through httpx instead: `remote.tls`), and an answer
-whose body is sized (`Content-Length`), chunked, or ended by the server closing, read whole or
-piece by piece as it arrives. The bytes are parsed by httptools (llhttp, Node's parser). No
-redirects, cookies, proxies, compression or 1xx answers: an OpenAI-style API needs none of them.
+over TCP or TLS (an https upstream behind a proxy goes through httpx: `remote.tls`), and an
+answer whose body is sized (`Content-Length`), chunked, or ended by the server closing, read
+whole or piece by piece as it arrives. The bytes are parsed by httptools (llhttp, Node's
+parser). No redirects, cookies, proxies, compression or 1xx answers: an OpenAI-style API needs
+none of them.
 
 A connection goes back to the idle pool only once its answer has been read to the end and the
 server keeps it open; any other end (an error, a caller cancelled or gone, an answer left

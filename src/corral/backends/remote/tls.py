@@ -1,11 +1,12 @@
 """Upstreams over TLS: through the company proxy, trusting the company's certificates.
 
-Partners (OpenAI, Anthropic, Gemini) are reached over https, and in many companies only
-through a proxy (`HTTPS_PROXY`, with `NO_PROXY` naming the hosts reached directly) that
-re-signs traffic with the company's own CA (`SSL_CERT_FILE` / `SSL_CERT_DIR`). An https
-upstream therefore goes through httpx, which the provider SDKs use too and which speaks
-CONNECT proxies; a plain-http upstream (vLLM, llama-server in the cluster) keeps the lean
-client of `remote.http`, the hot path's. Both trust the same certificates (`tls_context`).
+Partners (OpenAI, Anthropic, Gemini) are reached over https, in many companies only through a
+proxy (`HTTPS_PROXY`, with `NO_PROXY` naming the hosts reached directly) that re-signs traffic
+with the company's own CA (`SSL_CERT_FILE` / `SSL_CERT_DIR`). An https upstream that the
+environment sends through a proxy goes through httpx, which the provider SDKs use too and which
+speaks CONNECT; every other upstream keeps the lean client of `remote.http`, the hot path's
+(httpx costs about a millisecond more a call: bench/upstream_clients.py). Both trust the same
+certificates (`tls_context`).
 
 `client_for(base_url, headers)` picks the client; both answer the same calls (`request`,
 then the answer's `status`, `headers`, `read`, `chunks`, `close`), and httpx's failures are
@@ -15,6 +16,7 @@ raised as the lean client's are (`OSError`, `TimeoutError`, `ProtocolError`).
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Protocol
@@ -24,7 +26,7 @@ import httpx
 
 from corral.backends.remote.http import ConnectionClosed, HttpClient, ProtocolError, tls_context
 
-__all__ = ["HttpxClient", "UpstreamClient", "client_for", "tls_context"]
+__all__ = ["HttpxClient", "UpstreamClient", "client_for", "proxied", "tls_context"]
 
 
 class UpstreamResponse(Protocol):
@@ -49,10 +51,22 @@ class UpstreamClient(Protocol):
 
 
 def client_for(base_url: str, headers: Mapping[str, str]) -> UpstreamClient:
-    """httpx for an https upstream (proxies, the company's CA), the lean client for http."""
-    if urlsplit(base_url).scheme == "https":
+    """httpx for an https upstream behind a proxy, the lean client for any other."""
+    if proxied(base_url):
         return HttpxClient(base_url, headers)
     return HttpClient(base_url, headers)
+
+
+def proxied(base_url: str) -> bool:
+    """Whether the environment sends this https URL through a proxy (`HTTPS_PROXY` or
+    `ALL_PROXY`, the host not in `NO_PROXY`), read as httpx and the SDKs read it."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "https":
+        return False
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get("https") or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass_environment(parts.netloc, proxies)
 
 
 class HttpxClient:
