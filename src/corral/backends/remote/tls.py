@@ -66,7 +66,12 @@ def proxied(base_url: str) -> bool:
     proxies = urllib.request.getproxies_environment()
     if not (proxies.get("https") or proxies.get("all")):
         return False
-    return not urllib.request.proxy_bypass_environment(parts.netloc, proxies)
+    host = (parts.hostname or "").lower()
+    for entry in proxies.get("no", "").replace(" ", "").lower().split(","):
+        domain = entry.lstrip(".").rsplit(":", 1)[0] if entry != "*" else "*"
+        if domain and (domain == "*" or host == domain or host.endswith("." + domain)):
+            return False
+    return True
 
 
 class HttpxClient:
