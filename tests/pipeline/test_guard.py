@@ -17,7 +17,7 @@ from corral.backends.base import (
     StreamEvent,
     TextDelta,
 )
-from corral.errors import PermissionDenied
+from corral.errors import PermissionDenied, UpstreamError
 from corral.pipeline.gateway import RequestContext
 from tests.fakes import EchoBackend
 from tests.support import echo_entry, in_process_services
@@ -151,3 +151,24 @@ async def test_pseudonymize_strict_also_masks_numbers_the_detector_leaves(
     events = built.audit.events()
     assert [e.policy for e in events] == ["pseudonymize_strict", "pseudonymize"]
     assert events[0].pii == {"PHONE": 1}
+
+
+async def test_a_partner_call_that_fails_is_audited_all_the_same(
+    services: tuple[Services, RecordingPartner],
+) -> None:
+    built, partner = services
+    ctx = await caller(built, "pseudonymize")
+    target = await built.gateway.resolve(ctx, "partner-x")
+
+    async def refuse(request: GenerationRequest) -> GenerationResult:
+        partner._keep(request)
+        raise UpstreamError("unavailable", backend="partner-x", retryable=False)
+
+    partner.generate = refuse  # type: ignore[method-assign]
+    with pytest.raises(UpstreamError):
+        await built.gateway.generate(ctx, target, ask())
+
+    assert SECRET_EMAIL not in " ".join(partner.received)  # what left was masked
+    events = built.audit.events()
+    assert len(events) == 1  # the data left the machine: the call is on record
+    assert events[0].pii.get("EMAIL") == 1

@@ -48,7 +48,8 @@ def count(db: Database, table: type[AuditBody] | type[UsageRecord]) -> int:
 
 
 async def test_audit_rows_are_written_with_the_usage_record(db: Database) -> None:
-    tenant = AccountsAdmin(db, KeyHasher(b"t")).create_tenant("acme").id
+    admin = AccountsAdmin(db, KeyHasher(b"t"))
+    tenant = admin.create_tenant("acme", policy="pseudonymize_strict").id  # 19 characters fit
     ledger = Ledger(db)
     rows = [
         audit_row(call(tenant, "req_1"), retention_hours=24),
