@@ -294,6 +294,8 @@ async def _masked_request(
         texts.append(request.prompt)
     param = "messages" if request.messages is not None else "prompt"
     masked = await scanner.mask(texts, param, strict)
+    if not masked.mapping:  # nothing personal found: the request goes as it is
+        return request, masked
     out = iter(masked.texts)
     new_messages = tuple(dataclasses.replace(m, content=next(out)) for m in messages)
     new_messages = tuple(
@@ -310,7 +312,7 @@ async def _masked_request(
 
 
 def _restore_result(result: GenerationResult, masked: Masked | None) -> GenerationResult:
-    if masked is None:
+    if masked is None or not masked.mapping:
         return result
     calls = [ToolCall(c.id, c.name, masked.restore(c.arguments)) for c in result.tool_calls or []]
     return dataclasses.replace(
