@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import KeyHasher
+from corral.errors import Conflict
 from corral.metering.ledger import Ledger, UsageEntry
 from corral.privacy.audit import AuditLog, PartnerCall
 from corral.privacy.audit_sql import audit_row
@@ -72,3 +73,19 @@ async def test_audit_rows_are_written_with_the_usage_record(db: Database) -> Non
     with db.read() as session:
         kept = session.execute(select(AuditBody.sent, AuditBody.received)).all()
     assert [tuple(k) for k in kept] == [("[EMAIL_1] wrote", "ok [EMAIL_1]")]  # opted in: one
+
+
+async def test_a_usage_record_and_its_audit_rows_commit_together_or_not_at_all(
+    db: Database,
+) -> None:
+    tenant = AccountsAdmin(db, KeyHasher(b"t")).create_tenant("acme").id
+    ledger = Ledger(db)
+    broken = audit_row(call(tenant, "req_1"), retention_hours=None) | {"key_id": None}
+    try:
+        with pytest.raises(Conflict):  # the audit row breaks the transaction...
+            await ledger.settle(entry(tenant, "req_1"), None, [broken])
+    finally:
+        await ledger.aclose()
+
+    assert count(db, UsageRecord) == 0  # ...so the usage record did not commit either
+    assert AuditLog(db).events(tenant_id=tenant) == []
