@@ -369,28 +369,6 @@ def generate(lang: str, index: int) -> dict[str, Any]:
     return {"id": f"{lang}-{index:04d}", "lang": lang, "kind": kind, "text": text, "spans": spans}
 
 
-GAZETTEER_LOCALES = [
-    "en_US",
-    "en_GB",
-    "en_IE",
-    "en_NZ",
-    "en_IN",
-    "de_DE",
-    "de_AT",
-    "de_CH",
-    "de_LI",
-    "de_LU",
-    "nl_NL",
-    "fr_FR",
-    "it_IT",
-    "es_ES",
-    "pl_PL",
-    "tr_TR",
-    "da_DK",
-]
-DATA_DIR = Path(__file__).resolve().parent.parent / "src" / "corral" / "privacy" / "data"
-
-
 def person_names(locales: list[str]) -> tuple[set[str], set[str]]:
     """First and last names of Faker's person providers for locales."""
     first: set[str] = set()
@@ -409,27 +387,11 @@ def person_names(locales: list[str]) -> tuple[set[str], set[str]]:
     return first, last
 
 
-def write_gazetteers(out: Path = DATA_DIR) -> None:
-    """Write first_names.txt, last_names.txt and common_words.txt from Faker's data."""
-    lorem = [
-        importlib.import_module(f"faker.providers.lorem.{loc}").Provider
-        for loc in ("en_US", "de_DE")
-    ]
-    words = {str(w).lower() for p in lorem for w in p.word_list if len(str(w)) > 1}
-    first, last = person_names(GAZETTEER_LOCALES)
-    for name, values in (("first_names", first), ("last_names", last), ("common_words", words)):
-        clean = sorted(v for v in values if " " not in v and len(v) > 1)
-        (out / f"{name}.txt").write_text("\n".join(clean) + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=COUNT)
     parser.add_argument("--out", type=Path, default=OUT_DIR)
-    parser.add_argument("--gazetteers", action="store_true", help="also rewrite the name lists")
     args = parser.parse_args()
-    if args.gazetteers:
-        write_gazetteers()
     args.out.mkdir(parents=True, exist_ok=True)
     for lang in LANG_SEED:
         with (args.out / f"{lang}.jsonl").open("w", encoding="utf-8") as fh:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import llama_cpp
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
@@ -307,3 +310,46 @@ def test_a_schema_is_answered_in_its_own_key_order_within_its_integer_bounds(
 
         assert list(answer) == ["reasoning", "answer"]
         assert answer["answer"] in (0, 1)
+
+
+@pytest.fixture(scope="module")
+def vocab(model_path: Path) -> Iterator[llama_cpp.Llama]:
+    llama = llama_cpp.Llama(str(model_path), vocab_only=True, verbose=False)
+    yield llama
+    llama.close()
+
+
+def test_logit_bias_bans_and_forces_tokens_on_the_local_model(
+    client: openai.OpenAI, vocab: llama_cpp.Llama
+) -> None:
+    plain = client.chat.completions.create(
+        model=MODEL, messages=QUESTION, max_tokens=1, temperature=0
+    )
+    said = plain.choices[0].message.content or ""
+    first = vocab.tokenize(said.encode(), add_bos=False, special=False)[0]
+    forced_id = vocab.tokenize(b" zebra", add_bos=False, special=False)[0]
+
+    banned = client.chat.completions.create(
+        model=MODEL, messages=QUESTION, max_tokens=1, temperature=0, logit_bias={str(first): -100}
+    )
+    forced = client.chat.completions.create(
+        model=MODEL,
+        messages=QUESTION,
+        max_tokens=3,
+        temperature=0,
+        logit_bias={str(forced_id): 100},
+    )
+
+    assert banned.choices[0].message.content != said
+    assert forced.choices[0].message.content == vocab.detokenize([forced_id] * 3).decode()
+
+
+def test_logit_bias_outside_the_vocabulary_is_a_400_naming_it(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=MODEL, messages=QUESTION, max_tokens=1, logit_bias={"99999999": 5}
+        )
+
+    body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
+    assert body["param"] == "logit_bias"
+    assert "not in the vocabulary" in body["message"]

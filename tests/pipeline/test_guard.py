@@ -132,7 +132,7 @@ async def test_allow_sends_as_is_and_is_audited(
     assert built.audit.events()[0].pii == {}
 
 
-async def test_pseudonymize_strict_also_masks_numbers_the_detector_leaves(
+async def test_pseudonymize_strict_also_masks_bare_numbers(
     services: tuple[Services, RecordingPartner],
 ) -> None:
     built, partner = services
@@ -147,10 +147,10 @@ async def test_pseudonymize_strict_also_masks_numbers_the_detector_leaves(
 
     default, strict = partner.received
     assert "4482 9137 005" in default  # recall first: a bare number is not taken
-    assert "4482 9137 005" not in strict and "[PHONE_1]" in strict
+    assert "4482 9137 005" not in strict and "[NUMBER_1]" in strict
     events = built.audit.events()
     assert [e.policy for e in events] == ["pseudonymize_strict", "pseudonymize"]
-    assert events[0].pii == {"PHONE": 1}
+    assert events[0].pii == {"NUMBER": 1}
 
 
 async def test_a_partner_call_that_fails_is_audited_all_the_same(

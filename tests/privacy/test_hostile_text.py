@@ -27,7 +27,18 @@ HOSTILE: dict[str, Callable[[int], str]] = {
         ("Ab-" * 5 + "Am Ring 5, 10115 Berlin ") * (n // 39)
     ),
     "digits and spaces": lambda n: "1 " * (n // 2),
+    "thousands of distinct names (propagation)": lambda n: " ".join(
+        f"met Zq{a}{b}{c}x today" for a, b, c in itertools.islice(_triples(), n // 20)
+    ),
+    "thousands of distinct e-mails (propagation)": lambda n: " ".join(
+        f"zq{i}@example.org" for i in range(n // 18)
+    ),
 }
+
+
+def _triples() -> itertools.product[tuple[str, ...]]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return itertools.product(letters, letters, letters)
 
 
 @pytest.mark.parametrize("build", HOSTILE.values(), ids=HOSTILE.keys())
@@ -46,6 +57,15 @@ def test_long_hyphenated_street_names_are_still_addresses() -> None:
     spans = [(s.label, s.text) for s in DETECTOR.detect(text)]
 
     assert ("ADDRESS", "Karl-Theodor-Maria-Straße 12, 80331 München") in spans
+
+
+def test_a_name_repeated_in_a_long_text_of_many_names_is_found_everywhere() -> None:
+    names = " ".join(f"met Zq{a}{b}x today" for a, b, _ in itertools.islice(_triples(), 9000))
+    text = f"Dear Oluwaseun, {names}. Bye oluwaseun"
+
+    people = [s.text for s in DETECTOR.detect(text) if s.label == "PERSON"]
+
+    assert people[0] == "Oluwaseun" and people[-1] == "oluwaseun"
 
 
 def test_many_values_are_all_found_and_never_overlap() -> None:

@@ -33,6 +33,7 @@ from corral.api.hot_routes import HotRoutes, post_routes
 from corral.api.licences.router import router as licences_router
 from corral.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from corral.api.models.router import router as models_router
+from corral.api.responses.router import router as responses_router
 from corral.api.tasks.router import router as tasks_router
 from corral.api.usage.router import router as usage_router
 from corral.backends import registry
@@ -271,6 +272,7 @@ def create_app(services: Services) -> ASGIApp:
         chat_router,
         completions_router,
         embeddings_router,
+        responses_router,
         access_router,
         models_router,
         licences_router,
@@ -282,7 +284,7 @@ def create_app(services: Services) -> ASGIApp:
     )
     for router in routers:
         api.include_router(router)
-    inference = (chat_router, completions_router, embeddings_router, tasks_router)
+    inference = (chat_router, completions_router, embeddings_router, responses_router, tasks_router)
     openapi.install(api, routers, inference)
     hot = HotRoutes(api, post_routes((chat_router, completions_router, embeddings_router)))
     limited = BodySizeLimitMiddleware(hot, max_bytes=services.settings.server.max_body_bytes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from corral.backends.base import TokenLogprob, Usage
 from corral.errors import InvalidRequest
@@ -38,6 +38,27 @@ class SamplingFields(WireModel):
     user: str | None = None
     stream: bool | None = False
     stream_options: StreamOptions | None = None
+    logit_bias: dict[str, float] | None = Field(default=None, max_length=300)
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _token_ids_and_bounds(cls, bias: dict[str, float] | None) -> dict[str, float] | None:
+        for token, value in (bias or {}).items():
+            if not token.isdigit():
+                raise InvalidRequest(
+                    f"Invalid key in 'logit_bias': '{token}' is not a token id.",
+                    param="logit_bias",
+                )
+            if not -100 <= value <= 100:
+                raise InvalidRequest(
+                    f"Invalid value in 'logit_bias' for token {token}: {value} is outside "
+                    "-100 to 100.",
+                    param="logit_bias",
+                )
+        return bias
+
+    def biases(self) -> tuple[tuple[int, float], ...]:
+        return tuple((int(token), value) for token, value in (self.logit_bias or {}).items())
 
     @model_validator(mode="after")
     def _check(self) -> SamplingFields:

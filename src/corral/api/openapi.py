@@ -95,7 +95,18 @@ def document(api: FastAPI, routes: list[APIRoute], inference_paths: set[str]) ->
             operation = doc["paths"][route.path_format][method.lower()]
             _describe(operation, route, route.path in inference_paths, schemas)
     _describe_operational(doc["paths"])
+    _describe_streams(doc["paths"])
     return doc
+
+
+STREAMING_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/responses")
+"""Routes that answer `stream: true` with server-sent events instead of JSON."""
+
+
+def _describe_streams(paths: dict[str, Any]) -> None:
+    for path in STREAMING_PATHS:
+        answer = paths[path]["post"]["responses"]["200"]
+        answer.setdefault("content", {})["text/event-stream"] = {"schema": {"type": "string"}}
 
 
 def _routes(routers: Iterable[APIRouter]) -> Iterator[APIRoute]:

@@ -54,6 +54,8 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     logprobs: bool = False
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    """(token id, bias added to its logit), as OpenAI's `logit_bias`: -100 bans, 100 forces."""
     top_logprobs: int = 0
     json_schema: dict[str, Any] | None = None
     """Constrain the output to this JSON schema (`{}` means any JSON object)."""
@@ -82,6 +84,10 @@ class GenerationRequest:
     params: SamplingParams
     messages: tuple[ChatMessage, ...] | None = None
     prompt: str | None = None
+    prompt_tokens: tuple[int, ...] | None = None
+    """A completion prompt given as token ids instead of text (local models only)."""
+    echo: bool = False
+    """Score the prompt too: logprobs for every prompt token before the generated ones."""
     meter: UsageMeter = field(default_factory=UsageMeter, compare=False)
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
     """Set when nobody wants the answer any more; backends stop as soon as they see it."""
@@ -116,7 +122,8 @@ class TopLogprob:
 @dataclass(frozen=True, slots=True)
 class TokenLogprob:
     token: str
-    logprob: float
+    logprob: float | None
+    """None for a prompt's first token, which nothing precedes (echoed prompts)."""
     bytes: list[int]
     top_logprobs: list[TopLogprob]
 

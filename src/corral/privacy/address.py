@@ -1,5 +1,6 @@
-"""Postal addresses: US-style ("12 Oak Street Apt. 4, Springfield, IL 62704") and German
-("Lindenstraße 5, 10115 Berlin"), found by street-type patterns and house numbers."""
+"""Postal addresses: street lines with a house number in US, UK/IE/AU/NZ/IN/ZA, French,
+Polish and German forms ("Flat 2, 47 Cowley Road, Oxford OX4 1HP", "12 Rue de la Paix, 75002
+Paris", "Unter den Linden 77", "Mariahilfer Straße 88/3/12, 1070 Wien"), and PO boxes."""
 
 from __future__ import annotations
 
@@ -9,23 +10,94 @@ from importlib import resources
 
 from corral.privacy.patterns import DE_ADDRESS, Span
 
-CAP = r"[A-Z][a-z]+"
+UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
+CITY = rf"{UPW}(?: {UPW}){{0,2}}"
+POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|\d{2}-\d{3}|\d{4,6})(?!\w)"
+TAIL = (
+    rf"(?:(?:,[ ]?|\n)(?:{CITY}(?: [A-Z]{{2,3}})?,? {POSTCODE}|{POSTCODE} {CITY}"
+    rf"|{CITY},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?))?"
+)
+UNIT = (
+    r"(?:(?:Flat|Unit|Apartment|Apt\.?|Suite|Plot|Studio|Room)\s+\w{1,5},?\s+"
+    r"|\d{1,2}(?:st|nd|rd|th) Floor,\s+)"
+)
+FR_TYPES = r"(?i:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|cours|route)"
+PO_BOX = re.compile(
+    rf"\b(?:P\.? ?O\.? ?Box|Post Office Box|Private Bag|Postfach)\s+\d[\d ]{{0,10}}\d?"
+    rf"(?:,? (?:{POSTCODE} {CITY}|{CITY}(?: {POSTCODE})?))?"
+)
+FR_ADDRESS = re.compile(
+    rf"\b\d{{1,4}}(?: ?(?:bis|ter))?,? {FR_TYPES}(?: (?:de la |de l'|du |des |de )?{UPW}){{1,4}}"
+    rf"{TAIL}"
+)
+PL_ADDRESS = re.compile(rf"\bul\. {UPW}(?: {UPW})? \d{{1,4}}[a-z]?(?:/\d{{1,4}})?{TAIL}")
+
+
+def _trie(words: list[str]) -> str:
+    """An alternation of words as a prefix tree: Python's re tries a flat alternation of 200
+    street types one by one at every capitalised word."""
+    if not words:
+        return ""
+    if len(words) == 1:
+        return re.escape(words[0])
+    by_first: dict[str, list[str]] = {}
+    empty = False
+    for w in words:
+        if w:
+            by_first.setdefault(w[0], []).append(w[1:])
+        else:
+            empty = True
+    branches = [re.escape(ch) + _group(_trie(rest)) for ch, rest in sorted(by_first.items())]
+    body = "|".join(branches)
+    return f"(?:{body})?" if empty else f"(?:{body})"
+
+
+def _group(pattern: str) -> str:
+    return pattern if not pattern or pattern.startswith("(?:") else f"(?:{pattern})"
 
 
 @cache
-def _en_address() -> re.Pattern[str]:
+def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
     text = resources.files("corral.privacy").joinpath("data/street_types_en.txt").read_text("utf-8")
-    types = sorted((t for t in text.split() if t), key=len, reverse=True)
-    suffix = "|".join(re.escape(t) for t in types)
-    return re.compile(
-        rf"\b\d{{1,6}} (?:[NSEW]\.? )?(?:{CAP} ){{1,3}}(?:{suffix})\b\.?"
-        rf"(?: (?:Apt\.?|Suite|Unit|#) ?\d{{1,5}})?"
-        rf"(?:(?:,[ ]?|\n)(?:{CAP} ){{0,2}}{CAP},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?)?"
-    )
+    suffix = _trie([t for t in text.split() if t])
+    street = rf"(?:[NSEW]\.? )?(?:{UPW} ){{1,3}}(?:{suffix})\b\.?"
+    after = r"(?: (?:Apt\.?|Suite|Unit|#) ?\d{1,5})?"
+    numbered = re.compile(rf"(?:{UNIT}|\b\d{{1,4}}/)?\b\d{{1,6}}[A-Za-z]?,? {street}{after}{TAIL}")
+    unit_only = re.compile(rf"{UNIT}{street}{after}{TAIL}")
+    return numbered, unit_only
+
+
+UNIT_WORDS = ("Flat", "Unit", "Apartment", "Apt", "Suite", "Plot", "Studio", "Room", "Floor")
+FR_WORDS = (
+    *("rue ", "av.", "avenue", "bd ", "boulevard", "place ", "chemin"),
+    *("allée", "impasse", "quai ", "cours ", "route "),
+)
+PO_WORDS = ("box", "bag", "postfach")
+DE_WORDS = (
+    *("str", "gasse", "platz", "ring", "weg", "allee", "damm", "ufer", "chaussee", "pfad"),
+    *("markt", "steig", "am ", "an de", "im ", "auf de", "zum ", "zur ", "in de", "unter den"),
+    *("hinter de", "vor dem", "alte", "neue", "große", "kleine"),
+)
 
 
 def find_addresses(text: str) -> list[Span]:
-    """Street addresses with an optional city/state/postcode line, in English or German."""
-    found = [Span(m.start(), m.end(), "ADDRESS", m.group(0)) for m in _en_address().finditer(text)]
-    found += [Span(m.start(), m.end(), "ADDRESS", m.group(0)) for m in DE_ADDRESS.finditer(text)]
-    return found
+    """Street addresses with an optional town and postcode, and PO boxes."""
+    numbered, unit = _en_addresses()
+    patterns = [numbered]
+    lower = text.lower()
+    if any(w in lower for w in DE_WORDS):
+        patterns.append(DE_ADDRESS)
+    # The rarer forms run only where their key word occurs: each pass costs a scan.
+    if any(w in text for w in UNIT_WORDS):
+        patterns.append(unit)
+    if any(w in lower for w in FR_WORDS):
+        patterns.append(FR_ADDRESS)
+    if "ul. " in text:
+        patterns.append(PL_ADDRESS)
+    if any(w in lower for w in PO_WORDS):
+        patterns.append(PO_BOX)
+    return [
+        Span(m.start(), m.end(), "ADDRESS", m.group(0))
+        for pattern in patterns
+        for m in pattern.finditer(text)
+    ]

@@ -1,14 +1,20 @@
-"""The detector: runs every category's finder and keeps non-overlapping spans by priority.
+"""The detector: runs every category's finder and the structural parsers, keeps non-overlapping
+spans by priority, and propagates: a value found anywhere in a request (and each part of a
+name: first name, surname) is found everywhere in it.
 
-Categories: PERSON, EMAIL, PHONE, IBAN, CARD, IP, ADDRESS, DOB.
+Categories: PERSON, EMAIL, PHONE, IBAN, CARD, IP, ADDRESS, DOB, and NUMBER (strict mode only).
+Modes: `recall` (the default: favours recall, since a miss leaks and a false positive only
+costs a word of the answer) and `strict` (also every name candidate, every run of 7 or more
+digits and every date near a person).
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 from corral.privacy.address import find_addresses
-from corral.privacy.names import Gazetteer, find_names
+from corral.privacy.names import NOT_NAMES, TITLE, Gazetteer, NameFinder
 from corral.privacy.patterns import (
     Span,
     find_birth_dates,
@@ -19,8 +25,10 @@ from corral.privacy.patterns import (
     find_ips,
     find_phones,
 )
+from corral.privacy.structure import find_structures
 
-CATEGORIES = ("PERSON", "EMAIL", "PHONE", "IBAN", "CARD", "IP", "ADDRESS", "DOB")
+CATEGORIES = ("PERSON", "EMAIL", "PHONE", "IBAN", "CARD", "IP", "ADDRESS", "DOB", "NUMBER")
+MODES = ("recall", "strict")
 # Higher wins where two spans overlap; DATE and IBAN-shaped strings block phones only.
 PRIORITY = {
     "EMAIL": 9,
@@ -31,9 +39,19 @@ PRIORITY = {
     "ADDRESS": 4,
     "PHONE": 3,
     "PERSON": 2,
+    "NUMBER": 1,
 }
+EXACT = ("EMAIL", "PHONE", "IBAN", "CARD", "IP")
+"""Categories propagated as the exact string; names are propagated case-insensitively."""
+DIGIT_RUN = re.compile(r"(?<![\w])\d(?:[ ./-]?\d){6,}(?![\w])")
+MAX_SEARCH = 4_000_000
+"""Values times characters above which propagation looks words up instead of searching each
+value (20,000 distinct names in 200 KB would be 4e9 character comparisons)."""
+WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+NEAR_PERSON = 60
+"""Characters between a date and a name within which strict mode takes the date for a DOB."""
 
-__all__ = ["CATEGORIES", "DetectionTimeout", "Detector", "Span"]
+__all__ = ["CATEGORIES", "MODES", "DetectionTimeout", "Detector", "Span"]
 
 
 class DetectionTimeout(Exception):
@@ -54,11 +72,25 @@ class _Taken:
         self._covered[span.start : span.end] = b"\x01" * (span.end - span.start)
 
 
+def _resolve(length: int, candidates: list[Span]) -> list[Span]:
+    candidates.sort(key=lambda s: (-PRIORITY[s.label], s.start - s.end, s.start))
+    kept, taken = [], _Taken(length)
+    for span in candidates:
+        if span.end > span.start and not taken.overlaps(span):
+            kept.append(span)
+            taken.add(span)
+    return sorted(kept, key=lambda s: s.start)
+
+
 class Detector:
     """Finds personal data in English and German text. Stateless and thread-safe."""
 
-    def __init__(self, gazetteer: Gazetteer | None = None) -> None:
+    def __init__(self, gazetteer: Gazetteer | None = None, mode: str = "recall") -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown privacy mode {mode!r}; expected one of {MODES}")
         self.gazetteer = gazetteer or Gazetteer.default()
+        self.mode = mode
+        self.names = NameFinder(self.gazetteer, strict=mode == "strict")
 
     def detect(self, text: str, deadline: float | None = None) -> list[Span]:
         """The personal data in text, sorted by position, never overlapping.
@@ -66,26 +98,126 @@ class Detector:
         With a `deadline` (a `time.monotonic()` value), raises `DetectionTimeout` once past
         it, checked between the finders (each is linear in the text).
         """
+        return self.detect_all([text], deadline)[0]
+
+    def detect_all(self, texts: list[str], deadline: float | None = None) -> list[list[Span]]:
+        """The personal data of each text of one request; a value found in any text (and each
+        part of a name) is found wherever else it occurs in any of them."""
         check = _Clock(deadline)
+        found = [_resolve(len(t), self._candidates(t, check)) for t in texts]
+        values = _Values(found, self.gazetteer)
+        if not values:
+            return found
+        out = []
+        for text, spans in zip(texts, found, strict=True):
+            out.append(_resolve(len(text), [*spans, *values.find(text)]))
+            check()
+        return out
+
+    def _candidates(self, text: str, check: _Clock) -> list[Span]:
         ibans, iban_shapes = find_ibans(text)
         candidates = [*find_emails(text), *ibans, *find_cards(text), *find_ips(text)]
         check()
+        structures = find_structures(text, self.gazetteer)
         candidates += [*find_birth_dates(text), *find_addresses(text)]
+        candidates += [s for s in structures if s.label in ("ADDRESS", "DOB")]
         check()
         blockers = _Taken(len(text))
-        for span in [*candidates, *iban_shapes, *find_dates(text)]:
+        dates = find_dates(text)
+        for span in [*candidates, *iban_shapes, *dates]:
             blockers.add(span)
         candidates += [p for p in find_phones(text) if not blockers.overlaps(p)]
         check()
-        candidates += find_names(text, self.gazetteer)
+        people = [*self.names.find(text), *(s for s in structures if s.label == "PERSON")]
+        candidates += people
+        if self.mode == "strict":
+            candidates += [
+                Span(m.start(), m.end(), "NUMBER", m.group(0)) for m in DIGIT_RUN.finditer(text)
+            ]
+            candidates += [
+                Span(d.start, d.end, "DOB", d.text)
+                for d in dates
+                if any(
+                    abs(d.start - p.end) < NEAR_PERSON or abs(p.start - d.end) < NEAR_PERSON
+                    for p in people
+                )
+            ]
         check()
-        candidates.sort(key=lambda s: (-PRIORITY[s.label], s.start - s.end))
-        kept, taken = [], _Taken(len(text))
-        for span in candidates:
-            if not taken.overlaps(span):
-                kept.append(span)
-                taken.add(span)
-        return sorted(kept, key=lambda s: s.start)
+        return candidates
+
+
+def _name_parts(value: str, gaz: Gazetteer) -> list[str]:
+    """A name and its parts worth finding alone: not titles, initials or common words."""
+    parts = [value]
+    words = [w.strip(".,") for w in value.split()]
+    if len(words) > 1:
+        for w in words:
+            if (
+                len(w) > 2
+                and w not in NOT_NAMES
+                and not TITLE.search(w + " ")
+                and not gaz.is_common(w)
+            ):
+                parts.append(w)
+    return parts
+
+
+class _Values:
+    """Every value of one request to find again: names case-insensitively (lower-case chat),
+    except a part that is also a frequent word ("Will", "Mark"), which must match its case;
+    the structured categories as the exact string. Plain substring search with word-boundary
+    checks: compiling a pattern of the request's values cost more than detecting them."""
+
+    def __init__(self, found: list[list[Span]], gaz: Gazetteer) -> None:
+        self.loose: set[str] = set()
+        self.cased: dict[str, str] = {}
+        for spans in found:
+            for s in spans:
+                if s.label == "PERSON":
+                    for part in _name_parts(s.text, gaz):
+                        if part.lower() in gaz.frequent:
+                            self.cased[part] = "PERSON"
+                        else:
+                            self.loose.add(part.lower())
+                elif s.label in EXACT:
+                    self.cased[s.text] = s.label
+
+    def __bool__(self) -> bool:
+        return bool(self.loose or self.cased)
+
+    def find(self, text: str) -> list[Span]:
+        if (len(self.loose) + len(self.cased)) * len(text) > MAX_SEARCH:
+            return self._find_words(text)
+        out: list[Span] = []
+        lower = text.lower() if self.loose else text
+        for values, haystack in ((self.loose, lower), (self.cased, text)):
+            for value in values:
+                label = self.cased.get(value, "PERSON") if values is self.cased else "PERSON"
+                out += _occurrences(text, haystack, value, label)
+        return out
+
+    def _find_words(self, text: str) -> list[Span]:
+        """Many values in a long text: each word looked up once, so the cost stays linear.
+        Structured values need no second search here: their patterns find them anywhere."""
+        out = []
+        for m in WORD.finditer(text):
+            word = m.group(0)
+            if word.lower() in self.loose or self.cased.get(word) == "PERSON":
+                out.append(Span(m.start(), m.end(), "PERSON", word))
+        return out
+
+
+def _occurrences(text: str, haystack: str, value: str, label: str) -> list[Span]:
+    out = []
+    start = haystack.find(value)
+    while start != -1:
+        end = start + len(value)
+        if not (start and text[start - 1].isalnum()) and not (
+            end < len(text) and text[end].isalnum()
+        ):
+            out.append(Span(start, end, label, text[start:end]))
+        start = haystack.find(value, end)
+    return out
 
 
 class _Clock:

@@ -1,10 +1,14 @@
-"""Person names: gazetteers of first and last names plus context cues (titles, greetings,
-"my name is", signature lines). The name lists are Faker's person data of several locales,
-minus common English and German words (see docs/privacy.md)."""
+"""Person names in running text: Unicode-aware word tokens judged against name lists (every
+Latin-script Faker locale), common-word lists (wordfreq) and the position a word stands in
+(after a title, a greeting or a cue verb, beside another name, mid-sentence). Structures such
+as form fields, chat senders and signatures are parsed in `structure.py`.
+
+Modes: `recall` takes a word it does not know, capitalised and in a name-like position, for a
+name; `strict` takes every capitalised word it does not know, anywhere, and every listed name.
+"""
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -12,17 +16,81 @@ from importlib import resources
 
 from corral.privacy.patterns import Span
 
-TOKEN = re.compile(r"[A-ZÄÖÜ][a-zäöüßéèáàçñ']+(?:-[A-ZÄÖÜ][a-zäöüßéèáàçñ']+)*")
-TITLE_CUE = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Miss|Dr|Prof|Herr|Herrn|Frau|Hr|Fr)\.?|Dipl\.-Ing\.) $")
-PHRASE_CUE = re.compile(
-    r"(?i)(?:\b(?:my name is|i am|i'm|name ist|ich heiße|ich bin|account holder|kontoinhaber"
-    r"|patient:|contact|kontakt|dear|liebe/r|liebe|lieber|hi|hello|hallo|hey|servus|moin"
-    r"|cheers|thanks|danke|lg|ask|ping|frag bitte|met|forward this to|an),? )$"
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+def _chars(test: str) -> str:
+    """A regex class body of the Latin letters (ASCII to Latin Extended) that pass test."""
+    codes = [*range(0x41, 0x250), *range(0x1E00, 0x1F00)]
+    picked = [chr(c) for c in codes if getattr(chr(c), test)() and chr(c).isalpha()]
+    return "".join(re.escape(ch) for ch in picked)
+
+
+UP = _chars("isupper")
+LOW = _chars("islower")
+LETTERS = f"{UP}{LOW}"
+CLITIC = r"(?:s|ll|m|d|re|ve|t)(?![\w])"
+TOKEN = re.compile(rf"(?<![\w@#/])[{LETTERS}]+(?:(?:-|['\u2019](?!{CLITIC}))[{LETTERS}]+)*")
+TITLE = re.compile(
+    r"(?i)(?:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|herr|herrn|frau|hr|fr|sir|dame|lady|lord"
+    r"|hon|rev|father|sister|brother|nurse|schwester|pfarrer|pastor|imam|familie|family|oma"
+    r"|opa|tante|onkel|uncle|aunt|auntie|mme|mlle|sra|sr|sheikh|chief|dipl\.-ing)\.? )$"
+)
+STRONG_CUE = re.compile(
+    r"(?i)(?:\b(?:my name is|i am|i'm|this is|name ist|ich heiße|ich bin|mein name ist"
+    r"|account holder|kontoinhaber|dear|liebe|lieber|hi|hello|hallo|hey|servus|moin|yo|cheers"
+    r"|thanks|thank you|thx|danke|lg|vg|ask|tell|ping|pinging|call|frag|fragt|frage|sag|ruf"
+    r"|met|meet|treffe|traf|cc|bcc|attn|attention|c/o|z\.hd\.|gez\.|i\.a\.|i\.v\.|signed"
+    r"|congrats|glückwunsch|gruß|grüße|love|xoxo|lol|omg|bye|tschüss|ciao|grüße an|say hi to"
+    r"|shoutout to"
+    r"|forward this to|loop in|welcome|willkommen),?:? )$"
+)
+WEAK_CUE = re.compile(
+    r"(?i)(?:\b(?:and|und|or|oder|from|von|by|to|an|for|für|bei|with|mit|is|ist|said|says|sagt)"
+    r"|&|,|\+|/) $"
+)
+PARTICLE = re.compile(
+    r" (?:(?:van|von|de|der|den|del|della|da|das|di|do|dos|du|le|la|ten|ter|vom|zum|zu|bin"
+    r"|ibn|al|el|ní|nic|mac|ó|y|e) )*"
 )
 CLOSING = re.compile(
-    r"(?i)^(?:best|thanks|thank you|cheers|regards|kind regards|best regards|sincerely|"
-    r"viele grüße|beste grüße|liebe grüße|lg|mfg|mit freundlichen grüßen|gruß|grüße|danke),?$"
+    r"(?i)^(?:best|best wishes|thanks|thank you|thx|cheers|regards|kind regards|best regards"
+    r"|warm regards|warmly|sincerely|yours|yours sincerely|yours truly|love|xoxo|take care"
+    r"|viele grüße|beste grüße|liebe grüße|herzliche grüße|lg|vg|mfg|gruß|grüße|danke"
+    r"|mit freundlichen grüßen|mit freundlichem gruß|freundliche grüße|hochachtungsvoll"
+    r"|bis bald|arohanui|ngā mihi|saludos|cordialement|pozdrawiam)[,.!]?$"
 )
+COMPANY_AFTER = re.compile(
+    r"(?:-\w+)* (?:Inc|LLC|Ltd|PLC|Group|GmbH|AG|KG|SE|Corp|and Sons|Stiftung|& Co)\b"
+)
+COMPANY_CUE = re.compile(r"(?i)(?:from|by|von|at|bei|with|mit|invoice|rechnung|to|an) $")
+COMPANY_LIST = re.compile(r"([A-Z][a-z]+), ([A-Z][a-z]+) (?:and|und|&) ([A-Z][a-z]+)")
+DE_HINTS = _wordset(
+    "und der die das ist nicht ich mit ein eine sie wir bitte ihr ihre den dem sind hat auf "
+    "für von zu im am auch noch schon wer wie was mein meine dein deine uns euch hier heute "
+    "morgen gestern bei nach aus über aber oder wenn dass weil kein keine habe hast war wird "
+    "kann soll muss ja nein danke sehr geehrte geehrter liebe lieber hallo suche gibt"
+    " neue neuer neues ab vom zum zur beim ins brutto netto"
+)
+PLACE_BEFORE = re.compile(r"(?i)\b(?:in|at|near|nach|aus|im|am|from|to|via|visit|visiting)\s$")
+PLACE_SUFFIX = re.compile(
+    r"(?:chester|shire|burgh|brough|borough|mouth|ville|stad|haven|view|fort|port|bury|side"
+    r"|hausen|heim|dorf)$"
+)
+FOLLOWS_NAME = re.compile(r"['\u2019]s\b| (?:and|und|&) [A-ZÀ-Þ]")
+VERB_BEFORE = re.compile(
+    r"(?i)\b(?:hat|ist|war|soll|will|kann|muss|hab|habe|sag|sagt|frag|ruf|did|does|is|was|has"
+    r"|saw|see|tell|told|ask|asked|call|called|text|texted|meet|met|with|mit|and|und|or|oder) $"
+)
+GREETING = re.compile(r"(?i)\b(?:dear|liebe|lieber|hi|hello|hallo|hey|servus|moin) $")
+SUBJECT_VERB = re.compile(
+    r" (?:hat|ist|war|sagt|kommt|bringt|schreibt|fragt|meint|will|kann|schläft|braucht|says"
+    r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"
+)
+SENTENCE_END = ".!?:;\n\"'(“„»«"
+MAX_LOOKBACK = 32
 
 
 def _words(name: str) -> frozenset[str]:
@@ -36,17 +104,26 @@ NOT_NAMES = _words("not_names")  # titles, months, weekdays, greetings, company 
 
 @dataclass(frozen=True)
 class Gazetteer:
-    """First names, last names and common words (capitalised words that are not names)."""
+    """First and last names, common words (never a name alone), known words (wordfreq) and
+    frequent words (never a lower-case name)."""
 
     first: frozenset[str]
     last: frozenset[str]
     common: frozenset[str]
+    known: frozenset[str] = frozenset()
+    frequent: frozenset[str] = frozenset()
 
     @classmethod
     @cache
     def default(cls) -> Gazetteer:
         common = _words("common_words") | {w.lower() for w in _words("common_extra")}
-        return cls(_words("first_names"), _words("last_names"), common)
+        return cls(
+            _words("first_names"),
+            _words("last_names"),
+            common,
+            _words("known_words"),
+            _words("frequent_words"),
+        )
 
     def is_common(self, word: str) -> bool:
         return word in NOT_NAMES or word.lower() in self.common
@@ -54,99 +131,255 @@ class Gazetteer:
     def is_first(self, word: str) -> bool:
         return word in self.first and not self.is_common(word)
 
+    def is_name(self, word: str) -> bool:
+        """A listed first or last name (each part of a hyphenated one), not a common word."""
+        if self.is_common(word):
+            return False
+        if word in self.first or word in self.last:
+            return True
+        parts = word.split("-")
+        return len(parts) > 1 and all(p in self.first or p in self.last for p in parts)
 
-PARTICLES = re.compile(r" (?:(?:van|von|de|der|den|zu|del|da|di|du|le|la|ten|ter|vom|zum) )*")
-COMPANY_AFTER = re.compile(
-    r"(?:-[A-Z][a-z]+)* (?:Inc|LLC|Ltd|PLC|Group|GmbH|AG|KG|Corp|and Sons|Stiftung)\b"
-)
-COMPANY_LIST = re.compile(r"([A-Z][a-z]+), ([A-Z][a-z]+) (?:and|und|&) ([A-Z][a-z]+)")
-
-
-def _adjacent(text: str, left: re.Match[str], right: re.Match[str]) -> bool:
-    gap = PARTICLES.fullmatch(text, left.end(), right.start())
-    return gap is not None
-
-
-def _company_ranges(text: str, gaz: Gazetteer) -> list[tuple[int, int]]:
-    """Firm names such as "Walker, Reyes and Cain": three surnames in a row."""
-    return [
-        (m.start(), m.end())
-        for m in COMPANY_LIST.finditer(text)
-        if all(w in gaz.last for w in m.groups())
-    ]
+    def is_unknown(self, word: str) -> bool:
+        """Neither a known word of English or German nor a common word."""
+        low = word.lower()
+        return low not in self.known and not self.is_common(word) and len(word) > 1
 
 
-MAX_CLOSING = 40
-"""A closing line ("Mit freundlichen Grüßen") is short; a longer line is none, unread."""
+def normal(word: str) -> str:
+    """An all-caps word in title case ("ÖZTÜRK" -> "Öztürk"); any other word unchanged."""
+    return word.title() if len(word) > 1 and word.isupper() else word
 
 
-def _inside(ranges: list[tuple[int, int]], starts: list[int], position: int) -> bool:
-    """Whether position lies in one of the sorted, disjoint ranges (a binary search)."""
-    i = bisect.bisect_right(starts, position) - 1
-    return i >= 0 and position < ranges[i][1]
+def is_german(text: str) -> bool:
+    words = text.lower().split()[:80]
+    return sum(w in DE_HINTS or any(ch in w for ch in "äöüß") for w in words) >= 2
 
 
-def _signature_line(text: str, m: re.Match[str]) -> bool:
-    # Looks back over spaces and one short line only: a scan back to the previous newline for
-    # every word made a text without newlines quadratic.
-    line_start = m.start()
-    while line_start and text[line_start - 1] == " ":
-        line_start -= 1
-    if line_start == 0 or text[line_start - 1] != "\n":
+def _sentence_start(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in " \t*-•>":
+        i -= 1
+    return i < 0 or text[i] in SENTENCE_END
+
+
+def signature_line(text: str, start: int) -> bool:
+    """Whether start begins a line right after a closing line ("Best regards")."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if text[line_start:start].strip() or line_start == 0:
         return False
-    prev_start = text.rfind("\n", max(0, line_start - 2 - MAX_CLOSING), line_start - 1) + 1
-    if prev_start == 0 and line_start - 1 > MAX_CLOSING:
+    prev_end = line_start - 1
+    while prev_end > 0 and text[prev_end - 1] == "\n":
+        prev_end -= 1  # a blank line between closing and name
+    prev_start = text.rfind("\n", max(0, prev_end - 48), prev_end) + 1
+    if prev_start == 0 and prev_end > 48:
         return False
-    return bool(CLOSING.match(text[prev_start : line_start - 1].strip()))
+    line = text[prev_start:prev_end]
+    return any(CLOSING.match(part.strip()) for part in line.split("/"))
 
 
-def _cued(text: str, m: re.Match[str], gaz: Gazetteer) -> bool:
-    before = text[max(0, m.start() - 24) : m.start()]
-    if TITLE_CUE.search(before):
-        return True
-    if gaz.is_common(m.group(0)):
-        return False
-    return bool(PHRASE_CUE.search(before)) or _signature_line(text, m)
+@dataclass(slots=True)
+class _Tok:
+    start: int
+    end: int
+    word: str
+    norm: str
+    cap: bool
 
 
-def _start(text: str, tokens: list[re.Match[str]], i: int, gaz: Gazetteer) -> bool:
-    word = tokens[i].group(0)
-    if word in NOT_NAMES:
-        return False
-    if COMPANY_AFTER.match(text, tokens[i].end()):
-        return False
-    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-    if i and _adjacent(text, tokens[i - 1], tokens[i]) and tokens[i - 1].group(0) in PLACE_PREFIX:
-        return False
-    if gaz.is_first(word) or _cued(text, tokens[i], gaz):
-        return True
-    return (
-        word in gaz.first
-        and nxt is not None
-        and _adjacent(text, tokens[i], nxt)
-        and nxt.group(0) in gaz.last
-        and not gaz.is_common(nxt.group(0))
-    )
+def tokens(text: str) -> list[_Tok]:
+    out = []
+    for m in TOKEN.finditer(text):
+        w = m.group(0)
+        cap = w[0].isupper()
+        norm = w.title() if cap and len(w) > 1 and w.isupper() else w
+        out.append(_Tok(m.start(), m.end(), w, norm, cap))
+    return out
 
 
-def find_names(text: str, gaz: Gazetteer) -> list[Span]:
-    """Person names: a known first name or a cued capitalised word, plus a following surname."""
-    firms = _company_ranges(text, gaz)  # in order and apart: finditer's matches
-    starts = [a for a, _ in firms]
-    tokens = [t for t in TOKEN.finditer(text) if not _inside(firms, starts, t.start())]
-    found: list[Span] = []
-    i = 0
-    while i < len(tokens):
-        if not _start(text, tokens, i, gaz):
-            i += 1
-            continue
+class NameFinder:
+    """Finds person names in one text for one mode; see the module docstring."""
+
+    def __init__(self, gaz: Gazetteer, strict: bool = False) -> None:
+        self.gaz = gaz
+        self.strict = strict
+
+    def _cue(self, text: str, tok: _Tok) -> str:
+        before = text[max(0, tok.start - MAX_LOOKBACK) : tok.start]
+        if not before:
+            return ""
+        if before[-1] == " " and TITLE.search(before) and _title_cased(before):
+            return "title"
+        if (before[-1] in " \n" and STRONG_CUE.search(before)) or signature_line(text, tok.start):
+            return "strong"
+        if WEAK_CUE.search(before):
+            return "weak"
+        return ""
+
+    def _capital_start(self, text: str, toks: list[_Tok], i: int, german: bool) -> bool:
+        tok, gaz = toks[i], self.gaz
+        if tok.norm in NOT_NAMES or COMPANY_AFTER.match(text, tok.end):
+            return False
+        if i and toks[i - 1].norm in PLACE_PREFIX and _adjacent(text, toks[i - 1], tok):
+            return False
+        cue = self._cue(text, tok) if i and _title_word(toks[i - 1]) else ""
+        if cue == "title":
+            return True
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        pair = nxt is not None and nxt.cap and _adjacent(text, tok, nxt)
+        named_pair = pair and nxt is not None and gaz.is_name(nxt.norm)
+        if tok.word.isupper() and not gaz.is_name(tok.norm) and not named_pair:
+            return self.strict and len(tok.word) > 3  # acronyms: DOB, GBP, JIRA
+        start = _sentence_start(text, tok.start)
+        if gaz.is_first(tok.norm):
+            return not (start and tok.norm.lower() in gaz.frequent and not pair)
+        if gaz.is_common(tok.norm):
+            return False
+        if tok.norm in gaz.first and named_pair:
+            return True
+        unknown = gaz.is_unknown(tok.norm)
+        listed = gaz.is_name(tok.norm)
+        if unknown and not listed and PLACE_SUFFIX.search(tok.norm):
+            return self.strict  # Middlesbrough, Adamsshire: towns
+        if not (unknown or listed):
+            return self._known_after_cue(text, tok)
+        cue = self._cue(text, tok)
+        if cue == "strong":
+            return True
+        if unknown and cue == "weak" and not german:
+            return True
+        if listed and (unknown or pair or cue or FOLLOWS_NAME.match(text, tok.end)):
+            return True
+        if not unknown:
+            return False
+        if self.strict or named_pair:
+            return True
+        if start:
+            return bool(SUBJECT_VERB.match(text, tok.end)) or (not german and listed)
+        place = PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start)
+        return not german and place is None
+
+    def _known_after_cue(self, text: str, tok: _Tok) -> bool:
+        """A known word is a name after a greeting ("Liebe Hauke"), or after a phrase cue or
+        a closing line ("my name is Jennifer") when it is not a frequent word ("ask Support")."""
+        if tok.word.isupper() or _title_word(tok):
+            return False
+        before = text[max(0, tok.start - MAX_LOOKBACK) : tok.start]
+        if GREETING.search(before[-8:]):
+            return True
+        if tok.norm.lower() in self.gaz.frequent:
+            return False
+        cued = before[-1:] == " " and STRONG_CUE.search(before) is not None
+        return cued or signature_line(text, tok.start)
+
+    def _lower_start(self, text: str, tok: _Tok) -> bool:
+        """A lower-case name in a chat ("tell ngozi", "anna und yusuf sind ...")."""
+        gaz, word = self.gaz, tok.word
+        if word in gaz.frequent or len(word) < 2:
+            return False  # most lower-case words end here, cheaply
+        title = word.title()
+        listed = (title in gaz.first or title in gaz.last) and not gaz.is_common(title)
+        if not (listed or gaz.is_unknown(word)):
+            return False
+        if listed and gaz.is_unknown(tok.word):
+            return True  # "did pádraig ever pay": a listed name and no word of either language
+        cue = self._cue(text, tok)
+        if cue in ("title", "strong"):
+            return True
+        if not listed:
+            return False
+        after = text[tok.end : tok.end + 8]
+        line_start = tok.start == 0 or text[tok.start - 1] == "\n"
+        if cue == "weak" or VERB_BEFORE.search(text, max(0, tok.start - 8), tok.start):
+            return True
+        return line_start and after[:1] in (" ", ":", ",", "'")
+
+    def _firms(self, text: str) -> list[tuple[int, int]]:
+        """Firm names such as "Walker, Reyes and Cain": three surnames in a row."""
+        return [
+            (m.start(), m.end())
+            for m in COMPANY_LIST.finditer(text)
+            if all(w in self.gaz.last for w in m.groups())
+            and COMPANY_CUE.search(text, max(0, m.start() - 16), m.start())
+        ]
+
+    def find(self, text: str) -> list[Span]:
+        toks = tokens(text)
+        firms = self._firms(text) if "," in text else []
+        if firms:
+            toks = [t for t in toks if not any(a <= t.start < b for a, b in firms)]
+        german = is_german(text)
+        found: list[Span] = []
+        i = 0
+        while i < len(toks):
+            tok = toks[i]
+            if tok.cap:
+                ok = self._capital_start(text, toks, i, german)
+            else:
+                ok = self._lower_start(text, tok)
+            if not ok:
+                i += 1
+                continue
+            j = self._extend(text, toks, i)
+            found.append(Span(tok.start, toks[j].end, "PERSON", text[tok.start : toks[j].end]))
+            i = j + 1
+        return found
+
+    def _extend(self, text: str, toks: list[_Tok], i: int) -> int:
+        """The last token of the name starting at i: up to three more adjacent name words."""
         j = i
-        while j + 1 < len(tokens) and j - i < 2 and _adjacent(text, tokens[j], tokens[j + 1]):
-            nxt = tokens[j + 1].group(0)
-            if gaz.is_common(nxt) and nxt not in gaz.last:
+        while j + 1 < len(toks) and j - i < 5:
+            k = j + 1
+            while k < len(toks) - 1 and toks[k].word in PARTICLE_WORDS and toks[i].cap:
+                k += 1  # "Van der Berg": particles are part of the name
+            if not _adjacent(text, toks[j], toks[k]):
                 break
-            j += 1
-        start, end = tokens[i].start(), tokens[j].end()
-        found.append(Span(start, end, "PERSON", text[start:end]))
-        i = j + 1
-    return found
+            nxt = toks[k]
+            if toks[i].cap != nxt.cap or nxt.norm in NOT_NAMES:
+                break
+            if COMPANY_AFTER.match(text, nxt.end):
+                break
+            if not toks[i].cap and nxt.word.title() not in self.gaz.last:
+                break
+            if self.gaz.is_common(nxt.norm) and nxt.norm not in self.gaz.last:
+                break
+            if nxt.norm.lower() in self.gaz.frequent and not self.gaz.is_name(nxt.norm):
+                break
+            if (
+                len(nxt.word) > 1
+                and len(toks[j].word) > 1
+                and nxt.word.isupper() != toks[j].word.isupper()
+            ):
+                break
+            j = k
+        return j
+
+
+PARTICLE_WORDS = _wordset(
+    "van von de der den del della da das di do dos du le la ten ter vom zum zu bin ibn al el "
+    "ní nic mac ó y e"
+)
+TITLE_WORDS = _wordset(
+    "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
+    "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "
+    "onkel uncle aunt auntie mme mlle sra sr sheikh chief ing"
+)
+
+
+def _title_word(tok: _Tok) -> bool:
+    """A title as written before a name: "Dr", "Frau", "MR"; not "ms" (milliseconds)."""
+    return tok.word[0].isupper() and tok.word.lower() in TITLE_WORDS
+
+
+def _title_cased(before: str) -> bool:
+    words = before.replace(".", " ").split()
+    return bool(words) and words[-1][0].isupper()
+
+
+def _adjacent(text: str, left: _Tok, right: _Tok) -> bool:
+    return PARTICLE.fullmatch(text, left.end, right.start) is not None
+
+
+def find_names(text: str, gaz: Gazetteer, strict: bool = False) -> list[Span]:
+    """Person names in running text (see NameFinder)."""
+    return NameFinder(gaz, strict).find(text)

@@ -37,10 +37,12 @@ PHONE_CUE = re.compile(
 )
 ID_CUE = re.compile(
     r"(?i)(?:tracking|order|kunden|sendungs|bestell|rechnung|invoice|referen|customer|code|"
-    r"vorgang|ticket)\w*[ ]?(?:number|nummer|no\.?|nr\.?)?[ ]?[:#]?[ ]?$"
+    r"vorgang|ticket|\bid|\bpin|dial-in|einwahl|meeting)\w*"
+    r"[ ]?(?:number|nummer|no\.?|nr\.?)?[ ]?[:#]?[ ]?$"
 )
 DATE_LIKE = re.compile(r"^(?:\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{4}-\d{2}-\d{2})$")
 DE_GROUPS = re.compile(r"^0\d{2,5}[ /-]\d{4,}")
+TRUNK_GROUPS = re.compile(r"^0[1-9]\d{1,4}(?: ?/ ?| |-)\d")
 US_GROUPS = re.compile(r"^\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}")
 
 MONTHS = (
@@ -49,7 +51,7 @@ MONTHS = (
     "Januar|Februar|März|Mai|Juni|Juli|Oktober|Dezember"
 )
 DATE = re.compile(
-    rf"\b(?:\d{{1,2}}[./]\d{{1,2}}[./](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|"
+    rf"\b(?:\d{{1,2}}[./-]\d{{1,2}}[./-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|"
     rf"(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
     rf"\d{{1,2}}(?:st|nd|rd|th)?\.? (?:of )?(?:{MONTHS})\.?,? (?:19|20)\d{{2}})(?!\d)"
 )
@@ -68,11 +70,13 @@ MAX_STREET_PARTS = 6
 a run of "Ab-Ab-Ab-..." would rescan the rest of the run: quadratic time."""
 DE_STREET = (
     rf"(?:{CAP}(?:-{CAP}){{0,{MAX_STREET_PARTS - 1}}}-{DE_SUFFIX_WORD}|{CAP}{DE_SUFFIX}|"
-    rf"{CAP} {DE_SUFFIX_WORD}|(?:Am|An der|Im|Auf dem|Zum|Zur|In der) {CAP})"
+    rf"{CAP} {DE_SUFFIX_WORD}|(?:Am|An der|An den|Im|Auf dem|Auf der|Zum|Zur|In der|In den"
+    rf"|Unter den|Hinter der|Hinter dem|Vor dem|Alte|Alter|Neue|Neuer|Große|Kleine) {CAP})"
 )
 DE_ADDRESS = re.compile(
-    rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-z]\b|[/-]\d{{1,4}})?"
-    rf"(?:(?:,[ ]?|\n)\d{{5}} (?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?[A-ZÄÖÜ][\wäöüß-]+"
+    rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-z]\b|(?:[/-]\d{{1,4}}){{1,3}})?"
+    rf"(?:(?:,[ ]?|\n)\d{{4,5}} (?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?"
+    rf"[A-ZÄÖÜ][\wäöüß-]+"
     rf"(?: (?:am|an der|in der|im|a\.d\.|ob der|i\.) [A-ZÄÖÜ][\wäöüß-]+)?)?"
 )
 
@@ -206,7 +210,8 @@ def _phone_ok(text: str, m: re.Match[str]) -> bool:
     before = text[max(0, m.start() - 25) : m.start()]
     after = text[m.end() : m.end() + 20]
     on_own_line = before.endswith("\n") and (after == "" or after.startswith("\n"))
-    structured = bool(DE_GROUPS.match(main))
+    trunk = TRUNK_GROUPS.match(main) is not None and 9 <= len(digits) <= 12
+    structured = bool(DE_GROUPS.match(main)) or trunk
     return structured or on_own_line or bool(PHONE_CUE.search(before) or PHONE_CUE.search(after))
 
 
@@ -214,9 +219,13 @@ def find_phones(text: str) -> list[Span]:
     return [_span(m, "PHONE") for m in PHONE.finditer(text) if _phone_ok(text, m)]
 
 
+SHORT_DATE = re.compile(r"\b\d{1,2}[./]\d{1,2}[./]\d{2}(?![\d./])")
+
+
 def find_birth_dates(text: str) -> list[Span]:
+    """Dates with a birth cue: full dates, and "geb. 14.3.90" with a two-digit year."""
     found = []
-    for m in DATE.finditer(text):
+    for m in [*DATE.finditer(text), *SHORT_DATE.finditer(text)]:
         before = text[max(0, m.start() - 40) : m.start()]
         if BIRTH_BEFORE.search(before) or BIRTH_AFTER.match(text[m.end() : m.end() + 20]):
             found.append(_span(m, "DOB"))

@@ -12,13 +12,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from corral.privacy.detect import CATEGORIES, Detector, Span
+from corral.privacy.detect import CATEGORIES, MODES, Detector, Span
 
 PLACEHOLDER = re.compile(r"\[(" + "|".join(CATEGORIES) + r")_(\d+)\]")
 # A suffix that may still grow into a placeholder: "[", "[PER", "[PERSON_", "[PERSON_12".
 PARTIAL = re.compile(r"\[(?:[A-Z]{0,7}|(?:" + "|".join(CATEGORIES) + r")_\d{0,6})$")
 
-__all__ = ["Masked", "Pseudonymizer", "StreamRestorer", "replace_spans", "restore"]
+__all__ = ["POLICY_MODES", "Masked", "Pseudonymizer", "StreamRestorer", "replace_spans", "restore"]
 
 
 def restore(text: str, mapping: dict[str, str]) -> str:
@@ -38,6 +38,10 @@ class Masked:
 
     def restore(self, text: str) -> str:
         return restore(text, self.mapping)
+
+
+POLICY_MODES = {"pseudonymize": "recall", "pseudonymize_strict": "strict"}
+"""The detector mode of each masking policy a tenant may choose."""
 
 
 class _Numbering:
@@ -67,10 +71,25 @@ class Pseudonymizer:
 
     def __init__(self, detector: Detector | None = None) -> None:
         self.detector = detector or Detector()
+        self._by_mode = {self.detector.mode: self.detector}
+        for mode in MODES:
+            self._by_mode.setdefault(mode, Detector(self.detector.gazetteer, mode))
 
-    def mask(self, texts: list[str], deadline: float | None = None) -> Masked:
-        """The texts masked; with a `deadline` (monotonic), `DetectionTimeout` once past it."""
-        return replace_spans(texts, [self.detector.detect(text, deadline) for text in texts])
+    def mask(
+        self, texts: list[str], deadline: float | None = None, mode: str | None = None
+    ) -> Masked:
+        """The texts masked; with a `deadline` (monotonic), `DetectionTimeout` once past it.
+
+        `mode` is "recall" or "strict" (see `POLICY_MODES`); the detector's own by default.
+        A value found in one message is masked in every message of the request.
+        """
+        detector = self.detector if mode is None else self._detector(mode)
+        return replace_spans(texts, detector.detect_all(texts, deadline))
+
+    def _detector(self, mode: str) -> Detector:
+        if mode not in self._by_mode:
+            raise ValueError(f"unknown privacy mode {mode!r}; expected one of {MODES}")
+        return self._by_mode[mode]
 
 
 def replace_spans(texts: list[str], found: list[list[Span]]) -> Masked:

@@ -2,26 +2,22 @@
 
 `detect(detector, texts, strict=..., deadline=...)` returns, for each text of one request, its
 spans. Every caller that scans a request for a partner goes through here, so the operating
-point (recall first, or `strict`) is chosen in one place.
-
-`strict` (the `pseudonymize_strict` policy) also takes every run of 7 or more digits that no
-finder claimed, whatever separates them (a number the phone patterns do not know is still a
-number someone could be reached or identified by), a date among them as a DOB (any date may
-be a birth date).
+point is chosen in one place: the detector's `recall` mode for `pseudonymize`, its `strict`
+mode (every name candidate, every run of 7+ digits, every date near a person) for
+`pseudonymize_strict` (`POLICY_MODES`). The texts are scanned together, so a value found in one
+of them is masked wherever it recurs (`Detector.detect_all`).
 """
 
 from __future__ import annotations
 
-import re
+import functools
 
 from corral.privacy.detect import Detector, Span
-
-# Digits with the separators people put between them: "030/4482913", "0171 23 45 678".
-_DIGIT_RUN = re.compile(r"\d(?:[\d \-/.()]*\d)?")
-_STRICT_DIGITS = 7
-_DATE = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{2,4}")
+from corral.privacy.pseudonymize import POLICY_MODES
 
 __all__ = ["detect"]
+
+_STRICT = POLICY_MODES["pseudonymize_strict"]
 
 
 def detect(
@@ -29,22 +25,11 @@ def detect(
 ) -> list[list[Span]]:
     """The spans of personal data in each text, in order, never overlapping; with a
     `deadline` (a `time.monotonic()` value), `DetectionTimeout` once past it."""
-    found = [detector.detect(text, deadline) for text in texts]
-    if strict:
-        found = [_with_digit_runs(text, spans) for text, spans in zip(texts, found, strict=True)]
-    return found
+    chosen = _strict_twin(detector) if strict and detector.mode != _STRICT else detector
+    return chosen.detect_all(texts, deadline)
 
 
-def _with_digit_runs(text: str, spans: list[Span]) -> list[Span]:
-    covered = bytearray(len(text))
-    for span in spans:
-        covered[span.start : span.end] = b"\x01" * (span.end - span.start)
-    extra = [
-        Span(m.start(), m.end(), "DOB" if _DATE.fullmatch(m.group(0)) else "PHONE", m.group(0))
-        for m in _DIGIT_RUN.finditer(text)
-        if sum(c.isdigit() for c in m.group(0)) >= _STRICT_DIGITS
-        and covered.find(1, m.start(), m.end()) == -1
-    ]
-    if not extra:
-        return spans
-    return sorted([*spans, *extra], key=lambda s: s.start)
+@functools.cache  # one twin per detector, kept for the process, as the detector is
+def _strict_twin(detector: Detector) -> Detector:
+    """The strict detector on the same name lists (built once: the lists are the costly part)."""
+    return Detector(detector.gazetteer, _STRICT)

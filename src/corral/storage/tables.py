@@ -280,3 +280,17 @@ class AuditBody(Base):
     sent: Mapped[str] = mapped_column(Text)
     received: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class StoredResponse(Base):
+    """A response made with `store: true`: what it answered and what it was asked, so a later
+    request can continue it (`previous_response_id`) and its owner can read or delete it."""
+
+    __tablename__ = "stored_responses"
+    __table_args__ = (Index("ix_stored_responses_tenant_created", "tenant_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(32))
+    previous_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    input_items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

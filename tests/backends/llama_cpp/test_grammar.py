@@ -130,3 +130,19 @@ def test_a_grammar_larger_than_the_cache_is_not_kept() -> None:
     cache.put("k", grammar)
 
     assert cache.get("k") is None and cache.bytes == 0
+
+
+def test_strings_never_hold_a_raw_control_character(
+    llama: llama_cpp.Llama, compiler: GrammarCompiler
+) -> None:
+    # A long free string invites the model's newlines; JSON allows them only escaped.
+    schema = {
+        "type": "object",
+        "properties": {"story": {"type": "string", "maxLength": 300}},
+        "required": ["story"],
+    }
+    grammar_text = compiler.compile(schema, 200)._grammar
+
+    assert 'char ::= [^"\\\\] |' not in grammar_text
+    text = answer(llama, compiler, schema, 200)
+    assert not any(ord(c) < 0x20 for c in text.removesuffix("\n"))

@@ -133,6 +133,24 @@ class FunctionSpec(WireModel):
     strict: bool | None = None
 
 
+def check_parameters(function: FunctionSpec, param: str, limits: SchemaLimits) -> None:
+    if function.parameters is None:
+        return
+    import jsonschema
+
+    try:
+        check_structure(function.parameters, limits)
+    except InvalidRequest as exc:
+        message = exc.message.replace("response_format", param, 1)
+        raise type(exc)(message, param=param) from None
+    try:
+        jsonschema.Draft202012Validator.check_schema(function.parameters)
+    except jsonschema.SchemaError as exc:
+        raise InvalidRequest(
+            f"Invalid schema for function '{function.name}': {exc.message}", param=param
+        ) from None
+
+
 class Tool(WireModel):
     type: Literal["function"]
     function: FunctionSpec
@@ -167,6 +185,28 @@ class ChatCompletionRequest(SamplingFields):
             raise InvalidRequest(
                 "'top_logprobs' requires 'logprobs' to be true.", param="top_logprobs"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_tools(self, info: ValidationInfo) -> ChatCompletionRequest:
+        # Worded as OpenAI's API words them: clients match on these.
+        if self.tool_choice is not None and not self.tools:
+            raise InvalidRequest(
+                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
+                "are specified.",
+                param="tool_choice",
+            )
+        names = [tool.function.name for tool in self.tools or []]
+        chosen = self.chosen_tool()
+        if isinstance(self.tool_choice, NamedToolChoice) and chosen not in names:
+            raise InvalidRequest(
+                f"Invalid value for 'tool_choice': no function named '{chosen}' was specified "
+                "in the 'tools' parameter.",
+                param="tool_choice",
+            )
+        limits = (info.context or {}).get("schema_limits") or SchemaLimits()
+        for index, tool in enumerate(self.tools or []):
+            check_parameters(tool.function, f"tools[{index}].function.parameters", limits)
         return self
 
     def chosen_tool(self) -> str | None:

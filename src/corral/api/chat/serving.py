@@ -44,6 +44,7 @@ def to_generation_request(request: ChatCompletionRequest, request_id: str) -> Ge
         presence_penalty=request.presence_penalty or 0.0,
         frequency_penalty=request.frequency_penalty or 0.0,
         logprobs=bool(request.logprobs),
+        logit_bias=request.biases(),
         top_logprobs=request.top_logprobs or 0,
         json_schema=request.json_schema(),
         tools=tuple(

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from corral.api import sse
 from corral.api.common import usage_out
-from corral.api.completions.protocol import CompletionChoice, CompletionRequest, CompletionResponse
+from corral.api.completions.protocol import (
+    CompletionChoice,
+    CompletionRequest,
+    CompletionResponse,
+    Prompt,
+)
 from corral.backends.base import (
     Finished,
     GenerationRequest,
+    GenerationResult,
     SamplingParams,
     StreamEvent,
     TextDelta,
     TokenLogprob,
+    Usage,
 )
 from corral.pipeline.gateway import Gateway, RequestContext
 
 
-def to_generation_request(request: CompletionRequest, request_id: str) -> GenerationRequest:
+def to_generation_request(
+    request: CompletionRequest, prompt: Prompt, request_id: str
+) -> GenerationRequest:
     params = SamplingParams(
         max_tokens=request.max_tokens,
         temperature=1.0 if request.temperature is None else request.temperature,
@@ -30,13 +40,19 @@ def to_generation_request(request: CompletionRequest, request_id: str) -> Genera
         presence_penalty=request.presence_penalty or 0.0,
         frequency_penalty=request.frequency_penalty or 0.0,
         logprobs=request.logprobs is not None,
+        logit_bias=request.biases(),
         top_logprobs=request.logprobs or 0,
     )
-    return GenerationRequest(request_id=request_id, params=params, prompt=request.prompt_text())
+    # Token ids are echoed from the model's own pieces, so they are scored whenever echoed.
+    echo = bool(request.echo) and (request.logprobs is not None or not isinstance(prompt, str))
+    if isinstance(prompt, str):
+        return GenerationRequest(request_id, params, prompt=prompt, echo=echo)
+    return GenerationRequest(request_id, params, prompt_tokens=prompt, echo=echo)
 
 
 def legacy_logprobs(items: list[TokenLogprob]) -> dict[str, Any]:
-    """The legacy endpoint's column-wise logprobs object."""
+    """The legacy endpoint's column-wise logprobs object; offsets count from the echoed
+    prompt's start when there is one."""
     offsets, position = [], 0
     for item in items:
         offsets.append(position)
@@ -44,7 +60,10 @@ def legacy_logprobs(items: list[TokenLogprob]) -> dict[str, Any]:
     return {
         "tokens": [i.token for i in items],
         "token_logprobs": [i.logprob for i in items],
-        "top_logprobs": [{t.token: t.logprob for t in i.top_logprobs} for i in items],
+        "top_logprobs": [
+            None if i.logprob is None else {t.token: t.logprob for t in i.top_logprobs}
+            for i in items
+        ],
         "text_offset": offsets,
     }
 
@@ -57,26 +76,31 @@ class CompletionServing:
         self, ctx: RequestContext, request: CompletionRequest
     ) -> CompletionResponse | AsyncIterator[bytes]:
         model = await self.gateway.resolve(ctx, request.model)
-        generation = to_generation_request(request, ctx.request_id)
         completion_id = "cmpl-" + ctx.request_id.removeprefix("req_")
-        prefix = request.prompt_text() if request.echo else ""
+        prompts = request.prompts()
         if request.stream:
+            generation = to_generation_request(request, prompts[0], ctx.request_id)
+            prefix = prompts[0] if request.echo and isinstance(prompts[0], str) else ""
             events = await self.gateway.stream(ctx, model, generation)
             return self._sse(events, completion_id, model.id, prefix, request.include_usage())
-        result = await self.gateway.generate(ctx, model, generation)
-        choice: CompletionChoice = {
-            "index": 0,
-            "text": prefix + result.text,
-            "logprobs": legacy_logprobs(result.logprobs) if result.logprobs else None,
-            "finish_reason": result.finish_reason,
-        }
+        choices, usage = [], Usage(0, 0)
+        for index, prompt in enumerate(prompts):
+            # Each prompt is its own call, billed under its own id.
+            call = ctx if index == 0 else replace(ctx, request_id=f"{ctx.request_id}.{index}")
+            generation = to_generation_request(request, prompt, call.request_id)
+            result = await self.gateway.generate(call, model, generation)
+            choices.append(_choice(index, request, prompt, result))
+            usage = Usage(
+                usage.prompt_tokens + result.usage.prompt_tokens,
+                usage.completion_tokens + result.usage.completion_tokens,
+            )
         return {
             "id": completion_id,
             "object": "text_completion",
             "created": int(time.time()),
             "model": model.id,
-            "choices": [choice],
-            "usage": usage_out(result.usage),
+            "choices": choices,
+            "usage": usage_out(usage),
             "system_fingerprint": None,
         }
 
@@ -106,3 +130,24 @@ class CompletionServing:
                 if usage:
                     yield writer.usage(event.usage)
         yield sse.DONE
+
+
+def _choice(
+    index: int, request: CompletionRequest, prompt: Prompt, result: GenerationResult
+) -> CompletionChoice:
+    entries = result.logprobs or []
+    prefix = ""
+    if request.echo:
+        prompt_length = len(prompt) if not isinstance(prompt, str) else 0
+        # Token ids are echoed as the model's own pieces of them.
+        pieces = b"".join(bytes(e.bytes) for e in entries[:prompt_length])
+        prefix = prompt if isinstance(prompt, str) else pieces.decode("utf-8", errors="replace")
+    logprobs = None
+    if request.logprobs is not None:
+        logprobs = legacy_logprobs(entries)
+    return {
+        "index": index,
+        "text": prefix + result.text,
+        "logprobs": logprobs,
+        "finish_reason": result.finish_reason,
+    }

@@ -49,6 +49,7 @@ from corral.backends.base import (
     ToolCall,
     Usage,
 )
+from corral.backends.remote.common import refuse_logit_bias, text_prompt
 from corral.errors import InvalidRequest
 
 DEFAULT_MAX_TOKENS = 4096
@@ -118,7 +119,7 @@ def _turns(request: GenerationRequest) -> tuple[list[str], list[dict[str, Any]]]
     """(system texts, alternating user/assistant turns of content blocks)."""
     messages = request.messages
     if messages is None:
-        messages = (ChatMessage("user", request.prompt or ""),)
+        messages = (ChatMessage("user", text_prompt(request)),)
     system: list[str] = []
     turns: list[dict[str, Any]] = []
     for message in messages:
@@ -166,6 +167,7 @@ def _input(call: ToolCall) -> dict[str, Any]:
 
 
 def _sampling(params: SamplingParams) -> dict[str, Any]:
+    refuse_logit_bias(params, "Anthropic")
     out: dict[str, Any] = {}
     if params.stop:
         out["stop_sequences"] = list(params.stop)

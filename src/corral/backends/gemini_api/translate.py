@@ -30,6 +30,7 @@ from corral.backends.base import (
     ToolSpec,
     Usage,
 )
+from corral.backends.remote.common import refuse_logit_bias, text_prompt
 from corral.errors import InvalidRequest
 
 _FINISH_REASONS: dict[str, FinishReason] = {
@@ -75,7 +76,7 @@ class Answer:
 
 def to_prompt(request: GenerationRequest) -> Prompt:
     if request.messages is None:
-        return Prompt([user_text(request.prompt or "")], None)
+        return Prompt([user_text(text_prompt(request))], None)
     system = [m.content for m in request.messages if m.role == "system"]
     names = {call.id: call.name for m in request.messages for call in m.tool_calls}
     contents: list[types.Content] = []
@@ -144,6 +145,7 @@ def _function_response(message: ChatMessage, names: dict[str, str]) -> types.Par
 
 def to_config(params: SamplingParams, system: str | None) -> types.GenerateContentConfig:
     """The `generationConfig`, tools and tool config of one request."""
+    refuse_logit_bias(params, "Gemini")
     schema = params.json_schema
     return types.GenerateContentConfig(
         system_instruction=system,

@@ -26,8 +26,10 @@ from corral.backends.base import (
     GenerationResult,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
+    Usage,
 )
-from corral.backends.llama_cpp import engine, loader
+from corral.backends.llama_cpp import engine, loader, scoring, tools
 from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.pool import InstancePool
 from corral.backends.schema_limits import SchemaLimits
@@ -41,12 +43,14 @@ class _Instance:
     thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="llama")
     )
+    scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
 
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     tokens: list[int]
     grammar: LlamaGrammar | None
+    tool_plan: tools.ToolPlan | None = None
 
 
 class LlamaCppBackend:
@@ -101,6 +105,15 @@ class LlamaCppBackend:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         prepared = await asyncio.to_thread(self._prepare, request)
+        result = await self._generate(request, prepared)
+        if prepared.tool_plan is None:
+            return result
+        answer = tools.read(result.text, result.finish_reason, prepared.tool_plan)
+        return GenerationResult(
+            answer.text, answer.finish_reason, result.usage, tool_calls=answer.tool_calls
+        )
+
+    async def _generate(self, request: GenerationRequest, prepared: _Prepared) -> GenerationResult:
         instance = await self._generators.acquire(request.party)
         pieces: list[TextDelta] = []
         cancel = request.cancelled
@@ -120,6 +133,9 @@ class LlamaCppBackend:
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         prepared = await asyncio.to_thread(self._prepare, request)
+        if prepared.tool_plan is not None:
+            # Whether the answer is a call or text is known only once its JSON is complete.
+            return _replay(await self.generate(request))
         instance = await self._generators.acquire(request.party)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
@@ -144,6 +160,11 @@ class LlamaCppBackend:
     ) -> Any:
         def run() -> engine.GenerationOutcome:
             try:
+                if request.echo and not _score(instance, request, prepared.tokens, emit):
+                    return engine.GenerationOutcome("cancelled", Usage(len(prepared.tokens), 0))
+                if request.params.max_tokens == 0:  # scoring only: nothing to generate
+                    request.meter.prompt_tokens = len(prepared.tokens)
+                    return engine.GenerationOutcome("length", Usage(len(prepared.tokens), 0))
                 return engine.generate(
                     instance.llama,
                     prepared.tokens,
@@ -223,39 +244,56 @@ class LlamaCppBackend:
                 f"{source} or of max_tokens.",
                 param=source,
             )
-        schema = request.params.json_schema
+        tool_plan = tools.plan(request.params) if request.messages is not None else None
+        schema = request.params.json_schema if tool_plan is None else tool_plan.schema
         room = asked or limit - len(tokens)
-        grammar = self._grammars.compile(schema, room) if schema is not None else None
-        return _Prepared(tokens, grammar)
+        grammar = None
+        if schema is not None:
+            grammar = self._compile(
+                schema, room, "response_format" if tool_plan is None else "tools"
+            )
+        return _Prepared(tokens, grammar, tool_plan)
+
+    def _compile(self, schema: dict[str, Any], room: int, param: str) -> LlamaGrammar:
+        try:
+            return self._grammars.compile(schema, room)
+        except InvalidRequest as exc:
+            if param == "response_format":
+                raise
+            # The same limits guard a function's schema; say which parameter broke them.
+            message = exc.message.replace("response_format:", "tools:", 1)
+            raise type(exc)(message.replace("JSON schema", "tool schema"), param=param) from None
 
     def _tokenize(self, request: GenerationRequest) -> list[int]:
+        self._checked_ids(tuple(t for t, _ in request.params.logit_bias), "logit_bias")
+        if request.prompt_tokens is not None:
+            return self._checked_ids(request.prompt_tokens) or self._start_of_document()
         if request.messages is None:
             text = request.prompt or ""
             tokens = self._vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False)
             # An empty prompt of a model that adds no BOS is no tokens at all, which llama.cpp
             # cannot decode from; like OpenAI, generate from the start of a document instead.
             return list(tokens) or self._start_of_document()
-        if request.params.tools:
-            raise InvalidRequest(
-                f"Model '{self.config.name}' runs on this machine without tool calling; send "
-                "the request without 'tools', or choose a model that supports them.",
-                param="tools",
-            )
-        if any(m.role == "tool" or m.tool_calls for m in request.messages):
-            raise InvalidRequest(
-                f"Model '{self.config.name}' does not take tool calls or tool results in "
-                "'messages'.",
-                param="messages",
-            )
         if self._formatter is None:
             raise InvalidRequest(
                 f"Model '{self.config.name}' has no chat template in its GGUF metadata; "
                 "use /v1/completions with a prompt instead.",
                 param="model",
             )
-        messages: Any = [{"role": m.role, "content": m.content} for m in request.messages]
+        messages: Any = tools.render(request.messages, tools.plan(request.params))
         prompt = self._formatter(messages=messages).prompt
         return list(self._vocab.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def _checked_ids(self, tokens: tuple[int, ...], where: str = "prompt") -> list[int]:
+        size = self._vocab.n_vocab()
+        for index, token in enumerate(tokens):
+            if not 0 <= token < size:
+                raise InvalidRequest(
+                    f"Token id {token} at position {index} of the {where} is not in the "
+                    f"vocabulary of model '{self.config.name}' (ids 0 to {size - 1}).",
+                    param=where,
+                )
+        return list(tokens)
 
     def _start_of_document(self) -> list[int]:
         for token in (self._vocab.token_bos(), self._vocab.token_eos()):
@@ -292,6 +330,23 @@ def _embed_each(
     return vectors
 
 
+def _score(
+    instance: _Instance,
+    request: GenerationRequest,
+    tokens: list[int],
+    emit: Callable[[TextDelta], None],
+) -> bool:
+    """Emit the prompt's logprobs ahead of the generated ones; False if cancelled meanwhile."""
+    top_n = request.params.top_logprobs
+    entries = scoring.score_prompt(
+        instance.llama, tokens, top_n, instance.scores, request.cancelled
+    )
+    if entries is None:
+        return False
+    emit(TextDelta("", entries))
+    return True
+
+
 def _final_event(done: asyncio.Future[engine.GenerationOutcome]) -> StreamEvent | BaseException:
     if done.cancelled():
         return asyncio.CancelledError()
@@ -300,6 +355,14 @@ def _final_event(done: asyncio.Future[engine.GenerationOutcome]) -> StreamEvent 
         return error
     outcome = done.result()
     return Finished("stop" if outcome.reason == "stop" else "length", outcome.usage)
+
+
+async def _replay(result: GenerationResult) -> AsyncIterator[StreamEvent]:
+    for index, call in enumerate(result.tool_calls or []):
+        yield ToolCallDelta(index, call.id, call.name, call.arguments)
+    if result.text:
+        yield TextDelta(result.text)
+    yield Finished(result.finish_reason, result.usage)
 
 
 async def _relay(

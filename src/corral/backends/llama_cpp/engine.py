@@ -144,7 +144,9 @@ def _max_new_tokens(
 def _sampler_args(params: SamplingParams) -> dict[str, Any]:
     # OpenAI's semantics: only temperature and top_p shape the distribution, so llama.cpp's own
     # extra truncations (top-k 40, min-p 0.05) and its repeat penalty are switched off.
+    processors = [_biased(params.logit_bias)] if params.logit_bias else None
     return {
+        "logits_processor": processors,
         "temp": params.temperature,
         "top_p": params.top_p,
         "top_k": 0,
@@ -153,6 +155,17 @@ def _sampler_args(params: SamplingParams) -> dict[str, Any]:
         "presence_penalty": params.presence_penalty,
         "frequency_penalty": params.frequency_penalty,
     }
+
+
+def _biased(bias: tuple[tuple[int, float], ...]) -> Callable[[Any, Any], Any]:
+    tokens = np.array([token for token, _ in bias], dtype=np.intc)
+    values = np.array([value for _, value in bias], dtype=np.single)
+
+    def add(_input_ids: Any, logits: Any) -> Any:
+        logits[tokens] += values
+        return logits
+
+    return add
 
 
 def _token_logprob(
@@ -168,8 +181,8 @@ def _token_logprob(
         best = np.argpartition(-logprobs, params.top_logprobs)[: params.top_logprobs]
         for candidate in sorted(best.tolist(), key=lambda t: -logprobs[t]):
             raw = llama.detokenize([candidate])
-            top.append(TopLogprob(_token_text(raw), float(logprobs[candidate]), list(raw)))
-    return TokenLogprob(_token_text(piece), float(logprobs[token]), list(piece), top)
+            top.append(TopLogprob(token_text(raw), float(logprobs[candidate]), list(raw)))
+    return TokenLogprob(token_text(piece), float(logprobs[token]), list(piece), top)
 
 
 def log_softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -178,5 +191,5 @@ def log_softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.flo
     return result
 
 
-def _token_text(raw: bytes) -> str:
+def token_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")

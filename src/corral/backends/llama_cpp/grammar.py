@@ -74,6 +74,7 @@ class GrammarCompiler:
     def _build(self, schema_json: str) -> LlamaGrammar:
         try:
             text = json_schema_to_gbnf(schema_json) if schema_json != "{}" else JSON_GBNF
+            text = without_control_characters(text)
         except Exception as exc:  # the GBNF converter raises assorted types on unsupported schemas
             raise InvalidRequest(
                 f"response_format: this JSON schema cannot be enforced: {exc}",
@@ -86,6 +87,16 @@ class GrammarCompiler:
                 "use (too many nested or repeated parts). Simplify the schema."
             )
         return LlamaGrammar.from_string(text, verbose=False)
+
+
+_LOOSE_CHAR = 'char ::= [^"\\\\] |'
+_JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
+def without_control_characters(text: str) -> str:
+    """The converter's string characters exclude what JSON forbids unescaped (U+0000-U+001F):
+    it admits a raw newline inside a string, which no JSON parser reads back."""
+    return text.replace(_LOOSE_CHAR, _JSON_CHAR)
 
 
 class GrammarCache:

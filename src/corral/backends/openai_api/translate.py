@@ -33,7 +33,7 @@ from corral.backends.base import (
     Usage,
     UsageMeter,
 )
-from corral.backends.remote.common import meter_text, prompt_token_bound
+from corral.backends.remote.common import meter_text, prompt_token_bound, text_prompt
 
 _FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -72,7 +72,7 @@ def chat_arguments(request: GenerationRequest, options: Options) -> dict[str, An
 
 def messages(request: GenerationRequest) -> list[dict[str, Any]]:
     if request.messages is None:
-        return [{"role": "user", "content": request.prompt or ""}]
+        return [{"role": "user", "content": text_prompt(request)}]
     return [message(m) for m in request.messages]
 
 
@@ -105,6 +105,8 @@ def sampling(params: SamplingParams, max_tokens_field: str) -> dict[str, Any]:
         wire[max_tokens_field] = params.max_tokens
     if params.stop:
         wire["stop"] = list(params.stop)
+    if params.logit_bias:
+        wire["logit_bias"] = {str(token): bias for token, bias in params.logit_bias}
     if params.logprobs:
         wire["logprobs"] = True
         if params.top_logprobs:

@@ -6,8 +6,8 @@ import json
 import math
 import os
 
-from corral.backends.base import GenerationRequest, UsageMeter
-from corral.errors import ConfigError, UpstreamError, UpstreamRejected
+from corral.backends.base import GenerationRequest, SamplingParams, UsageMeter
+from corral.errors import ConfigError, InvalidRequest, UpstreamError, UpstreamRejected
 from corral.settings import RemoteModelConfig
 
 # Per message, beyond its UTF-8 bytes: role markers and separators of any chat template.
@@ -26,6 +26,31 @@ def api_key(config: RemoteModelConfig) -> str | None:
             "(its api_key_env) is not set"
         )
     return value
+
+
+def refuse_logit_bias(params: SamplingParams, provider: str) -> None:
+    """Token ids are the model's own vocabulary; these providers take no logit biases."""
+    if params.logit_bias:
+        raise InvalidRequest(
+            f"{provider} models take no 'logit_bias'; send the request without it.",
+            param="logit_bias",
+        )
+
+
+def text_prompt(request: GenerationRequest) -> str:
+    """A completion's prompt as a chat provider takes it: text, never token ids or scoring."""
+    if request.prompt_tokens is not None:
+        raise InvalidRequest(
+            "This model takes prompts as text; prompts given as token ids are served by the "
+            "local models only.",
+            param="prompt",
+        )
+    if request.echo:
+        raise InvalidRequest(
+            "Scoring a prompt ('echo' with 'logprobs') is served by the local models only.",
+            param="echo",
+        )
+    return request.prompt or ""
 
 
 def prompt_token_bound(request: GenerationRequest) -> int:

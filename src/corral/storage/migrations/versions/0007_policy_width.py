@@ -1,7 +1,7 @@
 """Data policies get room for `pseudonymize_strict` (19 characters; the columns held 16).
 
 Revision ID: 0007
-Revises: 0005 (re-chain to 0006 at merge)
+Revises: 0006
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"  # MERGE: re-chain to "0006" (stored_responses) when that lands
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,222 @@
+"""Structural cues, one small parser each: chat-export senders, form fields (person, address,
+birth date, phone), attendee and cc lists, @mentions and signatures. Each returns spans whose
+values are personal because of where they stand, whatever the words are."""
+
+from __future__ import annotations
+
+import re
+
+from corral.privacy.names import (
+    LETTERS,
+    TITLE,
+    UP,
+    Gazetteer,
+    is_german,
+    normal,
+    signature_line,
+)
+from corral.privacy.patterns import DATE, Span
+
+NAME_WORD = rf"[{LETTERS}](?:[{LETTERS}'\u2019.-]*[{LETTERS}.])?"
+# A name value: words of letters (initials with a dot, hyphens, apostrophes), a "Surname,
+# Firstname" comma allowed once; stops at digits, brackets, "|", "<" or a double space.
+NAME_VALUE = re.compile(
+    rf"{NAME_WORD}(?:(?: |, ?(?=[{UP}]))(?!(?:and|und|or|oder) ){NAME_WORD}){{0,5}}"
+)
+CHAT_SENDER = re.compile(
+    r"(?m)^(?:\[[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])?\] ?|[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])? - )"
+    r"(?P<name>[^:\n]{1,40}?):"
+)
+PLAIN_SENDER = re.compile(rf"(?m)^(?P<name>[{LETTERS}][{LETTERS}'\u2019 -]{{0,30}}?): \S")
+PERSON_FIELD = (
+    r"name|full name|first names?(?:\(s\))?|surname|last name|given names?|vorname|nachname"
+    r"|name, vorname|patient(?: name)?|patientin|kontoinhaber(?:in)?|account holder|cardholder"
+    r"|card holder|karteninhaber(?:in)?|tenant|mieter(?:in)?|landlord|vermieter(?:in)?"
+    r"|applicant|antragsteller(?:/in|in)?|beneficiary|begünstigte[rn]?|zahlungsempfänger(?:in)?"
+    r"|empfänger(?:in)?|recipient|policy holder|policyholder|versicherungsnehmer(?:in)?"
+    r"|versicherte person|versicherte[rn]?|employee|mitarbeiter(?:in)?|member|mitglied|guest|gast"
+    r"|borrower|director|witness|zeuge|next of kin|emergency contact|notfallkontakt|contact"
+    r"|kontakt(?: / contact)?|ansprechpartner(?:in)?|kunde|kundin|customer|client|schüler/in"
+    r"|schüler(?:in)?|student|parent|mother|father|mutter|vater|name des kindes|name of child"
+    r"|child|kind|signature|unterschrift|signed|from|von|to|an|sender|absender|driver|fahrer(?:in)?"
+    r"|landlord|owner|inhaber(?:in)?|verstorbene/r|verstorbene[r]?|deceased|passport holder"
+    r"|erziehungsberechtigt(?:e[r]?)?|contractor|auftragnehmer|handwerker|guardian|nurse|doctor|arzt|ärztin|gp|author|autor(?:in)?"
+    r"|user|benutzer|teacher|lehrer(?:in)?|host|speaker|referent(?:in)?|assignee|reporter"
+)
+LIST_FIELD = (
+    r"attendees|participants|present|apologies|cc|bcc|to|teilnehmer(?:innen)?|anwesend"
+    r"|entschuldigt|abwesend|besucher|visitors|visitor log|interview panel|panel|team|members"
+    r"|mitglieder|guests|gäste|speakers|referenten|invited|eingeladen|verteiler|an|von"
+)
+FIELD = re.compile(
+    rf"(?im)(?:^|\|\s*|\s{{2,}})(?P<field>{PERSON_FIELD})\s*[:\uff1a]\s*(?P<value>[^\n|]*)"
+)
+LIST = re.compile(rf"(?im)(?:^|\n)\s*(?P<field>{LIST_FIELD})\s*[:\uff1a]\s*(?P<value>[^\n]*)")
+ADDRESS_FIELD = re.compile(
+    r"(?im)(?:^|\|\s*)(?:address|home address|service address|postal address|property"
+    r"|anschrift|adresse|wohnhaft|wohnort|wohnung|lieferadresse|postanschrift)\s*[:\uff1a]\s*"
+    r"(?P<value>[^\n|]{4,120})"
+)
+FIELD_END = re.compile(r"[ \t]*(?:$|\n|\||\(|<|  |[ ,]+\+?\d)")
+BIRTH_LABEL = re.compile(r"(?im)^(?:d\.?o\.?b\.?|date of birth|born|geb\.?|geburtsdatum)\s*:")
+MENTION = re.compile(r"(?<![\w.@])@(?P<name>[\w][\w.-]{1,38}[\w])")
+LIST_ITEM = re.compile(r"\s*(?:,|;|\band\b|\bund\b|&)\s*")
+STRIP_TITLE = re.compile(TITLE.pattern.replace(")$", ")", 1).replace("(?i)(?:", "(?i)^(?:", 1))
+
+
+def _person(text: str, start: int, end: int) -> Span | None:
+    """A person span for text[start:end], less a leading title and trailing punctuation."""
+    value = text[start:end]
+    m = STRIP_TITLE.match(value)
+    while m and m.end() < len(value):
+        start += m.end()
+        value = text[start:end]
+        m = STRIP_TITLE.match(value)
+    value = value.rstrip(" .,;:-")
+    if len(value) < 2 or not any(ch.isalpha() for ch in value):
+        return None
+    return Span(start, start + len(value), "PERSON", value)
+
+
+def _name_at(text: str, pos: int) -> Span | None:
+    m = NAME_VALUE.match(text, pos)
+    if not m:
+        return None
+    end = m.end()
+    comma = m.group(0).find(",")
+    if comma != -1 and not FIELD_END.match(text, end):
+        end = m.start() + comma  # "Papadopoulos, Kennzeichen B-XY": a list, not "Surname, First"
+    return _person(text, m.start(), end)
+
+
+def _name_like(gaz: Gazetteer, value: str, every: bool = True) -> bool:
+    """Whether the words read as a name: listed or unknown (every word, or at least one)."""
+    words = [normal(w) for w in value.replace("-", " ").split()]
+    ok = [gaz.is_name(w) or gaz.is_unknown(w) for w in words]
+    return bool(words) and (all(ok) if every else any(ok))
+
+
+FIELD_LABEL = re.compile(
+    rf"(?i)(?:{PERSON_FIELD}|{LIST_FIELD}|address|anschrift|adresse|phone|tel|telefon|mobile"
+    r"|mobil|handy|e-mail|email|date of birth|dob|geburtsdatum|geb|born|subject|betreff|iban"
+    r"|bic|card|karte|kartennummer|ref|id|date|datum|room|zimmer|nationality|sex|geschlecht"
+    r"|[\w/ -]*(?:nummer|name|datum|ort|nr|no|number))"
+)
+
+
+def _sender(gaz: Gazetteer, german: bool, name: str) -> bool:
+    if FIELD_LABEL.fullmatch(name.strip()):
+        return False
+    if german:  # every noun is capitalised: a sender must be a listed name or lower-case
+        words = [normal(w) for w in name.split()]
+        return any(gaz.is_name(w) or (w.islower() and gaz.is_unknown(w)) for w in words)
+    words = [normal(w) for w in name.replace("-", " ").split()]
+    rare = all(w.lower() not in gaz.frequent and not gaz.is_common(w) for w in words)
+    return rare or _name_like(gaz, name, every=False)
+
+
+def _a_form(text: str) -> bool:
+    """Whether the text has fields of a form: its "Label: value" lines are no chat."""
+    return any(p.search(text) for p in (FIELD, ADDRESS_FIELD, BIRTH_LABEL))
+
+
+def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
+    """The sender of each line of a pasted chat export; plain "name: message" lines count only
+    where two or more lines of the text have that shape and the sender reads as a name."""
+    found = [_person(text, m.start("name"), m.end("name")) for m in CHAT_SENDER.finditer(text)]
+    plain = list(PLAIN_SENDER.finditer(text))
+    if len(plain) >= 2 and not _a_form(text):
+        german = is_german(text)
+        for m in plain:
+            if _sender(gaz, german, m.group("name")):
+                found.append(_person(text, m.start("name"), m.end("name")))
+    return [s for s in found if s is not None]
+
+
+def form_fields(text: str) -> list[Span]:
+    """Values of person fields ("Name:", "Kontoinhaber:", "Patient:") and of lists of names."""
+    found: list[Span | None] = []
+    for m in FIELD.finditer(text):
+        found.append(_name_at(text, m.start("value")))
+    for m in LIST.finditer(text):
+        found += _list_items(text, m.start("value"), m.end("value"))
+    return [s for s in found if s is not None]
+
+
+def _list_items(text: str, start: int, end: int) -> list[Span | None]:
+    items: list[Span | None] = []
+    pos = start
+    for sep in [*LIST_ITEM.finditer(text, start, end), None]:
+        stop = sep.start() if sep else end
+        items.append(_name_at(text, pos) if pos < stop else None)
+        if items[-1] is not None and items[-1].end > stop:
+            items[-1] = _person(text, pos, stop)
+        pos = sep.end() if sep else end
+    return items
+
+
+def address_fields(text: str) -> list[Span]:
+    out = []
+    for m in ADDRESS_FIELD.finditer(text):
+        value = m.group("value").rstrip(" .,;")
+        out.append(Span(m.start("value"), m.start("value") + len(value), "ADDRESS", value))
+    return out
+
+
+def mentions(text: str) -> list[Span]:
+    """@handles that are not part of an e-mail address (the handle, without the "@")."""
+    if "@" not in text:
+        return []
+    return [
+        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
+        for m in MENTION.finditer(text)
+    ]
+
+
+def signatures(text: str, gaz: Gazetteer) -> list[Span]:
+    """The line after a closing ("Best regards", "Viele Grüße") when it reads as a name."""
+    found = []
+    for m in re.finditer(r"\n[ \t]*(?=\S)", text):
+        pos = m.end()
+        if signature_line(text, pos):
+            span = _name_at(text, pos)
+            if span and len(span.text.split()) <= 4 and _name_like(gaz, span.text):
+                found.append(span)
+    return found + _last_line(text, gaz)
+
+
+def _last_line(text: str, gaz: Gazetteer) -> list[Span]:
+    """A sign-off without a closing: the last line of a letter, one to three name words."""
+    body = text.rstrip()
+    cut = body.rfind("\n")
+    if cut == -1:
+        return []
+    span = _name_at(text, cut + 1)
+    if span is None or len(span.text.split()) > 3 or not span.text[0].isupper():
+        return []
+    rest = body[span.end :].strip()
+    if rest and not rest.startswith(","):
+        return []
+    return [span] if _name_like(gaz, span.text) else []
+
+
+def birth_fields(text: str) -> list[Span]:
+    """A date after a field or mark of birth ("*12.05.1948", "Born: 11/04/2001")."""
+    out = []
+    for m in re.finditer(r"(?:^|[\s(])\*\s?(?=\d)", text):
+        d = DATE.match(text, m.end())
+        if d:
+            out.append(Span(d.start(), d.end(), "DOB", d.group(0)))
+    return out
+
+
+def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
+    """Every structural finding of one text."""
+    return [
+        *chat_senders(text, gaz),
+        *form_fields(text),
+        *mentions(text),
+        *signatures(text, gaz),
+        *address_fields(text),
+        *birth_fields(text),
+    ]

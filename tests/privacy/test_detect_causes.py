@@ -1,0 +1,174 @@
+"""The causes of misses found on outside text (issue 20), one small story each: Unicode and
+all-caps names, names no list holds, structures (chat exports, forms, lists, mentions,
+signatures), a value repeated in a request, and phone, address and birth-date forms."""
+
+from __future__ import annotations
+
+import pytest
+
+from corral.privacy import MODES, POLICY_MODES, Detector, Pseudonymizer
+
+RECALL = Detector()
+STRICT = Detector(mode="strict")
+
+
+def found(text: str, detector: Detector = RECALL) -> set[tuple[str, str]]:
+    return {(s.label, s.text) for s in detector.detect(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("hey is Łukasz coming tonight or not", "Łukasz"),
+        ("Could you send it to Nguyễn Thị Thảo before Friday?", "Nguyễn Thị Thảo"),
+        ("Ayşe Yılmaz says the flat is still free", "Ayşe Yılmaz"),  # noqa: RUF001
+        ("Íñigo Echeverría signed the lease", "Íñigo Echeverría"),
+        ("Passport holder: ANIKA SHARMA", "ANIKA SHARMA"),
+        ("Patient: Brennan, Aoife\nWard 4", "Brennan, Aoife"),
+        ("Versicherungsnehmer: ÖZTÜRK, MEHMET ALİ", "ÖZTÜRK, MEHMET ALİ"),
+    ],
+)
+def test_unicode_all_caps_and_surname_first_names_are_found(text: str, name: str) -> None:
+    assert ("PERSON", name) in found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Yesterday we had dinner with Oluwaseun and his sister.", "Oluwaseun"),
+        ("The flat belongs to Tadhg, who lives abroad.", "Tadhg"),
+        ("Please forward the slides to Thandiwe by noon.", "Thandiwe"),
+        ("Hallo Swantje, bist du morgen da?", "Swantje"),
+    ],
+)
+def test_names_no_list_holds_are_found_in_name_like_positions(text: str, name: str) -> None:
+    assert ("PERSON", name) in found(text)
+
+
+def test_every_sender_of_a_pasted_chat_export_is_found() -> None:
+    export = (
+        "[12/03/2024, 19:42] Chioma Okafor: running late\n"
+        "[12/03/2024, 19:43] Dev Raman: ok\n"
+        "03.04.24, 18:12 - Jonas Weber: bin gleich da"
+    )
+    people = {text for label, text in found(export) if label == "PERSON"}
+    assert {"Chioma Okafor", "Dev Raman", "Jonas Weber"} <= people
+
+
+def test_form_fields_lists_mentions_and_signatures_are_read_by_structure() -> None:
+    text = (
+        "Kontoinhaber: Krzysztof Wiśniewski\n"
+        "Attendees: Kwame Mensah, Hyun-woo Park, Tomás Ó Súilleabháin\n"
+        "cc: Ngozi Eze\n"
+        "@jasmine can you check? @tariq said it broke\n"
+        "Kind regards,\nEun-ji Choi"
+    )
+    people = {text for label, text in found(text) if label == "PERSON"}
+    expected = {"Krzysztof Wiśniewski", "Kwame Mensah", "Hyun-woo Park", "Ngozi Eze"}
+    assert expected | {"Tomás Ó Súilleabháin", "jasmine", "tariq", "Eun-ji Choi"} <= people
+
+
+def test_field_labels_of_a_form_are_not_chat_senders() -> None:
+    form = "NAME: OLUWASEUN ADEYEMI\nNATIONALITY: Nigerian\nPHONE: +234 803 123 4567"
+    people = {text for label, text in found(form) if label == "PERSON"}
+    assert people == {"OLUWASEUN ADEYEMI"}
+
+
+def test_lower_case_names_in_a_chat_are_found() -> None:
+    assert ("PERSON", "ngozi") in found("tell ngozi to call me back")
+    assert ("PERSON", "malte") in found("malte hat den schlüssel vergessen")
+
+
+def test_a_value_found_once_is_masked_everywhere_in_the_request_and_its_parts_too() -> None:
+    messages = [
+        "My colleague Siobhan Ní Bhriain starts on Monday.",
+        "Can you ask siobhan whether Bhriain is spelt right?",
+    ]
+    masked = Pseudonymizer().mask(messages)
+    joined = " ".join(masked.texts).lower()
+    assert "siobhan" not in joined and "bhriain" not in joined
+    assert masked.restore(masked.texts[1]) == messages[1]
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "030/4482913",
+        "(0221) 9 87 65 43",
+        "+49 (0)89 45 67 89-213",
+        "020 7946 0958 ext. 214",
+        "+33 6 12 34 56 78",
+        "+48 601 234 567",
+        "+90 532 415 27 63",
+        "+234 803 123 4567",
+        "+91 98765 43210",
+        "+254 712 345 678",
+        "+27 82 555 0143",
+        "+61 2 9876 5432",
+        "0161 496 0321",
+    ],
+)
+def test_phone_formats_of_many_countries(phone: str) -> None:
+    assert ("PHONE", phone) in found(f"Spoke to him on {phone} this morning.")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "Flat 2, 47 Cowley Road, Oxford OX4 1HP",
+        "Am Lindenhof 12a, 33602 Bielefeld",
+        "Unter den Linden 77, 10117 Berlin",
+        "Mariahilfer Straße 88/3/12, 1070 Wien",
+        "PO Box 4471, Nairobi 00100",
+        "Postfach 10 12 34, 50452 Köln",
+        "12 Rue de la Paix, 75002 Paris",
+        "8/42 Smith Street, Fitzroy VIC 3065",
+    ],
+)
+def test_address_forms(address: str) -> None:
+    assert ("ADDRESS", address) in found(f"Please send it to {address}. Thanks")
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("Geburtsdatum: *12.05.1948", "12.05.1948"),
+        ("Gerda Pfeiffer, geb. 14.3.30, wohnt im Heim", "14.3.30"),
+        ("D.O.B.: 09-03-1977", "09-03-1977"),
+        ("She was born on the 4th of July 1944 in Hue.", "4th of July 1944"),
+    ],
+)
+def test_birth_date_forms(text: str, date: str) -> None:
+    assert ("DOB", date) in found(text)
+
+
+def test_strict_mode_also_masks_long_digit_runs_and_dates_near_a_person() -> None:
+    text = "Bestellung 3302145 für Frau Nowak, Termin 03.05.2024"
+    assert ("NUMBER", "3302145") in found(text, STRICT)
+    assert ("DOB", "03.05.2024") in found(text, STRICT)
+    assert not {label for label, _ in found(text)} & {"NUMBER", "DOB"}
+
+
+def test_policies_name_their_modes_and_the_pseudonymizer_takes_either() -> None:
+    assert POLICY_MODES == {"pseudonymize": "recall", "pseudonymize_strict": "strict"}
+    assert set(POLICY_MODES.values()) == set(MODES)
+    guard = Pseudonymizer()
+    text = ["Ticket 7712398 for Jan Nowak"]
+    assert "7712398" in guard.mask(text).texts[0]
+    assert "7712398" not in guard.mask(text, mode="strict").texts[0]
+    with pytest.raises(ValueError, match="unknown privacy mode"):
+        guard.mask(text, mode="lenient")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Meeting notes 14 May: budget approved; Q3 hiring frozen; next review in September.",
+        "version 10.4.2 fixes the crash from 3.2.1, build 20240315",
+        "Reminder: the fire alarm test is on Wednesday at 11:00. No need to evacuate.",
+        "Die Bahn hat schon wieder 40 Minuten Verspätung, ICE 578 nach Hamburg",
+        "Einkaufsliste: Milch, Eier, Brot, Tomaten, Käse für das Wochenende",
+    ],
+)
+def test_hard_negatives_stay_as_they_are(text: str) -> None:
+    assert found(text) == set()
