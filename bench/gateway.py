@@ -15,6 +15,9 @@ Gateways:
   the fake; a tenant with a monthly budget and data policy `allow`, and a key with requests- and
   tokens-per-minute limits, so every request is authenticated, admitted (rate limits, budget
   reservation) and settled (ledger row, rollups) before its answer leaves;
+* corral, SQLite, partner tier: the same model as a `partner` (a third party) and the tenant on
+  `pseudonymize`, so every request also goes through the privacy guard (scan, mask, restore)
+  and writes its audit row (with the usage record, in one transaction);
 * corral, PostgreSQL + Redis: the same on a temporary database (created and dropped here) and a
   Redis namespace of this run's own (deleted afterwards), one worker, then `--workers 2`;
 * LiteLLM proxy: `pip install 'litellm[proxy]'` into bench/.venvs/litellm (git-ignored; done
@@ -44,8 +47,9 @@ process tree, and its largest process: one worker). Then corral/LiteLLM ratios n
 issue's targets. Results: the table, bench/results/gateway.json, gateway.md and gateway.png
 (drawn with matplotlib by the LiteLLM venv's Python, never a corral dependency).
 
-Run: `.venv/bin/python bench/gateway.py` (about 8 minutes); `--quick` (2 s cells, about 3
-minutes), `--seconds`, `--warmup`, `--only fake,corral-sqlite,corral-pg,corral-pg-2w,litellm`,
+Run: `.venv/bin/python bench/gateway.py` (about 9 minutes); `--quick` (2 s cells, about 3
+minutes), `--seconds`, `--warmup`,
+`--only fake,corral-sqlite,corral-partner,corral-pg,corral-pg-2w,litellm`,
 `--layout shared|split`, `--profile` (py-spy, from the LiteLLM venv, samples each gateway
 during its c=16 cells and the functions most on its stacks are printed and stored), `--no-write`.
 PostgreSQL and Redis are this machine's (`make services`); `CORRAL_BENCH_POSTGRES` /
@@ -105,10 +109,11 @@ DATABASE_SERVERS = ("postgres", "redis-server")
 EVERY_CPU = f"0-{(os.cpu_count() or 1) - 1}"
 CONCURRENCY = (1, 16, 64)
 PROFILED = 16  # with --profile, the cells at this concurrency run under py-spy
-TARGETS = ("fake", "corral-sqlite", "corral-pg", "corral-pg-2w", "litellm")
+TARGETS = ("fake", "corral-sqlite", "corral-partner", "corral-pg", "corral-pg-2w", "litellm")
 LABELS = {
     "fake": "fake upstream (direct)",
     "corral-sqlite": "corral, SQLite",
+    "corral-partner": "corral, SQLite, partner tier, guard on",
     "corral-pg": "corral, PostgreSQL+Redis",
     "corral-pg-2w": "corral, PostgreSQL+Redis, --workers 2",
     "litellm": "LiteLLM proxy",
@@ -174,13 +179,13 @@ def fake_spec(cpus: str) -> ServerSpec:
     return ServerSpec("fake", command, clean_env(), cpus, port, "/v1/models")
 
 
-def corral_toml(fake_url: str) -> str:
+def corral_toml(fake_url: str, tier: str = "premium") -> str:
     return f"""embedded_model = false
 [server]
 log_level = "info"
 [[models]]
 name = "{MODEL}"
-tier = "premium"
+tier = "{tier}"
 backend = "openai-compatible"
 base_url = "{fake_url}/v1"
 upstream_model = "{MODEL}"
@@ -211,10 +216,10 @@ def postgres_redis() -> Iterator[dict[str, str]]:
         client.close()
 
 
-def corral_key(env: dict[str, str], config: Path) -> str:
-    """A tenant with a budget and policy `allow`, and a rate-limited key for it."""
+def corral_key(env: dict[str, str], config: Path, policy: str = "allow") -> str:
+    """A tenant with a budget and a data policy, and a rate-limited key for it."""
     corral = str(Path(sys.executable).parent / "corral")
-    tenant = [corral, "tenants", "create", "bench", "--budget", "1000000", "--policy", "allow"]
+    tenant = [corral, "tenants", "create", "bench", "--budget", "1000000", "--policy", policy]
     key = [corral, "keys", "create", "--tenant", "bench", "--rpm", "10000000"]
     key += ["--tpm", "10000000000", "--json"]
     subprocess.run([*tenant, "--config", str(config)], env=env, check=True, capture_output=True)
@@ -232,11 +237,13 @@ def corral_server(
     home = work / target
     home.mkdir()
     config = home / "corral.toml"
-    config.write_text(corral_toml(fake_url))
+    partner = target == "corral-partner"
+    config.write_text(corral_toml(fake_url, "partner" if partner else "premium"))
     env = clean_env() | {"CORRAL_HOME": str(home / "home"), "CORRAL_ADMIN_KEY": ADMIN_KEY}
-    with postgres_redis() if target != "corral-sqlite" else _nothing() as database:
+    on_sqlite = target in ("corral-sqlite", "corral-partner")
+    with _nothing() if on_sqlite else postgres_redis() as database:
         env |= database
-        key = corral_key(env, config)
+        key = corral_key(env, config, "pseudonymize" if partner else "allow")
         port, workers = free_port(), 2 if target.endswith("-2w") else 1
         command = [str(Path(sys.executable).parent / "corral"), "serve", "--port", str(port)]
         command += ["--config", str(config), "--workers", str(workers)]
@@ -380,7 +387,9 @@ def place(target: str, fake_pid: int, layout: Layout) -> None:
 
 
 def run_all(opts: Options) -> dict[str, Any]:
-    litellm_version = ensure_litellm(opts.py_spy is not None)
+    litellm_version = None
+    if "litellm" in opts.only or opts.py_spy is not None:
+        litellm_version = ensure_litellm(opts.py_spy is not None)
     fake = fake_spec(opts.layout.load)
     with ExitStack() as stack:
         # PostgreSQL and Redis get every CPU back however the run ends.

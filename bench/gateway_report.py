@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 Cell = dict[str, Any]
-CORRALS = ("corral-sqlite", "corral-pg", "corral-pg-2w")
-SINGLE_WORKER = ("corral-sqlite", "corral-pg")
+CORRALS = ("corral-sqlite", "corral-partner", "corral-pg", "corral-pg-2w")
+SINGLE_WORKER = ("corral-sqlite", "corral-partner", "corral-pg")
 RPS_RATIO_GOAL, ADDED_P50_GOAL_MS, ADDED_P99_GOAL_MS = 20.0, 1.0, 3.0
 RSS_GOAL_MB, SCALING_GOAL = 120.0, 1.6
 
@@ -93,6 +93,15 @@ def targets(cells: list[Cell], memory: dict[str, dict[str, float]]) -> list[dict
         rss = memory[target]["largest_process_mb"]
         name = f"{target} RSS of the worker after the run (MB)"
         checks.append(_check(name, rss, f"<= {RSS_GOAL_MB:g} MB", rss <= RSS_GOAL_MB))
+    if {"corral-sqlite", "corral-partner"} <= present:  # what the guard and its audit cost
+        for stream in (False, True):
+            for c in (1, 16):
+                ratio = _ratio(
+                    _find(cells, "corral-partner", stream, c),
+                    _find(cells, "corral-sqlite", stream, c),
+                )
+                name = f"partner (guard on) / premium req/s, {mode(stream)}, c={c}"
+                checks.append(_check(name, ratio, "reported", None))
     if {"corral-pg", "corral-pg-2w"} <= present:
         for stream in (False, True):
             for c in (16, 64):
@@ -117,7 +126,7 @@ def assemble(
     return {
         "benchmark": "gateway",
         "machine": machine,
-        "litellm_version": measured["litellm_version"],
+        "litellm_version": measured.get("litellm_version"),
         "labels": {k: v for k, v in labels.items() if k in {c["target"] for c in cells}},
         "cells": cells,
         "memory_after_mb": measured["memory_after_mb"],

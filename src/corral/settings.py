@@ -244,7 +244,9 @@ class RoutingConfig(BaseModel):
 class PrivacyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    default_policy: Literal["allow", "pseudonymize", "local_only"] = "pseudonymize"
+    default_policy: Literal["allow", "pseudonymize", "pseudonymize_strict", "local_only"] = (
+        "pseudonymize"
+    )
     """The data policy of a new tenant unless one is given."""
     scan_max_chars: int = Field(default=1_000_000, ge=1000, le=100_000_000)
     """Characters of one request to a partner that the guard scans; beyond: 413."""

@@ -17,7 +17,7 @@ from corral.backends.base import (
     StreamEvent,
     TextDelta,
 )
-from corral.errors import PermissionDenied
+from corral.errors import PermissionDenied, UpstreamError
 from corral.pipeline.gateway import RequestContext
 from tests.fakes import EchoBackend
 from tests.support import echo_entry, in_process_services
@@ -130,3 +130,45 @@ async def test_allow_sends_as_is_and_is_audited(
 
     assert SECRET_EMAIL in " ".join(partner.received)
     assert built.audit.events()[0].pii == {}
+
+
+async def test_pseudonymize_strict_also_masks_bare_numbers(
+    services: tuple[Services, RecordingPartner],
+) -> None:
+    built, partner = services
+    text = "Customer number 4482 9137 005 asks about the order."
+    for policy in ("pseudonymize", "pseudonymize_strict"):
+        built.accounts.create_tenant(policy, policy=policy)
+        _, key = built.accounts.create_key(policy, KeySpec())
+        ctx = RequestContext("req_1", await built.authenticator.authenticate("Bearer " + key))
+        target = await built.gateway.resolve(ctx, "partner-x")
+        result = await built.gateway.generate(ctx, target, ask(text))
+        assert "4482 9137 005" in result.text  # restored, either way
+
+    default, strict = partner.received
+    assert "4482 9137 005" in default  # recall first: a bare number is not taken
+    assert "4482 9137 005" not in strict and "[NUMBER_1]" in strict
+    events = built.audit.events()
+    assert [e.policy for e in events] == ["pseudonymize_strict", "pseudonymize"]
+    assert events[0].pii == {"NUMBER": 1}
+
+
+async def test_a_partner_call_that_fails_is_audited_all_the_same(
+    services: tuple[Services, RecordingPartner],
+) -> None:
+    built, partner = services
+    ctx = await caller(built, "pseudonymize")
+    target = await built.gateway.resolve(ctx, "partner-x")
+
+    async def refuse(request: GenerationRequest) -> GenerationResult:
+        partner._keep(request)
+        raise UpstreamError("unavailable", backend="partner-x", retryable=False)
+
+    partner.generate = refuse  # type: ignore[method-assign]
+    with pytest.raises(UpstreamError):
+        await built.gateway.generate(ctx, target, ask())
+
+    assert SECRET_EMAIL not in " ".join(partner.received)  # what left was masked
+    events = built.audit.events()
+    assert len(events) == 1  # the data left the machine: the call is on record
+    assert events[0].pii.get("EMAIL") == 1

@@ -21,6 +21,8 @@ Faults for the next N requests (`fail_next`): 429 with Retry-After, 500, 503, 40
 the client gives up, a connection reset mid-answer, a malformed stream, a stream that stalls
 midway (`stall`: for `hang_s` after `after_chunks` chunks). Every request is kept
 in `received` (path, body, the key it presented) for tests that check what left corral.
+`answer_with(body)`, when set, gives a chat answer's text in place of the echo (None: echo),
+so a test can play a model that reads what it was sent.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import secrets
 import struct
 import threading
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -119,6 +121,7 @@ class OpenAIFake:
     keys: Collection[str] | None = (KEY,)
     """Accepted bearer keys; None accepts any request, like a server without --api-key."""
     received: list[Received] = field(default_factory=list)
+    answer_with: Callable[[dict[str, Any]], str | None] | None = None
     _faults: list[Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -170,7 +173,8 @@ class OpenAIFake:
             _validate_chat(body)
         except Invalid as exc:
             return exc.response()
-        answer = _answer(body, f"chatcmpl-{secrets.token_hex(12)}")
+        content = self.answer_with(body) if self.answer_with is not None else None
+        answer = _answer(body, f"chatcmpl-{secrets.token_hex(12)}", content)
         received.usage = answer["usage"]
         if body.get("stream"):
             return _sse(_chunks(answer, body), fault)
@@ -311,9 +315,9 @@ def _text(content: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _answer(body: dict[str, Any], completion_id: str) -> dict[str, Any]:
+def _answer(body: dict[str, Any], completion_id: str, content: str | None = None) -> dict[str, Any]:
     messages = body["messages"]
-    message, reason = _reply(body, messages)
+    message, reason = (_message(content), "stop") if content is not None else _reply(body, messages)
     words = len((message.get("content") or "").split()) + sum(
         len(c["function"]["arguments"].split()) for c in message.get("tool_calls", [])
     )

@@ -20,10 +20,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 until the block ends; yields its base URL."""
+def serving(app: Any, **options: Any) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 until the block ends; yields its base URL. `options` go to
+    uvicorn (`ssl_certfile` and `ssl_keyfile` serve https, as `https://localhost:<port>`)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="off", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -33,7 +36,11 @@ def serving(app: Any) -> Iterator[str]:
             raise RuntimeError("the fake provider did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield (
+            f"https://localhost:{port}"
+            if options.get("ssl_certfile")
+            else f"http://127.0.0.1:{port}"
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)

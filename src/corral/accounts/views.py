@@ -9,8 +9,8 @@ from typing import Literal
 from corral.metering.money import amount_or_none
 from corral.storage.tables import AccessRequest, ApiKey, Tenant
 
-Policy = Literal["allow", "pseudonymize", "local_only"]
-POLICIES: tuple[Policy, ...] = ("allow", "pseudonymize", "local_only")
+Policy = Literal["allow", "pseudonymize", "pseudonymize_strict", "local_only"]
+POLICIES: tuple[Policy, ...] = ("allow", "pseudonymize", "pseudonymize_strict", "local_only")
 
 
 @dataclass(frozen=True, slots=True)

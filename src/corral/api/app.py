@@ -57,7 +57,7 @@ from corral.pipeline.gateway import Gateway
 from corral.pipeline.guard import PrivacyGuard
 from corral.pipeline.settlement import Settlement
 from corral.privacy.audit import AuditLog
-from corral.privacy.pseudonymize import Pseudonymizer
+from corral.privacy.detect import Detector
 from corral.routing.router import Router
 from corral.settings import Settings, load_settings
 from corral.storage import Database, open_database
@@ -106,7 +106,7 @@ def build_services(
         Admission(leases, limiter, directory),
         Settlement(ledger, leases, limiter, pending),
         Router(settings.routing),
-        PrivacyGuard(Pseudonymizer(), audit, db, settings.privacy),
+        PrivacyGuard(Detector(), settings.privacy),
     )
     return Services(
         settings=settings,

@@ -93,6 +93,9 @@ class GenerationRequest:
     """Set when nobody wants the answer any more; backends stop as soon as they see it."""
     party: str = ""
     """Who asks (the tenant): a local model shares its instances between parties in turn."""
+    audit: list[dict[str, Any]] = field(default_factory=list, compare=False)
+    """The audit rows of the partner calls made for it (the privacy guard adds them); written
+    with its settlement, in one transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,8 @@ class EmbeddingRequest:
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
     party: str = ""
     """Who asks (the tenant): a local model shares its instances between parties in turn."""
+    audit: list[dict[str, Any]] = field(default_factory=list, compare=False)
+    """As `GenerationRequest.audit`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,9 @@ from corral.settings import TENANT_NAME_PATTERN
 T = TypeVar("T")
 app = typer.Typer(help="Manage tenants: budgets, MAU, data policy, grants.", no_args_is_help=True)
 
-PolicyHelp = "Data policy for partner models: allow | pseudonymize | local_only."
+PolicyHelp = (
+    "Data policy for partner models: allow | pseudonymize | pseudonymize_strict | local_only."
+)
 
 
 # -- commands --------------------------------------------------------------------------------

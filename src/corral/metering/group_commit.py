@@ -23,14 +23,14 @@ from corral.metering.batching import Batcher
 
 logger = logging.getLogger("corral.metering")
 
-WriteKind = Literal["settle", "grow_lease", "end_lease"]
+WriteKind = Literal["settle", "grow_lease", "end_lease", "audit"]
 
 
 @dataclass(slots=True)
 class Write:
     """One ledger write: a settlement (a usage record, its cost moved from its budget slice to
-    the month's spend), or a change to a slice (`grow_lease`: add to it; `end_lease`: give it
-    back)."""
+    the month's spend, and its partner calls' audit rows, `params["audits"]`), a change to a
+    slice (`grow_lease`: add to it; `end_lease`: give it back), or audit rows alone (`audit`)."""
 
     kind: WriteKind
     params: dict[str, Any]

@@ -13,6 +13,7 @@ left by a crashed process expires and is swept.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -100,14 +101,25 @@ class Ledger:
         """Give the slice back: what it still reserves leaves the month."""
         await self._sql.end_lease({"lease_id": lease_id, "tenant_id": tenant_id, "month": month})
 
-    async def settle(self, entry: UsageEntry, release: SliceRelease | None = None) -> None:
+    async def settle(
+        self,
+        entry: UsageEntry,
+        release: SliceRelease | None = None,
+        audits: Sequence[dict[str, Any]] = (),
+    ) -> None:
         """Record what a finished request used, add its cost to the month's spend, and take
         `release` out of the request's slice and the month's reservations (if the slice is
-        still there: one swept meanwhile has already left them)."""
+        still there: one swept meanwhile has already left them); `audits`, the audit rows of
+        its partner calls, go in the same transaction."""
         params = _record_params(entry)
         params["lease_id"] = release.lease_id if release is not None else None
         params["release"] = release.amount if release is not None else 0
+        params["audits"] = list(audits)
         await self._sql.settle(params)
+
+    async def audit(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Audit rows of partner calls that leave no usage record."""
+        await self._sql.audit(list(rows))
 
     async def aclose(self) -> None:
         """Close the hot path's own connections (the server does at shutdown)."""

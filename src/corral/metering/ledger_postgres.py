@@ -30,7 +30,11 @@ from corral.metering.ledger_sql import (
     BatchedLedgerSql,
     request_id_reused,
 )
+from corral.privacy import audit_sql
 from corral.storage import Database
+
+_BATCHED = ("settle", "audit")
+"""Write kinds sent as one statement for the whole batch (the others: one or two each)."""
 
 
 def _pg(statement: str) -> str:
@@ -146,23 +150,27 @@ class PostgresLedgerSql(BatchedLedgerSql):
         any slice changes before it, pipelined with one Sync at the end (an implicit
         transaction), so they all commit or none does."""
         settlements = [write for write in writes if write.kind == "settle"]
-        changes = [write for write in writes if write.kind != "settle"]
+        changes = [write for write in writes if write.kind not in _BATCHED]
+        audits = [row for write in writes for row in write.params.get("audits") or ()]
         try:
             if pool.closed:
                 async with self._opening:  # opened on first use, in the loop that uses it
                     if pool.closed:
                         await pool.open()
             async with pool.connection() as connection:
-                if not changes:  # the usual batch: no pipeline needed for one statement
+                if not changes and not audits:  # the usual batch: one statement, no pipeline
                     await _settle(connection, settlements)
                     return [None] * len(writes)
                 async with connection.pipeline():
                     cursors = [await _execute(connection, write) for write in changes]
                     await _settle(connection, settlements)
+                    if audits:
+                        rows = {"rows": audit_sql.postgres_rows(audits)}
+                        await connection.execute(audit_sql.POSTGRES_AUDIT, rows, prepare=True)
                 answers = iter(
                     [await _result(w, cursor) for w, cursor in zip(changes, cursors, strict=True)]
                 )
-                return [None if write.kind == "settle" else next(answers) for write in writes]
+                return [None if write.kind in _BATCHED else next(answers) for write in writes]
         except psycopg.IntegrityError as exc:  # the data, not the database
             raise request_id_reused() from exc
         except psycopg.errors.TransactionRollback:

@@ -52,6 +52,10 @@ class BatchedLedgerSql:
     async def settle(self, params: dict[str, Any]) -> None:
         await self._durable.run(Write("settle", params))
 
+    async def audit(self, rows: list[dict[str, Any]]) -> None:
+        """Audit rows with no settlement to go with (`privacy.audit_sql`)."""
+        await self._durable.run(Write("audit", {"audits": rows}))
+
     async def aclose(self) -> None:
         """Let the queued writes finish (subclasses then close their connections)."""
         await self._durable.idle()

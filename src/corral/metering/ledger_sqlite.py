@@ -24,6 +24,7 @@ from corral.metering.ledger_sql import (
     BatchedLedgerSql,
     request_id_reused,
 )
+from corral.privacy import audit_sql
 from corral.storage import Database
 
 T = TypeVar("T")
@@ -200,6 +201,9 @@ def _apply_batch(
     settlements = [_sqlite_values(w.params) for w in writes if w.kind == "settle"]
     if settlements:
         _settle(connection, settlements)
+    audits = [row for w in writes for row in w.params.get("audits") or ()]
+    if audits:
+        audit_sql.write_sqlite(connection, audits)
     return [_apply(connection, w, months) for w in writes]
 
 
@@ -211,7 +215,7 @@ def _apply(connection: sqlite3.Connection, write: Write, months: set[tuple[str, 
         released = connection.execute(_LEASE_END, values).fetchone()
         if released is not None and released[0]:
             connection.execute(_UNRESERVE, {**values, "amount": released[0]})
-    return None  # settlements are written together, by `_settle`
+    return None  # settlements and audit rows are written together, above
 
 
 def _settle(connection: sqlite3.Connection, settlements: list[dict[str, Any]]) -> None:

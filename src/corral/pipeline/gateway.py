@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from corral.accounts.records import TenantState
 from corral.backends.base import (
@@ -117,10 +118,10 @@ class Gateway:
         try:
             entry, result = await self._router.generate(target.candidates, request)
         except BaseException as exc:
-            await self._settle(charge, _metered(request), _outcome(exc))
+            await self._settle(charge, _metered(request), _outcome(exc), audits=request.audit)
             raise
         await self._answered_by(ctx, charge, entry)
-        await self._settle(charge, result.usage, "completed")
+        await self._settle(charge, result.usage, "completed", audits=request.audit)
         return result
 
     async def stream(
@@ -132,7 +133,7 @@ class Gateway:
         try:
             entry, events = await self._router.stream(target.candidates, request)
         except BaseException as exc:
-            await self._settle(charge, _metered(request), _outcome(exc))
+            await self._settle(charge, _metered(request), _outcome(exc), audits=request.audit)
             raise
         await self._answered_by(ctx, charge, entry)
         try:
@@ -141,7 +142,7 @@ class Gateway:
         except BaseException as exc:
             request.cancelled.set()
             await _close(events)
-            await self._settle(charge, _metered(request), _outcome(exc))
+            await self._settle(charge, _metered(request), _outcome(exc), audits=request.audit)
             raise
         bill = _StreamBill(self._settle, self._settlement, charge, request, written_ahead)
         # A stream may end without its iterator ever running (the client left before the first
@@ -161,10 +162,13 @@ class Gateway:
         except BaseException as exc:
             # The inputs embedded before a cut (the client left) were work done: billed.
             embedded = Usage(request.meter.prompt_tokens, 0)
-            await self._settle(charge, embedded, _outcome(exc), prompt_is_output=True)
+            await self._settle(
+                charge, embedded, _outcome(exc), prompt_is_output=True, audits=request.audit
+            )
             raise
         await self._answered_by(ctx, charge, entry)
-        await self._settle(charge, Usage(result.prompt_tokens, 0), "completed")
+        used = Usage(result.prompt_tokens, 0)
+        await self._settle(charge, used, "completed", audits=request.audit)
         return result
 
     async def _answered_by(self, ctx: RequestContext, charge: Charge, entry: ModelEntry) -> None:
@@ -210,8 +214,13 @@ class Gateway:
         outcome: Outcome,
         prompt_is_output: bool = False,
         written_ahead: bool = False,
+        audits: list[dict[str, Any]] | None = None,
     ) -> None:
-        await self._settlement.settle(charge, usage, outcome, prompt_is_output, written_ahead)
+        # Each audit row once: taken off the request as it goes to the ledger.
+        rows = list(audits or ())
+        if audits:
+            audits.clear()
+        await self._settlement.settle(charge, usage, outcome, prompt_is_output, written_ahead, rows)
         self._metrics.tokens_used(charge.model.id, usage.prompt_tokens, usage.completion_tokens)
 
     async def _observe_stream(
@@ -266,7 +275,13 @@ class _StreamBill:
     async def finish(self, usage: Usage, outcome: Outcome) -> None:
         if not self._settled:
             self._settled = True
-            await self._settle(self.charge, usage, outcome, written_ahead=self._written_ahead)
+            await self._settle(
+                self.charge,
+                usage,
+                outcome,
+                written_ahead=self._written_ahead,
+                audits=self._request.audit,
+            )
 
     async def stop(self, outcome: Outcome = "cancelled") -> None:
         """An early end: tell the backend to stop, bill what it had produced."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from corral.backends.base import Usage
 from corral.metering.leases import BudgetLeases, Hold
@@ -71,12 +73,14 @@ class Settlement:
         outcome: Outcome,
         prompt_is_output: bool = False,
         written_ahead: bool = False,
+        audits: Sequence[dict[str, Any]] = (),
     ) -> None:
         """`prompt_is_output`: the prompt's tokens are the product (embeddings), so those
         processed are billed even if the request ended early. `written_ahead`: the request's
-        bill was written ahead (`write_ahead`); settled, it goes."""
+        bill was written ahead (`write_ahead`); settled, it goes. `audits`: the audit rows of
+        its partner calls, written in the usage record's transaction (alone if it has none)."""
         try:
-            await self._settle(charge, usage, outcome, prompt_is_output)
+            await self._settle(charge, usage, outcome, prompt_is_output, audits)
         except BaseException:
             if written_ahead:  # the bill stays, for a sweep to charge: with the final figures
                 self.progress(charge, usage)
@@ -85,7 +89,12 @@ class Settlement:
             self._pending.settled(charge.request_id)
 
     async def _settle(
-        self, charge: Charge, usage: Usage, outcome: Outcome, prompt_is_output: bool
+        self,
+        charge: Charge,
+        usage: Usage,
+        outcome: Outcome,
+        prompt_is_output: bool,
+        audits: Sequence[dict[str, Any]],
     ) -> None:
         produced = usage.prompt_tokens if prompt_is_output else usage.completion_tokens
         entry = None
@@ -108,15 +117,20 @@ class Settlement:
             )
         hold, charge.hold = charge.hold, None  # released once, whatever happens
         if entry is not None:
-            await self._record(entry, hold)
-        elif hold is not None:
-            self._leases.release(hold, 0)
+            await self._record(entry, hold, audits)
+        else:
+            if hold is not None:
+                self._leases.release(hold, 0)
+            if audits:
+                await self._ledger.audit(audits)
         key = charge.principal.key
         if key is not None and key.tpm is not None:
             used = usage.total_tokens if entry is not None else 0
             self._correct_later(key.id, key.tpm, used - charge.counted_tokens)
 
-    async def _record(self, entry: UsageEntry, hold: Hold | None) -> None:
+    async def _record(
+        self, entry: UsageEntry, hold: Hold | None, audits: Sequence[dict[str, Any]]
+    ) -> None:
         # The cost comes out of the request's budget slice, up to what it held (a provider
         # may report more than the bound admission held; the spend is exact either way).
         moved = min(entry.cost_micros, hold.amount) if hold is not None else 0
@@ -124,7 +138,7 @@ class Settlement:
         recorded = False
         try:
             # Written even if this request is cancelled meanwhile (see `group_commit`).
-            await self._ledger.settle(entry, release)
+            await self._ledger.settle(entry, release, audits)
             recorded = True
         except asyncio.CancelledError:
             recorded = True  # the write goes on, and takes the cost out of the slice

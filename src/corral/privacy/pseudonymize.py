@@ -12,13 +12,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from corral.privacy.detect import CATEGORIES, MODES, Detector
+from corral.privacy.detect import CATEGORIES, MODES, Detector, Span
 
 PLACEHOLDER = re.compile(r"\[(" + "|".join(CATEGORIES) + r")_(\d+)\]")
 # A suffix that may still grow into a placeholder: "[", "[PER", "[PERSON_", "[PERSON_12".
 PARTIAL = re.compile(r"\[(?:[A-Z]{0,7}|(?:" + "|".join(CATEGORIES) + r")_\d{0,6})$")
 
-__all__ = ["POLICY_MODES", "Masked", "Pseudonymizer", "StreamRestorer", "restore"]
+__all__ = ["POLICY_MODES", "Masked", "Pseudonymizer", "StreamRestorer", "replace_spans", "restore"]
 
 
 def restore(text: str, mapping: dict[str, str]) -> str:
@@ -84,25 +84,31 @@ class Pseudonymizer:
         A value found in one message is masked in every message of the request.
         """
         detector = self.detector if mode is None else self._detector(mode)
-        taken = {m.group(0) for text in texts for m in PLACEHOLDER.finditer(text)}
-        numbering = _Numbering(taken)
-        counts: Counter[str] = Counter()
-        masked: list[str] = []
-        for text, spans in zip(texts, detector.detect_all(texts, deadline), strict=True):
-            parts: list[str] = []
-            pos = 0
-            for span in spans:
-                parts += [text[pos : span.start], numbering.placeholder(span.label, span.text)]
-                counts[span.label] += 1
-                pos = span.end
-            parts.append(text[pos:])
-            masked.append("".join(parts))
-        return Masked(masked, numbering.mapping, dict(counts))
+        return replace_spans(texts, detector.detect_all(texts, deadline))
 
     def _detector(self, mode: str) -> Detector:
         if mode not in self._by_mode:
             raise ValueError(f"unknown privacy mode {mode!r}; expected one of {MODES}")
         return self._by_mode[mode]
+
+
+def replace_spans(texts: list[str], found: list[list[Span]]) -> Masked:
+    """Each text with its spans (sorted, non-overlapping) replaced by placeholders, one
+    mapping for all of them."""
+    taken = {m.group(0) for text in texts for m in PLACEHOLDER.finditer(text)}
+    numbering = _Numbering(taken)
+    counts: Counter[str] = Counter()
+    masked: list[str] = []
+    for text, spans in zip(texts, found, strict=True):
+        parts: list[str] = []
+        pos = 0
+        for span in spans:
+            parts += [text[pos : span.start], numbering.placeholder(span.label, span.text)]
+            counts[span.label] += 1
+            pos = span.end
+        parts.append(text[pos:])
+        masked.append("".join(parts))
+    return Masked(masked, numbering.mapping, dict(counts))
 
 
 class StreamRestorer:

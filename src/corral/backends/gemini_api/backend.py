@@ -48,6 +48,7 @@ from corral.backends.remote.common import (
     prompt_token_bound,
     prompt_token_estimate,
 )
+from corral.backends.remote.http import tls_context
 from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError
 from corral.observability.redact import redact
 from corral.settings import RemoteModelConfig
@@ -76,7 +77,10 @@ class GeminiBackend:
         self.config = config
         self.name = config.name
         self._key = key
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(config.timeout_s))
+        # HTTPS_PROXY / NO_PROXY from the environment, the same CAs as every upstream.
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(config.timeout_s), verify=tls_context(), trust_env=True
+        )
         options = types.HttpOptions(
             base_url=config.base_url,
             api_version="v1beta",

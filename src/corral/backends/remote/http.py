@@ -1,15 +1,17 @@
 """A keep-alive HTTP/1.1 client for the upstream calls on the gateway's hot path.
 
-Every request to a partner or an inference server goes through here (`openai_api.wire`), so
-its cost is paid on every request a gateway serves. Against an instant server on loopback,
-aiohttp's client took about 360,000 instructions a call on this machine kind, a fifth of a
-whole gateway request; this one takes about 42,000 for the same POST and answer (callgrind).
+Every request to an OpenAI-style server goes through here (`openai_api.wire`) unless it must go
+through a proxy, so its cost is paid on every request a gateway serves. Against an instant
+server on loopback, aiohttp's client took about 360,000 instructions a call on this machine
+kind, a fifth of a whole gateway request; this one takes about 42,000 for the same POST and
+answer (callgrind).
 
-It does what those calls need and nothing more: a request with a body on a keep-alive
-connection over TCP or TLS, and an answer whose body is sized (`Content-Length`), chunked, or
-ended by the server closing, read whole or piece by piece as it arrives. The bytes are parsed
-by httptools (llhttp, Node's parser). No redirects, cookies, proxies, compression or 1xx
-answers: an OpenAI-style API needs none of them.
+It does what those calls need and nothing more: a request with a body on a keep-alive connection
+over TCP or TLS (an https upstream behind a proxy goes through httpx: `remote.tls`), and an
+answer whose body is sized (`Content-Length`), chunked, or ended by the server closing, read
+whole or piece by piece as it arrives. The bytes are parsed by httptools (llhttp, Node's
+parser). No redirects, cookies, proxies, compression or 1xx answers: an OpenAI-style API needs
+none of them.
 
 A connection goes back to the idle pool only once its answer has been read to the end and the
 server keeps it open; any other end (an error, a caller cancelled or gone, an answer left
@@ -19,6 +21,7 @@ unread) closes it. Idle connections are reused newest first and closed after `ID
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
@@ -33,6 +36,14 @@ IDLE_S = 15.0
 
 READ_AHEAD_BYTES = 2**20
 """Body bytes held ahead of a slow reader before the socket stops being read."""
+
+
+def tls_context() -> ssl.SSLContext:
+    """The system's trusted certificates, or those `SSL_CERT_FILE` / `SSL_CERT_DIR` name (a
+    company's own CA, as OpenSSL and httpx read them)."""
+    cafile = os.environ.get("SSL_CERT_FILE") or None
+    capath = os.environ.get("SSL_CERT_DIR") or None
+    return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
 class ProtocolError(ValueError):
@@ -59,7 +70,7 @@ class HttpClient:
         secure = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if secure else 80)
-        self._ssl = (tls or ssl.create_default_context()) if secure else None
+        self._ssl = (tls or tls_context()) if secure else None
         self._prefix = parts.path.rstrip("/").encode()
         fields = {"Host": parts.netloc.rpartition("@")[2], **headers}
         self._fields = header_block(fields)

@@ -1,0 +1,214 @@
+"""Partners over https: through a CONNECT proxy (`HTTPS_PROXY`, `NO_PROXY`), trusting a
+company CA (`SSL_CERT_FILE`), against the fake OpenAI served with a self-signed certificate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from corral.backends import registry
+from corral.backends.base import Backend, ChatMessage, GenerationRequest, SamplingParams
+from corral.backends.remote.http import HttpClient
+from corral.backends.remote.tls import HttpxClient, client_for
+from corral.errors import UpstreamError
+from corral.settings import RemoteModelConfig
+from tests.backends.remote.test_http import _self_signed
+from tests.providers.openai_fake import KEY, OpenAIFake
+from tests.providers.server import serving
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy: opens the tunnel asked for, then copies bytes both ways."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        head = await reader.readuntil(b"\r\n\r\n")
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        if method != "CONNECT":
+            writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            writer.close()
+            return
+        self.tunnels.append(target)
+        host, _, port = target.rpartition(":")
+        up_reader, up_writer = await asyncio.open_connection(
+            "127.0.0.1" if host == "localhost" else host, int(port)
+        )
+        self.writers.append(up_writer)
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _self_signed("localhost", tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def partner(certificate: tuple[Path, Path]) -> Iterator[tuple[OpenAIFake, str]]:
+    fake = OpenAIFake(keys=(KEY,))
+    cert, key = certificate
+    with serving(fake.app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
+        yield fake, url
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[tuple[ConnectProxy, str]]:
+    handler = ConnectProxy()
+    listening = await asyncio.start_server(handler.handle, "127.0.0.1", 0)
+    async with listening:
+        yield handler, f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
+        listening.close()
+        await handler.close()
+
+
+def backend(url: str, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    monkeypatch.setenv("FAKE_OPENAI_KEY", KEY)
+    config = RemoteModelConfig(
+        name="gpt-mini",
+        tier="partner",
+        backend="openai",
+        base_url=f"{url}/v1",
+        api_key_env="FAKE_OPENAI_KEY",
+        upstream_model="gpt-4o-mini",
+        timeout_s=10,
+    )
+    return registry.build(config).backend
+
+
+def ask(text: str) -> GenerationRequest:
+    return GenerationRequest("req_1", SamplingParams(), messages=(ChatMessage("user", text),))
+
+
+def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                 "all_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+
+
+async def test_a_partner_is_reached_through_the_proxy_trusting_the_company_ca(
+    partner: tuple[OpenAIFake, str],
+    proxy: tuple[ConnectProxy, str],
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake, url = partner
+    handler, proxy_url = proxy
+    no_proxy_settings(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", proxy_url)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    model = backend(url, monkeypatch)
+    try:
+        result = await model.generate(ask("hello through the proxy"))
+        events = [e async for e in await model.stream(ask("streamed too"))]
+    finally:
+        await model.close()
+
+    assert result.text == "hello through the proxy"
+    assert events and handler.tunnels == [url.removeprefix("https://")]  # one kept-alive tunnel
+    assert fake.bodies()[-1]["messages"][0]["content"] == "streamed too"
+
+
+async def test_no_proxy_hosts_are_reached_directly_trusting_the_company_ca(
+    partner: tuple[OpenAIFake, str],
+    proxy: tuple[ConnectProxy, str],
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, url = partner
+    handler, proxy_url = proxy
+    no_proxy_settings(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", proxy_url)
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    model = backend(url, monkeypatch)
+    try:
+        result = await model.generate(ask("direct"))
+    finally:
+        await model.close()
+
+    assert result.text == "direct" and handler.tunnels == []
+
+
+async def test_a_certificate_nobody_trusts_is_refused_with_a_clear_error(
+    partner: tuple[OpenAIFake, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, url = partner
+    no_proxy_settings(monkeypatch)
+    model = backend(url, monkeypatch)
+    try:
+        with pytest.raises(UpstreamError) as refused:
+            await model.generate(ask("never sent"))
+    finally:
+        await model.close()
+
+    assert "CERTIFICATE_VERIFY_FAILED" in (refused.value.detail or "")
+
+
+async def test_the_lean_client_trusts_ssl_cert_file_too(
+    partner: tuple[OpenAIFake, str],
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, url = partner
+    no_proxy_settings(monkeypatch)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    client = HttpClient(url, {})
+    try:
+        response = await client.request(b"POST", b"/v1/chat/completions", b"{}")
+        status = response.status
+        response.close()
+    finally:
+        await client.close()
+
+    assert status == 401  # the fake's answer, over a verified connection
+
+
+def test_only_proxied_https_upstreams_use_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_proxy_settings(monkeypatch)
+    assert isinstance(client_for("https://api.openai.com/v1", {}), HttpClient)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.corp")
+    assert isinstance(client_for("https://api.openai.com/v1", {}), HttpxClient)
+    assert isinstance(client_for("https://llm.internal.corp/v1", {}), HttpClient)
+    assert isinstance(client_for("http://vllm:8000/v1", {}), HttpClient)  # in the cluster
+
+
+async def test_a_proxied_partner_with_an_untrusted_certificate_is_refused(
+    partner: tuple[OpenAIFake, str],
+    proxy: tuple[ConnectProxy, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, url = partner
+    no_proxy_settings(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", proxy[1])
+    model = backend(url, monkeypatch)
+    try:
+        with pytest.raises(UpstreamError) as refused:
+            await model.generate(ask("never sent"))
+    finally:
+        await model.close()
+
+    assert "CERTIFICATE_VERIFY_FAILED" in (refused.value.detail or "")

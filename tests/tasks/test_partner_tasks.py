@@ -1,0 +1,211 @@
+"""The three tasks on a partner model, over HTTP to a fake OpenAI that reads what it is sent.
+
+A task makes many calls for one request (chunks, merges, picks). Under `pseudonymize` each
+call must carry its own text, masked with its own mapping, the partner's answer must come back
+with the values restored, and each call must leave one audit row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corral.accounts.admin import KeySpec
+from corral.api.deps import Services
+from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
+from corral.api.tasks.serving import TaskServing
+from corral.backends import registry
+from corral.pipeline.gateway import RequestContext
+from corral.settings import RemoteModelConfig
+from corral.tasks.explain import PICK_TOKENS
+from tests.providers.openai_fake import KEY, OpenAIFake
+from tests.providers.server import serving
+from tests.support import echo_entry, in_process_services
+
+PLACEHOLDER = re.compile(r"\[(?:PERSON|EMAIL|PHONE|IBAN|CARD|IP|ADDRESS|DOB)_\d+\]")
+EMAIL = re.compile(r"guest\d+@example\.org")
+Answer = Callable[[dict[str, Any]], str | None]
+
+
+@dataclass
+class Partner:
+    tasks: TaskServing
+    ctx: RequestContext
+    fake: OpenAIFake
+    services: Services
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return list(self.fake.bodies())
+
+    def user_texts(self) -> list[str]:
+        return [b["messages"][-1]["content"] for b in self.bodies()]
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[tuple[OpenAIFake, str]]:
+    fake = OpenAIFake(keys=(KEY,))
+    with serving(fake.app) as url:
+        yield fake, url
+
+
+@pytest.fixture
+async def partner(
+    tmp_path: Path, provider: tuple[OpenAIFake, str], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Partner]:
+    fake, url = provider
+    fake.reset()
+    monkeypatch.setenv("FAKE_OPENAI_KEY", KEY)
+    config = RemoteModelConfig(
+        name="gpt-mini",
+        tier="partner",
+        backend="openai",
+        base_url=f"{url}/v1",
+        api_key_env="FAKE_OPENAI_KEY",
+        upstream_model="gpt-4o-mini",
+        timeout_s=10,
+    )
+    backend = registry.build(config).backend
+    entry = echo_entry(
+        "gpt-mini", tier="partner", kind="openai", backend=backend, context_length=1200
+    )
+    services = in_process_services(tmp_path, entry)
+    services.accounts.create_tenant("acme", policy="pseudonymize")
+    _, key = services.accounts.create_key("acme", KeySpec())
+    ctx = RequestContext("req_task", await services.authenticator.authenticate("Bearer " + key))
+    yield Partner(TaskServing(services.gateway), ctx, fake, services)
+    fake.answer_with = None
+    await backend.close()
+    await services.ledger.aclose()
+    services.db.close()
+
+
+def assert_nothing_in_the_clear(partner: Partner) -> None:
+    sent = json.dumps(partner.bodies())
+    assert not EMAIL.search(sent), "an e-mail address reached the partner"
+    assert "+49 30 555" not in sent, "a phone number reached the partner"
+
+
+def assert_one_audit_row_per_call(partner: Partner) -> None:
+    rows = partner.services.audit.events(limit=1000)
+    bodies = partner.bodies()
+    assert len(rows) == len(bodies)
+    assert {row.request_id for row in rows} == {"req_task"}
+    # Each row counts what its own call carried (calls may run concurrently: compared as bags).
+    audited = sorted(row.pii.get("EMAIL", 0) for row in rows)
+    carried = sorted(json.dumps(b["messages"]).count("[EMAIL_") for b in bodies)
+    assert audited == carried
+
+
+def first(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    assert found is not None, f"{pattern!r} not in what the partner received"
+    return found.group(0)
+
+
+def pick(body: dict[str, Any]) -> bool:
+    """A call that asks which messages of a chunk matter (explain-conversation's map step)."""
+    return body.get("max_completion_tokens", body.get("max_tokens")) == PICK_TOKENS
+
+
+def contact(i: int) -> str:
+    return f"write to guest{i}@example.org or call +49 30 555{i:04d}"
+
+
+async def test_summarize_sends_each_chunk_masked_and_restores_the_merged_answer(
+    partner: Partner,
+) -> None:
+    def answer(body: dict[str, Any]) -> str:
+        user = body["messages"][-1]["content"]
+        text = "Contact " + first(r"\[EMAIL_\d+\]", user)
+        post = first(r"p\d+", user)
+        return json.dumps({"topics": [{"title": "Trip", "points": [
+            {"text": text, "post_ids": [post]}]}]})  # fmt: skip
+
+    partner.fake.answer_with = answer
+    posts = [
+        {"id": f"p{i}", "author": f"user{i}", "text": f"The lake trip, {contact(i)}."}
+        for i in range(1, 41)
+    ]
+
+    result = await partner.tasks.summarize(
+        partner.ctx, SummarizeRequest(model="gpt-mini", posts=posts)
+    )
+
+    chunks = result["meta"]["chunks"]
+    assert chunks > 2
+    mapped = partner.user_texts()[:chunks]
+    assert len(set(mapped)) == chunks, "a chunk was sent twice"
+    ids = [set(re.findall(r"^\[(p\d+)\]", text, re.MULTILINE)) for text in mapped]
+    assert set().union(*ids) == {f"p{i}" for i in range(1, 41)}  # every post sent once
+    assert sum(len(i) for i in ids) == 40
+    for text, sent_ids in zip(mapped, ids, strict=True):  # its own mapping: numbered from 1
+        assert text.count("[EMAIL_") == len(sent_ids)
+        assert "[EMAIL_1]" in text
+    assert_nothing_in_the_clear(partner)
+    point = result["topics"][0]["points"][0]["text"]
+    assert EMAIL.search(point) and "[EMAIL_" not in point  # restored, through the merges
+    assert_one_audit_row_per_call(partner)
+
+
+async def test_explain_conversation_picks_per_chunk_and_restores_the_explanation(
+    partner: Partner,
+) -> None:
+    def answer(body: dict[str, Any]) -> str:
+        user = body["messages"][-1]["content"]
+        if pick(body):  # a chunk: name its first message
+            return json.dumps({"ids": [int(first(r"\[(\d+)\]", user)[1:-1])]})
+        email = first(r"\[EMAIL_\d+\]", user)
+        return json.dumps(
+            {"explanation": f"Everyone writes to {email}.", "decisions": [], "open_questions": []}
+        )
+
+    partner.fake.answer_with = answer
+    messages = [
+        {"author": "Anna" if i % 2 else "Ben", "text": f"About the trip, {contact(i)}."}
+        for i in range(1, 201)
+    ]
+
+    result = await partner.tasks.explain(
+        partner.ctx, ExplainRequest(model="gpt-mini", messages=messages)
+    )
+
+    picks = [t for b, t in zip(partner.bodies(), partner.user_texts(), strict=True) if pick(b)]
+    assert len(picks) >= result["meta"]["chunks"] > 2  # a chunk may be asked in halves
+    assert len(set(picks)) == len(picks), "a chunk was sent twice"
+    first_round: list[int] = []  # then a round over the picked messages, if still too long
+    for text in picks:
+        if len(first_round) < 200:
+            first_round += [int(n) for n in re.findall(r"^\[(\d+)\]", text, re.MULTILINE)]
+    assert sorted(first_round) == list(range(1, 201))  # every message sent, once
+    assert_nothing_in_the_clear(partner)
+    assert EMAIL.search(result["explanation"]) and "[EMAIL_" not in result["explanation"]
+    assert_one_audit_row_per_call(partner)
+
+
+async def test_creator_tips_send_facts_not_posts_and_are_audited(partner: Partner) -> None:
+    def answer(body: dict[str, Any]) -> str:
+        fact = first(r"^\[([a-z_0-9]+)\]", body["messages"][-1]["content"])[1:-1]
+        return json.dumps({"tips": [{"text": "Post at the same hour.", "fact_ids": [fact]}]})
+
+    partner.fake.answer_with = answer
+    posts = [
+        {"id": f"p{i}", "time": f"2026-10-{i + 1:02d}T18:00:00Z", "format": "video",
+         "views": 1000 + i, "likes": 100 + i, "comments": 10, "shares": 5,
+         "text": f"Giveaway! {contact(i)}"}
+        for i in range(12)
+    ]  # fmt: skip
+
+    result = await partner.tasks.tips(partner.ctx, TipsRequest(model="gpt-mini", posts=posts))
+
+    assert len(partner.bodies()) == 1
+    assert_nothing_in_the_clear(partner)  # the posts' texts never leave: only computed facts
+    assert "Giveaway" not in json.dumps(partner.bodies())
+    facts = {fact["id"] for fact in result["facts"]}
+    assert result["tips"][0]["fact_ids"][0] in facts
+    assert_one_audit_row_per_call(partner)
