@@ -142,8 +142,20 @@ def test_body_over_the_limit_without_length_is_413(server: RunningServer) -> Non
     assert_envelope(response, 413, code="request_too_large")
 
 
-def test_unknown_route_is_404_envelope(server: RunningServer) -> None:
-    assert_envelope(post(server, "/v1/nothing-here", json={}), 404)
+def test_unknown_route_is_404_envelope_naming_the_url_as_openai(server: RunningServer) -> None:
+    # OpenAI's wording: LangChain reads a bare "Not Found" as a missing model.
+    posted = post(server, "/v1/responses-not-here", json={})
+    fetched = httpx.get(f"{server.base_url}/v1/nothing/here", headers=AUTH)
+
+    assert_envelope(posted, 404, message="Invalid URL (POST /v1/responses-not-here)", code=None)
+    assert_envelope(fetched, 404, message="Invalid URL (GET /v1/nothing/here)")
+
+
+def test_unknown_route_through_the_sdk_is_not_found_error(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.post("/nothing-here", body={}, cast_to=object)
+
+    assert caught.value.message.endswith("Invalid URL (POST /v1/nothing-here)")
 
 
 def test_server_still_serves_after_bad_requests(client: openai.OpenAI) -> None:

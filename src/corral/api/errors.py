@@ -79,6 +79,19 @@ def from_validation_error(exc: ValidationError | RequestValidationError) -> Inva
     )
 
 
+def from_http_error(request: Request, exc: StarletteHTTPException) -> CorralError:
+    """Routing's own errors; an unknown route reads as OpenAI's, which clients such as
+    LangChain tell apart from a missing model."""
+    if exc.status_code == 404:
+        error = CorralError(f"Invalid URL ({request.method} {request.url.path})")
+    else:
+        error = CorralError(str(exc.detail))
+        error.code = {405: "method_not_allowed"}.get(exc.status_code)
+    error.status_code = exc.status_code
+    error.error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
+    return error
+
+
 def _param_path(loc: list[int | str]) -> str:
     path = ""
     for part in loc:
@@ -108,12 +121,8 @@ def install(app: FastAPI) -> None:
         return error_response(from_validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        error = CorralError(str(exc.detail))
-        error.status_code = exc.status_code
-        error.error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
-        error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        return error_response(error)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(from_http_error(request, exc))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:
