@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -16,6 +17,18 @@ import pytest
 from corral.storage.tables import UsageRecord
 from tests.accounts_kit import Accounts, accounts, sdk, sqlite_url, usage_records
 from tests.support import MODEL, RunningServer, start_server
+
+
+@pytest.mark.parametrize("ids", [[15339, 1917], [[15339, 1917], [9906]]])
+def test_token_ids_are_refused_naming_the_cause_and_the_langchain_setting(
+    client: openai.OpenAI, ids: list[int] | list[list[int]]
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model=MODEL, input=ids)
+
+    body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
+    assert body["param"] == "input"
+    assert "token ids" in body["message"] and "check_embedding_ctx_length=False" in body["message"]
 
 
 def test_one_vector_per_input_normalised(client: openai.OpenAI) -> None:

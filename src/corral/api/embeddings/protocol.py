@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from corral.api.common import WireModel
 from corral.errors import InvalidRequest
 
 MAX_INPUTS = 2048
+
+TOKEN_IDS_REFUSED = (
+    "'input' as token ids is not supported: this server cannot tell which tokenizer made them, "
+    "and ids from another one (LangChain's OpenAIEmbeddings sends tiktoken cl100k ids by "
+    "default) would embed unrelated text. Send the text itself; in LangChain set "
+    "check_embedding_ctx_length=False."
+)
 
 
 class EmbeddingRequest(WireModel):
@@ -18,6 +25,13 @@ class EmbeddingRequest(WireModel):
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
     user: str | None = None
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _refuse_token_ids(cls, value: Any) -> Any:
+        if isinstance(value, list) and any(_is_token_ids(item) for item in value):
+            raise InvalidRequest(TOKEN_IDS_REFUSED, param="input", code="invalid_value")
+        return value
 
     @model_validator(mode="after")
     def _check_input(self) -> EmbeddingRequest:
@@ -34,6 +48,13 @@ class EmbeddingRequest(WireModel):
 
     def inputs(self) -> list[str]:
         return [self.input] if isinstance(self.input, str) else list(self.input)
+
+
+def _is_token_ids(item: Any) -> bool:
+    """An id (`list[int]` input) or a list of ids (`list[list[int]]`)."""
+    if isinstance(item, list):
+        return bool(item) and all(isinstance(i, int) for i in item)
+    return isinstance(item, int) and not isinstance(item, bool)
 
 
 # The answer's shapes are typed dicts, as in `chat.protocol` (and for the same reason).
