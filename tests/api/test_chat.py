@@ -353,3 +353,28 @@ def test_logit_bias_outside_the_vocabulary_is_a_400_naming_it(client: openai.Ope
     body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
     assert body["param"] == "logit_bias"
     assert "not in the vocabulary" in body["message"]
+
+
+def test_a_strict_schema_with_a_bound_the_grammar_cannot_hold_is_a_400_naming_it(
+    client: openai.OpenAI,
+) -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {"score": {"type": "number", "minimum": 0, "maximum": 1}},
+        "required": ["score"],
+    }
+    strict: ResponseFormat = {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": schema, "strict": True},
+    }
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=QUESTION, response_format=strict)
+    relaxed = client.chat.completions.create(
+        model=MODEL, messages=QUESTION, max_tokens=20, response_format=schema_format(schema)
+    )
+
+    body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
+    assert body["param"] == "response_format"
+    assert "'minimum' at #/properties/score" in body["message"]
+    assert relaxed.choices[0].message.content

@@ -59,6 +59,8 @@ class SamplingParams:
     top_logprobs: int = 0
     json_schema: dict[str, Any] | None = None
     """Constrain the output to this JSON schema (`{}` means any JSON object)."""
+    json_schema_strict: bool = False
+    """The client asked for `strict`: a keyword the backend cannot enforce is refused."""
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: str | None = None
     """"auto", "none", "required", or the name of the one function the model must call."""

@@ -218,6 +218,10 @@ class ChatCompletionRequest(SamplingFields):
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
+    def json_schema_strict(self) -> bool:
+        fmt = self.response_format
+        return isinstance(fmt, JsonSchemaFormat) and bool(fmt.json_schema.strict)
+
     def json_schema(self) -> dict[str, Any] | None:
         fmt = self.response_format
         if isinstance(fmt, JsonSchemaFormat):

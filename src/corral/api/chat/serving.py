@@ -47,6 +47,7 @@ def to_generation_request(request: ChatCompletionRequest, request_id: str) -> Ge
         logit_bias=request.biases(),
         top_logprobs=request.top_logprobs or 0,
         json_schema=request.json_schema(),
+        json_schema_strict=request.json_schema_strict(),
         tools=tuple(
             ToolSpec(t.function.name, t.function.description, t.function.parameters)
             for t in request.tools or []

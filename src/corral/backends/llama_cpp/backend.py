@@ -250,14 +250,14 @@ class LlamaCppBackend:
         room = asked or limit - len(tokens)
         grammar = None
         if schema is not None:
-            grammar = self._compile(
-                schema, room, "response_format" if tool_plan is None else "tools"
-            )
+            strict = request.params.json_schema_strict and tool_plan is None
+            param = "response_format" if tool_plan is None else "tools"
+            grammar = self._compile(schema, room, param, strict)
         return _Prepared(tokens, grammar, tool_plan)
 
-    def _compile(self, schema: dict[str, Any], room: int, param: str) -> LlamaGrammar:
+    def _compile(self, schema: dict[str, Any], room: int, param: str, strict: bool) -> LlamaGrammar:
         try:
-            return self._grammars.compile(schema, room)
+            return self._grammars.compile(schema, room, strict)
         except InvalidRequest as exc:
             if param == "response_format":
                 raise

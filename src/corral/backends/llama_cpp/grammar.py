@@ -23,6 +23,7 @@ from typing import Any
 import llama_cpp
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
+from corral.backends.schema_keywords import refuse_unenforced
 from corral.backends.schema_limits import (
     SchemaLimits,
     bounded,
@@ -42,13 +43,19 @@ class GrammarCompiler:
         self._cache = GrammarCache(limits.grammar_cache_bytes)
         self._longest_token: int | None = None
 
-    def compile(self, schema: dict[str, Any], room_tokens: int) -> LlamaGrammar:
-        """The grammar for `schema`, for an answer of at most `room_tokens` tokens."""
+    def compile(
+        self, schema: dict[str, Any], room_tokens: int, strict: bool = False
+    ) -> LlamaGrammar:
+        """The grammar for `schema`, for an answer of at most `room_tokens` tokens; a `strict`
+        schema using a keyword the grammar cannot hold is a 400."""
         check_structure(schema, self.limits)
         self._check_fits(schema, room_tokens)
+        compiled = bounded(schema, self.limits)
+        if strict:
+            refuse_unenforced(compiled)
         # Keys in the order given: the grammar writes properties in that order, and a schema
         # that puts "reasoning" before "answer" means it.
-        text = json.dumps(bounded(schema, self.limits))
+        text = json.dumps(compiled)
         key = hashlib.sha256(text.encode()).hexdigest()
         grammar = self._cache.get(key)
         if grammar is None:
