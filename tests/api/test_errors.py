@@ -162,3 +162,12 @@ def test_server_still_serves_after_bad_requests(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=2)
 
     assert completion.usage is not None and completion.usage.completion_tokens == 2
+
+
+def test_n_above_one_is_a_400_that_says_how_to_get_several_choices(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=2, n=3)
+
+    body: dict[str, Any] = caught.value.body  # type: ignore[assignment]
+    assert body["param"] == "n"
+    assert "'n' 3 is not supported" in body["message"] and "once per choice" in body["message"]

@@ -63,7 +63,12 @@ class SamplingFields(WireModel):
     @model_validator(mode="after")
     def _check(self) -> SamplingFields:
         if self.n not in (None, 1):
-            raise InvalidRequest("Only n=1 is supported.", param="n", code="invalid_value")
+            raise InvalidRequest(
+                f"'n' {self.n} is not supported: this server returns one choice per request "
+                "(n=1). Send the request once per choice wanted, with different seeds.",
+                param="n",
+                code="invalid_value",
+            )
         stops = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
         if len(stops) > 4:
             raise InvalidRequest("'stop' accepts at most 4 sequences.", param="stop")

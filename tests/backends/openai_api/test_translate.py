@@ -117,3 +117,13 @@ def test_embeddings_come_back_in_input_order() -> None:
     }
 
     assert translate.embeddings(body) == ([[0.1], [0.2]], 4)
+
+
+def test_logit_bias_goes_upstream_as_openai_spells_it() -> None:
+    options = translate.Options(model="gpt-4o-mini")
+
+    biased = translate.chat_arguments(request(logit_bias=((15339, -100.0), (9, 5.0))), options)
+    plain = translate.chat_arguments(request(), options)
+
+    assert biased["logit_bias"] == {"15339": -100.0, "9": 5.0}
+    assert "logit_bias" not in plain
