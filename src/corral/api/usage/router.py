@@ -12,7 +12,7 @@ from corral.api.usage.protocol import UsageReport, date_span
 router = APIRouter()
 
 
-@router.get("/v1/usage", response_model=None)
+@router.get("/v1/usage", response_model=UsageReport)
 async def usage(
     ctx: TenantContextDep,
     services: ServicesDep,
