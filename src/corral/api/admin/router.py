@@ -218,8 +218,8 @@ async def usage(
 ) -> Response:
     span = date_span(start_date, end_date)
     tenant_id = await _tenant_id(services, tenant)
-    rows = await services.db.run(
-        lambda: services.usage.daily(*span, tenant_id=tenant_id, model=model, key_id=api_key_id)
+    rows = await services.usage.daily_rows(
+        span, tenant_id=tenant_id, model=model, key_id=api_key_id
     )
     return await respond(UsageReport.of(rows, services.usage.currency, span, with_tenant=True))
 
@@ -227,5 +227,5 @@ async def usage(
 @router.get("/invoices/{tenant}/{month}", response_model=InvoiceOut)
 async def invoice(tenant: str, month: str, _: AdminDep, services: ServicesDep) -> Response:
     view = await services.db.run(services.accounts.get_tenant, tenant)
-    bill = await services.db.run(services.usage.invoice, view.id, view.name, month)
+    bill = await services.usage.monthly_invoice(view.id, view.name, month)
     return await respond(InvoiceOut.of(bill))
