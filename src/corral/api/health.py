@@ -8,9 +8,12 @@ credential written into a URL.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 
 from corral.api.deps import ServicesDep, admin_context, authenticate
 from corral.api.jsonresponse import json_response
@@ -19,12 +22,26 @@ from corral.observability.redact import redact
 router = APIRouter()
 
 
-@router.get("/healthz")
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """What `/readyz` answers (200 when ready, 503 otherwise); the details for the admin key."""
+
+    status: Literal["ready", "starting", "unavailable"]
+    load_models: Literal["start", "first_use"] | None = None
+    models: dict[str, str] | None = None
+    """Each model's backend state, in words."""
+    dependencies: dict[str, Literal["ok", "unavailable"]] | None = None
+
+
+@router.get("/healthz", response_model=Liveness)
 async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness)
 async def readyz(request: Request, services: ServicesDep) -> Response:
     stores = await services.readiness.dependencies()
     if not services.ready:

@@ -186,5 +186,5 @@ def _describe_operational(paths: dict[str, Any]) -> None:
     ready["security"] = [{}, {"bearer": []}]
     ready["responses"]["503"] = {
         "description": "Not ready: starting, or the database or Redis is unavailable.",
-        "content": {"application/json": {"schema": {"type": "object"}}},
+        "content": ready["responses"]["200"]["content"],
     }

@@ -135,6 +135,23 @@ class UsageReports:
             for r in rows
         ]
 
+    async def daily_rows(
+        self,
+        span: tuple[dt.date, dt.date],
+        *,
+        tenant_id: str | None = None,
+        model: str | None = None,
+        key_id: str | None = None,
+    ) -> list[UsageRow]:
+        """`daily` over `span`, read in a database thread."""
+        return await self._db.run(
+            lambda: self.daily(*span, tenant_id=tenant_id, model=model, key_id=key_id)
+        )
+
+    async def monthly_invoice(self, tenant_id: str, tenant_name: str, month: str) -> Invoice:
+        """`invoice`, read in a database thread."""
+        return await self._db.run(self.invoice, tenant_id, tenant_name, month)
+
     def invoice(self, tenant_id: str, tenant_name: str, month: str) -> Invoice:
         start, end = month_range(month)
         query = (

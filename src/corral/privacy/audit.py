@@ -94,6 +94,10 @@ class AuditLog:
             for e, name in rows
         ]
 
+    async def recent(self, *, tenant_id: str | None = None, limit: int = 100) -> list[AuditView]:
+        """The latest `limit` events (of one tenant, or everyone's), read in a database thread."""
+        return await self._db.run(lambda: self.events(tenant_id=tenant_id, limit=limit))
+
     def purge_expired(self) -> int:
         with self._db.write() as session:
             gone = session.execute(

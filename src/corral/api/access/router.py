@@ -14,7 +14,7 @@ from corral.api.streaming import respond
 router = APIRouter()
 
 
-@router.post("/v1/models/{model_id:path}/access-requests", response_model=None)
+@router.post("/v1/models/{model_id:path}/access-requests", response_model=AccessRequestOut)
 async def request_access(
     model_id: str,
     ctx: TenantContextDep,
@@ -28,7 +28,7 @@ async def request_access(
     return await respond(AccessRequestOut.of(view))
 
 
-@router.get("/v1/access-requests", response_model=None)
+@router.get("/v1/access-requests", response_model=AccessRequestList)
 async def list_access_requests(ctx: TenantContextDep, services: ServicesDep) -> Response:
     views = await services.db.run(
         lambda: services.access.list_requests(tenant_id=ctx.principal.tenant_id)

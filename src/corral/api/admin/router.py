@@ -31,9 +31,8 @@ from corral.api.admin.protocol import (
     request_status,
 )
 from corral.api.deps import AdminDep, ServicesDep, json_body
-from corral.api.jsonresponse import json_response
 from corral.api.streaming import respond
-from corral.api.usage.protocol import UsageReport, date_span
+from corral.api.usage.protocol import InvoiceOut, UsageReport, date_span
 
 router = APIRouter(prefix="/admin")
 
@@ -52,7 +51,7 @@ _decision = json_body(Decision, may_be_empty=True)
 # -- tenants ---------------------------------------------------------------------------------
 
 
-@router.post("/tenants", response_model=None)
+@router.post("/tenants", response_model=TenantOut)
 async def create_tenant(
     _: AdminDep,
     services: ServicesDep,
@@ -70,18 +69,18 @@ async def create_tenant(
     return await respond(TenantOut.of(view))
 
 
-@router.get("/tenants", response_model=None)
+@router.get("/tenants", response_model=TenantList)
 async def list_tenants(_: AdminDep, services: ServicesDep) -> Response:
     views = await services.db.run(services.accounts.list_tenants)
     return await respond(TenantList(data=[TenantOut.of(v) for v in views]))
 
 
-@router.get("/tenants/{ref}", response_model=None)
+@router.get("/tenants/{ref}", response_model=TenantOut)
 async def get_tenant(ref: str, _: AdminDep, services: ServicesDep) -> Response:
     return await respond(TenantOut.of(await services.db.run(services.accounts.get_tenant, ref)))
 
 
-@router.patch("/tenants/{ref}", response_model=None)
+@router.patch("/tenants/{ref}", response_model=TenantOut)
 async def update_tenant(
     ref: str,
     _: AdminDep,
@@ -93,7 +92,7 @@ async def update_tenant(
     return await respond(TenantOut.of(view))
 
 
-@router.post("/tenants/{ref}/licence-grants", response_model=None)
+@router.post("/tenants/{ref}/licence-grants", response_model=GrantOut)
 async def grant_licence(
     ref: str,
     _: AdminDep,
@@ -110,7 +109,7 @@ async def grant_licence(
 # -- keys ------------------------------------------------------------------------------------
 
 
-@router.post("/keys", response_model=None)
+@router.post("/keys", response_model=CreatedKey)
 async def create_key(
     _: AdminDep,
     services: ServicesDep,
@@ -128,13 +127,13 @@ async def create_key(
     return await respond(CreatedKey.created(view, plaintext))
 
 
-@router.get("/keys", response_model=None)
+@router.get("/keys", response_model=KeyList)
 async def list_keys(_: AdminDep, services: ServicesDep, tenant: str | None = None) -> Response:
     views = await services.db.run(services.accounts.list_keys, tenant)
     return await respond(KeyList(data=[KeyOut.of(v) for v in views]))
 
 
-@router.post("/keys/{key_id}/revoke", response_model=None)
+@router.post("/keys/{key_id}/revoke", response_model=KeyOut)
 async def revoke_key(key_id: str, _: AdminDep, services: ServicesDep) -> Response:
     view = await services.db.run(services.accounts.revoke_key, key_id)
     services.directory.invalidate()
@@ -144,7 +143,7 @@ async def revoke_key(key_id: str, _: AdminDep, services: ServicesDep) -> Respons
 # -- gated access ----------------------------------------------------------------------------
 
 
-@router.get("/access-requests", response_model=None)
+@router.get("/access-requests", response_model=AccessRequestList)
 async def list_access_requests(
     _: AdminDep, services: ServicesDep, status: str | None = None, tenant: str | None = None
 ) -> Response:
@@ -156,7 +155,7 @@ async def list_access_requests(
     return await respond(AccessRequestList(data=[AccessRequestOut.of(v) for v in views]))
 
 
-@router.post("/access-requests/{request_id}/approve", response_model=None)
+@router.post("/access-requests/{request_id}/approve", response_model=AccessRequestOut)
 async def approve(
     request_id: str,
     _: AdminDep,
@@ -168,7 +167,7 @@ async def approve(
     return await respond(AccessRequestOut.of(view))
 
 
-@router.post("/access-requests/{request_id}/deny", response_model=None)
+@router.post("/access-requests/{request_id}/deny", response_model=AccessRequestOut)
 async def deny(
     request_id: str,
     _: AdminDep,
@@ -183,7 +182,7 @@ async def deny(
 # -- prices ----------------------------------------------------------------------------------
 
 
-@router.put("/models/{model_id:path}/price", response_model=None)
+@router.put("/models/{model_id:path}/price", response_model=PriceOut)
 async def set_price(
     model_id: str,
     _: AdminDep,
@@ -196,7 +195,7 @@ async def set_price(
     return await respond(PriceOut.of(price, services.usage.currency))
 
 
-@router.delete("/models/{model_id:path}/price", response_model=None)
+@router.delete("/models/{model_id:path}/price", response_model=PriceOut)
 async def clear_price(model_id: str, _: AdminDep, services: ServicesDep) -> Response:
     model = services.gateway.catalog.get(model_id)
     removed = await services.db.run(services.prices.clear, model.id)
@@ -207,7 +206,7 @@ async def clear_price(model_id: str, _: AdminDep, services: ServicesDep) -> Resp
 # -- usage and invoices ----------------------------------------------------------------------
 
 
-@router.get("/usage", response_model=None)
+@router.get("/usage", response_model=UsageReport)
 async def usage(
     _: AdminDep,
     services: ServicesDep,
@@ -219,14 +218,14 @@ async def usage(
 ) -> Response:
     span = date_span(start_date, end_date)
     tenant_id = await _tenant_id(services, tenant)
-    rows = await services.db.run(
-        lambda: services.usage.daily(*span, tenant_id=tenant_id, model=model, key_id=api_key_id)
+    rows = await services.usage.daily_rows(
+        span, tenant_id=tenant_id, model=model, key_id=api_key_id
     )
     return await respond(UsageReport.of(rows, services.usage.currency, span, with_tenant=True))
 
 
-@router.get("/invoices/{tenant}/{month}", response_model=None)
+@router.get("/invoices/{tenant}/{month}", response_model=InvoiceOut)
 async def invoice(tenant: str, month: str, _: AdminDep, services: ServicesDep) -> Response:
     view = await services.db.run(services.accounts.get_tenant, tenant)
-    bill = await services.db.run(services.usage.invoice, view.id, view.name, month)
-    return json_response({"object": "invoice", **bill.as_json()})
+    bill = await services.usage.monthly_invoice(view.id, view.name, month)
+    return await respond(InvoiceOut.of(bill))

@@ -13,14 +13,13 @@ router = APIRouter()
 Limit = Query(default=100, ge=1, le=1000)
 
 
-@router.get("/v1/audit", response_model=None)
+@router.get("/v1/audit", response_model=AuditList)
 async def own_audit(ctx: TenantContextDep, services: ServicesDep, limit: int = Limit) -> Response:
-    tenant_id = ctx.principal.tenant_id
-    views = await services.db.run(lambda: services.audit.events(tenant_id=tenant_id, limit=limit))
+    views = await services.audit.recent(tenant_id=ctx.principal.tenant_id, limit=limit)
     return await respond(AuditList(data=[AuditEventOut.of(v) for v in views]))
 
 
-@router.get("/admin/audit", response_model=None)
+@router.get("/admin/audit", response_model=AuditList)
 async def all_audit(_: AdminDep, services: ServicesDep, limit: int = Limit) -> Response:
-    views = await services.db.run(lambda: services.audit.events(limit=limit))
+    views = await services.audit.recent(limit=limit)
     return await respond(AuditList(data=[AuditEventOut.of(v) for v in views]))

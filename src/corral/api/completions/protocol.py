@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
+from typing_extensions import TypedDict
 
 from corral.api.common import FinishReasonOut, SamplingFields, UsageOut
 from corral.errors import InvalidRequest

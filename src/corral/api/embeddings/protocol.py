@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+from typing_extensions import TypedDict
 
 from corral.api.common import WireModel
 from corral.errors import InvalidRequest

@@ -18,7 +18,7 @@ async def _accepted(services: ServicesDep, tenant_id: str | None) -> dict[str, s
     return await services.db.run(services.access.accepted_versions, tenant_id)
 
 
-@router.get("/v1/licences", response_model=None)
+@router.get("/v1/licences", response_model=LicenceList)
 async def list_licences(ctx: ContextDep, services: ServicesDep) -> Response:
     accepted = await _accepted(services, ctx.principal.tenant_id)
     licences = services.gateway.entitlement.licences.all()
@@ -27,14 +27,14 @@ async def list_licences(ctx: ContextDep, services: ServicesDep) -> Response:
     )
 
 
-@router.get("/v1/licences/{licence_id}", response_model=None)
+@router.get("/v1/licences/{licence_id}", response_model=LicenceCard)
 async def get_licence(licence_id: str, ctx: ContextDep, services: ServicesDep) -> Response:
     licence = services.gateway.entitlement.licences.get(licence_id)
     accepted = await _accepted(services, ctx.principal.tenant_id)
     return await respond(LicenceCard.of(licence, accepted.get(licence.id), with_text=True))
 
 
-@router.post("/v1/licences/{licence_id}/accept", response_model=None)
+@router.post("/v1/licences/{licence_id}/accept", response_model=Acceptance)
 async def accept_licence(licence_id: str, ctx: TenantContextDep, services: ServicesDep) -> Response:
     licence = services.gateway.entitlement.licences.get(licence_id)
     tenant_id = ctx.principal.tenant_id

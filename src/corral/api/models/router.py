@@ -12,7 +12,7 @@ from corral.api.streaming import respond
 router = APIRouter()
 
 
-@router.get("/v1/models", response_model=None)
+@router.get("/v1/models", response_model=ModelList)
 async def list_models(ctx: ContextDep, services: ServicesDep) -> Response:
     gateway = services.gateway
     entries = await gateway.visible_models(ctx.principal)
@@ -20,7 +20,7 @@ async def list_models(ctx: ContextDep, services: ServicesDep) -> Response:
     return await respond(ModelList(data=cards))
 
 
-@router.get("/v1/models/{model_id:path}", response_model=None)
+@router.get("/v1/models/{model_id:path}", response_model=ModelCard)
 async def get_model(model_id: str, ctx: ContextDep, services: ServicesDep) -> Response:
     gateway = services.gateway
     entry = await gateway.visible_model(ctx.principal, model_id)

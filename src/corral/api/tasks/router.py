@@ -20,7 +20,15 @@ from corral.tasks.schemas import RESPONSE_SCHEMAS
 router = APIRouter(prefix="/v1/tasks")
 
 
-@router.post("/summarize", response_model=None)
+def _answer_of(task: str) -> dict[int | str, dict[str, Any]]:
+    """The documented 200 of a task: its published response schema (a JSON Schema document,
+    so its `$schema` stays out of the OpenAPI one)."""
+    schema = {k: v for k, v in RESPONSE_SCHEMAS[task].items() if k != "$schema"}
+    content = {"application/json": {"schema": schema}}
+    return {200: {"description": "The task's answer.", "content": content}}
+
+
+@router.post("/summarize", response_model=None, responses=_answer_of("summarize"))
 async def summarize(
     http: Request,
     ctx: ContextDep,
@@ -33,7 +41,9 @@ async def summarize(
     )
 
 
-@router.post("/explain-conversation", response_model=None)
+@router.post(
+    "/explain-conversation", response_model=None, responses=_answer_of("explain-conversation")
+)
 async def explain_conversation(
     http: Request,
     ctx: ContextDep,
@@ -46,7 +56,7 @@ async def explain_conversation(
     )
 
 
-@router.post("/creator-tips", response_model=None)
+@router.post("/creator-tips", response_model=None, responses=_answer_of("creator-tips"))
 async def creator_tips(
     http: Request,
     ctx: ContextDep,
@@ -59,7 +69,7 @@ async def creator_tips(
     )
 
 
-@router.get("/{name}/schema", response_model=None)
+@router.get("/{name}/schema", response_model=TaskResponse)
 async def task_schema(name: str, ctx: ContextDep) -> Response:
     schema = RESPONSE_SCHEMAS.get(name)
     if schema is None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from corral.errors import InvalidRequest
 from corral.metering.money import format_micros
-from corral.metering.usage import UsageRow
+from corral.metering.usage import Invoice, UsageRow
 
 
 class UsageResult(BaseModel):
@@ -74,6 +74,30 @@ class UsageReport(BaseModel):
             data=buckets,
             total_cost=format_micros(total),
         )
+
+
+class InvoiceLineOut(BaseModel):
+    model: str
+    tier: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    input_price_per_million: str
+    output_price_per_million: str
+    amount: str
+
+
+class InvoiceOut(BaseModel):
+    object: Literal["invoice"] = "invoice"
+    tenant: str
+    month: str
+    currency: str
+    lines: list[InvoiceLineOut]
+    total: str
+
+    @classmethod
+    def of(cls, bill: Invoice) -> InvoiceOut:
+        return cls.model_validate(bill.as_json())
 
 
 def date_span(start: str | None, end: str | None) -> tuple[dt.date, dt.date]:

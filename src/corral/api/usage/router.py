@@ -12,7 +12,7 @@ from corral.api.usage.protocol import UsageReport, date_span
 router = APIRouter()
 
 
-@router.get("/v1/usage", response_model=None)
+@router.get("/v1/usage", response_model=UsageReport)
 async def usage(
     ctx: TenantContextDep,
     services: ServicesDep,
@@ -22,9 +22,8 @@ async def usage(
     api_key_id: str | None = None,
 ) -> Response:
     span = date_span(start_date, end_date)
-    rows = await services.db.run(
-        lambda: services.usage.daily(
-            *span, tenant_id=ctx.principal.tenant_id, model=model, key_id=api_key_id
-        )
+    tenant_id = ctx.principal.tenant_id
+    rows = await services.usage.daily_rows(
+        span, tenant_id=tenant_id, model=model, key_id=api_key_id
     )
     return await respond(UsageReport.of(rows, services.usage.currency, span, with_tenant=False))
