@@ -145,6 +145,11 @@ def tenant_day(seen: Answers, acme: httpx.Client) -> None:
     )
     seen.call(acme, "POST", "/v1/completions", {"model": MODEL, "prompt": "Hi", "max_tokens": 2})
     seen.call(acme, "POST", "/v1/embeddings", {"model": MODEL, "input": ["Hi", "there"]})
+    asked = {"model": MODEL, "input": "Hi", "max_output_tokens": 2, "metadata": {"k": "v"}}
+    made = seen.call(acme, "POST", "/v1/responses", asked)
+    seen.call(acme, "GET", "/v1/responses/{response_id}", response_id=made["id"])
+    seen.call(acme, "GET", "/v1/responses/{response_id}/input_items", response_id=made["id"])
+    seen.call(acme, "DELETE", "/v1/responses/{response_id}", response_id=made["id"])
     seen.call(acme, "GET", "/v1/usage")
     seen.call(acme, "GET", "/v1/audit")
     posts = json.loads((FIXTURES / "feed_posts.json").read_text())["posts"][:3]

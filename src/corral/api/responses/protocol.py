@@ -157,6 +157,34 @@ class ResponsesRequest(WireModel):
         return None
 
 
+class ResponseObject(BaseModel):
+    """A response as created, stored and retrieved (OpenAI's `response` object)."""
+
+    id: str
+    object: Literal["response"]
+    created_at: int
+    status: Literal["completed", "incomplete", "in_progress"]
+    error: dict[str, Any] | None
+    incomplete_details: dict[str, Any] | None
+    model: str
+    output: list[dict[str, Any]]
+    usage: dict[str, Any] | None
+    instructions: str | None
+    max_output_tokens: int | None
+    previous_response_id: str | None
+    temperature: float
+    top_p: float
+    store: bool
+    parallel_tool_calls: bool
+    tool_choice: str | dict[str, Any]
+    tools: list[dict[str, Any]]
+    text: dict[str, Any]
+    truncation: str
+    reasoning: dict[str, Any]
+    metadata: dict[str, str]
+    user: str | None
+
+
 class DeletedResponse(BaseModel):
     id: str
     object: Literal["response"] = "response"

@@ -13,6 +13,7 @@ from corral.api.openapi import request_body
 from corral.api.responses.protocol import (
     DeletedResponse,
     InputItemList,
+    ResponseObject,
     ResponsesRequest,
 )
 from corral.api.streaming import respond
@@ -23,7 +24,12 @@ from corral.responses.store import ResponseStore
 router = APIRouter(prefix="/v1/responses")
 
 
-@router.post("", response_model=None, openapi_extra={"requestBody": request_body(ResponsesRequest)})
+# The route parses its own body, as the other inference routes: the document learns it here.
+@router.post(
+    "",
+    response_model=ResponseObject,
+    openapi_extra={"requestBody": request_body(ResponsesRequest)},
+)
 async def create_response(http: Request) -> Response:
     call = await inference_call(http, ResponsesRequest)
     ctx = call.ctx
@@ -38,7 +44,7 @@ async def create_response(http: Request) -> Response:
     )
 
 
-@router.get("/{response_id}", response_model=None)
+@router.get("/{response_id}", response_model=ResponseObject)
 async def get_response(response_id: str, ctx: ContextDep, services: ServicesDep) -> Response:
     stored = await ResponseStore(services.db).get(owner(ctx), response_id)
     return await respond(stored.response)
