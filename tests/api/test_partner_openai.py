@@ -223,3 +223,19 @@ def test_the_provider_key_never_appears_in_the_log_or_config_show(
     assert "gpt-mini" in shown.stdout
     assert KEY not in shown.stdout + shown.stderr
     assert KEY not in server.log_text()
+
+
+def test_the_responses_api_passes_function_tools_natively(
+    sdk: openai.OpenAI, fake: OpenAIFake
+) -> None:
+    response = sdk.responses.create(
+        model="gpt-mini",
+        input="please call get_weather for Paris",
+        tools=[{"type": "function", "strict": False, **WEATHER["function"]}],  # type: ignore[typeddict-item]
+    )
+
+    calls = [item for item in response.output if item.type == "function_call"]
+    assert len(calls) == 1 and calls[0].name == "get_weather"
+    sent = fake.bodies()[-1]
+    assert sent["tools"][0]["function"]["name"] == "get_weather"
+    assert sent["messages"][-1]["content"] == "please call get_weather for Paris"

@@ -150,3 +150,19 @@ def test_a_route_falls_back_when_the_provider_fails(
 
     assert routed.headers["x-corral-backend"] == MODEL  # the partner failed: the local model
     assert direct.headers["x-corral-backend"] == "gpt-mini"  # it is back
+
+
+def test_the_responses_api_is_pseudonymized_as_chat_is(
+    server: RunningServer, provider: OpenAIFake
+) -> None:
+    provider.reset()
+    key = tenant_key(server.home, "acme-responses", "pseudonymize")
+
+    with client(server, key) as sdk:
+        answer = sdk.responses.create(model="gpt-mini", input=PROMPT)
+
+    sent = everything_sent(provider)
+    assert len(provider.bodies()) == 1
+    for value in PERSONAL.values():
+        assert value not in sent
+        assert value in answer.output_text
