@@ -64,6 +64,7 @@ bench: setup services wrk
 	$(BIN)/python bench/usage_queries.py
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/tasks.py
+	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/gateway.py
 
 # bench/gateway.py loads the gateways with wrk (Debian's package).

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,13 +30,15 @@ from typing import Any
 
 import llama_cpp
 import openai
-from tests.support import ADMIN_KEY, start_server
 
 from corral.backends.llama_cpp.engine import log_softmax
 from corral.backends.llama_cpp.loader import KV_CACHE_TYPES
 from corral.settings import EMBEDDED_MODEL_NAME, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the test support starts `corral serve` as the tests do
+
+from tests.support import ADMIN_KEY, start_server  # noqa: E402
 CORPUS = ROOT / "corpus" / "multiple_choice" / "mc40.jsonl"
 RESULTS = ROOT / "bench" / "results" / "scoring.json"
 
