@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the test support starts `corral serve` as the tests do
 
 from tests.support import ADMIN_KEY, start_server  # noqa: E402
+
 CORPUS = ROOT / "corpus" / "multiple_choice" / "mc40.jsonl"
 RESULTS = ROOT / "bench" / "results" / "scoring.json"
 
