@@ -103,10 +103,19 @@ STREAMING_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/responses")
 """Routes that answer `stream: true` with server-sent events instead of JSON."""
 
 
+_SSE_EVENT = {
+    "type": "object",
+    "description": "One server-sent event: `data` is a JSON chunk (or `[DONE]` for the chat and "
+    "completions streams), `event` its type name on /v1/responses.",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+    "required": ["data"],
+}
+
+
 def _describe_streams(paths: dict[str, Any]) -> None:
     for path in STREAMING_PATHS:
         answer = paths[path]["post"]["responses"]["200"]
-        answer.setdefault("content", {})["text/event-stream"] = {"schema": {"type": "string"}}
+        answer.setdefault("content", {})["text/event-stream"] = {"schema": _SSE_EVENT}
 
 
 def _routes(routers: Iterable[APIRouter]) -> Iterator[APIRoute]:
