@@ -66,6 +66,19 @@ class ResponseStore:
                 return None
             return Stored(row.response, row.input_items, row.previous_id)
 
+    async def input_items(
+        self, tenant_id: str, response_id: str, limit: int, order: str, after: str | None
+    ) -> tuple[list[Item], bool]:
+        """A page of the response's input items (`order` "asc" or "desc", after the item
+        `after`), and whether more follow."""
+        listed = (await self.get(tenant_id, response_id)).input_items
+        if order == "desc":
+            listed = listed[::-1]
+        if after is not None:
+            ids = [item["id"] for item in listed]
+            listed = listed[ids.index(after) + 1 :] if after in ids else []
+        return listed[:limit], len(listed) > limit
+
     async def delete(self, tenant_id: str, response_id: str) -> None:
         if not await self._db.run(self._delete, tenant_id, response_id):
             raise not_found(response_id)

@@ -67,17 +67,13 @@ async def list_input_items(
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     after: str | None = None,
 ) -> InputItemList:
-    stored = await ResponseStore(services.db).get(owner(ctx), response_id)
-    listed = stored.input_items if order == "asc" else stored.input_items[::-1]
-    if after is not None:
-        ids = [item["id"] for item in listed]
-        listed = listed[ids.index(after) + 1 :] if after in ids else []
-    page = listed[:limit]
+    store = ResponseStore(services.db)
+    page, more = await store.input_items(owner(ctx), response_id, limit, order, after)
     return InputItemList(
         data=page,
         first_id=page[0]["id"] if page else None,
         last_id=page[-1]["id"] if page else None,
-        has_more=len(listed) > limit,
+        has_more=more,
     )
 
 

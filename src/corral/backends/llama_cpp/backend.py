@@ -105,6 +105,10 @@ class LlamaCppBackend:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         prepared = await asyncio.to_thread(self._prepare, request)
+        return await self._answer(request, prepared)
+
+    async def _answer(self, request: GenerationRequest, prepared: _Prepared) -> GenerationResult:
+        """The whole answer; a tool request's JSON read back as a call or text."""
         result = await self._generate(request, prepared)
         if prepared.tool_plan is None:
             return result
@@ -135,7 +139,7 @@ class LlamaCppBackend:
         prepared = await asyncio.to_thread(self._prepare, request)
         if prepared.tool_plan is not None:
             # Whether the answer is a call or text is known only once its JSON is complete.
-            return _replay(await self.generate(request))
+            return _replay(await self._answer(request, prepared))
         instance = await self._generators.acquire(request.party)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
