@@ -127,7 +127,8 @@ def test_a_function_call_and_its_output_round_trip(client: openai.OpenAI) -> Non
         input="What is the weather in Paris?",
         tools=[WEATHER],
         tool_choice="required",
-        max_output_tokens=60,
+        max_output_tokens=80,
+        temperature=0,
     )
     call: Any = called.output[0]
     assert call.type == "function_call" and call.name == "get_weather"
@@ -149,7 +150,8 @@ def test_a_streamed_function_call_arrives_as_argument_deltas(client: openai.Open
             input="Weather in Oslo?",
             tools=[WEATHER],
             tool_choice="required",
-            max_output_tokens=60,
+            max_output_tokens=80,
+            temperature=0,
             stream=True,
         )
     )

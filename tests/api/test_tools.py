@@ -50,7 +50,12 @@ def test_a_required_tool_call_comes_back_as_openai_tool_calls_with_valid_argumen
     client: openai.OpenAI,
 ) -> None:
     completion = client.chat.completions.create(
-        model=MODEL, messages=ASK, tools=[WEATHER, TIME], tool_choice="required", max_tokens=60
+        model=MODEL,
+        messages=ASK,
+        tools=[WEATHER, TIME],
+        tool_choice="required",
+        max_tokens=80,
+        temperature=0,
     )
 
     choice = completion.choices[0]
@@ -71,7 +76,8 @@ def test_a_named_function_is_the_one_called(client: openai.OpenAI) -> None:
         messages=ASK,
         tools=[WEATHER, TIME],
         tool_choice={"type": "function", "function": {"name": "get_time"}},
-        max_tokens=40,
+        max_tokens=80,
+        temperature=0,
     )
 
     calls: Any = completion.choices[0].message.tool_calls
@@ -109,7 +115,12 @@ def test_auto_answers_either_a_call_or_plain_text_never_the_json_envelope(
 
 def test_a_round_trip_with_the_tool_result_is_answered(client: openai.OpenAI) -> None:
     first = client.chat.completions.create(
-        model=MODEL, messages=ASK, tools=[WEATHER], tool_choice="required", max_tokens=60
+        model=MODEL,
+        messages=ASK,
+        tools=[WEATHER],
+        tool_choice="required",
+        max_tokens=80,
+        temperature=0,
     )
     call: Any = first.choices[0].message.tool_calls[0]  # type: ignore[index]
     history: list[ChatCompletionMessageParam] = [
@@ -147,7 +158,8 @@ def test_a_streamed_tool_call_arrives_as_openai_deltas(client: openai.OpenAI) ->
         messages=ASK,
         tools=[WEATHER],
         tool_choice="required",
-        max_tokens=60,
+        max_tokens=80,
+        temperature=0,
         stream=True,
         stream_options={"include_usage": True},
     )
@@ -166,7 +178,12 @@ def test_a_streamed_tool_call_arrives_as_openai_deltas(client: openai.OpenAI) ->
 
 def test_the_sdk_accumulates_a_streamed_call(client: openai.OpenAI) -> None:
     with client.chat.completions.stream(
-        model=MODEL, messages=ASK, tools=[WEATHER], tool_choice="required", max_tokens=60
+        model=MODEL,
+        messages=ASK,
+        tools=[WEATHER],
+        tool_choice="required",
+        max_tokens=80,
+        temperature=0,
     ) as stream:
         final = stream.get_final_completion()
 
