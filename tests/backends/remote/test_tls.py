@@ -27,14 +27,23 @@ class ConnectProxy:
     def __init__(self) -> None:
         self.tunnels: list[str] = []
         self.writers: list[asyncio.StreamWriter] = []
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
+        # A refused handshake can leave a tunnel half-open; its task must end and every
+        # socket be closed before the test's loop does, or the transport leaks a warning.
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         for writer in self.writers:
             writer.close()
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
         self.writers.append(writer)
         head = await reader.readuntil(b"\r\n\r\n")
         method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
