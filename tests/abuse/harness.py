@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 
 from corral.settings import load_settings
-from tests.providers.openai_fake import KEY
+from tests.providers.partner_kit import GPT_MINI, OPENAI_ENV
 from tests.support import ADMIN_KEY, MODEL, RunningServer, start_server
 
 PARTNER = "gpt-mini"
-CONFIG = """
+CONFIG = (
+    """
 # Two instances of the embedded model, at most one per tenant: one tenant's long task (a chunk
 # call may read a full context for a minute on a small CPU) leaves the other free.
 [[models]]
@@ -32,16 +33,9 @@ tier = "open"
 licence = "apache-2.0"
 instances = 2
 max_per_tenant = 1
-
-[[models]]
-name = "gpt-mini"
-tier = "partner"
-backend = "openai"
-base_url = "{url}/v1"
-api_key_env = "FAKE_OPENAI_KEY"
-upstream_model = "gpt-4o-mini"
-timeout_s = 10
 """
+    + GPT_MINI
+)
 VICTIM_LIMIT_S = 15.0
 """A healthy 32-token stream takes a second or two; a frozen or queued-up server takes longer."""
 SETTLE_S = 8.0
@@ -96,7 +90,7 @@ class Harness:
         self.dirty = False
 
     def _start(self) -> RunningServer:
-        return start_server(self.home, self.config, {"FAKE_OPENAI_KEY": KEY})
+        return start_server(self.home, self.config, OPENAI_ENV)
 
     @property
     def url(self) -> str:

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.providers.anthropic_fake import API_KEY, AnthropicFake, Fault
-from tests.providers.server import serving
-from tests.support import ADMIN_KEY, RunningServer, start_server
+from tests.providers.partner_kit import Partner, behind_corral, weather_tool, with_tool_result
 
 CONFIG = """
 embedded_model = false
@@ -28,44 +27,26 @@ input_price_per_mtok = "0.80"
 output_price_per_mtok = "4.00"
 timeout_s = 10
 """
-WEATHER: ChatCompletionToolParam = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    },
-}
+WEATHER = weather_tool("city")
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[tuple[AnthropicFake, str]]:
-    fake = AnthropicFake()
-    with serving(fake.app) as url:
-        yield fake, url
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, provider: tuple[AnthropicFake, str]
-) -> Iterator[RunningServer]:
+def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner[AnthropicFake]]:
     home = tmp_path_factory.mktemp("partner-anthropic")
-    config = CONFIG.format(url=provider[1])
-    running = start_server(home, config, {"FAKE_ANTHROPIC_KEY": API_KEY})
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def sdk(server: RunningServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=ADMIN_KEY, max_retries=0) as c:
-        yield c
+    env = {"FAKE_ANTHROPIC_KEY": API_KEY}
+    with behind_corral(AnthropicFake(), home, CONFIG, env) as partner:
+        yield partner
 
 
 @pytest.fixture
-def fake(provider: tuple[AnthropicFake, str]) -> AnthropicFake:
-    provider[0].reset()
-    return provider[0]
+def sdk(partner: Partner[AnthropicFake]) -> openai.OpenAI:
+    partner.fresh()  # every test starts on a fresh fake, read or not
+    return partner.sdk
+
+
+@pytest.fixture
+def fake(partner: Partner[AnthropicFake]) -> AnthropicFake:
+    return partner.fresh()
 
 
 def ask(text: str) -> list[ChatCompletionMessageParam]:
@@ -125,21 +106,7 @@ def test_a_tool_call_round_trip(sdk: openai.OpenAI, fake: AnthropicFake) -> None
     assert call.type == "function" and call.function.name == "get_weather"
     assert json.loads(call.function.arguments) == {"city": "Paris"}
 
-    history: list[ChatCompletionMessageParam] = [
-        *question,
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.function.name, "arguments": call.function.arguments},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"},
-    ]
+    history = with_tool_result(question, call, "sunny, 21 C")
     second = sdk.chat.completions.create(model="claude-small", messages=history, tools=[WEATHER])
 
     assert second.choices[0].message.content == "tool said: sunny, 21 C"
@@ -200,7 +167,7 @@ def test_an_overloaded_provider_is_a_retryable_upstream_error(
 
 
 def test_the_provider_key_never_appears_in_answers_or_the_log(
-    sdk: openai.OpenAI, server: RunningServer, fake: AnthropicFake
+    sdk: openai.OpenAI, partner: Partner[AnthropicFake], fake: AnthropicFake
 ) -> None:
     fake.fail_next(Fault(400, "invalid_request_error", f"bad request made with {API_KEY}"))
 
@@ -209,4 +176,4 @@ def test_the_provider_key_never_appears_in_answers_or_the_log(
 
     assert API_KEY not in caught.value.response.text
     assert "[redacted]" in caught.value.message
-    assert API_KEY not in server.log_text()
+    assert API_KEY not in partner.server.log_text()

@@ -8,36 +8,16 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.providers.gemini_fake import FAKE_KEY, Fault, GeminiFake
-from tests.support import ADMIN_KEY, RunningServer, start_server
+from tests.providers.partner_kit import Partner, behind_corral, weather_tool, with_tool_result
 
 MODEL = "gemini-flash"
-WEATHER: ChatCompletionToolParam = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def fake() -> GeminiFake:
-    return GeminiFake()
-
-
-@pytest.fixture(scope="module")
-def gemini_server(
-    tmp_path_factory: pytest.TempPathFactory, fake: GeminiFake
-) -> Iterator[RunningServer]:
-    with fake.running() as url:
-        config = f"""
+CONFIG = """
 embedded_model = false
 [[models]]
-name = "{MODEL}"
+name = "{model}"
 tier = "partner"
 backend = "gemini"
 base_url = "{url}"
@@ -47,20 +27,26 @@ timeout_s = 10
 input_price_per_mtok = "0.10"
 output_price_per_mtok = "0.40"
 """
-        home = tmp_path_factory.mktemp("partner-gemini")
-        running = start_server(home, config, env={"FAKE_GEMINI_KEY": FAKE_KEY})
-        try:
-            yield running
-        finally:
-            running.stop()
+WEATHER = weather_tool("city")
+
+
+@pytest.fixture(scope="module")
+def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner[GeminiFake]]:
+    home = tmp_path_factory.mktemp("partner-gemini")
+    env = {"FAKE_GEMINI_KEY": FAKE_KEY}
+    with behind_corral(GeminiFake(), home, CONFIG, env, model=MODEL) as partner:
+        yield partner
 
 
 @pytest.fixture
-def sdk(gemini_server: RunningServer, fake: GeminiFake) -> Iterator[openai.OpenAI]:
-    fake.reset()
-    url = f"{gemini_server.base_url}/v1"
-    with openai.OpenAI(base_url=url, api_key=ADMIN_KEY, max_retries=0) as client:
-        yield client
+def sdk(partner: Partner[GeminiFake]) -> openai.OpenAI:
+    partner.fresh()  # every test starts on a fresh fake, read or not
+    return partner.sdk
+
+
+@pytest.fixture
+def fake(partner: Partner[GeminiFake]) -> GeminiFake:
+    return partner.fresh()
 
 
 def test_chat_answer_and_usage_are_the_providers(sdk: openai.OpenAI, fake: GeminiFake) -> None:
@@ -117,21 +103,7 @@ def test_tool_call_round_trip(sdk: openai.OpenAI, fake: GeminiFake) -> None:
     answered = sdk.chat.completions.create(
         model=MODEL,
         tools=[WEATHER],
-        messages=[
-            *question,
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": "get_weather", "arguments": call.function.arguments},
-                    }
-                ],
-            },
-            {"role": "tool", "tool_call_id": call.id, "content": '{"celsius": 21}'},
-        ],
+        messages=with_tool_result(question, call, '{"celsius": 21}'),
     )
 
     assert answered.choices[0].message.content == 'get_weather returned {"celsius": 21}'
@@ -155,13 +127,13 @@ def test_a_provider_refusal_is_a_400_naming_the_backend(
 
 
 def test_the_provider_key_never_reaches_the_server_log(
-    sdk: openai.OpenAI, fake: GeminiFake, gemini_server: RunningServer
+    sdk: openai.OpenAI, fake: GeminiFake, partner: Partner[GeminiFake]
 ) -> None:
     fake.fail_next(*[Fault.error(500)] * 5)  # however often the router retries
     with pytest.raises(openai.APIError):
         sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
 
-    log = gemini_server.log_once_it_has('"status":502')
+    log = partner.server.log_once_it_has('"status":502')
 
     assert '"status":502' in log  # the failed request was logged
     assert FAKE_KEY not in log

@@ -9,11 +9,17 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.providers.openai_fake import KEY, OpenAIFake
-from tests.providers.server import serving
-from tests.support import ADMIN_KEY, RunningServer, corral_env, start_server
+from tests.providers.partner_kit import (
+    OPENAI_ENV,
+    Partner,
+    behind_corral,
+    weather_tool,
+    with_tool_result,
+)
+from tests.support import corral_env
 
 CONFIG = """
 embedded_model = false
@@ -37,43 +43,26 @@ base_url = "{url}/v1"
 upstream_model = "gpt-4o-mini"
 timeout_s = 10
 """
-WEATHER: ChatCompletionToolParam = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {"type": "object", "properties": {"text": {"type": "string"}}},
-    },
-}
+WEATHER = weather_tool("text")
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[tuple[OpenAIFake, str]]:
+def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner[OpenAIFake]]:
     fake = OpenAIFake(keys=(KEY, "EMPTY"))  # "EMPTY": what keyless compatible models send
-    with serving(fake.app) as url:
-        yield fake, url
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, provider: tuple[OpenAIFake, str]
-) -> Iterator[RunningServer]:
     home = tmp_path_factory.mktemp("partner-openai")
-    running = start_server(home, CONFIG.format(url=provider[1]), {"FAKE_OPENAI_KEY": KEY})
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def sdk(server: RunningServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=ADMIN_KEY, max_retries=0) as c:
-        yield c
+    with behind_corral(fake, home, CONFIG, OPENAI_ENV) as partner:
+        yield partner
 
 
 @pytest.fixture
-def fake(provider: tuple[OpenAIFake, str]) -> OpenAIFake:
-    provider[0].reset()
-    return provider[0]
+def sdk(partner: Partner[OpenAIFake]) -> openai.OpenAI:
+    partner.fresh()  # every test starts on a fresh fake, read or not
+    return partner.sdk
+
+
+@pytest.fixture
+def fake(partner: Partner[OpenAIFake]) -> OpenAIFake:
+    return partner.fresh()
 
 
 def ask(text: str) -> list[ChatCompletionMessageParam]:
@@ -125,21 +114,7 @@ def test_a_tool_call_round_trip(sdk: openai.OpenAI, fake: OpenAIFake) -> None:
     call = calls[0]
     assert call.type == "function" and call.function.name == "get_weather"
 
-    history: list[ChatCompletionMessageParam] = [
-        *question,
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.function.name, "arguments": call.function.arguments},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"},
-    ]
+    history = with_tool_result(question, call, "sunny, 21 C")
     second = sdk.chat.completions.create(model="gpt-mini", messages=history, tools=[WEATHER])
 
     assert second.choices[0].message.content == "Tool said: sunny, 21 C"
@@ -177,9 +152,9 @@ def test_a_provider_400_is_a_400_naming_the_backend_without_the_key(
 
 
 def test_a_provider_401_is_a_502_upstream_auth_failed(
-    sdk: openai.OpenAI, provider: tuple[OpenAIFake, str]
+    sdk: openai.OpenAI, partner: Partner[OpenAIFake]
 ) -> None:
-    fake = provider[0]
+    fake = partner.fake
     fake.keys = ("sk-some-other-key-entirely",)  # the operator's key was revoked
     try:
         with pytest.raises(openai.APIStatusError) as caught:
@@ -204,7 +179,7 @@ def test_an_openai_compatible_model_without_a_key(sdk: openai.OpenAI, fake: Open
 
 
 def test_the_provider_key_never_appears_in_the_log_or_config_show(
-    sdk: openai.OpenAI, server: RunningServer, fake: OpenAIFake
+    sdk: openai.OpenAI, partner: Partner[OpenAIFake], fake: OpenAIFake
 ) -> None:
     fake.fail_next("bad_request", message=f"echoing {KEY}")
     with pytest.raises(openai.BadRequestError):
@@ -212,8 +187,8 @@ def test_the_provider_key_never_appears_in_the_log_or_config_show(
 
     shown = subprocess.run(
         [sys.executable, "-m", "corral", "config", "show", "--config", "corral.toml"],
-        cwd=server.home,
-        env=corral_env(server.home, FAKE_OPENAI_KEY=KEY),
+        cwd=partner.server.home,
+        env=corral_env(partner.server.home, **OPENAI_ENV),
         capture_output=True,
         text=True,
         timeout=60,
@@ -222,7 +197,7 @@ def test_the_provider_key_never_appears_in_the_log_or_config_show(
     assert shown.returncode == 0, shown.stderr
     assert "gpt-mini" in shown.stdout
     assert KEY not in shown.stdout + shown.stderr
-    assert KEY not in server.log_text()
+    assert KEY not in partner.server.log_text()
 
 
 def test_the_responses_api_passes_function_tools_natively(

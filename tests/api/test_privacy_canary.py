@@ -10,29 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import openai
 import pytest
 
-from corral.accounts.admin import AccountsAdmin
-from corral.accounts.keys import key_hasher
-from corral.settings import load_settings
-from corral.storage import open_database
+from tests.accounts_kit import sdk as client
 from tests.providers.openai_fake import KEY, OpenAIFake
-from tests.providers.server import serving
-from tests.support import MODEL, RunningServer, start_server
+from tests.providers.partner_kit import GPT_MINI, OPENAI_ENV, Partner, behind_corral, tenant_key
+from tests.support import MODEL, RunningServer
 
-CONFIG = """
-[[models]]
-name = "gpt-mini"
-tier = "partner"
-backend = "openai"
-base_url = "{url}/v1"
-api_key_env = "FAKE_OPENAI_KEY"
-upstream_model = "gpt-4o-mini"
-timeout_s = 10
-
+CONFIG = (
+    GPT_MINI
+    + """
 [[routes]]
 name = "assistant"
 models = ["gpt-mini", "{local}"]
@@ -41,6 +30,7 @@ models = ["gpt-mini", "{local}"]
 attempts_per_backend = 1
 backoff_initial_s = 0.01
 """
+)
 PERSONAL = {
     "name": "Anna Schmidt",
     "email": "anna.schmidt@example.org",
@@ -54,38 +44,20 @@ PROMPT = (
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[OpenAIFake]:
-    fake = OpenAIFake(keys=(KEY,))
-    with serving(fake.app) as url:
-        fake.url = url  # type: ignore[attr-defined]
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, provider: OpenAIFake
-) -> Iterator[RunningServer]:
+def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner[OpenAIFake]]:
     home = tmp_path_factory.mktemp("canary")
-    config = CONFIG.format(url=provider.url, local=MODEL)  # type: ignore[attr-defined]
-    running = start_server(home, config, {"FAKE_OPENAI_KEY": KEY})
-    yield running
-    running.stop()
+    with behind_corral(OpenAIFake(keys=(KEY,)), home, CONFIG, OPENAI_ENV, local=MODEL) as partner:
+        yield partner
 
 
-def tenant_key(home: Path, name: str, policy: str) -> str:
-    db = open_database(load_settings(home=home, embedded_model=False))
-    try:
-        admin = AccountsAdmin(db, key_hasher(home, None))
-        tenant = admin.create_tenant(name, policy=policy)
-        from corral.accounts.admin import KeySpec
-
-        return admin.create_key(tenant.id, KeySpec())[1]
-    finally:
-        db.close()
+@pytest.fixture
+def server(partner: Partner[OpenAIFake]) -> RunningServer:
+    return partner.server
 
 
-def client(server: RunningServer, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+@pytest.fixture
+def provider(partner: Partner[OpenAIFake]) -> OpenAIFake:
+    return partner.fake
 
 
 def everything_sent(provider: OpenAIFake) -> str:

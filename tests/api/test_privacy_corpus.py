@@ -11,28 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
 
-from corral.accounts.admin import AccountsAdmin, KeySpec
-from corral.accounts.keys import key_hasher
-from corral.settings import load_settings
-from corral.storage import open_database
+from tests.accounts_kit import sdk
 from tests.providers.openai_fake import KEY, OpenAIFake
-from tests.providers.server import serving
-from tests.support import RunningServer, start_server
+from tests.providers.partner_kit import GPT_MINI, OPENAI_ENV, Partner, behind_corral, tenant_key
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "privacy" / "handwritten"
-CONFIG = """
-[[models]]
-name = "gpt-mini"
-tier = "partner"
-backend = "openai"
-base_url = "{url}/v1"
-api_key_env = "FAKE_OPENAI_KEY"
-upstream_model = "gpt-4o-mini"
-timeout_s = 10
-"""
 STRUCTURED = ("EMAIL", "IBAN", "CARD", "IP", "PHONE")
 MAX_LEAK_SHARE = 0.03
 
@@ -46,32 +31,10 @@ def corpus() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[OpenAIFake]:
-    fake = OpenAIFake(keys=(KEY,))
-    with serving(fake.app) as url:
-        fake.url = url  # type: ignore[attr-defined]
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, provider: OpenAIFake
-) -> Iterator[RunningServer]:
+def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner[OpenAIFake]]:
     home = tmp_path_factory.mktemp("privacy-corpus")
-    config = CONFIG.format(url=provider.url)  # type: ignore[attr-defined]
-    running = start_server(home, config, {"FAKE_OPENAI_KEY": KEY})
-    yield running
-    running.stop()
-
-
-def tenant_key(home: Path, name: str, policy: str) -> str:
-    db = open_database(load_settings(home=home, embedded_model=False))
-    try:
-        admin = AccountsAdmin(db, key_hasher(home, None))
-        tenant = admin.create_tenant(name, policy=policy)
-        return admin.create_key(tenant.id, KeySpec())[1]
-    finally:
-        db.close()
+    with behind_corral(OpenAIFake(keys=(KEY,)), home, GPT_MINI, OPENAI_ENV) as partner:
+        yield partner
 
 
 def verbatim(value: str, sent: str) -> bool:
@@ -80,14 +43,14 @@ def verbatim(value: str, sent: str) -> bool:
 
 
 def test_the_handwritten_corpus_reaches_the_partner_masked(
-    server: RunningServer, provider: OpenAIFake
+    partner: Partner[OpenAIFake],
 ) -> None:
-    provider.reset()
-    key = tenant_key(server.home, "corpus", "pseudonymize")
+    provider = partner.fresh()
+    key = tenant_key(partner.server.home, "corpus", "pseudonymize")
     rows = corpus()
-    with openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0) as sdk:
+    with sdk(partner.server, key) as client:
         for row in rows:
-            sdk.chat.completions.create(
+            client.chat.completions.create(
                 model="gpt-mini", messages=[{"role": "user", "content": row["text"]}]
             )
 

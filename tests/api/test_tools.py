@@ -10,6 +10,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
+from tests.providers.partner_kit import with_tool_result
 from tests.support import MODEL
 
 WEATHER_ARGS = {
@@ -123,21 +124,7 @@ def test_a_round_trip_with_the_tool_result_is_answered(client: openai.OpenAI) ->
         temperature=0,
     )
     call: Any = first.choices[0].message.tool_calls[0]  # type: ignore[index]
-    history: list[ChatCompletionMessageParam] = [
-        *ASK,
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.function.name, "arguments": call.function.arguments},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": call.id, "content": '{"temperature": 21, "sky": "clear"}'},
-    ]
+    history = with_tool_result(ASK, call, '{"temperature": 21, "sky": "clear"}')
 
     answer = client.chat.completions.create(
         model=MODEL, messages=history, tools=[WEATHER], tool_choice="none", max_tokens=20

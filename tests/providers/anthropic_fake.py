@@ -1,6 +1,6 @@
 """A fake of Anthropic's `POST /v1/messages`, faithful on the wire, deterministic in content.
 
-Serve `AnthropicFake().app` with `tests.providers.server.serving`. It checks the key
+Serve it on loopback with `AnthropicFake().running()`. It checks the key
 (`x-api-key`, or `Authorization: Bearer` as the SDK 2.x sends it) and the `anthropic-version`
 header, validates the body as the real API does (its error body
 `{"type": "error", "error": {"type", "message"}}`, its status codes), and answers with
@@ -28,6 +28,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.providers.server import serving
 
 API_KEY = "sk-ant-fake-0123456789abcdef"
 MAX_OUTPUT_TOKENS = 8192
@@ -94,6 +97,10 @@ class AnthropicFake:
         self.answers.clear()
         self.disconnects = 0
         self._faults.clear()
+
+    def running(self) -> AbstractContextManager[str]:
+        """Serves the fake on loopback until the block ends; yields its base URL."""
+        return serving(self.app)
 
     def fail_next(self, *faults: Fault) -> None:
         self._faults.extend(faults)

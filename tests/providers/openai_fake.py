@@ -1,6 +1,6 @@
 """A fake of OpenAI's Chat Completions and Embeddings HTTP API, faithful on the wire.
 
-Run it with `tests.providers.server.serving(fake.app)`; the SDK's `base_url` is `<url>/v1`.
+Run it with `fake.running()` (on loopback); the SDK's `base_url` is `<url>/v1`.
 
 What it does, deterministically:
 - Checks `Authorization: Bearer <key>` against its keys (401 `invalid_api_key` otherwise) and
@@ -46,6 +46,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.providers.server import serving
 
 KEY = "sk-fake-provider-0123456789abcdef"
 CHAT_MODELS = frozenset({"gpt-4o-mini", "gpt-4o"})
@@ -132,6 +134,11 @@ class OpenAIFake:
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
+
+    def running(self, **options: Any) -> contextlib.AbstractContextManager[str]:
+        """Serves the fake on loopback until the block ends; yields its base URL. `options`
+        go to `serving` (a certificate and key serve https)."""
+        return serving(self.app, **options)
 
     def fail_next(self, kind: FaultKind, times: int = 1, **options: Any) -> None:
         with self._lock:

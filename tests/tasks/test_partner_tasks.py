@@ -22,10 +22,9 @@ from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequ
 from corral.api.tasks.serving import TaskServing
 from corral.backends import registry
 from corral.pipeline.gateway import RequestContext
-from corral.settings import RemoteModelConfig
 from corral.tasks.explain import PICK_TOKENS
 from tests.providers.openai_fake import KEY, OpenAIFake
-from tests.providers.server import serving
+from tests.providers.partner_kit import gpt_mini_config
 from tests.support import echo_entry, in_process_services
 
 PLACEHOLDER = re.compile(r"\[(?:PERSON|EMAIL|PHONE|IBAN|CARD|IP|ADDRESS|DOB)_\d+\]")
@@ -50,7 +49,7 @@ class Partner:
 @pytest.fixture(scope="module")
 def provider() -> Iterator[tuple[OpenAIFake, str]]:
     fake = OpenAIFake(keys=(KEY,))
-    with serving(fake.app) as url:
+    with fake.running() as url:
         yield fake, url
 
 
@@ -61,16 +60,7 @@ async def partner(
     fake, url = provider
     fake.reset()
     monkeypatch.setenv("FAKE_OPENAI_KEY", KEY)
-    config = RemoteModelConfig(
-        name="gpt-mini",
-        tier="partner",
-        backend="openai",
-        base_url=f"{url}/v1",
-        api_key_env="FAKE_OPENAI_KEY",
-        upstream_model="gpt-4o-mini",
-        timeout_s=10,
-    )
-    backend = registry.build(config).backend
+    backend = registry.build(gpt_mini_config(url)).backend
     entry = echo_entry(
         "gpt-mini", tier="partner", kind="openai", backend=backend, context_length=1200
     )
