@@ -32,8 +32,9 @@ from corral.errors import (
     UpstreamRejected,
 )
 from corral.settings import RemoteModelConfig
+from tests.backends.remote.kit import chat, collect, eventually, text_of, user
 from tests.providers.anthropic_fake import API_KEY, AnthropicFake, Fault
-from tests.providers.server import free_port, serving
+from tests.providers.server import free_port
 
 # The SDK warns on each call to a model it knows as deprecated (hidden by default outside tests).
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
@@ -48,7 +49,7 @@ WEATHER = ToolSpec(
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[AnthropicFake, str]]:
     fake = AnthropicFake()
-    with serving(fake.app) as url:
+    with fake.running() as url:
         yield fake, url
 
 
@@ -78,22 +79,6 @@ async def backend(
     backend = AnthropicBackend(config(served[1]), API_KEY)
     yield backend
     await backend.close()
-
-
-def chat(*messages: ChatMessage, **params: Any) -> GenerationRequest:
-    return GenerationRequest("req_test", SamplingParams(**params), messages=messages)
-
-
-def user(text: str) -> ChatMessage:
-    return ChatMessage("user", text)
-
-
-async def collect(backend: AnthropicBackend, request: GenerationRequest) -> list[StreamEvent]:
-    return [event async for event in await backend.stream(request)]
-
-
-def text_of(events: list[StreamEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
 
 
 # -- plain answers ------------------------------------------------------------------------------
@@ -551,7 +536,7 @@ async def test_a_cancelled_request_stops_waiting_and_hangs_up(
         await backend.generate(request)
 
     assert time.monotonic() - started < 1
-    await _eventually(lambda: fake.disconnects == 1)
+    await eventually(lambda: fake.disconnects == 1)
 
 
 async def test_a_cancelled_stream_ends_promptly_without_finishing(
@@ -570,11 +555,4 @@ async def test_a_cancelled_stream_ends_promptly_without_finishing(
     assert text_of(seen) == "one "
     assert not any(isinstance(event, Finished) for event in seen)
     assert request.meter.completion_tokens > 0  # estimated, for billing what was sent
-    await _eventually(lambda: fake.disconnects == 1)
-
-
-async def _eventually(condition: Any, within_s: float = 2.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        await asyncio.sleep(0.02)
+    await eventually(lambda: fake.disconnects == 1)

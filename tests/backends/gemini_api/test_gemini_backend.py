@@ -17,7 +17,6 @@ from corral.backends.base import (
     Finished,
     GenerationRequest,
     SamplingParams,
-    StreamEvent,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -33,6 +32,7 @@ from corral.errors import (
     UpstreamRejected,
 )
 from corral.settings import RemoteModelConfig
+from tests.backends.remote.kit import chat, collect, drain, user
 from tests.providers.gemini_fake import FAKE_KEY, Fault, GeminiFake
 
 TIMEOUT_S = 1.0
@@ -77,20 +77,8 @@ async def backend(served: tuple[GeminiFake, str], fake: GeminiFake) -> AsyncIter
     await gemini.close()
 
 
-def chat(*messages: ChatMessage, **params: Any) -> GenerationRequest:
-    return GenerationRequest("req_test", SamplingParams(**params), messages=messages)
-
-
-def user(text: str) -> ChatMessage:
-    return ChatMessage("user", text)
-
-
 def body(fake: GeminiFake) -> dict[str, Any]:
     return fake.requests[-1].body
-
-
-async def collect(events: AsyncIterator[StreamEvent]) -> list[StreamEvent]:
-    return [event async for event in events]
 
 
 # -- plain answers -----------------------------------------------------------------------------
@@ -201,7 +189,7 @@ async def test_stream_yields_the_words_then_finished_with_the_provider_usage(
 ) -> None:
     request = chat(user("Hello there"))
 
-    events = await collect(await backend.stream(request))
+    events = await collect(backend, request)
 
     texts = [e.text for e in events if isinstance(e, TextDelta)]
     assert texts == ["Echo: ", "Hello ", "there"]
@@ -221,7 +209,7 @@ async def test_meter_estimates_streamed_text_until_usage_arrives(
 
     first = await anext(events)
     estimate = request.meter.completion_tokens
-    await collect(events)
+    await drain(events)
 
     assert isinstance(first, TextDelta)
     assert estimate >= 1
@@ -337,7 +325,7 @@ async def test_streamed_tool_call_arrives_whole_and_finishes_with_tool_calls(
 ) -> None:
     request = chat(user("get_weather in Rome"), tools=(WEATHER,), tool_choice="auto")
 
-    events = await collect(await backend.stream(request))
+    events = await collect(backend, request)
 
     delta, finished = events
     assert isinstance(delta, ToolCallDelta)
@@ -449,7 +437,7 @@ async def test_a_stream_broken_midway_raises_a_retryable_error_after_its_first_w
 
     first = await anext(events)
     with pytest.raises(UpstreamError) as caught:
-        await collect(events)
+        await drain(events)
 
     assert first == TextDelta("Echo: ")
     assert caught.value.retryable is True and caught.value.code == code

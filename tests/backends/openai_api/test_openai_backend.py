@@ -31,8 +31,9 @@ from corral.backends.openai_api.translate import retry_after_s
 from corral.backends.remote.common import prompt_token_bound
 from corral.errors import ClientClosedRequest, ConfigError, UpstreamError, UpstreamRejected
 from corral.settings import RemoteModelConfig
+from tests.backends.remote.kit import collect
 from tests.providers.openai_fake import KEY, FaultKind, OpenAIFake
-from tests.providers.server import free_port, serving
+from tests.providers.server import free_port
 
 KEY_ENV = "FAKE_OPENAI_KEY"
 WEATHER = ToolSpec("get_weather", "The weather in a city.", {"type": "object", "properties": {}})
@@ -41,7 +42,7 @@ WEATHER = ToolSpec("get_weather", "The weather in a city.", {"type": "object", "
 @pytest.fixture(scope="module")
 def running_fake() -> Iterator[tuple[OpenAIFake, str]]:
     fake = OpenAIFake()
-    with serving(fake.app) as url:
+    with fake.running() as url:
         yield fake, url
 
 
@@ -87,10 +88,6 @@ def chat(text: str, **params: Any) -> GenerationRequest:
     return GenerationRequest(
         "req_test", SamplingParams(**params), messages=(ChatMessage("user", text),)
     )
-
-
-async def collect(backend: OpenAIBackend, request: GenerationRequest) -> list[StreamEvent]:
-    return [event async for event in await backend.stream(request)]
 
 
 # -- chat ------------------------------------------------------------------------------------

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from corral.backends.remote import http
 from corral.backends.remote.http import ConnectionClosed, HttpClient, ProtocolError
+from tests.backends.remote.kit import listening, self_signed
 
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
@@ -88,12 +84,8 @@ def chunked(*pieces: bytes) -> Answer:
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[ScriptedServer, str]]:
     scripted = ScriptedServer()
-    listening = await asyncio.start_server(scripted.handle, "127.0.0.1", 0)
-    port = listening.sockets[0].getsockname()[1]
-    async with listening:
+    async with listening(scripted.handle) as port:
         yield scripted, f"http://127.0.0.1:{port}/v1"
-        listening.close()
-        await listening.wait_closed()
 
 
 async def post(client: HttpClient, body: bytes = b"{}") -> tuple[int, bytes]:
@@ -290,17 +282,16 @@ def test_a_header_that_would_break_its_line_is_refused() -> None:
 
 
 async def test_https_checks_the_servers_certificate(tmp_path: Path) -> None:
-    certificate, key = _self_signed("localhost", tmp_path)
+    certificate, key = self_signed("localhost", tmp_path)
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     served.load_cert_chain(certificate, key)
     scripted = ScriptedServer()
     scripted.answers = [sized(b"secret"), sized(b"never")]
-    listening = await asyncio.start_server(scripted.handle, "127.0.0.1", 0, ssl=served)
-    url = f"https://localhost:{listening.sockets[0].getsockname()[1]}/v1"
     trusting = ssl.create_default_context(cafile=str(certificate))
-    trusted, default = HttpClient(url, {}, tls=trusting), HttpClient(url, {})
 
-    async with listening:
+    async with listening(scripted.handle, tls=served) as port:
+        url = f"https://localhost:{port}/v1"
+        trusted, default = HttpClient(url, {}, tls=trusting), HttpClient(url, {})
         answer = await post(trusted)
         with pytest.raises(ssl.SSLCertVerificationError):
             await post(default)
@@ -308,31 +299,3 @@ async def test_https_checks_the_servers_certificate(tmp_path: Path) -> None:
         await default.close()
 
     assert answer == (200, b"secret")
-
-
-def _self_signed(host: str, folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path

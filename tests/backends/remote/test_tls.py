@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,9 @@ from corral.backends.base import Backend, ChatMessage, GenerationRequest, Sampli
 from corral.backends.remote.http import HttpClient
 from corral.backends.remote.tls import HttpxClient, client_for
 from corral.errors import UpstreamError
-from corral.settings import RemoteModelConfig
-from tests.backends.remote.test_http import _self_signed
+from tests.backends.remote.kit import listening, self_signed
 from tests.providers.openai_fake import KEY, OpenAIFake
-from tests.providers.server import serving
+from tests.providers.partner_kit import OPENAI_ENV, gpt_mini_config
 
 
 class ConnectProxy:
@@ -72,49 +72,47 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return _self_signed("localhost", tmp_path_factory.mktemp("tls"))
+    return self_signed("localhost", tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")
 def partner(certificate: tuple[Path, Path]) -> Iterator[tuple[OpenAIFake, str]]:
     fake = OpenAIFake(keys=(KEY,))
     cert, key = certificate
-    with serving(fake.app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
+    with fake.running(ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
         yield fake, url
 
 
 @pytest.fixture
 async def proxy() -> AsyncIterator[tuple[ConnectProxy, str]]:
     handler = ConnectProxy()
-    listening = await asyncio.start_server(handler.handle, "127.0.0.1", 0)
-    async with listening:
-        yield handler, f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
-        listening.close()
+    async with listening(handler.handle) as port:
+        yield handler, f"http://127.0.0.1:{port}"
         await handler.close()
 
 
-def backend(url: str, monkeypatch: pytest.MonkeyPatch) -> Backend:
-    monkeypatch.setenv("FAKE_OPENAI_KEY", KEY)
-    config = RemoteModelConfig(
-        name="gpt-mini",
-        tier="partner",
-        backend="openai",
-        base_url=f"{url}/v1",
-        api_key_env="FAKE_OPENAI_KEY",
-        upstream_model="gpt-4o-mini",
-        timeout_s=10,
-    )
-    return registry.build(config).backend
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy or CA settings but those a test makes; the partner's key where config says."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                 "all_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    for name, value in OPENAI_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@asynccontextmanager
+async def backend(url: str) -> AsyncIterator[Backend]:
+    """The partner model `gpt-mini` at `url`, built as the server builds it, closed after."""
+    built = registry.build(gpt_mini_config(url)).backend
+    try:
+        yield built
+    finally:
+        await built.close()
 
 
 def ask(text: str) -> GenerationRequest:
     return GenerationRequest("req_1", SamplingParams(), messages=(ChatMessage("user", text),))
-
-
-def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
-                 "all_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
 
 
 async def test_a_partner_is_reached_through_the_proxy_trusting_the_company_ca(
@@ -125,15 +123,11 @@ async def test_a_partner_is_reached_through_the_proxy_trusting_the_company_ca(
 ) -> None:
     fake, url = partner
     handler, proxy_url = proxy
-    no_proxy_settings(monkeypatch)
     monkeypatch.setenv("HTTPS_PROXY", proxy_url)
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
-    model = backend(url, monkeypatch)
-    try:
+    async with backend(url) as model:
         result = await model.generate(ask("hello through the proxy"))
         events = [e async for e in await model.stream(ask("streamed too"))]
-    finally:
-        await model.close()
 
     assert result.text == "hello through the proxy"
     assert events and handler.tunnels == [url.removeprefix("https://")]  # one kept-alive tunnel
@@ -148,30 +142,22 @@ async def test_no_proxy_hosts_are_reached_directly_trusting_the_company_ca(
 ) -> None:
     _, url = partner
     handler, proxy_url = proxy
-    no_proxy_settings(monkeypatch)
     monkeypatch.setenv("HTTPS_PROXY", proxy_url)
     monkeypatch.setenv("NO_PROXY", "localhost")
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
-    model = backend(url, monkeypatch)
-    try:
+    async with backend(url) as model:
         result = await model.generate(ask("direct"))
-    finally:
-        await model.close()
 
     assert result.text == "direct" and handler.tunnels == []
 
 
 async def test_a_certificate_nobody_trusts_is_refused_with_a_clear_error(
-    partner: tuple[OpenAIFake, str], monkeypatch: pytest.MonkeyPatch
+    partner: tuple[OpenAIFake, str],
 ) -> None:
     _, url = partner
-    no_proxy_settings(monkeypatch)
-    model = backend(url, monkeypatch)
-    try:
+    async with backend(url) as model:
         with pytest.raises(UpstreamError) as refused:
             await model.generate(ask("never sent"))
-    finally:
-        await model.close()
 
     assert "CERTIFICATE_VERIFY_FAILED" in (refused.value.detail or "")
 
@@ -182,7 +168,6 @@ async def test_the_lean_client_trusts_ssl_cert_file_too(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, url = partner
-    no_proxy_settings(monkeypatch)
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     client = HttpClient(url, {})
     try:
@@ -196,7 +181,6 @@ async def test_the_lean_client_trusts_ssl_cert_file_too(
 
 
 def test_only_proxied_https_upstreams_use_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
-    no_proxy_settings(monkeypatch)
     assert isinstance(client_for("https://api.openai.com/v1", {}), HttpClient)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
     monkeypatch.setenv("NO_PROXY", "internal.corp")
@@ -211,13 +195,9 @@ async def test_a_proxied_partner_with_an_untrusted_certificate_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, url = partner
-    no_proxy_settings(monkeypatch)
     monkeypatch.setenv("HTTPS_PROXY", proxy[1])
-    model = backend(url, monkeypatch)
-    try:
+    async with backend(url) as model:
         with pytest.raises(UpstreamError) as refused:
             await model.generate(ask("never sent"))
-    finally:
-        await model.close()
 
     assert "CERTIFICATE_VERIFY_FAILED" in (refused.value.detail or "")
