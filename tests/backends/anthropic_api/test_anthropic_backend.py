@@ -34,7 +34,7 @@ from corral.errors import (
 from corral.settings import RemoteModelConfig
 from tests.backends.remote.kit import chat, collect, eventually, text_of, user
 from tests.providers.anthropic_fake import API_KEY, AnthropicFake, Fault
-from tests.providers.server import free_port
+from tests.support import free_port
 
 # The SDK warns on each call to a model it knows as deprecated (hidden by default outside tests).
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")

@@ -33,7 +33,7 @@ from corral.errors import ClientClosedRequest, ConfigError, UpstreamError, Upstr
 from corral.settings import RemoteModelConfig
 from tests.backends.remote.kit import collect
 from tests.providers.openai_fake import KEY, FaultKind, OpenAIFake
-from tests.providers.server import free_port
+from tests.support import free_port
 
 KEY_ENV = "FAKE_OPENAI_KEY"
 WEATHER = ToolSpec("get_weather", "The weather in a city.", {"type": "object", "properties": {}})
