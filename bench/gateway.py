@@ -78,21 +78,23 @@ import psycopg
 import redis
 
 import gateway_report as report
-from gateway_procs import (
+from gateway_load import (
     Load,
-    ServerSpec,
-    clean_env,
-    cpu_seconds,
-    free_port,
     loopback_round_trip_us,
-    machine_busy_seconds,
-    memory,
     profile_top,
     profiling,
     repin,
     run_wrk,
-    running,
     services_pinned_now,
+)
+from procs import (
+    ServerSpec,
+    clean_env,
+    cpu_seconds,
+    free_port,
+    machine_busy_seconds,
+    memory,
+    running,
 )
 
 BENCH = Path(__file__).resolve().parent
@@ -394,16 +396,16 @@ def run_all(opts: Options) -> dict[str, Any]:
     with ExitStack() as stack:
         # PostgreSQL and Redis get every CPU back however the run ends.
         stack.callback(services_pinned_now, DATABASE_SERVERS, EVERY_CPU)
-        fake_proc = stack.enter_context(running(fake, opts.work / "fake.log"))
+        fake_started = stack.enter_context(running(fake, opts.work / "fake.log"))
         servers = [Running("fake", fake.base_url, "none", None)]
         for target in opts.only[1:]:
             cpus = opts.layout.cpus(target)[1]
             spec, key = stack.enter_context(gateway(target, fake.base_url, opts.work, cpus))
-            proc = stack.enter_context(running(spec, opts.work / f"{target}.log"))
-            servers.append(Running(target, spec.base_url, key, proc.pid))
+            started = stack.enter_context(running(spec, opts.work / f"{target}.log"))
+            servers.append(Running(target, spec.base_url, key, started.pid))
         print("Servers up: " + ", ".join(LABELS[s.target] for s in servers), flush=True)
-        cells = measure_all(servers, fake_proc.pid, opts)
-        memory_after = {s.target: memory(s.pid or fake_proc.pid) for s in servers}
+        cells = measure_all(servers, fake_started.pid, opts)
+        memory_after = {s.target: memory(s.pid or fake_started.pid) for s in servers}
     return {
         "litellm_version": litellm_version,
         "cells": cells,

@@ -24,7 +24,7 @@ from typing import Any
 
 from corral.backends.remote.http import HttpClient
 from corral.backends.remote.tls import HttpxClient, UpstreamClient
-from gateway_procs import ServerSpec, clean_env, free_port, running
+from procs import ServerSpec, clean_env, free_port, running
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "upstream_clients.json"

@@ -1,7 +1,5 @@
-"""Processes for bench/gateway.py: servers pinned to CPUs, wrk runs, memory and CPU from /proc.
-
-Nothing here knows about corral or LiteLLM: a `ServerSpec` is a command, its environment, the
-CPUs it may use and the URL that answers 200 once it is ready.
+"""Load and placement for bench/gateway.py: wrk runs, py-spy profiles, CPUs pinned with
+`taskset`, loopback round trips. Starting and stopping the servers is bench/procs.py's.
 """
 
 from __future__ import annotations
@@ -18,11 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from procs import HOST
 
-HOST = "127.0.0.1"
-READY_TIMEOUT_S = 120.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "chat.lua"
 WRK_MARKER = "WRK_JSON "
 # Frames every sample goes through (entry points, the event loop, thread pools): left out of
@@ -46,122 +41,9 @@ WRAPPERS = (
 )
 
 
-@dataclass(frozen=True)
-class ServerSpec:
-    """How to start one server, where it may run, and how to know it is ready."""
-
-    name: str
-    command: list[str]
-    env: dict[str, str]
-    cpus: str
-    port: int
-    ready_path: str
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env() -> dict[str, str]:
-    """The environment without CORRAL_* variables, so the user's own settings do not leak in."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
-
-
-def process_tree(pid: int) -> list[int]:
-    """`pid` and all its descendants (from /proc/PID/task/*/children)."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        with contextlib.suppress(OSError, ValueError):
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def rss_mb(pid: int) -> float:
-    """VmRSS of one process in MB (10^6 bytes); 0 if it is gone."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024 / 1e6
-    return 0.0
-
-
-def memory(pid: int) -> dict[str, float]:
-    """RSS of the whole process tree and of its largest process (one worker), in MB."""
-    sizes = [rss_mb(member) for member in process_tree(pid)]
-    return {"rss_mb": round(sum(sizes), 1), "largest_process_mb": round(max(sizes), 1)}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process tree so far: its live processes' own, plus what
-    their exited (reaped) children took, so a worker that exits is still counted."""
-    total = 0.0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            stat = Path(f"/proc/{member}/stat").read_text()
-            parts = stat[stat.rindex(")") + 2 :].split()
-            total += sum(int(v) for v in parts[11:15]) / CLK_TCK
-    return total
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy (everything but idle and iowait)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:3]) + sum(fields[5:8])) / CLK_TCK
-
-
 def children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with status {proc.returncode} before ready")
-            with contextlib.suppress(httpx.HTTPError):
-                if http.get(url).status_code == 200:
-                    return
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer 200 within {READY_TIMEOUT_S:.0f} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-
-
-@contextlib.contextmanager
-def running(spec: ServerSpec, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server under `taskset`, wait until it is ready, yield it; always stop it."""
-    command = ["taskset", "-c", spec.cpus, *spec.command]
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(command, env=spec.env, stdout=log_file, stderr=log_file)
-        try:
-            wait_ready(proc, spec.base_url + spec.ready_path)
-            yield proc
-        except BaseException:
-            tail = log.read_text(errors="replace")[-3000:]
-            sys.stderr.write(f"--- end of the {spec.name} log ({log}) ---\n{tail}\n")
-            raise
-        finally:
-            stop(proc)
 
 
 @dataclass(frozen=True)
