@@ -19,6 +19,10 @@ from anyone else stays a `CancelledError`.
 A stream's reads share one `Within`: one timer for its deadline and one subscription to its
 flag for the whole stream. `asyncio.timeout_at` around each read would give the same answers
 but makes and cancels a timer per chunk, on the gateway's hottest path.
+
+A client that disconnects (`api.streaming.until_client_leaves`) interrupts its handler's task
+in the same way, cancel and `uncancel`, but without a flag: that watch wraps every HTTP
+request, and most end before anyone looks at their connection, so it keeps to one timer.
 """
 
 from __future__ import annotations

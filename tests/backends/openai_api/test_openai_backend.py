@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -435,6 +436,23 @@ async def test_a_cancelled_stream_stops_at_the_next_chunk(backend: OpenAIBackend
     assert isinstance(first, TextDelta)
     assert rest == []
     assert request.meter.prompt_tokens > 0
+
+
+async def test_a_cancel_from_another_thread_ends_a_stalled_stream_at_once(
+    backend: OpenAIBackend, fake: OpenAIFake
+) -> None:
+    fake.fail_next("stall", after_chunks=2, hang_s=5)
+    request = chat("one two three four five six")
+    events = await backend.stream(request)
+    first = await anext(aiter(events))
+    threading.Timer(0.1, request.cancelled.set).start()  # as the llama.cpp thread could
+    started = time.monotonic()
+
+    rest = [event async for event in events]
+
+    assert isinstance(first, TextDelta)
+    assert not any(isinstance(event, Finished) for event in rest)
+    assert time.monotonic() - started < 1
 
 
 async def test_a_cancelled_request_stops_waiting_for_the_answer(
