@@ -183,3 +183,19 @@ def test_the_flag_is_a_plain_flag_for_threads() -> None:
     cancellation.set()  # a second set changes nothing
 
     assert cancellation.is_set()
+
+
+async def test_work_that_finishes_despite_the_interrupt_leaves_the_task_cancellable() -> None:
+    cancellation = Cancellation()
+
+    async def stubborn() -> str:
+        with suppress(asyncio.CancelledError):
+            await asyncio.sleep(5)
+        return "finished anyway"
+
+    asyncio.get_running_loop().call_later(0.01, cancellation.set)
+    result = await await_within(stubborn(), cancellation, None)
+
+    assert result == "finished anyway"
+    current = asyncio.current_task()
+    assert current is not None and current.cancelling() == 0  # no cancel left pending

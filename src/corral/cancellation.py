@@ -122,14 +122,19 @@ class Within:
         assert task is not None, "called from a task"
         self._waiting = task
         try:
-            return await awaitable
+            result = await awaitable
         except asyncio.CancelledError:
-            if self._interrupted and task.uncancel() == 0:  # our own cancel, not someone else's
-                raise self._error() from None
+            if self._interrupted:
+                self._interrupted = False
+                if task.uncancel() == 0:  # our own cancel, not someone else's as well
+                    raise self._error() from None
             raise
         finally:
             self._waiting = None
+        if self._interrupted:  # the work caught our cancel and finished all the same
             self._interrupted = False
+            task.uncancel()
+        return result
 
     def close(self) -> None:
         if self._timer is not None:
