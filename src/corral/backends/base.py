@@ -7,10 +7,11 @@ backend (the model's own tokenizer, or the provider's reported usage), because b
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from corral.cancellation import Cancellation
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 Role = Literal["system", "user", "assistant", "tool"]
@@ -91,7 +92,7 @@ class GenerationRequest:
     echo: bool = False
     """Score the prompt too: logprobs for every prompt token before the generated ones."""
     meter: UsageMeter = field(default_factory=UsageMeter, compare=False)
-    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
+    cancelled: Cancellation = field(default_factory=Cancellation, compare=False)
     """Set when nobody wants the answer any more; backends stop as soon as they see it."""
     party: str = ""
     """Who asks (the tenant): a local model shares its instances between parties in turn."""
@@ -107,7 +108,7 @@ class EmbeddingRequest:
 
     inputs: list[str]
     meter: UsageMeter = field(default_factory=UsageMeter, compare=False)
-    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
+    cancelled: Cancellation = field(default_factory=Cancellation, compare=False)
     party: str = ""
     """Who asks (the tenant): a local model shares its instances between parties in turn."""
     audit: list[dict[str, Any]] = field(default_factory=list, compare=False)

@@ -13,13 +13,13 @@ import asyncio
 import dataclasses
 import itertools
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from corral.backends.base import ChatMessage, GenerationRequest, SamplingParams
+from corral.backends.token_estimates import high_token_estimate
 from corral.errors import ContextLengthExceeded, ServerError
 from corral.pipeline.gateway import Gateway, RequestContext, Target
 
@@ -28,7 +28,7 @@ Progress = Callable[[int, int], None]
 
 OUTPUT_TOKENS = 1024
 _PROMPT_OVERHEAD_TOKENS = 400  # instructions, schema hints, the chat template
-_BYTES_PER_TOKEN_BOUND = 2.5  # conservative for BPE vocabularies on EN/DE text
+_PER_LINE_TOKENS = 4  # room per line beyond its text: the newline joining it to the next
 SEED = 0
 """Every task call samples with this seed: the same input gets the same answer from a local
 model, so an answer can be checked again, and a task that fails on an input fails every time."""
@@ -241,16 +241,12 @@ def _validated(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | None
     return data, ""
 
 
-def estimate_tokens(text: str) -> int:
-    return math.ceil(len(text.encode()) / _BYTES_PER_TOKEN_BOUND) + 4
-
-
 def chunks(lines: Sequence[str], budget: int) -> list[list[int]]:
     """Split line indexes into runs whose estimated tokens fit `budget` (a line never splits)."""
     runs: list[list[int]] = [[]]
     used = 0
     for index, line in enumerate(lines):
-        cost = estimate_tokens(line)
+        cost = high_token_estimate(line) + _PER_LINE_TOKENS
         if runs[-1] and used + cost > budget:
             runs.append([])
             used = 0

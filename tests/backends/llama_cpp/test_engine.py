@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from llama_cpp.llama_grammar import LlamaGrammar
 
 from corral.backends.base import SamplingParams, TextDelta, UsageMeter
 from corral.backends.llama_cpp import engine
+from corral.cancellation import Cancellation
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +22,12 @@ def llama(model_path: Path) -> Iterator[llama_cpp.Llama]:
 
 
 def run(
-    llama: llama_cpp.Llama, params: SamplingParams, cancel: threading.Event | None = None
+    llama: llama_cpp.Llama, params: SamplingParams, cancel: Cancellation | None = None
 ) -> tuple[str, engine.GenerationOutcome]:
     prompt = llama.tokenize(b"The history of the sea", add_bos=True, special=False)
     pieces: list[TextDelta] = []
     outcome = engine.generate(
-        llama, prompt, params, None, cancel or threading.Event(), pieces.append, UsageMeter()
+        llama, prompt, params, None, cancel or Cancellation(), pieces.append, UsageMeter()
     )
     return "".join(p.text for p in pieces), outcome
 
@@ -42,7 +42,7 @@ def test_counts_exactly_the_tokens_produced(llama: llama_cpp.Llama) -> None:
 
 
 def test_cancel_stops_within_one_token(llama: llama_cpp.Llama) -> None:
-    cancel = threading.Event()
+    cancel = Cancellation()
     produced: list[TextDelta] = []
 
     def emit(delta: TextDelta) -> None:
@@ -66,7 +66,7 @@ def test_cancel_stops_a_long_prompt_between_two_batches(
     model_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = llama_cpp.Llama(str(model_path), n_ctx=512, n_batch=64, verbose=False)
-    cancel = threading.Event()
+    cancel = Cancellation()
     evaluated: list[int] = []
     evaluate = model.eval
 
@@ -106,7 +106,7 @@ def test_a_prompt_evaluated_in_steps_gives_llamas_own_answer(
         prompt,
         SamplingParams(max_tokens=12, temperature=0),
         None,
-        threading.Event(),
+        Cancellation(),
         pieces.append,
         UsageMeter(),
     )
@@ -141,7 +141,7 @@ def test_a_finished_generation_frees_its_sampler_and_grammar(llama: llama_cpp.Ll
         prompt,
         SamplingParams(max_tokens=4),
         grammar,
-        threading.Event(),
+        Cancellation(),
         lambda _: None,
         UsageMeter(),
     )

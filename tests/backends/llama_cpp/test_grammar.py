@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from corral.backends.llama_cpp.grammar import (
     llama_cpp_accepts,
 )
 from corral.backends.schema_limits import SchemaLimits
+from corral.cancellation import Cancellation
 from corral.errors import InvalidRequest, SchemaLimitExceeded
 
 
@@ -42,7 +42,7 @@ def answer(llama: llama_cpp.Llama, compiler: GrammarCompiler, schema: Any, token
     prompt = llama.tokenize(b"Write something.", add_bos=True, special=False)
     pieces: list[TextDelta] = []
     params = SamplingParams(max_tokens=tokens, temperature=0)
-    engine.generate(llama, prompt, params, grammar, threading.Event(), pieces.append, UsageMeter())
+    engine.generate(llama, prompt, params, grammar, Cancellation(), pieces.append, UsageMeter())
     return "".join(p.text for p in pieces)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -27,7 +26,6 @@ from corral.backends.base import (
     ToolSpec,
 )
 from corral.backends.openai_api import OpenAIBackend, build, build_for_url
-from corral.backends.openai_api.translate import retry_after_s
 from corral.backends.remote.common import prompt_token_bound
 from corral.errors import ClientClosedRequest, ConfigError, UpstreamError, UpstreamRejected
 from corral.settings import RemoteModelConfig
@@ -377,16 +375,6 @@ async def test_retry_after_is_passed_on(backend: OpenAIBackend, fake: OpenAIFake
     assert caught.value.retry_after_s == 7 and caught.value.upstream_status == 429
 
 
-def test_retry_after_reads_seconds_milliseconds_and_http_dates() -> None:
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-
-    assert retry_after_s({"retry-after": "2.5"}) == 2.5
-    assert retry_after_s({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
-    assert 28 < (retry_after_s({"retry-after": later}) or 0) <= 30
-    assert retry_after_s({"retry-after": "soon"}) is None
-    assert retry_after_s({}) is None
-
-
 async def test_a_wrong_key_is_an_auth_failure_that_hides_the_key(
     running_fake: tuple[OpenAIFake, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -445,6 +433,23 @@ async def test_a_cancelled_stream_stops_at_the_next_chunk(backend: OpenAIBackend
     assert isinstance(first, TextDelta)
     assert rest == []
     assert request.meter.prompt_tokens > 0
+
+
+async def test_a_cancel_from_another_thread_ends_a_stalled_stream_at_once(
+    backend: OpenAIBackend, fake: OpenAIFake
+) -> None:
+    fake.fail_next("stall", after_chunks=2, hang_s=5)
+    request = chat("one two three four five six")
+    events = await backend.stream(request)
+    first = await anext(aiter(events))
+    threading.Timer(0.1, request.cancelled.set).start()  # as the llama.cpp thread could
+    started = time.monotonic()
+
+    rest = [event async for event in events]
+
+    assert isinstance(first, TextDelta)
+    assert not any(isinstance(event, Finished) for event in rest)
+    assert time.monotonic() - started < 1
 
 
 async def test_a_cancelled_request_stops_waiting_for_the_answer(

@@ -6,18 +6,15 @@ The SDK's and the transport's exceptions are mapped to corral's `UpstreamError`s
 boundary, `_upstream_errors`; messages never carry the provider key.
 
 While it waits for the provider, a call also watches `request.cancelled`: once it is set, the
-upstream request is abandoned (its connection closed) within `_POLL_S`; `generate` then raises
+upstream request is abandoned (its connection closed) at once; `generate` then raises
 `ClientClosedRequest` and a stream simply ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import contextmanager, suppress
-from typing import TypeVar
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import anthropic
 import httpx2
@@ -34,12 +31,17 @@ from corral.backends.base import (
     GenerationResult,
     StreamEvent,
 )
-from corral.backends.remote.common import classify, prompt_token_bound
+from corral.backends.remote.common import (
+    classify,
+    prompt_token_bound,
+    redact_key,
+    retry_after_s,
+)
+from corral.cancellation import Within, await_within
 from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError
 from corral.settings import RemoteModelConfig
 
-T = TypeVar("T")
-_POLL_S = 0.05
+_CANCELLED = "The client went away; the upstream call stopped."
 # An `error` event inside a stream arrives after HTTP 200; its type says what it would have been.
 _ERROR_TYPE_STATUS = {
     "invalid_request_error": 400,
@@ -90,10 +92,12 @@ class AnthropicBackend:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         translated = to_anthropic(request, self.config.upstream_model, self.context_length)
-        deadline = time.monotonic() + self.config.timeout_s
         with self._upstream_errors():
-            message: Message = await self._watch(
-                self._client.messages.create(**translated.body, stream=False), request, deadline
+            message: Message = await await_within(
+                self._client.messages.create(**translated.body, stream=False),
+                request.cancelled,
+                self._deadline(),
+                message=_CANCELLED,
             )
         result = from_message(message, translated.json)
         request.meter.prompt_tokens = result.usage.prompt_tokens
@@ -103,10 +107,13 @@ class AnthropicBackend:
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         """Send the request and wait for the provider's HTTP answer, then return its events."""
         translated = to_anthropic(request, self.config.upstream_model, self.context_length)
-        deadline = time.monotonic() + self.config.timeout_s
+        deadline = self._deadline()
         with self._upstream_errors():
-            upstream: AsyncStream[RawMessageStreamEvent] = await self._watch(
-                self._client.messages.create(**translated.body, stream=True), request, deadline
+            upstream: AsyncStream[RawMessageStreamEvent] = await await_within(
+                self._client.messages.create(**translated.body, stream=True),
+                request.cancelled,
+                deadline,
+                message=_CANCELLED,
             )
         return self._events(upstream, request, translated.json, deadline)
 
@@ -119,10 +126,11 @@ class AnthropicBackend:
     ) -> AsyncIterator[StreamEvent]:
         translator = StreamTranslator(request.meter, emulation)
         events = aiter(upstream)
+        within = Within(request.cancelled, deadline, message=_CANCELLED)
         try:
             with self._upstream_errors():
                 while translator.finished is None:
-                    event = await self._watch(_next(events), request, deadline)
+                    event = await within.wait(anext(events, None))
                     if event is None:
                         raise MalformedStream("the stream ended before message_stop")
                     for out in translator.feed(event):
@@ -130,27 +138,13 @@ class AnthropicBackend:
         except ClientClosedRequest:
             return
         finally:
+            within.close()
             await upstream.close()
 
     # -- waiting -------------------------------------------------------------------------------
 
-    async def _watch(self, work: Awaitable[T], request: GenerationRequest, deadline: float) -> T:
-        """Await `work` unless the request is cancelled or the deadline passes first."""
-        task = asyncio.ensure_future(work)
-        try:
-            while not task.done():
-                if request.cancelled.is_set():
-                    raise ClientClosedRequest("The client went away; the upstream call stopped.")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._timed_out()
-                await asyncio.wait({task}, timeout=min(_POLL_S, remaining))
-            return task.result()
-        finally:
-            if not task.done():
-                task.cancel()
-                with suppress(asyncio.CancelledError, Exception):
-                    await task
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.config.timeout_s
 
     def _timed_out(self) -> UpstreamError:
         return UpstreamError(
@@ -170,7 +164,7 @@ class AnthropicBackend:
             yield
         except anthropic.APIStatusError as exc:
             raise self._status_error(exc) from None
-        except anthropic.APITimeoutError:
+        except (anthropic.APITimeoutError, TimeoutError):
             raise self._timed_out() from None
         except anthropic.APIConnectionError as exc:
             raise classify(self.name, None, self._redact(str(exc))) from None
@@ -192,33 +186,8 @@ class AnthropicBackend:
             status = _ERROR_TYPE_STATUS.get(exc.type or "", 500)
         kind = exc.type or "error"
         detail = f"{kind}: {exc.api_message}" if exc.api_message else kind
-        retry_after = _retry_after_s(exc.response.headers.get("retry-after"))
+        retry_after = retry_after_s(exc.response.headers)
         return classify(self.name, status, self._redact(detail), retry_after)
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "[redacted]") if self._key else text
-
-
-async def _next(
-    events: AsyncIterator[RawMessageStreamEvent],
-) -> RawMessageStreamEvent | None:
-    """The next event, or None at the end (a task must not raise StopAsyncIteration)."""
-    try:
-        return await anext(events)
-    except StopAsyncIteration:
-        return None
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """Retry-After as seconds, or as an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
+        return redact_key(text, self._key)

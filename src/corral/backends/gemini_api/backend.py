@@ -9,15 +9,14 @@ version is pinned to `v1beta`, where `responseJsonSchema` and `parametersJsonSch
 SDK release defaults to `v1`).
 
 Every SDK or transport failure is translated at one boundary (`_upstream_errors`) into corral's
-`UpstreamError` family; the provider key never appears in a message. A request stops within
-`_POLL_S` once its `cancelled` event is set, and gives up after `timeout_s` (first byte to last).
+`UpstreamError` family; the provider key never appears in a message. A request stops as soon
+as its `cancelled` flag is set, and gives up after `timeout_s` (first byte to last).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
@@ -43,18 +42,21 @@ from corral.backends.base import (
 from corral.backends.gemini_api import translate
 from corral.backends.remote.common import (
     classify,
-    estimate_tokens,
     meter_text,
     prompt_token_bound,
     prompt_token_estimate,
+    redact_key,
+    retry_after_s,
 )
 from corral.backends.remote.http import tls_context
-from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError
+from corral.backends.token_estimates import estimate_tokens
+from corral.cancellation import Cancellation, Within, await_within
+from corral.errors import InvalidRequest, UpstreamError
 from corral.observability.redact import redact
 from corral.settings import RemoteModelConfig
 
 T = TypeVar("T")
-_POLL_S = 0.05
+_CANCELLED = "The request was cancelled; Gemini was told to stop."
 _END = object()
 """Put on a stream's queue after its last chunk."""
 _MALFORMED = (errors.UnknownApiResponseError, json.JSONDecodeError, pydantic.ValidationError)
@@ -67,7 +69,7 @@ class _Call:
     contents: list[types.Content]
     config: types.GenerateContentConfig
     deadline: float
-    cancelled: threading.Event
+    cancelled: Cancellation
 
 
 class GeminiBackend:
@@ -119,7 +121,7 @@ class GeminiBackend:
         )
         with _owned(job):
             async with self._upstream_errors():
-                response = await self._bounded(job, call)
+                response = await self._within(job, call)
         answer = translate.from_response(response)
         meter = request.meter
         if answer.usage is None:  # an estimate, as for a stream cut short
@@ -139,11 +141,14 @@ class GeminiBackend:
         request.meter.prompt_tokens = prompt_token_estimate(request)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         pump = asyncio.ensure_future(self._pump(call, queue))
+        within = Within(call.cancelled, call.deadline, message=_CANCELLED)
         try:
-            first = await self._next_chunk(queue, call)
+            first = await self._next_chunk(queue, within)
         except BaseException:
             pump.cancel()
             raise
+        finally:
+            within.close()  # the stream's own reads share another, made when they start
         return self._events(request, call, queue, pump, first)
 
     async def _pump(self, call: _Call, queue: asyncio.Queue[Any]) -> None:
@@ -159,14 +164,12 @@ class GeminiBackend:
             queue.put_nowait(exc)
 
     async def _next_chunk(
-        self, queue: asyncio.Queue[Any], call: _Call
+        self, queue: asyncio.Queue[Any], within: Within
     ) -> types.GenerateContentResponse | None:
-        getter = asyncio.ensure_future(queue.get())
-        with _owned(getter):
-            async with self._upstream_errors():
-                item = await self._bounded(getter, call)
-                if isinstance(item, BaseException):
-                    raise item
+        async with self._upstream_errors():
+            item = await within.wait(queue.get())
+            if isinstance(item, BaseException):
+                raise item
         return None if item is _END else item
 
     async def _events(
@@ -179,12 +182,16 @@ class GeminiBackend:
     ) -> AsyncIterator[StreamEvent]:
         progress = _StreamProgress(request)
         chunk = first
-        with _owned(pump):
-            while chunk is not None:
-                for event in progress.take(translate.from_response(chunk)):
-                    yield event
-                chunk = await self._next_chunk(queue, call)
-            yield progress.finished(self.name)
+        within = Within(call.cancelled, call.deadline, message=_CANCELLED)
+        try:
+            with _owned(pump):
+                while chunk is not None:
+                    for event in progress.take(translate.from_response(chunk)):
+                        yield event
+                    chunk = await self._next_chunk(queue, within)
+                yield progress.finished(self.name)
+        finally:
+            within.close()
 
     # -- embeddings --------------------------------------------------------------------------
 
@@ -197,7 +204,7 @@ class GeminiBackend:
         inputs = request.inputs
         if not inputs:
             return EmbeddingResult([], 0)
-        call = _Call([], types.GenerateContentConfig(), self._deadline(), threading.Event())
+        call = _Call([], types.GenerateContentConfig(), self._deadline(), request.cancelled)
         # One Content per input: given bare strings, the SDK merges them into one multimodal
         # content (one vector) for models named gemini-*.
         contents: Any = [translate.user_text(text) for text in inputs]
@@ -208,7 +215,7 @@ class GeminiBackend:
         )
         with _owned(job):
             async with self._upstream_errors():
-                response = await self._bounded(job, call)
+                response = await self._within(job, call)
                 vectors = translate.embedding_values(response, len(inputs))
         return EmbeddingResult(vectors, sum(estimate_tokens(text) for text in inputs))
 
@@ -228,17 +235,9 @@ class GeminiBackend:
     def _deadline(self) -> float:
         return asyncio.get_running_loop().time() + self.config.timeout_s
 
-    async def _bounded(self, job: asyncio.Future[T], call: _Call) -> T:
+    async def _within(self, job: asyncio.Future[T], call: _Call) -> T:
         """`job`'s result, unless the request is cancelled or its deadline passes first."""
-        loop = asyncio.get_running_loop()
-        while not job.done():
-            if call.cancelled.is_set():
-                raise ClientClosedRequest("The request was cancelled; Gemini was told to stop.")
-            remaining = call.deadline - loop.time()
-            if remaining <= 0:
-                raise classify(self.name, None, f"no answer within {self.config.timeout_s:g} s")
-            await asyncio.wait({job}, timeout=min(_POLL_S, remaining))
-        return job.result()
+        return await await_within(job, call.cancelled, call.deadline, message=_CANCELLED)
 
     @asynccontextmanager
     async def _upstream_errors(self) -> AsyncIterator[None]:
@@ -247,6 +246,10 @@ class GeminiBackend:
             yield
         except errors.APIError as exc:
             raise self._api_error(exc) from None
+        except TimeoutError:  # the deadline of the whole call, not one connection's
+            raise classify(
+                self.name, None, f"no answer within {self.config.timeout_s:g} s"
+            ) from None
         except httpx.TimeoutException:
             raise classify(self.name, None, "the connection timed out") from None
         except httpx.TransportError as exc:
@@ -261,10 +264,10 @@ class GeminiBackend:
         if status == 400 and "API_KEY_INVALID" in json.dumps(exc.details, default=str):
             status = 401  # Google answers 400 to a wrong key; it is still a credentials problem
         detail = self._redact(translate.response_detail(exc.details))
-        return classify(self.name, status, detail, _retry_after_s(exc))
+        return classify(self.name, status, detail, _retry_delay_s(exc))
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "[redacted]") if self._key else text
+        return redact_key(text, self._key)
 
 
 def broken(backend: str, detail: str) -> UpstreamError:
@@ -294,13 +297,11 @@ def _swallow(job: asyncio.Future[Any]) -> None:
         job.exception()
 
 
-def _retry_after_s(exc: errors.APIError) -> float | None:
+def _retry_delay_s(exc: errors.APIError) -> float | None:
     """From the Retry-After header, or from Google's RetryInfo detail (`"retryDelay": "37s"`)."""
-    headers = getattr(exc.response, "headers", None) or {}
-    header = headers.get("retry-after") or headers.get("Retry-After")
-    if header is not None:
-        with suppress(TypeError, ValueError):
-            return float(str(header))
+    from_header = retry_after_s(getattr(exc.response, "headers", None) or {})
+    if from_header is not None:
+        return from_header
     error = exc.details.get("error", {}) if isinstance(exc.details, dict) else {}
     for detail in error.get("details", []) if isinstance(error, dict) else []:
         delay = detail.get("retryDelay") if isinstance(detail, dict) else None

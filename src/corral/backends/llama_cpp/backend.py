@@ -8,7 +8,6 @@ cannot fit is refused at once and never waits behind others.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from corral.backends.llama_cpp import engine, loader, scoring, tools
 from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.pool import InstancePool
 from corral.backends.schema_limits import SchemaLimits
+from corral.cancellation import Cancellation
 from corral.errors import BackendFailed, ContextLengthExceeded, InvalidRequest
 from corral.settings import LocalModelConfig
 
@@ -159,7 +159,7 @@ class LlamaCppBackend:
         instance: _Instance,
         request: GenerationRequest,
         prepared: _Prepared,
-        cancel: threading.Event,
+        cancel: Cancellation,
         emit: Callable[[TextDelta], None],
     ) -> Any:
         def run() -> engine.GenerationOutcome:
@@ -371,7 +371,7 @@ async def _replay(result: GenerationResult) -> AsyncIterator[StreamEvent]:
 
 
 async def _relay(
-    events: asyncio.Queue[StreamEvent | BaseException], cancel: threading.Event
+    events: asyncio.Queue[StreamEvent | BaseException], cancel: Cancellation
 ) -> AsyncIterator[StreamEvent]:
     try:
         while True:

@@ -9,7 +9,6 @@ or one prompt batch.
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,6 +26,7 @@ from corral.backends.base import (
     UsageMeter,
 )
 from corral.backends.llama_cpp.decoding import StopMatcher, Utf8Assembler
+from corral.cancellation import Cancellation
 
 EndReason = Literal["stop", "length", "cancelled"]
 PROMPT_STEP = 128
@@ -45,7 +45,7 @@ def generate(
     prompt_tokens: list[int],
     params: SamplingParams,
     grammar: LlamaGrammar | None,
-    cancel: threading.Event,
+    cancel: Cancellation,
     emit: Callable[[TextDelta], None],
     meter: UsageMeter,
     end_logprob: bool = False,
@@ -107,7 +107,7 @@ def generate(
 
 
 def _evaluate_prompt(
-    llama: llama_cpp.Llama, prompt_tokens: list[int], cancel: threading.Event
+    llama: llama_cpp.Llama, prompt_tokens: list[int], cancel: Cancellation
 ) -> bool:
     """Evaluate all but the prompt's last token batch by batch, False if cancelled between two.
 

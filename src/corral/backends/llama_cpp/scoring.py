@@ -8,7 +8,6 @@ kept too, since a token's logprob depends on the tokens before it and nothing el
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import llama_cpp
@@ -16,6 +15,7 @@ import numpy as np
 
 from corral.backends.base import TokenLogprob, TopLogprob
 from corral.backends.llama_cpp.engine import PROMPT_STEP, log_softmax, token_text
+from corral.cancellation import Cancellation
 
 
 @dataclass(slots=True)
@@ -32,7 +32,7 @@ def score_prompt(
     tokens: list[int],
     top_n: int,
     cache: PromptScores,
-    cancel: threading.Event,
+    cancel: Cancellation,
 ) -> list[TokenLogprob] | None:
     """One entry per prompt token (the first has no logprob, as OpenAI's), None if cancelled.
 

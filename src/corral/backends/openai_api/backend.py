@@ -13,10 +13,9 @@ that ends early is still charged for what the provider produced.
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from corral.backends.base import (
     BackendHealth,
@@ -30,16 +29,21 @@ from corral.backends.base import (
     ToolCallDelta,
 )
 from corral.backends.openai_api import translate, wire
-from corral.backends.remote.common import classify, meter_text, prompt_token_bound
-from corral.backends.remote.deadline import Deadline
+from corral.backends.remote.common import (
+    classify,
+    meter_text,
+    prompt_token_bound,
+    prompt_token_estimate,
+    redact_key,
+    retry_after_s,
+)
+from corral.cancellation import Within, await_within
 from corral.errors import ClientClosedRequest, UpstreamError
 from corral.observability.redact import redact
 from corral.settings import RemoteModelConfig
 
-T = TypeVar("T")
-_CANCEL_POLL_S = 0.05
-_MIN_SECRET_LENGTH = 8
 _MAX_DETAIL_CHARS = 500
+_CANCELLED = "The request was cancelled before the provider answered."
 
 
 class OpenAIBackend:
@@ -64,43 +68,51 @@ class OpenAIBackend:
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         arguments = translate.chat_arguments(request, self._options)
         with self._upstream_errors():
-            completion = await self._answer(
+            completion = await await_within(
                 self._wire.post("/chat/completions", arguments),
                 request.cancelled,
+                self._deadline(),
+                message=_CANCELLED,
             )
             return translate.result(completion, request)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         arguments = translate.chat_arguments(request, self._options)
-        deadline = asyncio.get_running_loop().time() + self._timeout_s
+        deadline = self._deadline()
         with self._upstream_errors():
-            async with asyncio.timeout_at(deadline):
-                events = await self._wire.events(
+            events = await await_within(
+                self._wire.events(
                     "/chat/completions",
                     {**arguments, "stream": True, "stream_options": {"include_usage": True}},
-                )
+                ),
+                request.cancelled,
+                deadline,
+                message=_CANCELLED,
+            )
         return self._relay(events, request, deadline)
 
     async def _relay(
         self, chunks: AsyncGenerator[Any, None], request: GenerationRequest, deadline: float
     ) -> AsyncIterator[StreamEvent]:
         state = translate.StreamState()
-        request.meter.prompt_tokens = translate.estimate_prompt(request)
-        timer = Deadline(deadline)
+        request.meter.prompt_tokens = prompt_token_estimate(request)
+        within = Within(request.cancelled, deadline, message=_CANCELLED)
         try:
             # One error boundary for the whole stream: the consumer's own exceptions never
             # enter this generator (closing it only throws GeneratorExit, which passes).
             with self._upstream_errors():
-                while not request.cancelled.is_set():
-                    chunk = await timer.wait(anext(chunks, None))
+                while True:
+                    chunk = await within.wait(anext(chunks, None))
                     if chunk is None:
                         yield self._finished(state, request)
                         return
                     for event in state.feed(chunk):
                         _meter(event, request)
                         yield event
+        except ClientClosedRequest:
+            return  # whoever cancelled has stopped reading: the stream just ends
         finally:
-            timer.cancel()
+            within.close()
             await chunks.aclose()
 
     def _finished(self, state: translate.StreamState, request: GenerationRequest) -> Finished:
@@ -138,22 +150,8 @@ class OpenAIBackend:
 
     # -- the error boundary ------------------------------------------------------------------
 
-    async def _answer(self, call: Awaitable[T], cancelled: threading.Event) -> T:
-        """Await `call` within the deadline, giving up once `cancelled` is set."""
-        task = asyncio.current_task()
-        assert task is not None, "called from a task"
-        watch = _CancelWatch(cancelled, task)
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await call
-        except asyncio.CancelledError:
-            if watch.given_up and task.uncancel() == 0:
-                raise ClientClosedRequest(
-                    "The request was cancelled before the provider answered."
-                ) from None
-            raise
-        finally:
-            watch.stop()
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self._timeout_s
 
     @contextmanager
     def _upstream_errors(self) -> Iterator[None]:
@@ -162,9 +160,8 @@ class OpenAIBackend:
         try:
             yield
         except wire.StatusError as exc:
-            retry_after = translate.retry_after_s(exc.headers)
             detail = self._scrub(exc.detail())[:_MAX_DETAIL_CHARS]
-            raise classify(name, exc.status, detail, retry_after) from None
+            raise classify(name, exc.status, detail, retry_after_s(exc.headers)) from None
         except TimeoutError:
             raise classify(name, None, f"no answer within {self._timeout_s:g} s") from None
         except OSError as exc:  # refused, reset, or closed before the answer was whole
@@ -184,9 +181,7 @@ class OpenAIBackend:
 
     def _scrub(self, text: str) -> str:
         """The provider key never leaves in a message, even when the provider echoes it."""
-        if len(self._key) >= _MIN_SECRET_LENGTH:
-            text = text.replace(self._key, "[redacted]")
-        return text
+        return redact_key(text, self._key)
 
 
 def _meter(event: StreamEvent, request: GenerationRequest) -> None:
@@ -194,30 +189,3 @@ def _meter(event: StreamEvent, request: GenerationRequest) -> None:
         meter_text(request.meter, event.text)
     elif isinstance(event, ToolCallDelta):
         meter_text(request.meter, (event.name or "") + event.arguments)
-
-
-class _CancelWatch:
-    """Cancels `task` once `cancelled` is set. The flag is set from other threads too, so a
-    timer looks at it every `_CANCEL_POLL_S` (cheaper than a second task to race against).
-
-    A class rather than a closure that re-arms itself: such a closure refers to itself, and the
-    cycle would leave each request's task for the garbage collector to find."""
-
-    __slots__ = ("_cancelled", "_loop", "_task", "_timer", "given_up")
-
-    def __init__(self, cancelled: threading.Event, task: asyncio.Task[Any]) -> None:
-        self._cancelled = cancelled
-        self._task = task
-        self._loop = task.get_loop()
-        self.given_up = False
-        self._timer = self._loop.call_later(_CANCEL_POLL_S, self._look)
-
-    def _look(self) -> None:
-        if self._cancelled.is_set():
-            self.given_up = True
-            self._task.cancel()
-        else:
-            self._timer = self._loop.call_later(_CANCEL_POLL_S, self._look)
-
-    def stop(self) -> None:
-        self._timer.cancel()  # a cancelled handle drops its callback, so nothing points back

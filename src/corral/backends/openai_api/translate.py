@@ -12,10 +12,7 @@ A field of the wrong shape is a `ValueError`, which the backend reports as a mal
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from corral.backends.base import (
@@ -33,7 +30,7 @@ from corral.backends.base import (
     Usage,
     UsageMeter,
 )
-from corral.backends.remote.common import meter_text, prompt_token_bound, text_prompt
+from corral.backends.remote.common import meter_text, prompt_token_estimate, text_prompt
 
 _FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -42,7 +39,6 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
-_BYTES_PER_TOKEN_ESTIMATE = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +166,6 @@ def usage(reported: Any, meter: UsageMeter) -> Usage:
     return Usage(meter.prompt_tokens, meter.completion_tokens)
 
 
-def estimate_prompt(request: GenerationRequest) -> int:
-    """A guess of the prompt's tokens, billed only if the provider never reports its count."""
-    return math.ceil(prompt_token_bound(request) / _BYTES_PER_TOKEN_ESTIMATE)
-
-
 def logprobs(content: Any) -> list[TokenLogprob]:
     """`logprobs.content` of a choice: each token with its alternatives."""
     return [
@@ -203,7 +194,7 @@ def result(completion: Any, request: GenerationRequest) -> GenerationResult:
         raise ValueError("message.content is not text")
     reported = completion.get("usage")
     if reported is None:
-        request.meter.prompt_tokens = estimate_prompt(request)
+        request.meter.prompt_tokens = prompt_token_estimate(request)
         request.meter.completion_tokens = 0
         meter_text(request.meter, text)
     calls = [
@@ -320,25 +311,3 @@ def _count(value: dict[str, Any], name: str) -> int:
     if not isinstance(field, int) or isinstance(field, bool) or field < 0:
         raise ValueError(f"usage.{name} is not a count")
     return field
-
-
-def retry_after_s(headers: Any) -> float | None:
-    """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-import math
 import os
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 from corral.backends.base import GenerationRequest, SamplingParams, UsageMeter
+from corral.backends.token_estimates import estimate_tokens, tokens_of_bytes
 from corral.errors import ConfigError, InvalidRequest, UpstreamError, UpstreamRejected
 from corral.settings import RemoteModelConfig
 
 # Per message, beyond its UTF-8 bytes: role markers and separators of any chat template.
 _PER_MESSAGE_TOKENS = 8
-_BYTES_PER_TOKEN_ESTIMATE = 4
+# A shorter "key" is a test's or a placeholder; replacing it would mangle ordinary words.
+_MIN_SECRET_LENGTH = 8
 
 
 def api_key(config: RemoteModelConfig) -> str | None:
@@ -73,20 +77,53 @@ def prompt_token_bound(request: GenerationRequest) -> int:
     return total
 
 
-def estimate_tokens(text: str) -> int:
-    """About how many tokens a text is (4 UTF-8 bytes a token): for billing what a provider
-    did not count, never for budget holds (those use the bounds above)."""
-    return math.ceil(len(text.encode()) / _BYTES_PER_TOKEN_ESTIMATE)
-
-
 def prompt_token_estimate(request: GenerationRequest) -> int:
     """The prompt's tokens as billed when the provider never reported them (a cut stream)."""
-    return math.ceil(prompt_token_bound(request) / _BYTES_PER_TOKEN_ESTIMATE)
+    return tokens_of_bytes(prompt_token_bound(request))
 
 
 def meter_text(meter: UsageMeter, text: str) -> None:
     """Count streamed text until the provider reports exact usage (a client may leave first)."""
-    meter.completion_tokens += math.ceil(len(text.encode()) / _BYTES_PER_TOKEN_ESTIMATE)
+    meter.completion_tokens += estimate_tokens(text)
+
+
+def redact_key(text: str, key: str) -> str:
+    """`text` without the provider key in it (a provider may echo the key back in an error)."""
+    if len(key) >= _MIN_SECRET_LENGTH:
+        text = text.replace(key, "[redacted]")
+    return text
+
+
+def retry_after_s(headers: Any) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date).
+
+    `headers`: any mapping with `get`; a plain dict's names may be lower case or capitalised.
+    """
+    millis = _header(headers, "retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = _header(headers, "retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _header(headers: Any, name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.title())
+    return None if value is None else str(value)
 
 
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
