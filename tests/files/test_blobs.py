@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from corral.errors import PayloadTooLarge
-from corral.files.blobs import Blobs
+from corral.files.blobs import ABANDONED_S, Blobs
 
 
 def test_an_upload_appears_under_its_id_only_once_kept(tmp_path: Path) -> None:
@@ -51,3 +53,16 @@ def test_a_removed_file_is_gone_and_removing_it_again_is_harmless(tmp_path: Path
     blobs.remove("file-00cd")
 
     assert not blobs.path("file-00cd").exists()
+
+
+def test_an_upload_abandoned_by_a_dead_process_is_cleared_by_the_next(tmp_path: Path) -> None:
+    blobs = Blobs(tmp_path / "files")
+    dead = blobs.receive(max_bytes=10)
+    dead.write(b"half")
+    os.utime(dead.path, (time.time() - ABANDONED_S - 1,) * 2)
+    live = blobs.receive(max_bytes=10)
+    dead.finish()  # the test's own handle on it; a dead process has none
+
+    assert not dead.path.exists()
+    assert live.path.exists()
+    live.discard()

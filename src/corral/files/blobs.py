@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+import time
 from pathlib import Path
 
 from corral.errors import PayloadTooLarge
@@ -26,7 +27,9 @@ class Blobs:
         return self.root / file_id[-2:] / file_id
 
     def receive(self, max_bytes: int) -> Incoming:
-        return Incoming(private_dir(self.root / "incoming"), max_bytes)
+        incoming = private_dir(self.root / "incoming")
+        _forget_abandoned(incoming)
+        return Incoming(incoming, max_bytes)
 
     def keep(self, incoming: Incoming, file_id: str) -> Path:
         """Move a whole upload into place under `file_id` (atomic: one rename)."""
@@ -78,6 +81,19 @@ class Incoming:
         if not self.kept:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+
+
+ABANDONED_S = 24 * 3600
+"""An upload's temporary file untouched this long was left by a process that died mid-upload
+(a live upload writes to it as its bytes arrive)."""
+
+
+def _forget_abandoned(directory: Path) -> None:
+    cutoff = time.time() - ABANDONED_S
+    for part in directory.glob("*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
 
 
 def too_large(max_bytes: int) -> PayloadTooLarge:
