@@ -66,3 +66,15 @@ async def test_a_body_cut_short_is_refused() -> None:
 async def test_garbage_is_refused() -> None:
     with pytest.raises(InvalidRequest, match="no first boundary"):
         await read_form(chunks_of(b"x" * 100_000, 1000), b"abc", lambda _: None)
+
+
+async def test_the_fields_before_the_file_can_be_refused_before_its_bytes_are_read() -> None:
+    content_type, body = encoded({"file": ("a.txt", DATA)}, {"purpose": "pictures"})
+    received: list[bytes] = []
+
+    def refuse(fields: dict[str, str]) -> None:
+        raise InvalidRequest(f"no {fields['purpose']}")
+
+    with pytest.raises(InvalidRequest, match="no pictures"):
+        await read_form(chunks_of(body, 64), boundary_of(content_type), received.append, refuse)
+    assert received == []

@@ -47,9 +47,13 @@ def boundary_of(content_type: str | None) -> bytes:
 
 
 async def read_form(
-    chunks: AsyncIterator[bytes], boundary: bytes, sink: Callable[[bytes], None]
+    chunks: AsyncIterator[bytes],
+    boundary: bytes,
+    sink: Callable[[bytes], None],
+    before_file: Callable[[dict[str, str]], None] = lambda _: None,
 ) -> Form:
-    """The form's fields; the bytes of its `file` part go to `sink` as they come."""
+    """The form's fields; the bytes of its `file` part go to `sink` as they come.
+    `before_file` sees the fields sent before the file (it may refuse them early)."""
     reader = _Reader(chunks)
     delimiter = b"--" + boundary
     await reader.until(delimiter, MAX_PREAMBLE_BYTES, "no first boundary")
@@ -64,6 +68,7 @@ async def read_form(
             if form.has_file:
                 raise bad("it has more than one 'file' part")
             form.has_file, form.filename = True, filename
+            before_file(form.fields)
             await reader.stream_until(end, sink)
         else:
             value = await reader.until(end, MAX_FIELD_BYTES, f"the field '{name}' is too long")

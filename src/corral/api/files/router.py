@@ -15,7 +15,7 @@ from corral.api.files.multipart import MAX_FIELD_BYTES, MAX_PARTS, boundary_of, 
 from corral.api.files.protocol import FileDeleted, FileList, FileObject
 from corral.errors import ClientClosedRequest, InvalidRequest
 from corral.files.blobs import too_large
-from corral.files.store import FileStore
+from corral.files.store import FileStore, check_purpose
 from corral.files.validate import PURPOSES
 from corral.pipeline.gateway import RequestContext
 
@@ -62,7 +62,7 @@ async def upload_file(http: Request, ctx: ContextDep, services: ServicesDep) -> 
     boundary = boundary_of(http.headers.get("content-type"))
     incoming = store.receive()
     try:
-        form = await read_form(_body(http), boundary, incoming.write)
+        form = await read_form(_body(http), boundary, incoming.write, _early_purpose)
         if not form.has_file:
             raise InvalidRequest("Missing required parameter: 'file'.", param="file")
         purpose = form.fields.get("purpose")
@@ -77,6 +77,13 @@ async def upload_file(http: Request, ctx: ContextDep, services: ServicesDep) -> 
     finally:
         incoming.discard()
     return FileObject.of(record)
+
+
+def _early_purpose(fields: dict[str, str]) -> None:
+    """A purpose sent before the file (as the SDK sends it) is checked before its bytes are
+    read, so a wrong one is not answered only after a long upload."""
+    if "purpose" in fields:
+        check_purpose(fields["purpose"])
 
 
 async def _body(http: Request) -> AsyncIterator[bytes]:
