@@ -28,6 +28,8 @@ from corral.api.chat.router import router as chat_router
 from corral.api.completions.router import router as completions_router
 from corral.api.deps import Services
 from corral.api.embeddings.router import router as embeddings_router
+from corral.api.files.router import UPLOAD_PATH
+from corral.api.files.router import router as files_router
 from corral.api.health import router as health_router
 from corral.api.hot_routes import HotRoutes, post_routes
 from corral.api.licences.router import router as licences_router
@@ -273,6 +275,7 @@ def create_app(services: Services) -> ASGIApp:
         completions_router,
         embeddings_router,
         responses_router,
+        files_router,
         access_router,
         models_router,
         licences_router,
@@ -287,7 +290,9 @@ def create_app(services: Services) -> ASGIApp:
     inference = (chat_router, completions_router, embeddings_router, responses_router, tasks_router)
     openapi.install(api, routers, inference)
     hot = HotRoutes(api, post_routes((chat_router, completions_router, embeddings_router)))
-    limited = BodySizeLimitMiddleware(hot, max_bytes=services.settings.server.max_body_bytes)
+    limited = BodySizeLimitMiddleware(
+        hot, max_bytes=services.settings.server.max_body_bytes, exempt=(UPLOAD_PATH,)
+    )
     return RequestContextMiddleware(limited, metrics=services.metrics)
 
 

@@ -31,7 +31,7 @@ _DESCRIPTIONS = {
     "403": "The key may not use this route or model.",
     "404": "What the path names does not exist (or is not visible to this key).",
     "409": "An idempotency key in use, or a name already taken.",
-    "413": "The request body is larger than server.max_body_bytes.",
+    "413": "The request body is larger than server.max_body_bytes (an upload: files.max_bytes).",
     "429": "A rate limit or the tenant's budget was reached.",
     "502": "The model's backend failed.",
     "503": "The model is overloaded or storage is unavailable; retry later.",
@@ -167,7 +167,9 @@ def _body(calls: set[Callable[..., Any]]) -> dict[str, Any] | None:
 
 def _hoist_defs(body: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     """`body` with pydantic's `$defs` moved into the components, where its `$ref`s point (a
-    copy: `body` may be a route's own `openapi_extra`)."""
+    copy: `body` may be a route's own `openapi_extra`). A multipart body has none."""
+    if "application/json" not in body["content"]:
+        return body
     schema = dict(body["content"]["application/json"]["schema"])
     for name, definition in schema.pop("$defs", {}).items():
         known = schemas.setdefault(name, definition)

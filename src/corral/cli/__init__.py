@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("keys", "app"),
     "access": ("access", "app"),
     "prices": ("billing", "prices"),
+    "files": ("files", "app"),
 }
 """Each command (or group of commands) by name: the `corral.cli` module and attribute that
 define it, a Typer app for a group, a function for a single command."""

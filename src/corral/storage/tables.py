@@ -294,3 +294,23 @@ class StoredResponse(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     input_items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class StoredFile(Base):
+    """An uploaded file (Files API): its bytes live under `CORRAL_HOME/files` (see
+    `files.blobs`); the row is written only once they are whole, so a listed file is complete."""
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_tenant_created", "tenant_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(32))
+    """The owner: a tenant's id, or 'admin' for the operator's own files."""
+    filename: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(String(32))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """For checked purposes: `lines`, and for fine-tuning `examples`."""
+    pii: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """For fine-tuning files: the personal-data scan's report (counts, never values)."""
