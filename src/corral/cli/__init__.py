@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("keys", "app"),
     "access": ("access", "app"),
     "prices": ("billing", "prices"),
+    "worker": ("worker", "worker"),
+    "jobs": ("jobs", "app"),
 }
 """Each command (or group of commands) by name: the `corral.cli` module and attribute that
 define it, a Typer app for a group, a function for a single command."""

@@ -239,9 +239,14 @@ class JobQueue:
 
     async def heartbeat(self, claim: Claim, lease_s: float) -> bool:
         """Extend the claim's lease; whether the job's cancellation has been requested."""
-        return await self._db.run(self._heartbeat, claim, lease_s)
+        cancel = await self._db.run(self._heartbeat, claim, lease_s)
+        if cancel is None:
+            raise LeaseLost(claim.job_id)
+        return cancel
 
-    def _heartbeat(self, claim: Claim, lease_s: float) -> bool:
+    def _heartbeat(self, claim: Claim, lease_s: float) -> bool | None:
+        # Lost is an answer, not an exception: a beat cut short by the job's end is never
+        # awaited, and its exception would be logged as never retrieved.
         expires = _now() + dt.timedelta(seconds=lease_s)
         statement = (
             update(JobRow)
@@ -252,9 +257,7 @@ class JobQueue:
         )
         with self._db.write() as session:
             cancel = session.execute(statement).scalar()
-        if cancel is None:
-            raise LeaseLost(claim.job_id)
-        return bool(cancel)
+        return None if cancel is None else bool(cancel)
 
     async def save_checkpoint(
         self,
