@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from collections.abc import Callable
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from corral.errors import NotFound
 from corral.jobs import Claim, Entry, JobQueue, LeaseLost, Progress
+from corral.storage import Database
+from corral.storage.tables import Job as JobRow
+from corral.storage.tables import UsageRecord
 
 LEASE_S = 0.5
 
@@ -153,3 +160,49 @@ async def test_events_come_back_in_the_order_they_happened(queue: JobQueue) -> N
     assert events[3].data == {"n": 2}
     later = await queue.events(job.id, after=4)
     assert [event.seq for event in later] == [5, 6]
+
+
+async def test_a_checkpoints_own_writes_commit_with_it_and_only_with_it(
+    queue: JobQueue, db: Database
+) -> None:
+    job = await queue.submit("sleep", "ten_a", {})
+    await queue.claim_next("w1", ["sleep"], LEASE_S)
+    stale = Claim(job.id, "w1", 1)
+    await queue.save_checkpoint(stale, {"item": 1}, write=bill("item-1"))
+    await asyncio.sleep(LEASE_S + 0.1)
+    await queue.claim_next("w2", ["sleep"], 30)
+
+    with pytest.raises(LeaseLost):
+        await queue.save_checkpoint(stale, {"item": 2}, write=bill("item-2"))
+
+    with db.read() as session:
+        billed = session.scalars(select(UsageRecord.request_id)).all()
+    assert billed == [f"{job.id}/item-1"]
+    assert (await queue.get(job.id)).checkpoint == {"item": 1}
+
+
+def bill(item: str) -> Callable[[Session], None]:
+    """A ledger row for one item of a job, as a job kind would settle it at a checkpoint."""
+
+    def write(session: Session) -> None:
+        job_id = session.scalars(select(JobRow.id)).one()
+        now = dt.datetime.now(dt.UTC)
+        session.add(
+            UsageRecord(
+                request_id=f"{job_id}/{item}",
+                tenant_id="ten_a",
+                key_id="key_a",
+                model="m",
+                tier="standard",
+                prompt_tokens=1,
+                completion_tokens=1,
+                input_price_micros=1,
+                output_price_micros=1,
+                cost_micros=1,
+                outcome="completed",
+                started_at=now,
+                ended_at=now,
+            )
+        )
+
+    return write

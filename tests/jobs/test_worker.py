@@ -155,3 +155,20 @@ async def test_the_sleep_kind_reports_progress_and_metrics(queue: JobQueue) -> N
     assert registry.get_sample_value("corral_jobs_running_here", {"kind": "sleep"}) == 0
     assert registry.get_sample_value("corral_jobs", {"kind": "other", "status": "queued"}) == 1
     assert waiting.status == "queued"
+
+
+async def test_a_job_interrupted_too_often_fails_instead_of_running_again(
+    queue: JobQueue,
+) -> None:
+    handler = Counting()
+    job = await queue.submit("count", "ten_a", {})
+    for attempt in range(1, 4):  # three workers died holding it
+        await queue.claim_next(f"dead{attempt}", ["count"], 0.01)
+        await asyncio.sleep(0.02)
+
+    async with running(fast_worker(queue, {"count": handler}, max_attempts=3)):
+        done = await finished(queue, job.id)
+
+    assert (done.status, done.attempts) == ("failed", 4)
+    assert done.error is not None and done.error["code"] == "too_many_attempts"
+    assert handler.runs == Counter()

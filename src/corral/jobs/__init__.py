@@ -16,11 +16,13 @@ from corral.jobs.model import (
     QUEUED,
     RUNNING,
     SUCCEEDED,
+    Claim,
+    Entry,
     Event,
     Job,
     Progress,
 )
-from corral.jobs.store import Claim, Entry, JobQueue, LeaseLost
+from corral.jobs.store import JobQueue, LeaseLost
 from corral.jobs.worker import Worker
 
 __all__ = [

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from corral.jobs.model import Job, Progress
-from corral.jobs.store import Claim, Entry, JobQueue, Write
+from corral.jobs.model import Claim, Entry, Job, Progress
+from corral.jobs.store import JobQueue, Write
 
 
 class JobHandler(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -76,3 +76,18 @@ class Event:
     """info | warn | error"""
     message: str
     data: dict[str, Any] | None = None
+
+
+class Entry(NamedTuple):
+    """An event to append to a job's log."""
+
+    message: str
+    data: dict[str, Any] | None = None
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    job_id: str
+    worker_id: str
+    attempt: int

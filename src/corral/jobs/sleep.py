@@ -11,8 +11,7 @@ from typing import Any
 
 from corral.errors import InvalidRequest, ServerError
 from corral.jobs.context import JobContext
-from corral.jobs.model import Job, Progress
-from corral.jobs.store import Entry
+from corral.jobs.model import Entry, Job, Progress
 
 KIND = "sleep"
 

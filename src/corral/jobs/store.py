@@ -15,14 +15,24 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from corral.errors import NotFound
-from corral.jobs.model import CANCELLED, FINISHED, QUEUED, RUNNING, Event, Job, Progress
+from corral.jobs.model import (
+    CANCELLED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    Claim,
+    Entry,
+    Event,
+    Job,
+    Progress,
+)
+from corral.jobs.rows import held_by, insert_events, to_job, update_job
 from corral.storage import Database
 from corral.storage.tables import Job as JobRow
 from corral.storage.tables import JobEvent as JobEventRow
@@ -35,21 +45,6 @@ settles), so that they happen exactly once with it."""
 class LeaseLost(Exception):
     """The job is no longer this claim's: it was claimed again after the lease expired, or
     it has ended (cancelled while nobody was holding it). The claim's worker stops quietly."""
-
-
-class Entry(NamedTuple):
-    """An event to append to a job's log."""
-
-    message: str
-    data: dict[str, Any] | None = None
-    level: str = "info"
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    job_id: str
-    worker_id: str
-    attempt: int
 
 
 def not_found(job_id: str) -> NotFound:
@@ -98,8 +93,8 @@ class JobQueue:
         with self._db.write() as session:
             session.add(row)
             session.flush()
-            _insert_events(session, row.id, 1, [Entry("Job created")], row.created_at)
-            return _job(row)
+            insert_events(session, row.id, 1, [Entry("Job created")], row.created_at)
+            return to_job(row)
 
     async def get(self, job_id: str, tenant_id: str | None = None) -> Job:
         job = await self._db.run(self._get, job_id)
@@ -110,7 +105,7 @@ class JobQueue:
     def _get(self, job_id: str) -> Job | None:
         with self._db.read() as session:
             row = session.get(JobRow, job_id)
-            return None if row is None else _job(row)
+            return None if row is None else to_job(row)
 
     async def list_jobs(
         self, tenant_id: str, *, kind: str | None = None, after: str | None = None, limit: int = 20
@@ -136,7 +131,7 @@ class JobQueue:
                     )
                 )
             query = query.order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(limit)
-            return [_job(row) for row in session.scalars(query)]
+            return [to_job(row) for row in session.scalars(query)]
 
     async def events(
         self, job_id: str, tenant_id: str | None = None, *, after: int = 0, limit: int = 100
@@ -169,7 +164,7 @@ class JobQueue:
         unfinished = and_(JobRow.id == job_id, JobRow.status.not_in(FINISHED))
         unheld = or_(JobRow.worker_id.is_(None), JobRow.lease_expires_at < now)
         with self._db.write() as session:
-            ended = _update(
+            ended = update_job(
                 session,
                 and_(unfinished, unheld),
                 [Entry("Job cancelled")],
@@ -181,7 +176,7 @@ class JobQueue:
                 lease_expires_at=None,
             )
             if ended is None:
-                _update(
+                update_job(
                     session,
                     unfinished,
                     [Entry("Cancellation requested")],
@@ -190,7 +185,7 @@ class JobQueue:
                 )
             row = session.get(JobRow, job_id, populate_existing=True)
             assert row is not None
-            return _job(row)
+            return to_job(row)
 
     # The worker's side
 
@@ -234,8 +229,8 @@ class JobQueue:
                 return None
             message = "Job started" if row.attempts == 1 else "Job resumed from its checkpoint"
             entry = Entry(message, {"attempt": row.attempts, "worker": worker_id})
-            _insert_events(session, row.id, row.event_count, [entry], now)
-            return _job(row)
+            insert_events(session, row.id, row.event_count, [entry], now)
+            return to_job(row)
 
     async def heartbeat(self, claim: Claim, lease_s: float) -> bool:
         """Extend the claim's lease; whether the job's cancellation has been requested."""
@@ -250,7 +245,7 @@ class JobQueue:
         expires = _now() + dt.timedelta(seconds=lease_s)
         statement = (
             update(JobRow)
-            .where(_held(claim))
+            .where(held_by(claim))
             .values(lease_expires_at=expires)
             .returning(JobRow.cancel_requested)
             .execution_options(synchronize_session=False)
@@ -282,7 +277,7 @@ class JobQueue:
         if progress is not None:
             values["progress"] = progress.to_json()
         with self._db.write() as session:
-            if _update(session, _held(claim), events, _now(), **values) is None:
+            if update_job(session, held_by(claim), events, _now(), **values) is None:
                 raise LeaseLost(claim.job_id)
             if write is not None:
                 write(session)
@@ -307,7 +302,7 @@ class JobQueue:
 
     def _fenced_update(self, claim: Claim, events: list[Entry], values: dict[str, Any]) -> None:
         with self._db.write() as session:
-            if _update(session, _held(claim), events, _now(), **values) is None:
+            if update_job(session, held_by(claim), events, _now(), **values) is None:
                 raise LeaseLost(claim.job_id)
 
     async def finish(
@@ -342,77 +337,6 @@ class JobQueue:
         )
         with self._db.read() as session:
             return {(kind, status): count for kind, status, count in session.execute(query)}
-
-
-def _held(claim: Claim) -> ColumnElement[bool]:
-    return and_(
-        JobRow.id == claim.job_id,
-        JobRow.worker_id == claim.worker_id,
-        JobRow.attempts == claim.attempt,
-        JobRow.status.not_in(FINISHED),
-    )
-
-
-def _update(
-    session: Session,
-    where: ColumnElement[bool],
-    events: Sequence[Entry],
-    now: dt.datetime,
-    **values: Any,
-) -> int | None:
-    """Update the job matching `where` and append `events` to its log; the job's new event
-    count, or None if no job matched (nothing is written then)."""
-    statement = (
-        update(JobRow)
-        .where(where)
-        .values(event_count=JobRow.event_count + len(events), **values)
-        .returning(JobRow.id, JobRow.event_count)
-        .execution_options(synchronize_session=False)
-    )
-    row = session.execute(statement).first()
-    if row is None:
-        return None
-    job_id, count = row
-    _insert_events(session, job_id, count, events, now)
-    return int(count)
-
-
-def _insert_events(
-    session: Session, job_id: str, last_seq: int, events: Sequence[Entry], now: dt.datetime
-) -> None:
-    first = last_seq - len(events) + 1
-    for seq, entry in enumerate(events, start=first):
-        session.add(
-            JobEventRow(
-                job_id=job_id,
-                seq=seq,
-                created_at=now,
-                level=entry.level,
-                message=entry.message,
-                data=entry.data,
-            )
-        )
-
-
-def _job(row: JobRow) -> Job:
-    return Job(
-        id=row.id,
-        kind=row.kind,
-        tenant_id=row.tenant_id,
-        status=row.status,
-        params=row.params,
-        progress=Progress.from_json(row.progress),
-        checkpoint=row.checkpoint,
-        result=row.result,
-        error=row.error,
-        cancel_requested=row.cancel_requested,
-        attempts=row.attempts,
-        worker_id=row.worker_id,
-        lease_expires_at=row.lease_expires_at,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-    )
 
 
 def _now() -> dt.datetime:

@@ -21,17 +21,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral.errors import CorralError
+from corral.errors import CorralError, StorageUnavailable
 from corral.jobs.context import JobContext, JobHandler
 from corral.jobs.metrics import JobMetrics
-from corral.jobs.model import CANCELLED, FAILED, SUCCEEDED, Job
-from corral.jobs.store import Claim, Entry, JobQueue, LeaseLost
+from corral.jobs.model import CANCELLED, FAILED, SUCCEEDED, Claim, Entry, Job
+from corral.jobs.store import JobQueue, LeaseLost
 
 logger = logging.getLogger("corral.jobs")
 
 INTERNAL_ERROR = {
     "code": "internal_error",
     "message": "The job failed because of an internal error.",
+}
+_EXHAUSTED = {
+    "code": "too_many_attempts",
+    "message": "The job was interrupted too many times and will not be run again.",
 }
 END_WRITE_TRIES = 3
 
@@ -48,7 +52,7 @@ class _Run:
     context: JobContext
     task: asyncio.Task[dict[str, Any] | None]
     interrupted: str | None = None
-    """Why the worker cancelled the handler: cancel | shutdown | lost."""
+    """Why the worker cancelled the handler: cancel | shutdown | lost | exhausted."""
     started: float = field(default_factory=time.monotonic)
 
     def interrupt(self, reason: str) -> None:
@@ -67,13 +71,15 @@ class Worker:
         lease_s: float = 30.0,
         heartbeat_s: float = 2.0,
         poll_s: float = 1.0,
+        max_attempts: int = 10,
         metrics: JobMetrics | None = None,
         name: str | None = None,
     ) -> None:
         """`lease_s`: how long a job stays this worker's without a heartbeat (a dead worker's
         jobs wait this long); `heartbeat_s` (at most a third of it): how often the lease is
         renewed and cancellations are noticed; `poll_s`: how often an idle worker looks for
-        work (`wake` makes it look at once)."""
+        work (`wake` makes it look at once); `max_attempts`: a job claimed more often than this
+        (its workers died, or stopped, each time) fails rather than run again."""
         self.id = name or worker_id()
         self._queue = queue
         self._handlers = dict(handlers)
@@ -81,6 +87,7 @@ class Worker:
         self._lease_s = lease_s
         self._heartbeat_s = min(heartbeat_s, lease_s / 3)
         self._poll_s = poll_s
+        self._max_attempts = max_attempts
         self._metrics = metrics
         self._runs: dict[str, _Run] = {}
         self._stopping = asyncio.Event()
@@ -141,6 +148,10 @@ class Worker:
         run = self._runs[job.id] = _Run(job, claim, context, task)
         if job.cancel_requested:
             run.interrupt("cancel")
+        elif job.attempts > self._max_attempts:
+            run.interrupt("exhausted")
+        elif self._stopping.is_set():  # claimed while `stop` was giving the others back
+            run.interrupt("shutdown")
         if self._metrics is not None:
             self._metrics.started(job.kind)
         logger.info("job started", extra={"job_id": job.id, "attempt": job.attempts})
@@ -184,46 +195,26 @@ class Worker:
 
     async def _settle(self, run: _Run) -> str:
         """Record how the handler ended; the outcome, for the metrics."""
-        task, job = run.task, run.job
-        if run.interrupted == "shutdown":
-            await self._end(run, None, [Entry("Job given back: its worker stopped", level="warn")])
-            return "released"
-        if run.interrupted == "lost":
-            logger.warning("job taken over by another worker", extra={"job_id": job.id})
-            return "lost"
-        if run.interrupted == "cancel":
-            await self._end(run, CANCELLED, [Entry("Job cancelled")])
-            return CANCELLED
-        error = None if task.cancelled() else task.exception()
-        if error is None and not task.cancelled():
-            result = task.result() or {}
-            await self._end(run, SUCCEEDED, [Entry("Job succeeded")], result=result)
-            return SUCCEEDED
-        if isinstance(error, LeaseLost):
-            logger.warning("job taken over by another worker", extra={"job_id": job.id})
-            return "lost"
-        failure = _failure(job, error)
-        events = [Entry(f"Job failed: {failure['message']}", level="error")]
-        await self._end(run, FAILED, events, error=failure)
-        return FAILED
+        ending = _ending(run)
+        if ending.outcome == "lost":
+            logger.warning("job taken over by another worker", extra={"job_id": run.job.id})
+            return ending.outcome
+        await self._end(run, ending)
+        return ending.outcome
 
-    async def _end(
-        self,
-        run: _Run,
-        status: str | None,
-        events: list[Entry],
-        *,
-        result: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-    ) -> None:
-        """Finish the job as `status`, or give it back (None); a few tries on a database blip."""
+    async def _end(self, run: _Run, ending: _Ending) -> None:
+        """Write the job's end, or give it back; a few tries on a database blip."""
         for attempt in range(1, END_WRITE_TRIES + 1):
             try:
-                if status is None:
-                    await self._queue.release(run.claim, events)
+                if ending.status is None:
+                    await self._queue.release(run.claim, ending.events)
                 else:
                     await self._queue.finish(
-                        run.claim, status, result=result, error=error, events=events
+                        run.claim,
+                        ending.status,
+                        result=ending.result,
+                        error=ending.error,
+                        events=ending.events,
                     )
                 return
             except LeaseLost:
@@ -233,6 +224,46 @@ class Worker:
                 if attempt == END_WRITE_TRIES:
                     raise
                 await asyncio.sleep(self._heartbeat_s)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    outcome: str
+    """succeeded | failed | cancelled | released (given back) | lost (to another worker)"""
+    status: str | None
+    """The job's end; None gives it back."""
+    events: list[Entry] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+def _ending(run: _Run) -> _Ending:
+    """How a run ended, from why the worker interrupted it or what its handler did."""
+    task = run.task
+    if run.interrupted == "shutdown":
+        return _Ending(
+            "released", None, [Entry("Job given back: its worker stopped", level="warn")]
+        )
+    if run.interrupted == "lost":
+        return _Ending("lost", None)
+    if run.interrupted == "cancel":
+        return _Ending(CANCELLED, CANCELLED, [Entry("Job cancelled")])
+    if run.interrupted == "exhausted":
+        return _failed(dict(_EXHAUSTED))
+    error = None if task.cancelled() else task.exception()
+    if error is None and not task.cancelled():
+        return _Ending(SUCCEEDED, SUCCEEDED, [Entry("Job succeeded")], result=task.result() or {})
+    if isinstance(error, LeaseLost):
+        return _Ending("lost", None)
+    if isinstance(error, StorageUnavailable):  # passing: resumed from its checkpoint
+        entry = Entry("Job interrupted: the database was unavailable", level="warn")
+        return _Ending("released", None, [entry])
+    return _failed(_failure(run.job, error))
+
+
+def _failed(error: dict[str, Any]) -> _Ending:
+    events = [Entry(f"Job failed: {error['message']}", level="error")]
+    return _Ending(FAILED, FAILED, events, error=error)
 
 
 def _failure(job: Job, error: BaseException | None) -> dict[str, Any]:
