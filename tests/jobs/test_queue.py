@@ -16,7 +16,8 @@ from corral.storage import Database
 from corral.storage.tables import Job as JobRow
 from corral.storage.tables import UsageRecord
 
-LEASE_S = 0.5
+LEASE_S = 1.0
+"""Long enough for a few writes under a loaded machine, short enough to wait out."""
 
 
 async def test_a_submitted_job_is_queued_and_only_its_owner_sees_it(queue: JobQueue) -> None:
