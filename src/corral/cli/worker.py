@@ -16,7 +16,9 @@ import typer
 from corral.cli.common import ConfigOption, settings_from
 from corral.errors import ConfigError
 from corral.jobs import JobHandler, JobQueue, Worker, builtin_handlers
+from corral.jobs.metrics import JobMetrics
 from corral.observability import logging as corral_logging
+from corral.settings import Settings
 from corral.storage import open_database
 
 KindOption = Annotated[
@@ -35,6 +37,10 @@ def worker(
     heartbeat_seconds: Annotated[
         float, typer.Option(help="How often leases are renewed and cancellations noticed.")
     ] = 2.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus metrics on this port (on the server's host)."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run queued jobs (fine-tuning, evaluations) until stopped."""
@@ -44,12 +50,14 @@ def worker(
     db = open_database(settings)
     try:
         queue = JobQueue(db)
+        metrics = None if metrics_port is None else _serve_metrics(queue, settings, metrics_port)
         jobs = Worker(
             queue,
             handlers,
             concurrency=concurrency,
             lease_s=lease_seconds,
             heartbeat_s=heartbeat_seconds,
+            metrics=metrics,
         )
         asyncio.run(_run_until_signalled(jobs))
     finally:
@@ -70,6 +78,16 @@ def _chosen(handlers: dict[str, JobHandler], kinds: list[str] | None) -> dict[st
         known = ", ".join(sorted(handlers))
         raise ConfigError(f"unknown job kind {', '.join(unknown)} (known: {known})")
     return {kind: handlers[kind] for kind in kinds}
+
+
+def _serve_metrics(queue: JobQueue, settings: Settings, port: int) -> JobMetrics:
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    metrics = JobMetrics(registry)
+    metrics.watch_queue(queue.counts)
+    start_http_server(port, settings.server.host, registry=registry)
+    return metrics
 
 
 async def _run_until_signalled(jobs: Worker) -> None:
