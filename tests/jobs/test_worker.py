@@ -4,6 +4,7 @@ heartbeat, and record failures without stopping."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from typing import Any
 
@@ -172,3 +173,26 @@ async def test_a_job_interrupted_too_often_fails_instead_of_running_again(
     assert (done.status, done.attempts) == ("failed", 4)
     assert done.error is not None and done.error["code"] == "too_many_attempts"
     assert handler.runs == Counter()
+
+
+async def test_work_in_a_thread_sees_the_cancellation_too(queue: JobQueue) -> None:
+    stopped = threading.Event()
+
+    class Threaded:
+        async def run(self, job: Job, context: JobContext) -> dict[str, Any]:
+            def work() -> None:  # no task cancellation reaches a thread
+                while not context.cancel_event.wait(0.01):
+                    pass
+                stopped.set()
+
+            await asyncio.to_thread(work)
+            return {}
+
+    job = await queue.submit("threaded", "ten_a", {})
+    async with running(fast_worker(queue, {"threaded": Threaded()})):
+        await eventually(lambda: queue.get(job.id), lambda j: j.status == "running")
+        await queue.request_cancel(job.id)
+        cancelled = await finished(queue, job.id)
+
+    assert cancelled.status == "cancelled"
+    assert await asyncio.to_thread(stopped.wait, 2.0)
