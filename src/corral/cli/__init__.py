@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "access": ("access", "app"),
     "prices": ("billing", "prices"),
     "files": ("files", "app"),
+    "worker": ("worker", "worker"),
+    "jobs": ("jobs", "app"),
 }
 """Each command (or group of commands) by name: the `corral.cli` module and attribute that
 define it, a Typer app for a group, a function for a single command."""

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -314,3 +315,53 @@ class StoredFile(Base):
     """For checked purposes: `lines`, and for fine-tuning `examples`."""
     pii: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """For fine-tuning files: the personal-data scan's report (counts, never values)."""
+
+
+class Job(Base):
+    """Work that outlives a request (a fine-tuning job, an evaluation run), queued here and run
+    by whichever worker claims it (`corral.jobs`). A claimed job names its worker and the
+    lease it renews; once the lease has expired another worker may take it over."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_tenant_created", "tenant_id", "created_at"),
+        Index("ix_jobs_status_created", "status", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    tenant_id: Mapped[str] = mapped_column(String(32))
+    """The owner: a tenant id, or 'admin'."""
+    status: Mapped[str] = mapped_column(String(24))
+    """queued | running | succeeded | failed | cancelled, or a kind's own state before running
+    (e.g. validating_files)."""
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """{"done", "total", "extra"}, saved with each checkpoint."""
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The handler's own state at its last checkpoint: where a resumed job starts again."""
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """{"code", "message"} of a failed job, as its owner may read it."""
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Claims so far: a checkpoint or an end is accepted only from the latest one."""
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    """The last event's `seq`; counted here so that concurrent writers never share one."""
+    worker_id: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobEvent(Base):
+    """A job's log as its owner reads it (OpenAI's fine-tuning job events), in `seq` order."""
+
+    __tablename__ = "job_events"
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    level: Mapped[str] = mapped_column(String(8))
+    """info | warn | error"""
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
