@@ -187,7 +187,7 @@ class UsageDaily(Base):
 
 
 class BudgetMonth(Base):
-    """A tenant's spending in one calendar month, and what running requests have reserved."""
+    """A tenant's spend in one calendar month, and the sum of its budget reservations."""
 
     __tablename__ = "budget_months"
     tenant_id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -197,8 +197,11 @@ class BudgetMonth(Base):
 
 
 class BudgetReservation(Base):
+    """Part of a tenant's monthly budget set aside by one process, which holds its requests
+    against it in memory (`metering.reservations`); counted in the month's `reserved_micros`."""
+
     __tablename__ = "budget_reservations"
-    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(32))
     month: Mapped[str] = mapped_column(String(7))
     amount_micros: Mapped[int] = mapped_column(BigInteger)
