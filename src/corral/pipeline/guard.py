@@ -46,7 +46,7 @@ from corral.privacy.audit import PartnerCall
 from corral.privacy.audit_sql import AuditRow, audit_row
 from corral.privacy.detect import DetectionTimeout, Detector
 from corral.privacy.pseudonymize import Masked, StreamRestorer, replace_spans
-from corral.settings import PrivacyConfig
+from corral.settings import Policy, PrivacyConfig
 
 MASKING_POLICIES = frozenset({"pseudonymize", "pseudonymize_strict"})
 INLINE_SCAN_CHARS = 300
@@ -62,7 +62,7 @@ class Caller:
     request_id: str
     tenant_id: str | None
     key_id: str
-    policy: str
+    policy: Policy
     retention_hours: int | None = None
 
 

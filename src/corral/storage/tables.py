@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from corral.settings import Policy
+
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (no zones) as on PostgreSQL."""
@@ -74,7 +76,7 @@ class Tenant(Base):
     budget_micros: Mapped[int | None] = mapped_column(BigInteger)
     """Hard monthly budget; None is unlimited."""
     mau: Mapped[int | None] = mapped_column(BigInteger)
-    policy: Mapped[str] = mapped_column(String(32), default="pseudonymize")
+    policy: Mapped[Policy] = mapped_column(String(32), default="pseudonymize")
     retention_hours: Mapped[int | None] = mapped_column(Integer)
     """Keep what partner calls sent and received this long (opt-in); None keeps nothing."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -271,7 +273,7 @@ class AuditEvent(Base):
     key_id: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(128))
     backend: Mapped[str] = mapped_column(String(32))
-    policy: Mapped[str] = mapped_column(String(32))
+    policy: Mapped[Policy] = mapped_column(String(32))
     pii: Mapped[dict[str, int]] = mapped_column(JSON)
 
 
