@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corral.backends.base import ChatMessage, GenerationRequest, SamplingParams
-from corral.errors import ContextLengthExceeded, ServerError
+from corral.errors import ContextLengthExceeded, InvalidModelOutput
 from corral.pipeline.gateway import Gateway, RequestContext, Target
 
 Progress = Callable[[int, int], None]
@@ -97,14 +97,6 @@ _ENGLISH = frozenset(
         "where",
     ]
 )
-
-
-class InvalidModelOutput(ServerError):
-    """The model's answer did not follow the task's schema, even after one repair attempt."""
-
-    status_code = 502
-    error_type = "upstream_error"
-    default_code = "invalid_model_output"
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ from corral.backends.base import (
     StreamEvent,
 )
 from corral.backends.remote.common import classify, prompt_token_bound
-from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError
+from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError, UpstreamFailure
 from corral.settings import RemoteModelConfig
 
 T = TypeVar("T")
@@ -186,7 +186,7 @@ class AnthropicBackend:
                 detail=self._redact(str(exc)),
             ) from None
 
-    def _status_error(self, exc: anthropic.APIStatusError) -> UpstreamError:
+    def _status_error(self, exc: anthropic.APIStatusError) -> UpstreamFailure:
         status = exc.status_code
         if status < 400:  # an `error` event inside a stream
             status = _ERROR_TYPE_STATUS.get(exc.type or "", 500)

@@ -49,7 +49,7 @@ from corral.backends.remote.common import (
     prompt_token_estimate,
 )
 from corral.backends.remote.http import tls_context
-from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError
+from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError, UpstreamFailure
 from corral.observability.redact import redact
 from corral.settings import RemoteModelConfig
 
@@ -256,7 +256,7 @@ class GeminiBackend:
                 self.name, f"the answer could not be read ({type(exc).__name__})"
             ) from None
 
-    def _api_error(self, exc: errors.APIError) -> UpstreamError:
+    def _api_error(self, exc: errors.APIError) -> UpstreamFailure:
         status = exc.code
         if status == 400 and "API_KEY_INVALID" in json.dumps(exc.details, default=str):
             status = 401  # Google answers 400 to a wrong key; it is still a credentials problem
