@@ -63,7 +63,7 @@ class UsageEntry:
 
 
 def month_of(moment: dt.datetime) -> str:
-    return f"{moment.year:04d}-{moment.month:02d}"  # strftime costs ~10x as much
+    return f"{moment.year:04d}-{moment.month:02d}"  # strftime costs several times as much
 
 
 class Ledger:
@@ -147,7 +147,7 @@ class Ledger:
 
 
 def ledger_sql(db: Database) -> BatchedLedgerSql:
-    # Imported here: a process only loads its own database's driver (psycopg is ~9 MB).
+    # Imported here: a process only loads its own database's driver (and its memory).
     if db.dialect == "sqlite":
         from corral.metering.ledger_sqlite import SqliteLedgerSql
 

@@ -150,7 +150,8 @@ class Settlement:
     def _correct_later(self, key_id: str, tpm: int, delta: int) -> None:
         """Off the response path, and merged: the corrections made within `CORRECTION_DELAY_S`
         (and while one is being sent) go out together, one call per key, instead of one call
-        per request; with Redis, a round trip per request was ~15% of a request's CPU at c=1."""
+        per request: with Redis, a round trip per request was a large share of a request's CPU
+        (bench/results/design_figures.md)."""
         if delta == 0:
             return
         _, pending = self._corrections.get(key_id, (tpm, 0))

@@ -218,7 +218,7 @@ class ModelCaller:
 
 
 def _validated(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    import jsonschema  # loaded by the first task: ~3 MB a worker may spare
+    import jsonschema  # loaded by the first task: memory a worker without tasks spares
 
     match = re.search(r"\{.*\}", text, re.DOTALL)
     if match is None:

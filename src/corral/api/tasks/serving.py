@@ -84,7 +84,7 @@ class TaskServing:
         meta = TaskMeta(model=target.id, language=language)
         caller = ModelCaller(self.gateway, ctx, target, meta, progress=self.progress)
         answer = {**await task(caller), "meta": meta.as_json()}
-        import jsonschema  # loaded by the first task: ~3 MB a worker may spare
+        import jsonschema  # loaded by the first task: memory a worker without tasks spares
 
         try:  # what corral publishes is what it answers, always
             jsonschema.validate(answer, RESPONSE_SCHEMAS[name])
