@@ -33,6 +33,7 @@ from corral.backends.base import (
 from corral.catalog.catalog import ModelEntry
 from corral.pipeline.guard import Caller, PrivacyGuard
 from corral.privacy.detect import Detector
+from corral.settings import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "guard_overhead.json"
@@ -49,7 +50,7 @@ def two_kb_prompt() -> str:
     return "\n".join(texts)[:2048]
 
 
-async def time_calls(guard: PrivacyGuard, policy: str, prompt: str, calls: int) -> list[float]:
+async def time_calls(guard: PrivacyGuard, policy: Policy, prompt: str, calls: int) -> list[float]:
     caller = Caller("req_bench", "ten_bench", "key_bench", policy)
     model = ModelEntry(
         id="partner", tier="partner", licence=None, context_length=100_000, created=0,
@@ -81,7 +82,8 @@ async def measure(calls: int) -> list[dict[str, Any]]:
     guard = PrivacyGuard(Detector())
     rows = []
     for name, prompt in (("two words", SHORT), ("2 KB with personal data", two_kb_prompt())):
-        for policy in ("allow", "pseudonymize", "pseudonymize_strict"):
+        policies: tuple[Policy, ...] = ("allow", "pseudonymize", "pseudonymize_strict")
+        for policy in policies:
             await time_calls(guard, policy, prompt, max(10, calls // 10))  # warm-up
             figures = summary(await time_calls(guard, policy, prompt, calls))
             rows.append({"prompt": name, "chars": len(prompt), "policy": policy, **figures})

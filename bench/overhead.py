@@ -272,7 +272,7 @@ async def run_config(name: str, opts: argparse.Namespace) -> dict[str, Any]:
             await paced(target, opts.rate, opts.warmup, measure=False)
             unloaded = await one_at_a_time(target, opts.unloaded)
             loaded = await paced(target, opts.rate, opts.seconds)
-            await target.services.leases.give_back_all()  # as the server does when idle
+            await target.services.reservations.give_back_all()  # as the server does when idle
             rows, reserved = await target.services.db.run(billed, target.services)
         finally:
             watcher.cancel()

@@ -115,8 +115,8 @@ def budget_month(database_url: str, tenant_id: str) -> BudgetMonth | None:
 def budget_month_once_idle(
     database_url: str, tenant_id: str, timeout_s: float = 10.0
 ) -> BudgetMonth | None:
-    """The tenant's month once the servers have given back their idle budget slices, which
-    they do a few seconds after their last request (see `metering.leases`)."""
+    """The tenant's month once the servers have given back their idle budget reservations,
+    which they do a few seconds after their last request (see `metering.reservations`)."""
     deadline = time.monotonic() + timeout_s
     month = budget_month(database_url, tenant_id)
     while month is not None and month.reserved_micros and time.monotonic() < deadline:

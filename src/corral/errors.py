@@ -5,6 +5,15 @@ OpenAI's error fields (`type`, `code`, `param`). The HTTP layer maps them to Ope
 in one place (`corral.api.errors`); the CLI prints `message` on one line. `message` is what a
 tenant reads: what went wrong for them, never an internal address, path or driver's text; that
 goes in `detail`, which only the operator's log (and the CLI) shows.
+
+Every error a client or an operator can see is defined here. A few exceptions stay in the module
+that raises them because they never leave its package: each is a signal between two functions
+of one component, caught there and turned into one of these (the remote transport's
+`ProtocolError` and `ConnectionClosed` into an `UpstreamError`; `openai_api.wire`'s
+`StatusError` and `StreamError`, `anthropic_api.streaming`'s `MalformedStream`; the privacy
+detector's `DetectionTimeout` into a `PrivacyCheckTimeout`; SQLite's `_Busy`, a retry). Keeping
+them local keeps this module free of transport details, and keeps them from being mistaken for
+answers a client may get.
 """
 
 from __future__ import annotations
@@ -152,12 +161,11 @@ class BackendTimeout(ServerError):
     default_code = "backend_timeout"
 
 
-class UpstreamError(ServerError):
-    """A remote backend (a provider's API, an inference server) did not give an answer."""
-
-    status_code = 502
-    error_type = "upstream_error"
-    default_code = "upstream_error"
+class UpstreamFailure(CorralError):
+    """A remote backend (a provider's API, an inference server) gave no answer: either its
+    failure (`UpstreamError`, a server error) or its refusal of the request itself
+    (`UpstreamRejected`, the client's). Both carry what the router needs to decide whether to
+    try again or elsewhere."""
 
     def __init__(
         self,
@@ -178,7 +186,19 @@ class UpstreamError(ServerError):
         self.upstream_status = upstream_status
 
 
-class UpstreamRejected(UpstreamError):
+class UpstreamError(UpstreamFailure, ServerError):
+    """A remote backend failed, or could not be reached (502)."""
+
+    status_code = 502
+    error_type = "upstream_error"
+    default_code = "upstream_error"
+
+
+class AllCandidatesFailed(UpstreamError):
+    """Every model behind a route failed or was skipped; the last error says why (502)."""
+
+
+class UpstreamRejected(UpstreamFailure, ClientError):
     """The provider refused the request itself (400, 404, 422): the client's to fix (400)."""
 
     status_code = 400
@@ -208,6 +228,15 @@ class PrivacyCheckTimeout(ServerError):
     status_code = 503
     error_type = "server_error"
     default_code = "privacy_check_timeout"
+
+
+class InvalidModelOutput(ServerError):
+    """A task model's answer did not follow the task's schema, even after one repair attempt
+    (502)."""
+
+    status_code = 502
+    error_type = "upstream_error"
+    default_code = "invalid_model_output"
 
 
 class ConfigError(Exception):

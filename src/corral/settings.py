@@ -37,6 +37,8 @@ from corral.server.limits import ConnectionLimits
 from corral.tasks.limits import TaskInputLimits
 
 Tier = Literal["open", "premium", "partner", "private"]
+Policy = Literal["allow", "pseudonymize", "pseudonymize_strict", "local_only"]
+"""A tenant's data policy for partner models (docs/privacy.md)."""
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 LICENCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 TENANT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -245,9 +247,7 @@ class RoutingConfig(BaseModel):
 class PrivacyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    default_policy: Literal["allow", "pseudonymize", "pseudonymize_strict", "local_only"] = (
-        "pseudonymize"
-    )
+    default_policy: Policy = "pseudonymize"
     """The data policy of a new tenant unless one is given."""
     scan_max_chars: int = Field(default=1_000_000, ge=1000, le=100_000_000)
     """Characters of one request to a partner that the guard scans; beyond: 413."""

@@ -153,7 +153,7 @@ def test_budget_holds_exactly_when_both_gateways_race_for_it(
     assert seen.gateways == deployment.gateway_addresses()
     # A remote replica's hold is the prompt's upper bound plus one token, more than the racer
     # then costs, so fewer than FITS may hold at once and a settlement can let one more in.
-    # Each gateway's budget slice may strand less than one hold when the other refuses, so
+    # Each gateway's budget reservation may strand less than one hold when the other refuses, so
     # all the holds that fit but one are served at least; the money and records are exact.
     assert budget // hold_micros() - 1 <= served <= FITS
     assert seen.outcomes.count((429, "budget_exceeded")) == RACERS - served

@@ -1,4 +1,5 @@
-"""The ledger: budget slices before requests, one exact record after each, nothing lost between."""
+"""The ledger: budget reservations before requests, one exact record after each, nothing lost
+between."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import delete, func, select
 
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import KeyHasher
-from corral.metering.ledger import LeaseChange, Ledger, SliceRelease, UsageEntry, month_of
+from corral.metering.ledger import Ledger, Release, ReservationChange, UsageEntry, month_of
 from corral.storage import Database
 from corral.storage.tables import BudgetMonth, BudgetReservation, UsageDaily, UsageRecord
 
@@ -60,68 +61,68 @@ def held_reservations(db: Database) -> int:
 
 
 def grow(
-    ledger: Ledger, tenant: str, lease: str, needed: int, wanted: int, create: bool = True
+    ledger: Ledger, tenant: str, reservation: str, needed: int, wanted: int, create: bool = True
 ) -> Any:
-    """A coroutine of the `LeaseChange`."""
-    return ledger.grow_lease(lease, tenant, MONTH, needed, wanted, create=create)
+    """A coroutine of the `ReservationChange`."""
+    return ledger.grow_reservation(reservation, tenant, MONTH, needed, wanted, create=create)
 
 
-async def test_a_slice_gets_what_it_wants_if_that_fits_else_what_it_needs(
+async def test_a_reservation_gets_what_it_wants_if_that_fits_else_what_it_needs(
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
 
-    assert await grow(ledger, tenant, "lease_a", needed=100, wanted=700) == LeaseChange(700, False)
-    assert await grow(ledger, tenant, "lease_b", needed=200, wanted=700) == LeaseChange(200, False)
-    assert await grow(ledger, tenant, "lease_a", needed=50, wanted=400) == LeaseChange(50, True)
+    assert await grow(ledger, tenant, "resv_a", 100, 700) == ReservationChange(700, False)
+    assert await grow(ledger, tenant, "resv_b", 200, 700) == ReservationChange(200, False)
+    assert await grow(ledger, tenant, "resv_a", 50, 400) == ReservationChange(50, True)
 
     assert month_totals(db, tenant) == (0, 950)
     assert held_reservations(db) == 2
 
 
-async def test_a_slice_that_does_not_fit_at_all_gets_nothing_and_leaves_nothing(
+async def test_a_reservation_that_does_not_fit_at_all_gets_nothing_and_leaves_nothing(
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=100)
-    await grow(ledger, tenant, "lease_a", needed=60, wanted=60)
+    await grow(ledger, tenant, "resv_a", needed=60, wanted=60)
 
-    refused = await grow(ledger, tenant, "lease_b", needed=41, wanted=80)
-    fits_exactly = await grow(ledger, tenant, "lease_c", needed=40, wanted=80)
+    refused = await grow(ledger, tenant, "resv_b", needed=41, wanted=80)
+    fits_exactly = await grow(ledger, tenant, "resv_c", needed=40, wanted=80)
 
-    assert refused == LeaseChange(0, False)
-    assert fits_exactly == LeaseChange(40, False)
+    assert refused == ReservationChange(0, False)
+    assert fits_exactly == ReservationChange(40, False)
     assert month_totals(db, tenant) == (0, 100)
     assert held_reservations(db) == 2
 
 
-async def test_a_settled_cost_moves_from_its_slice_to_the_spend(
+async def test_a_settled_cost_moves_from_its_reservation_to_the_spend(
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
-    await grow(ledger, tenant, "lease_a", needed=300, wanted=300)
+    await grow(ledger, tenant, "resv_a", needed=300, wanted=300)
 
-    await ledger.settle(usage("req_1", tenant, cost=120), SliceRelease("lease_a", 120))
+    await ledger.settle(usage("req_1", tenant, cost=120), Release("resv_a", 120))
     await ledger.settle(usage("req_2", tenant, cost=9), None)  # admitted without a hold
 
     assert month_totals(db, tenant) == (129, 180)
-    await ledger.end_lease("lease_a", tenant, MONTH)
-    await ledger.end_lease("lease_a", tenant, MONTH)  # twice: the second finds nothing
+    await ledger.end_reservation("resv_a", tenant, MONTH)
+    await ledger.end_reservation("resv_a", tenant, MONTH)  # twice: the second finds nothing
     assert month_totals(db, tenant) == (129, 0)
     assert held_reservations(db) == 0
 
 
-async def test_a_slice_still_fits_after_its_month_row_was_removed_behind_the_ledger(
+async def test_a_reservation_still_fits_after_its_month_row_was_removed_behind_the_ledger(
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=100)
-    await grow(ledger, tenant, "lease_a", needed=60, wanted=60)
-    await ledger.end_lease("lease_a", tenant, MONTH)
+    await grow(ledger, tenant, "resv_a", needed=60, wanted=60)
+    await ledger.end_reservation("resv_a", tenant, MONTH)
     with db.write() as session:  # e.g. an operator clearing a month by hand
         session.execute(delete(BudgetMonth))
 
-    change = await grow(ledger, tenant, "lease_b", needed=100, wanted=100)
+    change = await grow(ledger, tenant, "resv_b", needed=100, wanted=100)
 
-    assert change == LeaseChange(100, False)
+    assert change == ReservationChange(100, False)
     assert month_totals(db, tenant) == (0, 100)
 
 
@@ -129,17 +130,17 @@ async def test_spending_counts_against_the_budget_too(db: Database, ledger: Ledg
     tenant = new_tenant(db, budget_micros=100)
     await ledger.settle(usage("req_1", tenant, cost=90))
 
-    assert (await grow(ledger, tenant, "lease_a", needed=11, wanted=11)).granted == 0
-    assert (await grow(ledger, tenant, "lease_a", needed=10, wanted=50)).granted == 10
+    assert (await grow(ledger, tenant, "resv_a", needed=11, wanted=11)).granted == 0
+    assert (await grow(ledger, tenant, "resv_a", needed=10, wanted=50)).granted == 10
 
 
-async def test_a_tenant_without_a_budget_may_lease_anything(db: Database, ledger: Ledger) -> None:
+async def test_a_tenant_without_a_budget_may_reserve_anything(db: Database, ledger: Ledger) -> None:
     tenant = new_tenant(db, budget_micros=None)
 
-    assert (await grow(ledger, tenant, "lease_a", needed=1, wanted=10**15)).granted == 10**15
+    assert (await grow(ledger, tenant, "resv_a", needed=1, wanted=10**15)).granted == 10**15
 
 
-async def test_concurrent_slices_never_reserve_past_the_budget(db: Database) -> None:
+async def test_concurrent_reservations_never_reserve_past_the_budget(db: Database) -> None:
     tenant = new_tenant(db, budget_micros=50 * 7)
 
     # Two ledgers, each in a thread with its own event loop: two servers on one database.
@@ -153,11 +154,11 @@ async def test_concurrent_slices_never_reserve_past_the_budget(db: Database) -> 
 
 
 async def grow_many(db: Database, tenant: str, half: int) -> list[int]:
-    """100 concurrent slices of 7 from one ledger (one server)."""
+    """100 concurrent reservations of 7 from one ledger (one server)."""
     ledger = Ledger(db)
     try:
-        slices = (grow(ledger, tenant, f"lease_{half}_{i}", 7, 7) for i in range(100))
-        return [change.granted for change in await asyncio.gather(*slices)]
+        reservations = (grow(ledger, tenant, f"resv_{half}_{i}", 7, 7) for i in range(100))
+        return [change.granted for change in await asyncio.gather(*reservations)]
     finally:
         await ledger.aclose()
 
@@ -226,13 +227,13 @@ async def test_settlements_committed_together_add_up_to_the_same_totals(
     db: Database, ledger: Ledger
 ) -> None:
     acme, globex = new_tenant(db, 10_000, "acme"), new_tenant(db, None, "globex")
-    await grow(ledger, acme, "lease_a", needed=1_000, wanted=1_000)
+    await grow(ledger, acme, "resv_a", needed=1_000, wanted=1_000)
     entries = [
         usage(f"req_{i}", acme, cost=10 + i, prompt_tokens=i, model=("m", "other")[i % 2])
         for i in range(12)
     ]
     entries += [usage("req_g", globex, cost=7, key_id="key_b"), usage("req_o", None, cost=3)]
-    releases = [SliceRelease("lease_a", 10 + i) for i in range(12)] + [None, None]
+    releases = [Release("resv_a", 10 + i) for i in range(12)] + [None, None]
 
     # One batch: they arrive together.
     await asyncio.gather(*(ledger.settle(e, r) for e, r in zip(entries, releases, strict=True)))
@@ -247,49 +248,49 @@ async def test_settlements_committed_together_add_up_to_the_same_totals(
     assert month_totals(db, globex) == (7, 0)
 
 
-async def test_slices_granted_in_the_batch_of_settlements_each_get_their_own_answer(
+async def test_reservations_granted_in_the_batch_of_settlements_each_get_their_own_answer(
     db: Database, ledger: Ledger
 ) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
-    await grow(ledger, tenant, "lease_a", needed=300, wanted=300)
+    await grow(ledger, tenant, "resv_a", needed=300, wanted=300)
 
-    # One batch: two slice grants among settlements, one of which releases from lease_a.
+    # One batch: two reservation grants among settlements, one of which releases from resv_a.
     answers = await asyncio.gather(
-        ledger.settle(usage("req_1", tenant, cost=100), SliceRelease("lease_a", 100)),
-        grow(ledger, tenant, "lease_b", needed=200, wanted=400),
+        ledger.settle(usage("req_1", tenant, cost=100), Release("resv_a", 100)),
+        grow(ledger, tenant, "resv_b", needed=200, wanted=400),
         ledger.settle(usage("req_2", tenant, cost=20), None),
-        grow(ledger, tenant, "lease_c", needed=500, wanted=500),
+        grow(ledger, tenant, "resv_c", needed=500, wanted=500),
     )
 
-    assert list(answers) == [None, LeaseChange(400, False), None, LeaseChange(0, False)]
+    assert list(answers) == [None, ReservationChange(400, False), None, ReservationChange(0, False)]
     assert month_totals(db, tenant) == (120, 200 + 400)
     assert held_reservations(db) == 2
 
 
-async def test_an_expired_slice_is_swept_and_what_settles_late_is_not_released_twice(
+async def test_an_expired_reservation_is_swept_and_what_settles_late_is_not_released_twice(
     db: Database,
 ) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
-    ledger = Ledger(db, reservation_timeout_s=0)  # every slice expires at once
-    await grow(ledger, tenant, "lease_a", needed=300, wanted=300)
+    ledger = Ledger(db, reservation_timeout_s=0)  # every reservation expires at once
+    await grow(ledger, tenant, "resv_a", needed=300, wanted=300)
 
     swept = ledger.sweep_expired()
 
     assert swept == 1
     assert month_totals(db, tenant) == (0, 0)
-    # its process was only stalled, not dead: a request settles late, and the slice stays gone
-    await ledger.settle(usage("req_1", tenant, cost=50), SliceRelease("lease_a", 50))
+    # its process was only stalled, not dead: a request settles late, and the reservation stays gone
+    await ledger.settle(usage("req_1", tenant, cost=50), Release("resv_a", 50))
     assert month_totals(db, tenant) == (50, 0)
-    gone = await grow(ledger, tenant, "lease_a", needed=10, wanted=10, create=False)
-    assert gone == LeaseChange(0, False)
+    gone = await grow(ledger, tenant, "resv_a", needed=10, wanted=10, create=False)
+    assert gone == ReservationChange(0, False)
     assert month_totals(db, tenant) == (50, 0)
     assert held_reservations(db) == 0
     await ledger.aclose()
 
 
-async def test_a_live_slice_is_not_swept(db: Database, ledger: Ledger) -> None:
+async def test_a_live_reservation_is_not_swept(db: Database, ledger: Ledger) -> None:
     tenant = new_tenant(db, budget_micros=1_000)
-    await grow(ledger, tenant, "lease_a", needed=300, wanted=300)
+    await grow(ledger, tenant, "resv_a", needed=300, wanted=300)
 
     assert ledger.sweep_expired() == 0
     assert month_totals(db, tenant) == (0, 300)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corral.metering.ledger import Ledger, SliceRelease
+from corral.metering.ledger import Ledger, Release
 from corral.settings import load_settings
 from corral.storage import open_database
 from tests.metering.test_ledger import MONTH, new_tenant, usage
@@ -17,12 +17,13 @@ async def test_the_write_ahead_log_stays_small_under_steady_writes(tmp_path: Pat
     ledger = Ledger(db)
     tenant = new_tenant(db, budget_micros=None)
     try:
-        # 3,000 requests' slices and settlements: each commit adds pages to the log, over
+        # 3,000 requests' reservations and settlements: each commit adds pages to the log, over
         # 100 MB in all if it never started over.
         for n in range(3_000):
             request_id = f"req_{n}"
-            assert (await ledger.grow_lease("lease_a", tenant, MONTH, 10, 10, create=True)).granted
-            await ledger.settle(usage(request_id, tenant, cost=3), SliceRelease("lease_a", 3))
+            grown = await ledger.grow_reservation("resv_a", tenant, MONTH, 10, 10, create=True)
+            assert grown.granted
+            await ledger.settle(usage(request_id, tenant, cost=3), Release("resv_a", 3))
         wal = tmp_path / "c.db-wal"
         assert wal.stat().st_size <= WAL_BOUND
     finally:

@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 
 from corral.accounts.admin import KeySpec
 from corral.api.deps import Services
+from corral.catalog.catalog import PriceList
 from corral.errors import StorageUnavailable
-from corral.metering import leases
-from corral.metering.leases import BudgetLeases
-from corral.metering.ledger import LeaseChange, Ledger
+from corral.metering import reservations
+from corral.metering.ledger import Ledger, ReservationChange
 from corral.metering.ratelimit import LocalRateLimiter
 from corral.metering.ratelimit_redis import RedisRateLimiter
-from corral.pipeline.admission import Admission, Ask
+from corral.metering.reservations import Reservations
+from corral.pipeline.admission import Admission, UsageBound
 from corral.storage.tables import BudgetMonth, BudgetReservation
 from tests.support import echo_entry, in_process_services
 
@@ -41,20 +42,20 @@ async def test_with_redis_down_the_request_is_refused_and_nothing_is_left_held(
     principal = await services.authenticator.authenticate("Bearer " + secret)
     tenant_state = await services.directory.tenant(tenant.id)
     client = redis.asyncio.from_url(UNREACHABLE_REDIS, socket_connect_timeout=1)
-    admission = Admission(services.leases, RedisRateLimiter(client), services.directory)
+    prices = PriceList(services.directory.price_overrides)
+    admission = Admission(services.reservations, RedisRateLimiter(client), prices)
     try:
         with pytest.raises(StorageUnavailable) as refused:
-            await admission.admit(
-                "req_1", principal, tenant_state, services.gateway.catalog.get("echo"), Ask(10, 90)
-            )
+            echo = services.gateway.catalog.get("echo")
+            await admission.admit("req_1", principal, tenant_state, echo, UsageBound(10, 90))
         assert "rate-limit store (Redis)" in (refused.value.detail or "")  # for the operator
     finally:
         await client.aclose()
 
-    # Nothing is left held against the budget: any slice goes back as soon as it is idle
-    # (tidying gives back only slices with nothing held).
-    monkeypatch.setattr(leases, "IDLE_S", 0.0)
-    await services.leases.tidy()
+    # Nothing is left held against the budget: any reservation goes back as soon as it is
+    # idle (tidying gives back only reservations with nothing held).
+    monkeypatch.setattr(reservations, "IDLE_S", 0.0)
+    await services.reservations.tidy()
     with services.db.read() as session:
         held = session.scalar(select(func.count()).select_from(BudgetReservation))
         reserved = session.scalar(select(func.sum(BudgetMonth.reserved_micros)))
@@ -65,7 +66,7 @@ async def test_with_redis_down_the_request_is_refused_and_nothing_is_left_held(
 class LedgerDown:
     """A ledger whose database does not answer."""
 
-    async def grow_lease(self, *args: object, **kwargs: object) -> LeaseChange:
+    async def grow_reservation(self, *args: object, **kwargs: object) -> ReservationChange:
         raise StorageUnavailable("The database is unavailable: connection refused")
 
 
@@ -77,12 +78,13 @@ async def test_with_the_database_down_the_request_is_refused_and_its_tokens_give
     principal = await services.authenticator.authenticate("Bearer " + secret)
     tenant_state = await services.directory.tenant(tenant.id)
     limiter = LocalRateLimiter()
-    admission = Admission(BudgetLeases(cast(Ledger, LedgerDown())), limiter, services.directory)
+    prices = PriceList(services.directory.price_overrides)
+    admission = Admission(Reservations(cast(Ledger, LedgerDown())), limiter, prices)
 
+    echo = services.gateway.catalog.get("echo")
     with pytest.raises(StorageUnavailable, match="storage is unavailable; nothing was charged"):
-        await admission.admit(  # 100 tokens: the key's whole minute
-            "req_1", principal, tenant_state, services.gateway.catalog.get("echo"), Ask(10, 90)
-        )
+        # 100 tokens: the key's whole minute
+        await admission.admit("req_1", principal, tenant_state, echo, UsageBound(10, 90))
 
     assert principal.key is not None
     again = await limiter.admit(principal.key.id, None, 100, 100)

@@ -112,7 +112,7 @@ async def test_a_completed_request_is_billed_once_and_exactly(services: Services
         "premium",
     )
     assert (row.request_id, row.outcome) == ("req_1", "completed")
-    await services.leases.give_back_all()  # as an idle process does
+    await services.reservations.give_back_all()  # as an idle process does
     assert budget_month(services, principal.tenant_id) == (44, 0)  # the hold went back
 
 
@@ -135,7 +135,7 @@ async def test_an_abandoned_stream_is_billed_for_what_it_produced(services: Serv
     assert (row.prompt_tokens, row.completion_tokens, row.outcome) == (6, 2, "cancelled")
     # 6 x 1.234567 + 2 x 7.654321 per million = 22.716044 micro-units
     assert row.cost_micros == 23
-    await services.leases.give_back_all()  # as an idle process does
+    await services.reservations.give_back_all()  # as an idle process does
     assert budget_month(services, principal.tenant_id) == (23, 0)
 
 

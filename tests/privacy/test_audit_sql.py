@@ -16,7 +16,7 @@ from corral.errors import Conflict
 from corral.metering.ledger import Ledger, UsageEntry
 from corral.privacy.audit import AuditLog, PartnerCall
 from corral.privacy.audit_sql import audit_row
-from corral.settings import load_settings
+from corral.settings import Policy, load_settings
 from corral.storage import Database, open_database
 from corral.storage.tables import AuditBody, UsageRecord
 
@@ -28,7 +28,7 @@ def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
     database.close()
 
 
-def call(tenant_id: str, request_id: str, policy: str = "pseudonymize") -> PartnerCall:
+def call(tenant_id: str, request_id: str, policy: Policy = "pseudonymize") -> PartnerCall:
     return PartnerCall(
         request_id, tenant_id, "key_a", "gpt-mini", "openai", policy,
         {"EMAIL": 2}, sent="[EMAIL_1] wrote", received="ok [EMAIL_1]",

@@ -61,6 +61,30 @@ def test_upgrading_an_older_database_keeps_its_data(fresh_database_url: str) -> 
     old.close()
 
 
+def test_budget_reservations_keep_their_rows_when_their_key_is_renamed(
+    fresh_database_url: str,
+) -> None:
+    engine = create_engine(fresh_database_url)
+    old = Database(engine)
+    _upgrade_to(old, "0007")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO budget_reservations (request_id, tenant_id, month, amount_micros, "
+                "expires_at) VALUES ('lease_1', 'ten_old', '2026-11', 700, '2026-11-30')"
+            )
+        )
+
+    old.migrate()
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, tenant_id, amount_micros FROM budget_reservations")
+        ).all()
+    assert [tuple(row) for row in rows] == [("lease_1", "ten_old", 700)]
+    old.close()
+
+
 def test_migrating_twice_changes_nothing(database_url: str) -> None:
     db = open_database(load_settings(database_url=database_url))
     try:

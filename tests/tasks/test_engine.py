@@ -10,12 +10,11 @@ import pytest
 
 from corral.api.deps import Services
 from corral.backends.base import GenerationRequest, GenerationResult
-from corral.errors import ContextLengthExceeded
+from corral.errors import ContextLengthExceeded, InvalidModelOutput
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
 from corral.tasks.engine import (
     SEED,
-    InvalidModelOutput,
     ModelCaller,
     TaskMeta,
     chunks,

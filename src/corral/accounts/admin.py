@@ -19,7 +19,7 @@ from corral.accounts.bounds import AccountLimits
 from corral.accounts.keys import KeyHasher
 from corral.accounts.views import POLICIES, KeyView, TenantView
 from corral.errors import Conflict, InvalidRequest, NotFound
-from corral.settings import TENANT_NAME_PATTERN
+from corral.settings import TENANT_NAME_PATTERN, Policy
 from corral.storage import Database
 from corral.storage.tables import ApiKey, Revision, Tenant
 
@@ -65,7 +65,7 @@ class AccountsAdmin:
         self,
         db: Database,
         hasher: KeyHasher,
-        default_policy: str = "pseudonymize",
+        default_policy: Policy = "pseudonymize",
         limits: AccountLimits | None = None,
     ) -> None:
         self._db = db
@@ -84,8 +84,7 @@ class AccountsAdmin:
         policy: str | None = None,
         retention_hours: int | None = None,
     ) -> TenantView:
-        policy = policy or self._default_policy
-        _check_policy(policy)
+        checked = _check_policy(policy) if policy else self._default_policy
         budget_micros = self._limits.budget(budget_micros)
         mau = self._limits.mau(mau)
         _check_name(name)
@@ -95,7 +94,7 @@ class AccountsAdmin:
             name=name,
             budget_micros=budget_micros,
             mau=mau,
-            policy=policy,
+            policy=checked,
             retention_hours=retention_hours,
             created_at=stamp,
             updated_at=stamp,
@@ -133,8 +132,7 @@ class AccountsAdmin:
             if not isinstance(mau, _Unset):
                 tenant.mau = self._limits.mau(mau)
             if not isinstance(policy, _Unset):
-                _check_policy(policy)
-                tenant.policy = policy
+                tenant.policy = _check_policy(policy)
             if not isinstance(retention_hours, _Unset):
                 tenant.retention_hours = retention_hours
             tenant.updated_at = now()
@@ -210,9 +208,12 @@ def _check_name(name: str) -> None:
         )
 
 
-def _check_policy(policy: str) -> None:
-    if policy not in POLICIES:
-        raise InvalidRequest(
-            f"Unknown data policy '{policy}'; choose one of {', '.join(POLICIES)}.",
-            param="policy",
-        )
+def _check_policy(policy: str) -> Policy:
+    """`policy`, as given by an operator (a CLI option, a request), if it is one."""
+    for known in POLICIES:
+        if policy == known:
+            return known
+    raise InvalidRequest(
+        f"Unknown data policy '{policy}'; choose one of {', '.join(POLICIES)}.",
+        param="policy",
+    )

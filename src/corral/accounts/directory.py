@@ -34,7 +34,8 @@ _REVISION_SQL = str(
     .compile(compile_kwargs={"literal_binds": True})
 )
 """Polled five times a second: plain SQL, compiled once, the same on SQLite and PostgreSQL."""
-Prices = dict[str, tuple[int, int]]
+OverridePrices = dict[str, tuple[int, int]]
+"""Model id -> the operator's (input, output) price override (`catalog.prices`)."""
 
 
 class AccountDirectory:
@@ -44,7 +45,7 @@ class AccountDirectory:
         self._revision: int | None = None
         self._keys: dict[str, KeyRecord | None] = {}
         self._tenants: dict[str, TenantState | None] = {}
-        self._prices: Prices | None = None
+        self._prices: OverridePrices | None = None
         self._generation = 0
         """Bumped by `invalidate`: a read begun before it must not refill the cache after it."""
 
@@ -72,7 +73,7 @@ class AccountDirectory:
             self._tenants[tenant_id] = state
         return state
 
-    async def price_overrides(self) -> Prices:
+    async def price_overrides(self) -> OverridePrices:
         if self._prices is not None:
             return self._prices
         generation = self._generation
@@ -156,7 +157,7 @@ class AccountDirectory:
             approved_models=frozenset(approved),
         )
 
-    def _load_prices(self) -> Prices:
+    def _load_prices(self) -> OverridePrices:
         with self._db.read() as session:
             rows = session.scalars(select(ModelPrice)).all()
         return {row.model: (row.input_micros, row.output_micros) for row in rows}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from corral.settings import Policy
+
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
@@ -26,7 +28,7 @@ class TenantState:
     name: str
     budget_micros: int | None
     mau: int | None
-    policy: str
+    policy: Policy
     retention_hours: int | None
     accepted_licences: frozenset[tuple[str, str]]
     """(licence id, version) pairs the tenant has accepted."""

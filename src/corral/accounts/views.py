@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
 
 from corral.metering.money import amount_or_none
+from corral.settings import Policy
 from corral.storage.tables import AccessRequest, ApiKey, Tenant
 
-Policy = Literal["allow", "pseudonymize", "pseudonymize_strict", "local_only"]
 POLICIES: tuple[Policy, ...] = ("allow", "pseudonymize", "pseudonymize_strict", "local_only")
 
 
@@ -20,7 +19,7 @@ class TenantView:
     budget: str | None
     """Monthly budget in currency units ('12.500000'); None is unlimited."""
     mau: int | None
-    policy: str
+    policy: Policy
     retention_hours: int | None
     """How long partner calls' bodies are kept (opt-in); None keeps none."""
     created_at: dt.datetime

@@ -40,15 +40,16 @@ from corral.api.tasks.router import router as tasks_router
 from corral.api.usage.router import router as usage_router
 from corral.backends import registry
 from corral.catalog import Catalog, build_model_configs
-from corral.catalog.catalog import entry_for
+from corral.catalog.catalog import PriceList, entry_for
 from corral.catalog.licences import build_licences
 from corral.catalog.prices import PriceOverrides
 from corral.errors import ConfigError
 from corral.metering.idempotency import AnswerLimits, IdempotencyStore
-from corral.metering.leases import BudgetLeases, ProcessLease
+from corral.metering.leases import ProcessLease
 from corral.metering.ledger import Ledger
 from corral.metering.pending import PendingCharges
 from corral.metering.ratelimit import LocalRateLimiter, RateLimiter
+from corral.metering.reservations import Reservations
 from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
 from corral.observability.readiness import Probe, Readiness
@@ -89,7 +90,7 @@ def build_services(
     directory = AccountDirectory(db)
     ledger = Ledger(db, settings.billing.reservation_timeout_s)
     process = ProcessLease(db, settings.idempotency.claim_lease_s)
-    leases = BudgetLeases(
+    reservations = Reservations(
         ledger, renew_after_s=settings.billing.reservation_timeout_s / 3, process=process
     )
     limiter = rate_limiter(settings)
@@ -105,8 +106,8 @@ def build_services(
         catalog,
         metrics,
         Entitlement(directory, build_licences(settings)),
-        Admission(leases, limiter, directory),
-        Settlement(ledger, leases, limiter, pending),
+        Admission(reservations, limiter, PriceList(directory.price_overrides)),
+        Settlement(ledger, reservations, limiter, pending),
         Router(settings.routing),
         PrivacyGuard(Detector(), settings.privacy),
     )
@@ -121,7 +122,7 @@ def build_services(
         ),
         access=AccessService(db),
         ledger=ledger,
-        leases=leases,
+        reservations=reservations,
         idempotency=IdempotencyStore(
             db,
             settings.billing.idempotency_ttl_h,
@@ -184,13 +185,13 @@ async def _sweep(services: Services, every_s: float = 30.0) -> None:
         await asyncio.sleep(every_s)
 
 
-async def _tidy_leases(services: Services, every_s: float = 0.5) -> None:
-    """Give idle budget slices back, renew the others (see `metering.leases`)."""
+async def _tidy_reservations(services: Services, every_s: float = 0.5) -> None:
+    """Give idle budget reservations back, renew the others (see `metering.reservations`)."""
     while True:
         try:
-            await services.leases.tidy()
+            await services.reservations.tidy()
         except Exception:
-            logger.exception("tidying budget slices failed")
+            logger.exception("tidying budget reservations failed")
         await asyncio.sleep(every_s)
 
 
@@ -242,7 +243,7 @@ def create_app(services: Services) -> ASGIApp:
         background = [
             asyncio.create_task(services.directory.watch()),
             asyncio.create_task(_sweep(services)),
-            asyncio.create_task(_tidy_leases(services)),
+            asyncio.create_task(_tidy_reservations(services)),
         ]
         services.ready = True
         logger.info("ready", extra={"models": [e.id for e in services.gateway.catalog.entries()]})
@@ -253,9 +254,9 @@ def create_app(services: Services) -> ASGIApp:
         await asyncio.gather(*background, return_exceptions=True)
         await asyncio.gather(*(backend.close() for backend in backends))
         try:
-            await services.leases.give_back_all()
+            await services.reservations.give_back_all()
         except Exception:  # they expire and are swept instead
-            logger.exception("giving budget slices back at shutdown failed")
+            logger.exception("giving budget reservations back at shutdown failed")
         await services.ledger.aclose()
         services.db.close()
 

@@ -16,9 +16,9 @@ from corral.api.errors import from_validation_error
 from corral.catalog.prices import PriceOverrides
 from corral.errors import ClientClosedRequest, PermissionDenied
 from corral.metering.idempotency import IdempotencyStore
-from corral.metering.leases import BudgetLeases
 from corral.metering.ledger import Ledger
 from corral.metering.pending import PendingCharges
+from corral.metering.reservations import Reservations
 from corral.metering.usage import UsageReports
 from corral.observability.metrics import Metrics
 from corral.observability.readiness import Readiness
@@ -43,7 +43,7 @@ class Services:
     accounts: AccountsAdmin
     access: AccessService
     ledger: Ledger
-    leases: BudgetLeases
+    reservations: Reservations
     idempotency: IdempotencyStore
     usage: UsageReports
     prices: PriceOverrides

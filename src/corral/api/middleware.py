@@ -27,7 +27,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,48}$")
 
 
 def new_request_id() -> str:
-    return f"req_{secrets.token_hex(16)}"  # 128 random bits, as uuid4 (a third of its cost)
+    return f"req_{secrets.token_hex(16)}"  # 128 random bits, as uuid4, for less CPU
 
 
 class RequestContextMiddleware:

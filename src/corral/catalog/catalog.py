@@ -1,9 +1,10 @@
-"""Model entries and the lookup that turns a request's `model` into a served model."""
+"""Model entries, the lookup that turns a request's `model` into a served model, and the one
+lookup of what a model costs now (`PriceList`)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from corral.backends.base import Backend
@@ -11,6 +12,9 @@ from corral.catalog import registry
 from corral.errors import ConfigError, ModelNotFound
 from corral.metering.money import to_micros
 from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, ModelConfig, Settings, Tier
+
+Prices = tuple[int, int]
+"""Micro-units per million (prompt, completion) tokens."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +26,8 @@ class ModelEntry:
     created: int
     owned_by: str
     backend: Backend
-    prices: tuple[int, int] = (0, 0)
-    """Micro-units per million (prompt, completion) tokens, from the config file."""
+    prices: Prices = (0, 0)
+    """From the config file; what the model costs now is `PriceList.of`'s answer."""
     owner: str | None = None
     """The tenant a private model belongs to."""
     kind: str = "llama-cpp"
@@ -60,6 +64,24 @@ class Catalog:
 
     def entries(self) -> list[ModelEntry]:
         return list(self._entries.values())
+
+
+class PriceList:
+    """What each model costs now: the operator's override (`catalog.prices`, read through the
+    account directory's cache), else the config file's price. Every price the request path
+    bills or shows is looked up here."""
+
+    def __init__(self, overrides: Callable[[], Awaitable[Mapping[str, Prices]]]) -> None:
+        self._overrides = overrides
+
+    async def of(self, model: ModelEntry) -> Prices:
+        return (await self._overrides()).get(model.id, model.prices)
+
+    async def dearest(self, models: Iterable[ModelEntry]) -> Prices:
+        """The highest input and output prices among `models` (possibly from two of them)."""
+        overrides = await self._overrides()
+        prices = [overrides.get(m.id, m.prices) for m in models]
+        return (max(p[0] for p in prices), max(p[1] for p in prices))
 
 
 def build_model_configs(settings: Settings) -> list[ModelConfig]:

@@ -1,7 +1,7 @@
 """Group commit: the ledger writes that arrive together are committed together.
 
-Settlements and budget-slice changes (`leases`) are queued (`batching`) and each batch is one
-transaction (SQLite) or one round trip with one WAL flush (PostgreSQL).
+Settlements and budget-reservation changes (`reservations`) are queued (`batching`) and each
+batch is one transaction (SQLite) or one round trip with one WAL flush (PostgreSQL).
 
 A write's outcome never depends on its caller staying: a settlement whose request is cancelled
 meanwhile is still committed (its usage must be billed). A batch that fails on its data is
@@ -23,14 +23,15 @@ from corral.metering.batching import Batcher
 
 logger = logging.getLogger("corral.metering")
 
-WriteKind = Literal["settle", "grow_lease", "end_lease", "audit"]
+WriteKind = Literal["settle", "grow_reservation", "end_reservation", "audit"]
 
 
 @dataclass(slots=True)
 class Write:
-    """One ledger write: a settlement (a usage record, its cost moved from its budget slice to
+    """One ledger write: a settlement (a usage record, its cost moved from its reservation to
     the month's spend, and its partner calls' audit rows, `params["audits"]`), a change to a
-    slice (`grow_lease`: add to it; `end_lease`: give it back), or audit rows alone (`audit`)."""
+    reservation (`grow_reservation`: add to it; `end_reservation`: give it back), or audit rows
+    alone (`audit`)."""
 
     kind: WriteKind
     params: dict[str, Any]

@@ -1,13 +1,14 @@
 """The usage ledger and the budgets' reservations: the only writers of both.
 
-A request is admitted against a slice of its tenant's monthly budget that its process leased
-(`leases`): `grow_lease` adds to a slice with one conditional update, which the database
-applies atomically, so slices in one process or many can never reserve past the budget, and
-`end_lease` gives one back. When a request ends, `settle` writes, all or nothing: the ledger
-row, the day's rollup, and its cost moved from its slice to the month's spend; it completes
-even if the request is cancelled meanwhile. Writes that arrive together share one transaction
-(`group_commit`; the SQL, per database, is in `ledger_sqlite` and `ledger_postgres`). A slice
-left by a crashed process expires and is swept.
+A request is admitted with a hold against a reservation of its tenant's monthly budget that
+its process made (`reservations`): `grow_reservation` adds to a reservation with one
+conditional update, which the database applies atomically, so reservations in one process or
+many can never reserve past the budget, and `end_reservation` gives one back. When a request
+ends, `settle` writes, all or nothing: the usage record, the day's rollup, and its cost moved
+from its reservation to the month's spend; it completes even if the request is cancelled
+meanwhile. Writes that arrive together share one transaction (`group_commit`; the SQL, per
+database, is in `ledger_sqlite` and `ledger_postgres`). A reservation left by a crashed process
+expires and is swept.
 """
 
 from __future__ import annotations
@@ -30,18 +31,18 @@ Outcome = Literal["completed", "cancelled", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
-class LeaseChange:
+class ReservationChange:
     granted: int
-    """Added to the slice: what was wanted, else what was needed, else nothing."""
+    """Added to the reservation: what was wanted, else what was needed, else nothing."""
     existed: bool
-    """False for a slice made now, or one that is gone."""
+    """False for a reservation made now, or one that is gone."""
 
 
 @dataclass(frozen=True, slots=True)
-class SliceRelease:
-    """What a settlement takes out of the request's budget slice: at most its hold."""
+class Release:
+    """What a settlement takes out of the request's reservation: its cost, at most its hold."""
 
-    lease_id: str
+    reservation_id: str
     amount: int
 
 
@@ -62,7 +63,7 @@ class UsageEntry:
 
 
 def month_of(moment: dt.datetime) -> str:
-    return f"{moment.year:04d}-{moment.month:02d}"  # strftime costs ~10x as much
+    return f"{moment.year:04d}-{moment.month:02d}"  # strftime costs several times as much
 
 
 class Ledger:
@@ -71,22 +72,22 @@ class Ledger:
         self._timeout = dt.timedelta(seconds=reservation_timeout_s)
         self._sql = ledger_sql(db)
 
-    async def grow_lease(
+    async def grow_reservation(
         self,
-        lease_id: str,
+        reservation_id: str,
         tenant_id: str,
         month: str,
         needed: int,
         wanted: int,
         create: bool = False,
-    ) -> LeaseChange:
-        """In one transaction: add `wanted` to the slice `lease_id` if the tenant's budget for
-        `month` has room for that, else `needed` if it has, else nothing; push its expiry back.
-        A slice that does not exist is made only if `create`: one that was swept (its process
-        stalled past its expiry) stays gone, and nothing is granted."""
-        granted, existed = await self._sql.grow_lease(
+    ) -> ReservationChange:
+        """In one transaction: add `wanted` to the reservation `reservation_id` if the tenant's
+        budget for `month` has room for that, else `needed` if it has, else nothing; push its
+        expiry back. A reservation that does not exist is made only if `create`: one that was
+        swept (its process stalled past its expiry) stays gone, and nothing is granted."""
+        granted, existed = await self._sql.grow_reservation(
             {
-                "lease_id": lease_id,
+                "reservation_id": reservation_id,
                 "tenant_id": tenant_id,
                 "month": month,
                 "needed": needed,
@@ -95,24 +96,26 @@ class Ledger:
                 "expires_at": dt.datetime.now(dt.UTC) + self._timeout,
             }
         )
-        return LeaseChange(granted, existed)
+        return ReservationChange(granted, existed)
 
-    async def end_lease(self, lease_id: str, tenant_id: str, month: str) -> None:
-        """Give the slice back: what it still reserves leaves the month."""
-        await self._sql.end_lease({"lease_id": lease_id, "tenant_id": tenant_id, "month": month})
+    async def end_reservation(self, reservation_id: str, tenant_id: str, month: str) -> None:
+        """Give the reservation back: what it still reserves leaves the month."""
+        await self._sql.end_reservation(
+            {"reservation_id": reservation_id, "tenant_id": tenant_id, "month": month}
+        )
 
     async def settle(
         self,
         entry: UsageEntry,
-        release: SliceRelease | None = None,
+        release: Release | None = None,
         audits: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Record what a finished request used, add its cost to the month's spend, and take
-        `release` out of the request's slice and the month's reservations (if the slice is
-        still there: one swept meanwhile has already left them); `audits`, the audit rows of
-        its partner calls, go in the same transaction."""
+        `release` out of the request's reservation and the month's reserved amount (if the
+        reservation is still there: one swept meanwhile has already left it); `audits`, the
+        audit rows of its partner calls, go in the same transaction."""
         params = _record_params(entry)
-        params["lease_id"] = release.lease_id if release is not None else None
+        params["reservation_id"] = release.reservation_id if release is not None else None
         params["release"] = release.amount if release is not None else 0
         params["audits"] = list(audits)
         await self._sql.settle(params)
@@ -126,7 +129,7 @@ class Ledger:
         await self._sql.aclose()
 
     def sweep_expired(self) -> int:
-        """Release the slices of processes that died; returns how many."""
+        """Give back the reservations of processes that died; returns how many."""
         now = dt.datetime.now(dt.UTC)
         with self._db.write() as session:
             expired = session.execute(
@@ -144,7 +147,7 @@ class Ledger:
 
 
 def ledger_sql(db: Database) -> BatchedLedgerSql:
-    # Imported here: a process only loads its own database's driver (psycopg is ~9 MB).
+    # Imported here: a process only loads its own database's driver (and its memory).
     if db.dialect == "sqlite":
         from corral.metering.ledger_sqlite import SqliteLedgerSql
 

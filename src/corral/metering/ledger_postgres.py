@@ -1,11 +1,12 @@
 """The ledger's writes on PostgreSQL: group-committed, one round trip a batch.
 
 A batch's settlements are one statement (data-modifying CTEs over a JSON array of rows: one
-execute however many there are); a slice change is one statement or two, and a batch holding
-any is sent in pipeline mode with one Sync. All on an asyncio connection pool. Settlements and
-slice grants wait for the WAL flush: a client never gets an answer whose usage record could
-still be lost, and a slice lost in a crash of the database could let two replicas spend the
-same room. Slices given back are written without waiting for it (`synchronous_commit=off`):
+execute however many there are); a reservation change is one statement or two, and a batch
+holding any is sent in pipeline mode with one Sync. All on an asyncio connection pool.
+Settlements and reservation grants wait for the WAL flush: a client never gets an answer whose
+usage record could still be lost, and a reservation lost in a crash of the database could let
+two replicas spend the same room. Reservations given back are written without waiting for it
+(`synchronous_commit=off`):
 one lost in a crash stays reserved until it expires and is swept.
 """
 
@@ -46,12 +47,12 @@ _MONTH_ROW = _pg(
     "INSERT INTO budget_months (tenant_id, month, spent_micros, reserved_micros) "
     "VALUES (:tenant_id, :month, 0, 0) ON CONFLICT DO NOTHING"
 )
-# Add `wanted` to the slice if that fits, else `needed`, else nothing; returns (granted,
-# whether the slice existed). A slice that is gone is made anew only if `create`. The month's
+# Add `wanted` to the reservation if that fits, else `needed`, else nothing; returns (granted,
+# whether it existed). A reservation that is gone is made anew only if `create`. The month's
 # row is locked first, so grants from other replicas wait for this one and see its result.
-_GROW_LEASE = _pg(f"""
-WITH lease AS (
-    SELECT 1 FROM budget_reservations WHERE request_id = :lease_id FOR UPDATE
+_GROW_RESERVATION = _pg(f"""
+WITH reservation AS (
+    SELECT 1 FROM budget_reservations WHERE id = :reservation_id FOR UPDATE
 ),
 cap AS (
     SELECT coalesce((SELECT budget_micros FROM tenants WHERE id = :tenant_id), {2**63 - 1}) AS v
@@ -66,24 +67,24 @@ plan AS (
         WHEN booked.v + :needed <= cap.v THEN CAST(:needed AS bigint)
         ELSE 0 END AS granted
     FROM booked, cap
-    WHERE EXISTS (SELECT 1 FROM lease) OR :create
+    WHERE EXISTS (SELECT 1 FROM reservation) OR :create
 ),
 grown AS (
     UPDATE budget_months b SET reserved_micros = b.reserved_micros + plan.granted
     FROM plan WHERE b.tenant_id = :tenant_id AND b.month = :month AND plan.granted > 0
 ),
-sliced AS (
-    INSERT INTO budget_reservations AS r (request_id, tenant_id, month, amount_micros, expires_at)
-    SELECT :lease_id, :tenant_id, :month, plan.granted, :expires_at FROM plan
-    WHERE plan.granted > 0 OR EXISTS (SELECT 1 FROM lease)
-    ON CONFLICT (request_id) DO UPDATE SET
+reserved AS (
+    INSERT INTO budget_reservations AS r (id, tenant_id, month, amount_micros, expires_at)
+    SELECT :reservation_id, :tenant_id, :month, plan.granted, :expires_at FROM plan
+    WHERE plan.granted > 0 OR EXISTS (SELECT 1 FROM reservation)
+    ON CONFLICT (id) DO UPDATE SET
         amount_micros = r.amount_micros + excluded.amount_micros,
         expires_at = excluded.expires_at
 )
-SELECT coalesce((SELECT granted FROM plan), 0), EXISTS (SELECT 1 FROM lease)
+SELECT coalesce((SELECT granted FROM plan), 0), EXISTS (SELECT 1 FROM reservation)
 """)
-_END_LEASE = _pg(
-    "WITH released AS (DELETE FROM budget_reservations WHERE request_id = :lease_id "
+_END_RESERVATION = _pg(
+    "WITH released AS (DELETE FROM budget_reservations WHERE id = :reservation_id "
     "RETURNING amount_micros) "
     "UPDATE budget_months SET reserved_micros = reserved_micros - "
     "coalesce((SELECT sum(amount_micros) FROM released), 0) "
@@ -93,21 +94,21 @@ _END_LEASE = _pg(
 # usage record, and the rollups are added up per day row and per month row before they are
 # written (an upsert may touch a row only once). Each part takes its rows in key order, and all
 # processes run the same statement, so two batches lock shared rows in the same order. The cost
-# moves from each request's slice to the spend, if the slice is still there (one swept
-# meanwhile has already left the month's reservations).
+# moves from each request's reservation to the spend, if the reservation is still there (one
+# swept meanwhile has already left the month's reserved amount).
 _SETTLE_COLUMNS = (
     "request_id text, tenant_id text, day_tenant text, key_id text, model text, tier text, "
     "prompt_tokens int8, completion_tokens int8, input_price int8, output_price int8, "
     "cost int8, outcome text, started_at timestamptz, ended_at timestamptz, day date, "
-    "month text, lease_id text, release int8"
+    "month text, reservation_id text, release int8"
 )
 _SETTLE = f"""
 WITH w AS (SELECT * FROM json_to_recordset(%(rows)s::json) AS w({_SETTLE_COLUMNS})),
 released AS (
     UPDATE budget_reservations r SET amount_micros = r.amount_micros - x.release
-    FROM (SELECT lease_id, sum(release) AS release FROM w WHERE release > 0
-          GROUP BY lease_id ORDER BY lease_id) x
-    WHERE r.request_id = x.lease_id
+    FROM (SELECT reservation_id, sum(release) AS release FROM w WHERE release > 0
+          GROUP BY reservation_id ORDER BY reservation_id) x
+    WHERE r.id = x.reservation_id
     RETURNING r.tenant_id, r.month, x.release
 ),
 record AS (
@@ -147,7 +148,7 @@ class PostgresLedgerSql(BatchedLedgerSql):
 
     async def _commit(self, pool: AsyncConnectionPool, writes: Sequence[Write]) -> list[Any]:
         """The writes in one transaction and one round trip: the settlements as one statement,
-        any slice changes before it, pipelined with one Sync at the end (an implicit
+        any reservation changes before it, pipelined with one Sync at the end (an implicit
         transaction), so they all commit or none does."""
         settlements = [write for write in writes if write.kind == "settle"]
         changes = [write for write in writes if write.kind not in _BATCHED]
@@ -192,15 +193,16 @@ async def _settle(connection: psycopg.AsyncConnection[Any], settlements: list[Wr
 
 
 async def _execute(connection: psycopg.AsyncConnection[Any], write: Write) -> Any:
-    """Sends a slice change's statements; the cursor of the last one, which holds its result."""
-    if write.kind == "grow_lease":
+    """Sends a reservation change's statements; the cursor of the last one, which holds its
+    result."""
+    if write.kind == "grow_reservation":
         await connection.execute(_MONTH_ROW, write.params, prepare=True)
-        return await connection.execute(_GROW_LEASE, write.params, prepare=True)
-    return await connection.execute(_END_LEASE, write.params, prepare=True)
+        return await connection.execute(_GROW_RESERVATION, write.params, prepare=True)
+    return await connection.execute(_END_RESERVATION, write.params, prepare=True)
 
 
 async def _result(write: Write, cursor: Any) -> Any:
-    if write.kind != "grow_lease":
+    if write.kind != "grow_reservation":
         return None
     granted, existed = await cursor.fetchone()
     return granted, existed

@@ -1,6 +1,7 @@
-"""The ledger's hot writes, settlements and budget slices: what both databases share.
+"""The ledger's hot writes, settlements and budget reservations: what both databases share.
 
-A settlement runs on every billed request, a slice change on one in many (`leases`), so they
+A settlement runs on every billed request, a reservation change on one in many
+(`reservations`), so they
 skip the ORM, and they go through group commits (`group_commit`): the writes that arrive
 together share one transaction. Each database's own SQL and connections are in
 `ledger_sqlite` and `ledger_postgres`.
@@ -33,21 +34,22 @@ DAY_ADD = (
 
 
 class BatchedLedgerSql:
-    """The ledger's writes, queued: `durable` commits settlements and slice grants, which
-    must survive a crash of the database once answered; `volatile` commits slices given back,
+    """The ledger's writes, queued: `durable` commits settlements and reservation grants, which
+    must survive a crash of the database once answered; `volatile` commits reservations given
+    back,
     which at worst stay reserved until they expire (the same group commit where both are)."""
 
     def __init__(self, durable: GroupCommit, volatile: GroupCommit) -> None:
         self._durable = durable
         self._volatile = volatile
 
-    async def grow_lease(self, params: dict[str, Any]) -> tuple[int, bool]:
-        """(granted, whether the slice existed); see `Ledger.grow_lease`."""
-        granted, existed = await self._durable.run(Write("grow_lease", params))
+    async def grow_reservation(self, params: dict[str, Any]) -> tuple[int, bool]:
+        """(granted, whether the reservation existed); see `Ledger.grow_reservation`."""
+        granted, existed = await self._durable.run(Write("grow_reservation", params))
         return int(granted), bool(existed)
 
-    async def end_lease(self, params: dict[str, Any]) -> None:
-        await self._volatile.run(Write("end_lease", params))
+    async def end_reservation(self, params: dict[str, Any]) -> None:
+        await self._volatile.run(Write("end_reservation", params))
 
     async def settle(self, params: dict[str, Any]) -> None:
         await self._durable.run(Write("settle", params))

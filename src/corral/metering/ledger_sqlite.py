@@ -1,9 +1,9 @@
 """The ledger's writes on SQLite: group-committed transactions on the event loop's own connection.
 
-A batch of settlements and budget-slice changes (`group_commit`) runs as one `BEGIN IMMEDIATE`
-transaction, on the event loop's own connection when the database is free (a hop to a worker
-thread costs more than the statements on an idle machine), and in a worker thread that waits
-for the lock when another process is writing.
+A batch of settlements and budget-reservation changes (`group_commit`) runs as one
+`BEGIN IMMEDIATE` transaction, on the event loop's own connection when the database is free (a
+hop to a worker thread costs more than the statements on an idle machine), and in a worker
+thread that waits for the lock when another process is writing.
 """
 
 from __future__ import annotations
@@ -42,19 +42,21 @@ _UNRESERVE = (
     "UPDATE budget_months SET reserved_micros = reserved_micros - :amount "
     "WHERE tenant_id = :tenant_id AND month = :month"
 )
-_LEASE_EXISTS = "SELECT 1 FROM budget_reservations WHERE request_id = :lease_id"
-_LEASE_GROW = (
+_RESERVATION_EXISTS = "SELECT 1 FROM budget_reservations WHERE id = :reservation_id"
+_RESERVATION_GROW = (
     "UPDATE budget_reservations SET amount_micros = amount_micros + :granted, "
-    "expires_at = :expires_at WHERE request_id = :lease_id"
+    "expires_at = :expires_at WHERE id = :reservation_id"
 )
-_LEASE_NEW = (
-    "INSERT INTO budget_reservations (request_id, tenant_id, month, amount_micros, expires_at) "
-    "VALUES (:lease_id, :tenant_id, :month, :granted, :expires_at)"
+_RESERVATION_NEW = (
+    "INSERT INTO budget_reservations (id, tenant_id, month, amount_micros, expires_at) "
+    "VALUES (:reservation_id, :tenant_id, :month, :granted, :expires_at)"
 )
-_LEASE_END = "DELETE FROM budget_reservations WHERE request_id = :lease_id RETURNING amount_micros"
-_LEASE_RELEASE = (
+_RESERVATION_END = (
+    "DELETE FROM budget_reservations WHERE id = :reservation_id RETURNING amount_micros"
+)
+_RESERVATION_RELEASE = (
     "UPDATE budget_reservations SET amount_micros = amount_micros - :release "
-    "WHERE request_id = :lease_id"
+    "WHERE id = :reservation_id"
 )
 _RELEASE_AND_SPEND = (
     "UPDATE budget_months SET reserved_micros = reserved_micros - :release, "
@@ -196,8 +198,8 @@ def _apply_batch(
     connection: sqlite3.Connection, writes: Sequence[Write], months: set[tuple[str, str]]
 ) -> list[Any]:
     """A batch's statements, inside its transaction; each write's result, in order.
-    `months`: the (tenant, month) budget rows this connection has seen exist, which a slice
-    then need not create."""
+    `months`: the (tenant, month) budget rows this connection has seen exist, which a
+    reservation then need not create."""
     settlements = [_sqlite_values(w.params) for w in writes if w.kind == "settle"]
     if settlements:
         _settle(connection, settlements)
@@ -208,11 +210,11 @@ def _apply_batch(
 
 
 def _apply(connection: sqlite3.Connection, write: Write, months: set[tuple[str, str]]) -> Any:
-    if write.kind == "grow_lease":
-        return _grow_lease(connection, _sqlite_values(write.params), months)
-    if write.kind == "end_lease":
+    if write.kind == "grow_reservation":
+        return _grow_reservation(connection, _sqlite_values(write.params), months)
+    if write.kind == "end_reservation":
         values = write.params
-        released = connection.execute(_LEASE_END, values).fetchone()
+        released = connection.execute(_RESERVATION_END, values).fetchone()
         if released is not None and released[0]:
             connection.execute(_UNRESERVE, {**values, "amount": released[0]})
     return None  # settlements and audit rows are written together, above
@@ -220,7 +222,7 @@ def _apply(connection: sqlite3.Connection, write: Write, months: set[tuple[str, 
 
 def _settle(connection: sqlite3.Connection, settlements: list[dict[str, Any]]) -> None:
     """Every usage record of the batch, then its sums: one rollup update per day bucket, one
-    release per budget slice, one spend per tenant's month. The totals are those of settling
+    release per reservation, one spend per tenant's month. The totals are those of settling
     one by one, in a few statements a batch instead of four a request."""
     connection.executemany(_RECORD, settlements)
     days: dict[tuple[Any, ...], list[int]] = {}
@@ -241,32 +243,36 @@ def _settle(connection: sqlite3.Connection, settlements: list[dict[str, Any]]) -
         sums[2] += row["completion_tokens"]
         sums[3] += row["cost"]
         if row["release"]:
-            releases[row["lease_id"]] = releases.get(row["lease_id"], 0) + row["release"]
+            reservation_id = row["reservation_id"]
+            releases[reservation_id] = releases.get(reservation_id, 0) + row["release"]
     connection.executemany(_DAY_ADD, [(*bucket, *sums) for bucket, sums in days.items()])
-    # A slice swept meanwhile has already left the month's reservations: only the spend moves.
+    # A reservation swept meanwhile has already left the month's reserved amount: only the
+    # spend moves.
     kept = {
-        lease
-        for lease, release in releases.items()
-        if connection.execute(_LEASE_RELEASE, {"lease_id": lease, "release": release}).rowcount
+        reservation_id
+        for reservation_id, release in releases.items()
+        if connection.execute(
+            _RESERVATION_RELEASE, {"reservation_id": reservation_id, "release": release}
+        ).rowcount
     }
     spend: dict[tuple[str, str], list[int]] = {}
     for row in settlements:
         if row["tenant_id"] is not None:
             sums = spend.setdefault((row["tenant_id"], row["month"]), [0, 0])
             sums[0] += row["cost"]
-            sums[1] += row["release"] if row["lease_id"] in kept else 0
+            sums[1] += row["release"] if row["reservation_id"] in kept else 0
     for (tenant_id, month), (cost, release) in spend.items():
         month_sums = {"tenant_id": tenant_id, "month": month, "cost": cost, "release": release}
         if connection.execute(_RELEASE_AND_SPEND, month_sums).rowcount != 1:
             connection.execute(_SPEND, month_sums)
 
 
-def _grow_lease(
+def _grow_reservation(
     connection: sqlite3.Connection, values: dict[str, Any], months: set[tuple[str, str]]
 ) -> tuple[int, bool]:
-    """Add `wanted` to the slice if that fits, else `needed`, else nothing; (granted, whether
-    the slice existed). A slice that is gone is made anew only if `create`."""
-    existed = connection.execute(_LEASE_EXISTS, values).fetchone() is not None
+    """Add `wanted` to the reservation if that fits, else `needed`, else nothing; (granted,
+    whether the reservation existed). One that is gone is made anew only if `create`."""
+    existed = connection.execute(_RESERVATION_EXISTS, values).fetchone() is not None
     if not (existed or values["create"]):
         return 0, False
     granted = 0
@@ -275,9 +281,9 @@ def _grow_lease(
             granted = amount
             break
     if existed:
-        connection.execute(_LEASE_GROW, {**values, "granted": granted})
+        connection.execute(_RESERVATION_GROW, {**values, "granted": granted})
     elif granted:
-        connection.execute(_LEASE_NEW, {**values, "granted": granted})
+        connection.execute(_RESERVATION_NEW, {**values, "granted": granted})
     return granted, existed
 
 

@@ -170,7 +170,8 @@ class RedisRateLimiter:
     async def _round_trip(self, packed: bytes) -> Any:
         """The script's reply, in one round trip on this limiter's own connection: the batcher
         sends one batch at a time, so one connection serves them all, without redis-py's
-        per-command pool and retry layers (about 70 us of CPU a call)."""
+        per-command pool and retry layers, which cost more CPU per call than the script's round
+        trip (figures: bench/results/design_figures.md)."""
         connection = self._connection
         try:
             if connection is None:

@@ -1,6 +1,6 @@
 """`Gateway`: runs one request through the pipeline steps in order.
 
-resolve (catalog + entitlement) → admit (rate limits, budget reservation) → backend →
+resolve (catalog + entitlement) → admit (rate limits, budget hold) → backend →
 settle (ledger). Endpoints call `resolve`, then `generate`, `stream` or `embed`, with
 protocol-free domain values; the gateway also reports tokens and timings to the metrics.
 """
@@ -25,12 +25,12 @@ from corral.backends.base import (
     Usage,
 )
 from corral.catalog import Catalog, ModelEntry
-from corral.catalog.catalog import model_not_found
+from corral.catalog.catalog import Prices, model_not_found
 from corral.errors import CorralError
 from corral.metering.ledger import Outcome
 from corral.metering.pending import RECORD_EVERY_S
 from corral.observability.metrics import Metrics
-from corral.pipeline.admission import Admission, Ask, Charge
+from corral.pipeline.admission import Admission, Ticket, UsageBound
 from corral.pipeline.auth import Principal
 from corral.pipeline.entitlement import Entitlement
 from corral.pipeline.guard import Caller, PrivacyGuard
@@ -106,22 +106,22 @@ class Gateway:
             raise model_not_found(model_id)
         return model
 
-    async def prices(self, model: ModelEntry) -> tuple[int, int]:
-        """What the model costs now: the operator's override, else the config file's price."""
-        return await self._admission.prices(model)
+    async def prices(self, model: ModelEntry) -> Prices:
+        """What the model costs now (`catalog.PriceList`)."""
+        return await self._admission.prices.of(model)
 
     async def generate(
         self, ctx: RequestContext, target: Target, request: GenerationRequest
     ) -> GenerationResult:
         request = replace(request, party=_party(ctx.principal))
-        charge = await self._admit(ctx, target, request)
+        ticket = await self._admit(ctx, target, request)
         try:
             entry, result = await self._router.generate(target.candidates, request)
         except BaseException as exc:
-            await self._settle(charge, _metered(request), _outcome(exc), audits=request.audit)
+            await self._settle(ticket, _metered(request), _outcome(exc), audits=request.audit)
             raise
-        await self._answered_by(ctx, charge, entry)
-        await self._settle(charge, result.usage, "completed", audits=request.audit)
+        await self._answered_by(ctx, ticket, entry)
+        await self._settle(ticket, result.usage, "completed", audits=request.audit)
         return result
 
     async def stream(
@@ -129,22 +129,22 @@ class Gateway:
     ) -> AsyncIterator[StreamEvent]:
         """Admission happens before this returns; the iterator then only yields events."""
         request = replace(request, party=_party(ctx.principal))
-        charge = await self._admit(ctx, target, request)
+        ticket = await self._admit(ctx, target, request)
         try:
             entry, events = await self._router.stream(target.candidates, request)
         except BaseException as exc:
-            await self._settle(charge, _metered(request), _outcome(exc), audits=request.audit)
+            await self._settle(ticket, _metered(request), _outcome(exc), audits=request.audit)
             raise
-        await self._answered_by(ctx, charge, entry)
+        await self._answered_by(ctx, ticket, entry)
         try:
             # Before the first byte: its tokens are billed even if the settlement never is.
-            written_ahead = await self._settlement.write_ahead(charge, _metered(request))
+            written_ahead = await self._settlement.write_ahead(ticket, _metered(request))
         except BaseException as exc:
             request.cancelled.set()
             await _close(events)
-            await self._settle(charge, _metered(request), _outcome(exc), audits=request.audit)
+            await self._settle(ticket, _metered(request), _outcome(exc), audits=request.audit)
             raise
-        bill = _StreamBill(self._settle, self._settlement, charge, request, written_ahead)
+        bill = _StreamBill(self._settle, self._settlement, ticket, request, written_ahead)
         # A stream may end without its iterator ever running (the client left before the first
         # byte); the HTTP layer then still calls this, so the tokens made are billed once.
         ctx.cleanups.append(bill.stop)
@@ -153,9 +153,9 @@ class Gateway:
     async def embed(
         self, ctx: RequestContext, target: Target, inputs: list[str]
     ) -> EmbeddingResult:
-        bound = sum(len(text.encode()) + _EMBEDDING_SPECIAL_TOKENS for text in inputs)
+        tokens = sum(len(text.encode()) + _EMBEDDING_SPECIAL_TOKENS for text in inputs)
         tenant = await self.entitlement.tenant(ctx.principal)
-        charge = await self._admit_ask(ctx, target, tenant, Ask(bound, 0))
+        ticket = await self._admit_bound(ctx, target, tenant, UsageBound(tokens, 0))
         request = EmbeddingRequest(inputs, party=_party(ctx.principal))
         try:
             entry, result = await self._router.embed(target.candidates, request)
@@ -163,53 +163,56 @@ class Gateway:
             # The inputs embedded before a cut (the client left) were work done: billed.
             embedded = Usage(request.meter.prompt_tokens, 0)
             await self._settle(
-                charge, embedded, _outcome(exc), prompt_is_output=True, audits=request.audit
+                ticket, embedded, _outcome(exc), prompt_is_output=True, audits=request.audit
             )
             raise
-        await self._answered_by(ctx, charge, entry)
+        await self._answered_by(ctx, ticket, entry)
         used = Usage(result.prompt_tokens, 0)
-        await self._settle(charge, used, "completed", audits=request.audit)
+        await self._settle(ticket, used, "completed", audits=request.audit)
         return result
 
-    async def _answered_by(self, ctx: RequestContext, charge: Charge, entry: ModelEntry) -> None:
+    async def _answered_by(self, ctx: RequestContext, ticket: Ticket, entry: ModelEntry) -> None:
         """Bill the model that answered, at its prices; tell the client which one it was."""
-        charge.model = entry
-        charge.prices = await self._admission.prices(entry)
+        ticket.model = entry
+        ticket.prices = await self._admission.prices.of(entry)
         ctx.response_headers["x-corral-backend"] = entry.id
 
     async def _admit(
         self, ctx: RequestContext, target: Target, request: GenerationRequest
-    ) -> Charge:
+    ) -> Ticket:
         tenant = await self.entitlement.tenant(ctx.principal)
-        ask = None
-        if self._admission.needs_ask(ctx.principal, tenant):
+        bound = None
+        if self._admission.needs_bound(ctx.principal, tenant):
             counts = [await e.backend.count_prompt_tokens(request) for e in target.candidates]
             prompt = max(counts)
             room = max(0, max(e.context_length for e in target.candidates) - prompt)
             cap = request.params.max_tokens
-            ask = Ask(prompt, min(cap, room) if cap is not None else room)
-        return await self._admit_ask(ctx, target, tenant, ask)
+            bound = UsageBound(prompt, min(cap, room) if cap is not None else room)
+        return await self._admit_bound(ctx, target, tenant, bound)
 
-    async def _admit_ask(
-        self, ctx: RequestContext, target: Target, tenant: TenantState | None, ask: Ask | None
-    ) -> Charge:
+    async def _admit_bound(
+        self,
+        ctx: RequestContext,
+        target: Target,
+        tenant: TenantState | None,
+        bound: UsageBound | None,
+    ) -> Ticket:
         # A route holds budget at its dearest model's prices: any of them may answer.
-        prices = [await self._admission.prices(e) for e in target.candidates]
-        dearest = (max(p[0] for p in prices), max(p[1] for p in prices))
+        dearest = await self._admission.prices.dearest(target.candidates)
         first = target.candidates[0]
         try:
-            charge = await self._admission.admit(
-                ctx.request_id, ctx.principal, tenant, first, ask, dearest
+            ticket = await self._admission.admit(
+                ctx.request_id, ctx.principal, tenant, first, bound, dearest
             )
         except Exception as exc:
             ctx.response_headers.update(getattr(exc, "headers", {}))
             raise
-        ctx.response_headers.update(charge.response_headers)
-        return charge
+        ctx.response_headers.update(ticket.response_headers)
+        return ticket
 
     async def _settle(
         self,
-        charge: Charge,
+        ticket: Ticket,
         usage: Usage,
         outcome: Outcome,
         prompt_is_output: bool = False,
@@ -220,13 +223,13 @@ class Gateway:
         rows = list(audits or ())
         if audits:
             audits.clear()
-        await self._settlement.settle(charge, usage, outcome, prompt_is_output, written_ahead, rows)
-        self._metrics.tokens_used(charge.model.id, usage.prompt_tokens, usage.completion_tokens)
+        await self._settlement.settle(ticket, usage, outcome, prompt_is_output, written_ahead, rows)
+        self._metrics.tokens_used(ticket.model.id, usage.prompt_tokens, usage.completion_tokens)
 
     async def _observe_stream(
         self, bill: _StreamBill, events: AsyncIterator[StreamEvent], started: float
     ) -> AsyncIterator[StreamEvent]:
-        first, model_id = True, bill.charge.model.id
+        first, model_id = True, bill.ticket.model.id
         try:
             async for event in events:
                 if first and isinstance(event, TextDelta) and event.text:
@@ -255,11 +258,11 @@ class _StreamBill:
         self,
         settle: Callable[..., Awaitable[None]],
         settlement: Settlement,
-        charge: Charge,
+        ticket: Ticket,
         request: GenerationRequest,
         written_ahead: bool,
     ) -> None:
-        self.charge = charge
+        self.ticket = ticket
         self._settle = settle
         self._settlement = settlement
         self._request = request
@@ -270,13 +273,13 @@ class _StreamBill:
     def progress(self) -> None:
         if self._written_ahead and time.monotonic() - self._recorded_at >= RECORD_EVERY_S:
             self._recorded_at = time.monotonic()
-            self._settlement.progress(self.charge, _metered(self._request))
+            self._settlement.progress(self.ticket, _metered(self._request))
 
     async def finish(self, usage: Usage, outcome: Outcome) -> None:
         if not self._settled:
             self._settled = True
             await self._settle(
-                self.charge,
+                self.ticket,
                 usage,
                 outcome,
                 written_ahead=self._written_ahead,

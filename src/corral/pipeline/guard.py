@@ -46,13 +46,14 @@ from corral.privacy.audit import PartnerCall
 from corral.privacy.audit_sql import AuditRow, audit_row
 from corral.privacy.detect import DetectionTimeout, Detector
 from corral.privacy.pseudonymize import Masked, StreamRestorer, replace_spans
-from corral.settings import PrivacyConfig
+from corral.settings import Policy, PrivacyConfig
 
 MASKING_POLICIES = frozenset({"pseudonymize", "pseudonymize_strict"})
 INLINE_SCAN_CHARS = 300
-"""Requests up to this many characters are scanned on the event loop (a short chat message:
-about 0.15-0.45 ms, less than a thread hop's share); longer ones in a worker thread, so the
-loop keeps serving. The recall-first detector costs about 1.4 µs a character under load."""
+"""Requests up to this many characters are scanned on the event loop (a short chat message
+scans in less time than a hop to a worker thread costs); longer ones in a worker thread, so
+the loop keeps serving. The scan's cost grows with the characters scanned; the figures are in
+bench/results/design_figures.md (`bench/guard_overhead.py`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class Caller:
     request_id: str
     tenant_id: str | None
     key_id: str
-    policy: str
+    policy: Policy
     retention_hours: int | None = None
 
 

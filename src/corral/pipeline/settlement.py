@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.backends.base import Usage
-from corral.metering.leases import BudgetLeases, Hold
-from corral.metering.ledger import Ledger, Outcome, SliceRelease, UsageEntry
+from corral.metering.ledger import Ledger, Outcome, Release, UsageEntry
 from corral.metering.money import cost_micros
 from corral.metering.pending import Bill, PendingCharges
 from corral.metering.ratelimit import RateLimiter
-from corral.pipeline.admission import Charge
+from corral.metering.reservations import Hold, Reservations
+from corral.pipeline.admission import Ticket
 
 logger = logging.getLogger("corral.metering")
 
@@ -34,41 +34,41 @@ class Settlement:
     def __init__(
         self,
         ledger: Ledger,
-        leases: BudgetLeases,
+        reservations: Reservations,
         limiter: RateLimiter,
         pending: PendingCharges | None = None,
     ) -> None:
         self._ledger = ledger
-        self._leases = leases
+        self._reservations = reservations
         self._limiter = limiter
         self._pending = pending
         self._corrections: dict[str, tuple[int, int]] = {}  # key id -> (tpm, tokens to add)
         self._correcting: asyncio.Task[None] | None = None
 
-    async def write_ahead(self, charge: Charge, usage: Usage) -> bool:
+    async def write_ahead(self, ticket: Ticket, usage: Usage) -> bool:
         """Write the bill of a stream about to start; False if there is nowhere to write it."""
         if self._pending is None:
             return False
         bill = Bill(
-            charge.request_id,
-            charge.principal.tenant_id,
-            charge.principal.key_id,
-            charge.model.id,
-            charge.model.tier,
-            charge.prices,
-            charge.started_at,
+            ticket.request_id,
+            ticket.principal.tenant_id,
+            ticket.principal.key_id,
+            ticket.model.id,
+            ticket.model.tier,
+            ticket.prices,
+            ticket.started_at,
         )
         await self._pending.open(bill, usage.prompt_tokens, usage.completion_tokens)
         return True
 
-    def progress(self, charge: Charge, usage: Usage) -> None:
+    def progress(self, ticket: Ticket, usage: Usage) -> None:
         """A written-ahead stream's tokens so far (in the background)."""
         if self._pending is not None:
-            self._pending.record(charge.request_id, usage.prompt_tokens, usage.completion_tokens)
+            self._pending.record(ticket.request_id, usage.prompt_tokens, usage.completion_tokens)
 
     async def settle(
         self,
-        charge: Charge,
+        ticket: Ticket,
         usage: Usage,
         outcome: Outcome,
         prompt_is_output: bool = False,
@@ -80,17 +80,17 @@ class Settlement:
         bill was written ahead (`write_ahead`); settled, it goes. `audits`: the audit rows of
         its partner calls, written in the usage record's transaction (alone if it has none)."""
         try:
-            await self._settle(charge, usage, outcome, prompt_is_output, audits)
+            await self._settle(ticket, usage, outcome, prompt_is_output, audits)
         except BaseException:
-            if written_ahead:  # the bill stays, for a sweep to charge: with the final figures
-                self.progress(charge, usage)
+            if written_ahead:  # the bill stays, for a sweep to ticket: with the final figures
+                self.progress(ticket, usage)
             raise
         if written_ahead and self._pending is not None:
-            self._pending.settled(charge.request_id)
+            self._pending.settled(ticket.request_id)
 
     async def _settle(
         self,
-        charge: Charge,
+        ticket: Ticket,
         usage: Usage,
         outcome: Outcome,
         prompt_is_output: bool,
@@ -100,57 +100,58 @@ class Settlement:
         entry = None
         if outcome == "completed" or produced > 0:
             entry = UsageEntry(
-                request_id=charge.request_id,
-                tenant_id=charge.principal.tenant_id,
-                key_id=charge.principal.key_id,
-                model=charge.model.id,
-                tier=charge.model.tier,
+                request_id=ticket.request_id,
+                tenant_id=ticket.principal.tenant_id,
+                key_id=ticket.principal.key_id,
+                model=ticket.model.id,
+                tier=ticket.model.tier,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
-                prices=charge.prices,
+                prices=ticket.prices,
                 cost_micros=cost_micros(
-                    usage.prompt_tokens, usage.completion_tokens, charge.prices
+                    usage.prompt_tokens, usage.completion_tokens, ticket.prices
                 ),
                 outcome=outcome,
-                started_at=charge.started_at,
+                started_at=ticket.started_at,
                 ended_at=dt.datetime.now(dt.UTC),
             )
-        hold, charge.hold = charge.hold, None  # released once, whatever happens
+        hold, ticket.hold = ticket.hold, None  # released once, whatever happens
         if entry is not None:
             await self._record(entry, hold, audits)
         else:
             if hold is not None:
-                self._leases.release(hold, 0)
+                self._reservations.release(hold, 0)
             if audits:
                 await self._ledger.audit(audits)
-        key = charge.principal.key
+        key = ticket.principal.key
         if key is not None and key.tpm is not None:
             used = usage.total_tokens if entry is not None else 0
-            self._correct_later(key.id, key.tpm, used - charge.counted_tokens)
+            self._correct_later(key.id, key.tpm, used - ticket.counted_tokens)
 
     async def _record(
         self, entry: UsageEntry, hold: Hold | None, audits: Sequence[dict[str, Any]]
     ) -> None:
-        # The cost comes out of the request's budget slice, up to what it held (a provider
+        # The cost comes out of the request's reservation, up to what it held (a provider
         # may report more than the bound admission held; the spend is exact either way).
         moved = min(entry.cost_micros, hold.amount) if hold is not None else 0
-        release = SliceRelease(hold.lease_id, moved) if hold is not None else None
+        release = Release(hold.reservation_id, moved) if hold is not None else None
         recorded = False
         try:
             # Written even if this request is cancelled meanwhile (see `group_commit`).
             await self._ledger.settle(entry, release, audits)
             recorded = True
         except asyncio.CancelledError:
-            recorded = True  # the write goes on, and takes the cost out of the slice
+            recorded = True  # the write goes on, and takes the cost out of the reservation
             raise
         finally:
             if hold is not None:
-                self._leases.release(hold, moved if recorded else 0)
+                self._reservations.release(hold, moved if recorded else 0)
 
     def _correct_later(self, key_id: str, tpm: int, delta: int) -> None:
         """Off the response path, and merged: the corrections made within `CORRECTION_DELAY_S`
         (and while one is being sent) go out together, one call per key, instead of one call
-        per request; with Redis, a round trip per request was ~15% of a request's CPU at c=1."""
+        per request: with Redis, a round trip per request was a large share of a request's CPU
+        (bench/results/design_figures.md)."""
         if delta == 0:
             return
         _, pending = self._corrections.get(key_id, (tpm, 0))

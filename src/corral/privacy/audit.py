@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select
 
+from corral.settings import Policy
 from corral.storage import Database
 from corral.storage.tables import AuditBody, AuditEvent, Tenant
 
@@ -24,7 +25,7 @@ class PartnerCall:
     key_id: str
     model: str
     backend: str
-    policy: str
+    policy: Policy
     pii: dict[str, int]
     sent: str = ""
     received: str = ""
@@ -39,7 +40,7 @@ class AuditView:
     key_id: str
     model: str
     backend: str
-    policy: str
+    policy: Policy
     pii: dict[str, int]
 
 

@@ -25,17 +25,21 @@ from corral.backends.base import (
     StreamEvent,
 )
 from corral.catalog.catalog import ModelEntry
-from corral.errors import BackendFailed, BackendTimeout, CorralError, Overloaded, UpstreamError
+from corral.errors import (
+    AllCandidatesFailed,
+    BackendFailed,
+    BackendTimeout,
+    CorralError,
+    Overloaded,
+    UpstreamError,
+    UpstreamFailure,
+)
 from corral.routing.backoff import backoff_s
 from corral.routing.breaker import CircuitBreaker
 from corral.settings import RoutingConfig
 
 T = TypeVar("T")
 Attempt = Callable[[ModelEntry], Awaitable[T]]
-
-
-class AllCandidatesFailed(UpstreamError):
-    """Every candidate failed or was skipped; the last error says why."""
 
 
 class Router:
@@ -95,7 +99,7 @@ class Router:
                 continue
             try:
                 return entry, await self._with_retries(entry, breaker, attempt, deadline)
-            except (UpstreamError, Overloaded) as exc:
+            except (UpstreamFailure, Overloaded) as exc:
                 if not _retryable(exc):
                     raise
                 last = exc
@@ -119,7 +123,7 @@ class Router:
                 raise BackendTimeout(
                     f"No answer from '{entry.id}' within the request's deadline."
                 ) from None
-            except (UpstreamError, Overloaded) as exc:
+            except (UpstreamFailure, Overloaded) as exc:
                 if not _retryable(exc):
                     breaker.success()  # it answered; the request was the problem
                     raise
@@ -141,7 +145,7 @@ class Router:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _wait(self, number: int, exc: CorralError) -> float:
-        retry_after = exc.retry_after_s if isinstance(exc, UpstreamError) else None
+        retry_after = exc.retry_after_s if isinstance(exc, UpstreamFailure) else None
         if isinstance(exc, Overloaded):
             retry_after = float(exc.retry_after_s)
         return backoff_s(
@@ -149,7 +153,7 @@ class Router:
         )
 
 
-def _count(breaker: CircuitBreaker, exc: UpstreamError | Overloaded) -> None:
+def _count(breaker: CircuitBreaker, exc: UpstreamFailure | Overloaded) -> None:
     """Only the backend's own failures open its circuit: upstream 5xx, broken connections.
     A full local queue, or an upstream 429, is load that callers made; counting it would let
     one tenant's burst (or its abandoned requests) shut a model for every tenant."""
@@ -160,7 +164,7 @@ def _count(breaker: CircuitBreaker, exc: UpstreamError | Overloaded) -> None:
 
 
 def _retryable(exc: CorralError) -> bool:
-    return isinstance(exc, Overloaded) or (isinstance(exc, UpstreamError) and exc.retryable)
+    return isinstance(exc, Overloaded) or (isinstance(exc, UpstreamFailure) and exc.retryable)
 
 
 def _fresh_meter(request: GenerationRequest | EmbeddingRequest) -> None:

@@ -67,7 +67,7 @@ class Database:
 
     def scalar(self, sql: str) -> Any:
         """The first column of the first row of a plain SQL read, or None. For polls made
-        several times a second: no ORM statement to compile, ~50x cheaper on SQLite."""
+        several times a second: no ORM statement to compile, far cheaper on SQLite."""
         with _storage_errors():
             connection = self.engine.raw_connection()  # from the pool, checked like any other
         try:
@@ -95,7 +95,7 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe when several processes start at once."""
         if self.schema_revision() == HEAD_REVISION:
-            return  # nothing to do, and no Alembic loaded: it costs every worker ~10 MB
+            return  # nothing to do, and no Alembic loaded: it costs every worker memory
         from alembic import command
         from alembic.config import Config
 

@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from corral.settings import Policy
+
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (no zones) as on PostgreSQL."""
@@ -75,7 +77,7 @@ class Tenant(Base):
     budget_micros: Mapped[int | None] = mapped_column(BigInteger)
     """Hard monthly budget; None is unlimited."""
     mau: Mapped[int | None] = mapped_column(BigInteger)
-    policy: Mapped[str] = mapped_column(String(32), default="pseudonymize")
+    policy: Mapped[Policy] = mapped_column(String(32), default="pseudonymize")
     retention_hours: Mapped[int | None] = mapped_column(Integer)
     """Keep what partner calls sent and received this long (opt-in); None keeps nothing."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -188,7 +190,7 @@ class UsageDaily(Base):
 
 
 class BudgetMonth(Base):
-    """A tenant's spending in one calendar month, and what running requests have reserved."""
+    """A tenant's spend in one calendar month, and the sum of its budget reservations."""
 
     __tablename__ = "budget_months"
     tenant_id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -198,8 +200,11 @@ class BudgetMonth(Base):
 
 
 class BudgetReservation(Base):
+    """Part of a tenant's monthly budget set aside by one process, which holds its requests
+    against it in memory (`metering.reservations`); counted in the month's `reserved_micros`."""
+
     __tablename__ = "budget_reservations"
-    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(32))
     month: Mapped[str] = mapped_column(String(7))
     amount_micros: Mapped[int] = mapped_column(BigInteger)
@@ -269,7 +274,7 @@ class AuditEvent(Base):
     key_id: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(128))
     backend: Mapped[str] = mapped_column(String(32))
-    policy: Mapped[str] = mapped_column(String(32))
+    policy: Mapped[Policy] = mapped_column(String(32))
     pii: Mapped[dict[str, int]] = mapped_column(JSON)
 
 

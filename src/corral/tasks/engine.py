@@ -20,7 +20,7 @@ from typing import Any
 
 from corral.backends.base import ChatMessage, GenerationRequest, SamplingParams
 from corral.backends.token_estimates import high_token_estimate
-from corral.errors import ContextLengthExceeded, ServerError
+from corral.errors import ContextLengthExceeded, InvalidModelOutput
 from corral.pipeline.gateway import Gateway, RequestContext, Target
 
 Progress = Callable[[int, int], None]
@@ -97,14 +97,6 @@ _ENGLISH = frozenset(
         "where",
     ]
 )
-
-
-class InvalidModelOutput(ServerError):
-    """The model's answer did not follow the task's schema, even after one repair attempt."""
-
-    status_code = 502
-    error_type = "upstream_error"
-    default_code = "invalid_model_output"
 
 
 @dataclass(slots=True)
@@ -226,7 +218,7 @@ class ModelCaller:
 
 
 def _validated(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    import jsonschema  # loaded by the first task: ~3 MB a worker may spare
+    import jsonschema  # loaded by the first task: memory a worker without tasks spares
 
     match = re.search(r"\{.*\}", text, re.DOTALL)
     if match is None:

@@ -27,7 +27,13 @@ from corral.backends.base import (
 )
 from corral.backends.openai_api import OpenAIBackend, build, build_for_url
 from corral.backends.remote.common import prompt_token_bound
-from corral.errors import ClientClosedRequest, ConfigError, UpstreamError, UpstreamRejected
+from corral.errors import (
+    ClientClosedRequest,
+    ConfigError,
+    UpstreamError,
+    UpstreamFailure,
+    UpstreamRejected,
+)
 from corral.settings import RemoteModelConfig
 from tests.backends.remote.kit import collect
 from tests.providers.openai_fake import KEY, FaultKind, OpenAIFake
@@ -305,7 +311,7 @@ async def test_each_fault_becomes_the_right_error(
     fake.fail_next(kind, hang_s=5)
     started = time.monotonic()
 
-    with pytest.raises(UpstreamError) as caught:
+    with pytest.raises(UpstreamFailure) as caught:
         await backend.generate(chat("hello world"))
 
     assert caught.value.code == code and caught.value.retryable is retryable

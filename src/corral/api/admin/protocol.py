@@ -14,12 +14,12 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo
 
 from corral.accounts.admin import UNSET, AccountsAdmin
 from corral.accounts.keys import parse_expiry
-from corral.accounts.views import KeyView, Policy, TenantView
+from corral.accounts.views import KeyView, TenantView
 from corral.api.common import WireModel
 from corral.catalog.prices import PriceOverride
 from corral.errors import InvalidRequest
 from corral.metering.money import format_micros, parse_amount
-from corral.settings import TENANT_NAME_PATTERN, Tier
+from corral.settings import TENANT_NAME_PATTERN, Policy, Tier
 
 REQUEST_STATUSES = ("pending", "approved", "denied")
 
@@ -146,7 +146,7 @@ class TenantOut(BaseModel):
     name: str
     budget: str | None
     mau: int | None
-    policy: str
+    policy: Policy
     retention_hours: int | None
     created_at: dt.datetime
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from corral.privacy.audit import AuditView
+from corral.settings import Policy
 
 
 class AuditEventOut(BaseModel):
@@ -19,7 +20,7 @@ class AuditEventOut(BaseModel):
     api_key_id: str
     model: str
     backend: str
-    policy: str
+    policy: Policy
     pseudonymized: dict[str, int]
     """How many values of each kind of personal data were replaced before sending."""
 

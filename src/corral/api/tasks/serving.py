@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
+from corral.errors import InvalidModelOutput
 from corral.pipeline.gateway import Gateway, RequestContext, Target
 from corral.tasks.chat_export import parse_chat
 from corral.tasks.chat_messages import parse_messages
 from corral.tasks.creator import creator_csv_posts, creator_json_posts
 from corral.tasks.creator_facts import compute_facts
 from corral.tasks.engine import (
-    InvalidModelOutput,
     ModelCaller,
     Progress,
     TaskMeta,
@@ -84,7 +84,7 @@ class TaskServing:
         meta = TaskMeta(model=target.id, language=language)
         caller = ModelCaller(self.gateway, ctx, target, meta, progress=self.progress)
         answer = {**await task(caller), "meta": meta.as_json()}
-        import jsonschema  # loaded by the first task: ~3 MB a worker may spare
+        import jsonschema  # loaded by the first task: memory a worker without tasks spares
 
         try:  # what corral publishes is what it answers, always
             jsonschema.validate(answer, RESPONSE_SCHEMAS[name])

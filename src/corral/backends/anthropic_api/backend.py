@@ -38,7 +38,7 @@ from corral.backends.remote.common import (
     retry_after_s,
 )
 from corral.cancellation import Within, await_within
-from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError
+from corral.errors import ClientClosedRequest, InvalidRequest, UpstreamError, UpstreamFailure
 from corral.settings import RemoteModelConfig
 
 _CANCELLED = "The client went away; the upstream call stopped."
@@ -180,7 +180,7 @@ class AnthropicBackend:
                 detail=self._redact(str(exc)),
             ) from None
 
-    def _status_error(self, exc: anthropic.APIStatusError) -> UpstreamError:
+    def _status_error(self, exc: anthropic.APIStatusError) -> UpstreamFailure:
         status = exc.status_code
         if status < 400:  # an `error` event inside a stream
             status = _ERROR_TYPE_STATUS.get(exc.type or "", 500)

@@ -51,7 +51,7 @@ from corral.backends.remote.common import (
 from corral.backends.remote.http import tls_context
 from corral.backends.token_estimates import estimate_tokens
 from corral.cancellation import Cancellation, Within, await_within
-from corral.errors import InvalidRequest, UpstreamError
+from corral.errors import InvalidRequest, UpstreamError, UpstreamFailure
 from corral.observability.redact import redact
 from corral.settings import RemoteModelConfig
 
@@ -259,7 +259,7 @@ class GeminiBackend:
                 self.name, f"the answer could not be read ({type(exc).__name__})"
             ) from None
 
-    def _api_error(self, exc: errors.APIError) -> UpstreamError:
+    def _api_error(self, exc: errors.APIError) -> UpstreamFailure:
         status = exc.code
         if status == 400 and "API_KEY_INVALID" in json.dumps(exc.details, default=str):
             status = 401  # Google answers 400 to a wrong key; it is still a credentials problem

@@ -6,7 +6,7 @@ that reject a parameter for some models (reasoning models and `temperature`) are
 
 Answers are read from the decoded JSON as it is, without building the SDK's pydantic objects:
 on the gateway's hot path that saves their validation per answer and per stream chunk, and a
-worker that serves only remote models never imports the `openai` package (~14 MB).
+worker that serves only remote models never imports the `openai` package (and its memory).
 A field of the wrong shape is a `ValueError`, which the backend reports as a malformed answer.
 """
 

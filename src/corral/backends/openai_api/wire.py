@@ -1,9 +1,9 @@
 """HTTP to one OpenAI-style server: JSON requests, JSON or server-sent-event answers.
 
 This is the gateway's hot path, so it is a lean HTTP client (`remote.http`; httpx for an https
-upstream reached through a proxy: `remote.tls`) and orjson rather
-than the `openai` SDK: on this machine kind the SDK spent about ten times aiohttp's CPU per
-request (3.9 ms against 0.34 ms for the same call), and aiohttp eight times this client's.
+upstream reached through a proxy: `remote.tls`) and orjson rather than the `openai` SDK, which
+spent many times aiohttp's CPU per request, as aiohttp did this client's (figures in
+bench/results/design_figures.md).
 
 Failures are raised as they are (`StatusError` for an HTTP error status, the client's and
 asyncio's own exceptions otherwise); `backend._upstream_errors` turns them into corral's.

@@ -10,7 +10,13 @@ from typing import Any
 
 from corral.backends.base import GenerationRequest, SamplingParams, UsageMeter
 from corral.backends.token_estimates import estimate_tokens, tokens_of_bytes
-from corral.errors import ConfigError, InvalidRequest, UpstreamError, UpstreamRejected
+from corral.errors import (
+    ConfigError,
+    InvalidRequest,
+    UpstreamError,
+    UpstreamFailure,
+    UpstreamRejected,
+)
 from corral.settings import RemoteModelConfig
 
 # Per message, beyond its UTF-8 bytes: role markers and separators of any chat template.
@@ -131,7 +137,7 @@ RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 
 def classify(
     backend: str, status: int | None, detail: str, retry_after_s: float | None = None
-) -> UpstreamError:
+) -> UpstreamFailure:
     """The corral error for an upstream failure (`status` None: no HTTP answer at all).
 
     Never put the provider key in `detail`.
