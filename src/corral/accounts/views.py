@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from corral.metering.money import amount_or_none
+from corral.money import amount_or_none
 from corral.storage.tables import AccessRequest, ApiKey, Tenant
 
 Policy = Literal["allow", "pseudonymize", "pseudonymize_strict", "local_only"]

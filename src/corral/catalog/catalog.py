@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from corral.backends.base import Backend
 from corral.catalog import registry
 from corral.errors import ConfigError, ModelNotFound
-from corral.metering.money import to_micros
+from corral.money import to_micros
 from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, ModelConfig, Settings, Tier
 
 

@@ -28,8 +28,8 @@ from corral.cli.common import (
     print_json,
 )
 from corral.errors import InvalidRequest, NotFound
-from corral.metering.money import format_micros
 from corral.metering.usage import Invoice, UsageReports, month_range
+from corral.money import format_micros
 
 prices = typer.Typer(help="Override models' prices at run time.", no_args_is_help=True)
 FORMATS = ("table", "json", "csv")

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import key_hasher
 from corral.errors import InvalidRequest
-from corral.metering.money import parse_amount
+from corral.money import parse_amount
 from corral.settings import Settings, load_settings
 from corral.storage import Database, open_database
 

@@ -15,8 +15,8 @@ from corral.catalog.catalog import ModelEntry
 from corral.errors import BudgetExceeded
 from corral.metering.leases import BudgetLeases, Hold
 from corral.metering.ledger import month_of
-from corral.metering.money import format_micros, max_cost_micros
 from corral.metering.ratelimit import RateDecision, RateLimiter, refuse
+from corral.money import format_micros, max_cost_micros
 from corral.pipeline.auth import Principal
 
 

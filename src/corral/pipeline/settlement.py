@@ -18,9 +18,9 @@ from typing import Any
 from corral.backends.base import Usage
 from corral.metering.leases import BudgetLeases, Hold
 from corral.metering.ledger import Ledger, Outcome, SliceRelease, UsageEntry
-from corral.metering.money import cost_micros
 from corral.metering.pending import Bill, PendingCharges
 from corral.metering.ratelimit import RateLimiter
+from corral.money import cost_micros
 from corral.pipeline.admission import Charge
 
 logger = logging.getLogger("corral.metering")

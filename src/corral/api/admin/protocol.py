@@ -18,7 +18,7 @@ from corral.accounts.views import KeyView, Policy, TenantView
 from corral.api.common import WireModel
 from corral.catalog.prices import PriceOverride
 from corral.errors import InvalidRequest
-from corral.metering.money import format_micros, parse_amount
+from corral.money import format_micros, parse_amount
 from corral.settings import TENANT_NAME_PATTERN, Tier
 
 REQUEST_STATUSES = ("pending", "approved", "denied")
