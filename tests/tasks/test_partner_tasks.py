@@ -20,7 +20,7 @@ from corral.accounts.admin import KeySpec
 from corral.api.deps import Services
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
 from corral.api.tasks.serving import TaskServing
-from corral.backends import registry
+from corral.backends import factories
 from corral.pipeline.gateway import RequestContext
 from corral.settings import RemoteModelConfig
 from corral.tasks.explain import PICK_TOKENS
@@ -70,7 +70,7 @@ async def partner(
         upstream_model="gpt-4o-mini",
         timeout_s=10,
     )
-    backend = registry.build(config).backend
+    backend = factories.build(config).backend
     entry = echo_entry(
         "gpt-mini", tier="partner", kind="openai", backend=backend, context_length=1200
     )

@@ -36,13 +36,13 @@ from corral.api.models.router import router as models_router
 from corral.api.responses.router import router as responses_router
 from corral.api.tasks.router import router as tasks_router
 from corral.api.usage.router import router as usage_router
-from corral.backends import registry
+from corral.backends import factories
 from corral.catalog import Catalog, build_model_configs
 from corral.catalog.catalog import entry_for
 from corral.catalog.licences import build_licences
 from corral.catalog.prices import PriceOverrides
 from corral.errors import ConfigError
-from corral.metering.idempotency import AnswerLimits, IdempotencyStore
+from corral.metering.idempotency_store import AnswerLimits, IdempotencyStore
 from corral.metering.leases import BudgetLeases, ProcessLease
 from corral.metering.ledger import Ledger
 from corral.metering.pending import PendingCharges
@@ -68,7 +68,7 @@ logger = logging.getLogger("corral.app")
 def build_catalog(settings: Settings) -> Catalog:
     entries = []
     for config in build_model_configs(settings):
-        built = registry.build(config, settings.routing, settings.schema_limits)
+        built = factories.build(config, settings.routing, settings.schema_limits)
         entries.append(entry_for(config, built.backend, built.context_length))
     return Catalog(entries, {route.name: route.models for route in settings.routes})
 

@@ -15,7 +15,7 @@ from corral.accounts.directory import AccountDirectory
 from corral.api.errors import from_validation_error
 from corral.catalog.prices import PriceOverrides
 from corral.errors import ClientClosedRequest, PermissionDenied
-from corral.metering.idempotency import IdempotencyStore
+from corral.metering.idempotency_store import IdempotencyStore
 from corral.metering.leases import BudgetLeases
 from corral.metering.ledger import Ledger
 from corral.metering.pending import PendingCharges

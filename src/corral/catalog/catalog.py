@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from corral.backends.base import Backend
-from corral.catalog import registry
+from corral.catalog import added_models
 from corral.errors import ConfigError, ModelNotFound
 from corral.money import to_micros
 from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, ModelConfig, Settings, Tier
@@ -74,7 +74,7 @@ def build_model_configs(settings: Settings) -> list[ModelConfig]:
         configs[EMBEDDED_MODEL_NAME] = LocalModelConfig(
             name=EMBEDDED_MODEL_NAME, path=embedded, tier="open", licence="apache-2.0"
         )
-    for config in [*registry.load(settings.home), *settings.models]:
+    for config in [*added_models.load(settings.home), *settings.models]:
         configs[config.name] = config
     return list(configs.values())
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.backends import registry
+from corral.backends import factories
 from corral.backends.base import Backend, ChatMessage, GenerationRequest, SamplingParams
 from corral.backends.remote.http import HttpClient
 from corral.backends.remote.tls import HttpxClient, client_for
@@ -104,7 +104,7 @@ def backend(url: str, monkeypatch: pytest.MonkeyPatch) -> Backend:
         upstream_model="gpt-4o-mini",
         timeout_s=10,
     )
-    return registry.build(config).backend
+    return factories.build(config).backend
 
 
 def ask(text: str) -> GenerationRequest:
