@@ -13,10 +13,10 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from corral.api import sse
-from corral.api.deps import Services
 from corral.api.streaming import Answer, respond, until_client_leaves
 from corral.metering.idempotency_store import StoredResponse, request_hash
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 
 HEADER = "idempotency-key"
 STORED_HEADER = "Idempotency-Stored"

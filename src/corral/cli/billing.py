@@ -15,9 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Column
 
+from corral.accounts.prices import PriceOverrides
 from corral.api.usage.protocol import UsageReport
 from corral.catalog import build_model_configs
-from corral.catalog.prices import PriceOverrides
 from corral.cli.common import (
     ConfigOption,
     JsonOption,

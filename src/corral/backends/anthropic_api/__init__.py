@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from corral.backends.anthropic_api.backend import AnthropicBackend
-from corral.backends.factories import BuiltBackend
+from corral.backends.base import BuiltBackend
 from corral.backends.remote.common import api_key
 from corral.errors import ConfigError
 from corral.settings import ModelConfig, RemoteModelConfig

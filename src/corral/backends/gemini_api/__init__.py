@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corral.backends.factories import BuiltBackend
+from corral.backends.base import BuiltBackend
 from corral.backends.gemini_api.backend import GeminiBackend
 from corral.backends.remote.common import api_key
 from corral.errors import ConfigError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corral.backends.factories import BuiltBackend
+from corral.backends.base import BuiltBackend
 from corral.backends.openai_api.backend import OpenAIBackend
 from corral.backends.openai_api.translate import Options
 from corral.backends.remote.common import api_key
