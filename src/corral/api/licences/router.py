@@ -39,7 +39,6 @@ async def accept_licence(licence_id: str, ctx: TenantContextDep, services: Servi
     licence = services.gateway.entitlement.licences.get(licence_id)
     tenant_id = ctx.principal.tenant_id
     assert tenant_id is not None
-    # The service drops this process's caches: the acceptance applies here at once.
     view = await services.access.accept_licence(tenant_id, licence, ctx.principal.key_id)
     return await respond(
         Acceptance(
