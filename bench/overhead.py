@@ -65,8 +65,6 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from corral.accounts.admin import KeySpec
-from corral.api.app import build_services
-from corral.api.deps import Services
 from corral.backends.base import (
     BackendHealth,
     ChatMessage,
@@ -82,6 +80,7 @@ from corral.backends.base import (
 )
 from corral.catalog import Catalog, ModelEntry
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services, build_services
 from corral.settings import load_settings
 from corral.storage.tables import BudgetMonth, UsageRecord
 
@@ -202,9 +201,9 @@ def build(overrides: dict[str, Any]) -> Target:
     )
     settings = load_settings(embedded_model=False, **overrides)
     services = build_services(settings, SecretStr("sk-bench-admin"), catalog=Catalog([entry]))
-    services.accounts.create_tenant("bench", budget_micros=1_000_000_000_000)
+    services.accounts.admin.create_tenant("bench", budget_micros=1_000_000_000_000)
     spec = KeySpec(name="bench", rpm=1_000_000, tpm=1_000_000_000)
-    _, key = services.accounts.create_key("bench", spec)
+    _, key = services.accounts.admin.create_key("bench", spec)
     return Target(services, backend, key)
 
 

@@ -32,12 +32,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from corral.api.app import build_services
 from corral.api.tasks.protocol import ExplainRequest
 from corral.api.tasks.serving import TaskServing
 from corral.backends.base import ChatMessage, GenerationRequest, SamplingParams
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
+from corral.services import build_services
 from corral.settings import EMBEDDED_MODEL_NAME, load_settings
 from corral.tasks.chat_export import parse_chat
 from corral.tasks.engine import ModelCaller, TaskMeta, chunks

@@ -16,9 +16,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from corral.api.app import build_services
-from corral.api.deps import Services
 from corral.catalog import Catalog, ModelEntry
+from corral.services import Services, build_services
 from corral.settings import load_settings
 from tests.fakes import EchoBackend
 

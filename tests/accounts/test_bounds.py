@@ -15,9 +15,9 @@ import pytest
 from corral.accounts.admin import AccountsAdmin, KeySpec
 from corral.accounts.bounds import INT32_MAX, INT64_MAX, AccountLimits
 from corral.accounts.keys import KeyHasher
-from corral.catalog.prices import PriceOverrides
+from corral.accounts.prices import PriceOverrides
 from corral.errors import ConfigError, InvalidRequest
-from corral.metering.money import MAX_MICROS
+from corral.money import MAX_MICROS
 from corral.settings import load_settings
 from corral.storage import Database, open_database
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from corral.api.app import create_app
-from corral.api.deps import Services
 from corral.metering.ledger import UsageEntry
+from corral.services import Services
 from tests.support import ADMIN_KEY, echo_entry, in_process_services
 
 ONE_TWO_THREE = {"messages": [{"role": "user", "content": "one two three"}]}

@@ -23,8 +23,8 @@ async def test_a_dead_redis_is_a_503_without_its_address(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     services = in_process_services(tmp_path, echo_entry(), redis_url=DEAD_REDIS)
-    services.accounts.create_tenant("acme")
-    _, key = services.accounts.create_key("acme", KeySpec(rpm=60))  # limits: Redis
+    services.accounts.admin.create_tenant("acme")
+    _, key = services.accounts.admin.create_key("acme", KeySpec(rpm=60))  # limits: Redis
     transport = httpx.ASGITransport(app=create_app(services))
     body = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
     try:

@@ -36,8 +36,8 @@ def sdks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, openai.
     services = in_process_services(home, files={"max_bytes": MAX_BYTES})
     keys = {}
     for name in ("acme", "globex"):
-        services.accounts.create_tenant(name)
-        keys[name] = services.accounts.create_key(name, KeySpec())[1]
+        services.accounts.admin.create_tenant(name)
+        keys[name] = services.accounts.admin.create_key(name, KeySpec())[1]
     with serving(create_app(services)) as url:
         clients = {
             name: openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)

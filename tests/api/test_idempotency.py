@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from corral.accounts.admin import KeySpec
 from corral.api import sse
 from corral.api.errors import envelope
-from corral.api.idempotency import _recorded
+from corral.api.replay import _recorded
 from corral.errors import BackendFailed
 from tests.accounts_kit import KEY_SECRET, Accounts, accounts, sdk, sqlite_url, usage_records
 from tests.support import MODEL, RunningServer, echo_entry, in_process_services, start_server

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from corral.api.app import build_services, create_app
-from corral.api.deps import Services
+from corral.api.app import create_app
+from corral.services import Services, build_services
 from corral.settings import load_settings
 from tests.support import ADMIN_KEY
 

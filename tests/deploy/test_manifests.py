@@ -28,7 +28,8 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, SecretStr
 from referencing import Registry, Resource
 
-from corral.api.app import build_catalog, create_app
+from corral.api.app import create_app
+from corral.services import build_catalog
 from corral.settings import Settings, load_settings
 from tests.support import in_process_services
 

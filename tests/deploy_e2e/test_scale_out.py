@@ -24,11 +24,11 @@ import httpx
 import openai
 import pytest
 
+from corral import money
 from corral.accounts.admin import KeySpec
 from corral.api.chat.protocol import ChatCompletionRequest
 from corral.api.chat.serving import to_generation_request
 from corral.backends.remote.common import prompt_token_bound
-from corral.metering import money
 from tests.accounts_kit import (
     KEY_SECRET,
     OK,

@@ -12,8 +12,8 @@ from corral.accounts.admin import AccountsAdmin
 from corral.accounts.keys import KeyHasher
 from corral.errors import InvalidRequest
 from corral.metering.ledger import Ledger, UsageEntry
-from corral.metering.money import cost_micros
 from corral.metering.usage import UsageReports
+from corral.money import cost_micros
 from corral.storage import Database
 from corral.storage.tables import BudgetMonth, UsageRecord
 

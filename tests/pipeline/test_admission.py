@@ -11,7 +11,6 @@ import redis.asyncio
 from sqlalchemy import func, select
 
 from corral.accounts.admin import KeySpec
-from corral.api.deps import Services
 from corral.catalog.catalog import PriceList
 from corral.errors import StorageUnavailable
 from corral.metering import reservations
@@ -20,6 +19,7 @@ from corral.metering.ratelimit import LocalRateLimiter
 from corral.metering.ratelimit_redis import RedisRateLimiter
 from corral.metering.reservations import Reservations
 from corral.pipeline.admission import Admission, UsageBound
+from corral.services import Services
 from corral.storage.tables import BudgetMonth, BudgetReservation
 from tests.support import echo_entry, in_process_services
 
@@ -37,8 +37,8 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
 async def test_with_redis_down_the_request_is_refused_and_nothing_is_left_held(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tenant = services.accounts.create_tenant("acme", budget_micros=5_000_000)
-    _, secret = services.accounts.create_key("acme", KeySpec(name="app", rpm=100))
+    tenant = services.accounts.admin.create_tenant("acme", budget_micros=5_000_000)
+    _, secret = services.accounts.admin.create_key("acme", KeySpec(name="app", rpm=100))
     principal = await services.authenticator.authenticate("Bearer " + secret)
     tenant_state = await services.directory.tenant(tenant.id)
     client = redis.asyncio.from_url(UNREACHABLE_REDIS, socket_connect_timeout=1)
@@ -73,8 +73,8 @@ class LedgerDown:
 async def test_with_the_database_down_the_request_is_refused_and_its_tokens_given_back(
     services: Services,
 ) -> None:
-    tenant = services.accounts.create_tenant("acme", budget_micros=5_000_000)
-    _, secret = services.accounts.create_key("acme", KeySpec(name="app", tpm=100))
+    tenant = services.accounts.admin.create_tenant("acme", budget_micros=5_000_000)
+    _, secret = services.accounts.admin.create_key("acme", KeySpec(name="app", tpm=100))
     principal = await services.authenticator.authenticate("Bearer " + secret)
     tenant_state = await services.directory.tenant(tenant.id)
     limiter = LocalRateLimiter()

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from corral.accounts.admin import KeySpec
-from corral.api.deps import Services
 from corral.backends.base import (
     ChatMessage,
     GenerationRequest,
@@ -25,6 +24,7 @@ from corral.errors import BudgetExceeded, RateLimited
 from corral.metering.ledger import month_of
 from corral.pipeline.auth import Principal
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 from corral.storage.tables import BudgetMonth, UsageRecord
 from tests.fakes import EchoBackend
 from tests.support import ADMIN_KEY, echo_entry, in_process_services
@@ -67,8 +67,8 @@ async def tenant_caller(
     services: Services, *, budget_micros: int | None = None, rpm: int | None = None
 ) -> Principal:
     """A tenant 'acme' with one API key, authenticated as an HTTP request would be."""
-    services.accounts.create_tenant("acme", budget_micros=budget_micros)
-    _, key = services.accounts.create_key("acme", KeySpec(name="app", rpm=rpm))
+    services.accounts.admin.create_tenant("acme", budget_micros=budget_micros)
+    _, key = services.accounts.admin.create_key("acme", KeySpec(name="app", rpm=rpm))
     return await services.authenticator.authenticate("Bearer " + key)
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from corral.accounts.admin import KeySpec
-from corral.api.deps import Services
 from corral.backends.base import (
     ChatMessage,
     GenerationRequest,
@@ -19,6 +18,7 @@ from corral.backends.base import (
 )
 from corral.errors import PermissionDenied, UpstreamError
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 from tests.fakes import EchoBackend
 from tests.support import echo_entry, in_process_services
 
@@ -60,8 +60,8 @@ async def services(tmp_path: Path) -> AsyncIterator[tuple[Services, RecordingPar
 
 
 async def caller(services: Services, policy: str) -> RequestContext:
-    services.accounts.create_tenant("acme", policy=policy)
-    _, key = services.accounts.create_key("acme", KeySpec())
+    services.accounts.admin.create_tenant("acme", policy=policy)
+    _, key = services.accounts.admin.create_key("acme", KeySpec())
     return RequestContext("req_1", await services.authenticator.authenticate("Bearer " + key))
 
 
@@ -138,8 +138,8 @@ async def test_pseudonymize_strict_also_masks_bare_numbers(
     built, partner = services
     text = "Customer number 4482 9137 005 asks about the order."
     for policy in ("pseudonymize", "pseudonymize_strict"):
-        built.accounts.create_tenant(policy, policy=policy)
-        _, key = built.accounts.create_key(policy, KeySpec())
+        await built.accounts.create_tenant(policy, policy=policy)
+        _, key = await built.accounts.create_key(policy, KeySpec())
         ctx = RequestContext("req_1", await built.authenticator.authenticate("Bearer " + key))
         target = await built.gateway.resolve(ctx, "partner-x")
         result = await built.gateway.generate(ctx, target, ask(text))

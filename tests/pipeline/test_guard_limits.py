@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from corral.api.deps import Services
 from corral.backends.base import EmbeddingRequest
 from corral.errors import PayloadTooLarge, PrivacyCheckTimeout
+from corral.services import Services
 from tests.pipeline.test_guard import PROMPT, RecordingPartner, ask, caller
 from tests.support import echo_entry, in_process_services
 

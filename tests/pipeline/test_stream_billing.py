@@ -10,10 +10,10 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from corral.api.app import build_services
 from corral.backends.base import ChatMessage, GenerationRequest, SamplingParams
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
+from corral.services import build_services
 from corral.settings import load_settings
 from corral.storage.tables import UsageRecord
 from tests.support import ADMIN_KEY, MODEL

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from corral.accounts.admin import KeySpec
-from corral.api.deps import Services
 from corral.backends.base import ChatMessage, Finished, GenerationRequest, SamplingParams
 from corral.errors import StorageUnavailable
 from corral.metering.leases import ProcessLease
 from corral.metering.pending import Bill, PendingCharges
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 from corral.storage.tables import BudgetMonth, PendingCharge, UsageRecord
 from tests.support import echo_entry, in_process_services
 
@@ -68,8 +68,8 @@ class Served:
 @pytest.fixture
 async def served(tmp_path: Path, database_url: str) -> AsyncIterator[Served]:
     services = in_process_services(tmp_path, echo_entry(prices=PRICES), database_url=database_url)
-    services.accounts.create_tenant("acme", budget_micros=10_000_000)
-    _, key = services.accounts.create_key("acme", KeySpec())
+    services.accounts.admin.create_tenant("acme", budget_micros=10_000_000)
+    _, key = services.accounts.admin.create_key("acme", KeySpec())
     principal = await services.authenticator.authenticate(f"Bearer {key}")
     yield Served(services, RequestContext("req_stream", principal))
     await services.ledger.aclose()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from corral.accounts.keys import key_hasher
-from corral.catalog import registry
+from corral.catalog import added_models
 from corral.cli.serve import resolve_admin_key
 from corral.settings import LocalModelConfig, load_settings
 from corral.storage import open_database
@@ -45,7 +45,7 @@ def test_everything_corral_writes_in_a_new_home_is_private(
         session.execute(text("CREATE TABLE scratch (x INTEGER)"))
     key_hasher(home, None)
     resolve_admin_key(settings)
-    registry.add(home, LocalModelConfig(name="mine", path=model_path))
+    added_models.add(home, LocalModelConfig(name="mine", path=model_path))
     found = modes(home)
     database.close()
 

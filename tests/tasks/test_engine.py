@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from corral.api.deps import Services
 from corral.backends.base import GenerationRequest, GenerationResult
 from corral.errors import ContextLengthExceeded, InvalidModelOutput
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 from corral.tasks.engine import (
     SEED,
     ModelCaller,

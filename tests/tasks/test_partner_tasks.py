@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from corral.accounts.admin import KeySpec
-from corral.api.deps import Services
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
 from corral.api.tasks.serving import TaskServing
-from corral.backends import registry
+from corral.backends import factories
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 from corral.tasks.explain import PICK_TOKENS
 from tests.providers.openai_fake import KEY, OpenAIFake
 from tests.providers.partner_kit import gpt_mini_config
@@ -60,13 +60,13 @@ async def partner(
     fake, url = provider
     fake.reset()
     monkeypatch.setenv("FAKE_OPENAI_KEY", KEY)
-    backend = registry.build(gpt_mini_config(url)).backend
+    backend = factories.build(gpt_mini_config(url)).backend
     entry = echo_entry(
         "gpt-mini", tier="partner", kind="openai", backend=backend, context_length=1200
     )
     services = in_process_services(tmp_path, entry)
-    services.accounts.create_tenant("acme", policy="pseudonymize")
-    _, key = services.accounts.create_key("acme", KeySpec())
+    services.accounts.admin.create_tenant("acme", policy="pseudonymize")
+    _, key = services.accounts.admin.create_key("acme", KeySpec())
     ctx = RequestContext("req_task", await services.authenticator.authenticate("Bearer " + key))
     yield Partner(TaskServing(services.gateway), ctx, fake, services)
     fake.answer_with = None

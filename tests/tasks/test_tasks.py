@@ -11,13 +11,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from corral.api.deps import Services
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TipsRequest
 from corral.api.tasks.serving import TaskServing
 from corral.backends.base import GenerationRequest, GenerationResult
 from corral.errors import ContextLengthExceeded
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 from corral.tasks.explain import PICK_TOKENS
 from corral.tasks.schemas import RESPONSE_SCHEMAS
 from tests.support import echo_entry, in_process_services

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from corral.accounts.admin import bump_revision, find_tenant, now
+from corral.accounts.admin import find_tenant
 from corral.accounts.views import AccessRequestView
 from corral.catalog.licences import Licence
+from corral.clock import now
 from corral.errors import Conflict, InvalidRequest, NotFound
 from corral.storage import Database
+from corral.storage.revision import bump_revision
 from corral.storage.tables import AccessRequest, LicenceAcceptance, LicenceGrant, Tenant
 
 DECISIONS = ("approved", "denied")

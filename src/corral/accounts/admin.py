@@ -11,35 +11,29 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from corral.accounts.bounds import AccountLimits
 from corral.accounts.keys import KeyHasher
 from corral.accounts.views import POLICIES, KeyView, TenantView
+from corral.clock import now
 from corral.errors import Conflict, InvalidRequest, NotFound
 from corral.settings import TENANT_NAME_PATTERN, Policy
 from corral.storage import Database
-from corral.storage.tables import ApiKey, Revision, Tenant
+from corral.storage.revision import bump_revision
+from corral.storage.tables import ApiKey, Tenant
 
 TIERS = ("open", "premium", "partner", "private")
 TENANT_ID_PREFIX = "ten_"
 
 
-class _Unset:
-    pass
+class Unset:
+    """The type of `UNSET`: a field the caller left as it was (None clears it)."""
 
 
-UNSET = _Unset()
-
-
-def bump_revision(session: Session) -> None:
-    session.execute(update(Revision).where(Revision.id == 1).values(revision=Revision.revision + 1))
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+UNSET = Unset()
 
 
 def find_tenant(session: Session, ref: str) -> Tenant:
@@ -120,20 +114,20 @@ class AccountsAdmin:
         self,
         ref: str,
         *,
-        budget_micros: int | _Unset | None = UNSET,
-        mau: int | _Unset | None = UNSET,
-        policy: str | _Unset = UNSET,
-        retention_hours: int | _Unset | None = UNSET,
+        budget_micros: int | Unset | None = UNSET,
+        mau: int | Unset | None = UNSET,
+        policy: str | Unset = UNSET,
+        retention_hours: int | Unset | None = UNSET,
     ) -> TenantView:
         with self._db.write() as session:
             tenant = find_tenant(session, ref)
-            if not isinstance(budget_micros, _Unset):
+            if not isinstance(budget_micros, Unset):
                 tenant.budget_micros = self._limits.budget(budget_micros)
-            if not isinstance(mau, _Unset):
+            if not isinstance(mau, Unset):
                 tenant.mau = self._limits.mau(mau)
-            if not isinstance(policy, _Unset):
+            if not isinstance(policy, Unset):
                 tenant.policy = _check_policy(policy)
-            if not isinstance(retention_hours, _Unset):
+            if not isinstance(retention_hours, Unset):
                 tenant.retention_hours = retention_hours
             tenant.updated_at = now()
             bump_revision(session)

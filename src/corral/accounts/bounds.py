@@ -14,7 +14,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from corral.errors import InvalidRequest
-from corral.metering.money import MAX_MICROS, MICROS, format_micros
+from corral.money import MAX_MICROS, MICROS, format_micros
 
 INT32_MAX = 2**31 - 1
 """A key's rpm is an INTEGER column."""

@@ -35,7 +35,7 @@ _REVISION_SQL = str(
 )
 """Polled five times a second: plain SQL, compiled once, the same on SQLite and PostgreSQL."""
 OverridePrices = dict[str, tuple[int, int]]
-"""Model id -> the operator's (input, output) price override (`catalog.prices`)."""
+"""Model id -> the operator's (input, output) price override (`accounts.prices`)."""
 
 
 class AccountDirectory:

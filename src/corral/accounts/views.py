@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from corral.metering.money import amount_or_none
+from corral.money import amount_or_none
 from corral.settings import Policy
 from corral.storage.tables import AccessRequest, ApiKey, Tenant
 

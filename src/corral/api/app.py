@@ -1,4 +1,4 @@
-"""The ASGI application: wires settings, catalog, pipeline and routes together, once, at start."""
+"""The ASGI application: the services (`corral.services`) behind the routes and middleware."""
 
 from __future__ import annotations
 
@@ -11,22 +11,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
-from pydantic import SecretStr
 from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 
 from corral import __version__
-from corral.accounts.access import AccessService
-from corral.accounts.admin import AccountsAdmin
-from corral.accounts.directory import AccountDirectory
-from corral.accounts.keys import key_hasher
 from corral.api import docs, errors, openapi
 from corral.api.access.router import router as access_router
 from corral.api.admin.router import router as admin_router
 from corral.api.audit.router import router as audit_router
 from corral.api.chat.router import router as chat_router
 from corral.api.completions.router import router as completions_router
-from corral.api.deps import Services
 from corral.api.embeddings.router import router as embeddings_router
 from corral.api.files.router import UPLOAD_PATH
 from corral.api.files.router import router as files_router
@@ -38,137 +32,11 @@ from corral.api.models.router import router as models_router
 from corral.api.responses.router import router as responses_router
 from corral.api.tasks.router import router as tasks_router
 from corral.api.usage.router import router as usage_router
-from corral.backends import registry
-from corral.catalog import Catalog, build_model_configs
-from corral.catalog.catalog import PriceList, entry_for
-from corral.catalog.licences import build_licences
-from corral.catalog.prices import PriceOverrides
 from corral.errors import ConfigError
-from corral.metering.idempotency import AnswerLimits, IdempotencyStore
-from corral.metering.leases import ProcessLease
-from corral.metering.ledger import Ledger
-from corral.metering.pending import PendingCharges
-from corral.metering.ratelimit import LocalRateLimiter, RateLimiter
-from corral.metering.reservations import Reservations
-from corral.metering.usage import UsageReports
-from corral.observability.metrics import Metrics
-from corral.observability.readiness import Probe, Readiness
-from corral.pipeline.admission import Admission
-from corral.pipeline.auth import Authenticator
-from corral.pipeline.entitlement import Entitlement
-from corral.pipeline.gateway import Gateway
-from corral.pipeline.guard import PrivacyGuard
-from corral.pipeline.settlement import Settlement
-from corral.privacy.audit import AuditLog
-from corral.privacy.detect import Detector
-from corral.routing.router import Router
-from corral.settings import Settings, load_settings
-from corral.storage import Database, open_database
+from corral.services import Services, build_services
+from corral.settings import load_settings
 
 logger = logging.getLogger("corral.app")
-
-
-def build_catalog(settings: Settings) -> Catalog:
-    entries = []
-    for config in build_model_configs(settings):
-        built = registry.build(config, settings.routing, settings.schema_limits)
-        entries.append(entry_for(config, built.backend, built.context_length))
-    return Catalog(entries, {route.name: route.models for route in settings.routes})
-
-
-def build_services(
-    settings: Settings, admin_key: SecretStr, catalog: Catalog | None = None
-) -> Services:
-    """Everything the app needs; `catalog` replaces the configured models (tests, benchmarks)."""
-    metrics = Metrics()
-    catalog = catalog if catalog is not None else build_catalog(settings)
-    metrics.watch_queue_depth(
-        lambda: {e.id: e.backend.health().queue_depth for e in catalog.entries()}
-    )
-    db = open_database(settings)
-    hasher = key_hasher(settings.home, settings.key_secret)
-    directory = AccountDirectory(db)
-    ledger = Ledger(db, settings.billing.reservation_timeout_s)
-    process = ProcessLease(db, settings.idempotency.claim_lease_s)
-    reservations = Reservations(
-        ledger, renew_after_s=settings.billing.reservation_timeout_s / 3, process=process
-    )
-    limiter = rate_limiter(settings)
-    pending = PendingCharges(
-        db,
-        ledger,
-        process.id,
-        grace_s=settings.idempotency.claim_lease_s,
-        stale_s=settings.billing.reservation_timeout_s,
-    )
-    audit = AuditLog(db)
-    gateway = Gateway(
-        catalog,
-        metrics,
-        Entitlement(directory, build_licences(settings)),
-        Admission(reservations, limiter, PriceList(directory.price_overrides)),
-        Settlement(ledger, reservations, limiter, pending),
-        Router(settings.routing),
-        PrivacyGuard(Detector(), settings.privacy),
-    )
-    return Services(
-        settings=settings,
-        db=db,
-        gateway=gateway,
-        authenticator=Authenticator(admin_key, directory, hasher),
-        directory=directory,
-        accounts=AccountsAdmin(
-            db, hasher, settings.privacy.default_policy, settings.account_limits
-        ),
-        access=AccessService(db),
-        ledger=ledger,
-        reservations=reservations,
-        idempotency=IdempotencyStore(
-            db,
-            settings.billing.idempotency_ttl_h,
-            settings.billing.reservation_timeout_s,
-            AnswerLimits(
-                settings.idempotency.max_answer_bytes, settings.idempotency.max_tenant_bytes
-            ),
-            process,
-        ),
-        usage=UsageReports(db, settings.billing.currency),
-        prices=PriceOverrides(db, settings.account_limits),
-        audit=audit,
-        metrics=metrics,
-        readiness=Readiness(_dependency_probes(settings, db, limiter), settings.ops),
-        pending=pending,
-    )
-
-
-def _dependency_probes(settings: Settings, db: Database, limiter: RateLimiter) -> dict[str, Probe]:
-    """What `/readyz` checks besides the models: the stores every request needs."""
-    probes: dict[str, Probe] = {"database": lambda: db.run(db.scalar, "SELECT 1")}
-    ping = getattr(limiter, "ping", None)
-    if settings.redis_url is not None and ping is not None:
-        probes["redis"] = ping
-    return probes
-
-
-_REDIS_TIMEOUT_S = 2.0
-
-
-def rate_limiter(settings: Settings) -> RateLimiter:
-    if settings.redis_url is None:
-        return LocalRateLimiter()
-    # Imported here: a deployment without Redis never loads its client (~6 MB).
-    import redis.asyncio
-
-    from corral.metering.ratelimit_redis import RedisRateLimiter
-
-    # Bounded waits: a Redis that hangs fails requests with 503 instead of holding them.
-    client = redis.asyncio.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_connect_timeout=_REDIS_TIMEOUT_S,
-        socket_timeout=_REDIS_TIMEOUT_S,
-        client_name="corral-ratelimit",  # how an operator finds corral's in CLIENT LIST
-    )
-    return RedisRateLimiter(client, f"{settings.redis_namespace}:rl")
 
 
 async def _sweep(services: Services, every_s: float = 30.0) -> None:
@@ -252,13 +120,11 @@ def create_app(services: Services) -> ASGIApp:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        await asyncio.gather(*(backend.close() for backend in backends))
         try:
             await services.reservations.give_back_all()
         except Exception:  # they expire and are swept instead
             logger.exception("giving budget reservations back at shutdown failed")
-        await services.ledger.aclose()
-        services.db.close()
+        await services.aclose()
 
     api = FastAPI(
         title="corral",

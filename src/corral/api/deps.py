@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the services the app holds, the authenticated caller, parsed bodies."""
+"""FastAPI dependencies: the services the app holds (`corral.services`), the authenticated
+caller, parsed bodies."""
 
 from __future__ import annotations
 
@@ -9,50 +10,12 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
-from corral.accounts.access import AccessService
-from corral.accounts.admin import AccountsAdmin
-from corral.accounts.directory import AccountDirectory
 from corral.api.errors import from_validation_error
-from corral.catalog.prices import PriceOverrides
 from corral.errors import ClientClosedRequest, PermissionDenied
-from corral.metering.idempotency import IdempotencyStore
-from corral.metering.ledger import Ledger
-from corral.metering.pending import PendingCharges
-from corral.metering.reservations import Reservations
-from corral.metering.usage import UsageReports
-from corral.observability.metrics import Metrics
-from corral.observability.readiness import Readiness
-from corral.pipeline.auth import Authenticator
-from corral.pipeline.gateway import Gateway, RequestContext
-from corral.privacy.audit import AuditLog
-from corral.settings import Settings
-from corral.storage import Database
+from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-@dataclass(slots=True)
-class Services:
-    """Everything a request handler may use, built once at start (see `api.app`)."""
-
-    settings: Settings
-    db: Database
-    gateway: Gateway
-    authenticator: Authenticator
-    directory: AccountDirectory
-    accounts: AccountsAdmin
-    access: AccessService
-    ledger: Ledger
-    reservations: Reservations
-    idempotency: IdempotencyStore
-    usage: UsageReports
-    prices: PriceOverrides
-    audit: AuditLog
-    metrics: Metrics
-    readiness: Readiness
-    ready: bool = False
-    pending: PendingCharges | None = None
-    """Streams' write-ahead bills (`metering.pending`), charged by the sweep when orphaned."""
 
 
 async def get_services(request: Request) -> Services:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from collections.abc import Collection
 
@@ -17,17 +16,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corral.api.errors import envelope
 from corral.errors import PayloadTooLarge
-from corral.observability.logging import request_id_var
+from corral.observability.logging import new_request_id, request_id_var
 from corral.observability.metrics import Metrics
 
 logger = logging.getLogger("corral.access")
 # The ledger keys its rows by request id in a column of 64 characters, which must also hold a
 # task's per-call suffix (`.N`) and, for an id used twice, a `#xxxxxxxx` one.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,48}$")
-
-
-def new_request_id() -> str:
-    return f"req_{secrets.token_hex(16)}"  # 128 random bits, as uuid4, for less CPU
 
 
 class RequestContextMiddleware:

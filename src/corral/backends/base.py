@@ -220,3 +220,11 @@ class Backend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltBackend:
+    """What a backend factory (`backends.factories`) returns for a model of the config."""
+
+    backend: Backend
+    context_length: int

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from corral.backends.base import Backend
-from corral.catalog import registry
+from corral.catalog import added_models
 from corral.errors import ConfigError, ModelNotFound
-from corral.metering.money import to_micros
+from corral.money import to_micros
 from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, ModelConfig, Settings, Tier
 
 Prices = tuple[int, int]
@@ -67,7 +67,7 @@ class Catalog:
 
 
 class PriceList:
-    """What each model costs now: the operator's override (`catalog.prices`, read through the
+    """What each model costs now: the operator's override (`accounts.prices`, read through the
     account directory's cache), else the config file's price. Every price the request path
     bills or shows is looked up here."""
 
@@ -96,7 +96,7 @@ def build_model_configs(settings: Settings) -> list[ModelConfig]:
         configs[EMBEDDED_MODEL_NAME] = LocalModelConfig(
             name=EMBEDDED_MODEL_NAME, path=embedded, tier="open", licence="apache-2.0"
         )
-    for config in [*registry.load(settings.home), *settings.models]:
+    for config in [*added_models.load(settings.home), *settings.models]:
         configs[config.name] = config
     return list(configs.values())
 

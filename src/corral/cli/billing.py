@@ -15,9 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Column
 
+from corral.accounts.prices import PriceOverrides
 from corral.api.usage.protocol import UsageReport
 from corral.catalog import build_model_configs
-from corral.catalog.prices import PriceOverrides
 from corral.cli.common import (
     ConfigOption,
     JsonOption,
@@ -28,8 +28,8 @@ from corral.cli.common import (
     print_json,
 )
 from corral.errors import InvalidRequest, NotFound
-from corral.metering.money import format_micros
 from corral.metering.usage import Invoice, UsageReports, month_range
+from corral.money import format_micros
 
 prices = typer.Typer(help="Override models' prices at run time.", no_args_is_help=True)
 FORMATS = ("table", "json", "csv")

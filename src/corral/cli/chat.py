@@ -93,16 +93,16 @@ async def _local_session(
     history: list[dict[str, str]],
     message: str | None,
 ) -> None:
-    from corral.backends import registry
     from corral.backends.base import ChatMessage, GenerationRequest, SamplingParams, TextDelta
     from corral.catalog import build_model_configs
     from corral.errors import ModelNotFound
+    from corral.routing import replicas
 
     settings = settings_from(config)
     configs = {c.name: c for c in build_model_configs(settings)}
     if model_id not in configs:
         raise ModelNotFound(f"no local model named '{model_id}'; see `corral models list`")
-    backend = registry.build(configs[model_id]).backend
+    backend = replicas.build(configs[model_id]).backend
     loop = asyncio.get_running_loop()
     params = SamplingParams(max_tokens=max_tokens, temperature=temp)
 

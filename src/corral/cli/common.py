@@ -16,9 +16,8 @@ import typer
 from pydantic import BaseModel
 
 from corral.accounts.admin import AccountsAdmin
-from corral.accounts.keys import key_hasher
 from corral.errors import InvalidRequest
-from corral.metering.money import parse_amount
+from corral.money import parse_amount
 from corral.settings import Settings, load_settings
 from corral.storage import Database, open_database
 
@@ -53,8 +52,11 @@ def database(config: Path | None) -> Iterator[tuple[Settings, Database]]:
 
 def accounts(settings: Settings, db: Database) -> AccountsAdmin:
     """The account service, hashing keys with the same secret the servers use."""
-    hasher = key_hasher(settings.home, settings.key_secret)
-    return AccountsAdmin(db, hasher, settings.privacy.default_policy, settings.account_limits)
+    # Imported here: the composition root loads the whole pipeline, which `corral serve`'s
+    # parent process has no use for.
+    from corral.services import accounts_admin
+
+    return accounts_admin(settings, db)
 
 
 def amount(text: str, option: str) -> int:

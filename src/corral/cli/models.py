@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
-from corral.catalog import build_model_configs, embedded, registry
+from corral.catalog import added_models, build_model_configs, embedded
 from corral.cli.common import ConfigOption, settings_from
 from corral.errors import ConfigError
 from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, RemoteModelConfig, Tier
@@ -74,7 +74,7 @@ def add(
         raise ConfigError(f"invalid model: {_first_line(exc)}") from None
     if name == EMBEDDED_MODEL_NAME or any(m.name == name for m in settings.models):
         raise ConfigError(f"'{name}' is already defined; choose another --name")
-    registry.add(settings.home, model)
+    added_models.add(settings.home, model)
     template = "yes" if info.chat_template else "no (completions only)"
     typer.echo(
         f"registered {name}: {info.architecture}, context {info.context_length}, "
@@ -86,7 +86,7 @@ def add(
 def remove(name: str, config: ConfigOption = None) -> None:
     """Unregister a model added with `corral models add` (its file is left in place)."""
     settings = settings_from(config)
-    if not registry.remove(settings.home, name):
+    if not added_models.remove(settings.home, name):
         raise ConfigError(
             f"no registered model named '{name}' (models from the config file are removed there)"
         )

@@ -125,11 +125,10 @@ def _run(
 
 
 async def _local(settings: Settings, run: Run) -> dict[str, Any]:
-    from corral.api.app import build_services
-    from corral.api.middleware import new_request_id
+    from corral.observability.logging import new_request_id
+    from corral.services import build_services
 
     services = build_services(settings, SecretStr(secrets.token_hex(16)))
-    entries = services.gateway.catalog.entries()
     try:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("working", total=None)
@@ -140,10 +139,7 @@ async def _local(settings: Settings, run: Run) -> dict[str, Any]:
             )
             return await run(serving, RequestContext(new_request_id(), ADMIN))
     finally:
-        for entry in entries:
-            await entry.backend.close()
-        await services.ledger.aclose()
-        services.db.close()
+        await services.aclose()
 
 
 def _remote(base_url: str, key: str, name: str, body: BaseModel) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, insert, or_, select, update
 
 from corral.metering.ledger import Ledger, UsageEntry
-from corral.metering.money import cost_micros
+from corral.money import cost_micros
 from corral.storage import Database
 from corral.storage.tables import PendingCharge, UsageRecord
 from corral.storage.tables import ProcessLease as ProcessLeaseRow

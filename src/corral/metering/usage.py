@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 
 from corral.errors import InvalidRequest
-from corral.metering.money import format_micros
+from corral.money import format_micros
 from corral.storage import Database
 from corral.storage.tables import Tenant, UsageDaily
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 import time
 from contextvars import ContextVar
@@ -11,6 +12,11 @@ from typing import Any
 import orjson
 
 request_id_var: ContextVar[str | None] = ContextVar("corral_request_id", default=None)
+
+
+def new_request_id() -> str:
+    return f"req_{secrets.token_hex(16)}"  # 128 random bits, as uuid4 (a third of its cost)
+
 
 # uvicorn adds an ANSI-coloured copy of each message; JSON logs have no use for it.
 _SKIPPED_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}

@@ -14,9 +14,9 @@ from corral.accounts.records import TenantState
 from corral.catalog.catalog import ModelEntry, PriceList, Prices
 from corral.errors import BudgetExceeded
 from corral.metering.ledger import month_of
-from corral.metering.money import format_micros, max_cost_micros
 from corral.metering.ratelimit import RateDecision, RateLimiter, refuse
 from corral.metering.reservations import Hold, Reservations
+from corral.money import format_micros, max_cost_micros
 from corral.pipeline.auth import Principal
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from corral.backends.base import Usage
 from corral.metering.ledger import Ledger, Outcome, Release, UsageEntry
-from corral.metering.money import cost_micros
 from corral.metering.pending import Bill, PendingCharges
 from corral.metering.ratelimit import RateLimiter
 from corral.metering.reservations import Hold, Reservations
+from corral.money import cost_micros
 from corral.pipeline.admission import Ticket
 
 logger = logging.getLogger("corral.metering")

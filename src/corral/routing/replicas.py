@@ -11,18 +11,39 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Sequence
 
+from corral.backends import factories
 from corral.backends.base import (
     Backend,
     BackendHealth,
+    BuiltBackend,
     EmbeddingRequest,
     EmbeddingResult,
     GenerationRequest,
     GenerationResult,
     StreamEvent,
 )
+from corral.backends.schema_limits import SchemaLimits
 from corral.catalog.catalog import ModelEntry
 from corral.routing.router import Router
-from corral.settings import RoutingConfig
+from corral.settings import ModelConfig, RemoteModelConfig, RoutingConfig
+
+
+def build(
+    config: ModelConfig,
+    routing: RoutingConfig | None = None,
+    schema_limits: SchemaLimits | None = None,
+) -> BuiltBackend:
+    """A model's backend: one per replica server behind a weighted `ReplicaSet` when the config
+    lists replicas, else the one its factory builds."""
+    if not (isinstance(config, RemoteModelConfig) and config.replicas):
+        return factories.build(config, schema_limits)
+    # Imported here, as the factories do: only a model with replicas needs the OpenAI client.
+    from corral.backends.openai_api import build_for_url
+
+    built = [(r.base_url, build_for_url(config, r.base_url), r.weight) for r in config.replicas]
+    replicas = [(url, b.backend, weight) for url, b, weight in built]
+    replica_set = ReplicaSet(config.name, replicas, routing or RoutingConfig())
+    return BuiltBackend(replica_set, built[0][1].context_length)
 
 
 class ReplicaSet:

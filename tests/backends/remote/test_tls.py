@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.backends import registry
+from corral.backends import factories
 from corral.backends.base import Backend, ChatMessage, GenerationRequest, SamplingParams
 from corral.backends.remote.http import HttpClient
 from corral.backends.remote.tls import HttpxClient, client_for
@@ -104,7 +104,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @asynccontextmanager
 async def backend(url: str) -> AsyncIterator[Backend]:
     """The partner model `gpt-mini` at `url`, built as the server builds it, closed after."""
-    built = registry.build(gpt_mini_config(url)).backend
+    built = factories.build(gpt_mini_config(url)).backend
     try:
         yield built
     finally:

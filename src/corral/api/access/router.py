@@ -24,13 +24,11 @@ async def request_access(
     model = await services.gateway.visible_model(ctx.principal, model_id)
     tenant_id = ctx.principal.tenant_id
     assert tenant_id is not None
-    view = await services.db.run(services.access.request_access, tenant_id, model.id, body.reason)
+    view = await services.access.request_access(tenant_id, model.id, body.reason)
     return await respond(AccessRequestOut.of(view))
 
 
 @router.get("/v1/access-requests", response_model=AccessRequestList)
 async def list_access_requests(ctx: TenantContextDep, services: ServicesDep) -> Response:
-    views = await services.db.run(
-        lambda: services.access.list_requests(tenant_id=ctx.principal.tenant_id)
-    )
+    views = await services.access.list_requests(tenant_id=ctx.principal.tenant_id)
     return await respond(AccessRequestList(data=[AccessRequestOut.of(v) for v in views]))

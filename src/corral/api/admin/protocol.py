@@ -12,13 +12,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo
 
-from corral.accounts.admin import UNSET, AccountsAdmin
+from corral.accounts.admin import UNSET
 from corral.accounts.keys import parse_expiry
+from corral.accounts.prices import PriceOverride
+from corral.accounts.service import Accounts
 from corral.accounts.views import KeyView, TenantView
 from corral.api.common import WireModel
-from corral.catalog.prices import PriceOverride
 from corral.errors import InvalidRequest
-from corral.metering.money import format_micros, parse_amount
+from corral.money import format_micros, parse_amount
 from corral.settings import TENANT_NAME_PATTERN, Policy, Tier
 
 REQUEST_STATUSES = ("pending", "approved", "denied")
@@ -88,10 +89,10 @@ class TenantUpdate(WireModel):
     retention_hours: int | None = Field(default=None, ge=1, le=24 * 365)
     """Keep partner calls' bodies this long; an explicit null stops keeping them."""
 
-    def apply(self, accounts: AccountsAdmin, ref: str) -> TenantView:
+    async def apply(self, accounts: Accounts, ref: str) -> TenantView:
         """Make the change, passing on only the fields the request named."""
         given = self.model_fields_set
-        return accounts.update_tenant(
+        return await accounts.update_tenant(
             ref,
             budget_micros=self.budget if "budget" in given else UNSET,
             mau=self.mau if "mau" in given else UNSET,

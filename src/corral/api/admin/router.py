@@ -1,8 +1,8 @@
 """HTTP routes of the admin API (the operator's key only).
 
-Each handler parses its input (see `protocol`), hands the work to the accounts, access,
-metering or price services in a database thread, and drops this process's account caches after
-a change so it applies at once here (other servers follow within a second).
+Each handler parses its input (see `protocol`) and hands the work to the accounts, access,
+metering or price services (`corral.services`), which apply a change to this process at once
+(other servers follow within a second).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ async def _tenant_id(services: ServicesDep, ref: str | None) -> str | None:
     """The id of the tenant named (or id'd) `ref`; 404 if there is none."""
     if ref is None:
         return None
-    return (await services.db.run(services.accounts.get_tenant, ref)).id
+    return (await services.accounts.get_tenant(ref)).id
 
 
 # A decision's body may be left out entirely.
@@ -57,27 +57,25 @@ async def create_tenant(
     services: ServicesDep,
     body: Annotated[TenantCreate, Depends(json_body(TenantCreate))],
 ) -> Response:
-    view = await services.db.run(
-        lambda: services.accounts.create_tenant(
-            body.name,
-            budget_micros=body.budget,
-            mau=body.mau,
-            policy=body.policy,
-            retention_hours=body.retention_hours,
-        )
+    view = await services.accounts.create_tenant(
+        body.name,
+        budget_micros=body.budget,
+        mau=body.mau,
+        policy=body.policy,
+        retention_hours=body.retention_hours,
     )
     return await respond(TenantOut.of(view))
 
 
 @router.get("/tenants", response_model=TenantList)
 async def list_tenants(_: AdminDep, services: ServicesDep) -> Response:
-    views = await services.db.run(services.accounts.list_tenants)
+    views = await services.accounts.list_tenants()
     return await respond(TenantList(data=[TenantOut.of(v) for v in views]))
 
 
 @router.get("/tenants/{ref}", response_model=TenantOut)
 async def get_tenant(ref: str, _: AdminDep, services: ServicesDep) -> Response:
-    return await respond(TenantOut.of(await services.db.run(services.accounts.get_tenant, ref)))
+    return await respond(TenantOut.of(await services.accounts.get_tenant(ref)))
 
 
 @router.patch("/tenants/{ref}", response_model=TenantOut)
@@ -87,8 +85,7 @@ async def update_tenant(
     services: ServicesDep,
     body: Annotated[TenantUpdate, Depends(json_body(TenantUpdate))],
 ) -> Response:
-    view = await services.db.run(body.apply, services.accounts, ref)
-    services.directory.invalidate()
+    view = await body.apply(services.accounts, ref)
     return await respond(TenantOut.of(view))
 
 
@@ -100,9 +97,8 @@ async def grant_licence(
     body: Annotated[GrantCreate, Depends(json_body(GrantCreate))],
 ) -> Response:
     licence = services.gateway.entitlement.licences.get(body.licence_id)
-    tenant = await services.db.run(services.accounts.get_tenant, ref)
-    await services.db.run(services.access.grant_licence, tenant.id, licence, body.note)
-    services.directory.invalidate()
+    tenant = await services.accounts.get_tenant(ref)
+    await services.access.grant_licence(tenant.id, licence, body.note)
     return await respond(GrantOut(tenant=tenant.name, licence_id=licence.id, note=body.note))
 
 
@@ -123,20 +119,19 @@ async def create_key(
         tiers=list(body.tiers) if body.tiers is not None else None,
         expires_at=body.expires_at,
     )
-    view, plaintext = await services.db.run(services.accounts.create_key, body.tenant, spec)
+    view, plaintext = await services.accounts.create_key(body.tenant, spec)
     return await respond(CreatedKey.created(view, plaintext))
 
 
 @router.get("/keys", response_model=KeyList)
 async def list_keys(_: AdminDep, services: ServicesDep, tenant: str | None = None) -> Response:
-    views = await services.db.run(services.accounts.list_keys, tenant)
+    views = await services.accounts.list_keys(tenant)
     return await respond(KeyList(data=[KeyOut.of(v) for v in views]))
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyOut)
 async def revoke_key(key_id: str, _: AdminDep, services: ServicesDep) -> Response:
-    view = await services.db.run(services.accounts.revoke_key, key_id)
-    services.directory.invalidate()
+    view = await services.accounts.revoke_key(key_id)
     return await respond(KeyOut.of(view))
 
 
@@ -149,9 +144,7 @@ async def list_access_requests(
 ) -> Response:
     wanted = request_status(status)
     tenant_id = await _tenant_id(services, tenant)
-    views = await services.db.run(
-        lambda: services.access.list_requests(tenant_id=tenant_id, status=wanted)
-    )
+    views = await services.access.list_requests(tenant_id=tenant_id, status=wanted)
     return await respond(AccessRequestList(data=[AccessRequestOut.of(v) for v in views]))
 
 
@@ -162,8 +155,7 @@ async def approve(
     services: ServicesDep,
     body: Annotated[Decision, Depends(_decision)],
 ) -> Response:
-    view = await services.db.run(services.access.decide, request_id, "approved", body.reason)
-    services.directory.invalidate()
+    view = await services.access.decide(request_id, "approved", body.reason)
     return await respond(AccessRequestOut.of(view))
 
 
@@ -174,8 +166,7 @@ async def deny(
     services: ServicesDep,
     body: Annotated[Decision, Depends(_decision)],
 ) -> Response:
-    view = await services.db.run(services.access.decide, request_id, "denied", body.reason)
-    services.directory.invalidate()
+    view = await services.access.decide(request_id, "denied", body.reason)
     return await respond(AccessRequestOut.of(view))
 
 
@@ -190,16 +181,14 @@ async def set_price(
     body: Annotated[PriceSet, Depends(json_body(PriceSet))],
 ) -> Response:
     model = services.gateway.catalog.get(model_id)
-    price = await services.db.run(services.prices.set, model.id, body.input, body.output)
-    services.directory.invalidate()
+    price = await services.prices.set(model.id, body.input, body.output)
     return await respond(PriceOut.of(price, services.usage.currency))
 
 
 @router.delete("/models/{model_id:path}/price", response_model=PriceOut)
 async def clear_price(model_id: str, _: AdminDep, services: ServicesDep) -> Response:
     model = services.gateway.catalog.get(model_id)
-    removed = await services.db.run(services.prices.clear, model.id)
-    services.directory.invalidate()
+    removed = await services.prices.clear(model.id)
     return await respond(PriceOut.cleared(model.id, services.usage.currency, removed))
 
 
@@ -226,6 +215,6 @@ async def usage(
 
 @router.get("/invoices/{tenant}/{month}", response_model=InvoiceOut)
 async def invoice(tenant: str, month: str, _: AdminDep, services: ServicesDep) -> Response:
-    view = await services.db.run(services.accounts.get_tenant, tenant)
+    view = await services.accounts.get_tenant(tenant)
     bill = await services.usage.monthly_invoice(view.id, view.name, month)
     return await respond(InvoiceOut.of(bill))

@@ -8,8 +8,8 @@ from fastapi.responses import Response
 from corral.api.chat.protocol import ChatCompletionRequest
 from corral.api.chat.serving import ChatServing
 from corral.api.deps import inference_call
-from corral.api.idempotency import serve_inference
 from corral.api.openapi import request_body
+from corral.api.replay import serve_inference
 
 router = APIRouter()
 

@@ -8,8 +8,8 @@ from fastapi.responses import Response
 from corral.api.completions.protocol import CompletionRequest
 from corral.api.completions.serving import CompletionServing
 from corral.api.deps import inference_call
-from corral.api.idempotency import serve_inference
 from corral.api.openapi import request_body
+from corral.api.replay import serve_inference
 
 router = APIRouter()
 

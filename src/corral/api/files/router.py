@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from starlette.requests import ClientDisconnect
 
-from corral.api.deps import ContextDep, Services, ServicesDep
+from corral.api.deps import ContextDep, ServicesDep
 from corral.api.files.multipart import MAX_FIELD_BYTES, MAX_PARTS, boundary_of, read_form
 from corral.api.files.protocol import FileDeleted, FileList, FileObject
 from corral.errors import ClientClosedRequest, InvalidRequest
@@ -18,6 +18,7 @@ from corral.files.blobs import too_large
 from corral.files.store import FileStore, check_purpose
 from corral.files.validate import PURPOSES
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 
 UPLOAD_PATH = "/v1/files"
 """Exempt from `server.max_body_bytes`: an upload is bounded by `files.max_bytes` instead."""

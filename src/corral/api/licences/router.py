@@ -15,7 +15,7 @@ router = APIRouter()
 async def _accepted(services: ServicesDep, tenant_id: str | None) -> dict[str, str]:
     if tenant_id is None:
         return {}
-    return await services.db.run(services.access.accepted_versions, tenant_id)
+    return await services.access.accepted_versions(tenant_id)
 
 
 @router.get("/v1/licences", response_model=LicenceList)
@@ -39,10 +39,7 @@ async def accept_licence(licence_id: str, ctx: TenantContextDep, services: Servi
     licence = services.gateway.entitlement.licences.get(licence_id)
     tenant_id = ctx.principal.tenant_id
     assert tenant_id is not None
-    view = await services.db.run(
-        services.access.accept_licence, tenant_id, licence, ctx.principal.key_id
-    )
-    services.directory.invalidate()  # this process sees it at once; others within a second
+    view = await services.access.accept_licence(tenant_id, licence, ctx.principal.key_id)
     return await respond(
         Acceptance(
             licence_id=view.licence_id,

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from corral.catalog import ModelEntry
-from corral.metering.money import format_micros
+from corral.money import format_micros
 from corral.settings import Tier
 
 

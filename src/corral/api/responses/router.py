@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from corral.api.deps import ContextDep, ServicesDep, inference_call
-from corral.api.idempotency import serve_inference
 from corral.api.openapi import request_body
+from corral.api.replay import serve_inference
 from corral.api.responses.protocol import (
     DeletedResponse,
     InputItemList,

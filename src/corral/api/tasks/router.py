@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from corral.api.deps import ContextDep, ServicesDep
-from corral.api.idempotency import serve_inference
+from corral.api.replay import serve_inference
 from corral.api.streaming import respond
 from corral.api.tasks.body import task_body
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TaskResponse, TipsRequest

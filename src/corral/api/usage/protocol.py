@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from corral.errors import InvalidRequest
-from corral.metering.money import format_micros
 from corral.metering.usage import Invoice, UsageRow
+from corral.money import format_micros
 
 
 class UsageResult(BaseModel):

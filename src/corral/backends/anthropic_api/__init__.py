@@ -1,12 +1,12 @@
 """Partner models through Anthropic's Messages API (`backend = "anthropic"`).
 
-The registry imports this package only when a model uses it; `build` is its factory.
+`backends.factories` imports this package only when a model uses it; `build` is its factory.
 """
 
 from __future__ import annotations
 
 from corral.backends.anthropic_api.backend import AnthropicBackend
-from corral.backends.registry import BuiltBackend
+from corral.backends.base import BuiltBackend
 from corral.backends.remote.common import api_key
 from corral.errors import ConfigError
 from corral.settings import ModelConfig, RemoteModelConfig

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from corral.backends.base import BuiltBackend
 from corral.backends.gemini_api.backend import GeminiBackend
-from corral.backends.registry import BuiltBackend
 from corral.backends.remote.common import api_key
 from corral.errors import ConfigError
 from corral.settings import ModelConfig, RemoteModelConfig
@@ -12,7 +12,7 @@ __all__ = ["GeminiBackend", "build"]
 
 
 def build(config: ModelConfig) -> BuiltBackend:
-    """The registry's factory: the key is read from `api_key_env` now, at start."""
+    """Its factory (`backends.factories`): the key is read from `api_key_env` now, at start."""
     if not isinstance(config, RemoteModelConfig):
         raise ConfigError(f"model '{config.name}': backend 'gemini' needs a remote model entry")
     key = api_key(config)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from corral.backends.base import BuiltBackend
 from corral.backends.openai_api.backend import OpenAIBackend
 from corral.backends.openai_api.translate import Options
-from corral.backends.registry import BuiltBackend
 from corral.backends.remote.common import api_key
 from corral.errors import ConfigError
 from corral.settings import ModelConfig, RemoteModelConfig

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from corral.metering.money import (
+from corral.money import (
     cost_micros,
     format_micros,
     max_cost_micros,

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from corral.errors import Conflict, InvalidRequest
-from corral.metering.idempotency import (
+from corral.metering.idempotency_store import (
     AnswerLimits,
     IdempotencyStore,
     StoredResponse,

@@ -1,6 +1,6 @@
 """`Idempotency-Key` on the inference endpoints: one run, one bill, the same answer on retry.
 
-The store (`metering.idempotency`) holds claims and answers; this wraps a route so that a
+The store (`metering.idempotency_store`) holds claims and answers; this wraps a route so that a
 retry is answered from the store, a streamed answer is recorded as it goes out, and a request
 that ends without an answer gives its key back.
 """
@@ -13,10 +13,10 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from corral.api import sse
-from corral.api.deps import Services
 from corral.api.streaming import Answer, respond, until_client_leaves
-from corral.metering.idempotency import StoredResponse, request_hash
+from corral.metering.idempotency_store import StoredResponse, request_hash
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 
 HEADER = "idempotency-key"
 STORED_HEADER = "Idempotency-Stored"

@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
-from corral.accounts.admin import bump_revision, now
 from corral.accounts.bounds import AccountLimits
+from corral.clock import now
 from corral.storage import Database
+from corral.storage.revision import bump_revision
 from corral.storage.tables import ModelPrice
 
 

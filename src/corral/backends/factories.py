@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from corral.backends.base import Backend
+from corral.backends.base import BuiltBackend
 from corral.backends.schema_limits import SchemaLimits
 from corral.errors import ConfigError
-from corral.settings import LocalModelConfig, ModelConfig, RemoteModelConfig, RoutingConfig
-
-
-@dataclass(frozen=True, slots=True)
-class BuiltBackend:
-    backend: Backend
-    context_length: int
+from corral.settings import LocalModelConfig, ModelConfig
 
 
 def _llama_cpp(config: ModelConfig, schema_limits: SchemaLimits) -> BuiltBackend:
@@ -41,29 +34,12 @@ REMOTE_FACTORIES = {
 }
 
 
-def build(
-    config: ModelConfig,
-    routing: RoutingConfig | None = None,
-    schema_limits: SchemaLimits | None = None,
-) -> BuiltBackend:
-    if isinstance(config, RemoteModelConfig) and config.replicas:
-        return _replicated(config, routing or RoutingConfig())
+def build(config: ModelConfig, schema_limits: SchemaLimits | None = None) -> BuiltBackend:
+    """The one backend serving `config` (a model with replicas: `routing.replicas.build`)."""
     local = FACTORIES.get(config.backend)
     if local is not None:
         return local(config, schema_limits or SchemaLimits())
     return _remote_factory(config)(config)
-
-
-def _replicated(config: RemoteModelConfig, routing: RoutingConfig) -> BuiltBackend:
-    """One backend per replica server, behind a weighted `ReplicaSet`."""
-    from corral.routing.replicas import ReplicaSet
-
-    module = importlib.import_module("corral.backends.openai_api")
-    built: list[tuple[str, BuiltBackend, int]] = [
-        (r.base_url, module.build_for_url(config, r.base_url), r.weight) for r in config.replicas
-    ]
-    replicas = [(url, b.backend, weight) for url, b, weight in built]
-    return BuiltBackend(ReplicaSet(config.name, replicas, routing), built[0][1].context_length)
 
 
 def _remote_factory(config: ModelConfig) -> Callable[[ModelConfig], BuiltBackend]:
