@@ -103,6 +103,8 @@ class LlamaCppBackend:
 
     def health(self) -> BackendHealth:
         loaded = self._generators.loaded
+        if self.config.slots > 1:
+            loaded = min(loaded, 1)  # the pool counts lanes; they share one instance
         detail = f"{loaded} instance(s) loaded" if loaded else "loads on first use"
         return BackendHealth(True, detail, self._generators.waiting + self._embedders.waiting)
 

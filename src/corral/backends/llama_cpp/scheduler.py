@@ -102,9 +102,12 @@ class Scheduler:
                 jobs, self._jobs = list(self._jobs), deque()
             for job, future in jobs:
                 _run_job(job, future)
-            self._admit()
-            if self._active:
-                self._step()
+            try:
+                self._admit()
+                if self._active:
+                    self._step()
+            except Exception as exc:  # never leave a caller waiting on a dead thread
+                self._fail_all(exc)
         for sequence in [*self._active.values(), *self._waiting]:
             sequence.end(RuntimeError("the model was unloaded"))
         for _, future in self._jobs:
