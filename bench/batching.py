@@ -54,19 +54,27 @@ async def run(backend: LlamaCppBackend, streams: int, tokens: int) -> tuple[floa
 async def measure(
     tokens: int, threads: int | None
 ) -> dict[tuple[int, int], tuple[float, list[str]]]:
+    """Both configurations loaded at once and measured in alternation, so that a change in the
+    machine's load during the run weighs on both columns alike."""
     path = load_settings().embedded_model_path
-    figures: dict[tuple[int, int], tuple[float, list[str]]] = {}
-    for slots in SLOTS:
-        config = LocalModelConfig(
-            name="bench", path=path, context_length=1024, slots=slots, threads=threads
+    backends = {
+        slots: LlamaCppBackend(
+            LocalModelConfig(
+                name="bench", path=path, context_length=1024, slots=slots, threads=threads
+            )
         )
-        backend = LlamaCppBackend(config)
-        await backend.start()
-        try:
+        for slots in SLOTS
+    }
+    figures: dict[tuple[int, int], tuple[float, list[str]]] = {}
+    try:
+        for backend in backends.values():
+            await backend.start()
             await run(backend, 1, 4)  # warm-up: first-use allocations out of the figures
-            for streams in STREAMS:
+        for streams in STREAMS:
+            for slots, backend in backends.items():
                 figures[(slots, streams)] = await run(backend, streams, tokens)
-        finally:
+    finally:
+        for backend in backends.values():
             await backend.close()
     return figures
 
