@@ -96,6 +96,10 @@ class LocalModelConfig(_ModelCommon):
     queue_size: int = Field(default=32, ge=0, le=100_000)
     max_per_tenant: int | None = Field(default=None, ge=1, le=64)
     """Instances one tenant may hold at once; the others stay free for other tenants."""
+    slots: int = Field(default=1, ge=1, le=64)
+    """Sequences one instance generates at once (continuous batching). 1 generates one
+    sequence at a time, bit-exact from run to run; above 1, `instances` must be 1, and a
+    sequence's logits may differ slightly with the company it is batched with."""
     flash_attention: bool = True
     kv_cache_type: Literal["f16", "q8_0"] = "q8_0"
     """The KV cache's number format; q8_0 halves its memory at a negligible cost in quality."""
@@ -109,6 +113,12 @@ class LocalModelConfig(_ModelCommon):
         if not path.is_file():
             raise ValueError(f"no such file: {path}")
         return path
+
+    @model_validator(mode="after")
+    def _batching_uses_one_instance(self) -> LocalModelConfig:
+        if self.slots > 1 and self.instances > 1:
+            raise ValueError("slots > 1 batches sequences in one instance: set instances = 1")
+        return self
 
     @model_validator(mode="after")
     def _quantized_cache_needs_flash_attention(self) -> LocalModelConfig:

@@ -20,17 +20,17 @@ from corral.backends.base import (
     BackendHealth,
     EmbeddingRequest,
     EmbeddingResult,
-    Finished,
     GenerationRequest,
     GenerationResult,
     StreamEvent,
     TextDelta,
-    ToolCallDelta,
     Usage,
 )
-from corral.backends.llama_cpp import engine, loader, scoring, tools
+from corral.backends.llama_cpp import engine, loader, relay, scoring, tools
 from corral.backends.llama_cpp.grammar import GrammarCompiler
+from corral.backends.llama_cpp.lanes import Lane, Lanes
 from corral.backends.llama_cpp.pool import InstancePool
+from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.schema_limits import SchemaLimits
 from corral.cancellation import Cancellation
 from corral.errors import BackendFailed, ContextLengthExceeded, InvalidRequest
@@ -54,7 +54,8 @@ class _Prepared:
 
 
 class LlamaCppBackend:
-    """Serves one GGUF model from `instances` in-process llama.cpp contexts."""
+    """Serves one GGUF model from `instances` in-process llama.cpp contexts, or with
+    `slots` > 1 from one context that batches that many sequences (`scheduler`)."""
 
     def __init__(self, config: LocalModelConfig, schema_limits: SchemaLimits | None = None) -> None:
         self.config = config
@@ -68,10 +69,12 @@ class LlamaCppBackend:
         template = self.info.chat_template
         self._formatter = loader.chat_formatter(self._vocab, template) if template else None
         self._grammars = GrammarCompiler(schema_limits or SchemaLimits(), lambda: self._vocab)
-        self._generators: InstancePool[_Instance] = InstancePool(
+        self._lanes = Lanes(self._open_generator, config.slots)
+        batched = config.slots > 1
+        self._generators: InstancePool[_Instance | Lane] = InstancePool(
             config.name,
-            self._load_generator,
-            config.instances,
+            self._lanes.load if batched else self._load_generator,
+            config.slots if batched else config.instances,
             config.queue_size,
             config.max_per_tenant,
         )
@@ -85,10 +88,12 @@ class LlamaCppBackend:
         await self._generators.fill()
 
     async def close(self) -> None:
+        await asyncio.to_thread(self._lanes.close)
         for pool in (self._generators, self._embedders):
             for instance in pool.instances:
-                instance.thread.shutdown(wait=True, cancel_futures=True)
-                instance.llama.close()
+                if isinstance(instance, _Instance):
+                    instance.thread.shutdown(wait=True, cancel_futures=True)
+                    instance.llama.close()
 
     def _failed(self, exc: Exception) -> BackendFailed:
         # llama.cpp's own words (a path, an internal state) are for the operator's log.
@@ -98,6 +103,8 @@ class LlamaCppBackend:
 
     def health(self) -> BackendHealth:
         loaded = self._generators.loaded
+        if self.config.slots > 1:
+            loaded = min(loaded, 1)  # the pool counts lanes; they share one instance
         detail = f"{loaded} instance(s) loaded" if loaded else "loads on first use"
         return BackendHealth(True, detail, self._generators.waiting + self._embedders.waiting)
 
@@ -139,7 +146,7 @@ class LlamaCppBackend:
         prepared = await asyncio.to_thread(self._prepare, request)
         if prepared.tool_plan is not None:
             # Whether the answer is a call or text is known only once its JSON is complete.
-            return _replay(await self._answer(request, prepared))
+            return relay.replay(await self._answer(request, prepared))
         instance = await self._generators.acquire(request.party)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
@@ -151,17 +158,48 @@ class LlamaCppBackend:
         # Started here, not on first iteration: the instance is released when the thread
         # finishes even if nobody ever reads the stream.
         job = asyncio.wrap_future(self._submit(instance, request, prepared, cancel, emit))
-        job.add_done_callback(lambda done: events.put_nowait(_final_event(done)))
-        return _relay(events, cancel)
+        job.add_done_callback(lambda done: events.put_nowait(relay.final_event(done)))
+        return relay.relay(events, cancel)
 
     def _submit(
         self,
-        instance: _Instance,
+        instance: _Instance | Lane,
         request: GenerationRequest,
         prepared: _Prepared,
         cancel: Cancellation,
         emit: Callable[[TextDelta], None],
     ) -> Any:
+        run = self._job(instance, request, prepared, cancel, emit)
+        if isinstance(instance, _Instance):
+            future = instance.thread.submit(run)
+        elif request.echo or request.params.max_tokens == 0:
+            # Scoring keeps its single-sequence path: it runs alone, between two steps.
+            future = instance.scheduler.call(run)
+        else:
+            sequence = Sequence(
+                prepared.tokens,
+                request.params,
+                prepared.grammar,
+                cancel,
+                emit,
+                request.meter,
+                end_logprob=request.messages is None,
+            )
+            future = instance.submit(sequence, self._failed)
+        loop = asyncio.get_running_loop()
+        future.add_done_callback(
+            lambda _: loop.call_soon_threadsafe(self._generators.release, instance)
+        )
+        return future
+
+    def _job(
+        self,
+        instance: _Instance | Lane,
+        request: GenerationRequest,
+        prepared: _Prepared,
+        cancel: Cancellation,
+        emit: Callable[[TextDelta], None],
+    ) -> Callable[[], engine.GenerationOutcome]:
         def run() -> engine.GenerationOutcome:
             try:
                 if request.echo and not _score(instance, request, prepared.tokens, emit):
@@ -182,12 +220,7 @@ class LlamaCppBackend:
             except Exception as exc:  # llama.cpp failures surface as several builtin types
                 raise self._failed(exc) from exc
 
-        future = instance.thread.submit(run)
-        loop = asyncio.get_running_loop()
-        future.add_done_callback(
-            lambda _: loop.call_soon_threadsafe(self._generators.release, instance)
-        )
-        return future
+        return run
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         prepared = await asyncio.to_thread(self._prepare, request)
@@ -311,11 +344,14 @@ class LlamaCppBackend:
 
     # -- loading -------------------------------------------------------------------------------
 
-    async def _load_generator(self) -> _Instance:
+    async def _load_generator(self) -> _Instance | Lane:
+        return _Instance(await self._open_generator())
+
+    async def _open_generator(self) -> llama_cpp.Llama:
         llama = await asyncio.to_thread(loader.open_generator, self.config, self.context_length)
         if self._vocab_only is not None:
             self._vocab, self._vocab_only = llama, None
-        return _Instance(llama)
+        return llama
 
     async def _load_embedder(self) -> _Instance:
         return _Instance(await asyncio.to_thread(loader.open_embedder, self.config))
@@ -336,7 +372,7 @@ def _embed_each(
 
 
 def _score(
-    instance: _Instance,
+    instance: _Instance | Lane,
     request: GenerationRequest,
     tokens: list[int],
     emit: Callable[[TextDelta], None],
@@ -350,37 +386,3 @@ def _score(
         return False
     emit(TextDelta("", entries))
     return True
-
-
-def _final_event(done: asyncio.Future[engine.GenerationOutcome]) -> StreamEvent | BaseException:
-    if done.cancelled():
-        return asyncio.CancelledError()
-    error = done.exception()
-    if error is not None:
-        return error
-    outcome = done.result()
-    return Finished("stop" if outcome.reason == "stop" else "length", outcome.usage)
-
-
-async def _replay(result: GenerationResult) -> AsyncIterator[StreamEvent]:
-    for index, call in enumerate(result.tool_calls or []):
-        yield ToolCallDelta(index, call.id, call.name, call.arguments)
-    if result.text:
-        yield TextDelta(result.text)
-    yield Finished(result.finish_reason, result.usage)
-
-
-async def _relay(
-    events: asyncio.Queue[StreamEvent | BaseException], cancel: Cancellation
-) -> AsyncIterator[StreamEvent]:
-    try:
-        while True:
-            event = await events.get()
-            if isinstance(event, BaseException):
-                raise event
-            yield event
-            if isinstance(event, Finished):
-                return
-    finally:
-        # Reached on normal end, on error, and when the client goes away mid-stream.
-        cancel.set()

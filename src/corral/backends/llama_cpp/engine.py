@@ -59,51 +59,84 @@ def generate(
     """
     if cancel.is_set():  # the client left while the request was queued: nothing was used
         return GenerationOutcome("cancelled", Usage(0, 0))
-    meter.prompt_tokens = len(prompt_tokens)
-    max_new = _max_new_tokens(llama, prompt_tokens, params)
     # The KV cache keeps the longest common prefix with the previous prompt (llama.generate
     # re-evaluates only the rest), which is what makes follow-up turns of a chat fast.
     llama.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
 
+    output = Output(llama, len(prompt_tokens), params, emit, meter, end_logprob)
     if not _evaluate_prompt(llama, prompt_tokens, cancel):
         return GenerationOutcome("cancelled", Usage(len(prompt_tokens), 0))
-    vocab = llama_cpp.llama_model_get_vocab(llama.model)
-    assembler, stops = Utf8Assembler(), StopMatcher(params.stop)
-    produced, reason = 0, "length"
-    tokens = llama.generate(prompt_tokens, grammar=grammar, **_sampler_args(params))
+    tokens = llama.generate(prompt_tokens, grammar=grammar, **sampler_args(params))
     try:
         for token in tokens:
             if cancel.is_set():
-                reason = "cancelled"
+                output.reason = "cancelled"
                 break
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
-                if params.logprobs and end_logprob:
-                    # Scorers read the entry after the prompt's own (lm-eval drops the last):
-                    # the end of text is a sampled token like any other.
-                    piece = llama.detokenize([token], special=True)
-                    emit(TextDelta("", [_token_logprob(llama, token, piece, params)]))
-                reason = "stop"
-                break
-            produced += 1
-            meter.completion_tokens = produced
-            piece = llama.detokenize([token])
-            logprobs = [_token_logprob(llama, token, piece, params)] if params.logprobs else []
-            text = stops.feed(assembler.feed(piece))
-            if text or logprobs:
-                emit(TextDelta(text, logprobs))
-            if stops.stopped:
-                reason = "stop"
-                break
-            if produced >= max_new:
+            if output.take(token, lambda: last_logits(llama)):
                 break
     finally:
         tokens.close()
         _free_sampler(llama)
-    if not stops.stopped:
-        tail = stops.feed(assembler.flush()) + stops.flush()
-        if tail:
-            emit(TextDelta(tail))
-    return GenerationOutcome(reason, Usage(len(prompt_tokens), produced))  # type: ignore[arg-type]
+    return output.finish()
+
+
+class Output:
+    """What one sequence has made of its sampled tokens so far: the text it has emitted (stop
+    sequences held back, characters whole), its logprobs, its exact count and why it ended.
+
+    The single-sequence loop above and the batch scheduler both feed it token by token.
+    """
+
+    def __init__(
+        self,
+        llama: llama_cpp.Llama,
+        prompt_length: int,
+        params: SamplingParams,
+        emit: Callable[[TextDelta], None],
+        meter: UsageMeter,
+        end_logprob: bool,
+    ) -> None:
+        self._llama, self._params, self._emit, self._meter = llama, params, emit, meter
+        self._end_logprob = end_logprob
+        self._vocab = llama_cpp.llama_model_get_vocab(llama.model)
+        self._assembler, self._stops = Utf8Assembler(), StopMatcher(params.stop)
+        self._prompt_length = prompt_length
+        self._max_new = max_new_tokens(llama, prompt_length, params)
+        self.produced = 0
+        self.reason: EndReason = "length"
+        meter.prompt_tokens = prompt_length
+
+    def take(self, token: int, logits: Callable[[], np.ndarray[Any, Any]]) -> bool:
+        """Account for one sampled token (`logits`: the row it was sampled from); True when
+        the sequence is over."""
+        llama, params = self._llama, self._params
+        if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+            if params.logprobs and self._end_logprob:
+                # Scorers read the entry after the prompt's own (lm-eval drops the last):
+                # the end of text is a sampled token like any other.
+                piece = llama.detokenize([token], special=True)
+                self._emit(TextDelta("", [token_logprob(llama, token, piece, params, logits())]))
+            self.reason = "stop"
+            return True
+        self.produced += 1
+        self._meter.completion_tokens = self.produced
+        piece = llama.detokenize([token])
+        logprobs = [token_logprob(llama, token, piece, params, logits())] if params.logprobs else []
+        text = self._stops.feed(self._assembler.feed(piece))
+        if text or logprobs:
+            self._emit(TextDelta(text, logprobs))
+        if self._stops.stopped:
+            self.reason = "stop"
+            return True
+        return self.produced >= self._max_new
+
+    def finish(self) -> GenerationOutcome:
+        """Emit the text still held back (unless a stop sequence ended it) and say how it went."""
+        if not self._stops.stopped:
+            tail = self._stops.feed(self._assembler.flush()) + self._stops.flush()
+            if tail:
+                self._emit(TextDelta(tail))
+        return GenerationOutcome(self.reason, Usage(self._prompt_length, self.produced))
 
 
 def _evaluate_prompt(
@@ -143,14 +176,12 @@ def _free_sampler(llama: llama_cpp.Llama) -> None:
         sampler.close()
 
 
-def _max_new_tokens(
-    llama: llama_cpp.Llama, prompt_tokens: list[int], params: SamplingParams
-) -> int:
-    room = llama.n_ctx() - len(prompt_tokens)
+def max_new_tokens(llama: llama_cpp.Llama, prompt_length: int, params: SamplingParams) -> int:
+    room = llama.n_ctx() - prompt_length
     return room if params.max_tokens is None else min(params.max_tokens, room)
 
 
-def _sampler_args(params: SamplingParams) -> dict[str, Any]:
+def sampler_args(params: SamplingParams) -> dict[str, Any]:
     # OpenAI's semantics: only temperature and top_p shape the distribution, so llama.cpp's own
     # extra truncations (top-k 40, min-p 0.05) and its repeat penalty are switched off.
     processors = [_biased(params.logit_bias)] if params.logit_bias else None
@@ -177,13 +208,25 @@ def _biased(bias: tuple[tuple[int, float], ...]) -> Callable[[Any, Any], Any]:
     return add
 
 
-def _token_logprob(
-    llama: llama_cpp.Llama, token: int, piece: bytes, params: SamplingParams
+def last_logits(llama: llama_cpp.Llama) -> np.ndarray[Any, Any]:
+    """The logits of the last decoded position: the ones the next token is sampled from."""
+    return logits_row(llama.ctx, -1, llama.n_vocab())
+
+
+def logits_row(ctx: Any, index: int, n_vocab: int) -> np.ndarray[Any, Any]:
+    """Row `index` of a context's last batch (the rows asked for, in batch order)."""
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, index), shape=(n_vocab,))
+
+
+def token_logprob(
+    llama: llama_cpp.Llama,
+    token: int,
+    piece: bytes,
+    params: SamplingParams,
+    logits: np.ndarray[Any, Any],
 ) -> TokenLogprob:
-    # The logits of the last decoded position are the ones this token was sampled from; they
-    # are the model's raw distribution, before temperature or penalties, as in OpenAI's API.
-    n_vocab = llama.n_vocab()
-    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,))
+    # The raw logits the token was sampled from: the model's distribution before temperature
+    # or penalties, as in OpenAI's API.
     logprobs = log_softmax(logits)
     top: list[TopLogprob] = []
     if params.top_logprobs:

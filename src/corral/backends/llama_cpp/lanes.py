@@ -1,0 +1,73 @@
+"""A batched instance as the pool sees it: `slots` lanes over one scheduler.
+
+The pool keeps lending whole things, which keeps its queue bound, its turns between tenants
+and `max_per_tenant` unchanged; with batching each thing lent is a lane, the right to one of
+the scheduler's sequences. The first lane loaded opens the model; the others share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import llama_cpp
+
+from corral.backends.llama_cpp import scoring
+from corral.backends.llama_cpp.engine import GenerationOutcome
+from corral.backends.llama_cpp.scheduler import Scheduler
+from corral.backends.llama_cpp.sequence import Sequence
+
+
+@dataclass(eq=False, slots=True)
+class Lane:
+    scheduler: Scheduler
+    scores: scoring.PromptScores
+    """Of the instance's own context, where `echo` scoring runs (one shared by all lanes)."""
+
+    @property
+    def llama(self) -> llama_cpp.Llama:
+        return self.scheduler.llama
+
+    def submit(
+        self, sequence: Sequence, failed: Callable[[Exception], Exception]
+    ) -> Future[GenerationOutcome]:
+        """Queue `sequence` for the next step; its future fails with `failed(error)`."""
+        answer: Future[GenerationOutcome] = Future()
+
+        def relay(done: Future[GenerationOutcome]) -> None:
+            error = done.exception()
+            if isinstance(error, Exception):
+                answer.set_exception(failed(error))
+            elif error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result(done.result())
+
+        self.scheduler.submit(sequence).add_done_callback(relay)
+        return answer
+
+
+@dataclass(slots=True)
+class Lanes:
+    """Loads lanes for the pool: the model once, then one more lane over it per call."""
+
+    open_llama: Callable[[], Awaitable[llama_cpp.Llama]]
+    slots: int
+    _scheduler: Scheduler | None = None
+    _scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
+    _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def load(self) -> Lane:
+        async with self._opening:
+            if self._scheduler is None:
+                llama = await self.open_llama()
+                self._scheduler = await asyncio.to_thread(Scheduler, llama, self.slots)
+        return Lane(self._scheduler, self._scores)
+
+    def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.close()
+            self._scheduler.llama.close()
+            self._scheduler = None

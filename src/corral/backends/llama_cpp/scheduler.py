@@ -1,0 +1,223 @@
+"""Continuous batching: one llama.cpp context decoding every active sequence at each step.
+
+A `Scheduler` owns a thread and a context with `slots` sequences (llama.cpp's `n_seq_max`).
+Every step it puts into one `llama_batch` the next token of every sequence that is generating
+and chunks of the prompts still being read, decodes once, and lets each sequence sample from
+its own row of logits. Sequences join and leave between steps.
+
+Prompt reading is capped at `PROMPT_BUDGET` tokens per step, shared by the prompts being read:
+a long new prompt delays the others' next token by one step of that size at most, instead of by
+its whole length. The KV cache is not unified: each slot owns `n_ctx` cells of its own, so every
+sequence has the model's whole context and one sequence can never crowd out another. A slot
+keeps its tokens after a sequence finishes, and a new prompt takes the free slot that shares
+the longest prefix with it (the next turn of a chat re-reads only the new messages); a
+cancelled sequence's cells are removed at once.
+
+Jobs that need the model alone (prompt scoring for `echo`) run between two steps on the
+instance's own single-sequence context, through `call`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import llama_cpp
+from llama_cpp import _internals
+
+from corral.backends.llama_cpp.sequence import Sequence
+
+T = TypeVar("T")
+
+PROMPT_BUDGET = 256
+"""Prompt tokens read per step, all new prompts together: what one step may add to the wait
+for the next token of the sequences already generating."""
+
+
+class Scheduler:
+    def __init__(self, llama: llama_cpp.Llama, slots: int) -> None:
+        self.llama = llama
+        self.slots = slots
+        self._n_ctx = llama.n_ctx()
+        self._n_vocab = llama.n_vocab()
+        params = llama_cpp.llama_context_params.from_buffer_copy(llama.context_params)
+        params.n_seq_max = slots
+        params.n_ctx = self._n_ctx * slots
+        params.kv_unified = False
+        self._capacity = slots + PROMPT_BUDGET
+        params.n_batch = max(params.n_batch, self._capacity)
+        params.n_ubatch = max(params.n_ubatch, min(self._capacity, 512))
+        self.ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
+        self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
+        self._cached: list[list[int]] = [[] for _ in range(slots)]
+        """Per slot, the tokens its cells hold."""
+        self._active: dict[int, Sequence] = {}
+        self._waiting: deque[Sequence] = deque()
+        self._jobs: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
+        self._wake = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="llama-batch", daemon=True)
+        self._thread.start()
+
+    # -- called from other threads ---------------------------------------------------------
+
+    def submit(self, sequence: Sequence) -> Future[Any]:
+        with self._wake:
+            if self._closing:
+                raise RuntimeError("the scheduler is closed")
+            self._waiting.append(sequence)
+            self._wake.notify()
+        return sequence.future
+
+    def call(self, job: Callable[[], T]) -> Future[T]:
+        """Run `job` on the scheduler's thread between two steps, with the model to itself."""
+        future: Future[T] = Future()
+        with self._wake:
+            if self._closing:
+                raise RuntimeError("the scheduler is closed")
+            self._jobs.append((job, future))
+            self._wake.notify()
+        return future
+
+    def close(self) -> None:
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self._thread.join()
+        llama_cpp.llama_batch_free(self._batch)
+        self.ctx.close()  # type: ignore[no-untyped-call]
+
+    # -- the scheduler's thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not (self._closing or self._waiting or self._jobs or self._active):
+                    self._wake.wait()
+                if self._closing:
+                    break
+                jobs, self._jobs = list(self._jobs), deque()
+            for job, future in jobs:
+                _run_job(job, future)
+            try:
+                self._admit()
+                if self._active:
+                    self._step()
+            except Exception as exc:  # never leave a caller waiting on a dead thread
+                self._fail_all(exc)
+        for sequence in [*self._active.values(), *self._waiting]:
+            sequence.end(RuntimeError("the model was unloaded"))
+        for _, future in self._jobs:
+            future.cancel()
+
+    def _admit(self) -> None:
+        with self._wake:
+            while self._waiting and len(self._active) < self.slots:
+                sequence = self._waiting.popleft()
+                if sequence.cancel.is_set():  # the client left while it waited
+                    sequence.end()
+                    continue
+                self._start(sequence)
+
+    def _start(self, sequence: Sequence) -> None:
+        free = [slot for slot in range(self.slots) if slot not in self._active]
+        slot, reused = max(
+            ((s, _shared(self._cached[s], sequence.prompt)) for s in free), key=lambda pair: pair[1]
+        )
+        # At least the prompt's last token is read again: its logits are the first sample's.
+        reused = min(reused, len(sequence.prompt) - 1)
+        self._forget(slot, reused)
+        self._active[slot] = sequence
+        try:
+            sequence.start(self.llama, slot, reused)
+        except Exception as exc:  # a grammar llama.cpp refuses, for one
+            self._finish(sequence, exc)
+
+    def _step(self) -> None:
+        rows: list[tuple[int, Sequence]] = []  # (batch index, sequence) of the logits asked
+        batch = self._batch
+        n = 0
+        for sequence in list(self._active.values()):  # generating: one token each
+            if sequence.cancel.is_set():
+                sequence.cancelled_now()
+                self._finish(sequence)
+            elif not sequence.prefilling:
+                rows.append((n, sequence))
+                n = self._put(n, sequence, sequence.next_token or 0, True)
+        budget = PROMPT_BUDGET
+        for sequence in list(self._active.values()):  # reading a prompt: chunks, in turn
+            if not sequence.prefilling or sequence.cancel.is_set() or budget == 0:
+                continue
+            chunk = sequence.prompt_chunk(budget)
+            budget -= len(chunk)
+            last = sequence.position + len(chunk) == len(sequence.prompt)
+            for offset, token in enumerate(chunk):
+                n = self._put(n, sequence, token, last and offset == len(chunk) - 1, offset)
+            if last:
+                rows.append((n - 1, sequence))
+        if n == 0:
+            return
+        batch.n_tokens = n
+        status = llama_cpp.llama_decode(self.ctx.ctx, batch)
+        if status != 0:
+            self._fail_all(RuntimeError(f"llama_decode returned {status}"))
+            return
+        self._after_decode(rows)
+
+    def _put(self, n: int, sequence: Sequence, token: int, logits: bool, offset: int = 0) -> int:
+        batch = self._batch
+        batch.token[n] = token
+        batch.pos[n] = sequence.position + offset
+        batch.n_seq_id[n] = 1
+        batch.seq_id[n][0] = sequence.slot
+        batch.logits[n] = logits
+        self._cached[sequence.slot].append(token)
+        return n + 1
+
+    def _after_decode(self, rows: list[tuple[int, Sequence]]) -> None:
+        for sequence in list(self._active.values()):  # positions advance by what was fed
+            sequence.fed(len(self._cached[sequence.slot]) - sequence.position)
+        for row, sequence in rows:
+            try:
+                over = sequence.sample(self.ctx, row, self._n_vocab)
+            except Exception as exc:  # llama.cpp failures surface as several builtin types
+                self._finish(sequence, exc)
+                continue
+            if over:
+                self._finish(sequence)
+
+    def _finish(self, sequence: Sequence, error: BaseException | None = None) -> None:
+        self._active.pop(sequence.slot, None)
+        if error is not None or sequence.cancel.is_set():
+            self._forget(sequence.slot, 0)
+        sequence.end(error)
+
+    def _forget(self, slot: int, keep: int) -> None:
+        """Remove a slot's cells from position `keep` on."""
+        llama_cpp.llama_memory_seq_rm(self.ctx.memory, slot, keep, -1)
+        del self._cached[slot][keep:]
+
+    def _fail_all(self, error: BaseException) -> None:
+        for sequence in list(self._active.values()):
+            self._finish(sequence, error)
+
+
+def _shared(cached: list[int], prompt: list[int]) -> int:
+    count = 0
+    for have, want in zip(cached, prompt, strict=False):
+        if have != want:
+            break
+        count += 1
+    return count
+
+
+def _run_job(job: Callable[[], Any], future: Future[Any]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(job())
+    except BaseException as exc:  # the caller's future carries it
+        future.set_exception(exc)

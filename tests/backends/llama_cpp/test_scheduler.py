@@ -1,0 +1,191 @@
+"""Continuous batching on the real model: sequences decoded together, each as if alone."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+import llama_cpp
+import pytest
+
+from corral.backends.base import SamplingParams, TextDelta, Usage, UsageMeter
+from corral.backends.llama_cpp import engine, loader
+from corral.backends.llama_cpp.scheduler import PROMPT_BUDGET, Scheduler
+from corral.backends.llama_cpp.sequence import Sequence
+from corral.cancellation import Cancellation
+from corral.settings import LocalModelConfig
+
+PROMPTS = ["The history of the sea", "Once upon a time", "def fibonacci(n):", "My recipe is"]
+
+
+@pytest.fixture(scope="module")
+def llama(model_path: Path) -> Iterator[llama_cpp.Llama]:
+    # As served (q8_0 KV cache, flash attention): the settings whose batched logits were measured.
+    model = loader.open_generator(LocalModelConfig(name="smol", path=model_path), 512)
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="module")
+def scheduler(llama: llama_cpp.Llama) -> Iterator[Scheduler]:
+    running = Scheduler(llama, 4)
+    yield running
+    running.close()
+
+
+class Run:
+    """One sequence handed to the scheduler, and what it emitted."""
+
+    def __init__(
+        self, llama: llama_cpp.Llama, prompt: str, params: SamplingParams, cancel_after: int = 0
+    ) -> None:
+        self.pieces: list[TextDelta] = []
+        self.cancel = Cancellation()
+        self._cancel_after = cancel_after
+        tokens = llama.tokenize(prompt.encode(), add_bos=True, special=False)
+        self.sequence = Sequence(tokens, params, None, self.cancel, self._emit, UsageMeter())
+
+    def _emit(self, delta: TextDelta) -> None:
+        self.pieces.append(delta)
+        if len(self.pieces) == self._cancel_after:
+            self.cancel.set()
+
+    def result(self) -> tuple[str, engine.GenerationOutcome]:
+        outcome = self.sequence.future.result(timeout=300)
+        return "".join(p.text for p in self.pieces), outcome
+
+
+def note(finished: list[str], name: str, _: object) -> None:
+    finished.append(name)
+
+
+def alone(llama: llama_cpp.Llama, prompt: str, params: SamplingParams) -> tuple[str, Usage]:
+    tokens = llama.tokenize(prompt.encode(), add_bos=True, special=False)
+    pieces: list[TextDelta] = []
+    outcome = engine.generate(
+        llama, tokens, params, None, Cancellation(), pieces.append, UsageMeter()
+    )
+    return "".join(p.text for p in pieces), outcome.usage
+
+
+def together(scheduler: Scheduler, runs: list[Run]) -> list[tuple[str, engine.GenerationOutcome]]:
+    for run in runs:
+        scheduler.submit(run.sequence)
+    return [run.result() for run in runs]
+
+
+def test_four_greedy_sequences_batched_write_what_each_writes_alone(
+    llama: llama_cpp.Llama, scheduler: Scheduler
+) -> None:
+    params = SamplingParams(max_tokens=24, temperature=0)
+    expected = [alone(llama, prompt, params) for prompt in PROMPTS]
+
+    results = together(scheduler, [Run(llama, prompt, params) for prompt in PROMPTS])
+
+    assert [(text, outcome.usage) for text, outcome in results] == expected
+
+
+def test_each_sequence_keeps_its_own_limits_and_stop_sequences(
+    llama: llama_cpp.Llama, scheduler: Scheduler
+) -> None:
+    short = SamplingParams(max_tokens=5, temperature=0)
+    longer = SamplingParams(max_tokens=17, temperature=0)
+    stopped = SamplingParams(max_tokens=40, temperature=0, stop=(" the",))
+
+    results = together(
+        scheduler,
+        [
+            Run(llama, PROMPTS[0], short),
+            Run(llama, PROMPTS[1], longer),
+            Run(llama, PROMPTS[1], stopped),
+        ],
+    )
+
+    assert [outcome.usage.completion_tokens for _, outcome in results[:2]] == [5, 17]
+    assert [outcome.reason for _, outcome in results] == ["length", "length", "stop"]
+    assert results[2][0] == alone(llama, PROMPTS[1], stopped)[0] == ","
+    assert results[2][1].usage == alone(llama, PROMPTS[1], stopped)[1]
+
+
+def test_a_cancelled_sequence_stops_within_one_token_and_frees_its_slot(
+    llama: llama_cpp.Llama,
+) -> None:
+    two = Scheduler(llama, 2)
+    try:
+        finished: list[str] = []
+        cancelled = Run(llama, PROMPTS[0], SamplingParams(max_tokens=200, temperature=0), 3)
+        long = Run(llama, PROMPTS[1], SamplingParams(max_tokens=60, temperature=0))
+        waiting = Run(llama, PROMPTS[2], SamplingParams(max_tokens=4, temperature=0))
+        for name, run in (("cancelled", cancelled), ("long", long), ("waiting", waiting)):
+            run.sequence.future.add_done_callback(functools.partial(note, finished, name))
+
+        results = together(two, [cancelled, long, waiting])
+    finally:
+        two.close()
+
+    assert results[0][1].reason == "cancelled"
+    assert results[0][1].usage.completion_tokens == 3
+    # The third sequence got the cancelled one's slot while the long one was still writing.
+    assert finished == ["cancelled", "waiting", "long"]
+    assert results[1] == (alone(llama, PROMPTS[1], long.sequence.params)[0], results[1][1])
+    assert results[1][1].usage.completion_tokens == 60
+
+
+def test_the_same_seed_samples_the_same_text_in_one_batch(
+    llama: llama_cpp.Llama, scheduler: Scheduler
+) -> None:
+    seeded = SamplingParams(max_tokens=16, temperature=1.0, seed=7)
+
+    first, second = together(scheduler, [Run(llama, PROMPTS[3], seeded) for _ in range(2)])
+
+    assert first[0] == second[0]
+    assert first[0] == alone(llama, PROMPTS[3], seeded)[0]
+
+
+def test_a_prompt_longer_than_one_step_is_read_in_chunks(
+    llama: llama_cpp.Llama, scheduler: Scheduler
+) -> None:
+    prompt = "The sea is wide. " * (PROMPT_BUDGET // 4)  # about two steps' worth of tokens
+    params = SamplingParams(max_tokens=6, temperature=0)
+
+    (long_text, long_outcome), (short_text, _) = together(
+        scheduler, [Run(llama, prompt, params), Run(llama, PROMPTS[0], params)]
+    )
+
+    assert long_outcome.usage.prompt_tokens > PROMPT_BUDGET
+    assert (long_text, long_outcome.usage) == alone(llama, prompt, params)
+    assert short_text == alone(llama, PROMPTS[0], params)[0]
+
+
+def test_a_follow_up_prompt_reuses_its_slot_and_writes_the_same(
+    llama: llama_cpp.Llama, scheduler: Scheduler
+) -> None:
+    params = SamplingParams(max_tokens=8, temperature=0)
+    together(scheduler, [Run(llama, PROMPTS[0], params)])
+    follow_up = PROMPTS[0] + " and of its ships"
+
+    [(text, outcome)] = together(scheduler, [Run(llama, follow_up, params)])
+
+    assert (text, outcome.usage) == alone(llama, follow_up, params)
+
+
+def test_logprobs_batched_match_those_of_a_sequence_alone(
+    llama: llama_cpp.Llama, scheduler: Scheduler
+) -> None:
+    params = SamplingParams(max_tokens=8, temperature=0, logprobs=True, top_logprobs=2)
+    tokens = llama.tokenize(PROMPTS[1].encode(), add_bos=True, special=False)
+    pieces: list[TextDelta] = []
+    engine.generate(llama, tokens, params, None, Cancellation(), pieces.append, UsageMeter())
+    expected = [lp for piece in pieces for lp in piece.logprobs]
+
+    runs = [Run(llama, prompt, params) for prompt in PROMPTS]
+    together(scheduler, runs)
+    batched = [lp for piece in runs[1].pieces for lp in piece.logprobs]
+
+    assert [lp.token for lp in batched] == [lp.token for lp in expected]
+    # Batched matrix products add in another order: logprobs agree to float32 rounding.
+    gaps = [
+        abs((a.logprob or 0.0) - (b.logprob or 0.0)) for a, b in zip(batched, expected, strict=True)
+    ]
+    assert max(gaps) < 1e-3
