@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,13 @@ def backend() -> Capitals:
 
 
 @pytest.fixture
-def services(tmp_path: Path, backend: Capitals) -> Services:
-    return in_process_services(tmp_path, echo_entry("capitals", backend=backend))
+def services(tmp_path: Path, backend: Capitals, database_url: str) -> Iterator[Services]:
+    """On SQLite and on PostgreSQL (where workers on several machines share the queue)."""
+    built = in_process_services(
+        tmp_path, echo_entry("capitals", backend=backend), database_url=database_url
+    )
+    yield built
+    built.db.close()
 
 
 def handler(services: Services) -> EvalRunHandler:
@@ -143,3 +149,17 @@ async def test_a_run_stopped_halfway_resumes_and_grades_each_item_once(
     items = await EvalStore(services.db).all_items(run_id)
     assert [i.index for i in items] == [0, 1, 2, 3, 4, 5]
     assert job.result is not None and job.result["result_counts"]["passed"] == 5
+
+
+async def test_a_running_eval_is_cancelled_within_a_heartbeat(
+    services: Services, backend: Capitals
+) -> None:
+    queue = JobQueue(services.db)
+    run_id = await start_run(services)
+    backend.hold = "Spain"
+    async with running(fast_worker(queue, {KIND: handler(services)})):
+        await asyncio.wait_for(backend.held.wait(), 10)
+        await queue.request_cancel(run_id)
+        job = await finished(queue, run_id)
+    assert job.status == "cancelled" and job.progress.done == 2
+    assert [i.index for i in await EvalStore(services.db).all_items(run_id)] == [0, 1]
