@@ -13,11 +13,16 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+# `cryptography` (~10 MB) is imported where a key is used: a server that never signs or
+# verifies a manifest never loads it.
 
 FORMAT = "corral.eval-manifest/1"
 _KEY_FILE = "signing_key.pem"
@@ -41,6 +46,9 @@ class SigningKey:
 
     @classmethod
     def load_or_create(cls, home: Path) -> SigningKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         path = home / "evals" / _KEY_FILE
         if path.is_file():
             loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -80,6 +88,8 @@ class SigningKey:
 
 
 def public_key_json(public: Ed25519PublicKey) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+
     pem = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -100,6 +110,9 @@ def verify(document: dict[str, Any], trusted_public_key: str | None = None) -> s
     """None when the signature holds; else why not. `trusted_public_key` (base64 of the raw
     key, as `/v1/evals/signing-key` serves it) pins the operator: without it the check proves
     only that the manifest is unchanged since the key it names signed it."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         body, signature = document["manifest"], document["signature"]
         named = signature["public_key"]
@@ -143,6 +156,8 @@ def weights_sha256(path: Path, home: Path) -> str:
 
 
 def _raw(public: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
