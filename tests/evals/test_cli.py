@@ -69,3 +69,15 @@ def test_verify_accepts_a_signed_manifest_and_refuses_a_changed_one(tmp_path: Pa
     assert ok.exit_code == 0 and "valid: signed by the trusted key" in ok.stdout
     assert refused.exit_code == 1
     assert "NOT VALID: the signature does not match" in refused.stderr
+
+
+def test_a_worker_builds_its_eval_gateway_from_the_configuration(tmp_path: Path) -> None:
+    from corral.cli.worker import job_handlers
+    from corral.evals.runner import EvalRunHandler
+    from corral.settings import load_settings
+
+    handler = job_handlers(load_settings(home=tmp_path, embedded_model=False))["eval_run"]
+    assert isinstance(handler, EvalRunHandler)
+    deps = handler.deps()
+    assert deps.model_facts("not-configured") == {"id": "not-configured"}
+    assert deps.gateway.catalog.entries() == []

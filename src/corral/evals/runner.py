@@ -56,10 +56,13 @@ class EvalRunHandler:
         self._make_deps = deps
         self._deps: EvalDeps | None = None
 
-    async def run(self, job: Job, context: JobContext) -> dict[str, Any]:
+    def deps(self) -> EvalDeps:
         if self._deps is None:
             self._deps = self._make_deps()
-        deps = self._deps
+        return self._deps
+
+    async def run(self, job: Job, context: JobContext) -> dict[str, Any]:
+        deps = self.deps()
         params = job.params
         source = params["data_source"]
         items, dataset = await load_items(deps.files, job.tenant_id, source["source"])
