@@ -33,8 +33,8 @@ def test_templates_fill_item_and_sample_fields() -> None:
         ("like", "It is Paris.", "Paris", True),
         ("like", "It is paris.", "Paris", False),
         ("ilike", "It is paris.", "PARIS", True),
-        ("like", "Paris, France", "Paris%", True),
-        ("like", "Rome, Italy", "Paris%", False),
+        ("like", "use snake_case here", "snake_case", True),
+        ("like", "Paris, France", "Paris%", False),
     ],
 )
 def test_string_check_operations(operation: str, got: str, want: str, passed: bool) -> None:

@@ -8,8 +8,6 @@ docs/scoring.md) and passes when the likeliest option is the answer.
 from __future__ import annotations
 
 import difflib
-import fnmatch
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -69,17 +67,14 @@ class StringCheck:
 
 
 def string_check(operation: str, got: str, want: str) -> bool:
-    """OpenAI's operations: `like` is a case-sensitive "contains", `ilike` ignores case; both
-    take `%` and `_` wildcards as SQL's LIKE does when the reference has them."""
+    """OpenAI's operations: `like` is "contains", case-sensitive; `ilike` ignores case. No
+    wildcards: a reference's `%` or `_` is matched as itself."""
     if operation == "eq":
         return got == want
     if operation == "ne":
         return got != want
     if operation == "ilike":
-        got, want = got.lower(), want.lower()
-    if "%" in want or "_" in want:
-        pattern = fnmatch.translate(want.replace("%", "*").replace("_", "?"))
-        return re.fullmatch(pattern, got) is not None
+        return want.lower() in got.lower()
     return want in got
 
 
