@@ -113,8 +113,9 @@ class MultipleChoice:
         right = _answer_index(render(self.answer, scope), options)
         logprobs = await score_options(context, options)
         best = max(range(len(options)), key=lambda i: logprobs[i])
-        # acc_norm as lm-eval: per byte of the option, so long options are not penalised.
-        norm = [lp / max(1, len(o.encode())) for lp, o in zip(logprobs, options, strict=True)]
+        # acc_norm as lm-eval's: per character of the option, so long options are not
+        # penalised for their length.
+        norm = [lp / max(1, len(o)) for lp, o in zip(logprobs, options, strict=True)]
         best_norm = max(range(len(options)), key=lambda i: norm[i])
         detail = {"logprobs": logprobs, "chosen": best, "chosen_norm": best_norm, "answer": right}
         passed = best == right
