@@ -166,3 +166,18 @@ def test_an_eval_corral_cannot_grade_is_refused_when_created(setup: Setup) -> No
                 }
             ],
         )
+
+
+def test_a_run_without_messages_for_an_eval_that_grades_answers_is_refused(setup: Setup) -> None:
+    acme = setup.sdk("acme")
+    evaluation = acme.evals.create(
+        data_source_config={"type": "custom", "item_schema": {}},
+        testing_criteria=CRITERIA,  # type: ignore[arg-type]
+    )
+    source: Any = {
+        "type": "completions",
+        "model": "capitals",
+        "source": {"type": "file_content", "content": ITEMS},
+    }
+    with pytest.raises(openai.BadRequestError, match="input_messages"):
+        acme.evals.runs.create(evaluation.id, data_source=source)

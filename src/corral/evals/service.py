@@ -58,6 +58,13 @@ async def create_run(
         )
     if not isinstance(data_source.get("model"), str):
         raise InvalidRequest("The run names no model.", param="data_source.model")
+    needs_sample = any(g.needs_sample for g in build(evaluation.testing_criteria))
+    template = (data_source.get("input_messages") or {}).get("template")
+    if needs_sample and not (isinstance(template, list) and template):
+        raise InvalidRequest(
+            "The eval grades the model's answers: the run needs input_messages.template.",
+            param="data_source.input_messages",
+        )
     source = data_source.get("source") or {}
     total = await _count_items(files, owner_of(principal), source)
     seed = (data_source.get("sampling_params") or {}).get("seed")
