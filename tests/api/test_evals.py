@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from typer.testing import CliRunner
 
 from corral.accounts.admin import KeySpec
 from corral.api.app import create_app
+from corral.cli import cli
 from corral.evals.manifest import SigningKey, verify
 from corral.evals.runner import KIND, EvalDeps, EvalRunHandler
 from corral.evals.store import EvalStore
@@ -181,3 +186,62 @@ def test_a_run_without_messages_for_an_eval_that_grades_answers_is_refused(setup
     }
     with pytest.raises(openai.BadRequestError, match="input_messages"):
         acme.evals.runs.create(evaluation.id, data_source=source)
+
+
+class Renamed(Capitals):
+    """The same model, except that it now answers Japan's capital differently."""
+
+    async def generate(self, request: Any) -> Any:
+        result = await super().generate(request)
+        if "Japan" in request.messages[-1].content:
+            return type(result)("The capital is Edo.", "stop", result.usage)
+        return result
+
+
+@contextmanager
+def worker_in_background(home: Path, backend: Capitals) -> Iterator[None]:
+    """A `corral worker` for the block: its own services and event loop, in a thread."""
+    services = in_process_services(home, echo_entry("capitals", backend=backend))
+    deps = EvalDeps(
+        services.gateway,
+        FileStore(services.db, home, services.settings.files),
+        EvalStore(services.db),
+        SigningKey.load_or_create(home),
+        lambda model: {"id": model},
+    )
+    worker = fast_worker(JobQueue(services.db), {KIND: EvalRunHandler(lambda: deps)})
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(),))
+    thread.start()
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(worker.stop)
+        thread.join(10)
+        loop.close()
+        services.db.close()
+
+
+def test_verify_rerun_counts_the_items_that_reproduce(setup: Setup, tmp_path: Path) -> None:
+    acme = setup.sdk("acme")
+    eval_id, run_id = start(acme)
+    work_off(setup.home, run_id)
+    details = acme.evals.runs.retrieve(run_id, eval_id=eval_id).model_dump()["corral"]
+    manifest = tmp_path / "run.manifest.json"
+    manifest.write_text(json.dumps(details["manifest"]))
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CORRAL_")}
+    env |= {"CORRAL_URL": setup.url, "CORRAL_API_KEY": setup.keys["acme"]}
+    args = ["eval", "verify", str(manifest), "--rerun"]
+
+    with worker_in_background(setup.home, Capitals()):
+        same = CliRunner().invoke(cli(args), args, env=env)
+        sampled = CliRunner().invoke(cli(args), [*args, "--sample", "3"], env=env)
+    with worker_in_background(setup.home, Renamed()):
+        changed = CliRunner().invoke(cli(args), args, env=env)
+
+    assert same.exit_code == 0, same.output
+    assert "6 of 6 items reproduce exactly" in same.stdout
+    assert "3 of 3 items reproduce exactly" in sampled.stdout
+    assert changed.exit_code == 1
+    assert "5 of 6 items reproduce exactly" in changed.stdout
+    assert "differ: items 5" in changed.stderr

@@ -128,9 +128,15 @@ def verify(
         str | None,
         typer.Option(help="The operator's public key (base64, from /v1/evals/signing-key)."),
     ] = None,
+    rerun: Annotated[
+        bool, typer.Option(help="Also run the items again on a server and compare outputs.")
+    ] = False,
+    sample: Annotated[int | None, typer.Option(min=1, help="Re-run this many items.")] = None,
+    base_url: Annotated[str, typer.Option(envvar="CORRAL_URL")] = "http://127.0.0.1:8080",
+    api_key: Annotated[str | None, typer.Option(envvar="CORRAL_API_KEY")] = None,
 ) -> None:
-    """Check a manifest's signature offline; exits 1 when it does not hold. Re-running its
-    items against a server (`--rerun`) is not available yet."""
+    """Check a manifest's signature offline; exits 1 when it does not hold. With `--rerun`,
+    re-run its items (the run's owner's key) and exit 1 unless every one reproduces."""
     document = _read_json(manifest)
     problem = verify_manifest(document, trusted_public_key=key)
     if problem is not None:
@@ -139,6 +145,25 @@ def verify(
     signer = document["signature"]["key_id"]
     trust = "the trusted key" if key else f"{signer} (pass --key to pin the operator's key)"
     typer.echo(f"valid: signed by {trust}")
+    if rerun:
+        _rerun(document, sample, base_url, api_key)
+
+
+def _rerun(document: dict[str, Any], sample: int | None, base_url: str, key: str | None) -> None:
+    import httpx
+
+    from corral.evals.rerun import rerun
+
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=60) as api:
+        outcome = rerun(api, document, sample)
+    typer.echo(
+        f"rerun {outcome.run_id}: {outcome.reproduced} of {outcome.compared} items "
+        "reproduce exactly"
+    )
+    if outcome.mismatched:
+        typer.echo(f"differ: items {', '.join(map(str, outcome.mismatched))}", err=True)
+        raise typer.Exit(1)
 
 
 def _follow(queue: JobQueue, run_id: str) -> None:
