@@ -2,7 +2,7 @@
 
 `create`, `run`, `show` and `list` work on the database directly, like `corral jobs` (the
 operator's own evals; a `corral worker` runs the runs). `verify` needs nothing but the
-manifest: it checks the signature offline.
+manifest: it checks the signature offline; `--rerun` also runs the items again on a server.
 """
 
 from __future__ import annotations
