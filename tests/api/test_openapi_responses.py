@@ -169,6 +169,7 @@ def tenant_day(seen: Answers, acme: httpx.Client) -> None:
     seen.call(acme, "POST", "/v1/tasks/creator-tips", {"model": MODEL, "csv": csv})
     seen.call(acme, "GET", "/v1/tasks/{name}/schema", name="summarize")
     files_day(seen, acme)
+    evals_day(seen, acme)
 
 
 def files_day(seen: Answers, acme: httpx.Client) -> None:
@@ -182,6 +183,27 @@ def files_day(seen: Answers, acme: httpx.Client) -> None:
     seen.call(acme, "GET", "/v1/files/{file_id}", file_id=training["id"])
     seen.call(acme, "GET", "/v1/files/{file_id}/content", file_id=training["id"])
     seen.call(acme, "DELETE", "/v1/files/{file_id}", file_id=training["id"])
+
+
+def evals_day(seen: Answers, acme: httpx.Client) -> None:
+    """An eval, a run of it (no worker here: it stays queued) cancelled, its empty items."""
+    seen.call(acme, "GET", "/v1/evals/signing-key")
+    check = {"type": "string_check", "name": "same", "operation": "eq"}
+    check |= {"input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
+    body = {"name": "e", "data_source_config": {"type": "custom"}, "testing_criteria": [check]}
+    made = seen.call(acme, "POST", "/v1/evals", body)
+    seen.call(acme, "GET", "/v1/evals")
+    seen.call(acme, "GET", "/v1/evals/{eval_id}", eval_id=made["id"])
+    source = {"type": "file_content", "content": [{"item": {"answer": "Hi"}}]}
+    template = {"type": "template", "template": [{"role": "user", "content": "Hi"}]}
+    data = {"type": "completions", "model": MODEL, "source": source, "input_messages": template}
+    runs = "/v1/evals/{eval_id}/runs"
+    run = seen.call(acme, "POST", runs, {"data_source": data}, eval_id=made["id"])
+    seen.call(acme, "GET", runs, eval_id=made["id"])
+    one = {"eval_id": made["id"], "run_id": run["id"]}
+    seen.call(acme, "GET", runs + "/{run_id}", **one)
+    seen.call(acme, "POST", runs + "/{run_id}", **one)
+    seen.call(acme, "GET", runs + "/{run_id}/output_items", **one)
 
 
 def operator_decides(seen: Answers, admin: httpx.Client) -> None:

@@ -22,6 +22,7 @@ from corral.api.audit.router import router as audit_router
 from corral.api.chat.router import router as chat_router
 from corral.api.completions.router import router as completions_router
 from corral.api.embeddings.router import router as embeddings_router
+from corral.api.evals.router import router as evals_router
 from corral.api.files.router import UPLOAD_PATH
 from corral.api.files.router import router as files_router
 from corral.api.health import router as health_router
@@ -143,6 +144,7 @@ def create_app(services: Services) -> ASGIApp:
         embeddings_router,
         responses_router,
         files_router,
+        evals_router,
         access_router,
         models_router,
         licences_router,

@@ -46,7 +46,7 @@ def worker(
     """Run queued jobs (fine-tuning, evaluations) until stopped."""
     settings = settings_from(config)
     corral_logging.configure(settings.server.log_level)
-    handlers = _chosen(job_handlers(), kind)
+    handlers = _chosen(job_handlers(settings), kind)
     db = open_database(settings)
     try:
         queue = JobQueue(db)
@@ -64,10 +64,15 @@ def worker(
         db.close()
 
 
-def job_handlers() -> dict[str, JobHandler]:
-    """Every job kind this worker can run. The fine-tuning and evaluation kinds join here
-    once they exist, built from the same composition root as the server's services."""
-    return builtin_handlers()
+def job_handlers(settings: Settings | None = None) -> dict[str, JobHandler]:
+    """Every job kind this worker can run. The fine-tuning kind joins here once it exists,
+    built from the same composition root as the server's services."""
+    handlers = builtin_handlers()
+    if settings is not None:
+        from corral.evals.wiring import eval_handler
+
+        handlers["eval_run"] = eval_handler(settings)
+    return handlers
 
 
 def _chosen(handlers: dict[str, JobHandler], kinds: list[str] | None) -> dict[str, JobHandler]:

@@ -370,3 +370,36 @@ class JobEvent(Base):
     """info | warn | error"""
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class EvalDefinition(Base):
+    """An evaluation (OpenAI's Evals API): what its items look like and how they are graded.
+    Its runs are jobs of kind `eval_run` (`corral.evals`)."""
+
+    __tablename__ = "evals"
+    __table_args__ = (Index("ix_evals_tenant_created", "tenant_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(32))
+    """The owner: a tenant's id, or 'admin'."""
+    name: Mapped[str] = mapped_column(String(256))
+    data_source_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    testing_criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The caller's `metadata`."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class EvalOutputItem(Base):
+    """One graded item of a run, written in the checkpoint that finishes it: the primary key
+    makes sure an item is recorded once, however often its run is resumed."""
+
+    __tablename__ = "eval_output_items"
+    run_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    item_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(48), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    """pass | fail | error"""
+    datasource_item: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    sample: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

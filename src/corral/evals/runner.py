@@ -1,0 +1,205 @@
+"""The `eval_run` job kind: grade a dataset's items one by one, checkpointing after each.
+
+Each item's grades are written in the checkpoint that finishes it, so a run resumed after its
+worker died starts at the first unfinished item and no item is graded (or recorded) twice.
+The model calls go through the gateway (`calls.ModelCaller`). A finished run is summed up and
+its manifest signed with the operator's key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corral.errors import (
+    AuthenticationFailed,
+    BudgetExceeded,
+    CorralError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
+from corral.evals import report
+from corral.evals.calls import ModelCaller, principal_of, sampling_params
+from corral.evals.graders import Grader, build
+from corral.evals.manifest import SigningKey, digest
+from corral.evals.store import EvalStore, OutputItem, item_write
+from corral.evals.templates import render_text
+from corral.files.store import FileStore
+from corral.jobs import Job, JobContext, Progress
+from corral.pipeline.gateway import Gateway
+
+KIND = "eval_run"
+ID_PREFIX = "evalrun_"
+_FATAL = (BudgetExceeded, AuthenticationFailed, PermissionDenied, NotFound)
+"""Errors that no later item would escape: they fail the run instead of one item."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvalDeps:
+    gateway: Gateway
+    files: FileStore
+    evals: EvalStore
+    signer: SigningKey
+    model_facts: Callable[[str], dict[str, Any]]
+    """The manifest's facts about a model id (weights digest, upstream name)."""
+
+
+class EvalRunHandler:
+    def __init__(self, deps: Callable[[], EvalDeps]) -> None:
+        # Built on the first run: a worker that never runs an eval never loads the models.
+        self._make_deps = deps
+        self._deps: EvalDeps | None = None
+
+    def deps(self) -> EvalDeps:
+        if self._deps is None:
+            self._deps = self._make_deps()
+        return self._deps
+
+    async def run(self, job: Job, context: JobContext) -> dict[str, Any]:
+        deps = self.deps()
+        params = job.params
+        source = params["data_source"]
+        items, dataset = await load_items(deps.files, job.tenant_id, source["source"])
+        graders = build(params["testing_criteria"])
+        caller = ModelCaller(
+            deps.gateway,
+            principal_of(params["principal"]),
+            source["model"],
+            f"{job.id}-{context.attempt}",
+        )
+        state = dict(job.checkpoint or {"done": 0, "passed": 0, "graded": 0})
+        for index in range(state["done"], len(items)):
+            output = await grade_item(job.id, index, items[index], source, graders, caller)
+            state["done"] = index + 1
+            state["graded"] += output.status != "error"
+            state["passed"] += output.status == "pass"
+            await context.checkpoint(state, _progress(state, len(items)), write=item_write(output))
+        return await self._finish(deps, job, params, dataset, graders, caller)
+
+    async def _finish(
+        self,
+        deps: EvalDeps,
+        job: Job,
+        params: dict[str, Any],
+        dataset: dict[str, Any],
+        graders: Sequence[Grader],
+        caller: ModelCaller,
+    ) -> dict[str, Any]:
+        outputs = await deps.evals.all_items(job.id)
+        names = [g.name for g in graders]
+        seed = int(params.get("seed", 0))
+        figures = {
+            "result_counts": report.result_counts(outputs, dataset["items"]),
+            "per_testing_criteria_results": report.per_criterion(outputs, names),
+            "scores": report.scores(outputs, names, seed),
+        }
+        source = params["data_source"]
+        model = await asyncio.to_thread(deps.model_facts, source["model"])
+        model["answered_by"] = sorted(caller.answered_by)
+        run = {
+            "id": job.id,
+            "eval_id": params["eval_id"],
+            "seed": seed,
+            "sampling_params": source.get("sampling_params") or {},
+            "input_messages": source.get("input_messages"),
+            "testing_criteria": params["testing_criteria"],
+        }
+        body = report.manifest_body(run, model, dataset, outputs, figures)
+        return {**figures, "manifest": deps.signer.sign(body)}
+
+
+async def grade_item(
+    run_id: str,
+    index: int,
+    item: dict[str, Any],
+    source: dict[str, Any],
+    graders: Sequence[Grader],
+    caller: ModelCaller,
+) -> OutputItem:
+    scope: dict[str, Any] = {"item": item}
+    sample: dict[str, Any] | None = None
+    try:
+        if any(g.needs_sample for g in graders):
+            sample = await _sample(scope, source, caller)
+            scope["sample"] = sample
+        grades = [(await g.grade(scope, caller.score_options)).to_json() for g in graders]
+        status = "pass" if all(g["passed"] for g in grades) else "fail"
+    except _FATAL:
+        raise
+    except CorralError as exc:
+        grades, status = [], "error"
+        sample = {**(sample or {}), "error": {"code": exc.code, "message": exc.message}}
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    item_id = f"outputitem_{digest(f'{run_id}:{index}')[:24]}"
+    return OutputItem(item_id, run_id, index, status, item, grades, sample, now)
+
+
+async def _sample(
+    scope: dict[str, Any], source: dict[str, Any], caller: ModelCaller
+) -> dict[str, Any]:
+    template = (source.get("input_messages") or {}).get("template") or []
+    messages = [
+        {"role": m.get("role", "user"), "content": render_text(_content(m), scope)}
+        for m in template
+    ]
+    if not messages:
+        raise InvalidRequest("The run has no input messages.", param="data_source.input_messages")
+    result = await caller.chat(messages, sampling_params(source.get("sampling_params") or {}))
+    return {
+        "output_text": result.text,
+        "finish_reason": result.finish_reason,
+        "input": messages,
+        "usage": {
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "total_tokens": result.usage.prompt_tokens + result.usage.completion_tokens,
+        },
+    }
+
+
+def _content(message: dict[str, Any]) -> str:
+    content = message.get("content", "")
+    if isinstance(content, dict):  # OpenAI's {"type": "input_text", "text": ...}
+        return str(content.get("text", ""))
+    return str(content)
+
+
+def _progress(state: dict[str, Any], total: int) -> Progress:
+    graded = state["graded"]
+    score = state["passed"] / graded if graded else None
+    extra = {"passed": state["passed"], "graded": graded, "score": score}
+    return Progress(state["done"], total, extra)
+
+
+async def load_items(
+    files: FileStore, owner: str, source: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The run's items, and what the manifest says of the dataset (its SHA-256)."""
+    if source.get("type") == "file_content":
+        rows = list(source.get("content") or [])
+        items = [_item_of(row) for row in rows]
+        return items, {"source": "file_content", "sha256": digest(rows), "items": len(items)}
+    file_id = source["id"]
+    record = await files.get(owner, file_id)
+    path = await files.content(owner, file_id)
+    items = await asyncio.to_thread(_read_jsonl, path)
+    return items, {"file_id": file_id, "sha256": record.sha256, "items": len(items)}
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [_item_of(json.loads(line)) for line in f if line.strip()]
+
+
+def _item_of(row: Any) -> dict[str, Any]:
+    if isinstance(row, dict) and isinstance(row.get("item"), dict):
+        return dict(row["item"])
+    if isinstance(row, dict):
+        return row
+    raise InvalidRequest("An eval item is not a JSON object.", code="invalid_file")

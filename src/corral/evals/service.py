@@ -1,0 +1,101 @@
+"""Creating evals and starting runs: checked here, so that a run that cannot work is refused
+when it is asked for (400), not failed minutes later in a worker."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from corral.errors import InvalidRequest
+from corral.evals.calls import principal_json
+from corral.evals.graders import build
+from corral.evals.runner import ID_PREFIX, KIND
+from corral.evals.store import EvalRecord, EvalStore
+from corral.files.store import FileStore
+from corral.jobs import Job, JobQueue
+from corral.pipeline.auth import Principal
+
+SOURCE_TYPES = ("file_id", "file_content")
+
+
+def owner_of(principal: Principal) -> str:
+    return principal.tenant_id or "admin"
+
+
+async def create_eval(
+    store: EvalStore,
+    principal: Principal,
+    name: str | None,
+    data_source_config: dict[str, Any],
+    testing_criteria: list[dict[str, Any]],
+    metadata: dict[str, Any] | None,
+) -> EvalRecord:
+    if data_source_config.get("type") not in ("custom", "stored_completions"):
+        raise InvalidRequest(
+            "data_source_config.type must be 'custom'.", param="data_source_config.type"
+        )
+    if not testing_criteria:
+        raise InvalidRequest("An eval needs testing criteria.", param="testing_criteria")
+    build(testing_criteria)
+    return await store.create(
+        owner_of(principal), name or "eval", data_source_config, testing_criteria, metadata
+    )
+
+
+async def create_run(
+    queue: JobQueue,
+    files: FileStore,
+    evaluation: EvalRecord,
+    principal: Principal,
+    name: str | None,
+    data_source: dict[str, Any],
+    metadata: dict[str, Any] | None,
+) -> Job:
+    """Queue the run as an `eval_run` job; it calls the model as `principal`."""
+    if data_source.get("type") != "completions":
+        raise InvalidRequest(
+            "Only 'completions' data sources are supported yet.", param="data_source.type"
+        )
+    if not isinstance(data_source.get("model"), str):
+        raise InvalidRequest("The run names no model.", param="data_source.model")
+    needs_sample = any(g.needs_sample for g in build(evaluation.testing_criteria))
+    template = (data_source.get("input_messages") or {}).get("template")
+    if needs_sample and not (isinstance(template, list) and template):
+        raise InvalidRequest(
+            "The eval grades the model's answers: the run needs input_messages.template.",
+            param="data_source.input_messages",
+        )
+    source = data_source.get("source") or {}
+    total = await _count_items(files, owner_of(principal), source)
+    seed = (data_source.get("sampling_params") or {}).get("seed")
+    params = {
+        "eval_id": evaluation.id,
+        "name": name or f"run-{secrets.token_hex(4)}",
+        "metadata": metadata,
+        "data_source": data_source,
+        "testing_criteria": evaluation.testing_criteria,
+        "principal": principal_json(principal),
+        "seed": int(seed) if seed is not None else 0,
+    }
+    return await queue.submit(KIND, owner_of(principal), params, id_prefix=ID_PREFIX, total=total)
+
+
+async def _count_items(files: FileStore, owner: str, source: dict[str, Any]) -> int:
+    kind = source.get("type")
+    if kind == "file_content":
+        content = source.get("content")
+        if not isinstance(content, list) or not content:
+            raise InvalidRequest("The source has no content.", param="data_source.source.content")
+        return len(content)
+    if kind != "file_id" or not isinstance(source.get("id"), str):
+        raise InvalidRequest(
+            f"data_source.source.type must be one of {', '.join(SOURCE_TYPES)}, with an id.",
+            param="data_source.source",
+        )
+    record = await files.get(owner, source["id"])
+    if record.purpose != "evals":
+        raise InvalidRequest(
+            f"File {record.id} was uploaded for '{record.purpose}', not 'evals'.",
+            param="data_source.source.id",
+        )
+    return int((record.summary or {}).get("lines", 0)) or 0

@@ -1,0 +1,35 @@
+"""The `eval_run` handler of a `corral worker`: its gateway and stores built from the
+configuration, like the server's, on the first run (a worker that never runs an eval never
+loads a model)."""
+
+from __future__ import annotations
+
+import secrets
+
+from pydantic import SecretStr
+
+from corral.evals.manifest import SigningKey
+from corral.evals.provenance import model_facts
+from corral.evals.runner import EvalDeps, EvalRunHandler
+from corral.evals.store import EvalStore
+from corral.files.store import FileStore
+from corral.settings import Settings
+
+
+def eval_handler(settings: Settings) -> EvalRunHandler:
+    def deps() -> EvalDeps:
+        # The server's composition root; a worker serves no HTTP, so any admin key will do.
+        from corral.api.app import build_services
+
+        admin_key = settings.admin_key or SecretStr(secrets.token_urlsafe(32))
+        services = build_services(settings, admin_key)
+        home = settings.home
+        return EvalDeps(
+            services.gateway,
+            FileStore(services.db, home, settings.files),
+            EvalStore(services.db),
+            SigningKey.load_or_create(home),
+            lambda model: model_facts(settings, model, home),
+        )
+
+    return EvalRunHandler(deps)
