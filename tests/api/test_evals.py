@@ -51,8 +51,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     services = in_process_services(home, echo_entry("capitals", backend=Capitals()))
     keys = {}
     for name in ("acme", "globex"):
-        services.accounts.create_tenant(name)
-        keys[name] = services.accounts.create_key(name, KeySpec())[1]
+        services.accounts.admin.create_tenant(name)
+        keys[name] = services.accounts.admin.create_key(name, KeySpec())[1]
     with serving(create_app(services)) as url:
         yield Setup(home, url, keys)
     services.db.close()

@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from corral.api.app import build_services
-from corral.api.deps import Services
 from corral.evals.manifest import SigningKey
 from corral.evals.provenance import model_facts
 from corral.evals.runner import KIND, EvalDeps, EvalRunHandler
@@ -22,6 +20,7 @@ from corral.evals.store import EvalStore
 from corral.files.store import FileStore
 from corral.jobs import JobQueue
 from corral.pipeline.auth import ADMIN
+from corral.services import Services, build_services
 from corral.settings import load_settings
 from tests.jobs.conftest import eventually, fast_worker, running
 from tests.support import ADMIN_KEY, MODEL

@@ -15,14 +15,14 @@ import pytest
 from pydantic import SecretStr
 
 from corral.accounts.admin import KeySpec
-from corral.api.app import build_services, create_app
-from corral.api.deps import Services
+from corral.api.app import create_app
 from corral.evals.manifest import SigningKey
 from corral.evals.provenance import model_facts
 from corral.evals.runner import KIND, EvalDeps, EvalRunHandler
 from corral.evals.store import EvalStore
 from corral.files.store import FileStore
 from corral.jobs import JobQueue
+from corral.services import Services, build_services
 from corral.settings import load_settings
 from tests.jobs.conftest import fast_worker, finished, running
 from tests.providers.openai_fake import KEY, OpenAIFake
@@ -88,9 +88,9 @@ def test_a_partner_sees_placeholders_and_the_grades_see_the_real_values(
 ) -> None:
     partner, url = fake
     services = partner_services(tmp_path, url)
-    services.accounts.create_tenant("acme", policy="pseudonymize")
-    services.accounts.create_tenant("vault", policy="local_only")
-    keys = {t: services.accounts.create_key(t, KeySpec())[1] for t in ("acme", "vault")}
+    services.accounts.admin.create_tenant("acme", policy="pseudonymize")
+    services.accounts.admin.create_tenant("vault", policy="local_only")
+    keys = {t: services.accounts.admin.create_key(t, KeySpec())[1] for t in ("acme", "vault")}
     source = {
         "type": "completions",
         "model": "gpt-mini",

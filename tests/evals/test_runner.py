@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from corral.api.deps import Services
 from corral.backends.base import GenerationRequest, GenerationResult
 from corral.evals.manifest import SigningKey, verify
 from corral.evals.runner import KIND, EvalDeps, EvalRunHandler
@@ -20,6 +19,7 @@ from corral.evals.store import EvalStore
 from corral.files.store import FileStore
 from corral.jobs import JobQueue
 from corral.pipeline.auth import ADMIN
+from corral.services import Services
 from tests.fakes import EchoBackend
 from tests.jobs.conftest import eventually, fast_worker, finished, running
 from tests.support import echo_entry, in_process_services

@@ -19,7 +19,7 @@ from corral.settings import Settings
 def eval_handler(settings: Settings) -> EvalRunHandler:
     def deps() -> EvalDeps:
         # The server's composition root; a worker serves no HTTP, so any admin key will do.
-        from corral.api.app import build_services
+        from corral.services import build_services
 
         admin_key = settings.admin_key or SecretStr(secrets.token_urlsafe(32))
         services = build_services(settings, admin_key)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from corral.api.deps import ContextDep, Services, ServicesDep, json_body
+from corral.api.deps import ContextDep, ServicesDep, json_body
 from corral.api.evals.protocol import (
     EvalCreate,
     EvalList,
@@ -29,6 +29,7 @@ from corral.evals.runner import KIND
 from corral.evals.store import EvalStore
 from corral.jobs import Job, JobQueue
 from corral.pipeline.gateway import RequestContext
+from corral.services import Services
 
 router = APIRouter(prefix="/v1/evals")
 _RUNS_SCANNED = 1000
