@@ -15,11 +15,13 @@ import typer
 
 from corral.cli.common import ConfigOption, settings_from
 from corral.errors import ConfigError
+from corral.finetune.handler import FineTuningHandler
+from corral.finetune.params import KIND as FINE_TUNING
 from corral.jobs import JobHandler, JobQueue, Worker, builtin_handlers
 from corral.jobs.metrics import JobMetrics
 from corral.observability import logging as corral_logging
 from corral.settings import Settings
-from corral.storage import open_database
+from corral.storage import Database, open_database
 
 KindOption = Annotated[
     list[str] | None,
@@ -46,9 +48,9 @@ def worker(
     """Run queued jobs (fine-tuning, evaluations) until stopped."""
     settings = settings_from(config)
     corral_logging.configure(settings.server.log_level)
-    handlers = _chosen(job_handlers(), kind)
     db = open_database(settings)
     try:
+        handlers = _chosen(job_handlers(db, settings), kind)
         queue = JobQueue(db)
         metrics = None if metrics_port is None else _serve_metrics(queue, settings, metrics_port)
         jobs = Worker(
@@ -64,10 +66,9 @@ def worker(
         db.close()
 
 
-def job_handlers() -> dict[str, JobHandler]:
-    """Every job kind this worker can run. The fine-tuning and evaluation kinds join here
-    once they exist, built from the same composition root as the server's services."""
-    return builtin_handlers()
+def job_handlers(db: Database, settings: Settings) -> dict[str, JobHandler]:
+    """Every job kind this worker can run (fine-tuning imports torch only once a job runs)."""
+    return builtin_handlers() | {FINE_TUNING: FineTuningHandler(db, settings)}
 
 
 def _chosen(handlers: dict[str, JobHandler], kinds: list[str] | None) -> dict[str, JobHandler]:

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,7 @@ class FineTuningHandler:
             return state
         name = f"ckpt-{step}.pt"
         await asyncio.to_thread(run.save_checkpoint, work / name, step)
-        checkpoints = [*state.get("checkpoints", []), metrics]
+        checkpoints = [*state.get("checkpoints", []), {**metrics, "created_at": int(time.time())}]
         new = {"step": step, "file": name, "trained_tokens": trained, "checkpoints": checkpoints}
         await context.checkpoint(new, progress, events=[entry])
         if state.get("file") and state["file"] != name:
