@@ -41,18 +41,21 @@ def handler(db: Database, settings: Settings, base: Path) -> FineTuningHandler:
     return FineTuningHandler(db, settings, config, base_loader=lambda name: base)
 
 
-async def submit(db: Database, settings: Settings, seed: int = 7) -> Job:
+async def upload(db: Database, settings: Settings, examples: list[dict[str, Any]]) -> str:
     store = FileStore(db, settings.home, settings.files)
     incoming = store.receive()
     try:
-        incoming.write(jsonl(EXAMPLES))
-        training = await store.add(TENANT, "train.jsonl", "fine-tune", incoming)
+        incoming.write(jsonl(examples))
+        return (await store.add(TENANT, "train.jsonl", "fine-tune", incoming)).id
     finally:
         incoming.discard()
+
+
+async def submit(db: Database, settings: Settings, seed: int = 7, validate: bool = False) -> Job:
     params = {
         "model": "tiny",
-        "training_file": training.id,
-        "validation_file": None,
+        "training_file": await upload(db, settings, EXAMPLES),
+        "validation_file": await upload(db, settings, EXAMPLES[:2]) if validate else None,
         "suffix": "caps",
         "seed": seed,
         "hyperparameters": {"n_epochs": 2, "batch_size": 1, "learning_rate_multiplier": 5.0},
@@ -65,11 +68,11 @@ def adapter_sha256(job: Job) -> str:
     return hashlib.sha256(Path(job.result["adapter_gguf"]).read_bytes()).hexdigest()
 
 
-async def test_a_job_trains_reports_its_loss_and_writes_its_adapter(
+async def test_a_job_trains_reports_its_losses_and_writes_its_adapter(
     db: Database, settings: Settings, tiny_base: Path
 ) -> None:
     queue = JobQueue(db)
-    job = await submit(db, settings)
+    job = await submit(db, settings, validate=True)
     async with running(fast_worker(queue, {KIND: handler(db, settings, tiny_base)})):
         done = await finished(queue, job.id)
     assert done.status == "succeeded", done.error
@@ -78,13 +81,12 @@ async def test_a_job_trains_reports_its_loss_and_writes_its_adapter(
     assert done.result["fine_tuned_model"] == f"ft:tiny:{TENANT}:caps:{suffix}"
     assert done.result["trained_tokens"] > 0
     assert done.progress.done == done.progress.total == 8
-    losses = [
-        e.data["train_loss"]
-        for e in await queue.events(job.id)
-        if e.data and "train_loss" in e.data
-    ]
+    events = await queue.events(job.id)
+    losses = [e.data["train_loss"] for e in events if e.data and "train_loss" in e.data]
     assert len(losses) == 8
     assert losses[-1] < losses[0]
+    validated = [e.data["step"] for e in events if e.data and "valid_loss" in e.data]
+    assert validated == [2, 4, 6, 8]  # at each checkpoint
     work = Path(done.result["adapter_gguf"]).parent
     assert (work / "adapter" / "adapter_model.safetensors").is_file()
     assert (work / "adapter.gguf").stat().st_size > 0

@@ -55,24 +55,41 @@ class FineTuningHandler:
         self._settings = settings
         self.config = config or TrainingConfig()
         self._base_loader = base_loader or self._float_base
+        self._validation: dict[str, list[Sequence]] = {}
+        """Each running job's validation examples, tokenised (none without a validation file)."""
 
     def _float_base(self, name: str) -> Path:
         gguf = trainable_bases(self._settings).get(name)
         if gguf is None:
-            raise InvalidRequest(f"The model '{name}' cannot be fine-tuned here.", code="model")
+            raise InvalidRequest(
+                f"The model '{name}' cannot be fine-tuned here.", code="model_not_available"
+            )
         return float_base(gguf, self._home)
 
     async def run(self, job: Job, context: JobContext) -> dict[str, Any]:
         params = job.params
         hyper = hyperparameters_of(params)
         training = await self._files.content(job.tenant_id, params["training_file"])
+        validation = None
         if params.get("validation_file"):
-            await self._files.content(job.tenant_id, params["validation_file"])
+            validation = await self._files.content(job.tenant_id, params["validation_file"])
         if job.status == VALIDATING:
             await context.set_status(RUNNING, "Files validated; fine-tuning job started")
         work = self._home / WORK_DIR / job.id
         base_dir = await asyncio.to_thread(self._base_loader, params["model"])
         run = await asyncio.to_thread(self._prepare, base_dir, training, hyper)
+        if validation is not None:
+            self._validation[job.id] = await asyncio.to_thread(
+                self._sequences, base_dir, validation
+            )
+        try:
+            trained = await self._train(job, context, run, work)
+        finally:
+            self._validation.pop(job.id, None)
+        return await self._publish(job, run, base_dir, work, trained)
+
+    async def _train(self, job: Job, context: JobContext, run: LoraRun, work: Path) -> int:
+        """Every step after the checkpoint's; the tokens trained on, in all."""
         state = dict(job.checkpoint or {})
         if state:
             await asyncio.to_thread(run.load_checkpoint, work / state["file"])
@@ -84,17 +101,19 @@ class FineTuningHandler:
             result = await asyncio.to_thread(run.step, step)
             trained += result.tokens
             state = await self._after_step(context, run, work, state, result, trained)
-        return await self._publish(job, run, base_dir, work, trained)
+        return trained
 
     def _prepare(self, base_dir: Path, training: Path, hyper: Any) -> LoraRun:
+        sequences = self._sequences(base_dir, training)
+        return LoraRun(base_dir, sequences, hyper, thread_budget(self.config.threads))
+
+    def _sequences(self, base_dir: Path, path: Path) -> list[Sequence]:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
-        examples = read_examples(training)
-        sequences: list[Sequence] = [
-            tokenise(example, tokenizer, self.config.max_tokens) for example in examples
+        return [
+            tokenise(example, tokenizer, self.config.max_tokens) for example in read_examples(path)
         ]
-        return LoraRun(base_dir, sequences, hyper, thread_budget(self.config.threads))
 
     async def _after_step(
         self,
@@ -113,6 +132,11 @@ class FineTuningHandler:
             await context.report(progress)
             await context.event(entry.message, entry.data)
             return state
+        validation = self._validation.get(context.job.id)
+        if validation:
+            valid_loss = await asyncio.to_thread(run.validation_loss, validation)
+            metrics["valid_loss"] = round(valid_loss, 6)
+            entry = Entry(f"{entry.message}, validation loss={valid_loss:.4f}", metrics)
         name = f"ckpt-{step}.pt"
         await asyncio.to_thread(run.save_checkpoint, work / name, step)
         checkpoints = [*state.get("checkpoints", []), {**metrics, "created_at": int(time.time())}]

@@ -112,6 +112,26 @@ class LoraRun:
         self.optimizer.step()
         return StepResult(step, float(loss.detach()), tokens)
 
+    def validation_loss(self, sequences: list[Sequence]) -> float:
+        """The mean loss per target token over `sequences`, without training on them."""
+        torch = self._torch
+        total, count = 0.0, 0
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for sequence in sequences:
+                    targets = sum(1 for label in sequence.labels[1:] if label != IGNORE)
+                    if targets == 0:
+                        continue
+                    ids = torch.tensor([sequence.input_ids])
+                    labels = torch.tensor([sequence.labels])
+                    loss = self.model(input_ids=ids, labels=labels).loss
+                    total += float(loss) * targets
+                    count += targets
+        finally:
+            self.model.train()
+        return total / count if count else 0.0
+
     def adapter_state(self) -> dict[str, Any]:
         from peft import get_peft_model_state_dict
 

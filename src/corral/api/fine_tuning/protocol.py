@@ -122,6 +122,7 @@ class EventList(BaseModel):
 class CheckpointMetrics(BaseModel):
     step: float
     train_loss: float
+    valid_loss: float | None = None
 
 
 class JobCheckpoint(BaseModel):

@@ -94,7 +94,9 @@ async def list_checkpoints(
             fine_tuned_model_checkpoint=f"{model}:ckpt-step-{c['step']}",
             fine_tuning_job_id=job.id,
             step_number=c["step"],
-            metrics=CheckpointMetrics(step=c["step"], train_loss=c["train_loss"]),
+            metrics=CheckpointMetrics(
+                step=c["step"], train_loss=c["train_loss"], valid_loss=c.get("valid_loss")
+            ),
         )
         for c in page
     ]
