@@ -24,7 +24,7 @@ setup: $(STAMP) $(MODEL_FILE)
 
 # Everything comes from the hash-pinned lock: a changed or substituted release fails the install.
 # The lock holds every extra, `train` (torch's CPU build, transformers, peft) included: a worker
-# of `corral serve` runs fine-tuning jobs; the server itself never imports torch.
+# (`corral worker`) runs fine-tuning jobs; the server itself never imports torch.
 # llama-cpp-python is built from its sdist for this CPU (GGML_NATIVE); pip's wheel cache keeps
 # that build, so a second venv on the same machine with the same flags does not compile it again.
 $(STAMP): requirements.lock pyproject.toml
