@@ -91,6 +91,9 @@ async def test_a_job_trains_reports_its_losses_and_writes_its_adapter(
     assert (work / "adapter" / "adapter_model.safetensors").is_file()
     assert (work / "adapter.gguf").stat().st_size > 0
     assert done.result["adapter_sha256"] == adapter_sha256(done)
+    lineage = done.result["lineage"]
+    assert sorted(lineage["file_sha256"]) == ["training_file", "validation_file"]
+    assert (lineage["seed"], lineage["adapter_sha256"]) == (7, adapter_sha256(done))
 
 
 class Pausing(FineTuningHandler):

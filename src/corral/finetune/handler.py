@@ -20,7 +20,7 @@ from corral.files.store import FileStore
 from corral.finetune.base import float_base
 from corral.finetune.data import Sequence, read_examples, tokenise
 from corral.finetune.params import VALIDATING, hyperparameters_of, model_name, trainable_bases
-from corral.finetune.train import ALPHA, LoraRun, StepResult, thread_budget
+from corral.finetune.train import ALPHA, RANK, TARGETS, LoraRun, StepResult, thread_budget
 from corral.jobs import RUNNING, Entry, Job, JobContext, Progress
 from corral.settings import Settings
 from corral.storage import Database
@@ -154,13 +154,33 @@ class FineTuningHandler:
         gguf = work / "adapter.gguf"
         await asyncio.to_thread(_export, run, base_dir, gguf)
         params = job.params
+        adapter_sha256 = hashlib.sha256(gguf.read_bytes()).hexdigest()
         return {
             "fine_tuned_model": model_name(
                 params["model"], job.tenant_id, params.get("suffix"), job.id
             ),
             "trained_tokens": trained,
             "adapter_gguf": str(gguf),
-            "adapter_sha256": hashlib.sha256(gguf.read_bytes()).hexdigest(),
+            "adapter_sha256": adapter_sha256,
+            "lineage": await self._lineage(job, base_dir, adapter_sha256),
+        }
+
+    async def _lineage(self, job: Job, base_dir: Path, adapter_sha256: str) -> dict[str, Any]:
+        """What the model was made from, for evaluations and audits: the base (its float
+        copy's directory is named by the GGUF's digest), the files' digests, the settings."""
+        params = job.params
+        files = {}
+        for role in ("training_file", "validation_file"):
+            if params.get(role):
+                files[role] = (await self._files.get(job.tenant_id, params[role])).sha256
+        return {
+            "base_model": params["model"],
+            "base_digest": base_dir.name,
+            "file_sha256": files,
+            "hyperparameters": params["hyperparameters"],
+            "seed": params["seed"],
+            "adapter_sha256": adapter_sha256,
+            "lora": {"r": RANK, "alpha": ALPHA, "targets": list(TARGETS)},
         }
 
 
