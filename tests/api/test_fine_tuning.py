@@ -20,12 +20,17 @@ from corral.api.deps import Services
 from corral.finetune.handler import FineTuningHandler, TrainingConfig
 from corral.finetune.params import KIND
 from corral.jobs import JobQueue
+from corral.settings import LicenceConfig
 from tests.finetune.conftest import EXAMPLES, jsonl, tiny_base  # noqa: F401
 from tests.jobs.conftest import fast_worker, finished, running
 from tests.providers.server import serving
-from tests.support import in_process_services
+from tests.support import echo_entry, in_process_services
 
 BASE = "tiny"
+GATED = "tiny-gated"
+LICENCE = LicenceConfig(
+    id="community", version="1.0", name="A community licence", requires_acceptance=True
+)
 
 
 @dataclass
@@ -40,7 +45,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("fine-tuning-home")
     gguf = home / "tiny.gguf"  # only named: the tests' worker trains a tiny base instead
     gguf.write_bytes(b"GGUF")
-    services = in_process_services(home, models=[{"name": BASE, "path": str(gguf)}])
+    models = [{"name": name, "path": str(gguf)} for name in (BASE, GATED)]
+    services = in_process_services(
+        home,
+        echo_entry(BASE),
+        echo_entry("echo"),  # served, but not from a GGUF here: not trainable
+        echo_entry(GATED, licence=LICENCE.id),
+        models=models,
+        licences=[LICENCE],
+    )
     keys = {}
     for name in ("acme", "globex"):
         services.accounts.create_tenant(name)
@@ -92,8 +105,11 @@ def test_a_job_is_created_listed_read_and_cancelled(stack: Stack) -> None:
 def test_wrong_requests_are_refused_before_anything_is_queued(stack: Stack) -> None:
     sdk = stack.sdk
     training = upload(sdk)
-    with pytest.raises(openai.BadRequestError, match="cannot be fine-tuned"):
+    before = len(list(sdk.fine_tuning.jobs.list()))
+    with pytest.raises(openai.NotFoundError, match="gpt-4o-mini"):
         sdk.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
+    with pytest.raises(openai.BadRequestError, match="cannot be fine-tuned"):
+        sdk.fine_tuning.jobs.create(model="echo", training_file=training)
     with pytest.raises(openai.BadRequestError, match="No such file"):
         sdk.fine_tuning.jobs.create(model=BASE, training_file="file-nothing")
     with pytest.raises(openai.BadRequestError, match="not 'fine-tune'"):
@@ -106,6 +122,16 @@ def test_wrong_requests_are_refused_before_anything_is_queued(stack: Stack) -> N
         sdk.fine_tuning.jobs.create(model=BASE, training_file=training, method={"type": "dpo"})
     with pytest.raises(openai.NotFoundError):
         sdk.fine_tuning.jobs.retrieve("ftjob-nothing")
+    assert len(list(sdk.fine_tuning.jobs.list())) == before
+
+
+def test_a_base_under_a_licence_is_trained_on_only_once_it_is_accepted(stack: Stack) -> None:
+    sdk = stack.other
+    training = upload(sdk)
+    with pytest.raises(openai.PermissionDeniedError, match="must be accepted"):
+        sdk.fine_tuning.jobs.create(model=GATED, training_file=training)
+    sdk.post(f"/licences/{LICENCE.id}/accept", cast_to=object, body={})
+    assert sdk.fine_tuning.jobs.create(model=GATED, training_file=training).model == GATED
 
 
 async def test_a_job_a_worker_ran_reads_as_openai_s(stack: Stack, tiny_base: Path) -> None:  # noqa: F811

@@ -37,6 +37,8 @@ def _now() -> dt.datetime:
 @router.post("", response_model=FineTuningJob)
 async def create_job(body: CreateJob, ctx: ContextDep, services: ServicesDep) -> FineTuningJob:
     request = service.Request(**body.model_dump())
+    # The base's licence, gating and the key's scopes apply to training on it as to using it.
+    await services.gateway.resolve(ctx, request.model)
     queue = JobQueue(services.db)
     job = await service.submit(queue, file_store(services), services.settings, owner(ctx), request)
     return FineTuningJob.of(job, _now())
