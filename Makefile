@@ -68,6 +68,7 @@ bench: setup services wrk
 	$(BIN)/python bench/tasks.py
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/finetune.py
 
 # bench/gateway.py loads the gateways with wrk (Debian's package).
 wrk:
