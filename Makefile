@@ -23,6 +23,8 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip/corral-$(shell printf '%s' '$(CMAKE_A
 setup: $(STAMP) $(MODEL_FILE)
 
 # Everything comes from the hash-pinned lock: a changed or substituted release fails the install.
+# The lock holds every extra, `train` (torch's CPU build, transformers, peft) included: a worker
+# (`corral worker`) runs fine-tuning jobs; the server itself never imports torch.
 # llama-cpp-python is built from its sdist for this CPU (GGML_NATIVE); pip's wheel cache keeps
 # that build, so a second venv on the same machine with the same flags does not compile it again.
 $(STAMP): requirements.lock pyproject.toml
@@ -66,6 +68,7 @@ bench: setup services wrk
 	$(BIN)/python bench/tasks.py
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/finetune.py
 
 # bench/gateway.py loads the gateways with wrk (Debian's package).
 wrk:
@@ -75,8 +78,8 @@ wrk:
 # Refresh the lock after editing pyproject.toml (needs pip-tools in the venv).
 lock:
 	$(BIN)/python -m pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --extra dev --extra build --strip-extras \
-		-o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --extra dev --extra build --extra train \
+		--strip-extras -c lock-constraints.txt -o requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV)

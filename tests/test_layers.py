@@ -29,7 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "catalog metering files jobs",
         "accounts routing",
         "pipeline",
-        "responses tasks evals",
+        "responses tasks evals finetune",
         "api",
         "server",
         "cli",

@@ -182,6 +182,7 @@ def files_day(seen: Answers, acme: httpx.Client) -> None:
     seen.call(acme, "GET", "/v1/files")
     seen.call(acme, "GET", "/v1/files/{file_id}", file_id=training["id"])
     seen.call(acme, "GET", "/v1/files/{file_id}/content", file_id=training["id"])
+    fine_tuning_day(seen, acme, training["id"])
     seen.call(acme, "DELETE", "/v1/files/{file_id}", file_id=training["id"])
 
 
@@ -204,6 +205,16 @@ def evals_day(seen: Answers, acme: httpx.Client) -> None:
     seen.call(acme, "GET", runs + "/{run_id}", **one)
     seen.call(acme, "POST", runs + "/{run_id}", **one)
     seen.call(acme, "GET", runs + "/{run_id}/output_items", **one)
+
+
+def fine_tuning_day(seen: Answers, acme: httpx.Client, training_file: str) -> None:
+    """A fine-tuning job queued (no worker runs here), read, and cancelled."""
+    asked = {"model": MODEL, "training_file": training_file, "suffix": "hey", "seed": 1}
+    job = seen.call(acme, "POST", "/v1/fine_tuning/jobs", asked)
+    seen.call(acme, "GET", "/v1/fine_tuning/jobs")
+    for route in ("", "/events", "/checkpoints"):
+        seen.call(acme, "GET", "/v1/fine_tuning/jobs/{job_id}" + route, job_id=job["id"])
+    seen.call(acme, "POST", "/v1/fine_tuning/jobs/{job_id}/cancel", job_id=job["id"])
 
 
 def operator_decides(seen: Answers, admin: httpx.Client) -> None:

@@ -75,8 +75,14 @@ def test_a_worker_builds_its_eval_gateway_from_the_configuration(tmp_path: Path)
     from corral.cli.worker import job_handlers
     from corral.evals.runner import EvalRunHandler
     from corral.settings import load_settings
+    from corral.storage import open_database
 
-    handler = job_handlers(load_settings(home=tmp_path, embedded_model=False))["eval_run"]
+    settings = load_settings(home=tmp_path, embedded_model=False)
+    db = open_database(settings)
+    try:
+        handler = job_handlers(db, settings)["eval_run"]
+    finally:
+        db.close()
     assert isinstance(handler, EvalRunHandler)
     deps = handler.deps()
     assert deps.model_facts("not-configured") == {"id": "not-configured"}

@@ -37,4 +37,4 @@ def test_a_worker_refuses_a_kind_it_does_not_know(tmp_path: Path) -> None:
     result = corral(tmp_path, "worker", "--kind", "nope")
 
     assert isinstance(result.exception, ConfigError)
-    assert "unknown job kind nope (known: eval_run, sleep)" in str(result.exception)
+    assert "unknown job kind nope (known: eval_run, fine_tuning, sleep)" in str(result.exception)

@@ -25,6 +25,7 @@ from corral.api.embeddings.router import router as embeddings_router
 from corral.api.evals.router import router as evals_router
 from corral.api.files.router import UPLOAD_PATH
 from corral.api.files.router import router as files_router
+from corral.api.fine_tuning.router import router as fine_tuning_router
 from corral.api.health import router as health_router
 from corral.api.hot_routes import HotRoutes, post_routes
 from corral.api.licences.router import router as licences_router
@@ -145,6 +146,7 @@ def create_app(services: Services) -> ASGIApp:
         responses_router,
         files_router,
         evals_router,
+        fine_tuning_router,
         access_router,
         models_router,
         licences_router,

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("worker", "worker"),
     "jobs": ("jobs", "app"),
     "eval": ("evals", "app"),
+    "finetune": ("finetune", "app"),
 }
 """Each command (or group of commands) by name: the `corral.cli` module and attribute that
 define it, a Typer app for a group, a function for a single command."""

@@ -15,11 +15,13 @@ import typer
 
 from corral.cli.common import ConfigOption, settings_from
 from corral.errors import ConfigError
+from corral.finetune.handler import FineTuningHandler
+from corral.finetune.params import KIND as FINE_TUNING
 from corral.jobs import JobHandler, JobQueue, Worker, builtin_handlers
 from corral.jobs.metrics import JobMetrics
 from corral.observability import logging as corral_logging
 from corral.settings import Settings
-from corral.storage import open_database
+from corral.storage import Database, open_database
 
 KindOption = Annotated[
     list[str] | None,
@@ -46,9 +48,9 @@ def worker(
     """Run queued jobs (fine-tuning, evaluations) until stopped."""
     settings = settings_from(config)
     corral_logging.configure(settings.server.log_level)
-    handlers = _chosen(job_handlers(settings), kind)
     db = open_database(settings)
     try:
+        handlers = _chosen(job_handlers(db, settings), kind)
         queue = JobQueue(db)
         metrics = None if metrics_port is None else _serve_metrics(queue, settings, metrics_port)
         jobs = Worker(
@@ -64,15 +66,15 @@ def worker(
         db.close()
 
 
-def job_handlers(settings: Settings | None = None) -> dict[str, JobHandler]:
-    """Every job kind this worker can run. The fine-tuning kind joins here once it exists,
-    built from the same composition root as the server's services."""
-    handlers = builtin_handlers()
-    if settings is not None:
-        from corral.evals.wiring import eval_handler
+def job_handlers(db: Database, settings: Settings) -> dict[str, JobHandler]:
+    """Every job kind this worker can run (fine-tuning imports torch, evaluations load their
+    models, only once a job of theirs runs)."""
+    from corral.evals.wiring import eval_handler
 
-        handlers["eval_run"] = eval_handler(settings)
-    return handlers
+    return builtin_handlers() | {
+        FINE_TUNING: FineTuningHandler(db, settings),
+        "eval_run": eval_handler(settings),
+    }
 
 
 def _chosen(handlers: dict[str, JobHandler], kinds: list[str] | None) -> dict[str, JobHandler]:

@@ -1,0 +1,169 @@
+"""Benchmark: a fine-tuning job's throughput against a plain PEFT training loop.
+
+Target (from issue 24): trained tokens per second of a corral job >= 0.9 x a plain PEFT loop
+on the same data, model and threads, measured in the same run (the job machinery: file read,
+tokenising, events, checkpoints, the GGUF export, costs <= 10 %).
+
+Method, in one process: the embedded SmolLM2's float copy (made once under `--home`, not
+timed); `--examples` synthetic chat examples. (a) plain: load the float base, wrap it with the
+same LoRA config, run one AdamW step per example (batch 1) for `--epochs`, on the same
+tokenised sequences; timed from load to the last step. (b) corral: the same examples uploaded
+as a fine-tune file, a `fine_tuning` job through a real `Worker` on SQLite, timed from submit
+to finished (it also checkpoints and writes the adapter). Tokens are the same in both: every
+token of every example, times the epochs. Threads: `--threads` for both.
+
+Run: `.venv/bin/python bench/finetune.py` (writes bench/results/finetune.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from corral.files.store import FileStore
+from corral.finetune.base import float_base
+from corral.finetune.data import tokenise
+from corral.finetune.handler import FineTuningHandler, TrainingConfig
+from corral.finetune.params import JOB_PREFIX, KIND, VALIDATING
+from corral.finetune.train import Hyperparameters, LoraRun
+from corral.jobs import Job, JobQueue, Worker
+from corral.settings import EMBEDDED_MODEL_NAME, load_settings
+from corral.storage import open_database
+
+WORDS = [
+    "apple",
+    "river",
+    "stone",
+    "cloud",
+    "lamp",
+    "window",
+    "garden",
+    "yellow",
+    "music",
+    "paper",
+    "tiger",
+    "orange",
+]
+
+
+def examples(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"Shout the word {WORDS[i % len(WORDS)]}."},
+                {"role": "assistant", "content": f"{WORDS[i % len(WORDS)].upper()}!!!"},
+            ]
+        }
+        for i in range(count)
+    ]
+
+
+def plain(
+    base: Path, data: list[dict[str, Any]], hyper: Hyperparameters, threads: int
+) -> dict[str, float]:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    sequences = [tokenise(example, tokenizer, 2048) for example in data]
+    started = time.perf_counter()
+    run = LoraRun(base, sequences, hyper, threads)
+    tokens = sum(run.step(step).tokens for step in range(1, run.total_steps + 1))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds}
+
+
+async def job(
+    home: Path, base: Path, data: list[dict[str, Any]], hyper: Hyperparameters, threads: int
+) -> dict[str, float]:
+    settings = load_settings(home=home, embedded_model=True)
+    db = open_database(settings)
+    try:
+        store = FileStore(db, settings.home, settings.files)
+        incoming = store.receive()
+        incoming.write(b"".join(json.dumps(e).encode() + b"\n" for e in data))
+        training = await store.add("bench", "train.jsonl", "fine-tune", incoming)
+        incoming.discard()
+        queue = JobQueue(db)
+        handler = FineTuningHandler(
+            db, settings, TrainingConfig(threads=threads), base_loader=lambda name: base
+        )
+        worker = Worker(queue, {KIND: handler}, poll_s=0.05)
+        params = {
+            "model": EMBEDDED_MODEL_NAME,
+            "training_file": training.id,
+            "suffix": "bench",
+            "seed": hyper.seed,
+            "hyperparameters": {
+                "n_epochs": hyper.n_epochs,
+                "batch_size": hyper.batch_size,
+                "learning_rate_multiplier": hyper.learning_rate_multiplier,
+            },
+        }
+        started = time.perf_counter()
+        submitted = await queue.submit(
+            KIND, "bench", params, status=VALIDATING, id_prefix=JOB_PREFIX
+        )
+        running = asyncio.create_task(worker.run())
+        done = await finished(queue, submitted.id)
+        seconds = time.perf_counter() - started
+        worker.stop()
+        await running
+        assert done.result is not None, done.error
+        tokens = int(done.result["trained_tokens"])
+        return {"seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds}
+    finally:
+        db.close()
+
+
+async def finished(queue: JobQueue, job_id: str) -> Job:
+    while True:
+        job = await queue.get(job_id)
+        if job.finished:
+            return job
+        await asyncio.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--home", type=Path, default=Path(tempfile.gettempdir()) / "corral-bench-finetune"
+    )
+    parser.add_argument("--examples", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "finetune.json"
+    )
+    args = parser.parse_args()
+    settings = load_settings(home=args.home)
+    base = float_base(settings.embedded_model_path, args.home)
+    data = examples(args.examples)
+    hyper = Hyperparameters(n_epochs=args.epochs, batch_size=1, seed=1)
+    reference = plain(base, data, hyper, args.threads)
+    with tempfile.TemporaryDirectory() as home:
+        corral = asyncio.run(job(Path(home), base, data, hyper, args.threads))
+    ratio = corral["tokens_per_s"] / reference["tokens_per_s"]
+    report = {
+        "machine": platform.platform(),
+        "examples": args.examples,
+        "epochs": args.epochs,
+        "threads": args.threads,
+        "plain_peft": reference,
+        "corral_job": corral,
+        "ratio": ratio,
+        "target": ">= 0.9",
+        "met": ratio >= 0.9,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

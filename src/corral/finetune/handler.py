@@ -1,0 +1,195 @@
+"""The `fine_tuning` job kind: check the files, train a LoRA adapter step by step (an event per
+step with its training loss, a checkpoint every few steps), write it as a GGUF LoRA, and name
+the fine-tuned model. torch runs in a thread; the job's coroutine checkpoints between steps and
+is where cancellation lands."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corral.errors import InvalidRequest
+from corral.files.store import FileStore
+from corral.finetune.base import float_base
+from corral.finetune.data import Sequence, read_examples, tokenise
+from corral.finetune.params import VALIDATING, hyperparameters_of, model_name, trainable_bases
+from corral.finetune.train import ALPHA, RANK, TARGETS, LoraRun, StepResult, thread_budget
+from corral.jobs import RUNNING, Entry, Job, JobContext, Progress
+from corral.settings import Settings
+from corral.storage import Database
+
+WORK_DIR = "finetune/jobs"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingConfig:
+    checkpoint_every: int = 10
+    """Steps between checkpoints: a resumed job redoes at most this many."""
+    max_tokens: int = 2048
+    """Examples longer than this are cut."""
+    threads: int | None = None
+    """At most this many torch threads (and never more than the free cores)."""
+
+
+BaseLoader = Callable[[str], Path]
+"""A base model's name to the directory of its float copy (blocking)."""
+
+
+class FineTuningHandler:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        config: TrainingConfig | None = None,
+        base_loader: BaseLoader | None = None,
+    ) -> None:
+        self._files = FileStore(db, settings.home, settings.files)
+        self._home = settings.home
+        self._settings = settings
+        self.config = config or TrainingConfig()
+        self._base_loader = base_loader or self._float_base
+        self._validation: dict[str, list[Sequence]] = {}
+        """Each running job's validation examples, tokenised (none without a validation file)."""
+
+    def _float_base(self, name: str) -> Path:
+        gguf = trainable_bases(self._settings).get(name)
+        if gguf is None:
+            raise InvalidRequest(
+                f"The model '{name}' cannot be fine-tuned here.", code="model_not_available"
+            )
+        return float_base(gguf, self._home)
+
+    async def run(self, job: Job, context: JobContext) -> dict[str, Any]:
+        params = job.params
+        hyper = hyperparameters_of(params)
+        training = await self._files.content(job.tenant_id, params["training_file"])
+        validation = None
+        if params.get("validation_file"):
+            validation = await self._files.content(job.tenant_id, params["validation_file"])
+        if job.status == VALIDATING:
+            await context.set_status(RUNNING, "Files validated; fine-tuning job started")
+        work = self._home / WORK_DIR / job.id
+        base_dir = await asyncio.to_thread(self._base_loader, params["model"])
+        run = await asyncio.to_thread(self._prepare, base_dir, training, hyper)
+        if validation is not None:
+            self._validation[job.id] = await asyncio.to_thread(
+                self._sequences, base_dir, validation
+            )
+        try:
+            trained = await self._train(job, context, run, work)
+        finally:
+            self._validation.pop(job.id, None)
+        return await self._publish(job, run, base_dir, work, trained)
+
+    async def _train(self, job: Job, context: JobContext, run: LoraRun, work: Path) -> int:
+        """Every step after the checkpoint's; the tokens trained on, in all."""
+        state = dict(job.checkpoint or {})
+        if state:
+            await asyncio.to_thread(run.load_checkpoint, work / state["file"])
+            await context.event(f"Resumed from the checkpoint at step {state['step']}")
+        trained = int(state.get("trained_tokens", 0))
+        for step in range(int(state.get("step", 0)) + 1, run.total_steps + 1):
+            if context.cancelled:
+                raise asyncio.CancelledError
+            result = await asyncio.to_thread(run.step, step)
+            trained += result.tokens
+            state = await self._after_step(context, run, work, state, result, trained)
+        return trained
+
+    def _prepare(self, base_dir: Path, training: Path, hyper: Any) -> LoraRun:
+        sequences = self._sequences(base_dir, training)
+        return LoraRun(base_dir, sequences, hyper, thread_budget(self.config.threads))
+
+    def _sequences(self, base_dir: Path, path: Path) -> list[Sequence]:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+        return [
+            tokenise(example, tokenizer, self.config.max_tokens) for example in read_examples(path)
+        ]
+
+    async def _after_step(
+        self,
+        context: JobContext,
+        run: LoraRun,
+        work: Path,
+        state: dict[str, Any],
+        result: StepResult,
+        trained: int,
+    ) -> dict[str, Any]:
+        step, total = result.step, run.total_steps
+        metrics = {"step": step, "train_loss": round(result.loss, 6), "total_steps": total}
+        entry = Entry(f"Step {step}/{total}: training loss={result.loss:.4f}", metrics)
+        progress = Progress(step, total, {"train_loss": result.loss, "trained_tokens": trained})
+        if step % self.config.checkpoint_every and step != total:
+            await context.report(progress)
+            await context.event(entry.message, entry.data)
+            return state
+        validation = self._validation.get(context.job.id)
+        if validation:
+            valid_loss = await asyncio.to_thread(run.validation_loss, validation)
+            metrics["valid_loss"] = round(valid_loss, 6)
+            entry = Entry(f"{entry.message}, validation loss={valid_loss:.4f}", metrics)
+        name = f"ckpt-{step}.pt"
+        await asyncio.to_thread(run.save_checkpoint, work / name, step)
+        checkpoints = [*state.get("checkpoints", []), {**metrics, "created_at": int(time.time())}]
+        new = {"step": step, "file": name, "trained_tokens": trained, "checkpoints": checkpoints}
+        await context.checkpoint(new, progress, events=[entry])
+        if state.get("file") and state["file"] != name:
+            (work / state["file"]).unlink(missing_ok=True)
+        return new
+
+    async def _publish(
+        self, job: Job, run: LoraRun, base_dir: Path, work: Path, trained: int
+    ) -> dict[str, Any]:
+        adapter = work / "adapter"
+        await asyncio.to_thread(run.save_adapter, adapter)
+        gguf = work / "adapter.gguf"
+        await asyncio.to_thread(_export, run, base_dir, gguf)
+        params = job.params
+        adapter_sha256 = hashlib.sha256(gguf.read_bytes()).hexdigest()
+        return {
+            "fine_tuned_model": model_name(
+                params["model"], job.tenant_id, params.get("suffix"), job.id
+            ),
+            "trained_tokens": trained,
+            "adapter_gguf": str(gguf),
+            "adapter_sha256": adapter_sha256,
+            "lineage": await self._lineage(job, base_dir, adapter_sha256),
+        }
+
+    async def _lineage(self, job: Job, base_dir: Path, adapter_sha256: str) -> dict[str, Any]:
+        """What the model was made from, for evaluations and audits: the base (its float
+        copy's directory is named by the GGUF's digest), the files' digests, the settings."""
+        params = job.params
+        files = {}
+        for role in ("training_file", "validation_file"):
+            if params.get(role):
+                files[role] = (await self._files.get(job.tenant_id, params[role])).sha256
+        return {
+            "base_model": params["model"],
+            "base_digest": base_dir.name,
+            "file_sha256": files,
+            "hyperparameters": params["hyperparameters"],
+            "seed": params["seed"],
+            "adapter_sha256": adapter_sha256,
+            "lora": {"r": RANK, "alpha": ALPHA, "targets": list(TARGETS)},
+        }
+
+
+def _export(run: LoraRun, base_dir: Path, out: Path) -> None:
+    from corral.finetune.export import write_gguf_lora
+
+    config = json.loads((base_dir / "config.json").read_text())
+    heads = int(config["num_attention_heads"])
+    kv_heads = int(config.get("num_key_value_heads") or heads)
+    staging = out.with_suffix(".partial")
+    write_gguf_lora(run.adapter_state(), ALPHA, heads, kv_heads, staging)
+    shutil.move(staging, out)

@@ -1,0 +1,132 @@
+"""A fine-tuning job through a real worker, on a tiny base: its loss reported step by step, its
+adapter written (PEFT's files and a GGUF LoRA), and, when its worker stops mid-job, resumed
+from its last checkpoint into the very adapter an uninterrupted run makes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corral.files.store import FileStore
+from corral.finetune.handler import FineTuningHandler, TrainingConfig
+from corral.finetune.params import JOB_PREFIX, KIND, VALIDATING
+from corral.jobs import Job, JobContext, JobQueue
+from corral.settings import Settings, load_settings
+from corral.storage import Database, open_database
+from tests.finetune.conftest import EXAMPLES, jsonl
+from tests.jobs.conftest import eventually, fast_worker, finished, running
+
+TENANT = "ten_a"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(home=tmp_path, embedded_model=False)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = open_database(settings)
+    yield database
+    database.close()
+
+
+def handler(db: Database, settings: Settings, base: Path) -> FineTuningHandler:
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    return FineTuningHandler(db, settings, config, base_loader=lambda name: base)
+
+
+async def upload(db: Database, settings: Settings, examples: list[dict[str, Any]]) -> str:
+    store = FileStore(db, settings.home, settings.files)
+    incoming = store.receive()
+    try:
+        incoming.write(jsonl(examples))
+        return (await store.add(TENANT, "train.jsonl", "fine-tune", incoming)).id
+    finally:
+        incoming.discard()
+
+
+async def submit(db: Database, settings: Settings, seed: int = 7, validate: bool = False) -> Job:
+    params = {
+        "model": "tiny",
+        "training_file": await upload(db, settings, EXAMPLES),
+        "validation_file": await upload(db, settings, EXAMPLES[:2]) if validate else None,
+        "suffix": "caps",
+        "seed": seed,
+        "hyperparameters": {"n_epochs": 2, "batch_size": 1, "learning_rate_multiplier": 5.0},
+    }
+    return await JobQueue(db).submit(KIND, TENANT, params, status=VALIDATING, id_prefix=JOB_PREFIX)
+
+
+def adapter_sha256(job: Job) -> str:
+    assert job.result is not None
+    return hashlib.sha256(Path(job.result["adapter_gguf"]).read_bytes()).hexdigest()
+
+
+async def test_a_job_trains_reports_its_losses_and_writes_its_adapter(
+    db: Database, settings: Settings, tiny_base: Path
+) -> None:
+    queue = JobQueue(db)
+    job = await submit(db, settings, validate=True)
+    async with running(fast_worker(queue, {KIND: handler(db, settings, tiny_base)})):
+        done = await finished(queue, job.id)
+    assert done.status == "succeeded", done.error
+    assert done.result is not None
+    suffix = job.id.removeprefix(JOB_PREFIX)
+    assert done.result["fine_tuned_model"] == f"ft:tiny:{TENANT}:caps:{suffix}"
+    assert done.result["trained_tokens"] > 0
+    assert done.progress.done == done.progress.total == 8
+    events = await queue.events(job.id)
+    losses = [e.data["train_loss"] for e in events if e.data and "train_loss" in e.data]
+    assert len(losses) == 8
+    assert losses[-1] < losses[0]
+    validated = [e.data["step"] for e in events if e.data and "valid_loss" in e.data]
+    assert validated == [2, 4, 6, 8]  # at each checkpoint
+    work = Path(done.result["adapter_gguf"]).parent
+    assert (work / "adapter" / "adapter_model.safetensors").is_file()
+    assert (work / "adapter.gguf").stat().st_size > 0
+    assert done.result["adapter_sha256"] == adapter_sha256(done)
+    lineage = done.result["lineage"]
+    assert sorted(lineage["file_sha256"]) == ["training_file", "validation_file"]
+    assert (lineage["seed"], lineage["adapter_sha256"]) == (7, adapter_sha256(done))
+
+
+class Pausing(FineTuningHandler):
+    """Holds the job after its first checkpoint, until its worker is stopped."""
+
+    async def _after_step(self, context: JobContext, *args: Any) -> dict[str, Any]:
+        state = await super()._after_step(context, *args)
+        if state:
+            await asyncio.Event().wait()
+        return state
+
+
+async def test_a_job_whose_worker_stopped_resumes_from_its_checkpoint(
+    db: Database, settings: Settings, tiny_base: Path
+) -> None:
+    queue = JobQueue(db)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    pausing = Pausing(db, settings, config, base_loader=lambda name: tiny_base)
+    job = await submit(db, settings)
+    async with running(fast_worker(queue, {KIND: pausing})):
+        held = await eventually(lambda: queue.get(job.id), lambda j: j.checkpoint is not None, 60)
+    assert held.checkpoint is not None and held.checkpoint["step"] == 2
+    given_back = await queue.get(job.id)
+    assert given_back.status == "queued"
+
+    async with running(fast_worker(queue, {KIND: handler(db, settings, tiny_base)})):
+        resumed = await finished(queue, job.id)
+    assert resumed.status == "succeeded", resumed.error
+    assert resumed.attempts == 2
+    messages = [e.message for e in await queue.events(job.id)]
+    assert "Resumed from the checkpoint at step 2" in messages
+
+    again = await submit(db, settings)
+    async with running(fast_worker(queue, {KIND: handler(db, settings, tiny_base)})):
+        uninterrupted = await finished(queue, again.id)
+    assert adapter_sha256(resumed) == adapter_sha256(uninterrupted)
