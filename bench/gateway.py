@@ -50,8 +50,10 @@ issue's targets. Results: the table, bench/results/gateway.json, gateway.md and 
 Run: `.venv/bin/python bench/gateway.py` (about 9 minutes); `--quick` (2 s cells, about 3
 minutes), `--seconds`, `--warmup`,
 `--only fake,corral-sqlite,corral-partner,corral-pg,corral-pg-2w,litellm`,
-`--layout shared|split`, `--profile` (py-spy, from the LiteLLM venv, samples each gateway
-during its c=16 cells and the functions most on its stacks are printed and stored), `--no-write`.
+`--layout shared|split`, `--baseline SRC` (another checkout's `src/`, e.g. a git worktree of
+an older commit, served as `corral-baseline` beside corral-sqlite in the same run: before and
+after a change), `--profile` (py-spy, from the LiteLLM venv, samples each gateway during its
+c=16 cells and the functions most on its stacks are printed and stored), `--no-write`.
 PostgreSQL and Redis are this machine's (`make services`); `CORRAL_BENCH_POSTGRES` /
 `CORRAL_BENCH_REDIS` point elsewhere.
 """
@@ -112,6 +114,8 @@ EVERY_CPU = f"0-{(os.cpu_count() or 1) - 1}"
 CONCURRENCY = (1, 16, 64)
 PROFILED = 16  # with --profile, the cells at this concurrency run under py-spy
 TARGETS = ("fake", "corral-sqlite", "corral-partner", "corral-pg", "corral-pg-2w", "litellm")
+BASELINE = "corral-baseline"
+"""With `--baseline SRC`: corral, SQLite, as another checkout's `src` serves it."""
 LABELS = {
     "fake": "fake upstream (direct)",
     "corral-sqlite": "corral, SQLite",
@@ -119,6 +123,7 @@ LABELS = {
     "corral-pg": "corral, PostgreSQL+Redis",
     "corral-pg-2w": "corral, PostgreSQL+Redis, --workers 2",
     "litellm": "LiteLLM proxy",
+    BASELINE: "corral, SQLite, baseline checkout",
 }
 
 
@@ -162,6 +167,8 @@ class Options:
     work: Path
     layout: Layout
     py_spy: Path | None = None
+    baseline: Path | None = None
+    """Another checkout's `src`, served as the `corral-baseline` target."""
 
 
 # -- the fake and the gateways -------------------------------------------------------------------
@@ -234,7 +241,7 @@ def corral_key(env: dict[str, str], config: Path, policy: str = "allow") -> str:
 
 @contextmanager
 def corral_server(
-    target: str, fake_url: str, work: Path, cpus: str
+    target: str, fake_url: str, work: Path, cpus: str, baseline: Path | None = None
 ) -> Iterator[tuple[ServerSpec, str]]:
     home = work / target
     home.mkdir()
@@ -242,7 +249,9 @@ def corral_server(
     partner = target == "corral-partner"
     config.write_text(corral_toml(fake_url, "partner" if partner else "premium"))
     env = clean_env() | {"CORRAL_HOME": str(home / "home"), "CORRAL_ADMIN_KEY": ADMIN_KEY}
-    on_sqlite = target in ("corral-sqlite", "corral-partner")
+    if target == BASELINE and baseline is not None:
+        env["PYTHONPATH"] = str(baseline)  # its CLI and server, migrations included
+    on_sqlite = target in ("corral-sqlite", "corral-partner", BASELINE)
     with _nothing() if on_sqlite else postgres_redis() as database:
         env |= database
         key = corral_key(env, config, "pseudonymize" if partner else "allow")
@@ -400,7 +409,7 @@ def run_all(opts: Options) -> dict[str, Any]:
         servers = [Running("fake", fake.base_url, "none", None)]
         for target in opts.only[1:]:
             cpus = opts.layout.cpus(target)[1]
-            spec, key = stack.enter_context(gateway(target, fake.base_url, opts.work, cpus))
+            spec, key = stack.enter_context(gateway(target, fake.base_url, opts, cpus))
             started = stack.enter_context(running(spec, opts.work / f"{target}.log"))
             servers.append(Running(target, spec.base_url, key, started.pid))
         print("Servers up: " + ", ".join(LABELS[s.target] for s in servers), flush=True)
@@ -414,11 +423,13 @@ def run_all(opts: Options) -> dict[str, Any]:
 
 
 @contextmanager
-def gateway(target: str, fake_url: str, work: Path, cpus: str) -> Iterator[tuple[ServerSpec, str]]:
+def gateway(
+    target: str, fake_url: str, opts: Options, cpus: str
+) -> Iterator[tuple[ServerSpec, str]]:
     if target == "litellm":
-        yield litellm_spec(fake_url, work, cpus), LITELLM_KEY
+        yield litellm_spec(fake_url, opts.work, cpus), LITELLM_KEY
         return
-    with corral_server(target, fake_url, work, cpus) as server:
+    with corral_server(target, fake_url, opts.work, cpus, opts.baseline) as server:
         yield server
 
 
@@ -510,16 +521,27 @@ def parse_args() -> tuple[Options, bool]:
         "--profile", action="store_true", help=f"py-spy each gateway at c={PROFILED}"
     )
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="shared", help="CPU layout")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout's src/ (e.g. a git worktree of an older commit), measured "
+        "beside corral-sqlite in the same run",
+    )
     args = parser.parse_args()
     only = tuple(t for t in args.only.split(",") if t)
-    if unknown := set(only) - set(TARGETS):
+    if args.baseline is not None:
+        if not (args.baseline / "corral" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: no corral package there")
+        only = (*only, BASELINE)
+    if unknown := set(only) - {*TARGETS, BASELINE}:
         parser.error(f"unknown targets {sorted(unknown)}; choose from {', '.join(TARGETS)}")
     if "fake" not in only:
         only = ("fake", *only)  # added latency is measured against it
     seconds, warmup = (2, 1) if args.quick else (args.seconds, args.warmup)
     py_spy = LITELLM_VENV / "bin" / "py-spy" if args.profile else None
     layout = LAYOUTS[args.layout]
-    return Options(seconds, warmup, only, Path(), layout, py_spy), not args.no_write
+    baseline = args.baseline.resolve() if args.baseline is not None else None
+    return Options(seconds, warmup, only, Path(), layout, py_spy, baseline), not args.no_write
 
 
 def main() -> None:

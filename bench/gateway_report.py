@@ -102,6 +102,15 @@ def targets(cells: list[Cell], memory: dict[str, dict[str, float]]) -> list[dict
                 )
                 name = f"partner (guard on) / premium req/s, {mode(stream)}, c={c}"
                 checks.append(_check(name, ratio, "reported", None))
+    if {"corral-sqlite", "corral-baseline"} <= present:  # this checkout against another
+        for stream in (False, True):
+            for c in (1, 16):
+                ratio = _ratio(
+                    _find(cells, "corral-sqlite", stream, c),
+                    _find(cells, "corral-baseline", stream, c),
+                )
+                name = f"corral-sqlite / baseline checkout req/s, {mode(stream)}, c={c}"
+                checks.append(_check(name, ratio, "reported", None))
     if {"corral-pg", "corral-pg-2w"} <= present:
         for stream in (False, True):
             for c in (16, 64):
