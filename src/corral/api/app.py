@@ -93,8 +93,8 @@ def freeze_startup_objects() -> None:
 
     The youngest generation is also collected ten times less often than Python's default (700
     container allocations): a request leaves no reference cycles, so at the default the
-    collector ran ~60 times a second under load only to walk requests still in flight (200 us
-    to 2.6 ms a pass, 1.7% of the CPU); at 7,000 it ran once in 12 s."""
+    collector ran many times a second under load only to walk requests still in flight
+    (figures in bench/results/design_figures.md)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(_YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])

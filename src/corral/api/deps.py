@@ -20,7 +20,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 async def get_services(request: Request) -> Services:
     # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a thread hop
-    # that cost a quarter of a request's CPU on bench/gateway.py.
+    # on every request (bench/results/design_figures.md).
     services: Services = request.app.state.services
     return services
 
@@ -107,7 +107,7 @@ class InferenceCall(Generic[ModelT]):
 
 async def inference_call(request: Request, model: type[ModelT]) -> InferenceCall[ModelT]:
     """`authenticate`, then `parsed_body`, as plain calls: the inference routes are the hot path,
-    and FastAPI solving them as three dependencies cost ~0.2 ms a request (bench/gateway.py)."""
+    and FastAPI solving them as three dependencies costs every request its own overhead."""
     services = await get_services(request)
     ctx = await authenticate(request, services)
     context = {"schema_limits": services.settings.schema_limits}

@@ -91,7 +91,7 @@ class _Frames:
     Frames made in one turn of the event loop (an upstream read that brought several events,
     as a fast model or a batching server does) go out as one write at the end of that turn
     instead of one write each: a write is a trip through the server and a system call, and
-    with one per frame a short stream cost half again as much CPU as a whole answer. The last
+    with one per frame a short stream cost far more CPU than a whole answer. The last
     frames ride on the message that ends the body. A client that reads slowly holds back the
     producer: while a write waits for the socket to drain, the next frame waits for it.
     """
@@ -147,8 +147,8 @@ async def until_client_leaves(receive: Receive, work: Awaitable[T]) -> T:
     then on `receive()` only reports a disconnect. `work` runs in the caller's own task (a
     second task for it would cost every request); a watcher cancels that task when the
     client leaves. The watcher starts only once `work` has taken `WATCH_AFTER_S`: most
-    answers through a gateway come sooner, and a task each for them cost ~2% of the CPU of a
-    proxied request (bench/gateway.py), to notice a disconnect a few milliseconds earlier.
+    answers through a gateway come sooner, and a task each for them would cost every proxied
+    request CPU (bench/results/design_figures.md) to notice a disconnect a little earlier.
     """
     task = asyncio.current_task()
     assert task is not None, "called from a task"

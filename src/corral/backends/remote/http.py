@@ -2,9 +2,8 @@
 
 Every request to an OpenAI-style server goes through here (`openai_api.wire`) unless it must go
 through a proxy, so its cost is paid on every request a gateway serves. Against an instant
-server on loopback, aiohttp's client took about 360,000 instructions a call on this machine
-kind, a fifth of a whole gateway request; this one takes about 42,000 for the same POST and
-answer (callgrind).
+server on loopback it takes a small fraction of the instructions aiohttp's client takes for
+the same POST and answer (callgrind; figures in bench/results/design_figures.md).
 
 It does what those calls need and nothing more: a request with a body on a keep-alive connection
 over TCP or TLS (an https upstream behind a proxy goes through httpx: `remote.tls`), and an
