@@ -20,6 +20,9 @@ from corral.accounts.service import Access, Accounts, Prices
 from corral.catalog import Catalog, build_model_configs
 from corral.catalog.catalog import PriceList, entry_for
 from corral.catalog.licences import build_licences
+from corral.evals.store import EvalStore
+from corral.files.store import FileStore
+from corral.jobs.store import JobQueue
 from corral.metering.idempotency_store import AnswerLimits, IdempotencyStore
 from corral.metering.leases import ProcessLease
 from corral.metering.ledger import Ledger
@@ -62,6 +65,9 @@ class Services:
     audit: AuditLog
     metrics: Metrics
     readiness: Readiness
+    files: FileStore
+    jobs: JobQueue
+    evals: EvalStore
     ready: bool = False
     pending: PendingCharges | None = None
     """Streams' write-ahead bills (`metering.pending`), charged by the sweep when orphaned."""
@@ -113,6 +119,7 @@ def build_services(
         grace_s=settings.idempotency.claim_lease_s,
         stale_s=settings.billing.reservation_timeout_s,
     )
+    detector = Detector()
     gateway = Gateway(
         catalog,
         metrics,
@@ -120,7 +127,7 @@ def build_services(
         Admission(reservations, limiter, PriceList(directory.price_overrides)),
         Settlement(ledger, reservations, limiter, pending),
         Router(settings.routing),
-        PrivacyGuard(Detector(), settings.privacy),
+        PrivacyGuard(detector, settings.privacy),
     )
     hasher = key_hasher(settings.home, settings.key_secret)
     return Services(
@@ -147,6 +154,9 @@ def build_services(
         audit=AuditLog(db),
         metrics=metrics,
         readiness=Readiness(_dependency_probes(settings, db, limiter), settings.ops),
+        files=FileStore(db, settings.home, settings.files, detector),
+        jobs=JobQueue(db),
+        evals=EvalStore(db),
         pending=pending,
     )
 

@@ -11,8 +11,6 @@ from pydantic import SecretStr
 from corral.evals.manifest import SigningKey
 from corral.evals.provenance import model_facts
 from corral.evals.runner import EvalDeps, EvalRunHandler
-from corral.evals.store import EvalStore
-from corral.files.store import FileStore
 from corral.settings import Settings
 
 
@@ -26,8 +24,8 @@ def eval_handler(settings: Settings) -> EvalRunHandler:
         home = settings.home
         return EvalDeps(
             services.gateway,
-            FileStore(services.db, home, settings.files),
-            EvalStore(services.db),
+            services.files,
+            services.evals,
             SigningKey.load_or_create(home),
             lambda model: model_facts(settings, model, home),
         )

@@ -21,13 +21,11 @@ from corral.api.evals.protocol import (
     RunObject,
     SigningKeyObject,
 )
-from corral.api.files.router import file_store
 from corral.errors import NotFound
 from corral.evals import service
 from corral.evals.manifest import SigningKey
 from corral.evals.runner import KIND
-from corral.evals.store import EvalStore
-from corral.jobs import Job, JobQueue
+from corral.jobs import Job
 from corral.pipeline.gateway import RequestContext
 from corral.services import Services
 
@@ -56,7 +54,7 @@ async def create_eval(
     services: ServicesDep,
 ) -> EvalObject:
     record = await service.create_eval(
-        EvalStore(services.db),
+        services.evals,
         ctx.principal,
         body.name,
         body.data_source_config,
@@ -68,7 +66,7 @@ async def create_eval(
 
 @router.get("", response_model=EvalList)
 async def list_evals(ctx: ContextDep, services: ServicesDep, limit: Limit = 20) -> EvalList:
-    records = await EvalStore(services.db).list_evals(_owner(ctx), limit + 1)
+    records = await services.evals.list_evals(_owner(ctx), limit + 1)
     data = [EvalObject.of(r) for r in records[:limit]]
     return EvalList(
         data=data,
@@ -80,7 +78,7 @@ async def list_evals(ctx: ContextDep, services: ServicesDep, limit: Limit = 20) 
 
 @router.get("/{eval_id}", response_model=EvalObject)
 async def retrieve_eval(eval_id: str, ctx: ContextDep, services: ServicesDep) -> EvalObject:
-    return EvalObject.of(await EvalStore(services.db).get(_owner(ctx), eval_id))
+    return EvalObject.of(await services.evals.get(_owner(ctx), eval_id))
 
 
 @router.post("/{eval_id}/runs", response_model=RunObject)
@@ -90,13 +88,13 @@ async def create_run(
     ctx: ContextDep,
     services: ServicesDep,
 ) -> RunObject:
-    evaluation = await EvalStore(services.db).get(_owner(ctx), eval_id)
+    evaluation = await services.evals.get(_owner(ctx), eval_id)
     model = body.data_source.get("model")
     if isinstance(model, str):  # refused now (unknown, not entitled) rather than in the worker
         await services.gateway.resolve(ctx, model)
     job = await service.create_run(
-        JobQueue(services.db),
-        file_store(services),
+        services.jobs,
+        services.files,
         evaluation,
         ctx.principal,
         body.name,
@@ -110,8 +108,8 @@ async def create_run(
 async def list_runs(
     eval_id: str, ctx: ContextDep, services: ServicesDep, limit: Limit = 20
 ) -> RunList:
-    await EvalStore(services.db).get(_owner(ctx), eval_id)
-    jobs = await JobQueue(services.db).list_jobs(_owner(ctx), kind=KIND, limit=_RUNS_SCANNED)
+    await services.evals.get(_owner(ctx), eval_id)
+    jobs = await services.jobs.list_jobs(_owner(ctx), kind=KIND, limit=_RUNS_SCANNED)
     mine = [job for job in jobs if job.params.get("eval_id") == eval_id]
     now = _now()
     data = [RunObject.of(job, now) for job in mine[:limit]]
@@ -136,7 +134,7 @@ async def cancel_run(
 ) -> RunObject:
     """Cancel: a queued run ends at once, a running one within its worker's heartbeat."""
     await _run(services, ctx, eval_id, run_id)
-    job = await JobQueue(services.db).request_cancel(run_id, _owner(ctx))
+    job = await services.jobs.request_cancel(run_id, _owner(ctx))
     return RunObject.of(job, _now())
 
 
@@ -151,7 +149,7 @@ async def list_output_items(
     status: Annotated[str | None, Query(pattern="^(pass|fail|error)$")] = None,
 ) -> OutputItemList:
     job = await _run(services, ctx, eval_id, run_id)
-    items = await EvalStore(services.db).all_items(run_id)
+    items = await services.evals.all_items(run_id)
     if status is not None:
         items = [i for i in items if i.status == status]
     if after is not None:
@@ -171,7 +169,7 @@ async def list_output_items(
 
 async def _run(services: Services, ctx: RequestContext, eval_id: str, run_id: str) -> Job:
     try:
-        job = await JobQueue(services.db).get(run_id, _owner(ctx))
+        job = await services.jobs.get(run_id, _owner(ctx))
     except NotFound:
         job = None
     if job is None or job.kind != KIND or job.params.get("eval_id") != eval_id:

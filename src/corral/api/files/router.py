@@ -15,10 +15,9 @@ from corral.api.files.multipart import MAX_FIELD_BYTES, MAX_PARTS, boundary_of, 
 from corral.api.files.protocol import FileDeleted, FileList, FileObject
 from corral.errors import ClientClosedRequest, InvalidRequest
 from corral.files.blobs import too_large
-from corral.files.store import FileStore, check_purpose
+from corral.files.store import check_purpose
 from corral.files.validate import PURPOSES
 from corral.pipeline.gateway import RequestContext
-from corral.services import Services
 
 UPLOAD_PATH = "/v1/files"
 """Exempt from `server.max_body_bytes`: an upload is bounded by `files.max_bytes` instead."""
@@ -45,10 +44,6 @@ _CONTENT: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix=UPLOAD_PATH)
 
 
-def file_store(services: Services) -> FileStore:
-    return FileStore(services.db, services.settings.home, services.settings.files)
-
-
 def owner(ctx: RequestContext) -> str:
     """Whose files these are: the tenant's, or the operator's (admin key)."""
     return ctx.principal.tenant_id or "admin"
@@ -56,7 +51,7 @@ def owner(ctx: RequestContext) -> str:
 
 @router.post("", response_model=FileObject, openapi_extra={"requestBody": _UPLOAD_BODY})
 async def upload_file(http: Request, ctx: ContextDep, services: ServicesDep) -> FileObject:
-    store = file_store(services)
+    store = services.files
     declared = http.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > store.config.max_bytes + _FORM_OVERHEAD:
         raise too_large(store.config.max_bytes)
@@ -104,7 +99,7 @@ async def list_files(
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     after: str | None = None,
 ) -> FileList:
-    page = await file_store(services).list(
+    page = await services.files.list(
         owner(ctx), purpose=purpose, limit=limit, order=order, after=after
     )
     data = [FileObject.of(record) for record in page.files]
@@ -118,16 +113,16 @@ async def list_files(
 
 @router.get("/{file_id}", response_model=FileObject)
 async def retrieve_file(file_id: str, ctx: ContextDep, services: ServicesDep) -> FileObject:
-    return FileObject.of(await file_store(services).get(owner(ctx), file_id))
+    return FileObject.of(await services.files.get(owner(ctx), file_id))
 
 
 @router.get("/{file_id}/content", response_class=FileResponse, responses=_CONTENT)
 async def file_content(file_id: str, ctx: ContextDep, services: ServicesDep) -> FileResponse:
-    path = await file_store(services).content(owner(ctx), file_id)
+    path = await services.files.content(owner(ctx), file_id)
     return FileResponse(path, media_type="application/octet-stream")
 
 
 @router.delete("/{file_id}", response_model=FileDeleted)
 async def delete_file(file_id: str, ctx: ContextDep, services: ServicesDep) -> FileDeleted:
-    await file_store(services).delete(owner(ctx), file_id)
+    await services.files.delete(owner(ctx), file_id)
     return FileDeleted(id=file_id)

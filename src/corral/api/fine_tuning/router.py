@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from corral.api.deps import ContextDep, ServicesDep
-from corral.api.files.router import file_store, owner
+from corral.api.files.router import owner
 from corral.api.fine_tuning.protocol import (
     CheckpointList,
     CheckpointMetrics,
@@ -24,7 +24,6 @@ from corral.api.fine_tuning.protocol import (
 )
 from corral.finetune import service
 from corral.finetune.params import KIND
-from corral.jobs import JobQueue
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs")
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -39,8 +38,8 @@ async def create_job(body: CreateJob, ctx: ContextDep, services: ServicesDep) ->
     request = service.Request(**body.model_dump())
     # The base's licence, gating and the key's scopes apply to training on it as to using it.
     await services.gateway.resolve(ctx, request.model)
-    queue = JobQueue(services.db)
-    job = await service.submit(queue, file_store(services), services.settings, owner(ctx), request)
+    queue = services.jobs
+    job = await service.submit(queue, services.files, services.settings, owner(ctx), request)
     return FineTuningJob.of(job, _now())
 
 
@@ -48,9 +47,7 @@ async def create_job(body: CreateJob, ctx: ContextDep, services: ServicesDep) ->
 async def list_jobs(
     ctx: ContextDep, services: ServicesDep, after: str | None = None, limit: Limit = 20
 ) -> JobList:
-    jobs = await JobQueue(services.db).list_jobs(
-        owner(ctx), kind=KIND, after=after, limit=limit + 1
-    )
+    jobs = await services.jobs.list_jobs(owner(ctx), kind=KIND, after=after, limit=limit + 1)
     now = _now()
     return JobList(
         data=[FineTuningJob.of(j, now) for j in jobs[:limit]], has_more=len(jobs) > limit
@@ -59,13 +56,13 @@ async def list_jobs(
 
 @router.get("/{job_id}", response_model=FineTuningJob)
 async def retrieve_job(job_id: str, ctx: ContextDep, services: ServicesDep) -> FineTuningJob:
-    job = await service.get(JobQueue(services.db), owner(ctx), job_id)
+    job = await service.get(services.jobs, owner(ctx), job_id)
     return FineTuningJob.of(job, _now())
 
 
 @router.post("/{job_id}/cancel", response_model=FineTuningJob)
 async def cancel_job(job_id: str, ctx: ContextDep, services: ServicesDep) -> FineTuningJob:
-    queue = JobQueue(services.db)
+    queue = services.jobs
     await service.get(queue, owner(ctx), job_id)
     return FineTuningJob.of(await queue.request_cancel(job_id, owner(ctx)), _now())
 
@@ -74,7 +71,7 @@ async def cancel_job(job_id: str, ctx: ContextDep, services: ServicesDep) -> Fin
 async def list_events(
     job_id: str, ctx: ContextDep, services: ServicesDep, after: str | None = None, limit: Limit = 20
 ) -> EventList:
-    events = await service.all_events(JobQueue(services.db), owner(ctx), job_id)
+    events = await service.all_events(services.jobs, owner(ctx), job_id)
     before = None if after is None else seq_of(after)
     page, more = service.newest_first(events, before, limit, key=lambda event: event.seq)
     return EventList(data=[JobEvent.of(job_id, event) for event in page], has_more=more)
@@ -84,7 +81,7 @@ async def list_events(
 async def list_checkpoints(
     job_id: str, ctx: ContextDep, services: ServicesDep, after: str | None = None, limit: Limit = 10
 ) -> CheckpointList:
-    job = await service.get(JobQueue(services.db), owner(ctx), job_id)
+    job = await service.get(services.jobs, owner(ctx), job_id)
     before = None if after is None else seq_of(after)
     saved = service.checkpoints(job)
     page, more = service.newest_first(saved, before, limit, key=lambda saved: saved["step"])
