@@ -74,22 +74,25 @@ async def _recorded(
     with `data: [DONE]`. One cut short by an error event gives its key back, as a request that
     failed before its answer does, so that a retry runs again instead of replaying the error."""
     chunks: list[bytes] = []
-    complete = False
+    stored = False
+    store, db = services.idempotency, services.db
     try:
         async for chunk in frames:
             data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
             chunks.append(data)
+            if data.endswith(sse.DONE):
+                # Kept before the end goes out: a client that retries as soon as it has read
+                # `[DONE]` is then replayed, never told that the request is still running.
+                body = b"".join(chunks)
+                answer = StoredResponse(response.status_code, _content_type(response), body)
+                await db.run(store.complete, owner, key, answer)
+                stored = True
             yield data
-        complete = bool(chunks) and chunks[-1].endswith(sse.DONE)
     finally:
         close = getattr(frames, "aclose", None)
         if close is not None:
             await close()  # the upstream connection goes back now, not when collected
-        store, db = services.idempotency, services.db
-        if complete:
-            answer = StoredResponse(response.status_code, _content_type(response), b"".join(chunks))
-            await db.run(store.complete, owner, key, answer)
-        else:
+        if not stored:
             await db.run(store.release, owner, key)
 
 
