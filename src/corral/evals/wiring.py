@@ -28,6 +28,8 @@ def eval_handler(settings: Settings) -> EvalRunHandler:
             services.evals,
             SigningKey.load_or_create(home),
             lambda model: model_facts(settings, model, home),
+            corpora=lambda model: settings.evals.contamination_corpora,
+            ngram=settings.evals.contamination_ngram,
         )
 
     return EvalRunHandler(deps)
