@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 from typing import Any
 
+from corral.evals.exposure import exposure
 from corral.evals.leaderboard import leaderboard
 from corral.jobs import Job
 from corral.jobs.model import Progress
@@ -87,3 +88,20 @@ def test_a_score_turns_stale_when_the_served_model_changes() -> None:
     rows = leaderboard(runs, DATASET, served({"a": "sha256:a", "b": "sha256:new"}))
 
     assert {r.model: r.standing for r in rows} == {"a": "current", "b": "stale", "c": "unknown"}
+
+
+def test_a_dataset_sent_to_partners_lists_each_provider_once_with_its_items() -> None:
+    runs = [run("gpt", 0.5, (0.4, 0.6)), run("gpt", 0.6, (0.5, 0.7)), run("local", 0.5, (0.4, 0.6))]
+    for job, backend in zip(runs, ("openai", "openai", "llama-cpp"), strict=True):
+        manifest = job.result["manifest"]["manifest"]  # type: ignore[index]
+        manifest["model"] |= {"backend": backend, "upstream": "gpt-4o-mini"}
+        manifest["items"] = [{"status": "pass"}] * 50 + [{"status": "error"}]
+
+    [sent] = exposure(runs, DATASET)
+
+    assert (sent["provider"], sent["upstream"], sent["runs"], sent["items"]) == (
+        "openai",
+        "gpt-4o-mini",
+        2,
+        100,
+    )

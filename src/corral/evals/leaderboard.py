@@ -35,12 +35,6 @@ class Row:
     tied_with: tuple[str, ...] = ()
 
 
-def dataset_of(job: Job) -> str | None:
-    """The SHA-256 of the dataset a finished run graded, from its signed manifest."""
-    manifest = _manifest(job)
-    return (manifest.get("dataset") or {}).get("sha256") if manifest else None
-
-
 def leaderboard(
     runs: Iterable[Job],
     dataset: str,
@@ -63,7 +57,7 @@ def _row(
     served_digest: Callable[[str], str | None],
     criterion: str | None,
 ) -> Row | None:
-    manifest = _manifest(job)
+    manifest = manifest_of(job)
     if manifest is None or (manifest.get("dataset") or {}).get("sha256") != dataset:
         return None
     scores: dict[str, Any] = manifest.get("scores") or {}
@@ -105,7 +99,8 @@ def _fields(row: Row) -> dict[str, Any]:
     return {name: getattr(row, name) for name in Row.__slots__}
 
 
-def _manifest(job: Job) -> dict[str, Any] | None:
+def manifest_of(job: Job) -> dict[str, Any] | None:
+    """The signed manifest of a finished run; None for a run that did not succeed."""
     if job.status != "succeeded" or not isinstance(job.result, dict):
         return None
     signed = job.result.get("manifest") or {}

@@ -24,7 +24,7 @@ from corral.errors import (
     NotFound,
     PermissionDenied,
 )
-from corral.evals import contamination, report
+from corral.evals import contamination, exposure, report
 from corral.evals.calls import ModelCaller, principal_of, sampling_params
 from corral.evals.graders import Grader, build
 from corral.evals.manifest import SigningKey, digest
@@ -120,6 +120,7 @@ class EvalRunHandler:
             "testing_criteria": params["testing_criteria"],
         }
         body = report.manifest_body(run, model, dataset, outputs, figures)
+        body["exposure"] = exposure.sent(body)  # the items this run sent to a third party
         return {**figures, "manifest": deps.signer.sign(body)}
 
 

@@ -253,6 +253,9 @@ class Leaderboard(BaseModel):
     """The dataset's SHA-256."""
     criterion: str | None
     data: list[LeaderboardRow]
+    exposure: list[dict[str, Any]]
+    """The third-party providers the dataset's items were sent to by the caller's finished
+    runs: provider, upstream model, items, runs, first and last (`corral.evals.exposure`)."""
 
 
 def _sample(sample: dict[str, Any] | None, model: str) -> dict[str, Any] | None:

@@ -28,6 +28,7 @@ from corral.api.evals.protocol import (
 from corral.errors import NotFound
 from corral.evals import leaderboard as ranking
 from corral.evals import service
+from corral.evals.exposure import exposure
 from corral.evals.manifest import SigningKey
 from corral.evals.runner import KIND
 from corral.jobs import Job
@@ -68,7 +69,12 @@ async def leaderboard(
         sha = (await services.files.get(owner, dataset)).sha256
     runs = await services.jobs.list_jobs(owner, kind=KIND, limit=_RUNS_SCANNED)
     rows = ranking.leaderboard(runs, sha, _served_digest(services), criterion)
-    return Leaderboard(dataset=sha, criterion=criterion, data=[LeaderboardRow.of(r) for r in rows])
+    return Leaderboard(
+        dataset=sha,
+        criterion=criterion,
+        data=[LeaderboardRow.of(r) for r in rows],
+        exposure=exposure(runs, sha),
+    )
 
 
 @router.post("", response_model=EvalObject)
