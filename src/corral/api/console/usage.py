@@ -1,0 +1,37 @@
+"""The usage page: month-to-date spend against budget, per model, and a daily chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from corral.api.console.render import PageRoute, page
+from corral.api.console.usage_view import CHART_HEIGHT, CHART_WIDTH, summarize
+from corral.api.console.web import VisitorDep
+from corral.api.deps import ServicesDep
+
+router = APIRouter(route_class=PageRoute)
+
+
+@router.get("/usage")
+async def usage_page(request: Request, visitor: VisitorDep, services: ServicesDep) -> Response:
+    """A tenant sees its own month; the operator sees every tenant's together."""
+    today = dt.datetime.now(dt.UTC).date()
+    first = today.replace(day=1)
+    tenant_id = None if visitor.is_admin else visitor.tenant_id
+    rows = await services.usage.daily_rows((first, today), tenant_id=tenant_id)
+    budget = None
+    if tenant_id is not None:
+        tenant = await services.directory.tenant(tenant_id)
+        budget = tenant.budget_micros if tenant is not None else None
+    return page(
+        request,
+        "usage.html",
+        summary=summarize(rows, first, today, budget),
+        month=first.strftime("%Y-%m"),
+        currency=services.usage.currency,
+        chart_width=CHART_WIDTH,
+        chart_height=CHART_HEIGHT,
+    )

@@ -1,0 +1,233 @@
+"""The console in a real browser: sign in, chat with the embedded model and watch the tokens
+arrive, stop a stream, XSS payloads rendered inert, a cross-site form refused, another
+tenant's conversation unreachable, a key created and revoked; screenshots at desktop and
+phone width."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.console.browser import PHONE, chromium, screenshot
+from tests.console.server import ECHO, Console
+from tests.support import MODEL, free_port
+
+XSS = [
+    "<script>window.__xss = 'script'</script>",
+    "<img src=x onerror=\"window.__xss='img'\">",
+    "[click](javascript:window.__xss='link') <a href=\"javascript:window.__xss='a'\">a</a>",
+    "**bold** <svg onload=\"window.__xss='svg'\"></svg>",
+]
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("console-screenshots")
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    with chromium() as driver:
+        yield driver
+
+
+def sign_in(driver: WebDriver, console: Console, key: str) -> None:
+    driver.get(console.url + "/sign-in")
+    field = driver.find_element(By.ID, "key")
+    field.send_keys(key)
+    field.submit()
+    WebDriverWait(driver, 10).until(lambda d: "/sign-in" not in d.current_url)
+
+
+def start_conversation(driver: WebDriver, console: Console, model: str) -> str:
+    driver.get(console.url + "/chat")
+    Select(driver.find_element(By.ID, "new-model")).select_by_value(model)
+    driver.find_element(By.CSS_SELECTOR, "form[action$='/chat/new'] button").click()
+    WebDriverWait(driver, 10).until(lambda d: "/chat/conv_" in d.current_url)
+    return str(driver.current_url)
+
+
+def send(driver: WebDriver, text: str) -> None:
+    box = driver.find_element(By.ID, "content")
+    box.send_keys(text)
+    driver.find_element(By.ID, "send").click()
+
+
+def status(driver: WebDriver) -> str:
+    return str(driver.find_element(By.ID, "status").text)
+
+
+def last_answer(driver: WebDriver) -> str:
+    answers = driver.find_elements(By.CSS_SELECTOR, "#messages .msg.assistant .content")
+    return str(answers[-1].text) if answers else ""
+
+
+def test_sign_in_and_chat_with_the_embedded_model_token_by_token(
+    console: Console, browser: WebDriver, shots: Path
+) -> None:
+    sign_in(browser, console, console.tenants["acme"].key)
+    start_conversation(browser, console, MODEL)
+    info = browser.find_element(By.ID, "model-info").text
+    send(browser, "Write two sentences about the sea.")
+
+    seen: list[int] = []  # the answer's length as the page shows it, while it streams
+    deadline = time.monotonic() + 60
+    while status(browser) == "Generating…" and time.monotonic() < deadline:
+        length = len(last_answer(browser))
+        if length and (not seen or seen[-1] != length):
+            seen.append(length)
+        time.sleep(0.01)
+
+    assert "Tier open" in info and "per million tokens" in info
+    assert status(browser) == "Done."
+    assert len(seen) >= 3, f"the answer did not arrive in pieces: {seen}"
+    assert browser.execute_script(
+        "return performance.getEntriesByName('corral-first-token').length"
+    )
+    screenshot(browser, shots, "chat-desktop")
+    browser.set_window_size(*PHONE)
+    browser.refresh()
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    screenshot(browser, shots, "chat-phone")
+
+
+def test_the_stop_button_ends_the_stream_and_keeps_what_came(
+    console: Console, browser: WebDriver
+) -> None:
+    sign_in(browser, console, console.tenants["acme"].key)
+    start_conversation(browser, console, MODEL)
+    send(browser, "Tell me a very long story about a lighthouse keeper.")
+    WebDriverWait(browser, 30).until(lambda d: len(last_answer(d)) > 10)
+    browser.find_element(By.ID, "stop").click()
+    WebDriverWait(browser, 10).until(lambda d: status(d) == "Stopped.")
+    partial = last_answer(browser)
+
+    time.sleep(0.5)  # the server keeps the answer once the stream is closed
+    browser.refresh()
+    kept = browser.find_elements(By.CSS_SELECTOR, "#messages .msg.assistant")
+    assert kept and "(stopped)" in kept[-1].text
+    assert kept[-1].find_element(By.CLASS_NAME, "content").text.startswith(partial[:10])
+
+
+def _assert_inert(driver: WebDriver) -> None:
+    try:
+        alert = driver.switch_to.alert
+    except NoAlertPresentException:
+        alert = None
+    assert alert is None
+    assert driver.execute_script("return window.__xss === undefined")
+    messages = driver.find_element(By.ID, "messages")
+    for tag in ("script", "img", "svg", "a"):
+        assert not messages.find_elements(By.TAG_NAME, tag), f"a <{tag}> element was made"
+
+
+def test_model_output_and_user_input_are_rendered_as_text(
+    console: Console, browser: WebDriver
+) -> None:
+    sign_in(browser, console, console.tenants["acme"].key)
+    start_conversation(browser, console, ECHO)  # the echo model answers with the message
+    for payload in XSS:
+        send(browser, payload)
+        WebDriverWait(browser, 10).until(lambda d: status(d) == "Done.")
+    _assert_inert(browser)
+    assert "<script>" in last_answer(browser) or "<svg" in last_answer(browser)
+
+    browser.refresh()  # the kept conversation, rendered by the server this time
+    _assert_inert(browser)
+    texts = browser.find_element(By.ID, "messages").text
+    assert "<img src=x onerror=" in texts and "javascript:" in texts
+
+
+class _Attacker(http.server.BaseHTTPRequestHandler):
+    target = ""
+
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        page = (
+            f'<form id="f" method="post" action="{self.target}/keys">'
+            '<input name="name" value="forged"></form>'
+            "<script>document.getElementById('f').submit()</script>"
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_cross_site_form_post_is_refused(console: Console, browser: WebDriver) -> None:
+    sign_in(browser, console, console.tenants["globex"].key)
+    browser.get(console.url + "/keys")
+    before = len(browser.find_elements(By.CSS_SELECTOR, "tbody tr"))
+    _Attacker.target = console.url
+    attacker = http.server.HTTPServer(("127.0.0.1", free_port()), _Attacker)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://localhost:{attacker.server_port}/")
+        WebDriverWait(browser, 10).until(lambda d: "/console/" in d.current_url)
+        refused = browser.find_element(By.TAG_NAME, "main").text
+    finally:
+        attacker.shutdown()
+
+    browser.get(console.url + "/keys")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "tbody tr")) == before
+    assert "forged" not in browser.find_element(By.TAG_NAME, "tbody").text
+    assert "refused" in refused.lower() or "Sign in" in refused
+
+
+def test_another_tenants_conversation_url_is_not_found(
+    console: Console, browser: WebDriver
+) -> None:
+    sign_in(browser, console, console.tenants["acme"].key)
+    url = start_conversation(browser, console, ECHO)
+    send(browser, "acme only")
+    WebDriverWait(browser, 10).until(lambda d: status(d) == "Done.")
+    browser.delete_all_cookies()
+
+    sign_in(browser, console, console.tenants["globex"].key)
+    browser.get(url)
+
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+    assert "acme only" not in browser.page_source
+
+
+def test_create_a_key_see_it_once_and_revoke_it(
+    console: Console, browser: WebDriver, shots: Path
+) -> None:
+    sign_in(browser, console, console.tenants["globex"].key)
+    browser.get(console.url + "/keys")
+    browser.find_element(By.ID, "key-name").send_keys("browser-made")
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/keys'] button").click()
+    new_key = browser.find_element(By.ID, "new-key").get_attribute("value") or ""
+    key_id = "key_" + new_key.split("_")[1]
+    screenshot(browser, shots, "keys-desktop")
+
+    browser.get(console.url + "/keys")
+    assert new_key not in browser.page_source
+    browser.find_element(By.CSS_SELECTOR, f"button[aria-label='Revoke {key_id}']").click()
+    row = browser.find_element(By.XPATH, f"//tr[td[contains(., '{key_id}')]]")
+    assert "revoked" in row.text
+
+
+def test_usage_page_at_desktop_and_phone_width(
+    console: Console, browser: WebDriver, shots: Path
+) -> None:
+    sign_in(browser, console, console.tenants["acme"].key)
+    browser.get(console.url + "/usage")
+    assert browser.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
+    assert browser.find_element(By.ID, "per-model").text.count("\n") >= 2
+    screenshot(browser, shots, "usage-desktop")
+    browser.set_window_size(*PHONE)
+    browser.refresh()
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    screenshot(browser, shots, "usage-phone")
