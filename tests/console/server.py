@@ -78,9 +78,10 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def signed_in(console: Console, key: str) -> httpx.Client:
+@contextmanager
+def signed_in(console: Console, key: str) -> Iterator[httpx.Client]:
     """An HTTP client holding a console session (as a browser would, cookie and all)."""
-    client = httpx.Client(base_url=console.base_url, timeout=60)
-    response = client.post("/console/sign-in", data={"key": key})
-    assert response.status_code == 303, response.text
-    return client
+    with httpx.Client(base_url=console.base_url, timeout=60) as client:
+        response = client.post("/console/sign-in", data={"key": key})
+        assert response.status_code == 303, response.text
+        yield client

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
-
 from corral.api.console.sessions import SessionStore
 from corral.settings import ConsoleConfig
 from corral.storage import Database
@@ -26,9 +24,9 @@ def db(tmp_path: Path) -> Iterator[Database]:
 def _age(db: Database, **moved: dt.timedelta) -> None:
     """Move the session's times into the past, as if that much time had gone by."""
     with db.write() as session:
-        for column, delta in moved.items():
-            field = getattr(ConsoleSession, column)
-            session.execute(update(ConsoleSession).values({field: field - delta}))
+        for row in session.query(ConsoleSession):
+            for column, delta in moved.items():
+                setattr(row, column, getattr(row, column) - delta)
 
 
 CONFIG = ConsoleConfig(idle_timeout_s=60, absolute_timeout_s=3600)
