@@ -6,6 +6,7 @@ phone width."""
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +32,10 @@ XSS = [
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("console-screenshots")
+    """Where screenshots go: pytest's temporary folder, or `CORRAL_CONSOLE_SHOTS` (the
+    README's pictures are made with it set to bench/results/console)."""
+    chosen = os.environ.get("CORRAL_CONSOLE_SHOTS")
+    return Path(chosen) if chosen else tmp_path_factory.mktemp("console-screenshots")
 
 
 @pytest.fixture
@@ -150,7 +154,7 @@ def test_model_output_and_user_input_are_rendered_as_text(
 class _Attacker(http.server.BaseHTTPRequestHandler):
     target = ""
 
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_GET(self) -> None:
         page = (
             f'<form id="f" method="post" action="{self.target}/keys">'
             '<input name="name" value="forged"></form>'
@@ -170,19 +174,24 @@ def test_a_cross_site_form_post_is_refused(console: Console, browser: WebDriver)
     browser.get(console.url + "/keys")
     before = len(browser.find_elements(By.CSS_SELECTOR, "tbody tr"))
     _Attacker.target = console.url
-    attacker = http.server.HTTPServer(("127.0.0.1", free_port()), _Attacker)
+    # Threaded: the browser's spare connections must not hold up the attacker's shutdown.
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Attacker)
+    attacker.daemon_threads = True
     threading.Thread(target=attacker.serve_forever, daemon=True).start()
     try:
-        browser.get(f"http://localhost:{attacker.server_port}/")
+        # Another port of the same host: the same site, so SameSite=Strict still sends the
+        # cookie, and only the console's own checks (Origin, CSRF token) stand in the way.
+        browser.get(f"http://127.0.0.1:{attacker.server_port}/")
         WebDriverWait(browser, 10).until(lambda d: "/console/" in d.current_url)
         refused = browser.find_element(By.TAG_NAME, "main").text
     finally:
         attacker.shutdown()
+        attacker.server_close()
 
     browser.get(console.url + "/keys")
     assert len(browser.find_elements(By.CSS_SELECTOR, "tbody tr")) == before
     assert "forged" not in browser.find_element(By.TAG_NAME, "tbody").text
-    assert "refused" in refused.lower() or "Sign in" in refused
+    assert "came from another site's page and was refused" in refused
 
 
 def test_another_tenants_conversation_url_is_not_found(

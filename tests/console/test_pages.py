@@ -4,6 +4,7 @@ tenant cannot reach another's conversation, keys are shown once and revoked."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import orjson
@@ -20,7 +21,7 @@ def _new_conversation(client: httpx.Client, model: str = ECHO, system: str = "")
     return str(response.headers["location"])
 
 
-def _send(client: httpx.Client, path: str, content: str) -> list[dict[str, object]]:
+def _send(client: httpx.Client, path: str, content: str) -> list[dict[str, Any]]:
     csrf = csrf_of(client.get(path).text)
     chunks = []
     with client.stream(
@@ -44,9 +45,7 @@ def test_a_turn_streams_the_apis_frames_and_is_kept_with_its_cost(console: Conso
         page = client.get(path).text
         export = client.get(path + "/export").json()
 
-    text = "".join(
-        c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]  # type: ignore[index]
-    )
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == "hello there console "
     assert [m["role"] for m in export["messages"]] == ["user", "assistant"]
     assert export["messages"][1]["content"] == "hello there console "

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from corral.api.console.sessions import SessionStore
 from corral.settings import ConsoleConfig
 from corral.storage import Database

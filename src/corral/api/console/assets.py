@@ -19,7 +19,7 @@ _FILES = {
     for path in sorted((HERE / "static").iterdir())
     if path.suffix in _TYPES
 }
-_ETAGS = {name: '"' + hashlib.sha256(body).hexdigest()[:32] + '"' for name, (body, _) in _FILES.items()}
+_ETAGS = {name: f'"{hashlib.sha256(body).hexdigest()[:32]}"' for name, (body, _) in _FILES.items()}
 
 
 @router.get("/static/{name}")

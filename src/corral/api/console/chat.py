@@ -45,7 +45,7 @@ async def chat_home(
     return page(
         request,
         "chat.html",
-        conversations=await stores.conversations.list(visitor.tenant_id),
+        conversations=await stores.conversations.recent(visitor.tenant_id),
         models=await model_choices(services, visitor),
         currency=services.usage.currency,
         conversation=None,
@@ -75,7 +75,7 @@ async def conversation_page(
     return page(
         request,
         "chat.html",
-        conversations=await stores.conversations.list(visitor.tenant_id),
+        conversations=await stores.conversations.recent(visitor.tenant_id),
         models=await model_choices(services, visitor),
         currency=services.usage.currency,
         conversation=conversation,

@@ -120,4 +120,4 @@ async def start_turn(
     # A route's name has no one price; the conversation's cost then counts only named models.
     entry = next((e for e in services.gateway.catalog.entries() if e.id == request.model), None)
     prices = await services.gateway.prices(entry) if entry is not None else (0, 0)
-    return recorded(result, conversations, where, request.model, prices)  # type: ignore[arg-type]
+    return recorded(result, conversations, where, request.model, prices)

@@ -68,7 +68,7 @@ class Conversations:
             session.add(row)
         return _of(row)
 
-    async def list(self, tenant_id: str) -> list[Conversation]:
+    async def recent(self, tenant_id: str) -> list[Conversation]:
         return await self._db.run(self._list, tenant_id)
 
     def _list(self, tenant_id: str) -> list[Conversation]:

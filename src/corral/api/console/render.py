@@ -46,9 +46,7 @@ class SignInRequired(Exception):
     """No live session: the browser goes to the sign-in page."""
 
 
-def page(
-    request: Request, template: str, status_code: int = 200, **context: Any
-) -> HTMLResponse:
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     session = getattr(request.state, "console", None)
     html = _env.get_template(template).render(
         prefix=PREFIX, session=session, path=request.url.path, **context
