@@ -97,3 +97,16 @@ def test_revoking_the_key_ends_its_sessions_within_a_second(console: Console) ->
                 time.sleep(0.05)
 
     assert page.status_code == 303 and page.headers["location"] == "/console/sign-in"
+
+
+def test_the_cookie_is_secure_when_the_console_is_reached_over_https(console: Console) -> None:
+    # A TLS-terminating proxy on loopback says so in X-Forwarded-Proto (trusted by uvicorn).
+    with httpx.Client(base_url=console.base_url) as client:
+        response = client.post(
+            "/console/sign-in",
+            data={"key": console.tenants["acme"].key},
+            headers={"X-Forwarded-Proto": "https"},
+        )
+
+    assert response.status_code == 303
+    assert "Secure" in response.headers["set-cookie"]
