@@ -127,3 +127,12 @@ def test_usage_page_shows_the_months_spend_against_the_budget(console: Console) 
     assert re.search(r'id="budget">5\.000000<', page)
     assert re.search(r'id="spent">0\.0000[1-9]\d<', page)  # a few tokens at 2 and 4 per million
     assert "<td>echo</td>" in page and "<svg" in page and 'class="bar"' in page
+
+
+def test_a_conversation_needs_a_model_the_key_may_see(console: Console) -> None:
+    with signed_in(console, console.tenants["acme"].key) as client:
+        csrf = csrf_of(client.get("/console/chat").text)
+        response = client.post("/console/chat/new", data={"csrf": csrf, "model": "nope"})
+
+    assert response.status_code == 404
+    assert "The model &#39;nope&#39; does not exist" in response.text

@@ -53,10 +53,13 @@ async def chat_home(
 
 
 @router.post("/chat/new")
-async def new_conversation(visitor: VisitorDep, form: FormDep, stores: StoresDep) -> Response:
+async def new_conversation(
+    visitor: VisitorDep, form: FormDep, services: ServicesDep, stores: StoresDep
+) -> Response:
     model = form.get("model", "").strip()
     if not model:
         raise InvalidRequest("Pick a model for the conversation.", param="model")
+    await services.gateway.visible_model(visitor.principal, model)  # the API's 404 if not
     system = form.get("system_prompt", "").strip()[:4000]
     conversation = await stores.conversations.create(visitor.tenant_id, model, system)
     return redirect(f"/chat/{conversation.id}")
