@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -82,7 +83,8 @@ def _fill(services: Services, rows: int) -> str:
     first = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     span = max(1.0, (today - first).total_seconds())
     rng = random.Random(7)
-    ledger, daily = [], {}
+    ledger: list[dict[str, Any]] = []
+    daily: dict[tuple[Any, ...], list[int]] = {}
     for i in range(rows):
         model, tier, pin, pout = MODELS[i % len(MODELS)]
         key_id = key_ids[i % 3]
