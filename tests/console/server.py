@@ -36,6 +36,7 @@ class Tenant:
 class Console:
     base_url: str
     tenants: dict[str, Tenant]
+    home: Path
 
     @property
     def url(self) -> str:
@@ -56,7 +57,7 @@ def running_console(home: Path, embedded: bool = True, **settings: Any) -> Itera
     catalog = Catalog([*entries, echo], {})
     services = build_services(loaded, SecretStr(ADMIN_KEY), catalog=catalog)
     with serving(create_app(services), lifespan="on") as base_url:
-        console = Console(base_url, {})
+        console = Console(base_url, {}, home)
         with console.admin() as admin:
             for name in ("acme", "globex"):
                 console.tenants[name] = _tenant(admin, name)

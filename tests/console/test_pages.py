@@ -3,13 +3,17 @@ tenant cannot reach another's conversation, keys are shown once and revoked."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import subprocess
+import sys
 from typing import Any
 
 import httpx
 import orjson
 
 from tests.console.server import ECHO, Console, csrf_of, signed_in
+from tests.support import corral_env
 
 
 def _new_conversation(client: httpx.Client, model: str = ECHO, system: str = "") -> str:
@@ -127,6 +131,39 @@ def test_usage_page_shows_the_months_spend_against_the_budget(console: Console) 
     assert re.search(r'id="budget">5\.000000<', page)
     assert re.search(r'id="spent">0\.0000[1-9]\d<', page)  # a few tokens at 2 and 4 per million
     assert "<td>echo</td>" in page and "<svg" in page and 'class="bar"' in page
+
+
+def test_the_invoice_csv_is_the_one_corral_invoice_prints(console: Console) -> None:
+    month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    with signed_in(console, console.tenants["acme"].key) as client:
+        _send(client, _new_conversation(client), "bill me for these words")
+        download = client.get(f"/console/usage/invoice.csv?month={month}")
+        bad = client.get("/console/usage/invoice.csv?month=last-year")
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "corral",
+            "invoice",
+            "--tenant",
+            "acme",
+            "--month",
+            month,
+            "--format",
+            "csv",
+        ],
+        env=corral_env(console.home),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/csv")
+    assert "attachment" in download.headers["content-disposition"]
+    assert download.text == cli.stdout
+    assert download.text.splitlines()[1].startswith("echo,open,")
+    assert bad.status_code == 400 and "YYYY-MM" in bad.text
 
 
 def test_a_conversation_needs_a_model_the_key_may_see(console: Console) -> None:

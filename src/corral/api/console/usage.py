@@ -1,4 +1,5 @@
-"""The usage page: month-to-date spend against budget, per model, and a daily chart."""
+"""The usage page: month-to-date spend against budget, per model, a daily chart, and the
+month's invoice as CSV."""
 
 from __future__ import annotations
 
@@ -34,4 +35,17 @@ async def usage_page(request: Request, visitor: VisitorDep, services: ServicesDe
         currency=services.usage.currency,
         chart_width=CHART_WIDTH,
         chart_height=CHART_HEIGHT,
+    )
+
+
+@router.get("/usage/invoice.csv")
+async def invoice_csv(visitor: VisitorDep, services: ServicesDep, month: str) -> Response:
+    """The tenant's invoice for `month` (YYYY-MM), the same CSV as `corral invoice`."""
+    tenant = await services.directory.tenant(visitor.tenant_id)
+    name = tenant.name if tenant is not None else visitor.tenant_id
+    bill = await services.usage.monthly_invoice(visitor.tenant_id, name, month)
+    return Response(
+        bill.as_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="invoice-{name}-{month}.csv"'},
     )
