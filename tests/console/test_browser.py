@@ -6,12 +6,15 @@ phone width."""
 from __future__ import annotations
 
 import http.server
+import json
 import os
+import statistics
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -36,7 +39,10 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where screenshots go: pytest's temporary folder, or `CORRAL_CONSOLE_SHOTS` (the
     README's pictures are made with it set to bench/results/console)."""
     chosen = os.environ.get("CORRAL_CONSOLE_SHOTS")
-    return Path(chosen) if chosen else tmp_path_factory.mktemp("console-screenshots")
+    if not chosen:
+        return tmp_path_factory.mktemp("console-screenshots")
+    Path(chosen).mkdir(parents=True, exist_ok=True)
+    return Path(chosen)
 
 
 @pytest.fixture
@@ -279,3 +285,41 @@ def test_keyboard_only_sign_in_and_send(console: Console, browser: WebDriver) ->
     WebDriverWait(browser, 10).until(lambda d: status(d) == "Done." and last_answer(d))
 
     assert last_answer(browser).strip() == "sent from the keyboard"
+
+
+def _api_first_token_ms(console: Console, key: str, text: str) -> float:
+    """The API's own time to its first token for the same request (httpx on loopback)."""
+    body = {"model": ECHO, "messages": [{"role": "user", "content": text}], "stream": True}
+    with httpx.Client(base_url=console.base_url, timeout=30) as client:
+        start = time.perf_counter()
+        with client.stream(
+            "POST", "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+        ) as response:
+            for line in response.iter_lines():
+                if '"content":"' in line and '"content":""' not in line:
+                    return (time.perf_counter() - start) * 1000
+    raise AssertionError("the API streamed no token")
+
+
+def test_first_token_shows_soon_after_the_apis_first_token(
+    console: Console, browser: WebDriver, shots: Path
+) -> None:
+    key = console.tenants["globex"].key
+    sign_in(browser, console, key)
+    start_conversation(browser, console, ECHO)
+    browser_ms, api_ms = [], []
+    for turn in range(5):
+        send_and_wait(browser, f"first token please {turn}")
+        browser_ms.append(
+            browser.execute_script(
+                "return performance.measure('t', 'corral-send', 'corral-first-token').duration"
+            )
+        )
+        api_ms.append(_api_first_token_ms(console, key, f"first token please {turn}"))
+    extra = statistics.median(browser_ms) - statistics.median(api_ms)
+    (shots / "first_token.json").write_text(
+        json.dumps({"browser_ms": browser_ms, "api_ms": api_ms, "median_extra_ms": extra})
+    )
+
+    # Target 100 ms; the bound here leaves room for a loaded CI machine.
+    assert extra <= 250, f"the page showed the first token {extra:.0f} ms after the API"

@@ -69,6 +69,8 @@ function setupComposer(form) {
     event.preventDefault();
     const text = input.value;
     if (!text.trim() || controller) return;
+    performance.clearMarks();
+    performance.mark("corral-send");
     addMessage(list, "user").textContent = text;
     const answer = addMessage(list, "assistant");
     input.value = "";
