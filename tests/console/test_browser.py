@@ -23,7 +23,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.console.browser import PHONE, chromium, screenshot
-from tests.console.server import ECHO, Console
+from tests.console.server import ECHO, Console, running_console
 from tests.support import MODEL, free_port
 
 XSS = [
@@ -323,3 +323,19 @@ def test_first_token_shows_soon_after_the_apis_first_token(
 
     # Target 100 ms; the bound here leaves room for a loaded CI machine.
     assert extra <= 250, f"the page showed the first token {extra:.0f} ms after the API"
+
+
+def test_an_idle_session_ends_and_the_browser_is_sent_to_sign_in(
+    tmp_path: Path, browser: WebDriver
+) -> None:
+    idle_s = 10  # the shortest idle timeout the settings accept
+    with running_console(tmp_path, embedded=False, console={"idle_timeout_s": idle_s}) as short:
+        sign_in(browser, short, short.tenants["acme"].key)
+        browser.get(short.url + "/keys")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "API keys"
+
+        time.sleep(idle_s + 1)
+        browser.get(short.url + "/keys")
+
+        assert browser.current_url.endswith("/console/sign-in")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in"
