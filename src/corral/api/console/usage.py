@@ -12,6 +12,7 @@ from corral.api.console.render import PageRoute, page
 from corral.api.console.usage_view import CHART_HEIGHT, CHART_WIDTH, summarize
 from corral.api.console.web import VisitorDep
 from corral.api.deps import ServicesDep
+from corral.metering.usage import month_range
 
 router = APIRouter(route_class=PageRoute)
 
@@ -27,10 +28,12 @@ async def usage_page(request: Request, visitor: VisitorDep, services: ServicesDe
     if tenant_id is not None:
         tenant = await services.directory.tenant(tenant_id)
         budget = tenant.budget_micros if tenant is not None else None
+    # The chart spans the whole month: the days still to come are its empty right-hand side.
+    _, last = month_range(first.strftime("%Y-%m"))
     return page(
         request,
         "usage.html",
-        summary=summarize(rows, first, today, budget),
+        summary=summarize(rows, first, last, budget),
         month=first.strftime("%Y-%m"),
         currency=services.usage.currency,
         chart_width=CHART_WIDTH,
