@@ -53,6 +53,9 @@ services:
 	@# The scale-out test balances two corral instances with nginx (Debian's package).
 	@command -v nginx >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light >/dev/null \
 		|| (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light >/dev/null)
+	@# The console's browser tests (tests/console) drive Debian's Chromium through its chromedriver.
+	@command -v chromedriver >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null \
+		|| (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null)
 
 test: setup services
 	$(BIN)/ruff check src tests bench scripts
@@ -69,6 +72,7 @@ bench: setup services wrk
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/finetune.py
+	$(BIN)/python bench/console.py
 
 # bench/gateway.py loads the gateways with wrk (Debian's package).
 wrk:

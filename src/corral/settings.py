@@ -295,6 +295,17 @@ class ServerConfig(BaseModel):
         return path
 
 
+class ConsoleConfig(BaseModel):
+    """The web console's sessions (`api.console`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    idle_timeout_s: int = Field(default=30 * 60, ge=10, le=7 * 24 * 3600)
+    """A session unused this long ends."""
+    absolute_timeout_s: int = Field(default=12 * 3600, ge=10, le=30 * 24 * 3600)
+    """A session ends this long after sign-in, however busy."""
+
+
 class Settings(BaseSettings):
     """Effective configuration. Environment variables (`CORRAL_...`) override the file."""
 
@@ -323,6 +334,7 @@ class Settings(BaseSettings):
     task_inputs: TaskInputLimits = TaskInputLimits()
     files: FilesConfig = FilesConfig()
     evals: EvalsConfig = EvalsConfig()
+    console: ConsoleConfig = ConsoleConfig()
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []

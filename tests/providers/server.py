@@ -18,9 +18,8 @@ def serving(app: Any, **options: Any) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 until the block ends; yields its base URL. `options` go to
     uvicorn (`ssl_certfile` and `ssl_keyfile` serve https, as `https://localhost:<port>`)."""
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, lifespan="off", **options
-    )
+    options = {"lifespan": "off", **options}  # an app with start-up work passes "on"
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -98,8 +98,9 @@ class Accounts:
     async def list_keys(self, tenant_ref: str | None = None) -> list[KeyView]:
         return await self._work.read(self.admin.list_keys, tenant_ref)
 
-    async def revoke_key(self, key_id: str) -> KeyView:
-        return await self._work.write(self.admin.revoke_key, key_id)
+    async def revoke_key(self, key_id: str, *, tenant_id: str | None = None) -> KeyView:
+        """With `tenant_id`, only one of that tenant's own keys (anything else is not found)."""
+        return await self._work.write(self.admin.revoke_key, key_id, tenant_id=tenant_id)
 
 
 class Access:

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 
 from corral import __version__
-from corral.api import docs, errors, openapi
+from corral.api import console, docs, errors, openapi
 from corral.api.access.router import router as access_router
 from corral.api.admin.router import router as admin_router
 from corral.api.audit.router import router as audit_router
@@ -160,6 +160,7 @@ def create_app(services: Services) -> ASGIApp:
         api.include_router(router)
     inference = (chat_router, completions_router, embeddings_router, responses_router, tasks_router)
     openapi.install(api, routers, inference)
+    console.install(api, services)
     hot = HotRoutes(api, post_routes((chat_router, completions_router, embeddings_router)))
     limited = BodySizeLimitMiddleware(
         hot, max_bytes=services.settings.server.max_body_bytes, exempt=(UPLOAD_PATH,)

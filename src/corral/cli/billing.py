@@ -6,9 +6,7 @@ configured currency. Price overrides replace a model's configured prices on ever
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Annotated
 
 import typer
@@ -33,16 +31,6 @@ from corral.money import format_micros
 
 prices = typer.Typer(help="Override models' prices at run time.", no_args_is_help=True)
 FORMATS = ("table", "json", "csv")
-INVOICE_COLUMNS = (
-    "model",
-    "tier",
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "input_price_per_million",
-    "output_price_per_million",
-    "amount",
-)
 
 
 def usage(
@@ -82,11 +70,7 @@ def invoice(
     if output == "json":
         print_json(bill.as_json())
     elif output == "csv":
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(INVOICE_COLUMNS)
-        writer.writerows([*_invoice_rows(bill), _total_row(bill)])
-        typer.echo(text.getvalue(), nl=False)
+        typer.echo(bill.as_csv(), nl=False)
     else:
         _print_invoice(bill)
 
@@ -146,39 +130,14 @@ def _print_usage(report: UsageReport) -> None:
     Console().print(table)
 
 
-def _invoice_rows(bill: Invoice) -> list[list[str]]:
-    return [
-        [
-            line.model,
-            line.tier,
-            str(line.requests),
-            str(line.input_tokens),
-            str(line.output_tokens),
-            format_micros(line.input_price_micros),
-            format_micros(line.output_price_micros),
-            format_micros(line.amount_micros),
-        ]
-        for line in bill.lines
-    ]
-
-
-def _total_row(bill: Invoice) -> list[str]:
-    sums = (
-        sum(line.requests for line in bill.lines),
-        sum(line.input_tokens for line in bill.lines),
-        sum(line.output_tokens for line in bill.lines),
-    )
-    return ["total", "", *map(str, sums), "", "", format_micros(bill.total_micros)]
-
-
 def _print_invoice(bill: Invoice) -> None:
     title = f"Invoice: {bill.tenant}, {bill.month} ({bill.currency}; prices per million tokens)"
     numbers = ("requests", "input", "output", "in/1M", "out/1M", "amount")
     table = make_table("model", "tier", *(_number(name) for name in numbers), title=title)
-    for row in _invoice_rows(bill):
+    for row in bill.rows():
         table.add_row(*row)
     table.add_section()
-    table.add_row(*_total_row(bill))
+    table.add_row(*bill.total_row())
     Console().print(table)
 
 

@@ -7,7 +7,9 @@ ledger's exactly, and a month's report reads at most days x models x keys rows.
 from __future__ import annotations
 
 import calendar
+import csv
 import datetime as dt
+import io
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
@@ -43,6 +45,19 @@ class InvoiceLine:
     amount_micros: int
 
 
+INVOICE_COLUMNS = (
+    "model",
+    "tier",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "input_price_per_million",
+    "output_price_per_million",
+    "amount",
+)
+"""The columns of an invoice as CSV (`corral invoice --format csv`, the console's download)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Invoice:
     tenant: str
@@ -74,6 +89,37 @@ class Invoice:
             ],
             "total": format_micros(self.total_micros),
         }
+
+    def rows(self) -> list[list[str]]:
+        """A line per model, tier and price, as the CSV and the CLI's table show it."""
+        return [
+            [
+                line.model,
+                line.tier,
+                str(line.requests),
+                str(line.input_tokens),
+                str(line.output_tokens),
+                format_micros(line.input_price_micros),
+                format_micros(line.output_price_micros),
+                format_micros(line.amount_micros),
+            ]
+            for line in self.lines
+        ]
+
+    def total_row(self) -> list[str]:
+        sums = (
+            sum(line.requests for line in self.lines),
+            sum(line.input_tokens for line in self.lines),
+            sum(line.output_tokens for line in self.lines),
+        )
+        return ["total", "", *map(str, sums), "", "", format_micros(self.total_micros)]
+
+    def as_csv(self) -> str:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(INVOICE_COLUMNS)
+        writer.writerows([*self.rows(), self.total_row()])
+        return text.getvalue()
 
 
 def month_range(month: str) -> tuple[dt.date, dt.date]:

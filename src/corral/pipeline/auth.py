@@ -8,6 +8,7 @@ Keys are never echoed in errors or logs; only key ids (`key_...`) are.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Literal
@@ -49,6 +50,11 @@ class Authenticator:
         self._directory = directory
         self._hasher = hasher
 
+    def admin_fingerprint(self) -> str:
+        """Names the admin key in force without revealing it: a session signed in with an
+        earlier admin key (the operator changed it) no longer matches."""
+        return "admin_" + hashlib.sha256(self._admin_key).hexdigest()[:12]
+
     def is_admin(self, authorization: str | None) -> bool:
         """Whether the header carries the admin key (no error either way: for routes that
         answer everyone, and the operator with more)."""
@@ -66,18 +72,32 @@ class Authenticator:
         record = await self._directory.key(prefix) if prefix else None
         if record is None or not self._hasher.matches(token, record.secret_hash):
             raise AuthenticationFailed(_INVALID[0], code=_INVALID[1])
-        if record.revoked:
-            raise AuthenticationFailed(
-                f"API key {record.id} has been revoked. Ask the operator for a new one.",
-                code="api_key_revoked",
-            )
-        if record.expires_at is not None and record.expires_at <= dt.datetime.now(dt.UTC):
-            raise AuthenticationFailed(
-                f"API key {record.id} expired at {record.expires_at.isoformat()}. "
-                "Ask the operator for a new one.",
-                code="api_key_expired",
-            )
-        return Principal(kind="tenant", key_id=record.id, tenant_id=record.tenant_id, key=record)
+        return _usable(record)
+
+    async def principal_for_key(self, key_id: str) -> Principal:
+        """The tenant behind a key already proven once (the console's session keeps the key's
+        id, never the key): the same revocation and expiry checks as `authenticate`, so a key
+        revoked anywhere ends its sessions as soon as the directory sees the change."""
+        prefix = key_id.removeprefix("key_")
+        record = await self._directory.key(prefix) if prefix != key_id else None
+        if record is None or record.id != key_id:
+            raise AuthenticationFailed(_INVALID[0], code=_INVALID[1])
+        return _usable(record)
+
+
+def _usable(record: KeyRecord) -> Principal:
+    if record.revoked:
+        raise AuthenticationFailed(
+            f"API key {record.id} has been revoked. Ask the operator for a new one.",
+            code="api_key_revoked",
+        )
+    if record.expires_at is not None and record.expires_at <= dt.datetime.now(dt.UTC):
+        raise AuthenticationFailed(
+            f"API key {record.id} expired at {record.expires_at.isoformat()}. "
+            "Ask the operator for a new one.",
+            code="api_key_expired",
+        )
+    return Principal(kind="tenant", key_id=record.id, tenant_id=record.tenant_id, key=record)
 
 
 def _bearer_token(authorization: str | None) -> str:

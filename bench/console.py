@@ -1,0 +1,222 @@
+"""Benchmark: the console's pages, server time per page with 10,000 ledger rows for the tenant.
+
+Target (issue 23): every console page answers in <= 20 ms median with 10k usage rows for the
+tenant on SQLite; the console ships <= 150 KB of JS + CSS uncompressed.
+
+Method. A fresh CORRAL_HOME (SQLite) gets one tenant with a budget and a key. `--rows` ledger
+rows (default 10,000) for this month, over 4 models and 3 keys, are written to `usage_records`
+and rolled up into `usage_daily` as corral's settlement does (one row per day, model, key and
+price). The tenant also gets 20 conversations of 10 turns. The app `corral serve` runs
+(`create_app(build_services(...))`, with an echo model instead of the embedded one, which no
+page here calls) is served by uvicorn on loopback; a session is opened by signing in. Each page
+is fetched once to warm up, then `--runs` times; the figure is the time from sending the request
+to the last byte of the answer, measured by the client on loopback: an upper bound of the
+server's own time.
+
+Run: `.venv/bin/python bench/console.py` (also part of `make bench`; options `--rows`,
+`--runs`). Results: the table, and `bench/results/console.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+from sqlalchemy import insert
+
+from corral.accounts.admin import KeySpec
+from corral.api.app import create_app
+from corral.api.console.render import HERE
+from corral.catalog import Catalog, ModelEntry
+from corral.services import Services, build_services
+from corral.settings import load_settings
+from corral.storage.tables import ConsoleConversation, UsageDaily, UsageRecord
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the echo model is the tests' fake (no page here runs it)
+from tests.fakes import EchoBackend  # noqa: E402
+
+TARGET_MS = 20.0
+ASSET_BUDGET_BYTES = 150 * 1024
+ADMIN_KEY = "bench-admin-key"
+MODELS = [
+    ("open-a", "open", 0, 0),
+    ("prem-b", "premium", 2_000_000, 8_000_000),
+    ("prem-c", "premium", 500_000, 1_500_000),
+    ("part-d", "partner", 3_000_000, 15_000_000),
+]
+
+
+def _services(home: Path) -> Services:
+    settings = load_settings(home=home, embedded_model=False)
+    entry = ModelEntry(
+        id="echo",
+        tier="open",
+        licence=None,
+        context_length=4096,
+        created=0,
+        owned_by="bench",
+        backend=EchoBackend(),
+    )
+    return build_services(settings, SecretStr(ADMIN_KEY), catalog=Catalog([entry], {}))
+
+
+def _fill(services: Services, rows: int) -> str:
+    admin = services.accounts.admin
+    tenant = admin.create_tenant("bench", budget_micros=50_000_000)
+    keys = [admin.create_key(tenant.id, KeySpec(name=f"k{i}"))[1] for i in range(3)]
+    key_ids = ["key_" + k.split("_")[1] for k in keys]
+    today = dt.datetime.now(dt.UTC)
+    first = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    span = max(1.0, (today - first).total_seconds())
+    rng = random.Random(7)
+    ledger: list[dict[str, Any]] = []
+    daily: dict[tuple[Any, ...], list[int]] = {}
+    for i in range(rows):
+        model, tier, pin, pout = MODELS[i % len(MODELS)]
+        key_id = key_ids[i % 3]
+        started = first + dt.timedelta(seconds=rng.random() * span)
+        prompt, completion = rng.randint(10, 2000), rng.randint(1, 800)
+        cost = (prompt * pin + completion * pout + 500_000) // 1_000_000
+        ledger.append(
+            dict(
+                request_id=f"req_{i}",
+                tenant_id=tenant.id,
+                key_id=key_id,
+                model=model,
+                tier=tier,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                input_price_micros=pin,
+                output_price_micros=pout,
+                cost_micros=cost,
+                outcome="completed",
+                started_at=started,
+                ended_at=started,
+            )
+        )
+        sums = daily.setdefault((started.date(), model, tier, key_id, pin, pout), [0, 0, 0, 0])
+        for j, value in enumerate((1, prompt, completion, cost)):
+            sums[j] += value
+    turns = [{"role": r, "content": "word " * 40} for r in ("user", "assistant") * 5]
+    with services.db.write() as session:
+        session.execute(insert(UsageRecord), ledger)
+        session.execute(
+            insert(UsageDaily),
+            [
+                dict(
+                    tenant_id=tenant.id,
+                    day=d,
+                    model=m,
+                    tier=t,
+                    key_id=k,
+                    input_price_micros=pi,
+                    output_price_micros=po,
+                    requests=s[0],
+                    prompt_tokens=s[1],
+                    completion_tokens=s[2],
+                    cost_micros=s[3],
+                )
+                for (d, m, t, k, pi, po), s in daily.items()
+            ],
+        )
+        session.execute(
+            insert(ConsoleConversation),
+            [
+                dict(
+                    id=f"conv_bench{i:04d}",
+                    tenant_id=tenant.id,
+                    title=f"Conversation {i}",
+                    model="echo",
+                    system_prompt=None,
+                    messages=turns,
+                    created_at=today,
+                    updated_at=today,
+                )
+                for i in range(20)
+            ],
+        )
+    return keys[0]
+
+
+def _serve(services: Services) -> tuple[uvicorn.Server, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(services), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.01)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        services = _services(Path(home))
+        key = _fill(services, args.rows)
+        server, base = _serve(services)
+        pages = [
+            "/console/chat",
+            "/console/chat/conv_bench0007",
+            "/console/keys",
+            "/console/usage",
+            "/console/sign-in",
+        ]
+        results = {}
+        with httpx.Client(base_url=base) as client:
+            assert client.post("/console/sign-in", data={"key": key}).status_code == 303
+            for path in pages:
+                assert client.get(path).status_code == 200, path
+                times = []
+                for _ in range(args.runs):
+                    start = time.perf_counter()
+                    client.get(path).raise_for_status()
+                    times.append((time.perf_counter() - start) * 1000)
+                results[path] = {
+                    "median_ms": round(statistics.median(times), 2),
+                    "max_ms": round(max(times), 2),
+                }
+        server.should_exit = True
+    assets = {p.name: p.stat().st_size for p in (HERE / "static").iterdir()}
+    report = {
+        "rows": args.rows,
+        "runs": args.runs,
+        "target_ms": TARGET_MS,
+        "pages": results,
+        "assets_bytes": assets,
+        "assets_total_bytes": sum(assets.values()),
+        "assets_budget_bytes": ASSET_BUDGET_BYTES,
+    }
+    for path, figures in results.items():
+        verdict = "ok" if figures["median_ms"] <= TARGET_MS else "OVER"
+        print(
+            f"{path:36} median {figures['median_ms']:7.2f} ms  max {figures['max_ms']:7.2f} ms"
+            f"  {verdict}"
+        )
+    print(f"JS + CSS: {report['assets_total_bytes']} bytes (budget {ASSET_BUDGET_BYTES})")
+    out = Path(__file__).parent / "results" / "console.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

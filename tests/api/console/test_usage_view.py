@@ -1,0 +1,42 @@
+"""The usage page's numbers: spend against budget, per-model sums, one bar per day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from corral.api.console.usage_view import CHART_HEIGHT, summarize
+from corral.metering.usage import UsageRow
+
+FIRST = dt.date(2026, 12, 1)
+LAST = dt.date(2026, 12, 4)
+
+
+def row(day: int, model: str, cost: int, requests: int = 1) -> UsageRow:
+    return UsageRow(
+        dt.date(2026, 12, day), "acme", model, "premium", "key_x", requests, 10, 5, cost
+    )
+
+
+def test_spend_budget_and_per_model_sums() -> None:
+    rows = [row(1, "a", 1_000_000), row(3, "a", 500_000, 2), row(3, "b", 250_000)]
+
+    summary = summarize(rows, FIRST, LAST, budget_micros=7_000_000)
+
+    assert summary.spent == "1.750000" and summary.budget == "7.000000"
+    assert summary.percent == 25
+    assert [(m.model, m.requests, m.input_tokens, m.cost) for m in summary.models] == [
+        ("a", 3, 20, "1.500000"),
+        ("b", 1, 10, "0.250000"),
+    ]
+
+
+def test_one_bar_per_day_scaled_to_the_busiest_day() -> None:
+    summary = summarize([row(1, "a", 100), row(3, "a", 50), row(4, "a", 0)], FIRST, LAST, None)
+
+    heights = [bar.height for bar in summary.bars]
+    assert len(heights) == 4
+    assert heights[0] == CHART_HEIGHT - 20 and heights[2] == heights[0] / 2
+    assert heights[1] == 0  # no requests that day
+    assert heights[3] == 2.0  # requests, but free: still visible
+    assert summary.budget is None and summary.percent is None
+    assert summary.bars[2].label.startswith("2026-12-03: 0.000050")
