@@ -34,6 +34,7 @@ from corral.files.config import FilesConfig
 from corral.observability.readiness import OpsConfig
 from corral.observability.redact import redact
 from corral.server.limits import ConnectionLimits
+from corral.settings_jobs import FineTuningConfig, JobsConfig
 from corral.tasks.limits import TaskInputLimits
 
 Tier = Literal["open", "premium", "partner", "private"]
@@ -321,6 +322,8 @@ class Settings(BaseSettings):
     schema_limits: SchemaLimits = SchemaLimits()
     task_inputs: TaskInputLimits = TaskInputLimits()
     files: FilesConfig = FilesConfig()
+    jobs: JobsConfig = JobsConfig()
+    finetuning: FineTuningConfig = FineTuningConfig()
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []
