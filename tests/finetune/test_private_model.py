@@ -98,14 +98,16 @@ def answer(client: openai.OpenAI, model: str) -> str:
 def test_the_owner_chats_with_its_model_nobody_else_sees_it_and_it_is_billed_once(
     stack: Stack,
 ) -> None:
+    base_answer = answer(stack.acme, MODEL)
     job = train(stack.acme, "shout")
     assert job.status == "succeeded", job.error
     model = job.fine_tuned_model
     assert model is not None and model.startswith(f"ft:{MODEL}:{stack.acme_id}:shout:")
 
     assert model in [m.id for m in stack.acme.models.list()]
-    assert answer(stack.acme, model) != answer(stack.acme, MODEL)  # the adapter is on
-    assert answer(stack.acme, MODEL) == answer(stack.acme, MODEL)  # and off again for the base
+    assert answer(stack.acme, model) != base_answer  # the adapter is on...
+    # ...and off again for the base, whose prompt is not read from the adapter's cached prefix
+    assert answer(stack.acme, MODEL) == base_answer
 
     assert model not in [m.id for m in stack.globex.models.list()]
     for refused in (

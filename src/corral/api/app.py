@@ -6,8 +6,8 @@ import asyncio
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
@@ -115,9 +115,9 @@ def freeze_startup_objects() -> None:
     gc.set_threshold(_YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
-def create_app(services: Services) -> ASGIApp:
-    """The FastAPI app inside the middleware every request passes, the inference routes
-    answered before FastAPI's own stack (`hot_routes`)."""
+def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start: the models, the accounts cache, the background loops, the job worker. Stop: the
+    job worker first (its job given back while the database is open), then the rest."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -138,7 +138,7 @@ def create_app(services: Services) -> ASGIApp:
         logger.info("ready", extra={"models": [e.id for e in services.gateway.catalog.entries()]})
         yield
         services.ready = False
-        if jobs is not None:  # its job is given back before the database closes
+        if jobs is not None:
             jobs.stop()
             await asyncio.wait(background[-1:], timeout=_JOBS_STOP_S)
         for task in background:
@@ -150,10 +150,17 @@ def create_app(services: Services) -> ASGIApp:
             logger.exception("giving budget reservations back at shutdown failed")
         await services.aclose()
 
+    return lifespan
+
+
+def create_app(services: Services) -> ASGIApp:
+    """The FastAPI app inside the middleware every request passes, the inference routes
+    answered before FastAPI's own stack (`hot_routes`)."""
+
     api = FastAPI(
         title="corral",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=_lifespan(services),
         telemetry=_NO_OTEL,
         docs_url=None,  # FastAPI's pages load from a CDN; `docs` serves local copies, if any
         redoc_url=None,
