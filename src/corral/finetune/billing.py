@@ -4,20 +4,26 @@ Before the first step the job's quote (every example's tokens times the epochs, 
 `[finetuning] training_price_per_mtok`) is reserved against its tenant's monthly budget, as a
 ledger reservation of the job's own: a job that does not fit fails with `budget_exceeded`
 and never trains. The reservation is renewed at each checkpoint (a reservation left alone is
-swept as a dead process's), and the job settles once: a usage record keyed by the job id (a
-second settlement of the same job is refused by the ledger, so a resumed job is billed once),
+swept as a dead process's), and the job settles once: a usage record keyed by the job id,
 tier `fine_tuning`, the trained tokens as its prompt tokens, its cost moved from the
-reservation to the month's spend; what is left of the reservation is given back.
+reservation to the month's spend; what is left of the reservation is given back. A job resumed
+after its worker settled and died finds its record (by the job id and the `fine-tuning` key, no
+API key's id) and does not settle again. Only the job's current worker settles it: its claim is
+exclusive.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from corral.errors import BudgetExceeded, Conflict
+from sqlalchemy import or_, select
+
+from corral.errors import BudgetExceeded
 from corral.jobs import Job
 from corral.metering.ledger import Ledger, Outcome, Release, UsageEntry, month_of
 from corral.money import cost_micros, format_micros, max_cost_micros
+from corral.storage import Database
+from corral.storage.tables import UsageRecord
 
 LINE = "fine_tuning"
 """The invoice line (the usage record's tier) of training."""
@@ -26,8 +32,11 @@ KEY_ID = "fine-tuning"
 
 
 class TrainingBill:
-    def __init__(self, ledger: Ledger, price_micros: int, currency: str = "USD") -> None:
+    def __init__(
+        self, ledger: Ledger, db: Database, price_micros: int, currency: str = "USD"
+    ) -> None:
         self._ledger = ledger
+        self._db = db
         self.price = price_micros
         self._currency = currency
 
@@ -76,12 +85,20 @@ class TrainingBill:
             started_at=started,
             ended_at=dt.datetime.now(dt.UTC),
         )
-        try:
+        if not await self._db.run(self._billed, job.id):
             release = Release(_reservation(job), min(cost, self.quote(quoted)))
             await self._ledger.settle(entry, release)
-        except Conflict:  # settled before the worker that did it died: billed already
-            pass
         await self.drop(job)
+
+    def _billed(self, job_id: str) -> bool:
+        # The ledger records a reused request id under a derived one (`job_id#...`); a
+        # client's X-Request-ID equal to the job id is never under the `fine-tuning` key.
+        named = or_(
+            UsageRecord.request_id == job_id, UsageRecord.request_id.startswith(job_id + "#")
+        )
+        query = select(UsageRecord.id).where(named, UsageRecord.key_id == KEY_ID).limit(1)
+        with self._db.read() as session:
+            return session.scalar(query) is not None
 
     async def drop(self, job: Job) -> None:
         """Give the job's reservation back, nothing billed."""

@@ -61,7 +61,7 @@ class FineTuningHandler:
         self._files = FileStore(db, settings.home, settings.files)
         price = to_micros(settings.finetuning.training_price_per_mtok)
         ledger = ledger or Ledger(db, settings.billing.reservation_timeout_s)
-        self._bill = TrainingBill(ledger, price, settings.billing.currency)
+        self._bill = TrainingBill(ledger, db, price, settings.billing.currency)
         self._home = settings.home
         self._settings = settings
         self.config = config or TrainingConfig()
