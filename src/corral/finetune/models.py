@@ -85,7 +85,10 @@ class FineTunedModels:
         """The catalog's `loader`: the live models as entries over their bases' backends."""
 
         async def entries() -> list[ModelEntry]:
-            return [entry for model in await self.live() if (entry := self._entry(catalog, model))]
+            models = await self.live()
+            live = {model.id for model in models}
+            self._backends = {k: v for k, v in self._backends.items() if k in live}
+            return [entry for model in models if (entry := self._entry(catalog, model))]
 
         return entries
 
