@@ -5,7 +5,9 @@ budget, a key with rate limits: the whole metered path). Each stream is admitted
 read to its end, one at a time; the time to its first event and to its end are recorded. The
 same run is made with the write-ahead bill on (as served) and off (the settlement without its
 pending charges, i.e. before issue 28 item 15), alternating in blocks of 50 so both see the
-same machine drift. Afterwards no bill may be left and every stream must be in the ledger.
+same machine drift. The process's CPU time per stream (all its threads: the database's too) is
+less swayed by a busy machine than the latencies. Afterwards no bill may be left and every
+stream must be in the ledger.
 
 Run: `PYTHONPATH=src .venv/bin/python bench/write_ahead.py` (`--streams`, `--only`).
 """
@@ -52,12 +54,15 @@ async def run_config(name: str, streams: int) -> None:
         settlement = target.services.gateway._settlement  # the bench switches it, as a test would
         pending = settlement._pending
         runs: dict[str, list[tuple[float, float]]] = {"on": [], "off": []}
+        cpu: dict[str, float] = {"on": 0.0, "off": 0.0}
         for _ in range(10):
             await one_stream(target)  # warm-up
         for block in range(streams // 50):
             mode = "on" if block % 2 == 0 else "off"
             settlement._pending = pending if mode == "on" else None
+            used = time.process_time()
             runs[mode] += [await one_stream(target) for _ in range(50)]
+            cpu[mode] += time.process_time() - used
         await asyncio.sleep(0.5)  # the background deletions of the last bills
         with target.services.db.read() as session:
             left = session.scalar(select(func.count()).select_from(PendingCharge))
@@ -70,7 +75,8 @@ async def run_config(name: str, streams: int) -> None:
         print(
             f"  write-ahead {mode:3}: first event median {statistics.median(firsts):.3f} ms "
             f"p99 {sorted(firsts)[int(len(firsts) * 0.99)]:.3f} ms; "
-            f"end median {statistics.median(ends):.3f} ms"
+            f"end median {statistics.median(ends):.3f} ms; "
+            f"CPU {cpu[mode] / len(samples) * 1000:.3f} ms a stream (all threads)"
         )
     assert left == 0, "a settled stream left its bill"
 

@@ -19,6 +19,7 @@ from corral.accounts.prices import PriceOverrides
 from corral.accounts.service import Access, Accounts, Prices
 from corral.catalog import Catalog, build_model_configs
 from corral.catalog.catalog import PriceList, entry_for
+from corral.catalog.digest import digest_of, model_facts
 from corral.catalog.licences import build_licences
 from corral.evals.store import EvalStore
 from corral.files.store import FileStore
@@ -86,7 +87,8 @@ def build_catalog(settings: Settings) -> Catalog:
     entries = []
     for config in build_model_configs(settings):
         built = replicas.build(config, settings.routing, settings.schema_limits)
-        entries.append(entry_for(config, built.backend, built.context_length))
+        digest = digest_of(model_facts(config, settings.home))
+        entries.append(entry_for(config, built.backend, built.context_length, digest))
     return Catalog(entries, {route.name: route.models for route in settings.routes})
 
 

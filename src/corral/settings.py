@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from corral.accounts.bounds import AccountLimits
 from corral.backends.schema_limits import SchemaLimits
 from corral.errors import ConfigError
+from corral.evals.config import EvalsConfig
 from corral.files.config import FilesConfig
 from corral.observability.readiness import OpsConfig
 from corral.observability.redact import redact
@@ -324,6 +325,7 @@ class Settings(BaseSettings):
     files: FilesConfig = FilesConfig()
     jobs: JobsConfig = JobsConfig()
     finetuning: FineTuningConfig = FineTuningConfig()
+    evals: EvalsConfig = EvalsConfig()
     embedded_model: bool = True
     embedded_model_dir: Path = Path(sys.prefix) / "share" / "corral" / "models"
     models: list[ModelConfig] = []

@@ -245,3 +245,31 @@ def test_verify_rerun_counts_the_items_that_reproduce(setup: Setup, tmp_path: Pa
     assert changed.exit_code == 1
     assert "5 of 6 items reproduce exactly" in changed.stdout
     assert "differ: items 5" in changed.stderr
+
+
+def test_the_leaderboard_ranks_the_finished_run_by_its_dataset(setup: Setup) -> None:
+    acme = setup.sdk("acme")
+    eval_id, run_id = start(acme)
+    work_off(setup.home, run_id)
+    run = acme.evals.runs.retrieve(run_id, eval_id=eval_id)
+    dataset = run.model_dump()["corral"]["manifest"]["manifest"]["dataset"]
+    headers = {"Authorization": f"Bearer {setup.keys['acme']}"}
+
+    by_file = httpx.get(
+        f"{setup.url}/v1/evals/leaderboard", params={"dataset": dataset["file_id"]}, headers=headers
+    ).json()
+    by_sha = httpx.get(
+        f"{setup.url}/v1/evals/leaderboard", params={"dataset": dataset["sha256"]}, headers=headers
+    ).json()
+    elsewhere = httpx.get(
+        f"{setup.url}/v1/evals/leaderboard",
+        params={"dataset": dataset["sha256"]},
+        headers={"Authorization": f"Bearer {setup.keys['globex']}"},
+    ).json()
+
+    [row] = by_file["data"]
+    assert by_sha == by_file and by_file["dataset"] == dataset["sha256"]
+    assert (row["model"], row["rank"], row["n"]) == ("capitals", 1, 6)
+    assert row["pass_rate"] == 5 / 6 and row["pass_rate_ci95"][0] <= 5 / 6
+    assert row["standing"] == "unknown"  # this worker records no digest for its test model
+    assert elsewhere["data"] == []  # another tenant's runs are not on its board

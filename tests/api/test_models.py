@@ -34,3 +34,20 @@ def test_chat_with_unknown_model_is_404(client: openai.OpenAI) -> None:
 
     assert caught.value.code == "model_not_found"
     assert caught.value.body["param"] == "model"  # type: ignore[index]
+
+
+def test_every_answer_names_the_digest_of_the_model_card(client: openai.OpenAI) -> None:
+    card = client.models.retrieve(MODEL)
+    digest = (card.model_extra or {})["digest"]
+
+    answer = client.chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2
+    )
+    with client.chat.completions.with_streaming_response.create(
+        model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2, stream=True
+    ) as streamed:
+        streamed_digest = streamed.headers["x-corral-model-digest"]
+
+    assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 64
+    assert answer.headers["x-corral-model-digest"] == digest
+    assert streamed_digest == digest

@@ -96,7 +96,9 @@ async def test_multiple_choice_on_the_embedded_model_is_signed_and_reproducible(
             await entry.backend.close()
 
     manifest = first["manifest"]["manifest"]
+    served = services.gateway.catalog.get(manifest["model"]["id"])
     assert manifest["model"]["weights_sha256"] == weights
+    assert manifest["model"]["digest"] == served.digest  # the model the API says it serves
     assert manifest["model"]["kv_cache_type"] == "q8_0"
     assert first["result_counts"]["total"] == 2 and first["result_counts"]["errored"] == 0
     assert first["scores"]["mc"]["n"] == 2

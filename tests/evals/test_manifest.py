@@ -4,10 +4,9 @@ its content, or a signature by another key, fails the check."""
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
-from corral.evals.manifest import SigningKey, verify, weights_sha256
+from corral.evals.manifest import SigningKey, verify
 
 
 def test_a_signed_manifest_verifies_and_a_tampered_one_does_not(tmp_path: Path) -> None:
@@ -36,13 +35,3 @@ def test_a_manifest_signed_by_another_key_is_not_trusted(tmp_path: Path) -> None
     assert verify(forged, ours.public_json()["public_key"]) == (
         "signed by another key than the trusted one"
     )
-
-
-def test_the_weights_digest_is_cached_until_the_file_changes(tmp_path: Path) -> None:
-    weights = tmp_path / "model.gguf"
-    weights.write_bytes(b"GGUF" + b"\0" * 100)
-    first = weights_sha256(weights, tmp_path)
-    assert weights_sha256(weights, tmp_path) == first
-    weights.write_bytes(b"GGUF" + b"\1" * 100)
-    os.utime(weights, ns=(1, 1))
-    assert weights_sha256(weights, tmp_path) != first

@@ -123,3 +123,5 @@ def test_a_partner_sees_placeholders_and_the_grades_see_the_real_values(
     sent = " ".join(str(body) for body in partner.bodies())
     assert "maria.schmidt@example.com" not in sent and "jo.bloggs" not in sent
     assert result["manifest"]["manifest"]["model"]["upstream"] == "gpt-4o-mini"
+    exposed = {"provider": "openai", "upstream": "gpt-4o-mini", "items": 2}
+    assert result["manifest"]["manifest"]["exposure"] == exposed  # the partner saw the set

@@ -139,7 +139,7 @@ async def test_a_settled_stream_leaves_no_bill_and_is_never_charged_twice(
     events = await gateway.stream(served.ctx, target, served.request())
     during = served.rows(PendingCharge)
     [event async for event in events]
-    await wait_for(lambda: served.rows(PendingCharge) == [])
+    after = served.rows(PendingCharge)  # deleted in the settlement's own commit: no wait
     # As if the bill's deletion had been lost: the sweep finds the ledger row and only deletes.
     [settled] = served.rows(UsageRecord)
     await served.pending.open(served.bill(settled.started_at), 8, 0)
@@ -147,8 +147,32 @@ async def test_a_settled_stream_leaves_no_bill_and_is_never_charged_twice(
     charged = await served.elsewhere().expire()
 
     assert len(during) == 1  # written before the first byte
+    assert after == []
     assert charged == 0 and served.rows(PendingCharge) == []
     assert len(served.rows(UsageRecord)) == 1
+
+
+async def test_a_stream_the_client_leaves_is_billed_for_what_it_made_and_leaves_no_bill(
+    served: Served,
+) -> None:
+    gateway = served.services.gateway
+    target = await gateway.resolve(served.ctx, "echo")
+    events = await gateway.stream(served.ctx, target, served.request())
+    first = await anext(events)
+    await _close(events)  # the client left after the first word
+    for cleanup in served.ctx.cleanups:
+        await cleanup()
+
+    [record] = served.rows(UsageRecord)
+    assert first is not None and record.outcome == "cancelled"
+    assert 1 <= record.completion_tokens < 8
+    assert served.rows(PendingCharge) == []  # gone with the settlement's own commit
+
+
+async def _close(events: object) -> None:
+    close = getattr(events, "aclose", None)
+    assert close is not None, "a stream can be closed"
+    await close()
 
 
 async def test_a_live_process_keeps_its_bills(served: Served) -> None:

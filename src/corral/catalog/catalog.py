@@ -34,6 +34,8 @@ class ModelEntry:
     """The tenant a private model belongs to."""
     kind: str = "llama-cpp"
     """Which kind of backend serves it (`backend = ...` in the config)."""
+    digest: str | None = None
+    """`sha256:...` over what decides its answers (`catalog.digest`); None when unknown."""
 
 
 class Catalog:
@@ -129,7 +131,9 @@ def build_model_configs(settings: Settings) -> list[ModelConfig]:
     return list(configs.values())
 
 
-def entry_for(config: ModelConfig, backend: Backend, context_length: int) -> ModelEntry:
+def entry_for(
+    config: ModelConfig, backend: Backend, context_length: int, digest: str | None = None
+) -> ModelEntry:
     return ModelEntry(
         id=config.name,
         tier=config.tier,
@@ -141,6 +145,7 @@ def entry_for(config: ModelConfig, backend: Backend, context_length: int) -> Mod
         prices=(to_micros(config.input_price_per_mtok), to_micros(config.output_price_per_mtok)),
         owner=config.owner,
         kind=config.backend,
+        digest=digest,
     )
 
 

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 FORMAT = "corral.eval-manifest/1"
 _KEY_FILE = "signing_key.pem"
-_DIGESTS_FILE = "weights_digests.json"
 
 
 def canonical(body: dict[str, Any]) -> bytes:
@@ -129,30 +128,6 @@ def verify(document: dict[str, Any], trusted_public_key: str | None = None) -> s
     except (InvalidSignature, ValueError):
         return "the signature does not match the manifest's content"
     return None
-
-
-def weights_sha256(path: Path, home: Path) -> str:
-    """SHA-256 of a weights file, computed once per (path, mtime, size) and cached in
-    `CORRAL_HOME/evals`: hashing a GGUF of gigabytes for every run would take minutes."""
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}"
-    cache_path = home / "evals" / _DIGESTS_FILE
-    try:
-        cache = json.loads(cache_path.read_text())
-    except (OSError, ValueError):
-        cache = {}
-    if key in cache:
-        return str(cache[key])
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-    cache[key] = sha.hexdigest()
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(cache, indent=1))
-    tmp.replace(cache_path)
-    return str(cache[key])
 
 
 def _raw(public: Ed25519PublicKey) -> bytes:

@@ -24,7 +24,7 @@ from corral.errors import (
     NotFound,
     PermissionDenied,
 )
-from corral.evals import report
+from corral.evals import contamination, exposure, report
 from corral.evals.calls import ModelCaller, principal_of, sampling_params
 from corral.evals.graders import Grader, build
 from corral.evals.manifest import SigningKey, digest
@@ -48,6 +48,10 @@ class EvalDeps:
     signer: SigningKey
     model_facts: Callable[[str], dict[str, Any]]
     """The manifest's facts about a model id (weights digest, upstream name)."""
+    corpora: Callable[[str], Sequence[Path]] = lambda model: ()
+    """What a model id may have been trained on: a run is checked for contamination against
+    these (`evals.contamination`)."""
+    ngram: int = 13
 
 
 class EvalRunHandler:
@@ -100,6 +104,11 @@ class EvalRunHandler:
             "scores": report.scores(outputs, names, seed),
         }
         source = params["data_source"]
+        corpora = deps.corpora(source["model"])
+        if corpora:
+            figures["contamination"] = await asyncio.to_thread(
+                contamination.report, corpora, outputs, names, seed, deps.ngram
+            )
         model = await asyncio.to_thread(deps.model_facts, source["model"])
         model["answered_by"] = sorted(caller.answered_by)
         run = {
@@ -111,6 +120,7 @@ class EvalRunHandler:
             "testing_criteria": params["testing_criteria"],
         }
         body = report.manifest_body(run, model, dataset, outputs, figures)
+        body["exposure"] = exposure.sent(body)  # the items this run sent to a third party
         return {**figures, "manifest": deps.signer.sign(body)}
 
 

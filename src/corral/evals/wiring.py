@@ -36,6 +36,8 @@ def eval_handler(settings: Settings, services: Services | None = None) -> EvalRu
             services.evals,
             SigningKey.load_or_create(home),
             lambda model: model_facts(settings, model, home),
+            corpora=lambda model: settings.evals.contamination_corpora,
+            ngram=settings.evals.contamination_ngram,
         )
 
     return EvalRunHandler(deps)

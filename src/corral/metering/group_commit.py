@@ -23,15 +23,19 @@ from corral.metering.batching import Batcher
 
 logger = logging.getLogger("corral.metering")
 
-WriteKind = Literal["settle", "grow_reservation", "end_reservation", "audit"]
+WriteKind = Literal[
+    "settle", "grow_reservation", "end_reservation", "audit", "open_bill", "record_bill"
+]
 
 
 @dataclass(slots=True)
 class Write:
     """One ledger write: a settlement (a usage record, its cost moved from its reservation to
     the month's spend, and its partner calls' audit rows, `params["audits"]`), a change to a
-    reservation (`grow_reservation`: add to it; `end_reservation`: give it back), or audit rows
-    alone (`audit`)."""
+    reservation (`grow_reservation`: add to it; `end_reservation`: give it back), audit rows
+    alone (`audit`), or a stream's write-ahead bill (`open_bill`, `metering.pending`) and its
+    tokens so far (`record_bill`; the settlement of a stream deletes its bill,
+    `params["bill_id"]`, in its own transaction)."""
 
     kind: WriteKind
     params: dict[str, Any]

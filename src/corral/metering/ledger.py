@@ -109,16 +109,36 @@ class Ledger:
         entry: UsageEntry,
         release: Release | None = None,
         audits: Sequence[dict[str, Any]] = (),
+        written_ahead: bool = False,
     ) -> None:
         """Record what a finished request used, add its cost to the month's spend, and take
         `release` out of the request's reservation and the month's reserved amount (if the
         reservation is still there: one swept meanwhile has already left it); `audits`, the
-        audit rows of its partner calls, go in the same transaction."""
+        audit rows of its partner calls, and the deletion of its write-ahead bill (a stream's,
+        `written_ahead`), go in the same transaction."""
         params = _record_params(entry)
         params["reservation_id"] = release.reservation_id if release is not None else None
         params["release"] = release.amount if release is not None else 0
         params["audits"] = list(audits)
+        # By the id the bill was written under: the record's own may be renamed (`group_commit`).
+        params["bill_id"] = entry.request_id if written_ahead else None
         await self._sql.settle(params)
+
+    async def open_bill(self, values: dict[str, Any]) -> None:
+        """Write a stream's write-ahead bill, a `pending_charges` row (`metering.pending`), in
+        the ledger's next group commit."""
+        await self._sql.open_bill(values)
+
+    def record_bill(self, request_id: str, prompt_tokens: int, completion_tokens: int) -> None:
+        """A stream's tokens so far on its write-ahead bill (queued, not waited for)."""
+        self._sql.record_bill(
+            {
+                "request_id": request_id,
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "updated_at": dt.datetime.now(dt.UTC),
+            }
+        )
 
     async def audit(self, rows: Sequence[dict[str, Any]]) -> None:
         """Audit rows of partner calls that leave no usage record."""

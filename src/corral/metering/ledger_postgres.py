@@ -27,6 +27,9 @@ from corral.metering.group_commit import GroupCommit, Write
 from corral.metering.ledger_sql import (
     DAY_ADD,
     DAY_KEY,
+    PENDING_COLUMNS,
+    PENDING_VALUES,
+    RECORD_BILL,
     RECORD_COLUMNS,
     BatchedLedgerSql,
     request_id_reused,
@@ -83,6 +86,8 @@ reserved AS (
 )
 SELECT coalesce((SELECT granted FROM plan), 0), EXISTS (SELECT 1 FROM reservation)
 """)
+_OPEN_BILL = _pg(f"INSERT INTO pending_charges ({PENDING_COLUMNS}) VALUES ({PENDING_VALUES})")
+_RECORD_BILL = _pg(RECORD_BILL)
 _END_RESERVATION = _pg(
     "WITH released AS (DELETE FROM budget_reservations WHERE id = :reservation_id "
     "RETURNING amount_micros) "
@@ -95,12 +100,13 @@ _END_RESERVATION = _pg(
 # written (an upsert may touch a row only once). Each part takes its rows in key order, and all
 # processes run the same statement, so two batches lock shared rows in the same order. The cost
 # moves from each request's reservation to the spend, if the reservation is still there (one
-# swept meanwhile has already left the month's reserved amount).
+# swept meanwhile has already left the month's reserved amount). A settled stream's write-ahead
+# bill goes in the same statement.
 _SETTLE_COLUMNS = (
     "request_id text, tenant_id text, day_tenant text, key_id text, model text, tier text, "
     "prompt_tokens int8, completion_tokens int8, input_price int8, output_price int8, "
     "cost int8, outcome text, started_at timestamptz, ended_at timestamptz, day date, "
-    "month text, reservation_id text, release int8"
+    "month text, reservation_id text, release int8, bill_id text"
 )
 _SETTLE = f"""
 WITH w AS (SELECT * FROM json_to_recordset(%(rows)s::json) AS w({_SETTLE_COLUMNS})),
@@ -110,6 +116,9 @@ released AS (
           GROUP BY reservation_id ORDER BY reservation_id) x
     WHERE r.id = x.reservation_id
     RETURNING r.tenant_id, r.month, x.release
+),
+dropped AS (
+    DELETE FROM pending_charges p USING w WHERE p.request_id = w.bill_id
 ),
 record AS (
     INSERT INTO usage_records ({RECORD_COLUMNS})
@@ -195,6 +204,10 @@ async def _settle(connection: psycopg.AsyncConnection[Any], settlements: list[Wr
 async def _execute(connection: psycopg.AsyncConnection[Any], write: Write) -> Any:
     """Sends a reservation change's statements; the cursor of the last one, which holds its
     result."""
+    if write.kind == "open_bill":
+        return await connection.execute(_OPEN_BILL, write.params, prepare=True)
+    if write.kind == "record_bill":
+        return await connection.execute(_RECORD_BILL, write.params, prepare=True)
     if write.kind == "grow_reservation":
         await connection.execute(_MONTH_ROW, write.params, prepare=True)
         return await connection.execute(_GROW_RESERVATION, write.params, prepare=True)

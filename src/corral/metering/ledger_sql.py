@@ -9,10 +9,14 @@ together share one transaction. Each database's own SQL and connections are in
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from corral.errors import Conflict
 from corral.metering.group_commit import GroupCommit, Write
+
+logger = logging.getLogger("corral.metering")
 
 # (tenant, day, model, tier, key, input price, output price) identifies a rollup row.
 DAY_KEY = "tenant_id, day, model, tier, key_id, input_price_micros, output_price_micros"
@@ -23,6 +27,19 @@ RECORD_COLUMNS = (
 RECORD_VALUES = (
     ":request_id, :tenant_id, :key_id, :model, :tier, :prompt_tokens, :completion_tokens, "
     ":input_price, :output_price, :cost, :outcome, :started_at, :ended_at"
+)
+PENDING_COLUMNS = (
+    "request_id, tenant_id, key_id, model, tier, input_price_micros, output_price_micros, "
+    "prompt_tokens, completion_tokens, process_id, started_at, updated_at"
+)
+PENDING_VALUES = (
+    ":request_id, :tenant_id, :key_id, :model, :tier, :input_price_micros, "
+    ":output_price_micros, :prompt_tokens, :completion_tokens, :process_id, :started_at, "
+    ":updated_at"
+)
+RECORD_BILL = (
+    "UPDATE pending_charges SET prompt_tokens = :prompt_tokens, completion_tokens = "
+    ":completion_tokens, updated_at = :updated_at WHERE request_id = :request_id"
 )
 # A rollup row plus a batch's sums for it (the update of an upsert into `usage_daily AS d`).
 DAY_ADD = (
@@ -54,6 +71,15 @@ class BatchedLedgerSql:
     async def settle(self, params: dict[str, Any]) -> None:
         await self._durable.run(Write("settle", params))
 
+    async def open_bill(self, params: dict[str, Any]) -> None:
+        """A stream's write-ahead bill (a `pending_charges` row), committed before it starts."""
+        await self._durable.run(Write("open_bill", params))
+
+    def record_bill(self, params: dict[str, Any]) -> None:
+        """A stream's tokens so far on its bill, not waited for: a lost one is redone by the
+        next, or leaves the previous figure."""
+        self._volatile.submit(Write("record_bill", params)).add_done_callback(_seen)
+
     async def audit(self, rows: list[dict[str, Any]]) -> None:
         """Audit rows with no settlement to go with (`privacy.audit_sql`)."""
         await self._durable.run(Write("audit", {"audits": rows}))
@@ -62,6 +88,11 @@ class BatchedLedgerSql:
         """Let the queued writes finish (subclasses then close their connections)."""
         await self._durable.idle()
         await self._volatile.idle()
+
+
+def _seen(outcome: asyncio.Future[Any]) -> None:
+    if not outcome.cancelled() and outcome.exception() is not None:
+        logger.debug("a stream's progress was not recorded", exc_info=outcome.exception())
 
 
 def request_id_reused() -> Conflict:

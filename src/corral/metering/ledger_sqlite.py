@@ -19,6 +19,9 @@ from corral.metering.group_commit import GroupCommit, Write
 from corral.metering.ledger_sql import (
     DAY_ADD,
     DAY_KEY,
+    PENDING_COLUMNS,
+    PENDING_VALUES,
+    RECORD_BILL,
     RECORD_COLUMNS,
     RECORD_VALUES,
     BatchedLedgerSql,
@@ -62,6 +65,8 @@ _RELEASE_AND_SPEND = (
     "UPDATE budget_months SET reserved_micros = reserved_micros - :release, "
     "spent_micros = spent_micros + :cost WHERE tenant_id = :tenant_id AND month = :month"
 )
+_OPEN_BILL = f"INSERT INTO pending_charges ({PENDING_COLUMNS}) VALUES ({PENDING_VALUES})"
+_DROP_BILL = "DELETE FROM pending_charges WHERE request_id = ?"
 _RECORD = f"INSERT INTO usage_records ({RECORD_COLUMNS}) VALUES ({RECORD_VALUES})"
 _DAY_ADD = (
     f"INSERT INTO usage_daily AS d ({DAY_KEY}, requests, prompt_tokens, completion_tokens, "
@@ -212,7 +217,11 @@ def _apply_batch(
 def _apply(connection: sqlite3.Connection, write: Write, months: set[tuple[str, str]]) -> Any:
     if write.kind == "grow_reservation":
         return _grow_reservation(connection, _sqlite_values(write.params), months)
-    if write.kind == "end_reservation":
+    if write.kind == "open_bill":
+        connection.execute(_OPEN_BILL, _sqlite_values(write.params))
+    elif write.kind == "record_bill":
+        connection.execute(RECORD_BILL, _sqlite_values(write.params))
+    elif write.kind == "end_reservation":
         values = write.params
         released = connection.execute(_RESERVATION_END, values).fetchone()
         if released is not None and released[0]:
@@ -225,6 +234,9 @@ def _settle(connection: sqlite3.Connection, settlements: list[dict[str, Any]]) -
     release per reservation, one spend per tenant's month. The totals are those of settling
     one by one, in a few statements a batch instead of four a request."""
     connection.executemany(_RECORD, settlements)
+    bills = [(row["bill_id"],) for row in settlements if row.get("bill_id")]
+    if bills:  # the streams' write-ahead bills: settled, they go with the same commit
+        connection.executemany(_DROP_BILL, bills)
     days: dict[tuple[Any, ...], list[int]] = {}
     releases: dict[str, int] = {}
     for row in settlements:

@@ -2,9 +2,11 @@
 
 A stream is billed when it ends (`pipeline.settlement`), but its tokens reach the client before
 that: if the ledger write then fails, or the process dies mid-stream, they would go unbilled.
-So before a stream's first byte its bill is written here (`open`), and the tokens it has
-streamed are recorded about once a second (`record`, off the response path). When the stream
-is settled the row is deleted (`settled`). A row whose process is gone (its lease expired), or
+So before a stream's first byte its bill is written here (`open`, in the ledger's group
+commit), and the tokens it has streamed are recorded about once a second (`record`, off the
+response path). The stream's settlement deletes the row in its own transaction
+(`Ledger.settle(..., written_ahead=True)`): no write of its own, and never a settled stream
+with its bill still standing. A row whose process is gone (its lease expired), or
 that has not moved for `stale_s` (its settlement failed), is an orphan: whoever sweeps next
 (any process, at start and every half minute) charges it in the ledger for what it last
 recorded (`expire`) and deletes it. A bill whose request is in the ledger already (settled;
@@ -17,7 +19,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, or_, select
 
 from corral.metering.ledger import Ledger, UsageEntry
 from corral.money import cost_micros
@@ -61,16 +63,31 @@ class PendingCharges:
 
     async def open(self, bill: Bill, prompt_tokens: int, completion_tokens: int) -> None:
         """Write the bill; a stream starts only once it is written (raises if it cannot be)."""
-        await self._db.run(self._insert, bill, prompt_tokens, completion_tokens)
+        await self._ledger.open_bill(
+            {
+                "request_id": bill.request_id,
+                "tenant_id": bill.tenant_id,
+                "key_id": bill.key_id,
+                "model": bill.model,
+                "tier": bill.tier,
+                "input_price_micros": bill.prices[0],
+                "output_price_micros": bill.prices[1],
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "process_id": self._process_id,
+                "started_at": bill.started_at,
+                "updated_at": dt.datetime.now(dt.UTC),
+            }
+        )
 
     def record(self, request_id: str, prompt_tokens: int, completion_tokens: int) -> None:
         """The tokens streamed so far; written in the background (a lost write is redone by
         the next one, or leaves the previous figure)."""
-        self._db.submit(lambda: self._update(request_id, prompt_tokens, completion_tokens))
+        self._ledger.record_bill(request_id, prompt_tokens, completion_tokens)
 
-    def settled(self, request_id: str) -> None:
-        """The stream is in the ledger: its bill goes (in the background; if that is lost,
-        `expire` finds the ledger row and only deletes it)."""
+    def drop(self, request_id: str) -> None:
+        """A stream that ended with nothing to bill: its bill goes (in the background; if that
+        is lost, `expire` charges the nothing it recorded)."""
         self._db.submit(lambda: self._delete(request_id))
 
     async def expire(self) -> int:
@@ -87,36 +104,6 @@ class PendingCharges:
         return charged
 
     # -- in the database's threads -------------------------------------------------------------
-
-    def _insert(self, bill: Bill, prompt_tokens: int, completion_tokens: int) -> None:
-        values = {
-            "request_id": bill.request_id,
-            "tenant_id": bill.tenant_id,
-            "key_id": bill.key_id,
-            "model": bill.model,
-            "tier": bill.tier,
-            "input_price_micros": bill.prices[0],
-            "output_price_micros": bill.prices[1],
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "process_id": self._process_id,
-            "started_at": bill.started_at,
-            "updated_at": dt.datetime.now(dt.UTC),
-        }
-        with self._db.write() as session:  # a plain INSERT: no unit of work on the hot path
-            session.execute(insert(PendingCharge).values(values))
-
-    def _update(self, request_id: str, prompt_tokens: int, completion_tokens: int) -> None:
-        with self._db.write() as session:
-            session.execute(
-                update(PendingCharge)
-                .where(PendingCharge.request_id == request_id)
-                .values(
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    updated_at=dt.datetime.now(dt.UTC),
-                )
-            )
 
     def _delete(self, request_id: str) -> None:
         with self._db.write() as session:

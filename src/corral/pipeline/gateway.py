@@ -26,6 +26,7 @@ from corral.backends.base import (
 )
 from corral.catalog import Catalog, ModelEntry
 from corral.catalog.catalog import Prices, model_not_found
+from corral.catalog.digest import HEADER as DIGEST_HEADER
 from corral.errors import CorralError
 from corral.metering.ledger import Outcome
 from corral.metering.pending import RECORD_EVERY_S
@@ -179,6 +180,8 @@ class Gateway:
         ticket.model = entry
         ticket.prices = await self._admission.prices.of(entry)
         ctx.response_headers["x-corral-backend"] = entry.id
+        if entry.digest is not None:  # which exact model answered (`catalog.digest`)
+            ctx.response_headers[DIGEST_HEADER] = entry.digest
 
     async def _admit(
         self, ctx: RequestContext, target: Target, request: GenerationRequest

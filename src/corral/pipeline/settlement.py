@@ -77,16 +77,15 @@ class Settlement:
     ) -> None:
         """`prompt_is_output`: the prompt's tokens are the product (embeddings), so those
         processed are billed even if the request ended early. `written_ahead`: the request's
-        bill was written ahead (`write_ahead`); settled, it goes. `audits`: the audit rows of
-        its partner calls, written in the usage record's transaction (alone if it has none)."""
+        bill was written ahead (`write_ahead`); settled, it goes in the same transaction.
+        `audits`: the audit rows of its partner calls, written in the usage record's
+        transaction (alone if it has none)."""
         try:
-            await self._settle(ticket, usage, outcome, prompt_is_output, audits)
+            await self._settle(ticket, usage, outcome, prompt_is_output, audits, written_ahead)
         except BaseException:
-            if written_ahead:  # the bill stays, for a sweep to ticket: with the final figures
+            if written_ahead:  # the bill stays, for a sweep to charge: with the final figures
                 self.progress(ticket, usage)
             raise
-        if written_ahead and self._pending is not None:
-            self._pending.settled(ticket.request_id)
 
     async def _settle(
         self,
@@ -95,6 +94,7 @@ class Settlement:
         outcome: Outcome,
         prompt_is_output: bool,
         audits: Sequence[dict[str, Any]],
+        written_ahead: bool,
     ) -> None:
         produced = usage.prompt_tokens if prompt_is_output else usage.completion_tokens
         entry = None
@@ -117,8 +117,10 @@ class Settlement:
             )
         hold, ticket.hold = ticket.hold, None  # released once, whatever happens
         if entry is not None:
-            await self._record(entry, hold, audits)
+            await self._record(entry, hold, audits, written_ahead)
         else:
+            if written_ahead and self._pending is not None:
+                self._pending.drop(ticket.request_id)
             if hold is not None:
                 self._reservations.release(hold, 0)
             if audits:
@@ -129,7 +131,11 @@ class Settlement:
             self._correct_later(key.id, key.tpm, used - ticket.counted_tokens)
 
     async def _record(
-        self, entry: UsageEntry, hold: Hold | None, audits: Sequence[dict[str, Any]]
+        self,
+        entry: UsageEntry,
+        hold: Hold | None,
+        audits: Sequence[dict[str, Any]],
+        written_ahead: bool,
     ) -> None:
         # The cost comes out of the request's reservation, up to what it held (a provider
         # may report more than the bound admission held; the spend is exact either way).
@@ -138,7 +144,7 @@ class Settlement:
         recorded = False
         try:
             # Written even if this request is cancelled meanwhile (see `group_commit`).
-            await self._ledger.settle(entry, release, audits)
+            await self._ledger.settle(entry, release, audits, written_ahead)
             recorded = True
         except asyncio.CancelledError:
             recorded = True  # the write goes on, and takes the cost out of the reservation

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from corral.evals.leaderboard import Row
 from corral.evals.store import EvalRecord, OutputItem
 from corral.jobs import Job
 
@@ -210,6 +211,51 @@ class SigningKeyObject(BaseModel):
     public_key: str
     """Base64 of the raw 32-byte key: `corral eval verify --key` takes it."""
     pem: str
+
+
+class LeaderboardRow(BaseModel):
+    rank: int
+    """1 + the number of models whose whole 95 % interval lies above this one's."""
+    tied_with: list[str]
+    """Models of the same rank: their intervals overlap, the data cannot order them."""
+    model: str
+    digest: str | None
+    standing: Literal["current", "stale", "unknown"]
+    """`current` while the model served under this name has the digest the run recorded."""
+    pass_rate: float
+    pass_rate_ci95: tuple[float, float]
+    n: int
+    eval_id: str
+    run_id: str
+    """Its manifest: `GET /v1/evals/{eval_id}/runs/{run_id}` (`corral.manifest`)."""
+    signed_at: str
+
+    @classmethod
+    def of(cls, row: Row) -> LeaderboardRow:
+        return cls(
+            rank=row.rank,
+            tied_with=list(row.tied_with),
+            model=row.model,
+            digest=row.digest,
+            standing=row.standing,
+            pass_rate=row.pass_rate,
+            pass_rate_ci95=row.ci95,
+            n=row.n,
+            eval_id=row.eval_id,
+            run_id=row.run_id,
+            signed_at=row.signed_at,
+        )
+
+
+class Leaderboard(BaseModel):
+    object: Literal["eval.leaderboard"] = "eval.leaderboard"
+    dataset: str
+    """The dataset's SHA-256."""
+    criterion: str | None
+    data: list[LeaderboardRow]
+    exposure: list[dict[str, Any]]
+    """The third-party providers the dataset's items were sent to by the caller's finished
+    runs: provider, upstream model, items, runs, first and last (`corral.evals.exposure`)."""
 
 
 def _sample(sample: dict[str, Any] | None, model: str) -> dict[str, Any] | None:

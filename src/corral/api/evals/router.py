@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -14,6 +16,8 @@ from corral.api.evals.protocol import (
     EvalCreate,
     EvalList,
     EvalObject,
+    Leaderboard,
+    LeaderboardRow,
     OutputItemList,
     OutputItemObject,
     RunCreate,
@@ -22,7 +26,9 @@ from corral.api.evals.protocol import (
     SigningKeyObject,
 )
 from corral.errors import NotFound
+from corral.evals import leaderboard as ranking
 from corral.evals import service
+from corral.evals.exposure import exposure
 from corral.evals.manifest import SigningKey
 from corral.evals.runner import KIND
 from corral.jobs import Job
@@ -34,6 +40,7 @@ _RUNS_SCANNED = 1000
 """Runs are listed from the owner's newest eval runs (jobs), up to this many."""
 
 Limit = Annotated[int, Query(ge=1, le=100)]
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _owner(ctx: RequestContext) -> str:
@@ -45,6 +52,29 @@ async def signing_key(ctx: ContextDep, services: ServicesDep) -> SigningKeyObjec
     """The public key manifests are signed with: check them offline with `corral eval verify`."""
     key = await asyncio.to_thread(SigningKey.load_or_create, services.settings.home)
     return SigningKeyObject(**{k: v for k, v in key.public_json().items() if k != "object"})
+
+
+@router.get("/leaderboard", response_model=Leaderboard)
+async def leaderboard(
+    ctx: ContextDep,
+    services: ServicesDep,
+    dataset: Annotated[str, Query(min_length=1, max_length=128)],
+    criterion: Annotated[str | None, Query(max_length=256)] = None,
+) -> Leaderboard:
+    """The caller's finished runs on one dataset (its SHA-256, or the id of its file), one row
+    per model, ranked with 95 % intervals (`corral.evals.leaderboard`)."""
+    owner = _owner(ctx)
+    sha = dataset
+    if not _SHA256.fullmatch(dataset):
+        sha = (await services.files.get(owner, dataset)).sha256
+    runs = await services.jobs.list_jobs(owner, kind=KIND, limit=_RUNS_SCANNED)
+    rows = ranking.leaderboard(runs, sha, _served_digest(services), criterion)
+    return Leaderboard(
+        dataset=sha,
+        criterion=criterion,
+        data=[LeaderboardRow.of(r) for r in rows],
+        exposure=exposure(runs, sha),
+    )
 
 
 @router.post("", response_model=EvalObject)
@@ -175,6 +205,18 @@ async def _run(services: Services, ctx: RequestContext, eval_id: str, run_id: st
     if job is None or job.kind != KIND or job.params.get("eval_id") != eval_id:
         raise NotFound(f"Run with id '{run_id}' not found.", param="run_id")
     return job
+
+
+def _served_digest(services: Services) -> Callable[[str], str | None]:
+    catalog = services.gateway.catalog
+
+    def digest(model_id: str) -> str | None:
+        try:
+            return catalog.get(model_id).digest
+        except NotFound:
+            return None
+
+    return digest
 
 
 def _now() -> dt.datetime:

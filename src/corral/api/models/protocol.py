@@ -21,6 +21,10 @@ class ModelCard(BaseModel):
     context_length: int
     pricing: dict[str, str]
     """Currency units per million tokens: {"input": "0.150000", "output": "0.600000"}."""
+    digest: str | None = None
+    """`sha256:...` over what decides the model's answers: weights, adapter, the settings
+    that move its log-probs, or a partner's upstream model (docs/evals.md). Every answer of
+    the model carries it in `x-corral-model-digest`."""
 
     @classmethod
     def of(cls, entry: ModelEntry, prices: tuple[int, int]) -> ModelCard:
@@ -32,6 +36,7 @@ class ModelCard(BaseModel):
             tier=entry.tier,
             licence=entry.licence,
             context_length=entry.context_length,
+            digest=entry.digest,
         )
 
 
