@@ -135,7 +135,7 @@ def build_services(
         PrivacyGuard(detector, settings.privacy),
     )
     hasher = key_hasher(settings.home, settings.key_secret)
-    fine_tuned = FineTunedModels(db, fine_tuned_prices(settings))
+    fine_tuned = FineTunedModels(db, fine_tuned_prices(settings), settings.home)
     catalog.loader = fine_tuned.loader(catalog)
     return Services(
         settings=settings,

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from corral.backends.llama_cpp.adapters import AdapterBackend
 from corral.catalog.catalog import Catalog, ModelEntry, Prices, model_not_found
+from corral.catalog.digest import digest_of, model_facts
 from corral.errors import PermissionDenied
+from corral.settings import LocalModelConfig
 from corral.storage import Database
 from corral.storage.tables import FineTunedModel, Tenant
 
@@ -59,12 +61,14 @@ def record(session: Session, job_id: str, tenant_id: str, result: dict[str, Any]
 
 
 class FineTunedModels:
-    def __init__(self, db: Database, prices: Prices) -> None:
+    def __init__(self, db: Database, prices: Prices, home: Path) -> None:
         """`prices`: what a fine-tuned model costs per million (prompt, completion) tokens, in
         micro-units (`[finetuning]`)."""
         self._db = db
         self._prices = prices
-        self._backends: dict[str, AdapterBackend] = {}
+        self._home = home
+        self._backends: dict[str, tuple[AdapterBackend, str | None]] = {}
+        """Each served model's backend and digest, made once."""
 
     async def live(self) -> list[FineTuned]:
         return await self._db.run(self._live, None)
@@ -96,10 +100,11 @@ class FineTunedModels:
         base = next((e for e in catalog.configured() if e.id == model.base_model), None)
         if base is None or base.kind != "llama-cpp":  # its base is no longer served here
             return None
-        backend = self._backends.get(model.id)
-        if backend is None or backend.base is not base.backend:
+        known = self._backends.get(model.id)
+        if known is None or known[0].base is not base.backend:
             backend = AdapterBackend(base.backend, model.adapter, model.id)
-            self._backends[model.id] = backend
+            known = self._backends[model.id] = (backend, _digest(base, model, self._home))
+        backend, digest = known
         return ModelEntry(
             id=model.id,
             tier="private",
@@ -111,6 +116,7 @@ class FineTunedModels:
             prices=self._prices,
             owner=model.owner,
             kind=base.kind,
+            digest=digest,
         )
 
     async def delete(self, model_id: str, tenant_id: str | None) -> FineTuned:
@@ -138,6 +144,14 @@ def not_deletable(model_id: str) -> PermissionDenied:
         param="model",
         code="model_not_deletable",
     )
+
+
+def _digest(base: ModelEntry, model: FineTuned, home: Path) -> str | None:
+    """The base's digest facts with the adapter's SHA-256 (`catalog.digest`)."""
+    config = getattr(base.backend, "config", None)
+    if not isinstance(config, LocalModelConfig):
+        return None
+    return digest_of(model_facts(config, home, model.adapter_sha256))
 
 
 def _to_model(row: FineTunedModel, owner: str) -> FineTuned:
