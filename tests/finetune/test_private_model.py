@@ -105,6 +105,10 @@ def test_the_owner_chats_with_its_model_nobody_else_sees_it_and_it_is_billed_onc
     assert model is not None and model.startswith(f"ft:{MODEL}:{stack.acme_id}:shout:")
 
     assert model in [m.id for m in stack.acme.models.list()]
+    card = stack.acme.models.retrieve(model)
+    assert (card.owned_by, (card.model_extra or {}).get("tier")) == ("acme", "private")
+    base_digest = (stack.acme.models.retrieve(MODEL).model_extra or {}).get("digest")
+    assert (card.model_extra or {}).get("digest") not in (None, base_digest)
     assert answer(stack.acme, model) != base_answer  # the adapter is on...
     # ...and off again for the base, whose prompt is not read from the adapter's cached prefix
     assert answer(stack.acme, MODEL) == base_answer
