@@ -33,9 +33,15 @@ def free_port() -> int:
         return port
 
 
+NO_JOB_WORKER = {"CORRAL_JOBS__WORKER_IN_SERVER": "false"}
+"""The tests' servers run no job worker unless a test asks for one (`worker_in_server=true`):
+dozens of servers polling the jobs of their SQLite databases would only add load."""
+
+
 def corral_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
-    env.update(CORRAL_HOME=str(home), CORRAL_ADMIN_KEY=ADMIN_KEY, **extra)
+    env.update(CORRAL_HOME=str(home), CORRAL_ADMIN_KEY=ADMIN_KEY, **NO_JOB_WORKER)
+    env.update(extra)
     return env
 
 
@@ -141,6 +147,7 @@ def echo_entry(model_id: str = "echo", **fields: Any) -> ModelEntry:
 
 def in_process_services(home: Path, *entries: ModelEntry, **settings: Any) -> Services:
     """The real services (SQLite in `home`, or `database_url=...`) over the given models."""
+    settings.setdefault("jobs", {"worker_in_server": False})  # as `NO_JOB_WORKER`
     loaded = load_settings(home=home, embedded_model=False, **settings)
     routes = {route.name: route.models for route in loaded.routes}
     return build_services(loaded, SecretStr(ADMIN_KEY), catalog=Catalog(list(entries), routes))

@@ -23,6 +23,7 @@ from corral.catalog.digest import digest_of, model_facts
 from corral.catalog.licences import build_licences
 from corral.evals.store import EvalStore
 from corral.files.store import FileStore
+from corral.finetune.models import FineTunedModels
 from corral.jobs.store import JobQueue
 from corral.metering.idempotency_store import AnswerLimits, IdempotencyStore
 from corral.metering.leases import ProcessLease
@@ -31,6 +32,7 @@ from corral.metering.pending import PendingCharges
 from corral.metering.ratelimit import LocalRateLimiter, RateLimiter
 from corral.metering.reservations import Reservations
 from corral.metering.usage import UsageReports
+from corral.money import to_micros
 from corral.observability.metrics import Metrics
 from corral.observability.readiness import Probe, Readiness
 from corral.pipeline.admission import Admission
@@ -69,13 +71,14 @@ class Services:
     files: FileStore
     jobs: JobQueue
     evals: EvalStore
+    fine_tuned: FineTunedModels
     ready: bool = False
     pending: PendingCharges | None = None
     """Streams' write-ahead bills (`metering.pending`), charged by the sweep when orphaned."""
 
     async def aclose(self) -> None:
         """Close what `build_services` opened: the models' backends, the ledger, the database."""
-        await asyncio.gather(*(e.backend.close() for e in self.gateway.catalog.entries()))
+        await asyncio.gather(*(e.backend.close() for e in self.gateway.catalog.configured()))
         await self.ledger.aclose()
         self.db.close()
 
@@ -132,6 +135,8 @@ def build_services(
         PrivacyGuard(detector, settings.privacy),
     )
     hasher = key_hasher(settings.home, settings.key_secret)
+    fine_tuned = FineTunedModels(db, fine_tuned_prices(settings), settings.home)
+    catalog.loader = fine_tuned.loader(catalog)
     return Services(
         settings=settings,
         db=db,
@@ -159,8 +164,15 @@ def build_services(
         files=FileStore(db, settings.home, settings.files, detector),
         jobs=JobQueue(db),
         evals=EvalStore(db),
+        fine_tuned=fine_tuned,
         pending=pending,
     )
+
+
+def fine_tuned_prices(settings: Settings) -> tuple[int, int]:
+    """What a fine-tuned model costs per million (prompt, completion) tokens, in micro-units."""
+    prices = settings.finetuning
+    return (to_micros(prices.input_price_per_mtok), to_micros(prices.output_price_per_mtok))
 
 
 def _dependency_probes(settings: Settings, db: Database, limiter: RateLimiter) -> dict[str, Probe]:

@@ -35,6 +35,7 @@ from corral.files.config import FilesConfig
 from corral.observability.readiness import OpsConfig
 from corral.observability.redact import redact
 from corral.server.limits import ConnectionLimits
+from corral.settings_jobs import FineTuningConfig, JobsConfig
 from corral.tasks.limits import TaskInputLimits
 
 Tier = Literal["open", "premium", "partner", "private"]
@@ -333,6 +334,8 @@ class Settings(BaseSettings):
     schema_limits: SchemaLimits = SchemaLimits()
     task_inputs: TaskInputLimits = TaskInputLimits()
     files: FilesConfig = FilesConfig()
+    jobs: JobsConfig = JobsConfig()
+    finetuning: FineTuningConfig = FineTuningConfig()
     evals: EvalsConfig = EvalsConfig()
     console: ConsoleConfig = ConsoleConfig()
     embedded_model: bool = True

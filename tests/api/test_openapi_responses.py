@@ -21,12 +21,16 @@ import httpx
 import jsonschema
 import pytest
 from pydantic import TypeAdapter
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from corral.api.chat.protocol import ChatCompletionResponse
 from corral.api.completions.protocol import CompletionResponse
 from corral.api.embeddings.protocol import EmbeddingResponse
+from corral.finetune.models import record
 from corral.settings import LicenceConfig
-from tests.accounts_kit import model_table, toml_table
+from corral.storage.tables import Tenant
+from tests.accounts_kit import model_table, sqlite_url, toml_table
 from tests.support import ADMIN_KEY, MODEL, RunningServer, start_server
 
 GATED = "gated-smollm2"
@@ -112,6 +116,7 @@ def answers(server: RunningServer) -> Answers:
         acme_key, globex_key = operator_sets_up(seen, admin)
         with client(server, acme_key) as acme:
             tenant_day(seen, acme)
+            fine_tuned_model_deleted(seen, server, acme)
         with client(server, globex_key) as globex:
             wanted = {"reason": "a look"}
             path = "/v1/models/{model_id}/access-requests"
@@ -217,6 +222,26 @@ def fine_tuning_day(seen: Answers, acme: httpx.Client, training_file: str) -> No
     for route in ("", "/events", "/checkpoints"):
         seen.call(acme, "GET", "/v1/fine_tuning/jobs/{job_id}" + route, job_id=job["id"])
     seen.call(acme, "POST", "/v1/fine_tuning/jobs/{job_id}/cancel", job_id=job["id"])
+
+
+def fine_tuned_model_deleted(seen: Answers, server: RunningServer, acme: httpx.Client) -> None:
+    """A fine-tuned model of acme's, recorded as its job would publish it, deleted by acme."""
+    engine = create_engine(sqlite_url(server.home))
+    try:
+        with Session(engine) as session, session.begin():
+            tenant = session.scalar(select(Tenant.id).where(Tenant.name == "acme"))
+            assert tenant is not None
+            model = f"ft:{MODEL}:{tenant}:x:0"
+            published = {
+                "fine_tuned_model": model,
+                "adapter_gguf": str(server.home / "adapter.gguf"),
+                "adapter_sha256": "0" * 64,
+                "lineage": {"base_model": MODEL},
+            }
+            record(session, "ftjob-0", tenant, published)
+    finally:
+        engine.dispose()
+    seen.call(acme, "DELETE", "/v1/models/{model_id}", model_id=model)
 
 
 def operator_decides(seen: Answers, admin: httpx.Client) -> None:

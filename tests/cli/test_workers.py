@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,8 +16,10 @@ import pytest
 
 from corral.accounts.admin import AccountsAdmin, KeySpec
 from corral.accounts.keys import key_hasher
+from corral.jobs import Job, JobQueue
 from corral.settings import load_settings
 from corral.storage import open_database
+from tests.jobs.conftest import eventually
 from tests.providers.openai_fake import KEY, OpenAIFake
 from tests.providers.server import serving
 from tests.support import corral_env, free_port
@@ -54,6 +56,7 @@ def workers(
         env = corral_env(
             tmp_path, FAKE_OPENAI_KEY=KEY, CORRAL_REDIS_URL=redis_url[0],
             CORRAL_REDIS_NAMESPACE=f"{redis_url[1]}:workers",
+            CORRAL_JOBS__WORKER_IN_SERVER="true", CORRAL_JOBS__POLL_S="0.1",
         )  # fmt: skip
         args = ["serve", "--port", str(port), "--workers", "2", "--config", str(config)]
         log = (tmp_path / "server.log").open("wb")
@@ -148,3 +151,28 @@ def test_workers_without_redis_are_refused(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "CORRAL_REDIS_URL" in result.stderr
+
+
+async def test_of_two_workers_one_runs_the_jobs(
+    workers: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    process, _, home = workers
+    db = open_database(load_settings(home=home, embedded_model=False))
+    queue = JobQueue(db)
+    try:
+        jobs = [await queue.submit("sleep", "admin", {"step_seconds": 0.05}) for _ in range(4)]
+        done = [await eventually(reader(queue, job.id), lambda j: j.finished, 60) for job in jobs]
+        runners = set()
+        for job in done:
+            events = await queue.events(job.id)
+            runners |= {e.data["worker"] for e in events if e.data and "worker" in e.data}
+    finally:
+        db.close()
+    assert [job.status for job in done] == ["succeeded"] * 4
+    assert len(runners) == 1  # the one holding the home's job lock
+    (runner,) = runners
+    assert int(runner.split(":")[1]) in children(process.pid)
+
+
+def reader(queue: JobQueue, job_id: str) -> Callable[[], Awaitable[Job]]:
+    return lambda: queue.get(job_id)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from corral.finetune.adapters import AdapterSwitch
+from corral.backends.llama_cpp.adapters import AdapterSwitch
 from corral.finetune.export import write_gguf_lora
 
 # SmolLM2-135M's shapes: 576 wide, 9 query heads of 64, 3 key/value heads.

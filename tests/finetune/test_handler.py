@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from corral.files.store import FileStore
 from corral.finetune.handler import FineTuningHandler, TrainingConfig
 from corral.finetune.params import JOB_PREFIX, KIND, VALIDATING
 from corral.jobs import Job, JobContext, JobQueue
+from corral.money import cost_micros
 from corral.settings import Settings, load_settings
 from corral.storage import Database, open_database
+from corral.storage.tables import FineTunedModel, UsageRecord
 from tests.finetune.conftest import EXAMPLES, jsonl
 from tests.jobs.conftest import eventually, fast_worker, finished, running
 
@@ -130,3 +133,33 @@ async def test_a_job_whose_worker_stopped_resumes_from_its_checkpoint(
     async with running(fast_worker(queue, {KIND: handler(db, settings, tiny_base)})):
         uninterrupted = await finished(queue, again.id)
     assert adapter_sha256(resumed) == adapter_sha256(uninterrupted)
+
+
+async def test_a_cancelled_job_is_billed_what_it_trained_and_publishes_nothing(
+    tmp_path: Path, tiny_base: Path
+) -> None:
+    priced = load_settings(
+        home=tmp_path, embedded_model=False, finetuning={"training_price_per_mtok": "2.5"}
+    )
+    db = open_database(priced)
+    queue = JobQueue(db)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    pausing = Pausing(db, priced, config, base_loader=lambda name: tiny_base)
+    try:
+        job = await submit(db, priced)
+        async with running(fast_worker(queue, {KIND: pausing})):
+            held = await eventually(lambda: queue.get(job.id), lambda j: j.checkpoint is not None)
+            await queue.request_cancel(job.id)
+            done = await finished(queue, job.id)
+        with db.read() as session:
+            records = list(session.scalars(select(UsageRecord)))
+            published = list(session.scalars(select(FineTunedModel)))
+    finally:
+        db.close()
+    assert done.status == "cancelled"
+    trained = held.checkpoint["trained_tokens"] if held.checkpoint else 0
+    assert [(r.request_id, r.tier, r.outcome, r.prompt_tokens) for r in records] == [
+        (job.id, "fine_tuning", "cancelled", trained)
+    ]
+    assert records[0].cost_micros == cost_micros(trained, 0, (2_500_000, 0)) > 0
+    assert published == []

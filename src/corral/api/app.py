@@ -6,8 +6,8 @@ import asyncio
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
@@ -28,6 +28,7 @@ from corral.api.files.router import router as files_router
 from corral.api.fine_tuning.router import router as fine_tuning_router
 from corral.api.health import router as health_router
 from corral.api.hot_routes import HotRoutes, post_routes
+from corral.api.job_worker import ServerWorker
 from corral.api.licences.router import router as licences_router
 from corral.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from corral.api.models.router import router as models_router
@@ -39,6 +40,9 @@ from corral.services import Services, build_services
 from corral.settings import load_settings
 
 logger = logging.getLogger("corral.app")
+_JOBS_STOP_S = 10.0
+"""How long shutdown waits for the job worker to give its job back (a training step under way
+in its thread is not waited for: the step is done again on resume)."""
 
 
 async def _sweep(services: Services, every_s: float = 30.0) -> None:
@@ -62,6 +66,17 @@ async def _tidy_reservations(services: Services, every_s: float = 0.5) -> None:
             await services.reservations.tidy()
         except Exception:
             logger.exception("tidying budget reservations failed")
+        await asyncio.sleep(every_s)
+
+
+async def _refresh_models(services: Services, every_s: float = 5.0) -> None:
+    """Read the tenants' fine-tuned models again: made or deleted by another process (a job
+    worker, another server), they are served or gone here within this time."""
+    while True:
+        try:
+            await services.gateway.catalog.refresh()
+        except Exception:
+            logger.exception("reading the fine-tuned models failed")
         await asyncio.sleep(every_s)
 
 
@@ -100,13 +115,13 @@ def freeze_startup_objects() -> None:
     gc.set_threshold(_YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
-def create_app(services: Services) -> ASGIApp:
-    """The FastAPI app inside the middleware every request passes, the inference routes
-    answered before FastAPI's own stack (`hot_routes`)."""
+def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start: the models, the accounts cache, the background loops, the job worker. Stop: the
+    job worker first (its job given back while the database is open), then the rest."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        backends = [entry.backend for entry in services.gateway.catalog.entries()]
+        backends = [entry.backend for entry in services.gateway.catalog.configured()]
         if services.settings.server.load_models == "start":
             await asyncio.gather(*(backend.start() for backend in backends))
         await services.directory.refresh()
@@ -114,11 +129,18 @@ def create_app(services: Services) -> ASGIApp:
             asyncio.create_task(services.directory.watch()),
             asyncio.create_task(_sweep(services)),
             asyncio.create_task(_tidy_reservations(services)),
+            asyncio.create_task(_refresh_models(services)),
         ]
+        jobs = ServerWorker.build(services) if services.settings.jobs.worker_in_server else None
+        if jobs is not None:
+            background.append(asyncio.create_task(jobs.run()))
         services.ready = True
         logger.info("ready", extra={"models": [e.id for e in services.gateway.catalog.entries()]})
         yield
         services.ready = False
+        if jobs is not None:
+            jobs.stop()
+            await asyncio.wait(background[-1:], timeout=_JOBS_STOP_S)
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
@@ -128,10 +150,17 @@ def create_app(services: Services) -> ASGIApp:
             logger.exception("giving budget reservations back at shutdown failed")
         await services.aclose()
 
+    return lifespan
+
+
+def create_app(services: Services) -> ASGIApp:
+    """The FastAPI app inside the middleware every request passes, the inference routes
+    answered before FastAPI's own stack (`hot_routes`)."""
+
     api = FastAPI(
         title="corral",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=_lifespan(services),
         telemetry=_NO_OTEL,
         docs_url=None,  # FastAPI's pages load from a CDN; `docs` serves local copies, if any
         redoc_url=None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from corral.cancellation import Cancellation
@@ -99,6 +100,8 @@ class GenerationRequest:
     audit: list[dict[str, Any]] = field(default_factory=list, compare=False)
     """The audit rows of the partner calls made for it (the privacy guard adds them); written
     with its settlement, in one transaction."""
+    adapter: Path | None = None
+    """A fine-tuned model's GGUF LoRA, run on the local base for this request only."""
 
 
 @dataclass(frozen=True, slots=True)

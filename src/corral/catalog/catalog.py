@@ -13,6 +13,8 @@ from corral.errors import ConfigError, ModelNotFound
 from corral.money import to_micros
 from corral.settings import EMBEDDED_MODEL_NAME, LocalModelConfig, ModelConfig, Settings, Tier
 
+ADDED_PREFIX = "ft:"
+"""The names of models made at run time (OpenAI's form for fine-tuned models)."""
 Prices = tuple[int, int]
 """Micro-units per million (prompt, completion) tokens."""
 
@@ -49,6 +51,27 @@ class Catalog:
             if unknown:
                 raise ConfigError(f"route '{name}' names unknown models: {', '.join(unknown)}")
             self._routes[name] = tuple(self._entries[m] for m in members)
+        self._added: dict[str, ModelEntry] = {}
+        self.loader: Callable[[], Awaitable[list[ModelEntry]]] | None = None
+        """Reads the models made at run time (tenants' fine-tuned models), set by the
+        composition root; `refresh` calls it."""
+
+    async def refresh(self, model_id: str | None = None) -> None:
+        """Read the models made at run time again (all, or only if `model_id` is one of them
+        and not known yet). A configured model's name always wins over one of them."""
+        if self.loader is None:
+            return
+        if model_id is not None and (model_id in self or not model_id.startswith(ADDED_PREFIX)):
+            return
+        added = await self.loader()
+        self._added = {entry.id: entry for entry in added if entry.id not in self._entries}
+
+    def is_added(self, model_id: str) -> bool:
+        """Whether the model was made at run time (a fine-tuned model), not configured."""
+        return model_id in self._added
+
+    def __contains__(self, model_id: str) -> bool:
+        return model_id in self._entries or model_id in self._added
 
     def candidates(self, name: str) -> tuple[ModelEntry, ...]:
         """The models behind a name: a route's, in order, or the one model of that name."""
@@ -59,12 +82,17 @@ class Catalog:
         return name in self._routes
 
     def get(self, model_id: str) -> ModelEntry:
-        entry = self._entries.get(model_id)
+        entry = self._entries.get(model_id) or self._added.get(model_id)
         if entry is None:
             raise model_not_found(model_id)
         return entry
 
     def entries(self) -> list[ModelEntry]:
+        """Every model: the configured ones, then those made at run time."""
+        return [*self._entries.values(), *self._added.values()]
+
+    def configured(self) -> list[ModelEntry]:
+        """The models of the configuration alone (whose backends the server starts and closes)."""
         return list(self._entries.values())
 
 

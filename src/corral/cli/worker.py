@@ -19,6 +19,7 @@ from corral.finetune.handler import FineTuningHandler
 from corral.finetune.params import KIND as FINE_TUNING
 from corral.jobs import JobHandler, JobQueue, Worker, builtin_handlers
 from corral.jobs.metrics import JobMetrics
+from corral.metering.ledger import Ledger
 from corral.observability import logging as corral_logging
 from corral.settings import Settings
 from corral.storage import Database, open_database
@@ -49,8 +50,9 @@ def worker(
     settings = settings_from(config)
     corral_logging.configure(settings.server.log_level)
     db = open_database(settings)
+    ledger = Ledger(db, settings.billing.reservation_timeout_s)
     try:
-        handlers = _chosen(job_handlers(db, settings), kind)
+        handlers = _chosen(job_handlers(db, settings, ledger), kind)
         queue = JobQueue(db)
         metrics = None if metrics_port is None else _serve_metrics(queue, settings, metrics_port)
         jobs = Worker(
@@ -61,18 +63,20 @@ def worker(
             heartbeat_s=heartbeat_seconds,
             metrics=metrics,
         )
-        asyncio.run(_run_until_signalled(jobs))
+        asyncio.run(_run_until_signalled(jobs, ledger))
     finally:
         db.close()
 
 
-def job_handlers(db: Database, settings: Settings) -> dict[str, JobHandler]:
+def job_handlers(
+    db: Database, settings: Settings, ledger: Ledger | None = None
+) -> dict[str, JobHandler]:
     """Every job kind this worker can run (fine-tuning imports torch, evaluations load their
-    models, only once a job of theirs runs)."""
+    models, only once a job of theirs runs); fine-tuning jobs are billed in `ledger`."""
     from corral.evals.wiring import eval_handler
 
     return builtin_handlers() | {
-        FINE_TUNING: FineTuningHandler(db, settings),
+        FINE_TUNING: FineTuningHandler(db, settings, ledger=ledger),
         "eval_run": eval_handler(settings),
     }
 
@@ -97,8 +101,11 @@ def _serve_metrics(queue: JobQueue, settings: Settings, port: int) -> JobMetrics
     return metrics
 
 
-async def _run_until_signalled(jobs: Worker) -> None:
+async def _run_until_signalled(jobs: Worker, ledger: Ledger) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, jobs.stop)
-    await jobs.run()
+    try:
+        await jobs.run()
+    finally:
+        await ledger.aclose()

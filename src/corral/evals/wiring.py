@@ -5,6 +5,7 @@ loads a model)."""
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -13,14 +14,21 @@ from corral.evals.provenance import model_facts
 from corral.evals.runner import EvalDeps, EvalRunHandler
 from corral.settings import Settings
 
+if TYPE_CHECKING:
+    from corral.services import Services
 
-def eval_handler(settings: Settings) -> EvalRunHandler:
+
+def eval_handler(settings: Settings, services: Services | None = None) -> EvalRunHandler:
+    """`services`: the server's own, when the server runs the job; else built on first use."""
+
     def deps() -> EvalDeps:
-        # The server's composition root; a worker serves no HTTP, so any admin key will do.
-        from corral.services import build_services
+        nonlocal services
+        if services is None:
+            # The server's composition root; a worker serves no HTTP, so any admin key will do.
+            from corral.services import build_services
 
-        admin_key = settings.admin_key or SecretStr(secrets.token_urlsafe(32))
-        services = build_services(settings, admin_key)
+            admin_key = settings.admin_key or SecretStr(secrets.token_urlsafe(32))
+            services = build_services(settings, admin_key)
         home = settings.home
         return EvalDeps(
             services.gateway,

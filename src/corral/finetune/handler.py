@@ -15,13 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from corral.errors import InvalidRequest
 from corral.files.store import FileStore
 from corral.finetune.base import float_base
+from corral.finetune.billing import TrainingBill
 from corral.finetune.data import Sequence, read_examples, tokenise
+from corral.finetune.models import record
 from corral.finetune.params import VALIDATING, hyperparameters_of, model_name, trainable_bases
 from corral.finetune.train import ALPHA, RANK, TARGETS, LoraRun, StepResult, thread_budget
 from corral.jobs import RUNNING, Entry, Job, JobContext, Progress
+from corral.metering.ledger import Ledger, Outcome
+from corral.money import to_micros
 from corral.settings import Settings
 from corral.storage import Database
 
@@ -49,8 +55,13 @@ class FineTuningHandler:
         settings: Settings,
         config: TrainingConfig | None = None,
         base_loader: BaseLoader | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
+        """`ledger`: where jobs are billed (the server's own; else one of the handler's)."""
         self._files = FileStore(db, settings.home, settings.files)
+        price = to_micros(settings.finetuning.training_price_per_mtok)
+        ledger = ledger or Ledger(db, settings.billing.reservation_timeout_s)
+        self._bill = TrainingBill(ledger, db, price, settings.billing.currency)
         self._home = settings.home
         self._settings = settings
         self.config = config or TrainingConfig()
@@ -68,40 +79,76 @@ class FineTuningHandler:
 
     async def run(self, job: Job, context: JobContext) -> dict[str, Any]:
         params = job.params
-        hyper = hyperparameters_of(params)
+        published = (job.checkpoint or {}).get("published")
+        if published is not None:  # its worker stopped after publishing: only the bill is left
+            await self._bill.settle(job, published["fine_tuned_model"], *_billed(published))
+            return dict(published)
         training = await self._files.content(job.tenant_id, params["training_file"])
         validation = None
         if params.get("validation_file"):
             validation = await self._files.content(job.tenant_id, params["validation_file"])
         if job.status == VALIDATING:
             await context.set_status(RUNNING, "Files validated; fine-tuning job started")
-        work = self._home / WORK_DIR / job.id
         base_dir = await asyncio.to_thread(self._base_loader, params["model"])
-        run = await asyncio.to_thread(self._prepare, base_dir, training, hyper)
+        run = await asyncio.to_thread(self._prepare, base_dir, training, hyperparameters_of(params))
         if validation is not None:
             self._validation[job.id] = await asyncio.to_thread(
                 self._sequences, base_dir, validation
             )
         try:
-            trained = await self._train(job, context, run, work)
+            return await self._billed_run(job, context, run, base_dir)
         finally:
             self._validation.pop(job.id, None)
-        return await self._publish(job, run, base_dir, work, trained)
 
-    async def _train(self, job: Job, context: JobContext, run: LoraRun, work: Path) -> int:
-        """Every step after the checkpoint's; the tokens trained on, in all."""
+    async def _billed_run(
+        self, job: Job, context: JobContext, run: LoraRun, base_dir: Path
+    ) -> dict[str, Any]:
+        """Hold the quote, train, publish the model and bill what was trained: all of it, or
+        as much as was trained before a cancellation; nothing for a failed job."""
+        name = model_name(job.params["model"], job.tenant_id, job.params.get("suffix"), job.id)
+        await self._bill.hold(job, run.planned_tokens)
+        work = self._home / WORK_DIR / job.id
+        counter = [int((job.checkpoint or {}).get("trained_tokens", 0))]
+        try:
+            state = await self._train(job, context, run, work, counter)
+            result = await self._publish(job, run, base_dir, work, counter[0])
+            result["quoted_tokens"] = run.planned_tokens
+            state = {**state, "published": result}
+            await context.checkpoint(
+                state, events=[Entry(f"Model {name} published")], write=self._record(job, result)
+            )
+        except asyncio.CancelledError:
+            if context.cancelled:  # the owner's cancel, not a shutdown: bill what was trained
+                await self._bill.settle(job, name, counter[0], run.planned_tokens, "cancelled")
+            raise
+        except Exception:
+            await self._bill.drop(job)
+            raise
+        await self._bill.settle(job, name, counter[0], run.planned_tokens, "completed")
+        return result
+
+    @staticmethod
+    def _record(job: Job, result: dict[str, Any]) -> Callable[[Session], None]:
+        return lambda session: record(session, job.id, job.tenant_id, result)
+
+    async def _train(
+        self, job: Job, context: JobContext, run: LoraRun, work: Path, trained: list[int]
+    ) -> dict[str, Any]:
+        """Every step after the checkpoint's; `trained` counts the tokens trained on, in all.
+        Returns the last checkpoint's state."""
         state = dict(job.checkpoint or {})
         if state:
             await asyncio.to_thread(run.load_checkpoint, work / state["file"])
             await context.event(f"Resumed from the checkpoint at step {state['step']}")
-        trained = int(state.get("trained_tokens", 0))
         for step in range(int(state.get("step", 0)) + 1, run.total_steps + 1):
             if context.cancelled:
                 raise asyncio.CancelledError
             result = await asyncio.to_thread(run.step, step)
-            trained += result.tokens
-            state = await self._after_step(context, run, work, state, result, trained)
-        return trained
+            trained[0] += result.tokens
+            state = await self._after_step(context, run, work, state, result, trained[0])
+            if state.get("step") == step:  # a checkpoint: the quote's reservation lives on
+                await self._bill.renew(job)
+        return state
 
     def _prepare(self, base_dir: Path, training: Path, hyper: Any) -> LoraRun:
         sequences = self._sequences(base_dir, training)
@@ -182,6 +229,10 @@ class FineTuningHandler:
             "adapter_sha256": adapter_sha256,
             "lora": {"r": RANK, "alpha": ALPHA, "targets": list(TARGETS)},
         }
+
+
+def _billed(published: dict[str, Any]) -> tuple[int, int, Outcome]:
+    return int(published["trained_tokens"]), int(published["quoted_tokens"]), "completed"
 
 
 def _export(run: LoraRun, base_dir: Path, out: Path) -> None:

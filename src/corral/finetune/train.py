@@ -81,6 +81,8 @@ class LoraRun:
         self.optimizer = torch.optim.AdamW(params, lr=hyper.learning_rate, weight_decay=0.0)
         self.steps_per_epoch = math.ceil(len(sequences) / hyper.batch_size)
         self.total_steps = self.steps_per_epoch * hyper.n_epochs
+        self.planned_tokens = sum(len(s.input_ids) for s in sequences) * hyper.n_epochs
+        """What the whole run trains on (its steps' tokens, all epochs): the job's quote."""
 
     def batch(self, step: int) -> list[Sequence]:
         """The examples of step `step` (1-based): each epoch in its own seeded order, so a

@@ -207,6 +207,11 @@ class JobQueue:
             .order_by(JobRow.created_at, JobRow.id)
             .limit(1)
         )
+        with self._db.read() as session:
+            # An idle worker polls: a read takes no lock, where the claim's write would take
+            # SQLite's one write lock every poll, from every server of a test run.
+            if session.scalar(pick) is None:
+                return None
         if self._db.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         claim = (

@@ -82,6 +82,7 @@ class Gateway:
     async def resolve(self, ctx: RequestContext, model_id: str) -> Target:
         """The models the caller may use under this name (a route skips the refused ones),
         partners behind the privacy guard."""
+        await self.catalog.refresh(model_id)
         tenant = await self.entitlement.tenant(ctx.principal)
         caller = _caller(ctx, tenant)
         allowed, refusal = [], None
@@ -97,10 +98,12 @@ class Gateway:
         return Target(model_id, tuple(allowed))
 
     async def visible_models(self, principal: Principal) -> list[ModelEntry]:
+        await self.catalog.refresh()
         tenant = await self.entitlement.tenant(principal)
         return [m for m in self.catalog.entries() if self.entitlement.visible(principal, tenant, m)]
 
     async def visible_model(self, principal: Principal, model_id: str) -> ModelEntry:
+        await self.catalog.refresh(model_id)
         model = self.catalog.get(model_id)
         tenant = await self.entitlement.tenant(principal)
         if not self.entitlement.visible(principal, tenant, model):

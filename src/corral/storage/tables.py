@@ -439,3 +439,22 @@ class ConsoleConversation(Base):
     """[{"role": "user" | "assistant", "content": str}] in order."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FineTunedModel(Base):
+    """A tenant's private model, the result of a fine-tuning job: a LoRA adapter served on the
+    shared base, with what it was made from (`lineage`). A deleted one keeps its row (the
+    lineage stays for audits) but is no longer served."""
+
+    __tablename__ = "fine_tuned_models"
+    __table_args__ = (Index("ix_fine_tuned_models_tenant", "tenant_id"),)
+    id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    """The model's name, `ft:<base>:<tenant id>:<suffix>:<job>`."""
+    tenant_id: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str] = mapped_column(String(40), unique=True)
+    base_model: Mapped[str] = mapped_column(String(128))
+    adapter_path: Mapped[str] = mapped_column(Text)
+    adapter_sha256: Mapped[str] = mapped_column(String(64))
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,4 +1,4 @@
-"""Wire schemas of `GET /v1/models` and `GET /v1/models/{id}`."""
+"""Wire schemas of `GET /v1/models`, `GET /v1/models/{id}` and `DELETE /v1/models/{id}`."""
 
 from __future__ import annotations
 
@@ -43,3 +43,9 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class ModelDeleted(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    deleted: bool = True

@@ -1,4 +1,5 @@
-"""HTTP routes of the model list (what the caller may use) and single model cards."""
+"""HTTP routes of the model list (what the caller may use), single model cards, and the
+deletion of a tenant's fine-tuned model."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from corral.api.deps import ContextDep, ServicesDep
-from corral.api.models.protocol import ModelCard, ModelList
+from corral.api.models.protocol import ModelCard, ModelDeleted, ModelList
 from corral.api.streaming import respond
+from corral.finetune.models import not_deletable
 
 router = APIRouter()
 
@@ -25,3 +27,15 @@ async def get_model(model_id: str, ctx: ContextDep, services: ServicesDep) -> Re
     gateway = services.gateway
     entry = await gateway.visible_model(ctx.principal, model_id)
     return await respond(ModelCard.of(entry, await gateway.prices(entry)))
+
+
+@router.delete("/v1/models/{model_id:path}", response_model=ModelDeleted)
+async def delete_model(model_id: str, ctx: ContextDep, services: ServicesDep) -> Response:
+    """Only a fine-tuned model can be deleted, by its owner (or the operator); another
+    tenant's is not found, as it is everywhere else."""
+    entry = await services.gateway.visible_model(ctx.principal, model_id)
+    if not services.gateway.catalog.is_added(entry.id):
+        raise not_deletable(model_id)
+    deleted = await services.fine_tuned.delete(entry.id, ctx.principal.tenant_id)
+    await services.gateway.catalog.refresh()
+    return await respond(ModelDeleted(id=deleted.id))

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import llama_cpp
@@ -27,6 +28,7 @@ from corral.backends.base import (
     Usage,
 )
 from corral.backends.llama_cpp import engine, loader, relay, scoring, tools
+from corral.backends.llama_cpp.adapters import AdapterSwitch
 from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.lanes import Lane, Lanes
 from corral.backends.llama_cpp.pool import InstancePool
@@ -44,6 +46,17 @@ class _Instance:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="llama")
     )
     scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
+    adapters: AdapterSwitch | None = None
+
+    def use_adapter(self, adapter: Path | None) -> None:
+        """Run the next request with `adapter` (None: the base); a switch forgets the cached
+        prefix and scores, computed under the other adapter."""
+        if self.adapters is None:
+            if adapter is None:
+                return
+            self.adapters = AdapterSwitch(self.llama)
+        if self.adapters.use(adapter):
+            self.scores = scoring.PromptScores()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +183,12 @@ class LlamaCppBackend:
         emit: Callable[[TextDelta], None],
     ) -> Any:
         run = self._job(instance, request, prepared, cancel, emit)
+        if request.adapter is not None and not isinstance(instance, _Instance):
+            self._generators.release(instance)
+            raise InvalidRequest(  # one batched context cannot run two adapters at once
+                f"Fine-tuned models of '{self.config.name}' need it served with slots = 1.",
+                param="model",
+            )
         if isinstance(instance, _Instance):
             future = instance.thread.submit(run)
         elif request.echo or request.params.max_tokens == 0:
@@ -202,6 +221,8 @@ class LlamaCppBackend:
     ) -> Callable[[], engine.GenerationOutcome]:
         def run() -> engine.GenerationOutcome:
             try:
+                if isinstance(instance, _Instance):
+                    instance.use_adapter(request.adapter)
                 if request.echo and not _score(instance, request, prepared.tokens, emit):
                     return engine.GenerationOutcome("cancelled", Usage(len(prepared.tokens), 0))
                 if request.params.max_tokens == 0:  # scoring only: nothing to generate
