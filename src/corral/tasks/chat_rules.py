@@ -1,0 +1,259 @@
+"""Decisions and open questions found in a parsed chat by deterministic rules, in English and
+German, each citing the messages behind it.
+
+A 135M model cannot find these in a long chat (and reading it all takes minutes on a CPU), but
+cheap signals can: decision phrases ("booked", "abgemacht"), agreement runs (a proposal that
+two or more others agree to), questions without a later answer, and who a question is put to
+(an @mention or a name the question starts or ends with). The rules are tuned for precision:
+an item they report cites the messages that make it, so a reader can check it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from corral.tasks import chat_phrases as ph
+from corral.tasks.inputs import ChatMessageLine
+
+MOST_DECISIONS = 8
+MOST_QUESTIONS = 8
+_RUN = 6
+"""Messages after a proposal in which its agreement run must happen."""
+_RUN_HOURS = 12
+_QUICK = 3
+"""Replies by others right after a question that count as its answer when answer-like."""
+_QUICK_HOURS = 8
+_TEXT_CHARS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Which signals the rules use: all by default; the bench switches them off one by one."""
+
+    phrases: bool = True
+    agreement: bool = True
+    mentions: bool = True
+    overlap: bool = True
+    time_gaps: bool = True
+
+
+@dataclass(slots=True)
+class Finding:
+    text: str
+    message_ids: list[int]
+    score: float
+    waiting_on: str | None = None
+    about: frozenset[str] = field(default_factory=frozenset)
+
+    def as_json(self, question: bool) -> dict[str, object]:
+        out: dict[str, object] = {"text": self.text, "message_ids": self.message_ids[:4]}
+        if question:
+            out["waiting_on"] = (self.waiting_on or "")[:40]
+        return out
+
+
+def words(text: str) -> frozenset[str]:
+    """The content words of a text, cut to a crude stem (the first five letters)."""
+    found = ph.WORD.findall(ph.URL.sub(" ", text.lower()))
+    return frozenset(w[:5] for w in found if w not in ph.STOPWORDS)
+
+
+def excerpt(line: ChatMessageLine) -> str:
+    text = " ".join(line.text.split())
+    who = f"{line.author}: " if line.author else ""
+    full = who + text
+    return full if len(full) <= _TEXT_CHARS else full[: _TEXT_CHARS - 1].rstrip() + "…"
+
+
+def is_question(line: ChatMessageLine) -> bool:
+    text = ph.URL.sub(" ", line.text).strip()
+    if line.kind != "text" or "?" not in text or len(text.split()) < 3:
+        return False
+    return ph.TAG_QUESTION.search(text) is None
+
+
+def is_agreement(line: ChatMessageLine) -> bool:
+    text = line.text.strip()
+    if line.kind != "text" or len(text.split()) > 10 or text.endswith("?"):
+        return False
+    if ph.DISAGREE.search(text):
+        return False
+    return bool(ph.AGREE.search(text) or ph.AGREE_EMOJI.search(text))
+
+
+def _close(a: ChatMessageLine, b: ChatMessageLine, hours: float, signals: Signals) -> bool:
+    if not signals.time_gaps or a.time is None or b.time is None:
+        return True
+    return b.time - a.time <= dt.timedelta(hours=hours)
+
+
+# --- decisions ---------------------------------------------------------------------------------
+
+
+def decisions(
+    lines: Sequence[ChatMessageLine], signals: Signals = Signals()
+) -> list[Finding]:
+    """Decisions in chat order, the strongest `MOST_DECISIONS`; a later decision on the same
+    subject (shared content words) replaces an earlier one and cites both."""
+    spoken = [line for line in lines if line.kind == "text" and line.author]
+    found: list[Finding] = []
+    for at, line in enumerate(spoken):
+        after = _agreements(spoken, at, signals) if signals.agreement else []
+        stated = signals.phrases and _states_decision(line)
+        proposed = bool(ph.PROPOSAL.search(line.text)) or is_question(line)
+        if stated:
+            score = 2.0 + len(after)
+        elif proposed and len(after) >= 2:
+            score = 1.0 + len(after)
+        else:
+            continue
+        ids = [line.id, *(a.id for a in after)]
+        found.append(Finding(excerpt(line), ids, score, about=words(line.text)))
+    return _strongest(_revised(_merged(found)), MOST_DECISIONS)
+
+
+def _states_decision(line: ChatMessageLine) -> bool:
+    text = line.text
+    if is_question(line) or text.rstrip().endswith("?"):
+        return False
+    return ph.DECIDED.search(text) is not None and ph.DISAGREE.search(text) is None
+
+
+def _agreements(
+    spoken: Sequence[ChatMessageLine], at: int, signals: Signals
+) -> list[ChatMessageLine]:
+    """The agreeing replies by distinct others right after message `at`; none when someone
+    disagrees first."""
+    proposer, out, seen = spoken[at].author, list[ChatMessageLine](), set[str | None]()
+    for line in spoken[at + 1 : at + 1 + _RUN]:
+        if not _close(spoken[at], line, _RUN_HOURS, signals):
+            break
+        if line.author == proposer:
+            continue
+        if ph.DISAGREE.search(line.text) and not is_agreement(line):
+            break
+        if is_agreement(line) and line.author not in seen:
+            seen.add(line.author)
+            out.append(line)
+    return out
+
+
+def _merged(found: list[Finding]) -> list[Finding]:
+    """One finding per cluster of citing messages (a decision stated, then agreed to)."""
+    out: list[Finding] = []
+    for item in found:
+        last = out[-1] if out else None
+        if last is not None and item.message_ids[0] - last.message_ids[-1] <= 2:
+            keep, other = (item, last) if item.score > last.score else (last, item)
+            ids = [keep.message_ids[0], *(i for i in keep.message_ids + other.message_ids[:1])]
+            out[-1] = Finding(keep.text, list(dict.fromkeys(ids)), keep.score, about=keep.about)
+        else:
+            out.append(item)
+    return out
+
+
+def _revised(found: list[Finding]) -> list[Finding]:
+    """A decision sharing two content words with a later one is that one's earlier version."""
+    out: list[Finding] = []
+    for item in found:
+        earlier = next((o for o in out if len(o.about & item.about) >= 2), None)
+        if earlier is not None:
+            out.remove(earlier)
+            ids = [*item.message_ids, *earlier.message_ids[:1]]
+            item = Finding(item.text, ids, max(item.score, earlier.score), about=item.about)
+        out.append(item)
+    return out
+
+
+def _strongest(found: list[Finding], most: int) -> list[Finding]:
+    kept = sorted(found, key=lambda f: (-f.score, -f.message_ids[0]))[:most]
+    return sorted(kept, key=lambda f: f.message_ids[0])
+
+
+# --- open questions ----------------------------------------------------------------------------
+
+
+def open_questions(
+    lines: Sequence[ChatMessageLine], language: str, signals: Signals = Signals()
+) -> list[Finding]:
+    """Questions no later message answers, in chat order, with whom they wait on: the person
+    asked by @mention or by name, or everyone."""
+    spoken = [line for line in lines if line.kind == "text" and line.author]
+    people = _first_names([line.author for line in spoken if line.author])
+    found: list[Finding] = []
+    for at, line in enumerate(spoken):
+        if not is_question(line):
+            continue
+        asked = _addressee(line, people) if signals.mentions else None
+        if _answered(spoken, at, asked, signals):
+            continue
+        score = 1.0 + (asked is not None) + at / max(1, len(spoken))
+        waiting = asked or ph.EVERYONE.get(language, "everyone")
+        found.append(Finding(excerpt(line), [line.id], score, waiting, words(line.text)))
+    return _strongest(_one_per_subject(found), MOST_QUESTIONS)
+
+
+def _first_names(authors: Sequence[str]) -> dict[str, str]:
+    """Lower-case first name (and whole name) -> the author, where that is unambiguous."""
+    keys: dict[str, set[str]] = {}
+    for author in set(authors):
+        for key in {author.lower(), author.split()[0].lower().strip(",:")}:
+            if len(key) >= 2 and key[0].isalpha():
+                keys.setdefault(key, set()).add(author)
+    return {key: next(iter(names)) for key, names in keys.items() if len(names) == 1}
+
+
+def _addressee(line: ChatMessageLine, people: dict[str, str]) -> str | None:
+    for name in ph.MENTION.findall(line.text):
+        if name.lower() in people and people[name.lower()] != line.author:
+            return people[name.lower()]
+    text = line.text.strip()
+    head = text.split(maxsplit=1)[0].strip(",:!").lower() if text else ""
+    tail = text.rstrip("?!. ").rsplit(maxsplit=1)[-1].strip(",").lower() if text else ""
+    for key in (head, tail):
+        if key in people and people[key] != line.author:
+            return people[key]
+    return None
+
+
+def _answered(
+    spoken: Sequence[ChatMessageLine], at: int, asked: str | None, signals: Signals
+) -> bool:
+    question = spoken[at]
+    about = words(question.text)
+    quick = 0
+    for line in spoken[at + 1 :]:
+        if line.author == question.author:
+            continue
+        by_them = asked is None or line.author == asked
+        shared = len(about & words(line.text)) if signals.overlap else 0
+        if quick < _QUICK and _close(question, line, _QUICK_HOURS, signals):
+            quick += 1
+            if by_them and (shared or ph.ANSWER_START.search(line.text) or is_agreement(line)):
+                return True
+            if asked is not None and line.author == asked and not is_question(line):
+                return True
+        elif by_them and shared >= (1 if asked is not None else 2) and not is_question(line):
+            return True
+    return False
+
+
+def _one_per_subject(found: list[Finding]) -> list[Finding]:
+    """A question asked again later (same words, same person asked) is one open question."""
+    out: list[Finding] = []
+    for item in found:
+        again = next(
+            (
+                o
+                for o in out
+                if o.waiting_on == item.waiting_on and len(o.about & item.about) >= 2
+            ),
+            None,
+        )
+        if again is not None:
+            out.remove(again)
+            item.message_ids = [*item.message_ids, *again.message_ids][:4]
+        out.append(item)
+    return out
