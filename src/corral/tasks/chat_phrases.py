@@ -16,64 +16,116 @@ def _any(*phrases: str) -> re.Pattern[str]:
 
 
 DECIDED = _any(
-    # English: a decision said as such, or something made final (booked, paid, confirmed)
+    # a decision said as such, in English ...
     r"decided",
     r"decision",
-    r"(?:it'?s|that'?s|so it'?s) settled",
     r"settled",
     r"final(?:ly)?:",
     r"(?:let'?s|we'?ll|we will|we) (?:go|stick) with",
-    r"going with",
-    r"we'?re going (?:with|for)",
-    r"agreed",
-    r"booked",
-    r"confirmed",
-    r"reserved",
+    r"we'?re (?:going with|going for|staying with|staying)",
+    r"we'?ll stay",
     r"done deal",
-    r"deal",
     r"the plan is",
-    r"plan is",
-    r"we'?ll (?:do|take|meet|leave|go)",
-    r"we (?:meet|leave|go) (?:at|on)",
-    r"fixed",
-    r"locked in",
-    r"ordered",
-    r"paid",
-    r"signed up",
-    r"count(?:ing)? on",
     r"change of plan",
     r"new plan",
-    r"moved (?:it )?to",
-    r"instead",
-    # German: beschlossen, abgemacht, gebucht, und was eine Einigung verkündet
+    r"(?:is|are|been) (?:moved|changed) to",
+    r"\w+ it is",
+    r"\w+ wins",
+    r"(?:reservation|booking|order|payment) (?:is )?(?:done|made|confirmed)",
+    # ... and in German
     r"abgemacht",
     r"entschieden",
     r"beschlossen",
-    r"steht(?: jetzt)? fest",
+    r"steht(?: es)?(?: jetzt)? fest",
     r"fest steht",
-    r"(?:dann )?machen wir(?: das)? so",
+    r"(?:dann )?machen wir(?: das| es)? so",
     r"so machen wir(?:'s| es)",
+    r"es bleibt bei",
+    r"bleibt es bei",
+    r"(?:haben uns |uns )?geeinigt",
+    r"einigen wir uns",
+    r"planänderung",
+    r"neuer plan",
+    r"verschoben auf",
+    r"ist (?:am|jetzt am) \w+",
+)
+DONE = _any(
+    # something made final: a decision when a plan ("we", "wir", "so", "dann") is in the words
+    r"book(?:ed|ing)",
+    r"confirmed",
+    r"reserv(?:ed|ing)",
+    r"order(?:ed|ing)",
+    r"paid",
+    r"pays?",
+    r"signed up",
+    r"cancell?ed",
+    r"instead",
+    r"i'?ll (?:book|order|reserve|enter|sign|buy|pay|put)",
+    r"ich (?:buche|bestelle|reserviere|melde|überweise|kaufe|storniere)",
     r"gebucht",
     r"reserviert",
     r"bestellt",
     r"zugesagt",
     r"bestätigt",
+    r"storniert",
+    r"überwiesen",
+    r"stattdessen",
     r"wir nehmen",
     r"nehmen wir",
-    r"es bleibt bei",
-    r"bleibt es bei",
-    r"(?:haben uns |uns )?geeinigt",
-    r"einigen wir uns",
-    r"fix",
     r"ist fix",
-    r"bezahlt",
-    r"überwiesen",
-    r"planänderung",
-    r"neuer plan",
-    r"verschoben auf",
-    r"stattdessen",
-    r"treffen uns",
-    r"wir treffen",
+)
+PLAN = _any(r"we", r"we'?re", r"we'?ll", r"us", r"our", r"so", r"ok", r"okay", r"right", r"then",
+            r"great", r"wir", r"uns", r"also", r"dann", r"gut", r"gute idee", r"prima", r"genau")
+DONE_SAID = re.compile(
+    r"^\W*(?:booked|ordered|paid|reserved|confirmed|gebucht|bestellt|bezahlt|reserviert)\b|"
+    r"\b(?:i'?ve|i have|we'?ve|we have|ich hab|hab|habe|wir haben)\b.{0,40}\b"
+    r"(?:booked|ordered|paid|reserved|gebucht|bestellt|bezahlt|reserviert|überwiesen)\b|"
+    r"\b(?:ist|sind|hat|haben)\b.{0,30}\b(?:gebucht|bestellt|reserviert|zugesagt|bestätigt)\b",
+    re.IGNORECASE,
+)
+"""Something made final, said as done: "Booked!", "I've paid", "Zelt ist reserviert"."""
+NOT_DONE = _any(r"not", r"nicht", r"kein\w*", r"\w+n'?t", r"need", r"should", r"must",
+                r"müssen", r"sollten", r"sollen", r"if", r"wenn", r"falls")
+"""A "booked" that is not one: "not booked yet", "we need it booked", "if we book"."""
+PROMISE = _any(
+    r"will do",
+    r"i'?ll (?:ask|check|text|call|see|look|find out|let you know|chase|try)",
+    r"let me (?:check|ask|see)",
+    r"on it",
+    r"mach(?:e)? ich",
+    r"ich (?:frag|schau|kümmere|melde|kläre|ruf)\w*",
+    r"schaue? ich",
+    r"kümmere mich",
+    r"sag (?:dir|euch) bescheid",
+)
+DEFER = _any(
+    r"hm+",
+    r"let'?s see",
+    r"not sure",
+    r"no idea",
+    r"dunno",
+    r"might",
+    r"maybe",
+    r"we need to think",
+    r"don'?t know",
+    r"busy",
+    r"can'?t",
+    r"keine ahnung",
+    r"mal sehen",
+    r"mal schauen",
+    r"schwierig",
+    r"eng",
+    r"leider",
+    r"weiß (?:ich )?nicht",
+    r"überlegen",
+    r"vielleicht",
+    r"geht nicht",
+    r"kann nicht",
+    r"abwarten",
+    r"still (?:asking|waiting|no)",
+    r"no reply",
+    r"noch keine antwort",
+    r"warte noch",
 )
 AGREE = _any(
     r"works for me",
@@ -178,11 +230,46 @@ GREETING = re.compile(
     r"grüß gott|guten (?:morgen|abend|tag)|na ihr|huhu|tach)\b",
     re.IGNORECASE,
 )
+ADDRESS = re.compile(
+    r"(?:^|[.!?]\s+)(?:herr\s+|frau\s+)?([^\W\d_]{2,})"
+    r"(?:[,:]|\s+(?:\w+\s+){0,2}?(?:you|you'?re|your|du|dir|dich)\b)",
+    re.IGNORECASE,
+)
+"""A sentence's first word, when it may be the name of the one asked: "Dan, ...", "Steve are
+you ...", "Stefan, hast du ..." (but not "Keith said ...")."""
+FOR_WHOM = re.compile(
+    r"(?:question (?:for|to)|frage an)\s+(?:herr\s+|frau\s+)?([^\W\d_]{2,})", re.IGNORECASE
+)
+WHO = _any(
+    r"who(?:'?s| is| will| can| could| does| takes| brings)? ?(?:bring|tak|do|collect|driv|pick)"
+    r"\w*",
+    r"who(?:'?ll| will| can| could)",
+    r"(?:anyone|anybody|someone|somebody) (?:can|could|free|able|up for)",
+    r"wer (?:kann|könnte|macht|übernimmt|nimmt|bringt|holt|fährt|hat (?:lust|zeit))",
+    r"(?:kann|könnte|hat) (?:mal )?jemand",
+)
+"""A question that asks for someone to do something, answered only by a volunteer."""
+VOLUNTEER = _any(
+    r"i can",
+    r"i could",
+    r"i'?ll",
+    r"i will",
+    r"i'?m happy to",
+    r"ich (?:kann|könnte|mach\w*|übernehme|bringe|nehme|hole)",
+    r"(?:mach\w*|übernehme|bringe|nehme|hole) ich",
+)
 MENTION = re.compile(r"@(\w[\w.\-]*)")
 URL = re.compile(r"https?://\S+|www\.\S+")
-WORD = re.compile(r"[a-zäöüß]{4,}")
+WORD = re.compile(r"[a-zäöüß]{3,}")
 STOPWORDS = frozenset(
-    # short function words are dropped by length already; these are the longer ones
+    "the and you for are was but not all any can had her his one our out who how why yes now "
+    "get got let see way too off own say she use may did has him its new old day lol haha "
+    "und der die das ist ich wir ihr sie ein mit auf für den dem des von zum zur was wer wie "
+    "hab hat bin bis mir dir uns man mal nur gut nein oder aber auch dann doch gibt kann "
+    "january february march april june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday week weekend tonight "
+    "januar februar märz juni juli oktober dezember montag dienstag mittwoch donnerstag "
+    "freitag samstag sonntag abend morgen uhr "
     "about after again also anyone anything back been before being both could does doing done "
     "each even every from have here just know like maybe more most much need only other over "
     "really should some still such sure than that their them then there these they thing think "

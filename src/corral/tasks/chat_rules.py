@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from corral.tasks import chat_phrases as ph
 from corral.tasks.inputs import ChatMessageLine
 
 MOST_DECISIONS = 8
-MOST_QUESTIONS = 8
+MOST_QUESTIONS = 6
 _RUN = 6
 """Messages after a proposal in which its agreement run must happen."""
 _RUN_HOURS = 12
@@ -26,6 +27,8 @@ _QUICK = 3
 """Replies by others right after a question that count as its answer when answer-like."""
 _QUICK_HOURS = 8
 _TEXT_CHARS = 160
+_SAID = 10.0
+"""The score of a decision said outright: above any run of agreement (at most 1 + _RUN)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,12 @@ class Finding:
         return out
 
 
+_CACHE = 16_384
+"""Texts whose words and signals are kept: a question is compared with every later message,
+so each message's are computed once, not once per question before it."""
+
+
+@lru_cache(maxsize=_CACHE)
 def words(text: str) -> frozenset[str]:
     """The content words of a text, cut to a crude stem (the first five letters)."""
     found = ph.WORD.findall(ph.URL.sub(" ", text.lower()))
@@ -68,10 +77,22 @@ def excerpt(line: ChatMessageLine) -> str:
 
 
 def is_question(line: ChatMessageLine) -> bool:
-    text = ph.URL.sub(" ", line.text).strip()
-    if line.kind != "text" or "?" not in text or len(text.split()) < 3:
+    return line.kind == "text" and _asks(line.text)
+
+
+@lru_cache(maxsize=_CACHE)
+def _asks(text: str) -> bool:
+    text = ph.URL.sub(" ", text).strip()
+    if "?" not in text or len(text.split()) < 3:
         return False
-    return ph.TAG_QUESTION.search(text) is None
+    # "..., right?" alone seeks no answer; after a question of its own, it does not cancel it
+    return ph.TAG_QUESTION.search(text) is None or text.count("?") > 1
+
+
+@lru_cache(maxsize=_CACHE)
+def _no_answer(text: str) -> bool:
+    """A promise ("I'll check") or a shrug ("not sure"): it answers nothing."""
+    return bool(ph.PROMISE.search(text) or ph.DEFER.search(text))
 
 
 def is_agreement(line: ChatMessageLine) -> bool:
@@ -98,27 +119,39 @@ def decisions(
     """Decisions in chat order, the strongest `MOST_DECISIONS`; a later decision on the same
     subject (shared content words) replaces an earlier one and cites both."""
     spoken = [line for line in lines if line.kind == "text" and line.author]
+    names = _name_words([line.author for line in spoken if line.author])
     found: list[Finding] = []
     for at, line in enumerate(spoken):
         after = _agreements(spoken, at, signals) if signals.agreement else []
         stated = signals.phrases and _states_decision(line)
         proposed = bool(ph.PROPOSAL.search(line.text)) or is_question(line)
-        if stated:
-            score = 2.0 + len(after)
-        elif proposed and len(after) >= 2:
+        if stated:  # a decision said outright outranks any run of agreement
+            score = _SAID + len(after)
+        elif (proposed and len(after) >= 2) or len(after) >= 3:
             score = 1.0 + len(after)
         else:
             continue
         ids = [line.id, *(a.id for a in after)]
-        found.append(Finding(excerpt(line), ids, score, about=words(line.text)))
+        found.append(Finding(excerpt(line), ids, score, about=words(line.text) - names))
     return _strongest(_revised(_merged(found)), MOST_DECISIONS)
 
 
+def _name_words(authors: Sequence[str]) -> frozenset[str]:
+    return frozenset(w for author in set(authors) for w in words(author))
+
+
 def _states_decision(line: ChatMessageLine) -> bool:
+    """A decision phrase, or something made final (booked, paid) as part of a plan."""
     text = line.text
-    if is_question(line) or text.rstrip().endswith("?"):
+    if is_question(line) or text.rstrip().endswith("?") or len(text.split()) < 3:
         return False
-    return ph.DECIDED.search(text) is not None and ph.DISAGREE.search(text) is None
+    if ph.DECIDED.search(text):
+        return True
+    if ph.DISAGREE.search(text) or ph.NOT_DONE.search(text):
+        return False
+    if ph.DONE_SAID.search(text):
+        return True
+    return ph.DONE.search(text) is not None and ph.PLAN.search(text) is not None
 
 
 def _agreements(
@@ -145,9 +178,9 @@ def _merged(found: list[Finding]) -> list[Finding]:
     out: list[Finding] = []
     for item in found:
         last = out[-1] if out else None
-        if last is not None and item.message_ids[0] - last.message_ids[-1] <= 2:
-            keep, other = (item, last) if item.score > last.score else (last, item)
-            ids = [keep.message_ids[0], *(i for i in keep.message_ids + other.message_ids[:1])]
+        if last is not None and item.message_ids[0] - max(last.message_ids) <= 2:
+            keep, other = (item, last) if item.score >= last.score else (last, item)
+            ids = [keep.message_ids[0], other.message_ids[0], *keep.message_ids[1:]]
             out[-1] = Finding(keep.text, list(dict.fromkeys(ids)), keep.score, about=keep.about)
         else:
             out.append(item)
@@ -155,16 +188,23 @@ def _merged(found: list[Finding]) -> list[Finding]:
 
 
 def _revised(found: list[Finding]) -> list[Finding]:
-    """A decision sharing two content words with a later one is that one's earlier version."""
+    """A decision said outright that shares two content words with a later one is that one's
+    earlier version (runs of agreement are too loosely worded to tell)."""
     out: list[Finding] = []
     for item in found:
-        earlier = next((o for o in out if len(o.about & item.about) >= 2), None)
+        earlier = next(
+            (o for o in out if _said(o) and _said(item) and len(o.about & item.about) >= 2), None
+        )
         if earlier is not None:
             out.remove(earlier)
-            ids = [*item.message_ids, *earlier.message_ids[:1]]
+            ids = [*item.message_ids[:3], earlier.message_ids[0]]
             item = Finding(item.text, ids, max(item.score, earlier.score), about=item.about)
         out.append(item)
     return out
+
+
+def _said(item: Finding) -> bool:
+    return item.score >= _SAID
 
 
 def _strongest(found: list[Finding], most: int) -> list[Finding]:
@@ -184,7 +224,7 @@ def open_questions(
     people = _first_names([line.author for line in spoken if line.author])
     found: list[Finding] = []
     for at, line in enumerate(spoken):
-        if not is_question(line):
+        if not is_question(line) or len(line.text.split()) < 4:
             continue
         asked = _addressee(line, people) if signals.mentions else None
         if _answered(spoken, at, asked, signals):
@@ -196,46 +236,86 @@ def open_questions(
 
 
 def _first_names(authors: Sequence[str]) -> dict[str, str]:
-    """Lower-case first name (and whole name) -> the author, where that is unambiguous."""
+    """Each word of an author's name (and the whole name), lower-cased -> the author, where
+    only one author has it: "steve" finds "Uncle Steve", "brenner" finds "Herr Brenner"."""
     keys: dict[str, set[str]] = {}
     for author in set(authors):
-        for key in {author.lower(), author.split()[0].lower().strip(",:")}:
+        parts = [p.strip(",:") for p in author.lower().split()]
+        for key in {author.lower(), *parts}:
             if len(key) >= 2 and key[0].isalpha():
                 keys.setdefault(key, set()).add(author)
     return {key: next(iter(names)) for key, names in keys.items() if len(names) == 1}
 
 
+def _person(word: str, people: dict[str, str]) -> str | None:
+    """The author a word names: a whole name word, or the start of one ("Dan" for Daniel)."""
+    word = word.strip(",:!?.").lower()
+    if word in people:
+        return people[word]
+    if len(word) >= 3:
+        found = {name for key, name in people.items() if key.startswith(word)}
+        return found.pop() if len(found) == 1 else None
+    return None
+
+
 def _addressee(line: ChatMessageLine, people: dict[str, str]) -> str | None:
-    for name in ph.MENTION.findall(line.text):
-        if name.lower() in people and people[name.lower()] != line.author:
-            return people[name.lower()]
+    """Whom a question is put to: an @mention, a name a sentence starts with ("Dan, can
+    you", "Herr Brenner, gibt es"), a name it ends with, or "question for Anna"."""
     text = line.text.strip()
-    head = text.split(maxsplit=1)[0].strip(",:!").lower() if text else ""
-    tail = text.rstrip("?!. ").rsplit(maxsplit=1)[-1].strip(",").lower() if text else ""
-    for key in (head, tail):
-        if key in people and people[key] != line.author:
-            return people[key]
+    named = [m for m in ph.MENTION.findall(text)]
+    named += [m.group(1) for m in ph.FOR_WHOM.finditer(text)]
+    named += [m.group(1) for m in ph.ADDRESS.finditer(text)]
+    named += [text.rstrip("?!. ").rsplit(maxsplit=1)[-1]] if text else []
+    for word in named:
+        person = _person(word, people)
+        if person is not None and person != line.author:
+            return person
     return None
 
 
 def _answered(
     spoken: Sequence[ChatMessageLine], at: int, asked: str | None, signals: Signals
 ) -> bool:
+    """Whether a later message answers the question at `at`: one of the first replies (by the
+    person asked, if any), or any later one sharing its words. A promise ("I'll check") or a
+    shrug ("not sure", "hm") answers nothing."""
     question = spoken[at]
     about = words(question.text)
+    if asked is None and ph.WHO.search(question.text):
+        return _volunteered(spoken[at + 1 :], question, about, signals)
     quick = 0
     for line in spoken[at + 1 :]:
         if line.author == question.author:
             continue
-        by_them = asked is None or line.author == asked
+        quick += 1
+        if is_question(line) or _no_answer(line.text):
+            continue
+        if asked is not None and line.author != asked:
+            continue
         shared = len(about & words(line.text)) if signals.overlap else 0
-        if quick < _QUICK and _close(question, line, _QUICK_HOURS, signals):
-            quick += 1
-            if by_them and (shared or ph.ANSWER_START.search(line.text) or is_agreement(line)):
+        if quick <= _QUICK and _close(question, line, _QUICK_HOURS, signals):
+            if is_agreement(line) or len(line.text.split()) >= 3 or shared:
                 return True
-            if asked is not None and line.author == asked and not is_question(line):
-                return True
-        elif by_them and shared >= (1 if asked is not None else 2) and not is_question(line):
+        elif shared >= (1 if asked is not None else 2):
+            return True
+    return False
+
+
+def _volunteered(
+    later: Sequence[ChatMessageLine],
+    question: ChatMessageLine,
+    about: frozenset[str],
+    signals: Signals,
+) -> bool:
+    """Whether someone took on what a "who will ...?" question asks for: "I'll bring it"
+    about its subject, or a bare "me!"; "I have a small one" or "I'm busy" does not."""
+    for line in later:
+        if line.author == question.author or is_question(line) or ph.DEFER.search(line.text):
+            continue
+        if not ph.VOLUNTEER.search(line.text):
+            continue
+        shared = about & words(line.text) if signals.overlap else frozenset()
+        if shared or len(line.text.split()) <= 3:
             return True
     return False
 

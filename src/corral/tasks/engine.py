@@ -107,6 +107,12 @@ class TaskMeta:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     dropped_references: int = 0
+    mode: str = "thorough"
+    """"fast": rules over the input found the answer, the model only phrased it; "thorough":
+    the model read all of the input."""
+    prompt_version: str = ""
+    fallback: bool = False
+    """The model's text failed its check and code wrote it instead (fast mode)."""
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

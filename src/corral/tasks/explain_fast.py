@@ -1,0 +1,136 @@
+"""Explain a conversation in seconds (mode "fast", the default): rules find the decisions and
+open questions (`chat_rules`), and the model reads only what they found, a few hundred tokens,
+to phrase a short explanation.
+
+A 135M model on two CPU cores reads ~150 prompt tokens a second, so a 2,000-message chat
+(~47k tokens) can never be read in seconds; its decisions and open questions can be found in
+code in milliseconds. What the model writes is checked (no empty or bracket-only text, no
+greeting, no message copied out of the chat, no word salad); text that fails is replaced by an
+explanation written in code from the same findings, and `meta.fallback` says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from corral.errors import InvalidModelOutput
+from corral.tasks import chat_phrases as ph
+from corral.tasks.chat_export import participants
+from corral.tasks.chat_rules import Finding, Signals, decisions, open_questions
+from corral.tasks.engine import LANGUAGES, ModelCaller
+from corral.tasks.inputs import ChatMessageLine
+from corral.tasks.prompts import EXPLAIN_FAST
+
+_NAMES = 6
+_BRIEF_DECISIONS, _BRIEF_QUESTIONS = 5, 4
+"""What the model reads of the findings, the latest first: ~400 tokens at most."""
+"""Participants named in the brief; the rest are counted."""
+_WORDS = {
+    "en": ("A chat of {n} messages{span} between {names}.", "Decided: ", "Still open: ",
+           "waiting on ", "Nothing was clearly decided.", " from {a} to {b}", " and {k} more"),
+    "de": ("Ein Chat mit {n} Nachrichten{span} zwischen {names}.", "Beschlossen: ", "Noch offen: ",
+           "wartet auf ", "Nichts wurde klar beschlossen.", " vom {a} bis {b}", " und {k} weiteren"),
+}  # fmt: skip
+
+
+async def explain_fast(
+    caller: ModelCaller,
+    lines: list[ChatMessageLine],
+    language: str,
+    signals: Signals = Signals(),
+) -> dict[str, Any]:
+    found = decisions(lines, signals)
+    still_open = open_questions(lines, language, signals)
+    meta = caller.meta
+    meta.mode, meta.chunks, meta.prompt_version = "fast", 1, EXPLAIN_FAST.version
+    text = None
+    try:
+        answer = await caller.ask(
+            EXPLAIN_FAST.system.format(language=LANGUAGES[language]),
+            brief(lines, found, still_open, language),
+            EXPLAIN_FAST.output,
+            EXPLAIN_FAST.tokens,
+        )
+        text = checked(answer["explanation"], lines)
+    except InvalidModelOutput:
+        pass  # the code-written explanation below says the same from the same findings
+    if text is None:
+        meta.fallback = True
+        text = written(lines, found, still_open, language)
+    return {
+        "participants": [{"name": n, "message_count": c} for n, c in participants(lines)],
+        "explanation": text,
+        "decisions": [item.as_json(question=False) for item in found],
+        "open_questions": [item.as_json(question=True) for item in still_open],
+    }
+
+
+def brief(
+    lines: Sequence[ChatMessageLine],
+    found: Sequence[Finding],
+    still_open: Sequence[Finding],
+    language: str,
+) -> str:
+    """What the model reads: the chat in one sentence, then what the rules found."""
+    out = [_overview(lines, language), "Decisions:" if found else "Decisions: none"]
+    out += [f"- {item.text}" for item in found[-_BRIEF_DECISIONS:]]
+    out.append("Open questions:" if still_open else "Open questions: none")
+    out += [f"- {q.text} (waiting on {q.waiting_on})" for q in still_open[-_BRIEF_QUESTIONS:]]
+    return "\n".join(out)
+
+
+def _overview(lines: Sequence[ChatMessageLine], language: str) -> str:
+    words = _WORDS.get(language, _WORDS["en"])
+    people = [name for name, _ in participants(lines)]
+    names = ", ".join(people[:_NAMES])
+    if len(people) > _NAMES:
+        names += words[6].format(k=len(people) - _NAMES)
+    times = [line.time for line in lines if line.time is not None]
+    span = words[5].format(a=f"{min(times):%Y-%m-%d}", b=f"{max(times):%Y-%m-%d}") if times else ""
+    return words[0].format(n=len(lines), span=span, names=names)
+
+
+def written(
+    lines: Sequence[ChatMessageLine],
+    found: Sequence[Finding],
+    still_open: Sequence[Finding],
+    language: str,
+) -> str:
+    """The explanation in code, from the findings, within the schema's 500 characters."""
+    words = _WORDS.get(language, _WORDS["en"])
+    parts = [_overview(lines, language)]
+    if found:
+        parts.append(words[1] + "; ".join(_short(f.text) for f in found[-3:]) + ".")
+    else:
+        parts.append(words[4])
+    if still_open:
+        asks = [f"{_short(q.text)} ({words[3]}{q.waiting_on})" for q in still_open[-2:]]
+        parts.append(words[2] + "; ".join(asks) + ".")
+    text = " ".join(parts)
+    return text if len(text) <= 500 else text[:499].rstrip() + "…"
+
+
+def _short(text: str, most: int = 70) -> str:
+    text = text.rstrip(".!? ")
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
+def checked(text: str, lines: Sequence[ChatMessageLine]) -> str | None:
+    """The model's explanation if it reads as one, else None."""
+    text = " ".join(text.split())
+    words = re.findall(r"[^\W\d_]{2,}", text)
+    if len(text) < 20 or len(words) < 5 or "{" in text or "[" in text:
+        return None  # empty, bracket-only or JSON spilled into the text
+    if sum(c.isalpha() or c.isspace() for c in text) < 0.7 * len(text):
+        return None
+    if ph.GREETING.match(text) or len({w.lower() for w in words}) < 0.5 * len(words):
+        return None  # a greeting, or the same few words over and over
+    lowered = text.lower()
+    for line in lines:
+        said = " ".join(line.text.split()).lower()
+        if line.kind == "text" and len(said) >= 12 and said in lowered:
+            if len(said) >= 0.5 * len(lowered) or ph.GREETING.match(said):
+                return None  # a message copied out, not explained
+    return text
