@@ -2,14 +2,14 @@
 
 Four group chats of a few weeks each, in English (friends planning a trip) and German (a club
 planning its summer party), exported by Android and by iOS. The edge cases the parser must
-handle are sprinkled in, and so is content whose right explanation is known: eight decisions
-(a question, agreement, the decision) and five questions put to one person who never answers
-them, each with the ids of its messages in the sidecar. The edge cases: multi-line messages, system lines (encryption notice, group created,
-added, joined by link, left, subject and icon changed), media, deleted messages, an emoji in a
-name, a phone number as a name, a name holding ": " and one holding a comma. Each chat comes
-with a JSON sidecar of what a correct parser reads (counts, participants, sampled messages),
-computed here from the generated messages, never by the parser. Seeded: the same Faker
-version writes the same bytes.
+handle are sprinkled in, and so is content whose right explanation is known: eight decisions (a
+question, agreement, the decision) and five questions put to one person who never answers them,
+each with the ids of its messages in the sidecar. The edge cases: multi-line messages, system
+lines (encryption notice, group created, added, joined by link, left, subject and icon changed),
+media, deleted messages, an emoji in a name, a phone number as a name, a name holding ": " and
+one holding a comma. Each chat comes with a JSON sidecar of what a correct parser reads (counts,
+participants, sampled messages), computed here from the generated messages, never by the parser.
+Seeded: the same Faker version writes the same bytes.
 
     .venv/bin/python scripts/make_chat_fixtures.py     # writes tests/tasks/fixtures/whatsapp_*
 """
@@ -100,7 +100,13 @@ EN: dict[str, list[str]] = {
         "I paid the deposit, please send me {price} each when you can",
         "Dinner reservation done for {n} people at {time}",
     ],
-    "agree": ["Works for me", "Sounds good!", "Yes! Let's do it", "I'm in 👍", "Agree with {first}"],
+    "agree": [
+        "Works for me",
+        "Sounds good!",
+        "Yes! Let's do it",
+        "I'm in 👍",
+        "Agree with {first}",
+    ],
     "open": [
         "@{x} did you manage to renew your passport? It expires in June, right?",
         "{x}, are you bringing the portable charger for the car?",
@@ -321,7 +327,9 @@ class Chat:
     def decision(self) -> dict[str, Any]:
         """A planted decision: a question, two or three agreeing replies, then the decision."""
         asker = self.speaker()
-        self.msgs.append(Msg(self.tick(90), asker, self.fill(self.rng.choice(self.templates["ask"]))))
+        self.msgs.append(
+            Msg(self.tick(90), asker, self.fill(self.rng.choice(self.templates["ask"])))
+        )
         ids, last = [len(self.msgs)], asker
         for _ in range(self.rng.randint(2, 3)):
             last = self.speaker(exclude=last)

@@ -77,7 +77,8 @@ def build(source: str, name: str) -> tuple[str, dict[str, Any]]:
         author, text = (msgs[-1]["author"], raw) if raw == "<media>" else raw.split(": ", 1)
         marks = MARK.findall(text)
         clock += dt.timedelta(seconds=rng.randint(20, 420))
-        msgs.append({"id": len(msgs) + 2, "time": clock, "author": author, "text": MARK.sub("", text), "marks": marks})  # fmt: skip
+        msg = {"id": len(msgs) + 2, "time": clock, "author": author, "marks": marks}
+        msgs.append({**msg, "text": MARK.sub("", text)})
     cited: dict[str, list[int]] = {}
     for msg in msgs:
         for mark in msg["marks"]:

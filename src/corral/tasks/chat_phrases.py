@@ -74,8 +74,27 @@ DONE = _any(
     r"nehmen wir",
     r"ist fix",
 )
-PLAN = _any(r"we", r"we'?re", r"we'?ll", r"us", r"our", r"so", r"ok", r"okay", r"right", r"then",
-            r"great", r"wir", r"uns", r"also", r"dann", r"gut", r"gute idee", r"prima", r"genau")
+PLAN = _any(
+    r"we",
+    r"we'?re",
+    r"we'?ll",
+    r"us",
+    r"our",
+    r"so",
+    r"ok",
+    r"okay",
+    r"right",
+    r"then",
+    r"great",
+    r"wir",
+    r"uns",
+    r"also",
+    r"dann",
+    r"gut",
+    r"gute idee",
+    r"prima",
+    r"genau",
+)
 DONE_SAID = re.compile(
     r"^\W*(?:booked|ordered|paid|reserved|confirmed|gebucht|bestellt|bezahlt|reserviert)\b|"
     r"\b(?:i'?ve|i have|we'?ve|we have|ich hab|hab|habe|wir haben)\b.{0,40}\b"
@@ -84,8 +103,21 @@ DONE_SAID = re.compile(
     re.IGNORECASE,
 )
 """Something made final, said as done: "Booked!", "I've paid", "Zelt ist reserviert"."""
-NOT_DONE = _any(r"not", r"nicht", r"kein\w*", r"\w+n'?t", r"need", r"should", r"must",
-                r"müssen", r"sollten", r"sollen", r"if", r"wenn", r"falls")
+NOT_DONE = _any(
+    r"not",
+    r"nicht",
+    r"kein\w*",
+    r"\w+n'?t",
+    r"need",
+    r"should",
+    r"must",
+    r"müssen",
+    r"sollten",
+    r"sollen",
+    r"if",
+    r"wenn",
+    r"falls",
+)
 """A "booked" that is not one: "not booked yet", "we need it booked", "if we book"."""
 PROMISE = _any(
     r"will do",
@@ -261,7 +293,7 @@ VOLUNTEER = _any(
 MENTION = re.compile(r"@(\w[\w.\-]*)")
 URL = re.compile(r"https?://\S+|www\.\S+")
 WORD = re.compile(r"[a-zäöüß]{3,}")
-STOPWORDS = frozenset(
+_STOPWORDS = (
     "the and you for are was but not all any can had her his one our out who how why yes now "
     "get got let see way too off own say she use may did has him its new old day lol haha "
     "und der die das ist ich wir ihr sie ein mit auf für den dem des von zum zur was wer wie "
@@ -280,6 +312,7 @@ STOPWORDS = frozenset(
     "machen mal mehr mein meine mich mir morgen muss müssen nach nicht noch oder schon sein "
     "seid sich sind soll sollen sollten über unsere unser viel vielleicht von wann warum "
     "was welche wenn werden wer wie wieder will wir wird wohl woche zeit zum zur danke leute "
-    "gerade eigentlich einfach genau gibt ganz okay".split()
+    "gerade eigentlich einfach genau gibt ganz okay"
 )
+STOPWORDS = frozenset(_STOPWORDS.split())
 EVERYONE = {"en": "everyone", "de": "alle"}

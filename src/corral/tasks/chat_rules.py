@@ -10,6 +10,7 @@ an item they report cites the messages that make it, so a reader can check it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,12 @@ class Finding:
     score: float
     waiting_on: str | None = None
     about: frozenset[str] = field(default_factory=frozenset)
+    author: str = ""
+
+    @property
+    def said(self) -> str:
+        """The text without its author's name in front."""
+        return self.text[len(self.author) + 2 :] if self.author else self.text
 
     def as_json(self, question: bool) -> dict[str, object]:
         out: dict[str, object] = {"text": self.text, "message_ids": self.message_ids[:4]}
@@ -113,9 +120,7 @@ def _close(a: ChatMessageLine, b: ChatMessageLine, hours: float, signals: Signal
 # --- decisions ---------------------------------------------------------------------------------
 
 
-def decisions(
-    lines: Sequence[ChatMessageLine], signals: Signals = Signals()
-) -> list[Finding]:
+def decisions(lines: Sequence[ChatMessageLine], signals: Signals = Signals()) -> list[Finding]:
     """Decisions in chat order, the strongest `MOST_DECISIONS`; a later decision on the same
     subject (shared content words) replaces an earlier one and cites both."""
     spoken = [line for line in lines if line.kind == "text" and line.author]
@@ -132,7 +137,11 @@ def decisions(
         else:
             continue
         ids = [line.id, *(a.id for a in after)]
-        found.append(Finding(excerpt(line), ids, score, about=words(line.text) - names))
+        found.append(
+            Finding(
+                excerpt(line), ids, score, about=words(line.text) - names, author=line.author or ""
+            )
+        )
     return _strongest(_revised(_merged(found)), MOST_DECISIONS)
 
 
@@ -181,7 +190,7 @@ def _merged(found: list[Finding]) -> list[Finding]:
         if last is not None and item.message_ids[0] - max(last.message_ids) <= 2:
             keep, other = (item, last) if item.score >= last.score else (last, item)
             ids = [keep.message_ids[0], other.message_ids[0], *keep.message_ids[1:]]
-            out[-1] = Finding(keep.text, list(dict.fromkeys(ids)), keep.score, about=keep.about)
+            out[-1] = dataclasses.replace(keep, message_ids=list(dict.fromkeys(ids)))
         else:
             out.append(item)
     return out
@@ -198,7 +207,7 @@ def _revised(found: list[Finding]) -> list[Finding]:
         if earlier is not None:
             out.remove(earlier)
             ids = [*item.message_ids[:3], earlier.message_ids[0]]
-            item = Finding(item.text, ids, max(item.score, earlier.score), about=item.about)
+            item = dataclasses.replace(item, message_ids=ids, score=max(item.score, earlier.score))
         out.append(item)
     return out
 
@@ -231,7 +240,9 @@ def open_questions(
             continue
         score = 1.0 + (asked is not None) + at / max(1, len(spoken))
         waiting = asked or ph.EVERYONE.get(language, "everyone")
-        found.append(Finding(excerpt(line), [line.id], score, waiting, words(line.text)))
+        found.append(
+            Finding(excerpt(line), [line.id], score, waiting, words(line.text), line.author or "")
+        )
     return _strongest(_one_per_subject(found), MOST_QUESTIONS)
 
 
@@ -325,11 +336,7 @@ def _one_per_subject(found: list[Finding]) -> list[Finding]:
     out: list[Finding] = []
     for item in found:
         again = next(
-            (
-                o
-                for o in out
-                if o.waiting_on == item.waiting_on and len(o.about & item.about) >= 2
-            ),
+            (o for o in out if o.waiting_on == item.waiting_on and len(o.about & item.about) >= 2),
             None,
         )
         if again is not None:

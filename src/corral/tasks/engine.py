@@ -159,6 +159,15 @@ class ModelCaller:
             )
         return answer
 
+    async def say(self, system: str, user: str, output_tokens: int) -> str:
+        """Plain text, cut at its last full sentence: for a short text a small model writes,
+        where a JSON string cut off by the token budget would cost a repair call."""
+        text = (await self._call(system, user, None, output_tokens)).strip()
+        end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+        if text[-1:] not in ".!?" and end > 0:
+            text = text[: end + 1]
+        return text
+
     async def ask_each(
         self,
         prompts: Sequence[tuple[str, list[str]]],
@@ -206,7 +215,7 @@ class ModelCaller:
         return answers
 
     async def _call(
-        self, system: str, user: str, schema: dict[str, Any], output_tokens: int
+        self, system: str, user: str, schema: dict[str, Any] | None, output_tokens: int
     ) -> str:
         number = next(iter(self._numbers))
         ctx = dataclasses.replace(self.ctx, request_id=f"{self.ctx.request_id}.{number}")

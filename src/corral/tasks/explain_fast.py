@@ -15,7 +15,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from corral.errors import InvalidModelOutput
 from corral.tasks import chat_phrases as ph
 from corral.tasks.chat_export import participants
 from corral.tasks.chat_rules import Finding, Signals, decisions, open_questions
@@ -28,11 +27,25 @@ _BRIEF_DECISIONS, _BRIEF_QUESTIONS = 5, 4
 """What the model reads of the findings, the latest first: ~400 tokens at most."""
 """Participants named in the brief; the rest are counted."""
 _WORDS = {
-    "en": ("A chat of {n} messages{span} between {names}.", "Decided: ", "Still open: ",
-           "waiting on ", "Nothing was clearly decided.", " from {a} to {b}", " and {k} more"),
-    "de": ("Ein Chat mit {n} Nachrichten{span} zwischen {names}.", "Beschlossen: ", "Noch offen: ",
-           "wartet auf ", "Nichts wurde klar beschlossen.", " vom {a} bis {b}", " und {k} weiteren"),
-}  # fmt: skip
+    "en": (
+        "A chat of {n} messages{span} between {names}.",
+        "Decided: ",
+        "Still open: ",
+        "waiting on ",
+        "Nothing was clearly decided.",
+        " from {a} to {b}",
+        " and {k} more",
+    ),
+    "de": (
+        "Ein Chat mit {n} Nachrichten{span} zwischen {names}.",
+        "Beschlossen: ",
+        "Noch offen: ",
+        "wartet auf ",
+        "Nichts wurde klar beschlossen.",
+        " vom {a} bis {b}",
+        " und {k} weiteren",
+    ),
+}
 
 
 async def explain_fast(
@@ -45,18 +58,13 @@ async def explain_fast(
     still_open = open_questions(lines, language, signals)
     meta = caller.meta
     meta.mode, meta.chunks, meta.prompt_version = "fast", 1, EXPLAIN_FAST.version
-    text = None
-    try:
-        answer = await caller.ask(
-            EXPLAIN_FAST.system.format(language=LANGUAGES[language]),
-            brief(lines, found, still_open, language),
-            EXPLAIN_FAST.output,
-            EXPLAIN_FAST.tokens,
-        )
-        text = checked(answer["explanation"], lines)
-    except InvalidModelOutput:
-        pass  # the code-written explanation below says the same from the same findings
-    if text is None:
+    said = await caller.say(
+        EXPLAIN_FAST.system.format(language=LANGUAGES[language]),
+        brief(lines, found, still_open, language),
+        EXPLAIN_FAST.tokens,
+    )
+    text = checked(said, lines)
+    if text is None:  # written in code instead, from the same findings
         meta.fallback = True
         text = written(lines, found, still_open, language)
     return {
@@ -73,12 +81,33 @@ def brief(
     still_open: Sequence[Finding],
     language: str,
 ) -> str:
-    """What the model reads: the chat in one sentence, then what the rules found."""
-    out = [_overview(lines, language), "Decisions:" if found else "Decisions: none"]
-    out += [f"- {item.text}" for item in found[-_BRIEF_DECISIONS:]]
-    out.append("Open questions:" if still_open else "Open questions: none")
-    out += [f"- {q.text} (waiting on {q.waiting_on})" for q in still_open[-_BRIEF_QUESTIONS:]]
+    """What the model reads: notes on the chat, then what the rules found (no dates or ids: a
+    small model copies them out instead of explaining)."""
+    people = participants(lines)
+    group = _group_name(lines)
+    out = [
+        f"Group chat{f' {group}' if group else ''}: {len(lines)} messages, {len(people)} people."
+    ]
+    out.append("Decided:" if found else "Decided: nothing clear")
+    out += [f"- {item.said}" for item in found[-_BRIEF_DECISIONS:]]
+    out.append("Still open:" if still_open else "Still open: nothing")
+    out += [f"- {q.said} (asked of {q.waiting_on})" for q in still_open[-_BRIEF_QUESTIONS:]]
     return "\n".join(out)
+
+
+_GROUP = re.compile(r'(?:created group|hat die Gruppe|changed the subject .* to) [„"](.+?)[“"]')
+
+
+def _group_name(lines: Sequence[ChatMessageLine]) -> str:
+    """The group's name, as the export's system lines give it (its latest, if renamed)."""
+    names = [
+        m.group(1)
+        for line in lines
+        if line.kind == "system"
+        for m in [_GROUP.search(line.text)]
+        if m
+    ]
+    return f'"{names[-1]}"' if names else ""
 
 
 def _overview(lines: Sequence[ChatMessageLine], language: str) -> str:
@@ -102,11 +131,11 @@ def written(
     words = _WORDS.get(language, _WORDS["en"])
     parts = [_overview(lines, language)]
     if found:
-        parts.append(words[1] + "; ".join(_short(f.text) for f in found[-3:]) + ".")
+        parts.append(words[1] + "; ".join(_short(f.said) for f in found[-3:]) + ".")
     else:
         parts.append(words[4])
     if still_open:
-        asks = [f"{_short(q.text)} ({words[3]}{q.waiting_on})" for q in still_open[-2:]]
+        asks = [f"{_short(q.said)} ({words[3]}{q.waiting_on})" for q in still_open[-2:]]
         parts.append(words[2] + "; ".join(asks) + ".")
     text = " ".join(parts)
     return text if len(text) <= 500 else text[:499].rstrip() + "…"
@@ -130,7 +159,7 @@ def checked(text: str, lines: Sequence[ChatMessageLine]) -> str | None:
     lowered = text.lower()
     for line in lines:
         said = " ".join(line.text.split()).lower()
-        if line.kind == "text" and len(said) >= 12 and said in lowered:
-            if len(said) >= 0.5 * len(lowered) or ph.GREETING.match(said):
-                return None  # a message copied out, not explained
+        copied = line.kind == "text" and len(said) >= 12 and said in lowered
+        if copied and (len(said) >= 0.5 * len(lowered) or ph.GREETING.match(said)):
+            return None  # a message copied out, not explained
     return text

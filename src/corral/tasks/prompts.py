@@ -85,17 +85,13 @@ EXPLAIN_THOROUGH = Prompt(
 # --- explain-conversation, mode "fast": rules find, the model only phrases ----------------------
 
 EXPLAIN_FAST = Prompt(
-    "explain-conversation/fast-1",
-    "You explain a group chat to someone who was not there. You get what the chat is about, "
-    "the decisions made and the questions still open, found for you. In two or three plain "
-    "sentences, say what the group is doing, what it decided and what is still open. Do not "
-    "greet, do not quote the chat. Write in {language}. Answer with JSON only.",
-    {
-        "type": "object",
-        "properties": {"explanation": {"type": "string", "minLength": 1, "maxLength": 400}},
-        "required": ["explanation"],
-        "additionalProperties": False,
-    },
-    # ~3 sentences; every generated token costs ~50 ms on two CPU cores
-    160,
+    "explain-conversation/fast-3",
+    "Rewrite these notes about a group chat as two or three short, plain sentences for someone "
+    "who was not there: what the group is doing, what it decided, and what is still open. Do "
+    "not greet, do not list dates, do not repeat yourself. Write in {language}, plain text.",
+    # plain text, not JSON: a JSON string cut off by the token budget would cost a repair call,
+    # while text is cut at its last full sentence (`ModelCaller.say`) and then checked
+    {"type": "string"},
+    # ~3 short sentences; every generated token costs ~50 ms on two CPU cores
+    80,
 )

@@ -39,7 +39,10 @@ def score(answer: dict[str, Any], truth: dict[str, Any]) -> dict[str, int]:
 
 
 def _matched(
-    name: str, found: list[dict[str, Any]], wanted: list[dict[str, Any]], known: list[dict[str, Any]]
+    name: str,
+    found: list[dict[str, Any]],
+    wanted: list[dict[str, Any]],
+    known: list[dict[str, Any]],
 ) -> dict[str, int]:
     cited = [set(item["message_ids"]) for item in found]
     true_ids = set().union(*(set(k["message_ids"]) for k in known)) if known else set()
@@ -66,8 +69,12 @@ def totals(scores: Iterable[dict[str, int]]) -> dict[str, float | int]:
             total[key] = total.get(key, 0) + value
     ratios: dict[str, float | int] = dict(total)
     for name in ("decisions", "questions"):
-        ratios[f"{name}_recall"] = _ratio(total.get(f"{name}_recalled", 0), total.get(f"{name}_true", 0))
-        ratios[f"{name}_precision"] = _ratio(total.get(f"{name}_right", 0), total.get(f"{name}_found", 0))
+        ratios[f"{name}_recall"] = _ratio(
+            total.get(f"{name}_recalled", 0), total.get(f"{name}_true", 0)
+        )
+        ratios[f"{name}_precision"] = _ratio(
+            total.get(f"{name}_right", 0), total.get(f"{name}_found", 0)
+        )
     ratios["waiting_on_accuracy"] = _ratio(
         total.get("waiting_on_right", 0), total.get("waiting_on_checked", 0)
     )

@@ -75,6 +75,7 @@ SUMMARY_OUTPUT = summary_output()
 """A summary answer as judged: an unknown id is dropped from it afterwards, not an error."""
 TIPS_OUTPUT = tips_output()
 
+
 def explanation_output(most: int = 4) -> dict[str, Any]:
     """An explanation; `most` decisions and open questions (a model is asked for 4, which fit
     its token budget; the rules of the fast mode may report up to 8)."""
