@@ -86,7 +86,7 @@ def test_the_rules_find_the_planted_decisions_in_the_generated_chats() -> None:
     got = totals(score(rules_answer(path), truth(path)) for path in GENERATED)
 
     assert got["decisions_recall"] >= 0.7 and got["decisions_precision"] >= 0.5, got
-    assert got["questions_recall"] >= 0.5, got
+    assert got["questions_recall"] >= 0.8 and got["questions_precision"] >= 0.6, got
     assert got["waiting_on_accuracy"] >= 0.9 and got["participants_exact"] == 1.0, got
 
 
@@ -202,6 +202,7 @@ async def test_the_model_reads_only_the_findings_and_phrases_them(serving: Serve
         "",
         "2024-04-10 to 2024-04-11, 2024-04-11 to 2024-04-12, 2024-04-12 to 2024-04-13",
         "car car car car car car car car car car",
+        "Group chat: 7 messages, 3 people. Decided: - Ok decision: lake on Saturday",  # the notes
     ],
 )
 async def test_text_that_fails_the_check_is_written_in_code(serving: Serve, said: str) -> None:

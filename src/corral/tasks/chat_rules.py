@@ -288,7 +288,7 @@ def _answered(
     spoken: Sequence[ChatMessageLine], at: int, asked: str | None, signals: Signals
 ) -> bool:
     """Whether a later message answers the question at `at`: one of the first replies (by the
-    person asked, if any), or any later one sharing its words. A promise ("I'll check") or a
+    person asked, if any), or any later one sharing two of its words. A promise ("I'll check") or a
     shrug ("not sure", "hm") answers nothing."""
     question = spoken[at]
     about = words(question.text)
@@ -307,7 +307,7 @@ def _answered(
         if quick <= _QUICK and _close(question, line, _QUICK_HOURS, signals):
             if is_agreement(line) or len(line.text.split()) >= 3 or shared:
                 return True
-        elif shared >= (1 if asked is not None else 2):
+        elif shared >= 2:
             return True
     return False
 

@@ -58,12 +58,11 @@ async def explain_fast(
     still_open = open_questions(lines, language, signals)
     meta = caller.meta
     meta.mode, meta.chunks, meta.prompt_version = "fast", 1, EXPLAIN_FAST.version
+    notes = brief(lines, found, still_open, language)
     said = await caller.say(
-        EXPLAIN_FAST.system.format(language=LANGUAGES[language]),
-        brief(lines, found, still_open, language),
-        EXPLAIN_FAST.tokens,
+        EXPLAIN_FAST.system.format(language=LANGUAGES[language]), notes, EXPLAIN_FAST.tokens
     )
-    text = checked(said, lines)
+    text = checked(said, lines, notes)
     if text is None:  # written in code instead, from the same findings
         meta.fallback = True
         text = written(lines, found, still_open, language)
@@ -146,8 +145,14 @@ def _short(text: str, most: int = 70) -> str:
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
-def checked(text: str, lines: Sequence[ChatMessageLine]) -> str | None:
-    """The model's explanation if it reads as one, else None."""
+_NOTES = re.compile(
+    r"group chat:|decided:|still open:|asked of|^\W*-", re.IGNORECASE | re.MULTILINE
+)
+
+
+def checked(text: str, lines: Sequence[ChatMessageLine], notes: str = "") -> str | None:
+    """The model's explanation if it reads as one, else None: not the notes it was given
+    copied back, not a message of the chat copied out."""
     text = " ".join(text.split())
     words = re.findall(r"[^\W\d_]{2,}", text)
     if len(text) < 20 or len(words) < 5 or "{" in text or "[" in text:
@@ -156,6 +161,8 @@ def checked(text: str, lines: Sequence[ChatMessageLine]) -> str | None:
         return None
     if ph.GREETING.match(text) or len({w.lower() for w in words}) < 0.5 * len(words):
         return None  # a greeting, or the same few words over and over
+    if _NOTES.search(text) or any(len(note) >= 20 and note in text for note in notes.splitlines()):
+        return None  # the notes given back as they came
     lowered = text.lower()
     for line in lines:
         said = " ".join(line.text.split()).lower()
