@@ -12,9 +12,9 @@ settings), through corral's task engine and gateway:
   Android and iOS) and the hand-written chats (`tests/tasks/fixtures/handwritten/`, six chats of
   146-185 messages);
 - `mode="fast"` on every chat, timed end to end; `mode="thorough"` on the hand-written chats
-  (`--no-thorough` skips it) and, with `--thorough-prefix N`, on the first N messages of the
-  long chat (2,103 messages since the planted content; 2,110 before) beside fast on the same prefix (the whole chat in thorough mode takes
-  over 20 minutes, so it is not run by default);
+  (`--no-thorough` skips it) and, with `--thorough-prefix N`, on the first N lines of the long
+  chat (2,103 messages since the planted content; 2,110 before) beside fast on the same
+  prefix (the whole chat in thorough mode takes over 20 minutes, so it is not run by default);
 - quality by cited message ids (`corral.tasks.quality`): a found item counts when it cites at
   least one id of a true one; waiting_on accuracy over the open questions found; participants
   exact;
