@@ -121,7 +121,8 @@ NOT_DONE = _any(
 """A "booked" that is not one: "not booked yet", "we need it booked", "if we book"."""
 PROMISE = _any(
     r"will do",
-    r"i'?ll (?:ask|check|text|call|see|look|find out|let you know|chase|try)",
+    r"i'?ll (?:ask|check|text|call|see|look|find out|let you know|chase|try|message|email|ring|"
+    r"ping|write)",
     r"let me (?:check|ask|see)",
     r"on it",
     r"mach(?:e)? ich",
@@ -168,6 +169,10 @@ AGREE = _any(
     r"count me in",
     r"\+1",
     r"fine (?:by|with) me",
+    r"fine",
+    r"(?:is|are|'s) (?:fine|good|great|perfect)",
+    r"great shout",
+    r"i can live with (?:that|it)",
     r"perfect",
     r"let'?s do (?:it|that|this)",
     r"yes+",
@@ -273,8 +278,8 @@ FOR_WHOM = re.compile(
     r"(?:question (?:for|to)|frage an)\s+(?:herr\s+|frau\s+)?([^\W\d_]{2,})", re.IGNORECASE
 )
 WHO = _any(
-    r"who(?:'?s| is| will| can| could| does| takes| brings)? ?(?:bring|tak|do|collect|driv|pick)"
-    r"\w*",
+    r"who(?:'?s| is| will| can| could| does| takes| brings)? ?"
+    r"(?:bring|tak|do|collect|driv|pick|mak|handl|organi[sz]|sort|book|buy|get|cook|bak)\w*",
     r"who(?:'?ll| will| can| could)",
     r"(?:anyone|anybody|someone|somebody) (?:can|could|free|able|up for)",
     r"wer (?:kann|könnte|macht|übernimmt|nimmt|bringt|holt|fährt|hat (?:lust|zeit))",
@@ -290,6 +295,11 @@ VOLUNTEER = _any(
     r"ich (?:kann|könnte|mach\w*|übernehme|bringe|nehme|hole)",
     r"(?:mach\w*|übernehme|bringe|nehme|hole) ich",
 )
+BARE_VOLUNTEER = re.compile(
+    r"^\W*(?:me|i can|i'?ll do it|i will|ich|ich kann|mach ich|ich mach(?:e)? (?:das|es))\W*$",
+    re.IGNORECASE,
+)
+"""A volunteer that needs no subject: "me!", "I'll do it", "mach ich"."""
 MENTION = re.compile(r"@(\w[\w.\-]*)")
 URL = re.compile(r"https?://\S+|www\.\S+")
 WORD = re.compile(r"[a-zäöüß]{3,}")

@@ -28,8 +28,9 @@ _QUICK = 3
 """Replies by others right after a question that count as its answer when answer-like."""
 _QUICK_HOURS = 8
 _TEXT_CHARS = 160
-_SAID = 10.0
-"""The score of a decision said outright: above any run of agreement (at most 1 + _RUN)."""
+_SAID, _CONCLUDED = 20.0, 10.0
+"""The scores of a decision said outright and of a wrap-up after agreement: each tier above
+the next whatever the agreement after it (a run of agreement scores at most 1 + _RUN)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,8 @@ def decisions(lines: Sequence[ChatMessageLine], signals: Signals = Signals()) ->
         proposed = bool(ph.PROPOSAL.search(line.text)) or is_question(line)
         if stated:  # a decision said outright outranks any run of agreement
             score = _SAID + len(after)
+        elif signals.agreement and _concludes(spoken, at):
+            score = _CONCLUDED + len(after)
         elif (proposed and len(after) >= 2) or len(after) >= 3:
             score = 1.0 + len(after)
         else:
@@ -143,6 +146,19 @@ def decisions(lines: Sequence[ChatMessageLine], signals: Signals = Signals()) ->
             )
         )
     return _strongest(_revised(_merged(found)), MOST_DECISIONS)
+
+
+def _concludes(spoken: Sequence[ChatMessageLine], at: int) -> bool:
+    """A statement right after two or more others agreed: the wrap-up that says what was
+    agreed ("right, Thursdays at 7:30 then", "great, so it's the 16th now")."""
+    line = spoken[at]
+    text = line.text
+    if is_question(line) or is_agreement(line) or len(text.split()) < 5:
+        return False
+    if ph.DISAGREE.search(text) or ph.NOT_DONE.search(text):
+        return False
+    agreed = {b.author for b in spoken[max(0, at - 4) : at] if is_agreement(b)}
+    return len(agreed - {line.author}) >= 2
 
 
 def _name_words(authors: Sequence[str]) -> frozenset[str]:
@@ -319,14 +335,15 @@ def _volunteered(
     signals: Signals,
 ) -> bool:
     """Whether someone took on what a "who will ...?" question asks for: "I'll bring it"
-    about its subject, or a bare "me!"; "I have a small one" or "I'm busy" does not."""
+    about its subject, or a bare "me!"; "I have a small one", "I'll bring snacks" or "I'm
+    busy" does not."""
     for line in later:
         if line.author == question.author or is_question(line) or ph.DEFER.search(line.text):
             continue
-        if not ph.VOLUNTEER.search(line.text):
+        if not (ph.VOLUNTEER.search(line.text) or ph.BARE_VOLUNTEER.match(line.text)):
             continue
         shared = about & words(line.text) if signals.overlap else frozenset()
-        if shared or len(line.text.split()) <= 3:
+        if shared or ph.BARE_VOLUNTEER.match(line.text):
             return True
     return False
 
