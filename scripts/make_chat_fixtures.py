@@ -2,12 +2,14 @@
 
 Four group chats of a few weeks each, in English (friends planning a trip) and German (a club
 planning its summer party), exported by Android and by iOS. The edge cases the parser must
-handle are sprinkled in: multi-line messages, system lines (encryption notice, group created,
-added, joined by link, left, subject and icon changed), media, deleted messages, an emoji in a
-name, a phone number as a name, a name holding ": " and one holding a comma. Each chat comes
-with a JSON sidecar of what a correct parser reads (counts, participants, sampled messages),
-computed here from the generated messages, never by the parser. Seeded: the same Faker
-version writes the same bytes.
+handle are sprinkled in, and so is content whose right explanation is known: eight decisions (a
+question, agreement, the decision) and five questions put to one person who never answers them,
+each with the ids of its messages in the sidecar. The edge cases: multi-line messages, system
+lines (encryption notice, group created, added, joined by link, left, subject and icon changed),
+media, deleted messages, an emoji in a name, a phone number as a name, a name holding ": " and
+one holding a comma. Each chat comes with a JSON sidecar of what a correct parser reads (counts,
+participants, sampled messages), computed here from the generated messages, never by the parser.
+Seeded: the same Faker version writes the same bytes.
 
     .venv/bin/python scripts/make_chat_fixtures.py     # writes tests/tasks/fixtures/whatsapp_*
 """
@@ -68,7 +70,7 @@ EN: dict[str, list[str]] = {
         "Anyone know a good place for dinner on the first night?",
         "What time does everyone land?",
         "Do we need travel insurance for this?",
-        "@{first} did you hear back from the host?",
+        "Did anyone hear back from the host?",
     ],
     "reply": [
         "I'm in 👍",
@@ -94,10 +96,25 @@ EN: dict[str, list[str]] = {
         "Ok decision: we stay at the place on {place}, {price} each. Booking it tonight",
         "Booked! Confirmation is in my email, I'll forward it",
         "So it's settled: we leave {day} at {time}",
-        "Let's vote by {day}, otherwise I'll just pick one",
+        "Let's go with the flat on {place} then, I'll book it tonight",
         "I paid the deposit, please send me {price} each when you can",
         "Dinner reservation done for {n} people at {time}",
     ],
+    "agree": [
+        "Works for me",
+        "Sounds good!",
+        "Yes! Let's do it",
+        "I'm in 👍",
+        "Agree with {first}",
+    ],
+    "open": [
+        "@{x} did you manage to renew your passport? It expires in June, right?",
+        "{x}, are you bringing the portable charger for the car?",
+        "{x} could you check whether the cathedral tour runs on Mondays?",
+        "@{x} have you asked your boss about taking the Friday off?",
+        "{x}, do you still have the spare key from the landlady?",
+    ],
+    "aside": ["Sorry, busy day - catching up now", "Can't wait!! 🎉", "haha"],
     "multi": [
         "Packing list so far:\n- passport\n- adapter\n- sunscreen\n- good shoes",
         "Plan for {day}:\n{time} breakfast\nthen the castle\n\nevening: {place} for dinner",
@@ -116,7 +133,7 @@ DE: dict[str, list[str]] = {
         "Macht {first} wieder den Kuchenstand?",
         "Welche Band fragen wir an? Die aus {dest} war letztes Jahr super",
         "Bis wann müssen die Plakate fertig sein?",
-        "@{first} hast du schon mit der Gemeinde wegen der Genehmigung gesprochen?",
+        "Hat schon jemand mit der Gemeinde wegen der Genehmigung gesprochen?",
     ],
     "reply": [
         "Bin dabei 👍",
@@ -141,9 +158,18 @@ DE: dict[str, list[str]] = {
         "Hab die Bänke bestellt, {n} Garnituren für {price} Euro",
         "Die Band hat zugesagt! 🎸",
         "Zelt ist reserviert, Abholung {day} um {time}",
-        "Bitte bis {day} in die Helferliste eintragen: {url}",
+        "Dann machen wir es so: Kuchenstand am {day} ab {time}",
         "Getränke sind bestellt, Lieferung {day} früh",
     ],
+    "agree": ["Passt!", "Klingt gut", "Bin dabei 👍", "Gute Idee", "Stimme {first} zu"],
+    "open": [
+        "@{x} hast du beim Ordnungsamt wegen der Straßensperrung angerufen?",
+        "{x}, bringst du den Stromverteiler vom Sportheim mit?",
+        "{x} kannst du klären, ob die Feuerwehr uns Festzeltgarnituren leiht?",
+        "@{x} hat sich der Metzger wegen der Rostbratwürste gemeldet?",
+        "{x}, hast du noch den Schlüssel für den Geräteschuppen?",
+    ],
+    "aside": ["Sorry, war unterwegs. Lese gerade nach", "Super, danke dir! 🙏", "haha ja 😂"],
     "multi": [
         "Einkaufsliste:\n- Würstchen\n- Brötchen\n- Senf und Ketchup\n- Kohle",
         "Helferliste {day}:\n{time} Aufbau\nab 14 Uhr Kuchenstand\n\nabends Kasse: {first}",
@@ -297,8 +323,39 @@ class Chat:
         for _ in range(self.rng.randint(2, 9)):
             last = self.speaker(exclude=last)  # nobody answers themselves
             self.say(last, 4)
-        if self.rng.random() < 0.5:
-            self.say(self.speaker(exclude=last), 6, "decide")
+
+    def decision(self) -> dict[str, Any]:
+        """A planted decision: a question, two or three agreeing replies, then the decision."""
+        asker = self.speaker()
+        self.msgs.append(
+            Msg(self.tick(90), asker, self.fill(self.rng.choice(self.templates["ask"])))
+        )
+        ids, last = [len(self.msgs)], asker
+        for _ in range(self.rng.randint(2, 3)):
+            last = self.speaker(exclude=last)
+            text = self.fill(self.rng.choice(self.templates["agree"]))
+            self.msgs.append(Msg(self.tick(4), last, text))
+        text = self.fill(self.rng.choice(self.templates["decide"]))
+        self.msgs.append(Msg(self.tick(6), self.speaker(exclude=last), text))
+        return {"text": text, "message_ids": [len(self.msgs), *ids], "superseded": False}
+
+    def open_question(self, number: int) -> dict[str, Any]:
+        """A planted open question put to one person, who never answers it."""
+        people = [p for p in self.active if p[0].isalpha() and ": " not in p]
+        asked = self.rng.choice(people)
+        asker = self.speaker(exclude=asked)
+        template = self.templates["open"][number % len(self.templates["open"])]
+        text = template.replace("{x}", asked.split(" ")[0].rstrip(","))
+        self.msgs.append(Msg(self.tick(90), asker, text))
+        ids = [len(self.msgs)]
+        for _ in range(2):
+            aside = self.rng.choice(self.templates["aside"])
+            self.msgs.append(Msg(self.tick(20), self._bystander(asker, asked), aside))
+        return {"text": text, "message_ids": ids, "waiting_on": asked}
+
+    def _bystander(self, *not_them: str) -> str:
+        people = [p for p in self.active if p not in not_them]
+        return self.rng.choices(people, [self.weights[p] for p in people])[0]
 
 
 def _opening(chat: Chat) -> None:
@@ -328,14 +385,28 @@ def _events(chat: Chat, done: float) -> None:
         chat.system("icon", who=colon)
 
 
-def generate(name: str, count: int = COUNT) -> list[Msg]:
-    """The messages of one chat, as a correct parser reads them."""
+DECISIONS_AT = (0.06, 0.17, 0.29, 0.41, 0.53, 0.66, 0.78, 0.9)
+QUESTIONS_AT = (0.24, 0.47, 0.7, 0.86, 0.95)
+
+
+def generate(name: str, count: int = COUNT) -> tuple[list[Msg], dict[str, list[Any]]]:
+    """The messages of one chat, as a correct parser reads them, and what was planted in it:
+    decisions and open questions (with the ids of the messages that make them)."""
     chat = Chat(STYLES[name])
     _opening(chat)
+    plan = sorted([(at, "decision") for at in DECISIONS_AT] + [(at, "open") for at in QUESTIONS_AT])
+    planted: dict[str, list[Any]] = {"decisions": [], "open_questions": []}
     while len(chat.msgs) < count:
-        _events(chat, len(chat.msgs) / count)
-        chat.thread()
-    return chat.msgs
+        done = len(chat.msgs) / count
+        _events(chat, done)
+        if plan and done >= plan[0][0]:
+            if plan.pop(0)[1] == "decision":
+                planted["decisions"].append(chat.decision())
+            else:
+                planted["open_questions"].append(chat.open_question(len(plan)))
+        else:
+            chat.thread()
+    return chat.msgs, planted
 
 
 def _header(style: Style, time: dt.datetime) -> str:
@@ -367,7 +438,7 @@ def render(name: str, msgs: list[Msg]) -> str:
     return "\n".join(out) + "\n"
 
 
-def truth(name: str, msgs: list[Msg]) -> dict[str, Any]:
+def truth(name: str, msgs: list[Msg], planted: dict[str, list[Any]]) -> dict[str, Any]:
     """What a correct parser reads from the export of `msgs`."""
     style = STYLES[name]
     counts = Counter(m.author for m in msgs if m.kind != "system" and m.author)
@@ -392,13 +463,14 @@ def truth(name: str, msgs: list[Msg]) -> dict[str, Any]:
             }
             for i, m in samples
         ],
+        **planted,
     }
 
 
 def build(name: str) -> tuple[str, str]:
     """The export's text and its ground truth as JSON text."""
-    msgs = generate(name)
-    text = json.dumps(truth(name, msgs), ensure_ascii=False, indent=1) + "\n"
+    msgs, planted = generate(name)
+    text = json.dumps(truth(name, msgs, planted), ensure_ascii=False, indent=1) + "\n"
     return render(name, msgs), text
 
 

@@ -162,7 +162,7 @@ async def test_explain_conversation_picks_per_chunk_and_restores_the_explanation
     ]
 
     result = await partner.tasks.explain(
-        partner.ctx, ExplainRequest(model="gpt-mini", messages=messages)
+        partner.ctx, ExplainRequest(model="gpt-mini", messages=messages, mode="thorough")
     )
 
     picks = [t for b, t in zip(partner.bodies(), partner.user_texts(), strict=True) if pick(b)]
@@ -198,4 +198,28 @@ async def test_creator_tips_send_facts_not_posts_and_are_audited(partner: Partne
     assert "Giveaway" not in json.dumps(partner.bodies())
     facts = {fact["id"] for fact in result["facts"]}
     assert result["tips"][0]["fact_ids"][0] in facts
+    assert_one_audit_row_per_call(partner)
+
+
+async def test_explain_conversation_fast_sends_only_the_findings_masked(partner: Partner) -> None:
+    def answer(body: dict[str, Any]) -> str:
+        email = first(r"\[EMAIL_\d+\]", body["messages"][-1]["content"])
+        return f"They meet on Saturday. Questions go to {email}."
+
+    partner.fake.answer_with = answer
+    messages = [
+        {"author": "Anna" if i % 2 else "Ben", "text": f"About the trip, {contact(i)}."}
+        for i in range(1, 201)
+    ]
+    messages[150] = {"author": "Anna", "text": f"Ok decision: we meet Saturday, {contact(1)}"}
+
+    result = await partner.tasks.explain(
+        partner.ctx, ExplainRequest(model="gpt-mini", messages=messages)
+    )
+
+    assert len(partner.bodies()) == 1  # one short call, not a read of all 200 messages
+    assert partner.user_texts()[0].count("About the trip") == 0
+    assert result["decisions"][0]["message_ids"][0] == 151
+    assert_nothing_in_the_clear(partner)
+    assert "guest1@example.org" in result["explanation"] and not result["meta"]["fallback"]
     assert_one_audit_row_per_call(partner)

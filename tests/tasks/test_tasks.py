@@ -110,7 +110,9 @@ async def test_a_conversation_gets_its_participants_counted_in_code(serving: Ser
         {"author": "Anna", "text": "Who drives?"},
     ]
 
-    answer = await tasks.explain(ctx(), ExplainRequest(model="scripted", messages=messages))
+    answer = await tasks.explain(
+        ctx(), ExplainRequest(model="scripted", messages=messages, mode="thorough")
+    )
 
     jsonschema.validate(answer, RESPONSE_SCHEMAS["explain-conversation"])
     assert answer["participants"] == [
@@ -144,7 +146,9 @@ async def test_a_chat_too_long_for_the_model_is_narrowed_to_its_key_messages(
         for i in range(1, 301)
     ]  # fmt: skip
 
-    result = await tasks.explain(ctx(), ExplainRequest(model="scripted", messages=messages))
+    result = await tasks.explain(
+        ctx(), ExplainRequest(model="scripted", messages=messages, mode="thorough")
+    )
 
     chunks = result["meta"]["chunks"]
     assert chunks > 2 and len(backend.requests) == chunks + 1
@@ -174,7 +178,9 @@ async def test_a_chat_chunk_too_long_after_all_is_named_in_halves(serving: Serve
     tasks = await serving(backend, 1200)
     messages = [{"author": "Anna", "text": f"Message number {i} of the day."} for i in range(200)]
 
-    result = await tasks.explain(ctx(), ExplainRequest(model="scripted", messages=messages))
+    result = await tasks.explain(
+        ctx(), ExplainRequest(model="scripted", messages=messages, mode="thorough")
+    )
 
     halves = [r for r in backend.requests if r.params.max_tokens == PICK_TOKENS]
     assert len(halves) > result["meta"]["chunks"]  # some chunks were answered in halves

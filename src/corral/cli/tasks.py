@@ -65,6 +65,9 @@ def explain(
     path: InputFile,
     model: Model = EMBEDDED_MODEL_NAME,
     language: Language = None,
+    mode: Annotated[
+        str, typer.Option(help="fast (rules find, the model phrases) | thorough (reads all).")
+    ] = "fast",
     as_json: AsJson = False,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
@@ -73,10 +76,11 @@ def explain(
     """Explain a conversation: a WhatsApp export (.txt) or JSON messages."""
     settings = settings_from(config)
     data = _read(path, settings)
+    given: dict[str, Any] = {"model": model, "language": language, "mode": mode}
     if path.suffix.lower() == ".json":
-        body = _request(ExplainRequest, model=model, messages=_json(data, path), language=language)
+        body = _request(ExplainRequest, messages=_json(data, path), **given)
     else:
-        body = _request(ExplainRequest, model=model, chat=_text(data, path), language=language)
+        body = _request(ExplainRequest, chat=_text(data, path), **given)
     run: Run = lambda s, c: s.explain(c, body)  # noqa: E731
     _run(settings, "explain-conversation", body, run, as_json, base_url, api_key)
 

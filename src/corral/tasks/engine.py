@@ -107,6 +107,12 @@ class TaskMeta:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     dropped_references: int = 0
+    mode: str = "thorough"
+    """"fast": rules over the input found the answer, the model only phrased it; "thorough":
+    the model read all of the input."""
+    prompt_version: str = ""
+    fallback: bool = False
+    """The model's text failed its check and code wrote it instead (fast mode)."""
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -152,6 +158,15 @@ class ModelCaller:
                 f"Model '{self.target.id}' did not answer in the task's format ({problem})."
             )
         return answer
+
+    async def say(self, system: str, user: str, output_tokens: int) -> str:
+        """Plain text, cut at its last full sentence: for a short text a small model writes,
+        where a JSON string cut off by the token budget would cost a repair call."""
+        text = (await self._call(system, user, None, output_tokens)).strip()
+        end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+        if text[-1:] not in ".!?" and end > 0:
+            text = text[: end + 1]
+        return text
 
     async def ask_each(
         self,
@@ -200,7 +215,7 @@ class ModelCaller:
         return answers
 
     async def _call(
-        self, system: str, user: str, schema: dict[str, Any], output_tokens: int
+        self, system: str, user: str, schema: dict[str, Any] | None, output_tokens: int
     ) -> str:
         number = next(iter(self._numbers))
         ctx = dataclasses.replace(self.ctx, request_id=f"{self.ctx.request_id}.{number}")

@@ -1,5 +1,7 @@
-"""Explain a conversation: who took part, what happened, what was decided, what is still open
-and whom it waits on, each point citing the messages behind it."""
+"""Explain a conversation by reading all of it (mode "thorough"): who took part, what happened,
+what was decided, what is still open and whom it waits on, each point citing the messages behind
+it. For partner models with large contexts, where reading everything is cheap; the default
+mode, "fast", is `explain_fast`."""
 
 from __future__ import annotations
 
@@ -8,31 +10,10 @@ from typing import Any
 from corral.tasks.chat_export import participants
 from corral.tasks.engine import LANGUAGES, ModelCaller, chunks, keep_known
 from corral.tasks.inputs import ChatMessageLine
-from corral.tasks.schemas import EXPLANATION_OUTPUT
+from corral.tasks.prompts import EXPLAIN_PICK, EXPLAIN_THOROUGH
 
-_SYSTEM = (
-    "You explain a group chat to someone who was not there. Say plainly what happened "
-    "(explanation), list decisions made and open questions (with whom each waits on). Every "
-    "decision and question lists the ids of the messages behind it (message_ids), using only "
-    "ids in the input. Write in {language}. Answer with JSON only."
-)
-_PICK = (
-    "This is one part of a group chat, one message per line: [id] author: text. Give the ids "
-    "of the few messages that matter most: decisions, plans, and questions still open. Answer "
-    "with JSON only."
-)
-PICK_OUTPUT: dict[str, Any] = {
-    "type": "object",
-    "properties": {"ids": {"type": "array", "items": {"type": "integer"}, "maxItems": 8}},
-    "required": ["ids"],
-    "additionalProperties": False,
-}
-PICK_TOKENS = 96
-"""Eight ids and the JSON around them; small, since generating is what costs on a CPU."""
-EXPLAIN_TOKENS = 3072
-"""The explanation's own budget: its schema bounds it by characters, and a chat's emoji and
-names can take several tokens a character, so it gets more room than engine.OUTPUT_TOKENS
-(a 1,024-token answer was once cut short mid-string)."""
+PICK_TOKENS = EXPLAIN_PICK.tokens
+EXPLAIN_TOKENS = EXPLAIN_THOROUGH.tokens
 
 
 def render_line(line: ChatMessageLine) -> str:
@@ -53,7 +34,7 @@ async def explain(
     """
     spoken = {line.id: render_line(line) for line in lines if line.kind != "system"}
     ids = list(spoken)
-    caller.meta.chunks = 1
+    caller.meta.chunks, caller.meta.prompt_version = 1, EXPLAIN_THOROUGH.version
     while len(chunks([spoken[i] for i in ids], caller.input_budget(EXPLAIN_TOKENS))) > 1:
         runs = chunks([spoken[i] for i in ids], caller.input_budget(PICK_TOKENS))
         if len(ids) == len(spoken):
@@ -61,9 +42,9 @@ async def explain(
         ids = await _key_messages(caller, [[ids[i] for i in run] for run in runs], spoken)
     lead = _overview(lines, len(ids) < len(spoken))
     answer = await caller.ask(
-        _SYSTEM.format(language=LANGUAGES[language]),
+        EXPLAIN_THOROUGH.system.format(language=LANGUAGES[language]),
         lead + "\n".join(spoken[i] for i in ids),
-        EXPLANATION_OUTPUT,
+        EXPLAIN_THOROUGH.output,
         EXPLAIN_TOKENS,
     )
     known = {line.id for line in lines}
@@ -88,7 +69,9 @@ async def _key_messages(
     is answered in halves (`ask_each`), so there may be more answers than runs.
     """
     answers = await caller.ask_each(
-        [(_PICK, [spoken[i] for i in run]) for run in runs], PICK_OUTPUT, PICK_TOKENS
+        [(EXPLAIN_PICK.system, [spoken[i] for i in run]) for run in runs],
+        EXPLAIN_PICK.output,
+        PICK_TOKENS,
     )
     run_of = {i: number for number, run in enumerate(runs) for i in run}
     named: list[list[int]] = [[] for _ in runs]

@@ -75,16 +75,23 @@ SUMMARY_OUTPUT = summary_output()
 """A summary answer as judged: an unknown id is dropped from it afterwards, not an error."""
 TIPS_OUTPUT = tips_output()
 
-EXPLANATION_OUTPUT: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "explanation": {"type": "string", "minLength": 1, "maxLength": 500},
-        "decisions": _items("message_ids", _MESSAGE_ID),
-        "open_questions": _items("message_ids", _MESSAGE_ID, {"waiting_on": _NAME}),
-    },
-    "required": ["explanation", "decisions", "open_questions"],
-    "additionalProperties": False,
-}
+
+def explanation_output(most: int = 4) -> dict[str, Any]:
+    """An explanation; `most` decisions and open questions (a model is asked for 4, which fit
+    its token budget; the rules of the fast mode may report up to 8)."""
+    return {
+        "type": "object",
+        "properties": {
+            "explanation": {"type": "string", "minLength": 1, "maxLength": 500},
+            "decisions": _items("message_ids", _MESSAGE_ID, most=most),
+            "open_questions": _items("message_ids", _MESSAGE_ID, {"waiting_on": _NAME}, most),
+        },
+        "required": ["explanation", "decisions", "open_questions"],
+        "additionalProperties": False,
+    }
+
+
+EXPLANATION_OUTPUT = explanation_output()
 
 
 _META = {
@@ -96,8 +103,14 @@ _META = {
         "prompt_tokens": {"type": "integer"},
         "completion_tokens": {"type": "integer"},
         "dropped_references": {"type": "integer"},
+        "mode": {"type": "string", "enum": ["fast", "thorough"]},
+        "prompt_version": {"type": "string"},
+        "fallback": {"type": "boolean"},
     },
     "required": [
+        "mode",
+        "prompt_version",
+        "fallback",
         "model",
         "language",
         "chunks",
@@ -145,6 +158,6 @@ FACTS = {
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "summarize": response_schema(SUMMARY_OUTPUT),
-    "explain-conversation": response_schema(EXPLANATION_OUTPUT, PARTICIPANTS),
+    "explain-conversation": response_schema(explanation_output(most=8), PARTICIPANTS),
     "creator-tips": response_schema(TIPS_OUTPUT, FACTS),
 }

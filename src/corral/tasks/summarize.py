@@ -6,17 +6,8 @@ from typing import Any
 
 from corral.tasks.engine import LANGUAGES, ModelCaller, chunks, keep_known
 from corral.tasks.inputs import Post
+from corral.tasks.prompts import SUMMARIZE, SUMMARIZE_MERGE
 from corral.tasks.schemas import SUMMARY_OUTPUT, summary_output
-
-_SYSTEM = (
-    "You summarise social media posts. Group them into a few main topics. For each topic give "
-    "short points; every point lists the ids of the posts it comes from (post_ids). Use only "
-    "ids that appear in the input. Write in {language}. Answer with JSON only."
-)
-_MERGE = (
-    "You merge partial summaries of one feed into a single summary with a few main topics. "
-    "Keep the post_ids of every point you keep. Write in {language}. Answer with JSON only."
-)
 
 
 def render_post(post: Post) -> str:
@@ -32,7 +23,8 @@ def render_post(post: Post) -> str:
 async def summarize(
     caller: ModelCaller, posts: list[Post], focus: str | None, language: str
 ) -> dict[str, Any]:
-    system = _SYSTEM.format(language=LANGUAGES[language])
+    caller.meta.prompt_version = SUMMARIZE.version
+    system = SUMMARIZE.system.format(language=LANGUAGES[language])
     if focus:
         system += f" Focus on: {focus}."
     lines = [render_post(p) for p in posts]
@@ -58,7 +50,7 @@ async def _merge(
     caller: ModelCaller, partials: list[dict[str, Any]], language: str, bounded: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Reduce: merge partial topic lists, in groups that fit, until one remains."""
-    system = _MERGE.format(language=LANGUAGES[language])
+    system = SUMMARIZE_MERGE.system.format(language=LANGUAGES[language])
     while len(partials) > 1:
         texts = [_render_topics(p["topics"]) for p in partials]
         groups = chunks(texts, caller.input_budget())

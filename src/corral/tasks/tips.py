@@ -7,19 +7,14 @@ from typing import Any
 
 from corral.tasks.engine import LANGUAGES, ModelCaller, keep_known
 from corral.tasks.inputs import Fact
+from corral.tasks.prompts import TIPS
 from corral.tasks.schemas import TIPS_OUTPUT, tips_output
-
-_SYSTEM = (
-    "You coach a content creator. Using only the facts given (each has an id), give a few "
-    "concrete tips; every tip lists the ids of the facts it rests on (fact_ids). Write in "
-    "{language}. Answer with JSON only."
-)
 
 
 async def creator_tips(caller: ModelCaller, facts: list[Fact], language: str) -> dict[str, Any]:
-    caller.meta.chunks = 1
+    caller.meta.chunks, caller.meta.prompt_version = 1, TIPS.version
     listing = "\n".join(f"[{fact.id}] {fact.text}" for fact in facts)
-    system = _SYSTEM.format(language=LANGUAGES[language])
+    system = TIPS.system.format(language=LANGUAGES[language])
     bounded = tips_output(longest_id=max(len(fact.id) for fact in facts))
     answer = await caller.ask(system, listing, TIPS_OUTPUT, decode=bounded)
     tips, dropped = keep_known(answer["tips"], "fact_ids", {fact.id for fact in facts})

@@ -30,6 +30,10 @@ class ExplainRequest(_TaskRequest):
     """A WhatsApp export (Android or iOS, English or German) as text."""
     messages: list[dict[str, Any]] | None = None
     """Or the messages as JSON: author, text, optional time."""
+    mode: Literal["fast", "thorough"] = "fast"
+    """"fast": rules find decisions and open questions, the model phrases the explanation from
+    them (seconds on the embedded model); "thorough": the model reads every message (for
+    partner models with large contexts)."""
 
     @model_validator(mode="after")
     def _one_input(self) -> ExplainRequest:

@@ -25,6 +25,7 @@ from corral.tasks.engine import (
     detect_language,
 )
 from corral.tasks.explain import explain
+from corral.tasks.explain_fast import explain_fast
 from corral.tasks.feed import feed_posts
 from corral.tasks.inputs import ChatMessageLine, CreatorPost, Fact, Post
 from corral.tasks.limits import TaskInputLimits
@@ -58,11 +59,12 @@ class TaskServing:
     async def explain(self, ctx: RequestContext, request: ExplainRequest) -> dict[str, Any]:
         target = await self.gateway.resolve(ctx, request.model)
         lines, language = await asyncio.to_thread(_conversation, request, self.limits)
+        how = explain if request.mode == "thorough" else explain_fast
         return await self._run(
             ctx,
             target,
             language,
-            lambda c: explain(c, lines, language),
+            lambda c: how(c, lines, language),
             "explain-conversation",
         )
 
