@@ -20,7 +20,12 @@ SCHEMA = {
 
 
 def json_schema(schema: Any = "{{item.schema}}") -> dict[str, Any]:
-    return {"type": "json_schema", "name": "json", "input": "{{sample.output_text}}", "schema": schema}
+    return {
+        "type": "json_schema",
+        "name": "json",
+        "input": "{{sample.output_text}}",
+        "schema": schema,
+    }
 
 
 @pytest.mark.parametrize(
@@ -74,7 +79,15 @@ async def test_an_items_bad_schema_is_that_items_error(schema: Any) -> None:
 )
 async def test_number_check_compares_the_last_number(answer: str, passed: bool) -> None:
     [grader] = build(
-        [{"type": "number_check", "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}]
+        [
+            {
+                "type": "number_check",
+                "input": "{{sample.output_text}}",
+                "reference": "{{item.answer}}",
+            }
+        ]
     )
-    grade = await grader.grade({"item": {"answer": 19}, "sample": {"output_text": answer}}, no_scoring)
+    grade = await grader.grade(
+        {"item": {"answer": 19}, "sample": {"output_text": answer}}, no_scoring
+    )
     assert grade.passed is passed

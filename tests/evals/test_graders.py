@@ -132,3 +132,9 @@ async def test_multiple_choice_passes_when_the_likeliest_option_is_the_answer() 
 def test_criteria_corral_cannot_grade_are_refused_up_front(criterion: dict[str, object]) -> None:
     with pytest.raises(InvalidRequest, match=r"testing_criteria\[0\]"):
         build([criterion])
+
+
+def test_criteria_need_distinct_names() -> None:
+    check = {"type": "string_check", "name": "x", "input": "a", "reference": "b", "operation": "eq"}
+    with pytest.raises(InvalidRequest, match="distinct names"):
+        build([check, check])

@@ -135,7 +135,10 @@ async def test_a_runs_judge_is_called_as_its_owner_billed_and_named(services: Se
         "type": "completions",
         "model": "echo",
         "source": {"type": "file_content", "content": items},
-        "input_messages": {"type": "template", "template": [{"role": "user", "content": "{{item.reply}}"}]},
+        "input_messages": {
+            "type": "template",
+            "template": [{"role": "user", "content": "{{item.reply}}"}],
+        },
     }
     files = FileStore(services.db, services.settings.home, services.settings.files)
     job = await create_run(queue, files, evaluation, owner, None, source, None)

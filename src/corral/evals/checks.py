@@ -55,7 +55,7 @@ def _validator(schema: Any) -> Any:
     from jsonschema import SchemaError
     from jsonschema.validators import validator_for
 
-    if not isinstance(schema, dict | bool):
+    if not isinstance(schema, dict):
         return None
     cls = validator_for(schema, default=_default_validator())
     try:
@@ -122,6 +122,4 @@ def json_schema(spec: dict[str, Any], name: str, param: str) -> JsonSchemaCheck:
 
 
 def number_check(spec: dict[str, Any], name: str, param: str) -> NumberCheck:
-    return NumberCheck(
-        name, text_field(spec, "input", param), text_field(spec, "reference", param)
-    )
+    return NumberCheck(name, text_field(spec, "input", param), text_field(spec, "reference", param))

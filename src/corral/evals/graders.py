@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from corral.errors import InvalidRequest
 from corral.evals import checks, judges
 from corral.evals.grading import Calls, Grade, Grader, bad_criterion, bad_item, text_field
 from corral.evals.templates import render, render_text
@@ -126,11 +127,15 @@ def _one(spec: dict[str, Any], param: str) -> Grader:
         op = spec.get("operation")
         if op not in STRING_OPERATIONS:
             raise bad_criterion(param, f"operation must be one of {', '.join(STRING_OPERATIONS)}")
-        return StringCheck(name, text_field(spec, "input", param), text_field(spec, "reference", param), op)
+        return StringCheck(
+            name, text_field(spec, "input", param), text_field(spec, "reference", param), op
+        )
     if kind == "text_similarity":
         metric = spec.get("evaluation_metric")
         if metric not in SIMILARITY_METRICS:
-            raise bad_criterion(param, f"evaluation_metric {metric!r} is not available yet (fuzzy_match is)")
+            raise bad_criterion(
+                param, f"evaluation_metric {metric!r} is not available yet (fuzzy_match is)"
+            )
         threshold = spec.get("pass_threshold")
         if not isinstance(threshold, int | float):
             raise bad_criterion(param, "pass_threshold must be a number")

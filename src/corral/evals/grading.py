@@ -38,9 +38,7 @@ class Calls(Protocol):
         """Each option's summed log-probability after `context`."""
         ...
 
-    async def judge(
-        self, model: str, messages: Sequence[dict[str, str]], max_tokens: int
-    ) -> str:
+    async def judge(self, model: str, messages: Sequence[dict[str, str]], max_tokens: int) -> str:
         """A judge model's (greedy) answer to `messages`."""
         ...
 
