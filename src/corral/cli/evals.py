@@ -29,9 +29,7 @@ app = typer.Typer(help="Evaluations: signed, reproducible scores.", no_args_is_h
 JsonFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 
 
-SuiteOption = Annotated[
-    str | None, typer.Option(help="A built-in suite (`corral eval suites`).")
-]
+SuiteOption = Annotated[str | None, typer.Option(help="A built-in suite (`corral eval suites`).")]
 
 
 @app.command()
