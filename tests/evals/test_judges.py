@@ -155,3 +155,32 @@ async def test_a_runs_judge_is_called_as_its_owner_billed_and_named(services: Se
     assert len(rows) == 3 and {r.tenant_id for r in rows} == {owner.tenant_id}
     [criterion] = done.result["manifest"]["manifest"]["run"]["testing_criteria"]
     assert criterion["model"] == "judge"
+
+
+def test_a_run_whose_judge_the_key_may_not_use_is_refused(services: Services) -> None:
+    import openai
+
+    from corral.api.app import create_app
+    from tests.providers.server import serving
+
+    services.accounts.admin.create_tenant("acme")
+    _, key = services.accounts.admin.create_key("acme", KeySpec(models=["echo"]))
+    source = {
+        "type": "completions",
+        "model": "echo",
+        "source": {"type": "file_content", "content": [{"item": {"reply": "hi"}}]},
+        "input_messages": {
+            "type": "template",
+            "template": [{"role": "user", "content": "{{item.reply}}"}],
+        },
+    }
+    with serving(create_app(services)) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+        made = client.evals.create(
+            data_source_config={"type": "custom", "item_schema": {}},
+            testing_criteria=[LABELS],  # type: ignore[list-item]
+        )
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.evals.runs.create(made.id, data_source=source)  # type: ignore[arg-type]
+    assert refused.value.status_code in (403, 404)
+    assert "judge" in refused.value.message
