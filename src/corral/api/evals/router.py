@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -24,6 +24,8 @@ from corral.api.evals.protocol import (
     RunList,
     RunObject,
     SigningKeyObject,
+    SuiteList,
+    SuiteObject,
 )
 from corral.errors import NotFound
 from corral.evals import leaderboard as ranking
@@ -77,11 +79,11 @@ async def leaderboard(
     )
 
 
-@router.get("/suites")
-async def list_suites(ctx: ContextDep) -> dict[str, Any]:
+@router.get("/suites", response_model=SuiteList)
+async def list_suites(ctx: ContextDep) -> SuiteList:
     """The built-in suites: name, size, SHA-256, and the criteria and messages to run them with."""
     data = await asyncio.to_thread(lambda: [s.describe() for s in suites.SUITES.values()])
-    return {"object": "list", "data": data}
+    return SuiteList(data=[SuiteObject(**d) for d in data])
 
 
 @router.post("", response_model=EvalObject)
