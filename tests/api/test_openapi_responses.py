@@ -194,6 +194,7 @@ def files_day(seen: Answers, acme: httpx.Client) -> None:
 def evals_day(seen: Answers, acme: httpx.Client) -> None:
     """An eval, a run of it (no worker here: it stays queued) cancelled, its empty items."""
     seen.call(acme, "GET", "/v1/evals/signing-key")
+    seen.call(acme, "GET", "/v1/evals/suites")
     check = {"type": "string_check", "name": "same", "operation": "eq"}
     check |= {"input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
     body = {"name": "e", "data_source_config": {"type": "custom"}, "testing_criteria": [check]}

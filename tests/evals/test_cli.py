@@ -87,3 +87,16 @@ def test_a_worker_builds_its_eval_gateway_from_the_configuration(tmp_path: Path)
     deps = handler.deps()
     assert deps.model_facts("not-configured") == {"id": "not-configured"}
     assert deps.gateway.catalog.entries() == []
+
+
+def test_an_operator_runs_a_built_in_suite(tmp_path: Path) -> None:
+    listed = corral(tmp_path, "eval", "suites", "--json")
+    names = [s["name"] for s in json.loads(listed.stdout)["data"]]
+    eval_id = corral(tmp_path, "eval", "create", "--suite", "mc-reading-de").stdout.strip()
+    run = corral(tmp_path, "eval", "run", eval_id, "--suite", "mc-reading-de", "--model", "m")
+    shown = json.loads(corral(tmp_path, "eval", "show", run.stdout.strip()).stdout)
+    missing = corral(tmp_path, "eval", "run", eval_id, "--suite", "mc-reading-de")
+
+    assert names == ["mc-reading-en", "mc-reading-de", "arithmetic", "json-schema", "privacy-probe"]
+    assert eval_id.startswith("eval_") and shown["progress"]["total"] == 42
+    assert missing.exit_code != 0

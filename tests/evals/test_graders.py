@@ -11,8 +11,25 @@ from corral.evals.graders import build, string_check
 from corral.evals.templates import render
 
 
-async def no_scoring(context: str, options: Sequence[str]) -> list[float]:
-    raise AssertionError("not a multiple-choice grader")
+class Scripted:
+    """The model calls a grader may make: option scores and judge answers, scripted."""
+
+    def __init__(self, logprobs: Sequence[float] = (), judge_says: str = "") -> None:
+        self.logprobs = list(logprobs)
+        self.judge_says = judge_says
+        self.scored: list[tuple[str, list[str]]] = []
+        self.judged: list[tuple[str, list[dict[str, str]]]] = []
+
+    async def score_options(self, context: str, options: Sequence[str]) -> list[float]:
+        self.scored.append((context, list(options)))
+        return self.logprobs
+
+    async def judge(self, model: str, messages: Sequence[dict[str, str]], max_tokens: int) -> str:
+        self.judged.append((model, list(messages)))
+        return self.judge_says
+
+
+no_scoring = Scripted()
 
 
 def test_templates_fill_item_and_sample_fields() -> None:
@@ -90,16 +107,11 @@ async def test_multiple_choice_passes_when_the_likeliest_option_is_the_answer() 
             }
         ]
     )
-    asked: list[tuple[str, list[str]]] = []
-
-    async def scorer(context: str, options: Sequence[str]) -> list[float]:
-        asked.append((context, list(options)))
-        return [-5.0, -1.0, -3.0]
-
+    scorer = Scripted([-5.0, -1.0, -3.0])
     item = {"question": "Sky?", "choices": [" red", " blue", " green"], "label": 1}
     grade = await grader.grade({"item": item}, scorer)
     assert grade.passed and grade.detail is not None and grade.detail["chosen"] == 1
-    assert asked == [("Sky? Answer:", [" red", " blue", " green"])]
+    assert scorer.scored == [("Sky? Answer:", [" red", " blue", " green"])]
 
 
 @pytest.mark.parametrize(
@@ -120,3 +132,9 @@ async def test_multiple_choice_passes_when_the_likeliest_option_is_the_answer() 
 def test_criteria_corral_cannot_grade_are_refused_up_front(criterion: dict[str, object]) -> None:
     with pytest.raises(InvalidRequest, match=r"testing_criteria\[0\]"):
         build([criterion])
+
+
+def test_criteria_need_distinct_names() -> None:
+    check = {"type": "string_check", "name": "x", "input": "a", "reference": "b", "operation": "eq"}
+    with pytest.raises(InvalidRequest, match="distinct names"):
+        build([check, check])

@@ -104,3 +104,60 @@ async def test_multiple_choice_on_the_embedded_model_is_signed_and_reproducible(
     assert first["scores"]["mc"]["n"] == 2
     digests = [i["output_sha256"] for i in manifest["items"]]
     assert digests == [i["output_sha256"] for i in second["manifest"]["manifest"]["items"]]
+
+
+async def test_the_embedded_model_judges_a_sample_through_the_gateway(
+    services: Services,
+) -> None:
+    """The mechanics, not the judgement (a 135M model is a poor judge): the judge is called and
+    billed like the sampled call, and its answer is a label or the item's error."""
+    from sqlalchemy import select
+
+    from corral.storage.tables import UsageRecord
+
+    home = services.settings.home
+    store, queue = EvalStore(services.db), JobQueue(services.db)
+    files = FileStore(services.db, home, services.settings.files)
+    judge = {
+        "type": "label_model",
+        "name": "judge",
+        "model": MODEL,
+        "input": [
+            {"role": "system", "content": "Answer with one word: yes or no."},
+            {"role": "user", "content": "Is this about the sky? {{sample.output_text}}"},
+        ],
+        "labels": ["yes", "no"],
+        "passing_labels": ["yes"],
+        "sampling_params": {"max_completions_tokens": 4},
+    }
+    evaluation = await create_eval(store, ADMIN, "judged", {"type": "custom"}, [judge], None)
+    source = {
+        "type": "completions",
+        "model": MODEL,
+        "source": {"type": "file_content", "content": [{"item": QUESTIONS[0]}]},
+        "input_messages": {
+            "type": "template",
+            "template": [{"role": "user", "content": "{{item.question}}"}],
+        },
+        "sampling_params": {"max_completions_tokens": 8},
+    }
+    job = await create_run(queue, files, evaluation, ADMIN, None, source, None)
+    deps = EvalDeps(
+        services.gateway, files, store, SigningKey.load_or_create(home), lambda m: {"id": m}
+    )
+    try:
+        async with running(fast_worker(queue, {KIND: EvalRunHandler(lambda: deps)}, lease_s=30)):
+            done = await eventually(lambda: queue.get(job.id), lambda j: j.finished, within_s=300)
+    finally:
+        for entry in services.gateway.catalog.entries():
+            await entry.backend.close()
+    assert done.status == "succeeded", done.error
+    [item] = await store.all_items(job.id)
+    if item.status == "error":
+        assert item.sample is not None
+        assert "not one of the labels" in item.sample["error"]["message"]
+    else:
+        assert item.results[0]["detail"]["label"] in ("yes", "no")
+    with services.db.read() as session:
+        rows = list(session.scalars(select(UsageRecord)))
+    assert len(rows) == 2  # the sampled answer and the judge's, each billed once

@@ -18,7 +18,7 @@ import typer
 
 from corral.cli.common import ConfigOption, JsonOption, database, make_table, print_json
 from corral.errors import InvalidRequest
-from corral.evals import service
+from corral.evals import service, suites
 from corral.evals.manifest import verify as verify_manifest
 from corral.evals.store import EvalStore
 from corral.files.store import FileStore
@@ -29,11 +29,32 @@ app = typer.Typer(help="Evaluations: signed, reproducible scores.", no_args_is_h
 JsonFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 
 
+SuiteOption = Annotated[str | None, typer.Option(help="A built-in suite (`corral eval suites`).")]
+
+
 @app.command()
-def create(definition: JsonFile, config: ConfigOption = None) -> None:
-    """Create an eval from a JSON file (name, data_source_config, testing_criteria); prints
-    its id."""
-    body = _read_json(definition)
+def create(
+    definition: Annotated[
+        Path | None, typer.Argument(exists=True, dir_okay=False, readable=True)
+    ] = None,
+    suite: SuiteOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create an eval from a JSON file (name, data_source_config, testing_criteria), or with
+    `--suite` from a built-in suite's criteria; prints its id."""
+    if (definition is None) == (suite is None):
+        raise InvalidRequest("Give either a definition file or --suite.")
+    if suite is not None:
+        chosen = suites.get(suite)
+        body: dict[str, Any] = {
+            "name": chosen.name,
+            "data_source_config": chosen.data_source_config(),
+            "testing_criteria": chosen.testing_criteria,
+            "metadata": {"corral_suite": chosen.name},
+        }
+    else:
+        assert definition is not None
+        body = _read_json(definition)
 
     async def work(store: EvalStore) -> str:
         made = await service.create_eval(
@@ -53,13 +74,23 @@ def create(definition: JsonFile, config: ConfigOption = None) -> None:
 @app.command()
 def run(
     eval_id: str,
-    data_source: Annotated[Path, typer.Option(exists=True, help="The run's data_source, JSON.")],
+    data_source: Annotated[
+        Path | None, typer.Option(exists=True, help="The run's data_source, JSON.")
+    ] = None,
+    suite: SuiteOption = None,
+    model: Annotated[str | None, typer.Option(help="With --suite: the model to run.")] = None,
     name: Annotated[str | None, typer.Option()] = None,
     wait: Annotated[bool, typer.Option(help="Show progress until the run ends.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Queue a run of an eval (a worker runs it); prints its id."""
-    source = _read_json(data_source)
+    """Queue a run of an eval (a worker runs it); prints its id. The data source is a JSON
+    file, or `--suite NAME --model MODEL` (the suite's items and messages, greedy)."""
+    if data_source is not None and suite is None:
+        source = _read_json(data_source)
+    elif data_source is None and suite is not None and model is not None:
+        source = suites.get(suite).data_source(model)
+    else:
+        raise InvalidRequest("Give either --data-source, or --suite with --model.")
     with database(config) as (settings, db):
         queue, files = JobQueue(db), FileStore(db, settings.home, settings.files)
 
@@ -72,6 +103,38 @@ def run(
         typer.echo(run_id)
         if wait:
             _follow(queue, run_id)
+
+
+@app.command("suites")
+def list_suites(as_json: JsonOption = False) -> None:
+    """The built-in suites: run one with `create --suite` and `run --suite --model`."""
+    from rich.console import Console
+
+    described = [s.describe() for s in suites.SUITES.values()]
+    if as_json:
+        print_json({"data": described})
+        return
+    table = make_table("name", "items", "language", "criteria", "description")
+    for d in described:
+        kinds = ", ".join(str(c["type"]) for c in d["testing_criteria"])
+        table.add_row(d["name"], str(d["items"]), d["language"], kinds, d["description"])
+    Console().print(table)
+
+
+@app.command("import")
+def import_items(
+    source: JsonFile,
+    fmt: Annotated[str, typer.Option("--format", help="lm-eval or openai-evals.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the items.")],
+) -> None:
+    """Convert an lm-eval or OpenAI-evals JSONL file into corral's items (`{"item": ...}` per
+    line), ready for `corral files upload --purpose evals` or `client.files.create`."""
+    from corral.evals.importers import convert
+
+    with source.open(encoding="utf-8") as lines:
+        rows = [json.dumps({"item": item}, ensure_ascii=False) for item in convert(lines, fmt)]
+    output.write_text("".join(f"{row}\n" for row in rows), encoding="utf-8")
+    typer.echo(f"{len(rows)} items written to {output}")
 
 
 @app.command()

@@ -89,12 +89,21 @@ class ModelCaller:
             scores.append(_continuation_logprob(result, len(context)))
         return scores
 
-    async def _call(self, make: Any) -> GenerationResult:
+    async def judge(self, model: str, messages: Sequence[dict[str, str]], max_tokens: int) -> str:
+        """A judge model's greedy answer (the model graders), billed as the run's own calls."""
+        turns = tuple(ChatMessage(m["role"], m["content"]) for m in messages)  # type: ignore[arg-type]
+        params = SamplingParams(max_tokens=max_tokens, temperature=0.0, seed=0)
+        result = await self._call(
+            lambda rid: GenerationRequest(rid, params, messages=turns), model=model
+        )
+        return result.text
+
+    async def _call(self, make: Any, model: str | None = None) -> GenerationResult:
         for attempt in range(_RETRIES + 1):
             self._calls += 1
             ctx = RequestContext(f"{self.request_prefix}-{self._calls}", self.principal)
             try:
-                target = await self.gateway.resolve(ctx, self.model)
+                target = await self.gateway.resolve(ctx, model or self.model)
                 result: GenerationResult = await self.gateway.generate(
                     ctx, target, make(ctx.request_id)
                 )
@@ -108,7 +117,8 @@ class ModelCaller:
             finally:
                 for cleanup in ctx.cleanups:
                     await cleanup()
-            if backend := ctx.response_headers.get("x-corral-backend"):
+            backend = ctx.response_headers.get("x-corral-backend")
+            if backend and model is None:  # the judges are named in their criteria
                 self.answered_by.add(backend)
             return result
         raise AssertionError("unreachable")

@@ -1,55 +1,28 @@
 """Graders: how an item's sample is judged, one per testing criterion.
 
-`string_check` and `text_similarity` are OpenAI's; `multiple_choice` is corral's: it scores
-each option's log-likelihood after the item's context (on models that score prompts, see
-docs/scoring.md) and passes when the likeliest option is the answer.
+`string_check` and `text_similarity` are OpenAI's, as are the model graders (`label_model`,
+`score_model`, in `judges`); `multiple_choice` is corral's: it scores each option's
+log-likelihood after the item's context (on models that score prompts, see docs/scoring.md)
+and passes when the likeliest option is the answer. `json_schema` and `number_check` (corral's,
+in `checks`) grade JSON answers and exact numbers.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from corral.errors import InvalidRequest
+from corral.evals import checks, judges
+from corral.evals.grading import Calls, Grade, Grader, bad_criterion, bad_item, text_field
 from corral.evals.templates import render, render_text
 
-OptionScorer = Callable[[str, Sequence[str]], Awaitable[list[float]]]
-"""(context, options) -> each option's summed log-probability after the context."""
+__all__ = ["Calls", "Grade", "Grader", "build", "string_check"]
 
 STRING_OPERATIONS = ("eq", "ne", "like", "ilike")
 SIMILARITY_METRICS = ("fuzzy_match",)
-
-
-@dataclass(frozen=True, slots=True)
-class Grade:
-    name: str
-    type: str
-    passed: bool
-    score: float
-    detail: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "type": self.type,
-            "passed": self.passed,
-            "score": self.score,
-        }
-        if self.detail:
-            out["detail"] = self.detail
-        return out
-
-
-class Grader(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def needs_sample(self) -> bool: ...
-
-    async def grade(self, scope: dict[str, Any], score_options: OptionScorer) -> Grade: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +33,7 @@ class StringCheck:
     operation: str
     needs_sample = True
 
-    async def grade(self, scope: dict[str, Any], score_options: OptionScorer) -> Grade:
+    async def grade(self, scope: dict[str, Any], calls: Calls) -> Grade:
         got, want = render_text(self.input, scope), render_text(self.reference, scope)
         passed = string_check(self.operation, got, want)
         return Grade(self.name, "string_check", passed, 1.0 if passed else 0.0)
@@ -87,7 +60,7 @@ class TextSimilarity:
     pass_threshold: float
     needs_sample = True
 
-    async def grade(self, scope: dict[str, Any], score_options: OptionScorer) -> Grade:
+    async def grade(self, scope: dict[str, Any], calls: Calls) -> Grade:
         got, want = render_text(self.input, scope), render_text(self.reference, scope)
         score = difflib.SequenceMatcher(None, got, want, autojunk=False).ratio()
         return Grade(self.name, "text_similarity", score >= self.pass_threshold, score)
@@ -102,16 +75,19 @@ class MultipleChoice:
     """A template giving the options, a list (`{{item.choices}}`)."""
     answer: str
     """A template giving the right option: its index, or its text."""
+    choice_prefix: str = ""
+    """Put before each option when it is scored (a space: `Answer:` + ` blue`)."""
     needs_sample = False
 
-    async def grade(self, scope: dict[str, Any], score_options: OptionScorer) -> Grade:
+    async def grade(self, scope: dict[str, Any], calls: Calls) -> Grade:
         context = render_text(self.input, scope)
         options = render(self.choices, scope)
         if not isinstance(options, list) or not options:
-            raise InvalidRequest("multiple_choice: the choices are not a list.", code="bad_item")
-        options = [str(o) for o in options]
-        right = _answer_index(render(self.answer, scope), options)
-        logprobs = await score_options(context, options)
+            raise bad_item("multiple_choice: the choices are not a list.")
+        texts = [str(o) for o in options]
+        right = _answer_index(render(self.answer, scope), texts)
+        options = [self.choice_prefix + o for o in texts]
+        logprobs = await calls.score_options(context, options)
         best = max(range(len(options)), key=lambda i: logprobs[i])
         # acc_norm as lm-eval's: per character of the option, so long options are not
         # penalised for their length.
@@ -129,7 +105,7 @@ def _answer_index(answer: Any, options: list[str]) -> int:
         return int(answer)
     if isinstance(answer, str) and answer in options:
         return options.index(answer)
-    raise InvalidRequest("multiple_choice: the answer is not one of the choices.", code="bad_item")
+    raise bad_item("multiple_choice: the answer is not one of the choices.")
 
 
 def build(criteria: Sequence[dict[str, Any]]) -> list[Grader]:
@@ -150,33 +126,38 @@ def _one(spec: dict[str, Any], param: str) -> Grader:
     if kind == "string_check":
         op = spec.get("operation")
         if op not in STRING_OPERATIONS:
-            raise _bad(param, f"operation must be one of {', '.join(STRING_OPERATIONS)}")
-        return StringCheck(name, _str(spec, "input", param), _str(spec, "reference", param), op)
+            raise bad_criterion(param, f"operation must be one of {', '.join(STRING_OPERATIONS)}")
+        return StringCheck(
+            name, text_field(spec, "input", param), text_field(spec, "reference", param), op
+        )
     if kind == "text_similarity":
         metric = spec.get("evaluation_metric")
         if metric not in SIMILARITY_METRICS:
-            raise _bad(param, f"evaluation_metric {metric!r} is not available yet (fuzzy_match is)")
+            raise bad_criterion(
+                param, f"evaluation_metric {metric!r} is not available yet (fuzzy_match is)"
+            )
         threshold = spec.get("pass_threshold")
         if not isinstance(threshold, int | float):
-            raise _bad(param, "pass_threshold must be a number")
-        inp, ref = _str(spec, "input", param), _str(spec, "reference", param)
+            raise bad_criterion(param, "pass_threshold must be a number")
+        inp, ref = text_field(spec, "input", param), text_field(spec, "reference", param)
         return TextSimilarity(name, inp, ref, metric, float(threshold))
     if kind == "multiple_choice":
-        inp, choices = _str(spec, "input", param), _str(spec, "choices", param)
-        return MultipleChoice(name, inp, choices, _str(spec, "answer", param))
-    raise _bad(
-        param,
-        f"grader type {kind!r} is not available (string_check, text_similarity, "
-        "multiple_choice are)",
+        inp, choices = text_field(spec, "input", param), text_field(spec, "choices", param)
+        prefix = spec.get("choice_prefix", "")
+        if not isinstance(prefix, str):
+            raise bad_criterion(param, "choice_prefix must be a string")
+        return MultipleChoice(name, inp, choices, text_field(spec, "answer", param), prefix)
+    if kind in _MORE:
+        return _MORE[kind](spec, name, param)
+    raise bad_criterion(
+        param, f"grader type {kind!r} is not available ({', '.join(GRADER_TYPES)} are)"
     )
 
 
-def _str(spec: dict[str, Any], key: str, param: str) -> str:
-    value = spec.get(key)
-    if not isinstance(value, str):
-        raise _bad(param, f"{key} must be a string")
-    return value
-
-
-def _bad(param: str, why: str) -> InvalidRequest:
-    return InvalidRequest(f"{param}: {why}.", param=param, code="invalid_testing_criteria")
+_MORE: dict[str, Callable[[dict[str, Any], str, str], Grader]] = {
+    "json_schema": checks.json_schema,
+    "number_check": checks.number_check,
+    "label_model": judges.label_model,
+    "score_model": judges.score_model,
+}
+GRADER_TYPES = ("string_check", "text_similarity", "multiple_choice", *_MORE)

@@ -24,12 +24,12 @@ from corral.errors import (
     NotFound,
     PermissionDenied,
 )
-from corral.evals import contamination, exposure, report
+from corral.evals import contamination, exposure, report, suites
 from corral.evals.calls import ModelCaller, principal_of, sampling_params
 from corral.evals.graders import Grader, build
 from corral.evals.manifest import SigningKey, digest
 from corral.evals.store import EvalStore, OutputItem, item_write
-from corral.evals.templates import render_text
+from corral.evals.templates import render, render_text
 from corral.files.store import FileStore
 from corral.jobs import Job, JobContext, Progress
 from corral.pipeline.gateway import Gateway
@@ -138,7 +138,7 @@ async def grade_item(
         if any(g.needs_sample for g in graders):
             sample = await _sample(scope, source, caller)
             scope["sample"] = sample
-        grades = [(await g.grade(scope, caller.score_options)).to_json() for g in graders]
+        grades = [(await g.grade(scope, caller)).to_json() for g in graders]
         status = "pass" if all(g["passed"] for g in grades) else "fail"
     except _FATAL:
         raise
@@ -153,11 +153,7 @@ async def grade_item(
 async def _sample(
     scope: dict[str, Any], source: dict[str, Any], caller: ModelCaller
 ) -> dict[str, Any]:
-    template = (source.get("input_messages") or {}).get("template") or []
-    messages = [
-        {"role": m.get("role", "user"), "content": render_text(_content(m), scope)}
-        for m in template
-    ]
+    messages = _input_messages(source.get("input_messages") or {}, scope)
     if not messages:
         raise InvalidRequest("The run has no input messages.", param="data_source.input_messages")
     result = await caller.chat(messages, sampling_params(source.get("sampling_params") or {}))
@@ -173,10 +169,32 @@ async def _sample(
     }
 
 
+def _input_messages(spec: dict[str, Any], scope: dict[str, Any]) -> list[dict[str, str]]:
+    """The item's messages: a template filled in, or (OpenAI's `item_reference`) a list of
+    messages the item holds, as OpenAI-evals datasets do (`item.input`)."""
+    if spec.get("type") == "item_reference":
+        reference = str(spec.get("item_reference") or "")
+        turns = render("{{" + reference + "}}", scope) if reference else None
+        if isinstance(turns, str):
+            turns = [{"role": "user", "content": turns}]
+        if not isinstance(turns, list) or not all(isinstance(m, dict) for m in turns):
+            raise InvalidRequest(
+                f"{reference} is not a list of messages.", code="bad_item", param="item_reference"
+            )
+        return [{"role": m.get("role", "user"), "content": _content(m)} for m in turns]
+    template = spec.get("template") or []
+    return [
+        {"role": m.get("role", "user"), "content": render_text(_content(m), scope)}
+        for m in template
+    ]
+
+
 def _content(message: dict[str, Any]) -> str:
     content = message.get("content", "")
     if isinstance(content, dict):  # OpenAI's {"type": "input_text", "text": ...}
         return str(content.get("text", ""))
+    if isinstance(content, list):  # a list of such parts
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return str(content)
 
 
@@ -191,6 +209,10 @@ async def load_items(
     files: FileStore, owner: str, source: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The run's items, and what the manifest says of the dataset (its SHA-256)."""
+    if source.get("type") == "corral_suite":
+        suite = suites.get(source.get("name"))
+        items, sha256 = await asyncio.to_thread(suite.items)
+        return items, {"suite": suite.name, "sha256": sha256, "items": len(items)}
     if source.get("type") == "file_content":
         rows = list(source.get("content") or [])
         items = [_item_of(row) for row in rows]

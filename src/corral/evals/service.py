@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from corral.errors import InvalidRequest
+from corral.evals import suites
 from corral.evals.calls import principal_json
 from corral.evals.graders import build
 from corral.evals.runner import ID_PREFIX, KIND
@@ -15,7 +16,7 @@ from corral.files.store import FileStore
 from corral.jobs import Job, JobQueue
 from corral.pipeline.auth import Principal
 
-SOURCE_TYPES = ("file_id", "file_content")
+SOURCE_TYPES = ("file_id", "file_content", "corral_suite")
 
 
 def owner_of(principal: Principal) -> str:
@@ -59,8 +60,16 @@ async def create_run(
     if not isinstance(data_source.get("model"), str):
         raise InvalidRequest("The run names no model.", param="data_source.model")
     needs_sample = any(g.needs_sample for g in build(evaluation.testing_criteria))
-    template = (data_source.get("input_messages") or {}).get("template")
-    if needs_sample and not (isinstance(template, list) and template):
+    messages = data_source.get("input_messages") or {}
+    template = messages.get("template")
+    reference = messages.get("item_reference")
+    if messages.get("type") == "item_reference":
+        if not (isinstance(reference, str) and reference.startswith("item.")):
+            raise InvalidRequest(
+                "input_messages.item_reference must name an item field ('item.input').",
+                param="data_source.input_messages.item_reference",
+            )
+    elif needs_sample and not (isinstance(template, list) and template):
         raise InvalidRequest(
             "The eval grades the model's answers: the run needs input_messages.template.",
             param="data_source.input_messages",
@@ -80,8 +89,22 @@ async def create_run(
     return await queue.submit(KIND, owner_of(principal), params, id_prefix=ID_PREFIX, total=total)
 
 
+def judge_models(testing_criteria: list[dict[str, Any]]) -> list[str]:
+    """The models the eval's model graders call: a run must be allowed to call them too."""
+    return sorted(
+        {
+            str(c["model"])
+            for c in testing_criteria
+            if c.get("type") in ("label_model", "score_model") and isinstance(c.get("model"), str)
+        }
+    )
+
+
 async def _count_items(files: FileStore, owner: str, source: dict[str, Any]) -> int:
     kind = source.get("type")
+    if kind == "corral_suite":
+        items, _ = suites.get(source.get("name")).items()
+        return len(items)
     if kind == "file_content":
         content = source.get("content")
         if not isinstance(content, list) or not content:
@@ -89,7 +112,7 @@ async def _count_items(files: FileStore, owner: str, source: dict[str, Any]) -> 
         return len(content)
     if kind != "file_id" or not isinstance(source.get("id"), str):
         raise InvalidRequest(
-            f"data_source.source.type must be one of {', '.join(SOURCE_TYPES)}, with an id.",
+            f"data_source.source.type must be one of {', '.join(SOURCE_TYPES)}.",
             param="data_source.source",
         )
     record = await files.get(owner, source["id"])

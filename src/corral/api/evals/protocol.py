@@ -258,6 +258,26 @@ class Leaderboard(BaseModel):
     runs: provider, upstream model, items, runs, first and last (`corral.evals.exposure`)."""
 
 
+class SuiteObject(BaseModel):
+    """A built-in suite, with what to run it with (`corral.evals.suites`)."""
+
+    object: Literal["eval.suite"] = "eval.suite"
+    name: str
+    description: str
+    language: str
+    items: int
+    sha256: str
+    license: str
+    data_source_config: dict[str, Any]
+    testing_criteria: list[dict[str, Any]]
+    input_messages: list[dict[str, str]] | None
+
+
+class SuiteList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[SuiteObject]
+
+
 def _sample(sample: dict[str, Any] | None, model: str) -> dict[str, Any] | None:
     """OpenAI's sample: the input turns, the output turns, usage, any error."""
     if sample is None:

@@ -24,10 +24,12 @@ from corral.api.evals.protocol import (
     RunList,
     RunObject,
     SigningKeyObject,
+    SuiteList,
+    SuiteObject,
 )
 from corral.errors import NotFound
 from corral.evals import leaderboard as ranking
-from corral.evals import service
+from corral.evals import service, suites
 from corral.evals.exposure import exposure
 from corral.evals.manifest import SigningKey
 from corral.evals.runner import KIND
@@ -77,6 +79,13 @@ async def leaderboard(
     )
 
 
+@router.get("/suites", response_model=SuiteList)
+async def list_suites(ctx: ContextDep) -> SuiteList:
+    """The built-in suites: name, size, SHA-256, and the criteria and messages to run them with."""
+    data = await asyncio.to_thread(lambda: [s.describe() for s in suites.SUITES.values()])
+    return SuiteList(data=[SuiteObject(**d) for d in data])
+
+
 @router.post("", response_model=EvalObject)
 async def create_eval(
     body: Annotated[EvalCreate, Depends(json_body(EvalCreate))],
@@ -120,8 +129,11 @@ async def create_run(
 ) -> RunObject:
     evaluation = await services.evals.get(_owner(ctx), eval_id)
     model = body.data_source.get("model")
-    if isinstance(model, str):  # refused now (unknown, not entitled) rather than in the worker
+    # Refused now (unknown, not entitled) rather than in the worker: the model and the judges.
+    if isinstance(model, str):
         await services.gateway.resolve(ctx, model)
+    for judge in service.judge_models(evaluation.testing_criteria):
+        await services.gateway.resolve(ctx, judge)
     job = await service.create_run(
         services.jobs,
         services.files,
