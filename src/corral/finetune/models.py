@@ -12,18 +12,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from corral.backends.llama_cpp.adapters import AdapterBackend
 from corral.catalog.catalog import Catalog, ModelEntry, Prices, model_not_found
 from corral.catalog.digest import digest_of, model_facts
 from corral.errors import PermissionDenied
 from corral.settings import LocalModelConfig
 from corral.storage import Database
 from corral.storage.tables import FineTunedModel, Tenant
+
+if TYPE_CHECKING:
+    from corral.backends.llama_cpp.adapters import AdapterBackend
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,10 @@ class FineTunedModels:
             return None
         known = self._backends.get(model.id)
         if known is None or known[0].base is not base.backend:
+            # Here, not at the top: a server without fine-tuned models never loads llama.cpp
+            # for them (a worker serving remote models only spares its ~25 MB).
+            from corral.backends.llama_cpp.adapters import AdapterBackend
+
             backend = AdapterBackend(base.backend, model.adapter, model.id)
             known = self._backends[model.id] = (backend, _digest(base, model, self._home))
         backend, digest = known

@@ -4,6 +4,7 @@ class that turns any error of a console route into a readable page (or, for the 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -13,7 +14,6 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from corral.api.errors import envelope, error_response, from_validation_error
 from corral.errors import AuthenticationFailed, CorralError
@@ -22,12 +22,20 @@ logger = logging.getLogger("corral.console")
 HERE = Path(__file__).parent
 PREFIX = "/console"
 
-_env = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html", "svg"], default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+@functools.cache
+def _templates() -> Any:
+    """The Jinja2 environment, made at the first page: a server whose console nobody opens
+    never imports Jinja2 (a few MB of every worker)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html", "svg"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
 
 SECURITY_HEADERS = {
     # Only this origin's own files run: even a string that slipped past escaping cannot load
@@ -48,8 +56,10 @@ class SignInRequired(Exception):
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     session = getattr(request.state, "console", None)
-    html = _env.get_template(template).render(
-        prefix=PREFIX, session=session, path=request.url.path, **context
+    html = (
+        _templates()
+        .get_template(template)
+        .render(prefix=PREFIX, session=session, path=request.url.path, **context)
     )
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
