@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,11 +31,16 @@ class ConnectProxy:
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
-        # A refused handshake can leave a tunnel half-open; its task must end and every
-        # socket be closed before the test's loop does, or the transport leaks a warning.
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        """Once the listener is closed: end every tunnel and close every socket before the
+        test's loop closes, or a transport left behind warns when it is collected. A refused
+        handshake can leave a tunnel half-open, and a connection accepted last may not have
+        started its handler yet (it joins `tasks` at its first step): hence the turns."""
+        await asyncio.sleep(0)
+        while live := [task for task in self.tasks if not task.done()]:
+            for task in live:
+                task.cancel()
+            await asyncio.gather(*live, return_exceptions=True)
+            await asyncio.sleep(0)
         for writer in self.writers:
             writer.close()
             with contextlib.suppress(Exception):
@@ -59,7 +65,14 @@ class ConnectProxy:
         self.writers.append(up_writer)
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        # Tasks of their own, in `tasks`: cancelled with their handler, each is still awaited
+        # by `close` (a plain gather would leave them running after the handler ended).
+        pipes = [
+            asyncio.create_task(_pipe(reader, up_writer)),
+            asyncio.create_task(_pipe(up_reader, writer)),
+        ]
+        self.tasks.update(pipes)
+        await asyncio.gather(*pipes)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -88,7 +101,17 @@ async def proxy() -> AsyncIterator[tuple[ConnectProxy, str]]:
     handler = ConnectProxy()
     async with listening(handler.handle) as port:
         yield handler, f"http://127.0.0.1:{port}"
-        await handler.close()
+    await handler.close()  # the listener is closed: no tunnel can open after this
+
+
+@pytest.fixture(autouse=True)
+async def transports_finish_closing() -> AsyncIterator[None]:
+    """A refused handshake closes its socket's transport, which finishes closing a loop turn
+    later: the test's loop runs those turns before it closes (else the transport, collected
+    later, warns in whichever test is running then), and collects what was left to the GC."""
+    yield
+    await asyncio.sleep(0.05)
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
@@ -189,6 +212,11 @@ def test_only_proxied_https_upstreams_use_httpx(monkeypatch: pytest.MonkeyPatch)
     assert isinstance(client_for("http://vllm:8000/v1", {}), HttpClient)  # in the cluster
 
 
+# httpcore's CONNECT tunnel does not close its socket when the TLS handshake inside it fails
+# (its `start_tls` has no clean-up on error): the transport is freed by the garbage collector,
+# which warns. Seen about once in fifteen runs on a loaded machine; the refusal is what this
+# test asserts, the proxy's own sockets are all closed by `ConnectProxy.close`.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_proxied_partner_with_an_untrusted_certificate_is_refused(
     partner: tuple[OpenAIFake, str],
     proxy: tuple[ConnectProxy, str],
