@@ -16,7 +16,13 @@ import pytest
 from sqlalchemy import func, select
 
 from corral.accounts.admin import KeySpec
-from corral.backends.base import ChatMessage, Finished, GenerationRequest, SamplingParams
+from corral.backends.base import (
+    ChatMessage,
+    Finished,
+    GenerationRequest,
+    SamplingParams,
+    TextDelta,
+)
 from corral.errors import StorageUnavailable
 from corral.metering.leases import ProcessLease
 from corral.metering.pending import Bill, PendingCharges
@@ -157,15 +163,17 @@ async def test_a_stream_the_client_leaves_is_billed_for_what_it_made_and_leaves_
 ) -> None:
     gateway = served.services.gateway
     target = await gateway.resolve(served.ctx, "echo")
-    events = await gateway.stream(served.ctx, target, served.request())
+    request = served.request()
+    events = await gateway.stream(served.ctx, target, request)
     first = await anext(events)
     await _close(events)  # the client left after the first word
     for cleanup in served.ctx.cleanups:
         await cleanup()
 
     [record] = served.rows(UsageRecord)
-    assert first is not None and record.outcome == "cancelled"
-    assert 1 <= record.completion_tokens < 8
+    assert first == TextDelta("once ") and record.outcome == "cancelled"
+    made = request.meter.completion_tokens  # what the backend had produced when it stopped
+    assert made < 8 and record.completion_tokens == made  # billed exactly that, not the story
     assert served.rows(PendingCharge) == []  # gone with the settlement's own commit
 
 

@@ -10,7 +10,14 @@ from fastapi.responses import Response
 
 from corral.api.console.chat_stream import start_turn
 from corral.api.console.render import PageRoute, page, redirect
-from corral.api.console.web import FormDep, StoresDep, VisitorDep, check_csrf_header
+from corral.api.console.web import (
+    ConsoleStores,
+    FormDep,
+    StoresDep,
+    Visitor,
+    VisitorDep,
+    check_csrf_header,
+)
 from corral.api.deps import ServicesDep
 from corral.api.streaming import respond, until_client_leaves
 from corral.errors import InvalidRequest
@@ -42,14 +49,7 @@ async def model_choices(services: Services, visitor: Any) -> list[dict[str, Any]
 async def chat_home(
     request: Request, visitor: VisitorDep, services: ServicesDep, stores: StoresDep
 ) -> Response:
-    return page(
-        request,
-        "chat.html",
-        conversations=await stores.conversations.recent(visitor.tenant_id),
-        models=await model_choices(services, visitor),
-        currency=services.usage.currency,
-        conversation=None,
-    )
+    return await _chat_page(request, visitor, services, stores)
 
 
 @router.post("/chat/new")
@@ -75,14 +75,28 @@ async def conversation_page(
 ) -> Response:
     conversation = await stores.conversations.get(visitor.tenant_id, conversation_id)
     cost = sum(m.get("cost_micros", 0) for m in conversation.messages)
+    return await _chat_page(
+        request, visitor, services, stores, conversation=conversation, cost=format_micros(cost)
+    )
+
+
+async def _chat_page(
+    request: Request,
+    visitor: Visitor,
+    services: Services,
+    stores: ConsoleStores,
+    **shown: Any,
+) -> Response:
+    """The chat page: the tenant's recent conversations, the models it may pick, and
+    `shown` (the open conversation and its cost, if any)."""
+    shown.setdefault("conversation", None)
     return page(
         request,
         "chat.html",
         conversations=await stores.conversations.recent(visitor.tenant_id),
         models=await model_choices(services, visitor),
         currency=services.usage.currency,
-        conversation=conversation,
-        cost=format_micros(cost),
+        **shown,
     )
 
 
