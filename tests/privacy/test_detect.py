@@ -112,3 +112,28 @@ def test_corpus_spans_point_at_values() -> None:
         for span in row["spans"]:
             value = row["text"][span["start"] : span["end"]]
             assert value and value == value.strip()
+
+
+ARABIC_PHONE = "0171 2345678".translate(
+    str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Please post it to Flat B, Oak Street, Leeds", ("ADDRESS", "Flat B, Oak Street")),
+        ("Name\uff1aAnna Schmidt", ("PERSON", "Anna Schmidt")),  # a full-width colon
+        ("ping @lena_k about it", ("PERSON", "lena_k")),
+        ("Best regards\nMarta Kowalska", ("PERSON", "Marta Kowalska")),
+        ("Mutter *12.05.1948 in Köln", ("DOB", "12.05.1948")),
+        (f"call me on {ARABIC_PHONE} tonight", ("PHONE", ARABIC_PHONE)),
+    ],
+)
+def test_a_finder_skipped_for_lack_of_its_mark_still_runs_where_the_mark_is(
+    text: str, expected: tuple[str, str]
+) -> None:
+    """Short prompts skip the finders whose mark they lack (a digit, a colon, a line break, an
+    "@", a "*"); a flat without a house number, a full-width colon, or Arabic-Indic digits
+    still have theirs."""
+    assert expected in labels(text)

@@ -8,7 +8,7 @@ import re
 from functools import cache
 from importlib import resources
 
-from corral.privacy.patterns import DE_ADDRESS, Span
+from corral.privacy.patterns import DE_ADDRESS, DIGIT, Span
 
 UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
 CITY = rf"{UPW}(?: {UPW}){{0,2}}"
@@ -83,18 +83,20 @@ DE_WORDS = (
 def find_addresses(text: str) -> list[Span]:
     """Street addresses with an optional town and postcode, and PO boxes."""
     numbered, unit = _en_addresses()
-    patterns = [numbered]
+    # The rarer forms run only where their key word occurs: each pass costs a scan. Every form
+    # but a flat's ("Flat B, Oak Street") has a house or box number.
+    numbers = DIGIT.search(text) is not None
     lower = text.lower()
-    if any(w in lower for w in DE_WORDS):
+    patterns = [numbered] if numbers else []
+    if numbers and any(w in lower for w in DE_WORDS):
         patterns.append(DE_ADDRESS)
-    # The rarer forms run only where their key word occurs: each pass costs a scan.
     if any(w in text for w in UNIT_WORDS):
         patterns.append(unit)
-    if any(w in lower for w in FR_WORDS):
+    if numbers and any(w in lower for w in FR_WORDS):
         patterns.append(FR_ADDRESS)
-    if "ul. " in text:
+    if numbers and "ul. " in text:
         patterns.append(PL_ADDRESS)
-    if any(w in lower for w in PO_WORDS):
+    if numbers and any(w in lower for w in PO_WORDS):
         patterns.append(PO_BOX)
     return [
         Span(m.start(), m.end(), "ADDRESS", m.group(0))

@@ -153,7 +153,10 @@ def normal(word: str) -> str:
 
 def is_german(text: str) -> bool:
     words = text.lower().split()[:80]
-    return sum(w in DE_HINTS or any(ch in w for ch in "äöüß") for w in words) >= 2
+    return sum(1 for w in words if w in DE_HINTS or not _UMLAUTS.isdisjoint(w)) >= 2
+
+
+_UMLAUTS = frozenset("äöüß")
 
 
 def _sentence_start(text: str, start: int) -> bool:

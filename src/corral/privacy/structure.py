@@ -211,12 +211,17 @@ def birth_fields(text: str) -> list[Span]:
 
 
 def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
-    """Every structural finding of one text."""
-    return [
-        *chat_senders(text, gaz),
-        *form_fields(text),
-        *mentions(text),
-        *signatures(text, gaz),
-        *address_fields(text),
-        *birth_fields(text),
-    ]
+    """Every structural finding of one text. Each parser needs a mark its structure cannot go
+    without (a colon after a sender or a label, a line break before a signature, an "@", a
+    "*" of birth), so a text without it skips that parser: most short prompts skip them all."""
+    found = []
+    if ":" in text or "\uff1a" in text:
+        found += [*chat_senders(text, gaz), *form_fields(text)]
+    found += mentions(text)
+    if "\n" in text:
+        found += signatures(text, gaz)
+    if ":" in text or "\uff1a" in text:
+        found += address_fields(text)
+    if "*" in text:
+        found += birth_fields(text)
+    return found
