@@ -2,8 +2,8 @@
 
     PYTHONPATH=$PWD/src .venv/bin/python bench/guard_overhead.py  # writes bench/results/
 
-For each prompt (a two-word chat turn, the gateway bench's; a 2 KB message with personal data
-from corpus/privacy) and each masking policy, one call's guard work is timed as the gateway
+For each prompt (the short chat turn bench/wrk/chat.lua sends; a 2 KB message with personal
+data from corpus/privacy) and each masking policy, one call's guard work is timed as the gateway
 does it: `PrivacyGuard.mask` (scan, on the event loop up to `INLINE_SCAN_CHARS`, else in a
 worker thread), restoring the answer (`Restorer.result`) and making its audit row
 (`Restorer.audit_into`). The answer is the masked prompt echoed, so every placeholder is put
@@ -37,7 +37,7 @@ from corral.settings import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "guard_overhead.json"
-SHORT = "hello there"
+SHORT = "Summarise the feed for me in three short points please"  # bench/wrk/chat.lua's
 
 
 def two_kb_prompt() -> str:
@@ -81,7 +81,7 @@ def summary(samples: list[float]) -> dict[str, float]:
 async def measure(calls: int) -> list[dict[str, Any]]:
     guard = PrivacyGuard(Detector())
     rows = []
-    for name, prompt in (("two words", SHORT), ("2 KB with personal data", two_kb_prompt())):
+    for name, prompt in (("short chat turn", SHORT), ("2 KB with personal data", two_kb_prompt())):
         policies: tuple[Policy, ...] = ("allow", "pseudonymize", "pseudonymize_strict")
         for policy in policies:
             await time_calls(guard, policy, prompt, max(10, calls // 10))  # warm-up
