@@ -2,7 +2,8 @@
 serve` whose own job worker trains it on the embedded model: the owner chats with it (its
 adapter switched in on the shared base), nobody else sees it, the training is billed once on
 the invoice's `fine_tuning` line at the configured price, its lineage is recorded, the owner
-deletes it; a tenant whose budget cannot cover the quote never has a job trained."""
+deletes it; a tenant whose budget cannot cover the quote has its job refused at creation
+(the quote counted with the embedded model's own tokenizer)."""
 
 from __future__ import annotations
 
@@ -71,15 +72,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             server.stop()
 
 
-def train(client: openai.OpenAI, suffix: str) -> Any:
+def create(client: openai.OpenAI, suffix: str) -> Any:
     upload = client.files.create(file=("t.jsonl", io.BytesIO(jsonl(EXAMPLES))), purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(
+    return client.fine_tuning.jobs.create(
         model=MODEL,
         training_file=upload.id,
         suffix=suffix,
         seed=3,
         hyperparameters={"n_epochs": 1, "learning_rate_multiplier": 10},
     )
+
+
+def train(client: openai.OpenAI, suffix: str) -> Any:
+    job = create(client, suffix)
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while job.status not in ("succeeded", "failed", "cancelled"):
         assert time.monotonic() < deadline, f"still {job.status}"
@@ -143,13 +148,13 @@ def test_the_owner_chats_with_its_model_nobody_else_sees_it_and_it_is_billed_onc
         stack.acme.models.delete(MODEL)  # a base model is nobody's to delete
 
 
-def test_a_tenant_whose_budget_cannot_cover_the_quote_has_nothing_trained(stack: Stack) -> None:
+def test_a_tenant_whose_budget_cannot_cover_the_quote_has_no_job_queued(stack: Stack) -> None:
     poor = stack.operator.tenant_with_key("initech", budget_micros=1)
     with sdk(stack.server, poor.secret) as client:
-        job = train(client, "poor")
-    assert job.status == "failed"
-    assert job.error is not None and job.error.code == "budget_exceeded"
-    assert not job.trained_tokens
+        with pytest.raises(openai.RateLimitError) as refused:
+            create(client, "poor")
+        assert refused.value.code == "budget_exceeded"
+        assert list(client.fine_tuning.jobs.list()) == []
     assert usage_records(sqlite_url(stack.server.home), poor.tenant.id) == []
 
 

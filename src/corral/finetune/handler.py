@@ -21,9 +21,10 @@ from corral.errors import InvalidRequest
 from corral.files.store import FileStore
 from corral.finetune.base import float_base
 from corral.finetune.billing import TrainingBill
-from corral.finetune.data import Sequence, read_examples, tokenise
+from corral.finetune.data import Sequence, training_sequences
 from corral.finetune.models import record
 from corral.finetune.params import VALIDATING, hyperparameters_of, model_name, trainable_bases
+from corral.finetune.pseudonymise import describe
 from corral.finetune.train import ALPHA, RANK, TARGETS, LoraRun, StepResult, thread_budget
 from corral.jobs import RUNNING, Entry, Job, JobContext, Progress
 from corral.metering.ledger import Ledger, Outcome
@@ -78,11 +79,22 @@ class FineTuningHandler:
         return float_base(gguf, self._home)
 
     async def run(self, job: Job, context: JobContext) -> dict[str, Any]:
-        params = job.params
         published = (job.checkpoint or {}).get("published")
         if published is not None:  # its worker stopped after publishing: only the bill is left
             await self._bill.settle(job, published["fine_tuned_model"], *_billed(published))
             return dict(published)
+        try:
+            return await self._prepared_run(job, context)
+        except asyncio.CancelledError:
+            if context.cancelled:  # the owner's: whatever it trained is settled already
+                await self._bill.drop(job)
+            raise
+        except Exception:  # a failed job is billed nothing, its quote given back
+            await self._bill.drop(job)
+            raise
+
+    async def _prepared_run(self, job: Job, context: JobContext) -> dict[str, Any]:
+        params = job.params
         training = await self._files.content(job.tenant_id, params["training_file"])
         validation = None
         if params.get("validation_file"):
@@ -90,11 +102,20 @@ class FineTuningHandler:
         if job.status == VALIDATING:
             await context.set_status(RUNNING, "Files validated; fine-tuning job started")
         base_dir = await asyncio.to_thread(self._base_loader, params["model"])
-        run = await asyncio.to_thread(self._prepare, base_dir, training, hyperparameters_of(params))
-        if validation is not None:
-            self._validation[job.id] = await asyncio.to_thread(
-                self._sequences, base_dir, validation
+        masked = bool(params.get("pseudonymize_pii"))
+        sequences, replaced = await asyncio.to_thread(self._sequences, base_dir, training, masked)
+        if replaced is not None and not job.checkpoint:
+            await context.event(
+                f"Personal data replaced by placeholders before training: {describe(replaced)}",
+                {"pii_replaced": replaced},
             )
+        hyper = hyperparameters_of(params)
+        threads = thread_budget(self.config.threads)
+        run = await asyncio.to_thread(LoraRun, base_dir, sequences, hyper, threads)
+        if validation is not None:
+            self._validation[job.id] = (
+                await asyncio.to_thread(self._sequences, base_dir, validation, masked)
+            )[0]
         try:
             return await self._billed_run(job, context, run, base_dir)
         finally:
@@ -120,9 +141,6 @@ class FineTuningHandler:
         except asyncio.CancelledError:
             if context.cancelled:  # the owner's cancel, not a shutdown: bill what was trained
                 await self._bill.settle(job, name, counter[0], run.planned_tokens, "cancelled")
-            raise
-        except Exception:
-            await self._bill.drop(job)
             raise
         await self._bill.settle(job, name, counter[0], run.planned_tokens, "completed")
         return result
@@ -150,17 +168,13 @@ class FineTuningHandler:
                 await self._bill.renew(job)
         return state
 
-    def _prepare(self, base_dir: Path, training: Path, hyper: Any) -> LoraRun:
-        sequences = self._sequences(base_dir, training)
-        return LoraRun(base_dir, sequences, hyper, thread_budget(self.config.threads))
-
-    def _sequences(self, base_dir: Path, path: Path) -> list[Sequence]:
+    def _sequences(
+        self, base_dir: Path, path: Path, pseudonymize: bool
+    ) -> tuple[list[Sequence], dict[str, int] | None]:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
-        return [
-            tokenise(example, tokenizer, self.config.max_tokens) for example in read_examples(path)
-        ]
+        return training_sequences(path, tokenizer, self.config.max_tokens, pseudonymize)
 
     async def _after_step(
         self,

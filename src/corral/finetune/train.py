@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corral.finetune.data import IGNORE, Sequence
+from corral.finetune.data import IGNORE, Sequence, planned_tokens
 
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 RANK = 8
@@ -81,7 +81,7 @@ class LoraRun:
         self.optimizer = torch.optim.AdamW(params, lr=hyper.learning_rate, weight_decay=0.0)
         self.steps_per_epoch = math.ceil(len(sequences) / hyper.batch_size)
         self.total_steps = self.steps_per_epoch * hyper.n_epochs
-        self.planned_tokens = sum(len(s.input_ids) for s in sequences) * hyper.n_epochs
+        self.planned_tokens = planned_tokens(sequences, hyper.n_epochs)
         """What the whole run trains on (its steps' tokens, all epochs): the job's quote."""
 
     def batch(self, step: int) -> list[Sequence]:
