@@ -142,7 +142,7 @@ async def test_a_job_a_worker_ran_reads_as_openai_s(stack: Stack, tiny_base: Pat
         model=BASE, training_file=upload(sdk), suffix="caps", hyperparameters={"n_epochs": 1}
     )
     queue = JobQueue(stack.services.db)
-    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1, parity=False)
     handler = FineTuningHandler(
         stack.services.db, stack.services.settings, config, base_loader=lambda name: tiny_base
     )

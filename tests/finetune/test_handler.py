@@ -40,7 +40,7 @@ def db(settings: Settings) -> Iterator[Database]:
 
 
 def handler(db: Database, settings: Settings, base: Path) -> FineTuningHandler:
-    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1, parity=False)
     return FineTuningHandler(db, settings, config, base_loader=lambda name: base)
 
 
@@ -113,7 +113,7 @@ async def test_a_job_whose_worker_stopped_resumes_from_its_checkpoint(
     db: Database, settings: Settings, tiny_base: Path
 ) -> None:
     queue = JobQueue(db)
-    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1, parity=False)
     pausing = Pausing(db, settings, config, base_loader=lambda name: tiny_base)
     job = await submit(db, settings)
     async with running(fast_worker(queue, {KIND: pausing})):
@@ -143,7 +143,7 @@ async def test_a_cancelled_job_is_billed_what_it_trained_and_publishes_nothing(
     )
     db = open_database(priced)
     queue = JobQueue(db)
-    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1, parity=False)
     pausing = Pausing(db, priced, config, base_loader=lambda name: tiny_base)
     try:
         job = await submit(db, priced)

@@ -130,7 +130,7 @@ async def test_a_job_that_runs_is_billed_what_it_was_quoted(
     training = await upload(db, settings, owner, EXAMPLES)
     queue = JobQueue(db)
     job = await service.submit(queue, files, settings, owner, request(training), quotes)
-    config = TrainingConfig(checkpoint_every=4, max_tokens=MAX_TOKENS, threads=1)
+    config = TrainingConfig(checkpoint_every=4, max_tokens=MAX_TOKENS, threads=1, parity=False)
     handler = FineTuningHandler(db, settings, config, base_loader=lambda name: tiny_base)
     async with running(fast_worker(queue, {KIND: handler})):
         done = await finished(queue, job.id)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from corral.errors import InvalidRequest
+from corral.errors import AdapterParityFailed, InvalidRequest
 from corral.files.store import FileStore
 from corral.finetune.base import float_base
 from corral.finetune.billing import TrainingBill
@@ -43,6 +43,10 @@ class TrainingConfig:
     """Examples longer than this are cut."""
     threads: int | None = None
     """At most this many torch threads (and never more than the free cores)."""
+    parity: bool = True
+    """Check the converted adapter against the trained model before publishing it (llama.cpp
+    on an F32 copy of the served GGUF). Off only for a base that has no GGUF (tests' tiny
+    one)."""
 
 
 BaseLoader = Callable[[str], Path]
@@ -133,6 +137,8 @@ class FineTuningHandler:
         try:
             state = await self._train(job, context, run, work, counter)
             result = await self._publish(job, run, base_dir, work, counter[0])
+            if self.config.parity:
+                result["parity"] = await self._parity(job, context, run, base_dir, work)
             result["quoted_tokens"] = run.planned_tokens
             state = {**state, "published": result}
             await context.checkpoint(
@@ -206,6 +212,32 @@ class FineTuningHandler:
         if state.get("file") and state["file"] != name:
             (work / state["file"]).unlink(missing_ok=True)
         return new
+
+    async def _parity(
+        self, job: Job, context: JobContext, run: LoraRun, base_dir: Path, work: Path
+    ) -> dict[str, Any]:
+        """Fail the job, with an event saying by how much, if llama.cpp running the GGUF LoRA
+        on the F32 base does not give the trained model's log-probs (`corral.finetune.parity`)."""
+        from corral.finetune import parity
+
+        gguf = trainable_bases(self._settings).get(job.params["model"])
+        if gguf is None:
+            raise AdapterParityFailed("The base model's GGUF is no longer served here.")
+        f32 = await asyncio.to_thread(parity.f32_base, gguf, base_dir)
+        found = await asyncio.to_thread(
+            parity.check, run, f32, work / "adapter.gguf", run.sequences
+        )
+        figures = f"mean |Δ log p| {found.mean_diff:.2e} per token over {found.tokens} tokens"
+        if not found.passed:
+            message = (
+                f"Parity check failed: the converted adapter does not reproduce the trained "
+                f"model in llama.cpp ({figures}, max {found.max_diff:.2e}; the limit is "
+                f"{parity.TOLERANCE:.0e}). Nothing was published."
+            )
+            await context.event(message, {"parity": found.as_dict()}, level="error")
+            raise AdapterParityFailed(message)
+        await context.event(f"Parity check passed: {figures}", {"parity": found.as_dict()})
+        return found.as_dict()
 
     async def _publish(
         self, job: Job, run: LoraRun, base_dir: Path, work: Path, trained: int
