@@ -33,11 +33,12 @@ MAX_TOKENS = 64
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     gguf = tmp_path / "tiny.gguf"  # only named: the base is the tiny one
     gguf.write_bytes(b"GGUF")
     return load_settings(
         home=tmp_path,
+        database_url=database_url,
         embedded_model=False,
         models=[{"name": "tiny", "path": str(gguf)}],
         finetuning={"training_price_per_mtok": PRICE},
