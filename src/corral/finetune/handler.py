@@ -1,7 +1,8 @@
 """The `fine_tuning` job kind: check the files, train a LoRA adapter step by step (an event per
 step with its training loss, a checkpoint every few steps), write it as a GGUF LoRA, check that
-llama.cpp reproduces the trained model with it (`parity`), and name the fine-tuned model. torch runs in a thread; the job's coroutine checkpoints between steps and
-is where cancellation lands."""
+llama.cpp reproduces the trained model with it (`parity`), and name the fine-tuned model.
+torch runs in a thread; the job's coroutine checkpoints between steps and is where
+cancellation lands."""
 
 from __future__ import annotations
 
