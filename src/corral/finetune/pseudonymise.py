@@ -26,8 +26,9 @@ def pseudonymise(
         texts = [_text(message) for message in example["messages"]]
         result = masker.mask(texts)
         counts.update(result.counts)
+        # A message without content (an assistant's tool calls) stays as it is.
         messages = [
-            {**message, "content": text} if _text(message) or message.get("content") else message
+            {**message, "content": text} if message.get("content") else message
             for message, text in zip(example["messages"], result.texts, strict=True)
         ]
         masked.append({**example, "messages": messages})
