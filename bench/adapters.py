@@ -12,6 +12,9 @@ tokens/s of the generation after the first token, the best of `--rounds`.
 cycling through the 4 adapters, against the same requests all on one adapter; the difference of
 the mean request time is what a switch costs (setting the adapter, and the prompt evaluated
 again: a switch forgets the cached prefix).
+(c) eviction: the same alternating requests on an instance that keeps only 2 adapters loaded
+(`max_adapters = 2`), so that every switch frees one adapter and loads another from its file,
+against the alternating requests with all 4 loaded: what a switch past the cap costs more.
 
 Run: `.venv/bin/python bench/adapters.py` (writes bench/results/adapters.json).
 """
@@ -111,6 +114,9 @@ def main() -> None:
         same = request_times(llm, switch, adapters[:1] * args.requests, args.switch_tokens)
         cycling = [adapters[i % 4] for i in range(args.requests)]
         alternating = request_times(llm, switch, cycling, args.switch_tokens)
+        capped = AdapterSwitch(llm, limit=2)
+        evicting = request_times(llm, capped, cycling, args.switch_tokens)
+        assert len(capped.loaded) == 2
     llm.close()
     switch_ms = (statistics.mean(alternating) - statistics.mean(same)) * 1000
     report = {
@@ -123,6 +129,10 @@ def main() -> None:
             "alternating_4": round(statistics.mean(alternating) * 1000, 1),
         },
         "switch_cost_ms": round(switch_ms, 1),
+        "evicting_request_ms": round(statistics.mean(evicting) * 1000, 1),
+        "reload_cost_ms": round(
+            (statistics.mean(evicting) - statistics.mean(alternating)) * 1000, 1
+        ),
         "targets": {"decode_ratio": ">= 0.95", "switch_cost_ms": "<= 20"},
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -131,6 +131,13 @@ class ServerError(CorralError):
     """corral or something behind it failed; the same request may succeed later."""
 
 
+class AdapterParityFailed(ServerError):
+    """A fine-tuning job's converted adapter does not reproduce the trained model in llama.cpp
+    (the job fails rather than publish a silently wrong model)."""
+
+    default_code = "adapter_parity_failed"
+
+
 class Overloaded(ServerError):
     """Every instance of the model is busy and its wait queue is full (503)."""
 

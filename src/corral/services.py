@@ -24,6 +24,7 @@ from corral.catalog.licences import build_licences
 from corral.evals.store import EvalStore
 from corral.files.store import FileStore
 from corral.finetune.models import FineTunedModels
+from corral.finetune.quote import Quotes, training_quotes
 from corral.jobs.store import JobQueue
 from corral.metering.idempotency_store import AnswerLimits, IdempotencyStore
 from corral.metering.leases import ProcessLease
@@ -72,6 +73,8 @@ class Services:
     jobs: JobQueue
     evals: EvalStore
     fine_tuned: FineTunedModels
+    training_quotes: Quotes
+    """Fine-tuning jobs' quotes, reserved when they are created."""
     ready: bool = False
     pending: PendingCharges | None = None
     """Streams' write-ahead bills (`metering.pending`), charged by the sweep when orphaned."""
@@ -165,6 +168,7 @@ def build_services(
         jobs=JobQueue(db),
         evals=EvalStore(db),
         fine_tuned=fine_tuned,
+        training_quotes=training_quotes(settings, ledger, db),
         pending=pending,
     )
 

@@ -107,6 +107,10 @@ class LocalModelConfig(_ModelCommon):
     """The KV cache's number format; q8_0 halves its memory at a negligible cost in quality."""
     embeddings: bool = True
     embedding_context_length: int = Field(default=2048, ge=32, le=32_768)
+    max_adapters: int = Field(default=8, ge=1, le=1024)
+    """Fine-tuned models' LoRA adapters an instance keeps loaded (about 14 MB each on
+    SmolLM2-135M); past it, the least recently used is freed, and loaded again when next
+    asked for (milliseconds)."""
 
     @field_validator("path")
     @classmethod

@@ -16,8 +16,10 @@ import pytest
 
 from corral.accounts.admin import KeySpec
 from corral.api.app import create_app
+from corral.finetune.billing import TrainingBill
 from corral.finetune.handler import FineTuningHandler, TrainingConfig
 from corral.finetune.params import KIND
+from corral.finetune.quote import Quotes
 from corral.jobs import JobQueue
 from corral.services import Services
 from corral.settings import LicenceConfig
@@ -140,7 +142,7 @@ async def test_a_job_a_worker_ran_reads_as_openai_s(stack: Stack, tiny_base: Pat
         model=BASE, training_file=upload(sdk), suffix="caps", hyperparameters={"n_epochs": 1}
     )
     queue = JobQueue(stack.services.db)
-    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1, parity=False)
     handler = FineTuningHandler(
         stack.services.db, stack.services.settings, config, base_loader=lambda name: tiny_base
     )
@@ -166,3 +168,27 @@ async def test_a_job_a_worker_ran_reads_as_openai_s(stack: Stack, tiny_base: Pat
     checkpoints = sdk.fine_tuning.jobs.checkpoints.list(job.id)
     assert [c.step_number for c in checkpoints] == [4, 2]
     assert checkpoints.data[0].fine_tuned_model_checkpoint.startswith(done.fine_tuned_model)
+
+
+def test_a_job_beyond_the_budget_is_refused_at_creation_as_openai_would(
+    stack: Stack,
+    tiny_base: Path,  # noqa: F811
+) -> None:
+    from transformers import AutoTokenizer
+
+    services = stack.services
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+    priced = TrainingBill(services.ledger, services.db, 2_500_000)  # 2.5 per million
+    free, services.training_quotes = services.training_quotes, Quotes(priced, lambda m: tokenizer)
+    services.accounts.admin.create_tenant("initech", budget_micros=100)
+    key = services.accounts.admin.create_key("initech", KeySpec())[1]
+    sdk = openai.OpenAI(base_url=str(stack.sdk.base_url), api_key=key, max_retries=0)
+    try:
+        training = upload(sdk)
+        with pytest.raises(openai.RateLimitError, match="more than is left") as refused:
+            sdk.fine_tuning.jobs.create(model=BASE, training_file=training)
+        assert refused.value.code == "budget_exceeded"
+        assert list(sdk.fine_tuning.jobs.list()) == []
+    finally:
+        services.training_quotes = free
+        sdk.close()

@@ -66,3 +66,31 @@ def test_each_request_runs_with_the_adapter_it_names(llm: Any, tmp_path: Path) -
         switch.use(adapter)
         assert np.allclose(logits(llm), expected, atol=1e-4)
     assert not switch.use(one)  # already on: nothing to do
+
+
+def test_past_its_limit_an_instance_frees_the_least_recently_used_adapter(
+    llm: Any, tmp_path: Path
+) -> None:
+    one, two, three = (random_adapter(tmp_path / f"{n}.gguf", seed=n) for n in (1, 2, 3))
+    switch = AdapterSwitch(llm, limit=2)
+    switch.use(one)
+    with_one = logits(llm)
+    switch.use(two)
+    switch.use(one)  # one is now the more recently used
+    switch.use(three)
+    assert switch.loaded == [one, three]  # two was freed
+
+    switch.use(two)  # loaded again when asked for: its answer is its own
+    assert switch.loaded == [three, two]
+    switch.use(one)
+    assert np.allclose(logits(llm), with_one, atol=1e-4)
+
+
+def test_a_deleted_model_s_adapter_is_freed_at_the_next_switch(llm: Any, tmp_path: Path) -> None:
+    one, two = (random_adapter(tmp_path / f"{n}.gguf", seed=n) for n in (1, 2))
+    switch = AdapterSwitch(llm, limit=8)
+    switch.use(one)
+    switch.use(two)
+    one.unlink()  # what deleting its fine-tuned model does
+    switch.use(None)
+    assert switch.loaded == [two]

@@ -84,3 +84,39 @@ async def test_a_quote_beyond_the_budget_is_refused_and_holds_nothing(
     assert refused.value.code == "budget_exceeded"
     month = month_row(db, job.tenant_id)
     assert month is None or month.reserved_micros == 0
+
+
+async def test_the_quote_held_at_creation_is_topped_up_to_the_exact_one_at_the_start(
+    db: Database, ledger: Ledger, tmp_path: Path
+) -> None:
+    job = await job_of(db, tmp_path, budget_micros=10_000)
+    bill = TrainingBill(ledger, db, PRICE)
+    held = await bill.hold_quote(job.id, job.tenant_id, job.created_at, 2_000)
+    month = month_row(db, job.tenant_id)
+    assert month is not None and month.reserved_micros == held == 5_000
+
+    await bill.hold(job, 2_000)  # the same count at the start: nothing more is reserved
+    await bill.hold(job, 3_001)  # more tokens than quoted (examples cut differently)
+    month = month_row(db, job.tenant_id)
+    assert month is not None and month.reserved_micros == bill.quote(3_001)
+
+    await bill.settle(job, "ft:m:t::x", 3_001, 3_001, "completed")
+    month = month_row(db, job.tenant_id)
+    assert month is not None and (month.spent_micros, month.reserved_micros) == (7_503, 0)
+
+
+async def test_a_creation_quote_beyond_the_budget_is_refused_and_holds_nothing(
+    db: Database, ledger: Ledger, tmp_path: Path
+) -> None:
+    job = await job_of(db, tmp_path, budget_micros=4_000)
+    bill = TrainingBill(ledger, db, PRICE)
+    with pytest.raises(BudgetExceeded, match="2000 tokens"):
+        await bill.hold_quote(job.id, job.tenant_id, job.created_at, 2_000)
+    with db.read() as session:
+        assert list(session.scalars(select(BudgetReservation))) == []
+
+    assert await bill.hold_quote(job.id, job.tenant_id, job.created_at, 1_000) == 2_500
+    with pytest.raises(BudgetExceeded):  # at the start the exact count no longer fits
+        await bill.hold(job, 2_000)
+    month = month_row(db, job.tenant_id)
+    assert month is not None and month.reserved_micros == 0

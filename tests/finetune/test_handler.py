@@ -40,7 +40,7 @@ def db(settings: Settings) -> Iterator[Database]:
 
 
 def handler(db: Database, settings: Settings, base: Path) -> FineTuningHandler:
-    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1, parity=False)
     return FineTuningHandler(db, settings, config, base_loader=lambda name: base)
 
 
@@ -113,7 +113,7 @@ async def test_a_job_whose_worker_stopped_resumes_from_its_checkpoint(
     db: Database, settings: Settings, tiny_base: Path
 ) -> None:
     queue = JobQueue(db)
-    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1, parity=False)
     pausing = Pausing(db, settings, config, base_loader=lambda name: tiny_base)
     job = await submit(db, settings)
     async with running(fast_worker(queue, {KIND: pausing})):
@@ -143,7 +143,7 @@ async def test_a_cancelled_job_is_billed_what_it_trained_and_publishes_nothing(
     )
     db = open_database(priced)
     queue = JobQueue(db)
-    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1)
+    config = TrainingConfig(checkpoint_every=2, max_tokens=64, threads=1, parity=False)
     pausing = Pausing(db, priced, config, base_loader=lambda name: tiny_base)
     try:
         job = await submit(db, priced)
@@ -163,3 +163,26 @@ async def test_a_cancelled_job_is_billed_what_it_trained_and_publishes_nothing(
     ]
     assert records[0].cost_micros == cost_micros(trained, 0, (2_500_000, 0)) > 0
     assert published == []
+
+
+async def test_a_job_asked_to_pseudonymise_says_what_it_replaced_before_training(
+    db: Database, settings: Settings, tiny_base: Path
+) -> None:
+    from tests.finetune.test_pseudonymise import SUPPORT
+
+    queue = JobQueue(db)
+    params = {
+        "model": "tiny",
+        "training_file": await upload(db, settings, SUPPORT),
+        "seed": 1,
+        "hyperparameters": {"n_epochs": 1, "batch_size": 1, "learning_rate_multiplier": 1.0},
+        "pseudonymize_pii": True,
+    }
+    job = await queue.submit(KIND, TENANT, params, status=VALIDATING, id_prefix=JOB_PREFIX)
+    async with running(fast_worker(queue, {KIND: handler(db, settings, tiny_base)})):
+        done = await finished(queue, job.id)
+    assert done.status == "succeeded", done.error
+    said = [e for e in await queue.events(job.id) if e.data and "pii_replaced" in e.data]
+    assert len(said) == 1
+    assert said[0].message.startswith("Personal data replaced by placeholders before training")
+    assert said[0].data is not None and said[0].data["pii_replaced"]["EMAIL"] == 3

@@ -2,7 +2,8 @@
 serve` whose own job worker trains it on the embedded model: the owner chats with it (its
 adapter switched in on the shared base), nobody else sees it, the training is billed once on
 the invoice's `fine_tuning` line at the configured price, its lineage is recorded, the owner
-deletes it; a tenant whose budget cannot cover the quote never has a job trained."""
+deletes it; a tenant whose budget cannot cover the quote has its job refused at creation
+(the quote counted with the embedded model's own tokenizer)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,20 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from corral.files.store import FileStore
+from corral.finetune import export
+from corral.finetune.base import CACHE_DIR
 from corral.finetune.billing import LINE
+from corral.finetune.handler import FineTuningHandler, TrainingConfig
+from corral.finetune.params import JOB_PREFIX, KIND, VALIDATING
+from corral.jobs import JobQueue
 from corral.money import cost_micros
+from corral.settings import load_settings
+from corral.storage import open_database
 from corral.storage.tables import FineTunedModel
 from tests.accounts_kit import Accounts, accounts, sdk, sqlite_url, usage_records
 from tests.finetune.conftest import jsonl
+from tests.jobs.conftest import eventually, fast_worker, running
 from tests.support import MODEL, RunningServer, start_server
 
 PRICE = "2.5"  # per million trained tokens
@@ -71,15 +81,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             server.stop()
 
 
-def train(client: openai.OpenAI, suffix: str) -> Any:
+def create(client: openai.OpenAI, suffix: str) -> Any:
     upload = client.files.create(file=("t.jsonl", io.BytesIO(jsonl(EXAMPLES))), purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(
+    return client.fine_tuning.jobs.create(
         model=MODEL,
         training_file=upload.id,
         suffix=suffix,
         seed=3,
         hyperparameters={"n_epochs": 1, "learning_rate_multiplier": 10},
     )
+
+
+def train(client: openai.OpenAI, suffix: str) -> Any:
+    job = create(client, suffix)
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while job.status not in ("succeeded", "failed", "cancelled"):
         assert time.monotonic() < deadline, f"still {job.status}"
@@ -103,6 +117,10 @@ def test_the_owner_chats_with_its_model_nobody_else_sees_it_and_it_is_billed_onc
     assert job.status == "succeeded", job.error
     model = job.fine_tuned_model
     assert model is not None and model.startswith(f"ft:{MODEL}:{stack.acme_id}:shout:")
+
+    said = list(stack.acme.fine_tuning.jobs.list_events(job.id, limit=100))
+    (parity,) = [e for e in said if e.message.startswith("Parity check passed")]
+    assert parity.data is not None and parity.data["parity"]["mean_abs_logprob_diff"] < 1e-3
 
     assert model in [m.id for m in stack.acme.models.list()]
     card = stack.acme.models.retrieve(model)
@@ -143,13 +161,13 @@ def test_the_owner_chats_with_its_model_nobody_else_sees_it_and_it_is_billed_onc
         stack.acme.models.delete(MODEL)  # a base model is nobody's to delete
 
 
-def test_a_tenant_whose_budget_cannot_cover_the_quote_has_nothing_trained(stack: Stack) -> None:
+def test_a_tenant_whose_budget_cannot_cover_the_quote_has_no_job_queued(stack: Stack) -> None:
     poor = stack.operator.tenant_with_key("initech", budget_micros=1)
     with sdk(stack.server, poor.secret) as client:
-        job = train(client, "poor")
-    assert job.status == "failed"
-    assert job.error is not None and job.error.code == "budget_exceeded"
-    assert not job.trained_tokens
+        with pytest.raises(openai.RateLimitError) as refused:
+            create(client, "poor")
+        assert refused.value.code == "budget_exceeded"
+        assert list(client.fine_tuning.jobs.list()) == []
     assert usage_records(sqlite_url(stack.server.home), poor.tenant.id) == []
 
 
@@ -162,3 +180,45 @@ def recorded_lineage(home: Path, model: str) -> dict[str, Any]:
             return dict(row.lineage)
     finally:
         engine.dispose()
+
+
+async def test_a_job_whose_adapter_is_converted_wrong_fails_its_parity_check(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the float and F32 copies the first test's job made (linked into a home of its own,
+    so that the server's worker does not take the job), a job whose converter forgets
+    llama.cpp's row permutation fails, says by how much, and publishes nothing."""
+    (made,) = (stack.server.home / CACHE_DIR).iterdir()
+    (tmp_path / CACHE_DIR).mkdir(parents=True)
+    (tmp_path / CACHE_DIR / made.name).symlink_to(made)
+    settings = load_settings(home=tmp_path)
+    db = open_database(settings)
+    monkeypatch.setattr(export, "rope_permute", lambda weights, n_head: weights)
+    try:
+        queue = JobQueue(db)
+        store = FileStore(db, settings.home, settings.files)
+        incoming = store.receive()
+        incoming.write(jsonl(EXAMPLES))
+        training = await store.add("ten_x", "t.jsonl", "fine-tune", incoming)
+        incoming.discard()
+        params = {
+            "model": MODEL,
+            "training_file": training.id,
+            "seed": 3,
+            "hyperparameters": {"n_epochs": 1, "batch_size": 1, "learning_rate_multiplier": 10},
+        }
+        job = await queue.submit(KIND, "ten_x", params, status=VALIDATING, id_prefix=JOB_PREFIX)
+        handler = FineTuningHandler(db, settings, TrainingConfig(threads=1))
+        async with running(fast_worker(queue, {KIND: handler})):
+            done = await eventually(lambda: queue.get(job.id), lambda j: j.finished, 300)
+        events = await queue.events(job.id)
+        with db.read() as session:
+            published = list(session.scalars(select(FineTunedModel)))
+    finally:
+        db.close()
+    assert done.status == "failed"
+    assert done.error is not None and done.error["code"] == "adapter_parity_failed"
+    (failed,) = [e for e in events if e.message.startswith("Parity check failed")]
+    assert failed.level == "error" and "Nothing was published" in failed.message
+    assert failed.data is not None and failed.data["parity"]["mean_abs_logprob_diff"] > 1e-2
+    assert published == []

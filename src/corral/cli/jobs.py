@@ -15,7 +15,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from corral.cli.common import ConfigOption, JsonOption, database, make_table, print_json, show
-from corral.jobs import Job, JobQueue
+from corral.finetune.params import KIND as FINE_TUNING
+from corral.jobs import Event, Job, JobQueue
 from corral.jobs.sleep import KIND as SLEEP
 
 app = typer.Typer(help="Queued and running jobs (fine-tuning, evaluations).", no_args_is_help=True)
@@ -50,7 +51,7 @@ def list_jobs(
             job.id,
             job.kind,
             job.status,
-            _progress(job),
+            progress_text(job),
             str(job.attempts),
             job.created_at.isoformat(timespec="seconds"),
         )
@@ -69,14 +70,21 @@ def events(job_id: JobId, config: ConfigOption = None) -> None:
     """A job's events, oldest first."""
     found = _run(config, lambda queue: queue.events(job_id, limit=10_000))
     for event in found:
-        typer.echo(
-            f"{event.created_at.isoformat(timespec='seconds')} {event.level:5} {event.message}"
-        )
+        typer.echo(event_line(event))
+
+
+def event_line(event: Event) -> str:
+    return f"{event.created_at.isoformat(timespec='seconds')} {event.level:5} {event.message}"
 
 
 @app.command()
 def cancel(job_id: JobId, config: ConfigOption = None) -> None:
     """Cancel a job: at once if no worker holds it, else within its worker's next heartbeat."""
+    if _run(config, lambda queue: queue.get(job_id)).kind == FINE_TUNING:
+        from corral.cli.finetune import cancel as cancel_fine_tuning
+
+        cancel_fine_tuning(job_id, config)  # which also gives back the job's quote
+        return
     job = _run(config, lambda queue: queue.request_cancel(job_id))
     typer.echo(f"{job.id}: {job.status}{' (cancel requested)' if not job.finished else ''}")
 
@@ -117,6 +125,6 @@ def show_time(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _progress(job: Job) -> str:
+def progress_text(job: Job) -> str:
     total = show(job.progress.total)
     return f"{job.progress.done}/{total}"

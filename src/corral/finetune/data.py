@@ -36,6 +36,27 @@ def read_examples(path: Path) -> list[dict[str, Any]]:
     return examples
 
 
+def training_sequences(
+    path: Path, tokenizer: Any, max_tokens: int, pseudonymize: bool = False
+) -> tuple[list[Sequence], dict[str, int] | None]:
+    """A training file's examples as the job trains on them (pseudonymised first if asked),
+    and what pseudonymising replaced per category (None when it was not asked for). The job's
+    quote at creation and its training both come from here, so they count the same tokens."""
+    examples = read_examples(path)
+    replaced = None
+    if pseudonymize:
+        from corral.finetune.pseudonymise import pseudonymise
+
+        examples, replaced = pseudonymise(examples)
+    return [tokenise(example, tokenizer, max_tokens) for example in examples], replaced
+
+
+def planned_tokens(sequences: list[Sequence], epochs: int) -> int:
+    """What a job trains if it runs to the end (its `trained_tokens`): every token of every
+    example, context included, each epoch."""
+    return sum(len(sequence.input_ids) for sequence in sequences) * epochs
+
+
 def tokenise(example: dict[str, Any], tokenizer: Any, max_tokens: int) -> Sequence:
     """Render the conversation turn by turn with the chat template; each assistant turn's tokens
     (after its generation prompt) are targets, everything else is context. Cut at `max_tokens`."""

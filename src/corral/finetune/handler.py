@@ -1,7 +1,8 @@
 """The `fine_tuning` job kind: check the files, train a LoRA adapter step by step (an event per
-step with its training loss, a checkpoint every few steps), write it as a GGUF LoRA, and name
-the fine-tuned model. torch runs in a thread; the job's coroutine checkpoints between steps and
-is where cancellation lands."""
+step with its training loss, a checkpoint every few steps), write it as a GGUF LoRA, check that
+llama.cpp reproduces the trained model with it (`parity`), and name the fine-tuned model.
+torch runs in a thread; the job's coroutine checkpoints between steps and is where
+cancellation lands."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from corral.errors import InvalidRequest
+from corral.errors import AdapterParityFailed, InvalidRequest
 from corral.files.store import FileStore
 from corral.finetune.base import float_base
 from corral.finetune.billing import TrainingBill
-from corral.finetune.data import Sequence, read_examples, tokenise
+from corral.finetune.data import Sequence, training_sequences
 from corral.finetune.models import record
 from corral.finetune.params import VALIDATING, hyperparameters_of, model_name, trainable_bases
+from corral.finetune.pseudonymise import describe
 from corral.finetune.train import ALPHA, RANK, TARGETS, LoraRun, StepResult, thread_budget
 from corral.jobs import RUNNING, Entry, Job, JobContext, Progress
 from corral.metering.ledger import Ledger, Outcome
@@ -42,6 +44,10 @@ class TrainingConfig:
     """Examples longer than this are cut."""
     threads: int | None = None
     """At most this many torch threads (and never more than the free cores)."""
+    parity: bool = True
+    """Check the converted adapter against the trained model before publishing it (llama.cpp
+    on an F32 copy of the served GGUF). Off only for a base that has no GGUF (tests' tiny
+    one)."""
 
 
 BaseLoader = Callable[[str], Path]
@@ -78,11 +84,22 @@ class FineTuningHandler:
         return float_base(gguf, self._home)
 
     async def run(self, job: Job, context: JobContext) -> dict[str, Any]:
-        params = job.params
         published = (job.checkpoint or {}).get("published")
         if published is not None:  # its worker stopped after publishing: only the bill is left
             await self._bill.settle(job, published["fine_tuned_model"], *_billed(published))
             return dict(published)
+        try:
+            return await self._prepared_run(job, context)
+        except asyncio.CancelledError:
+            if context.cancelled:  # the owner's: whatever it trained is settled already
+                await self._bill.drop(job)
+            raise
+        except Exception:  # a failed job is billed nothing, its quote given back
+            await self._bill.drop(job)
+            raise
+
+    async def _prepared_run(self, job: Job, context: JobContext) -> dict[str, Any]:
+        params = job.params
         training = await self._files.content(job.tenant_id, params["training_file"])
         validation = None
         if params.get("validation_file"):
@@ -90,11 +107,20 @@ class FineTuningHandler:
         if job.status == VALIDATING:
             await context.set_status(RUNNING, "Files validated; fine-tuning job started")
         base_dir = await asyncio.to_thread(self._base_loader, params["model"])
-        run = await asyncio.to_thread(self._prepare, base_dir, training, hyperparameters_of(params))
-        if validation is not None:
-            self._validation[job.id] = await asyncio.to_thread(
-                self._sequences, base_dir, validation
+        masked = bool(params.get("pseudonymize_pii"))
+        sequences, replaced = await asyncio.to_thread(self._sequences, base_dir, training, masked)
+        if replaced is not None and not job.checkpoint:
+            await context.event(
+                f"Personal data replaced by placeholders before training: {describe(replaced)}",
+                {"pii_replaced": replaced},
             )
+        hyper = hyperparameters_of(params)
+        threads = thread_budget(self.config.threads)
+        run = await asyncio.to_thread(LoraRun, base_dir, sequences, hyper, threads)
+        if validation is not None:
+            self._validation[job.id] = (
+                await asyncio.to_thread(self._sequences, base_dir, validation, masked)
+            )[0]
         try:
             return await self._billed_run(job, context, run, base_dir)
         finally:
@@ -112,6 +138,8 @@ class FineTuningHandler:
         try:
             state = await self._train(job, context, run, work, counter)
             result = await self._publish(job, run, base_dir, work, counter[0])
+            if self.config.parity:
+                result["parity"] = await self._parity(job, context, run, base_dir, work)
             result["quoted_tokens"] = run.planned_tokens
             state = {**state, "published": result}
             await context.checkpoint(
@@ -120,9 +148,6 @@ class FineTuningHandler:
         except asyncio.CancelledError:
             if context.cancelled:  # the owner's cancel, not a shutdown: bill what was trained
                 await self._bill.settle(job, name, counter[0], run.planned_tokens, "cancelled")
-            raise
-        except Exception:
-            await self._bill.drop(job)
             raise
         await self._bill.settle(job, name, counter[0], run.planned_tokens, "completed")
         return result
@@ -150,17 +175,13 @@ class FineTuningHandler:
                 await self._bill.renew(job)
         return state
 
-    def _prepare(self, base_dir: Path, training: Path, hyper: Any) -> LoraRun:
-        sequences = self._sequences(base_dir, training)
-        return LoraRun(base_dir, sequences, hyper, thread_budget(self.config.threads))
-
-    def _sequences(self, base_dir: Path, path: Path) -> list[Sequence]:
+    def _sequences(
+        self, base_dir: Path, path: Path, pseudonymize: bool
+    ) -> tuple[list[Sequence], dict[str, int] | None]:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
-        return [
-            tokenise(example, tokenizer, self.config.max_tokens) for example in read_examples(path)
-        ]
+        return training_sequences(path, tokenizer, self.config.max_tokens, pseudonymize)
 
     async def _after_step(
         self,
@@ -192,6 +213,32 @@ class FineTuningHandler:
         if state.get("file") and state["file"] != name:
             (work / state["file"]).unlink(missing_ok=True)
         return new
+
+    async def _parity(
+        self, job: Job, context: JobContext, run: LoraRun, base_dir: Path, work: Path
+    ) -> dict[str, Any]:
+        """Fail the job, with an event saying by how much, if llama.cpp running the GGUF LoRA
+        on the F32 base does not give the trained model's log-probs (`corral.finetune.parity`)."""
+        from corral.finetune import parity
+
+        gguf = trainable_bases(self._settings).get(job.params["model"])
+        if gguf is None:
+            raise AdapterParityFailed("The base model's GGUF is no longer served here.")
+        f32 = await asyncio.to_thread(parity.f32_base, gguf, base_dir)
+        found = await asyncio.to_thread(
+            parity.check, run, f32, work / "adapter.gguf", run.sequences
+        )
+        figures = f"mean |Δ log p| {found.mean_diff:.2e} per token over {found.tokens} tokens"
+        if not found.passed:
+            message = (
+                f"Parity check failed: the converted adapter does not reproduce the trained "
+                f"model in llama.cpp ({figures}, max {found.max_diff:.2e}; the limit is "
+                f"{parity.TOLERANCE:.0e}). Nothing was published."
+            )
+            await context.event(message, {"parity": found.as_dict()}, level="error")
+            raise AdapterParityFailed(message)
+        await context.event(f"Parity check passed: {figures}", {"parity": found.as_dict()})
+        return found.as_dict()
 
     async def _publish(
         self, job: Job, run: LoraRun, base_dir: Path, work: Path, trained: int

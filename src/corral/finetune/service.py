@@ -16,7 +16,9 @@ from corral.finetune.params import (
     resolve_hyperparameters,
     trainable_bases,
 )
+from corral.finetune.quote import Quotes
 from corral.jobs import Event, Job, JobQueue
+from corral.jobs.store import new_id
 from corral.settings import Settings
 
 EVENT_PAGE = 500
@@ -32,11 +34,20 @@ class Request:
     hyperparameters: dict[str, Any] | None = None
     method: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
+    pseudonymize_pii: bool = False
+    """corral's own: train on the file with its personal data replaced by placeholders."""
 
 
 async def submit(
-    queue: JobQueue, files: FileStore, settings: Settings, owner: str, request: Request
+    queue: JobQueue,
+    files: FileStore,
+    settings: Settings,
+    owner: str,
+    request: Request,
+    quotes: Quotes | None = None,
 ) -> Job:
+    """Check the request, reserve its quote (`quotes`: none for free training) and queue it.
+    Nothing is queued, nor reserved, for a request refused."""
     if request.model not in trainable_bases(settings):
         raise InvalidRequest(
             f"The model '{request.model}' cannot be fine-tuned here.",
@@ -46,16 +57,47 @@ async def submit(
     await _training_file(files, owner, request.training_file, "training_file")
     if request.validation_file:
         await _training_file(files, owner, request.validation_file, "validation_file")
+    hyperparameters = resolve_hyperparameters(request.hyperparameters, request.method)
+    job_id = new_id(JOB_PREFIX)
+    quote = None
+    if quotes is not None:
+        training = await files.content(owner, request.training_file)
+        quote = await quotes.hold(
+            job_id,
+            owner,
+            request.model,
+            training,
+            hyperparameters["n_epochs"],
+            request.pseudonymize_pii,
+        )
     params = {
         "model": request.model,
         "training_file": request.training_file,
         "validation_file": request.validation_file,
         "suffix": request.suffix,
         "seed": secrets.randbelow(2**31) if request.seed is None else request.seed,
-        "hyperparameters": resolve_hyperparameters(request.hyperparameters, request.method),
+        "hyperparameters": hyperparameters,
         "metadata": request.metadata,
+        "pseudonymize_pii": request.pseudonymize_pii,
+        "quote": quote,
     }
-    return await queue.submit(KIND, owner, params, status=VALIDATING, id_prefix=JOB_PREFIX)
+    try:
+        return await queue.submit(KIND, owner, params, status=VALIDATING, job_id=job_id)
+    except BaseException:
+        if quotes is not None:
+            await quotes.release(job_id, owner, quote)
+        raise
+
+
+async def cancel(queue: JobQueue, owner: str | None, job_id: str, quotes: Quotes) -> Job:
+    """Cancel the owner's job (None: the operator, anyone's). One no worker held is cancelled
+    at once and its reservation given back here (ending one already ended changes nothing); a
+    running one's worker bills what it trained, and gives back the rest."""
+    job = await get(queue, owner, job_id)
+    cancelled = await queue.request_cancel(job_id, owner)
+    if cancelled.finished and not job.finished:
+        await quotes.release(job.id, job.tenant_id, job.params.get("quote"))
+    return cancelled
 
 
 async def _training_file(files: FileStore, owner: str, file_id: str, param: str) -> None:
@@ -70,14 +112,17 @@ async def _training_file(files: FileStore, owner: str, file_id: str, param: str)
         )
 
 
-async def get(queue: JobQueue, owner: str, job_id: str) -> Job:
-    job = await queue.get(job_id, owner)
-    if job.kind != KIND:
-        raise NotFound(f"No such fine-tuning job: {job_id}.")
+async def get(queue: JobQueue, owner: str | None, job_id: str) -> Job:
+    try:
+        job = await queue.get(job_id, owner)
+    except NotFound:
+        job = None
+    if job is None or job.kind != KIND:  # another kind's job is none of these routes' business
+        raise NotFound(f"No such fine-tuning job: {job_id}.", param="job_id")
     return job
 
 
-async def all_events(queue: JobQueue, owner: str, job_id: str) -> list[Event]:
+async def all_events(queue: JobQueue, owner: str | None, job_id: str) -> list[Event]:
     """The job's events, oldest first."""
     await get(queue, owner, job_id)
     events: list[Event] = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corral.finetune.data import IGNORE, Sequence
+from corral.finetune.data import IGNORE, Sequence, planned_tokens
 
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 RANK = 8
@@ -64,6 +64,7 @@ class LoraRun:
         from transformers import AutoModelForCausalLM
 
         torch.set_num_threads(threads)
+        self.threads = threads
         torch.manual_seed(hyper.seed)
         self._torch = torch
         self.hyper = hyper
@@ -81,7 +82,7 @@ class LoraRun:
         self.optimizer = torch.optim.AdamW(params, lr=hyper.learning_rate, weight_decay=0.0)
         self.steps_per_epoch = math.ceil(len(sequences) / hyper.batch_size)
         self.total_steps = self.steps_per_epoch * hyper.n_epochs
-        self.planned_tokens = sum(len(s.input_ids) for s in sequences) * hyper.n_epochs
+        self.planned_tokens = planned_tokens(sequences, hyper.n_epochs)
         """What the whole run trains on (its steps' tokens, all epochs): the job's quote."""
 
     def batch(self, step: int) -> list[Sequence]:
@@ -133,6 +134,19 @@ class LoraRun:
         finally:
             self.model.train()
         return total / count if count else 0.0
+
+    def next_token_logprobs(self, ids: list[int]) -> Any:
+        """The trained model's log-prob of each next token of `ids` (a numpy array, float64)."""
+        torch = self._torch
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                logits = self.model(input_ids=torch.tensor([ids])).logits[0].double()
+        finally:
+            self.model.train()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        targets = torch.tensor(ids[1:]).unsqueeze(1)
+        return logprobs[:-1].gather(1, targets).squeeze(1).numpy()
 
     def adapter_state(self) -> dict[str, Any]:
         from peft import get_peft_model_state_dict

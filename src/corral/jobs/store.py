@@ -47,6 +47,10 @@ class LeaseLost(Exception):
     it has ended (cancelled while nobody was holding it). The claim's worker stops quietly."""
 
 
+def new_id(prefix: str = "job_") -> str:
+    return f"{prefix}{secrets.token_hex(12)}"
+
+
 def not_found(job_id: str) -> NotFound:
     return NotFound(f"Job with id '{job_id}' not found.", param="job_id")
 
@@ -69,14 +73,16 @@ class JobQueue:
         status: str = QUEUED,
         id_prefix: str = "job_",
         total: int | None = None,
+        job_id: str | None = None,
     ) -> Job:
         """Queue a job. `status` may be a kind's own state before running (validating_files):
-        the job is claimable in it too, and its handler moves it on (`JobContext.set_status`)."""
+        the job is claimable in it too, and its handler moves it on (`JobContext.set_status`).
+        `job_id`: one drawn beforehand (`new_id`), for what is keyed by it before it exists."""
         if status in FINISHED or status == RUNNING:
             raise ValueError(f"a job cannot be submitted as {status}")
         now = _now()
         row = JobRow(
-            id=f"{id_prefix}{secrets.token_hex(12)}",
+            id=job_id or new_id(id_prefix),
             kind=kind,
             tenant_id=tenant_id,
             status=status,

@@ -80,11 +80,15 @@ class Ledger:
         needed: int,
         wanted: int,
         create: bool = False,
+        expires_in_s: float | None = None,
     ) -> ReservationChange:
         """In one transaction: add `wanted` to the reservation `reservation_id` if the tenant's
         budget for `month` has room for that, else `needed` if it has, else nothing; push its
-        expiry back. A reservation that does not exist is made only if `create`: one that was
-        swept (its process stalled past its expiry) stays gone, and nothing is granted."""
+        expiry back (by the reservation timeout, or `expires_in_s`: a queued job's quote waits
+        longer than a process's reservation). A reservation that does not exist is made only
+        if `create`: one that was swept (its process stalled past its expiry) stays gone, and
+        nothing is granted."""
+        timeout = self._timeout if expires_in_s is None else dt.timedelta(seconds=expires_in_s)
         granted, existed = await self._sql.grow_reservation(
             {
                 "reservation_id": reservation_id,
@@ -93,7 +97,7 @@ class Ledger:
                 "needed": needed,
                 "wanted": wanted,
                 "create": create,
-                "expires_at": dt.datetime.now(dt.UTC) + self._timeout,
+                "expires_at": dt.datetime.now(dt.UTC) + timeout,
             }
         )
         return ReservationChange(granted, existed)

@@ -23,6 +23,9 @@ class CreateJob(BaseModel):
     hyperparameters: dict[str, Any] | None = None
     method: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
+    pseudonymize_pii: bool = False
+    """corral's own (the SDK's `extra_body`): train on the file with its personal data
+    replaced by placeholders."""
 
 
 class Hyperparameters(BaseModel):

@@ -39,7 +39,9 @@ async def create_job(body: CreateJob, ctx: ContextDep, services: ServicesDep) ->
     # The base's licence, gating and the key's scopes apply to training on it as to using it.
     await services.gateway.resolve(ctx, request.model)
     queue = services.jobs
-    job = await service.submit(queue, services.files, services.settings, owner(ctx), request)
+    job = await service.submit(
+        queue, services.files, services.settings, owner(ctx), request, services.training_quotes
+    )
     return FineTuningJob.of(job, _now())
 
 
@@ -62,9 +64,8 @@ async def retrieve_job(job_id: str, ctx: ContextDep, services: ServicesDep) -> F
 
 @router.post("/{job_id}/cancel", response_model=FineTuningJob)
 async def cancel_job(job_id: str, ctx: ContextDep, services: ServicesDep) -> FineTuningJob:
-    queue = services.jobs
-    await service.get(queue, owner(ctx), job_id)
-    return FineTuningJob.of(await queue.request_cancel(job_id, owner(ctx)), _now())
+    job = await service.cancel(services.jobs, owner(ctx), job_id, services.training_quotes)
+    return FineTuningJob.of(job, _now())
 
 
 @router.get("/{job_id}/events", response_model=EventList)

@@ -48,13 +48,13 @@ class _Instance:
     scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
     adapters: AdapterSwitch | None = None
 
-    def use_adapter(self, adapter: Path | None) -> None:
+    def use_adapter(self, adapter: Path | None, limit: int = 8) -> None:
         """Run the next request with `adapter` (None: the base); a switch forgets the cached
         prefix and scores, computed under the other adapter."""
         if self.adapters is None:
             if adapter is None:
                 return
-            self.adapters = AdapterSwitch(self.llama)
+            self.adapters = AdapterSwitch(self.llama, limit)
         if self.adapters.use(adapter):
             self.scores = scoring.PromptScores()
 
@@ -222,7 +222,7 @@ class LlamaCppBackend:
         def run() -> engine.GenerationOutcome:
             try:
                 if isinstance(instance, _Instance):
-                    instance.use_adapter(request.adapter)
+                    instance.use_adapter(request.adapter, self.config.max_adapters)
                 if request.echo and not _score(instance, request, prepared.tokens, emit):
                     return engine.GenerationOutcome("cancelled", Usage(len(prepared.tokens), 0))
                 if request.params.max_tokens == 0:  # scoring only: nothing to generate
