@@ -8,8 +8,9 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from corral.api.console import markdown
 from corral.api.console.chat_stream import start_turn
-from corral.api.console.render import PageRoute, page, redirect
+from corral.api.console.render import SECURITY_HEADERS, PageRoute, page, redirect
 from corral.api.console.web import (
     ConsoleStores,
     FormDep,
@@ -20,7 +21,7 @@ from corral.api.console.web import (
 )
 from corral.api.deps import ServicesDep
 from corral.api.streaming import respond, until_client_leaves
-from corral.errors import InvalidRequest
+from corral.errors import InvalidRequest, NotFound
 from corral.money import format_micros
 from corral.services import Services
 
@@ -118,6 +119,21 @@ async def export_conversation(
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{conversation.id}.json"'},
     )
+
+
+@router.get("/chat/{conversation_id}/messages/{index}")
+async def rendered_message(
+    conversation_id: str, index: int, visitor: VisitorDep, stores: StoresDep
+) -> Response:
+    """One kept message as the page shows it: the script asks for the answer it has just
+    streamed as text, to show it as markdown (rendered here, never in the browser)."""
+    conversation = await stores.conversations.get(visitor.tenant_id, conversation_id)
+    if not 0 <= index < len(conversation.messages):
+        raise NotFound("No such message (yet).", param="index")
+    message = conversation.messages[index]
+    html = markdown.render(message["content"]) if message["role"] == "assistant" else None
+    body = {"role": message["role"], "html": str(html) if html is not None else None}
+    return Response(orjson.dumps(body), media_type="application/json", headers=SECURITY_HEADERS)
 
 
 @router.post("/chat/{conversation_id}/messages")
