@@ -6,7 +6,7 @@ again under a gated licence, and two tenants."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ import orjson
 from pydantic import SecretStr
 
 from corral.api.app import create_app
-from corral.catalog import Catalog
+from corral.catalog import Catalog, ModelEntry
 from corral.services import build_catalog, build_services
 from corral.settings import load_settings
 from tests.providers.server import serving
@@ -59,7 +59,9 @@ class Console:
 
 
 @contextmanager
-def running_console(home: Path, embedded: bool = True, **settings: Any) -> Iterator[Console]:
+def running_console(
+    home: Path, embedded: bool = True, extra: Sequence[ModelEntry] = (), **settings: Any
+) -> Iterator[Console]:
     settings.setdefault("licences", [LICENCE])
     loaded = load_settings(home=home, embedded_model=embedded, **settings)
     entries = build_catalog(loaded).entries() if embedded else []
@@ -67,7 +69,7 @@ def running_console(home: Path, embedded: bool = True, **settings: Any) -> Itera
     echo = echo_entry(ECHO, context_length=100_000, prices=(2_000_000, 4_000_000))
     # Under a licence to accept and gated: the licences page and the operator's queue.
     gated = echo_entry(GATED, context_length=100_000, licence=LICENCE["id"])
-    catalog = Catalog([*entries, echo, gated], {})
+    catalog = Catalog([*entries, echo, gated, *extra], {})
     services = build_services(loaded, SecretStr(ADMIN_KEY), catalog=catalog)
     with serving(create_app(services), lifespan="on") as base_url:
         console = Console(base_url, {}, home)

@@ -58,11 +58,13 @@ async def task_form(request: Request, visitor: Visitor) -> TaskForm:
                 )
             buffer.write(chunk)
 
-        form = await read_multipart(request.stream(), boundary_of(content_type), sink)
+        form = await read_multipart(
+            request.stream(), boundary_of(content_type), sink, max_field_bytes=MAX_UPLOAD_BYTES
+        )
         fields, filename = form.fields, form.filename
         data = buffer.getvalue() or None
     else:
-        fields = await read_form(request)
+        fields = await read_form(request, limit=3 * MAX_UPLOAD_BYTES)  # %XX triples a byte
     token = fields.get("csrf", "")
     if not hmac.compare_digest(token.encode(), visitor.csrf.encode()):
         raise PermissionDenied(
