@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -76,8 +77,15 @@ async def conversation_page(
 ) -> Response:
     conversation = await stores.conversations.get(visitor.tenant_id, conversation_id)
     cost = sum(m.get("cost_micros", 0) for m in conversation.messages)
+    rendered = await asyncio.to_thread(markdown.render_answers, conversation.messages)
     return await _chat_page(
-        request, visitor, services, stores, conversation=conversation, cost=format_micros(cost)
+        request,
+        visitor,
+        services,
+        stores,
+        conversation=conversation,
+        cost=format_micros(cost),
+        rendered=rendered,
     )
 
 
@@ -131,7 +139,7 @@ async def rendered_message(
     if not 0 <= index < len(conversation.messages):
         raise NotFound("No such message (yet).", param="index")
     message = conversation.messages[index]
-    html = markdown.render(message["content"]) if message["role"] == "assistant" else None
+    [html] = await asyncio.to_thread(markdown.render_answers, [message])
     body = {"role": message["role"], "html": str(html) if html is not None else None}
     return Response(orjson.dumps(body), media_type="application/json", headers=SECURITY_HEADERS)
 

@@ -15,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from corral.api.console import markdown
 from corral.api.errors import envelope, error_response, from_validation_error
 from corral.errors import AuthenticationFailed, CorralError
 
@@ -30,14 +29,12 @@ def _templates() -> Any:
     never imports Jinja2 (a few MB of every worker)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    env = Environment(
+    return Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html", "svg"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["markdown"] = markdown.render
-    return env
 
 
 SECURITY_HEADERS = {
