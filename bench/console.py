@@ -9,9 +9,10 @@ and rolled up into `usage_daily` as corral's settlement does (one row per day, m
 price). The tenant also gets 20 conversations of 10 turns. The app `corral serve` runs
 (`create_app(build_services(...))`, with an echo model instead of the embedded one, which no
 page here calls) is served by uvicorn on loopback; a session is opened by signing in. Each page
-is fetched once to warm up, then `--runs` times; the figure is the time from sending the request
-to the last byte of the answer, measured by the client on loopback: an upper bound of the
-server's own time.
+is fetched once to warm up, then `--runs` times (the operator's pages with a session of the
+admin key; its usage page, every tenant's, is listed as `/console/usage?operator`); the figure
+is the time from sending the request to the last byte of the answer, measured by the client on
+loopback: an upper bound of the server's own time.
 
 Run: `.venv/bin/python bench/console.py` (also part of `make bench`; options `--rows`,
 `--runs`). Results: the table, and `bench/results/console.json`.
@@ -176,16 +177,27 @@ def main() -> None:
         key = _fill(services, args.rows)
         server, base = _serve(services)
         pages = [
-            "/console/chat",
-            "/console/chat/conv_bench0007",
-            "/console/keys",
-            "/console/usage",
-            "/console/sign-in",
+            (key, "/console/chat"),
+            (key, "/console/chat/conv_bench0007"),
+            (key, "/console/tasks"),
+            (key, "/console/keys"),
+            (key, "/console/licences"),
+            (key, "/console/usage"),
+            (key, "/console/fine-tuning"),
+            (key, "/console/evals"),
+            (key, "/console/sign-in"),
+            (ADMIN_KEY, "/console/operator/tenants"),
+            (ADMIN_KEY, "/console/operator/access"),
+            (ADMIN_KEY, "/console/usage?operator"),
         ]
         results = {}
-        with httpx.Client(base_url=base) as client:
-            assert client.post("/console/sign-in", data={"key": key}).status_code == 303
-            for path in pages:
+        with httpx.Client(base_url=base) as tenant, httpx.Client(base_url=base) as operator:
+            clients = {key: tenant, ADMIN_KEY: operator}
+            for signing_key, client in clients.items():
+                response = client.post("/console/sign-in", data={"key": signing_key})
+                assert response.status_code == 303
+            for signing_key, path in pages:
+                client = clients[signing_key]
                 assert client.get(path).status_code == 200, path
                 times = []
                 for _ in range(args.runs):

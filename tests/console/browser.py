@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.console.server import Console
 
 DESKTOP = (1280, 900)
 PHONE = (360, 740)
@@ -50,3 +54,11 @@ def screenshot(driver: WebDriver, folder: Path, name: str) -> Path:
     path = folder / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+def sign_in(driver: WebDriver, console: Console, key: str) -> None:
+    driver.get(console.url + "/sign-in")
+    field = driver.find_element(By.ID, "key")
+    field.send_keys(key)
+    field.submit()
+    WebDriverWait(driver, 10).until(lambda d: "/sign-in" not in d.current_url)

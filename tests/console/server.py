@@ -1,27 +1,37 @@
 """A console to test against: the app `corral serve` runs (`create_app` over `build_services`),
 served by uvicorn on loopback, with the embedded model and an echo model (whose answer is the
-user's last message, so a test controls exactly what "the model" writes), and two tenants."""
+user's last message, so a test controls exactly what "the model" writes), the echo model
+again under a gated licence, and two tenants."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from pydantic import SecretStr
 
 from corral.api.app import create_app
-from corral.catalog import Catalog
+from corral.catalog import Catalog, ModelEntry
 from corral.services import build_catalog, build_services
 from corral.settings import load_settings
 from tests.providers.server import serving
 from tests.support import ADMIN_KEY, echo_entry
 
 ECHO = "echo"
+GATED = "gated-echo"
+LICENCE = {
+    "id": "llama-community",
+    "version": "3.1",
+    "name": "Llama 3.1 Community License",
+    "requires_acceptance": True,
+    "gated": True,
+}
 
 
 @dataclass
@@ -49,12 +59,17 @@ class Console:
 
 
 @contextmanager
-def running_console(home: Path, embedded: bool = True, **settings: Any) -> Iterator[Console]:
+def running_console(
+    home: Path, embedded: bool = True, extra: Sequence[ModelEntry] = (), **settings: Any
+) -> Iterator[Console]:
+    settings.setdefault("licences", [LICENCE])
     loaded = load_settings(home=home, embedded_model=embedded, **settings)
     entries = build_catalog(loaded).entries() if embedded else []
     # Priced, so that the usage page has a cost to show: 2 and 4 units per million tokens.
     echo = echo_entry(ECHO, context_length=100_000, prices=(2_000_000, 4_000_000))
-    catalog = Catalog([*entries, echo], {})
+    # Under a licence to accept and gated: the licences page and the operator's queue.
+    gated = echo_entry(GATED, context_length=100_000, licence=LICENCE["id"])
+    catalog = Catalog([*entries, echo, gated, *extra], {})
     services = build_services(loaded, SecretStr(ADMIN_KEY), catalog=catalog)
     with serving(create_app(services), lifespan="on") as base_url:
         console = Console(base_url, {}, home)
@@ -86,3 +101,29 @@ def signed_in(console: Console, key: str) -> Iterator[httpx.Client]:
         response = client.post("/console/sign-in", data={"key": key})
         assert response.status_code == 303, response.text
         yield client
+
+
+def new_conversation(client: httpx.Client, model: str = ECHO, system: str = "") -> str:
+    csrf = csrf_of(client.get("/console/chat").text)
+    response = client.post(
+        "/console/chat/new", data={"csrf": csrf, "model": model, "system_prompt": system}
+    )
+    assert response.status_code == 303, response.text
+    return str(response.headers["location"])
+
+
+def send_turn(client: httpx.Client, path: str, content: str) -> list[dict[str, Any]]:
+    csrf = csrf_of(client.get(path).text)
+    chunks = []
+    with client.stream(
+        "POST",
+        path + "/messages",
+        json={"content": content, "model": ECHO},
+        headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+    ) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                chunks.append(orjson.loads(line[6:]))
+    return chunks

@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.console.browser import PHONE, chromium, screenshot
+from tests.console.browser import PHONE, screenshot, sign_in
 from tests.console.server import ECHO, Console, running_console
 from tests.support import MODEL, free_port
 
@@ -32,31 +29,6 @@ XSS = [
     "[click](javascript:window.__xss='link') <a href=\"javascript:window.__xss='a'\">a</a>",
     "**bold** <svg onload=\"window.__xss='svg'\"></svg>",
 ]
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where screenshots go: pytest's temporary folder, or `CORRAL_CONSOLE_SHOTS` (the
-    README's pictures are made with it set to bench/results/console)."""
-    chosen = os.environ.get("CORRAL_CONSOLE_SHOTS")
-    if not chosen:
-        return tmp_path_factory.mktemp("console-screenshots")
-    Path(chosen).mkdir(parents=True, exist_ok=True)
-    return Path(chosen)
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    with chromium() as driver:
-        yield driver
-
-
-def sign_in(driver: WebDriver, console: Console, key: str) -> None:
-    driver.get(console.url + "/sign-in")
-    field = driver.find_element(By.ID, "key")
-    field.send_keys(key)
-    field.submit()
-    WebDriverWait(driver, 10).until(lambda d: "/sign-in" not in d.current_url)
 
 
 def start_conversation(driver: WebDriver, console: Console, model: str) -> str:
@@ -163,7 +135,11 @@ def test_model_output_and_user_input_are_rendered_as_text(
         send_and_wait(browser, payload)
     _assert_inert(browser)
     answers = browser.find_elements(By.CSS_SELECTOR, "#messages .msg.assistant .content")
-    assert [a.text.strip() for a in answers] == XSS  # each payload came back, as text
+    # Each payload came back as text; only the markdown ("**bold**") became formatting.
+    assert [a.text.strip() for a in answers] == [*XSS[:3], XSS[3].replace("**", "")]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#messages .content.md strong")) == 1
+    users = browser.find_elements(By.CSS_SELECTOR, "#messages .msg.user .content")
+    assert [u.text.strip() for u in users] == XSS  # the user's own text, as written
 
     browser.refresh()  # the kept conversation, rendered by the server this time
     _assert_inert(browser)

@@ -7,45 +7,17 @@ import datetime as dt
 import re
 import subprocess
 import sys
-from typing import Any
 
 import httpx
-import orjson
 
-from tests.console.server import ECHO, Console, csrf_of, signed_in
+from tests.console.server import ECHO, Console, csrf_of, new_conversation, send_turn, signed_in
 from tests.support import corral_env
-
-
-def _new_conversation(client: httpx.Client, model: str = ECHO, system: str = "") -> str:
-    csrf = csrf_of(client.get("/console/chat").text)
-    response = client.post(
-        "/console/chat/new", data={"csrf": csrf, "model": model, "system_prompt": system}
-    )
-    assert response.status_code == 303, response.text
-    return str(response.headers["location"])
-
-
-def _send(client: httpx.Client, path: str, content: str) -> list[dict[str, Any]]:
-    csrf = csrf_of(client.get(path).text)
-    chunks = []
-    with client.stream(
-        "POST",
-        path + "/messages",
-        json={"content": content, "model": ECHO},
-        headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
-    ) as response:
-        assert response.status_code == 200, response.read()
-        assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if line.startswith("data: {"):
-                chunks.append(orjson.loads(line[6:]))
-    return chunks
 
 
 def test_a_turn_streams_the_apis_frames_and_is_kept_with_its_cost(console: Console) -> None:
     with signed_in(console, console.tenants["acme"].key) as client:
-        path = _new_conversation(client)
-        chunks = _send(client, path, "hello there console")
+        path = new_conversation(client)
+        chunks = send_turn(client, path, "hello there console")
         page = client.get(path).text
         export = client.get(path + "/export").json()
 
@@ -60,8 +32,8 @@ def test_a_turn_streams_the_apis_frames_and_is_kept_with_its_cost(console: Conso
 
 def test_another_tenants_conversation_is_not_found(console: Console) -> None:
     with signed_in(console, console.tenants["acme"].key) as acme:
-        path = _new_conversation(acme)
-        _send(acme, path, "acme secret plans")
+        path = new_conversation(acme)
+        send_turn(acme, path, "acme secret plans")
     with signed_in(console, console.tenants["globex"].key) as globex:
         csrf = csrf_of(globex.get("/console/chat").text)
         listed = globex.get("/console/chat").text
@@ -82,7 +54,7 @@ def test_another_tenants_conversation_is_not_found(console: Console) -> None:
 
 def test_a_bad_message_gets_a_readable_error_not_a_500(console: Console) -> None:
     with signed_in(console, console.tenants["acme"].key) as client:
-        path = _new_conversation(client)
+        path = new_conversation(client)
         csrf = csrf_of(client.get(path).text)
         headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
         empty = client.post(path + "/messages", json={"content": " "}, headers=headers)
@@ -122,8 +94,8 @@ def test_a_new_key_is_shown_once_and_can_be_revoked(console: Console) -> None:
 
 def test_usage_page_shows_the_months_spend_against_the_budget(console: Console) -> None:
     with signed_in(console, console.tenants["globex"].key) as client:
-        path = _new_conversation(client)
-        chunks = _send(client, path, "count these five words")
+        path = new_conversation(client)
+        chunks = send_turn(client, path, "count these five words")
         page = client.get("/console/usage").text
 
     usage = chunks[-1]["usage"]
@@ -136,7 +108,7 @@ def test_usage_page_shows_the_months_spend_against_the_budget(console: Console) 
 def test_the_invoice_csv_is_the_one_corral_invoice_prints(console: Console) -> None:
     month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
     with signed_in(console, console.tenants["acme"].key) as client:
-        _send(client, _new_conversation(client), "bill me for these words")
+        send_turn(client, new_conversation(client), "bill me for these words")
         download = client.get(f"/console/usage/invoice.csv?month={month}")
         bad = client.get("/console/usage/invoice.csv?month=last-year")
     cli = subprocess.run(

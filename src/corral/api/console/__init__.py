@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from corral.api.console import assets, chat, keys, signin, usage
+from corral.api.console import (
+    access,
+    assets,
+    chat,
+    jobs,
+    keys,
+    operator,
+    signin,
+    tasks,
+    usage,
+)
 from corral.api.console.render import PREFIX
 from corral.api.console.web import install_stores
 from corral.services import Services
 
-PAGES = (chat, keys, usage, assets, signin)
+PAGES = (chat, tasks, keys, access, usage, jobs, operator, assets, signin)
 """`signin` last: it ends with the catch-all page that says an address is unknown."""
 
 

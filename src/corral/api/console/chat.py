@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from corral.api.console import markdown
 from corral.api.console.chat_stream import start_turn
-from corral.api.console.render import PageRoute, page, redirect
+from corral.api.console.render import SECURITY_HEADERS, PageRoute, page, redirect
 from corral.api.console.web import (
     ConsoleStores,
     FormDep,
@@ -20,7 +22,7 @@ from corral.api.console.web import (
 )
 from corral.api.deps import ServicesDep
 from corral.api.streaming import respond, until_client_leaves
-from corral.errors import InvalidRequest
+from corral.errors import InvalidRequest, NotFound
 from corral.money import format_micros
 from corral.services import Services
 
@@ -75,8 +77,15 @@ async def conversation_page(
 ) -> Response:
     conversation = await stores.conversations.get(visitor.tenant_id, conversation_id)
     cost = sum(m.get("cost_micros", 0) for m in conversation.messages)
+    rendered = await asyncio.to_thread(markdown.render_answers, conversation.messages)
     return await _chat_page(
-        request, visitor, services, stores, conversation=conversation, cost=format_micros(cost)
+        request,
+        visitor,
+        services,
+        stores,
+        conversation=conversation,
+        cost=format_micros(cost),
+        rendered=rendered,
     )
 
 
@@ -118,6 +127,21 @@ async def export_conversation(
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{conversation.id}.json"'},
     )
+
+
+@router.get("/chat/{conversation_id}/messages/{index}")
+async def rendered_message(
+    conversation_id: str, index: int, visitor: VisitorDep, stores: StoresDep
+) -> Response:
+    """One kept message as the page shows it: the script asks for the answer it has just
+    streamed as text, to show it as markdown (rendered here, never in the browser)."""
+    conversation = await stores.conversations.get(visitor.tenant_id, conversation_id)
+    if not 0 <= index < len(conversation.messages):
+        raise NotFound("No such message (yet).", param="index")
+    message = conversation.messages[index]
+    [html] = await asyncio.to_thread(markdown.render_answers, [message])
+    body = {"role": message["role"], "html": str(html) if html is not None else None}
+    return Response(orjson.dumps(body), media_type="application/json", headers=SECURITY_HEADERS)
 
 
 @router.post("/chat/{conversation_id}/messages")

@@ -122,10 +122,10 @@ def same_origin(request: Request) -> None:
         )
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """A url-encoded form's fields (the console's forms are small; no multipart)."""
+async def read_form(request: Request, limit: int = _MAX_FORM_BYTES) -> dict[str, str]:
+    """A url-encoded form's fields (most of the console's forms are small)."""
     body = await request.body()
-    if len(body) > _MAX_FORM_BYTES:
+    if len(body) > limit:
         raise InvalidRequest("The form is too large.", code="form_too_large")
     try:
         fields = parse_qs(body.decode(), keep_blank_values=True, strict_parsing=False)

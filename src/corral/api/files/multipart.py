@@ -51,6 +51,7 @@ async def read_form(
     boundary: bytes,
     sink: Callable[[bytes], None],
     before_file: Callable[[dict[str, str]], None] = lambda _: None,
+    max_field_bytes: int = MAX_FIELD_BYTES,
 ) -> Form:
     """The form's fields; the bytes of its `file` part go to `sink` as they come.
     `before_file` sees the fields sent before the file (it may refuse them early)."""
@@ -71,7 +72,7 @@ async def read_form(
             before_file(form.fields)
             await reader.stream_until(end, sink)
         else:
-            value = await reader.until(end, MAX_FIELD_BYTES, f"the field '{name}' is too long")
+            value = await reader.until(end, max_field_bytes, f"the field '{name}' is too long")
             form.fields[name] = value.decode("utf-8", errors="replace")
     raise bad(f"it has more than {MAX_PARTS} parts")
 

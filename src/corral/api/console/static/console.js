@@ -1,5 +1,7 @@
-// corral console: the chat's streaming turn and the copy button. Plain JS, no library.
-// Everything the model or the user wrote goes into the page as text (textContent), never HTML.
+// corral console: the chat's streaming turn, the copy button, the task page's file picker.
+// Plain JS, no library. What the model or the user wrote goes into the page as text
+// (textContent); the one HTML set here is a finished answer's markdown, rendered and escaped
+// by the server (raw HTML off, only http(s)/mailto links), and the CSP runs no inline script.
 "use strict";
 
 function csrfToken() {
@@ -38,6 +40,25 @@ async function readFrames(response, onData) {
   }
 }
 
+// The finished answer, as the server renders its markdown; it is kept just after the stream
+// ends, so a request made at once may come a moment early.
+async function showRendered(url, index, answer) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const response = await fetch(url + "/" + index, {
+      headers: { "Accept": "application/json" }, credentials: "same-origin" });
+    if (response.ok) {
+      const body = await response.json();
+      if (body.html !== null) {
+        answer.innerHTML = body.html;
+        answer.classList.add("md");
+      }
+      return;
+    }
+    if (response.status !== 404) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function errorText(response) {
   try {
     const body = await response.json();
@@ -71,8 +92,12 @@ function setupComposer(form) {
     if (!text.trim() || controller) return;
     performance.clearMarks();
     performance.mark("corral-send");
-    addMessage(list, "user").textContent = text;
+    const index = list.children.length + 1;
+    const asked = addMessage(list, "user");
+    asked.textContent = text;
     const answer = addMessage(list, "assistant");
+    let started = false;
+    let outcome = "";
     input.value = "";
     controller = new AbortController();
     send.disabled = true;
@@ -89,7 +114,12 @@ function setupComposer(form) {
         signal: controller.signal,
         credentials: "same-origin",
       });
-      if (!response.ok) throw new Error(await errorText(response));
+      if (!response.ok) {
+        asked.parentElement.remove();  // refused: the conversation is as it was
+        answer.parentElement.remove();
+        throw new Error(await errorText(response));
+      }
+      started = true;
       let first = true;
       await readFrames(response, (chunk) => {
         if (chunk.error) throw new Error(chunk.error.message);
@@ -100,10 +130,12 @@ function setupComposer(form) {
           answer.textContent += delta;
         }
       });
-      status.textContent = "Done.";
+      outcome = "Done.";
     } catch (error) {
-      status.textContent = error.name === "AbortError" ? "Stopped." : error.message;
+      outcome = error.name === "AbortError" ? "Stopped." : error.message;
     } finally {
+      if (started) await showRendered(form.dataset.url, index, answer).catch(() => {});
+      status.textContent = outcome;
       controller = null;
       send.disabled = false;
       stop.disabled = true;
