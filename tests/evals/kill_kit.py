@@ -7,6 +7,7 @@ read back per item."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
 import subprocess
 import sys
@@ -105,15 +106,18 @@ def start_worker(setup: Setup, fake_key: str) -> subprocess.Popen[bytes]:
     )
 
 
-async def kill_at(setup: Setup, run_id: str, done: int, fake_key: str) -> int:
-    """Start a worker, SIGKILL it once the run has `done` items; how many it had then."""
+async def kill_at(setup: Setup, run_id: str, done: int, fake_key: str) -> tuple[int, dt.datetime]:
+    """Start a worker, SIGKILL it once the run has `done` items; the items it had saved (the
+    index of the one it was at), and when it was killed."""
     worker = start_worker(setup, fake_key)
     try:
-        job = await _until(setup, run_id, lambda j: j.progress.done >= done or j.finished)
+        await _until(setup, run_id, lambda j: j.progress.done >= done or j.finished)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
-    return job.progress.done
+    killed = dt.datetime.now(dt.UTC)
+    job = await _until(setup, run_id, lambda j: True)
+    return job.progress.done, killed
 
 
 async def finish(setup: Setup, run_id: str, fake_key: str) -> Job:
@@ -134,6 +138,8 @@ class Bills:
     cost_micros: int
     spent_micros: int
     """The tenant's month: what it was charged (the sum of its records' costs, if all is well)."""
+    ended: dict[int, dt.datetime]
+    """When each item's (last) record was written."""
 
 
 def bills(setup: Setup, run_id: str) -> Bills:
@@ -153,13 +159,18 @@ def bills(setup: Setup, run_id: str) -> Bills:
             )
     finally:
         db.close()
-    per_item = Counter(int(r.request_id.removeprefix(run_id + "-").split("-")[0]) for r in records)
+    per_item = Counter(_index(run_id, r.request_id) for r in records)
     return Bills(
         per_item,
         Counter(r.outcome for r in records),
         sum(r.cost_micros for r in records),
         int(spent or 0),
+        {_index(run_id, r.request_id): r.ended_at for r in records},
     )
+
+
+def _index(run_id: str, request_id: str) -> int:
+    return int(request_id.removeprefix(run_id + "-").split("-")[0])
 
 
 async def _until(setup: Setup, run_id: str, done: Any, within_s: float = 120.0) -> Job:

@@ -39,7 +39,7 @@ async def test_a_run_killed_mid_way_scores_and_bills_every_item_once(
     setup = kill_kit.configure(tmp_path, pg_url, fake_url)
     run_id = kill_kit.start_run(setup, ITEMS)
 
-    at = await kill_kit.kill_at(setup, run_id, ITEMS // 3, KEY)
+    at, _ = await kill_kit.kill_at(setup, run_id, ITEMS // 3, KEY)
     job = await kill_kit.finish(setup, run_id, KEY)
 
     assert ITEMS // 3 <= at < ITEMS
