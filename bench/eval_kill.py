@@ -10,7 +10,9 @@ those records), and how many items a killed worker had asked without saving (ask
 their answer died with it) are reported. Results go to `bench/results/eval_kill.json`.
 
 Run: `PYTHONPATH=src:. .venv/bin/python bench/eval_kill.py [--items 500] [--kills 3]
-[--trials 1]` (on this machine's PostgreSQL, as the tests use it).
+[--trials 1] [--no-budget] [--out FILE]` (on this machine's PostgreSQL, as the tests use it).
+`--kills 0` times runs that nobody kills: with and without `--no-budget`, what the run's budget
+hold costs (two more ledger writes an item).
 """
 
 from __future__ import annotations
@@ -41,16 +43,17 @@ from corral.storage import open_database  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "eval_kill.json"
 
 
-async def bench(items: int, kills: int, trials: int) -> dict[str, object]:
+async def bench(items: int, kills: int, trials: int, budget: bool) -> dict[str, object]:
     os.environ["FAKE_OPENAI_KEY"] = KEY
     fake = OpenAIFake()
     with tempfile.TemporaryDirectory() as home, postgres_database() as url, fake.running() as fu:
-        setup = kill_kit.configure(Path(home), url, fu)
+        setup = kill_kit.configure(Path(home), url, fu, 100_000_000 if budget else None)
         runs = []
         for _ in range(trials):
             fake.reset()
             runs.append(await trial(setup, fake, items, kills))
-    return {"items": items, "kills": kills, "runs": runs, "load_average": os.getloadavg()}
+    load = os.getloadavg()
+    return {"items": items, "kills": kills, "budget": budget, "runs": runs, "load_average": load}
 
 
 async def trial(
@@ -113,12 +116,16 @@ def main() -> None:
         help="per run (at most 9: a job claimed more than 10 times is failed by the job queue)",
     )
     parser.add_argument("--trials", type=int, default=1, help="runs, one after the other")
+    parser.add_argument(
+        "--no-budget", action="store_true", help="a tenant without a budget: nothing held"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    if not 1 <= args.kills <= 9:
-        parser.error("--kills must be 1 to 9")
-    result = asyncio.run(bench(args.items, args.kills, args.trials))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if not 0 <= args.kills <= 9:
+        parser.error("--kills must be 0 to 9")
+    result = asyncio.run(bench(args.items, args.kills, args.trials, not args.no_budget))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     report(result)
 
 
@@ -134,7 +141,8 @@ def report(result: dict[str, Any]) -> None:
             got = int(run[key])
             print(f"{k:<6}{label:28}{got:>10}{n:>10}{got / n:>8.3f}")
         spent, cost = run["spent_micros"], run["cost_micros"]
-        print(f"{k:<6}{'tenant charged (micros)':28}{spent:>10}{cost:>10}{spent / cost:>8.3f}")
+        ratio = spent / cost if cost else float("nan")
+        print(f"{k:<6}{'tenant charged (micros)':28}{spent:>10}{cost:>10}{ratio:>8.3f}")
         print(
             f"{k:<6}status {run['status']}, attempts {run['attempts']}, {run['wall_s']} s; killed "
             f"at item {run['killed_at_done']}; asked twice {run['items_asked_twice']}, of which "

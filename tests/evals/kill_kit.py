@@ -51,14 +51,16 @@ class Setup:
     tenant_id: str
 
 
-def configure(home: Path, database_url: str, fake_url: str) -> Setup:
-    """A config with the partner model only (no embedded model to load), a tenant with a
-    budget of 100 (currency units), and its key."""
+def configure(
+    home: Path, database_url: str, fake_url: str, budget_micros: int | None = 100_000_000
+) -> Setup:
+    """A config with the partner model only (no embedded model to load), and a tenant with a
+    budget (100 currency units; None: no budget, so its runs hold nothing)."""
     config = home / "corral.toml"
     config.write_text("embedded_model = false\n" + GPT_MINI.format(url=fake_url) + PRICES)
     services = _services(config, home, database_url)
     try:
-        tenant = services.accounts.admin.create_tenant("acme", budget_micros=100_000_000)
+        tenant = services.accounts.admin.create_tenant("acme", budget_micros=budget_micros)
     finally:
         services.db.close()
     return Setup(home, config, database_url, tenant.id)
