@@ -88,6 +88,7 @@ async def trial(
         "outcomes": dict(bills.outcomes),
         "cost_micros": bills.cost_micros,
         "spent_micros": bills.spent_micros - spent_before,
+        "run_holds_left": bills.run_holds,
         "items_asked_twice": twice,
         # Billed by the worker that was then killed before saving the item: without the
         # ledger look-up on resume these would have been billed twice.

@@ -27,7 +27,7 @@ from corral.jobs import Job, JobQueue
 from corral.services import build_services
 from corral.settings import load_settings
 from corral.storage import open_database
-from corral.storage.tables import BudgetMonth, UsageRecord
+from corral.storage.tables import BudgetMonth, BudgetReservation, UsageRecord
 from tests.providers.partner_kit import GPT_MINI
 from tests.providers.server import serving
 from tests.support import ADMIN_KEY, corral_env
@@ -142,6 +142,8 @@ class Bills:
     """The tenant's month: what it was charged (the sum of its records' costs, if all is well)."""
     ended: dict[int, dt.datetime]
     """When each item's (last) record was written."""
+    run_holds: int
+    """Runs' budget holds still in the ledger (`evals.billing`): none once the runs ended."""
 
 
 def bills(setup: Setup, run_id: str) -> Bills:
@@ -154,6 +156,9 @@ def bills(setup: Setup, run_id: str) -> Bills:
                     select(UsageRecord).where(UsageRecord.request_id.startswith(run_id + "-"))
                 )
             )
+            holds = session.scalars(
+                select(BudgetReservation.id).where(BudgetReservation.id.startswith("resv_evalrun_"))
+            ).all()
             spent = session.scalar(
                 select(func.sum(BudgetMonth.spent_micros)).where(
                     BudgetMonth.tenant_id == setup.tenant_id
@@ -168,6 +173,7 @@ def bills(setup: Setup, run_id: str) -> Bills:
         sum(r.cost_micros for r in records),
         int(spent or 0),
         {_index(run_id, r.request_id): r.ended_at for r in records},
+        len(holds),
     )
 
 

@@ -60,3 +60,4 @@ async def test_a_run_killed_mid_way_scores_and_bills_every_item_once(
     bills = kill_kit.bills(setup, run_id)
     assert bills.per_item == {i: 1 for i in range(ITEMS)}
     assert bills.cost_micros > 0 and bills.spent_micros == bills.cost_micros
+    assert bills.run_holds == 0  # the run's budget hold, given back by the worker that ended it
