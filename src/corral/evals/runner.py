@@ -93,9 +93,9 @@ class EvalRunHandler:
         resumed_at = state["done"] if context.attempt > 1 else None
         hold, after = await _run_hold(deps, params, items, graders, caller.principal)
         try:
+            if hold is not None and state["done"] < len(items):  # each item's calls hold their own
+                await hold.resize(after[state["done"]])
             for index in range(state["done"], len(items)):
-                if hold is not None:  # the item's calls hold their own
-                    await hold.resize(after[index])
                 # Only the item in flight when a worker died or stopped can have been billed
                 # without being checkpointed.
                 billed = await _billed(deps.evals, job.id, index) if index == resumed_at else None
@@ -105,7 +105,8 @@ class EvalRunHandler:
                 state["graded"] += output.status != "error"
                 state["passed"] += output.status == "pass"
                 progress = _progress(state, len(items))
-                await context.checkpoint(state, progress, write=item_write(output))
+                saved = context.checkpoint(state, progress, write=item_write(output))
+                await _saved(saved, hold, after[index + 1 : index + 2])
         finally:
             if hold is not None:
                 await hold.drop()
@@ -200,6 +201,21 @@ async def _sample(
             "total_tokens": result.usage.prompt_tokens + result.usage.completion_tokens,
         },
     }
+
+
+async def _saved(saved: Awaitable[None], hold: RunHold | None, then: list[int]) -> None:
+    """The item's checkpoint, while the run's hold shrinks to what the items after the next
+    one may cost (`then`: that amount; empty after the last item, or with no hold: the next
+    item's calls hold their own). The shrinking is waited for, however the checkpoint ends, so
+    that the hold's `drop` cannot come before it."""
+    if hold is None or not then:
+        await saved
+        return
+    shrink = asyncio.ensure_future(hold.resize(then[0]))
+    try:
+        await saved
+    finally:
+        await shrink
 
 
 async def _run_hold(
