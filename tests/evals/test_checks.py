@@ -1,15 +1,18 @@
 """corral's deterministic graders: `json_schema` validates the answer as JSON against a schema
-(a bad schema is refused up front, or ends its item `error`), `number_check` compares the
+(a bad schema is refused up front, or ends its item `error`; a pattern that backtracks without
+end fails its item within the time limit instead of holding the worker), `number_check` compares the
 answer's last number with the reference."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from corral.errors import InvalidRequest
 from corral.evals.graders import build
+from corral.evals.schema_check import PATTERN_LIMIT_S
 from tests.evals.test_graders import no_scoring
 
 SCHEMA = {
@@ -65,6 +68,39 @@ async def test_an_items_bad_schema_is_that_items_error(schema: Any) -> None:
     with pytest.raises(InvalidRequest) as refused:
         await grader.grade(scope, no_scoring)
     assert refused.value.code == "bad_item"
+
+
+CODE = {
+    "type": "object",
+    "properties": {"code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]+$"}},
+}
+HOSTILE = {"type": "string", "pattern": "^(a+)+$"}  # backtracks 2^n times on a...ab
+
+
+async def test_a_backtracking_pattern_fails_its_item_within_the_limit() -> None:
+    [grader] = build([json_schema()])
+    hostile = {"item": {"schema": HOSTILE}, "sample": {"output_text": f'"{"a" * 40}b"'}}
+    started = time.monotonic()
+    grade = await grader.grade(hostile, no_scoring)
+    took = time.monotonic() - started
+    assert not grade.passed
+    assert "ran longer than 2 s" in (grade.detail or {})["error"]
+    assert took < PATTERN_LIMIT_S + 5  # unbounded, `re` would take longer than we will live
+
+    # The next answers are graded as before (a fresh child), patterns and all.
+    for answer, passed in [('{"code": "ABC-12"}', True), ('{"code": "abc"}', False)]:
+        scope = {"item": {"schema": CODE}, "sample": {"output_text": answer}}
+        assert (await grader.grade(scope, no_scoring)).passed is passed
+    error = (await grader.grade(scope, no_scoring)).detail or {}
+    assert error["error"] == "code: 'abc' does not match '^[A-Z]{3}-[0-9]+$'"
+
+
+async def test_a_backtracking_pattern_on_property_names_is_bounded_too() -> None:
+    schema = {"type": "object", "patternProperties": {"^(x+x+)+y$": {"type": "string"}}}
+    [grader] = build([json_schema(schema)])
+    scope = {"sample": {"output_text": '{"%s": 1}' % ("x" * 40)}}
+    grade = await grader.grade(scope, no_scoring)
+    assert not grade.passed and "ran longer than" in (grade.detail or {})["error"]
 
 
 @pytest.mark.parametrize(

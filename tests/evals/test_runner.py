@@ -1,5 +1,6 @@
 """An eval run is a job: it grades each item through the gateway, checkpoints after each, and
-a run interrupted halfway resumes at the first unfinished item, grading every item once."""
+a run interrupted halfway resumes at the first unfinished item, grading and billing every item
+once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from corral.backends.base import GenerationRequest, GenerationResult
 from corral.evals.manifest import SigningKey, verify
@@ -20,6 +22,8 @@ from corral.files.store import FileStore
 from corral.jobs import JobQueue
 from corral.pipeline.auth import ADMIN
 from corral.services import Services
+from corral.storage import Database
+from corral.storage.tables import UsageRecord
 from tests.fakes import EchoBackend
 from tests.jobs.conftest import eventually, fast_worker, finished, running
 from tests.support import echo_entry, in_process_services
@@ -53,6 +57,7 @@ class Capitals(EchoBackend):
         country = (request.messages or ())[-1].content.split()[-1]
         self.calls[country] += 1
         if country == self.hold:
+            request.meter.completion_tokens = 2  # made before the worker stopped: billed
             self.held.set()
             await asyncio.Event().wait()  # until the worker is stopped
         answer = f"The capital is {ANSWERS[country]}."
@@ -149,6 +154,54 @@ async def test_a_run_stopped_halfway_resumes_and_grades_each_item_once(
     items = await EvalStore(services.db).all_items(run_id)
     assert [i.index for i in items] == [0, 1, 2, 3, 4, 5]
     assert job.result is not None and job.result["result_counts"]["passed"] == 5
+    # Billed once each: the call cut short for what it had made, its second asking not again.
+    bills = ledger(services, run_id)
+    assert sorted(bills) == [f"{run_id}-{i}-1" for i in range(6)]
+    assert bills[f"{run_id}-3-1"] == ("cancelled", 2)
+    assert {bills[f"{run_id}-{i}-1"] for i in (0, 1, 2, 4, 5)} == {("completed", 5)}
+
+
+class DiesAfterBilling(JobQueue):
+    """A worker's queue that never gets the checkpoint of item `index` written: as if the
+    worker died after the item's call was billed and before its grades were saved."""
+
+    def __init__(self, db: Database, index: int) -> None:
+        super().__init__(db)
+        self.index = index
+        self.stuck = asyncio.Event()
+
+    async def save_checkpoint(
+        self, claim: Any, state: dict[str, Any], *args: Any, **kw: Any
+    ) -> None:
+        if state["done"] == self.index + 1:
+            self.stuck.set()
+            await asyncio.Event().wait()
+        await super().save_checkpoint(claim, state, *args, **kw)
+
+
+async def test_an_item_billed_but_not_saved_when_its_worker_died_is_billed_once(
+    services: Services, backend: Capitals
+) -> None:
+    queue = JobQueue(services.db)
+    run_id = await start_run(services)
+    dying = DiesAfterBilling(services.db, 2)
+    async with running(fast_worker(dying, {KIND: handler(services)})):
+        await asyncio.wait_for(dying.stuck.wait(), 10)
+    assert ledger(services, run_id)[f"{run_id}-2-1"] == ("completed", 5)
+
+    async with running(fast_worker(queue, {KIND: handler(services)})):
+        job = await eventually(lambda: queue.get(run_id), lambda j: j.finished)
+    assert job.status == "succeeded" and job.attempts == 2
+    assert backend.calls["Spain"] == 2  # asked again: its answer was lost with the worker
+    bills = ledger(services, run_id)
+    assert sorted(bills) == [f"{run_id}-{i}-1" for i in range(6)]  # billed once all the same
+
+
+def ledger(services: Services, run_id: str) -> dict[str, tuple[str, int]]:
+    """The run's usage records: request id -> (outcome, completion tokens)."""
+    query = select(UsageRecord).where(UsageRecord.request_id.startswith(run_id))
+    with services.db.read() as session:
+        return {r.request_id: (r.outcome, r.completion_tokens) for r in session.scalars(query)}
 
 
 async def test_a_running_eval_is_cancelled_within_a_heartbeat(

@@ -1,6 +1,7 @@
 """An eval run's model calls, made through the gateway like any request: entitlement, rate
 limits and budget, the privacy guard for partner models, metering and the ledger. The run
-calls as the key that created it."""
+calls as the key that created it, and bills each of an item's calls once, however many times
+its worker died (`ModelCaller.start_item`)."""
 
 from __future__ import annotations
 
@@ -66,10 +67,17 @@ class ModelCaller:
     gateway: Gateway
     principal: Principal
     model: str
-    request_prefix: str
-    """Request ids are `{run}-{attempt}-{item}-{n}`: each call is its own ledger entry."""
+    run_id: str
     answered_by: set[str] = field(default_factory=set)
+    _item: int = 0
     _calls: int = 0
+    _billed: frozenset[str] = frozenset()
+
+    def start_item(self, index: int, billed: frozenset[str] = frozenset()) -> None:
+        """The next calls are item `index`'s. Their request ids, `{run}-{item}-{n}`, are the
+        same on every attempt of the run, so the ledger tells which of an item's calls were
+        billed before its worker died; those in `billed` are asked again, not billed again."""
+        self._item, self._calls, self._billed = index, 0, billed
 
     async def chat(
         self, messages: Sequence[dict[str, str]], params: SamplingParams
@@ -99,9 +107,13 @@ class ModelCaller:
         return result.text
 
     async def _call(self, make: Any, model: str | None = None) -> GenerationResult:
+        self._calls += 1
+        request_id = call_id(self.run_id, self._item, self._calls)
         for attempt in range(_RETRIES + 1):
-            self._calls += 1
-            ctx = RequestContext(f"{self.request_prefix}-{self._calls}", self.principal)
+            # A retry keeps the id: a refused call left no record; one that failed after
+            # making tokens is billed, and its retry's record is kept under a derived id.
+            bill = request_id not in self._billed
+            ctx = RequestContext(request_id, self.principal, bill=bill)
             try:
                 target = await self.gateway.resolve(ctx, model or self.model)
                 result: GenerationResult = await self.gateway.generate(
@@ -122,6 +134,16 @@ class ModelCaller:
                 self.answered_by.add(backend)
             return result
         raise AssertionError("unreachable")
+
+
+def call_id(run_id: str, index: int, n: int) -> str:
+    """The request id of item `index`'s `n`th call (from 1): the same on every attempt."""
+    return f"{run_id}-{index}-{n}"
+
+
+CALLS_LOOKED_UP = 256
+"""How many of a resumed item's calls are looked up in the ledger (more than any item makes:
+one answer, a judge per criterion, an option each for multiple choice)."""
 
 
 def _retry_after(exc: Exception, attempt: int) -> float:

@@ -1,9 +1,11 @@
 """corral's deterministic graders beyond OpenAI's string checks: `json_schema` (the answer is
-JSON that validates against a schema, with `jsonschema`) and `number_check` (the answer's last
+JSON that validates against a schema, with `jsonschema`; a tenant's regular expressions run
+with a time limit, see `schema_check`) and `number_check` (the answer's last
 number equals the reference: arithmetic with exact answers)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from corral.evals.grading import Calls, Grade, bad_criterion, bad_item, text_field
+from corral.evals.schema_check import PatternTimeout, UnusableSchema, bounded_first_error, validator
 from corral.evals.templates import render, render_text
 
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
@@ -29,14 +32,19 @@ class JsonSchemaCheck:
 
     async def grade(self, scope: dict[str, Any], calls: Calls) -> Grade:
         schema = self.schema if isinstance(self.schema, dict) else render(self.schema, scope)
-        validator = _validator(schema)
-        if validator is None:
+        if validator(schema) is None:
             raise bad_item("json_schema: the item's schema is not a valid JSON schema.")
         try:
             answer = json.loads(_unfenced(render_text(self.input, scope)))
         except ValueError:
             return Grade(self.name, "json_schema", False, 0.0, {"error": "not JSON"})
-        error = _first_error(validator, answer)
+        try:
+            error = await asyncio.to_thread(bounded_first_error, schema, answer)
+        except UnusableSchema as exc:
+            raise bad_item(f"json_schema: the schema cannot be used ({exc}).") from None
+        except PatternTimeout as exc:
+            # The tenant's own pattern: the answer was not shown to be valid, so it fails.
+            return Grade(self.name, "json_schema", False, 0.0, {"error": str(exc)})
         if error is not None:
             return Grade(self.name, "json_schema", False, 0.0, {"error": error[:_SHOWN_ERROR]})
         return Grade(self.name, "json_schema", True, 1.0)
@@ -47,43 +55,6 @@ def _unfenced(text: str) -> str:
     text = text.strip()
     match = _FENCE.match(text)
     return match.group("body") if match else text
-
-
-def _validator(schema: Any) -> Any:
-    """A validator for `schema` (its `$schema`'s draft, 2020-12 when it names none); None when
-    it is not a schema."""
-    from jsonschema import SchemaError
-    from jsonschema.validators import validator_for
-
-    if not isinstance(schema, dict):
-        return None
-    cls = validator_for(schema, default=_default_validator())
-    try:
-        cls.check_schema(schema)
-    except SchemaError:
-        return None
-    return cls(schema)
-
-
-def _default_validator() -> Any:
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator
-
-
-def _first_error(validator: Any, answer: Any) -> str | None:
-    # A `$ref` to another document is not fetched (no network at run time): it fails the
-    # item's grading instead of passing it.
-    from referencing.exceptions import Unresolvable
-
-    try:
-        error = next(iter(validator.iter_errors(answer)), None)
-    except (Unresolvable, RecursionError, re.error) as exc:
-        raise bad_item(f"json_schema: the schema cannot be used ({type(exc).__name__}).") from None
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-    return f"{where}: {error.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +85,7 @@ def _number(text: str) -> Decimal | None:
 def json_schema(spec: dict[str, Any], name: str, param: str) -> JsonSchemaCheck:
     schema = spec.get("schema")
     if isinstance(schema, dict):
-        if _validator(schema) is None:
+        if validator(schema) is None:
             raise bad_criterion(param, "schema is not a valid JSON schema")
     elif not isinstance(schema, str):
         raise bad_criterion(param, "schema must be a JSON schema or a template giving one")

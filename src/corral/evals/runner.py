@@ -1,7 +1,8 @@
 """The `eval_run` job kind: grade a dataset's items one by one, checkpointing after each.
 
 Each item's grades are written in the checkpoint that finishes it, so a run resumed after its
-worker died starts at the first unfinished item and no item is graded (or recorded) twice.
+worker died starts at the first unfinished item and no item is graded (or recorded) twice; the
+calls of the item that was in flight are billed once (`calls.ModelCaller.start_item`).
 The model calls go through the gateway (`calls.ModelCaller`). A finished run is summed up and
 its manifest signed with the operator's key.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,19 +26,29 @@ from corral.errors import (
     PermissionDenied,
 )
 from corral.evals import contamination, exposure, report, suites
-from corral.evals.calls import ModelCaller, principal_of, sampling_params
+from corral.evals.billing import RunHold, quote, remaining
+from corral.evals.calls import (
+    CALLS_LOOKED_UP,
+    ModelCaller,
+    call_id,
+    principal_of,
+    sampling_params,
+)
 from corral.evals.graders import Grader, build
 from corral.evals.manifest import SigningKey, digest
 from corral.evals.store import EvalStore, OutputItem, item_write
-from corral.evals.templates import render, render_text
+from corral.evals.templates import input_messages
 from corral.files.store import FileStore
 from corral.jobs import Job, JobContext, Progress
+from corral.metering.ledger import Ledger
+from corral.pipeline.auth import Principal
 from corral.pipeline.gateway import Gateway
 
 KIND = "eval_run"
 ID_PREFIX = "evalrun_"
 _FATAL = (BudgetExceeded, AuthenticationFailed, PermissionDenied, NotFound)
 """Errors that no later item would escape: they fail the run instead of one item."""
+FineTunedFacts = Callable[[str], Awaitable[tuple[dict[str, Any], list[Path]] | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +63,10 @@ class EvalDeps:
     """What a model id may have been trained on: a run is checked for contamination against
     these (`evals.contamination`)."""
     ngram: int = 13
+    ledger: Ledger | None = None
+    """Where a run's budget hold is kept (`evals.billing`); None: runs hold nothing."""
+    fine_tuned: FineTunedFacts | None = None
+    """A fine-tuned model's facts and the files it was trained on (`provenance`)."""
 
 
 class EvalRunHandler:
@@ -72,18 +87,29 @@ class EvalRunHandler:
         items, dataset = await load_items(deps.files, job.tenant_id, source["source"])
         graders = build(params["testing_criteria"])
         caller = ModelCaller(
-            deps.gateway,
-            principal_of(params["principal"]),
-            source["model"],
-            f"{job.id}-{context.attempt}",
+            deps.gateway, principal_of(params["principal"]), source["model"], job.id
         )
         state = dict(job.checkpoint or {"done": 0, "passed": 0, "graded": 0})
-        for index in range(state["done"], len(items)):
-            output = await grade_item(job.id, index, items[index], source, graders, caller)
-            state["done"] = index + 1
-            state["graded"] += output.status != "error"
-            state["passed"] += output.status == "pass"
-            await context.checkpoint(state, _progress(state, len(items)), write=item_write(output))
+        resumed_at = state["done"] if context.attempt > 1 else None
+        hold, after = await _run_hold(deps, params, items, graders, caller.principal)
+        try:
+            if hold is not None and state["done"] < len(items):  # each item's calls hold their own
+                await hold.resize(after[state["done"]])
+            for index in range(state["done"], len(items)):
+                # Only the item in flight when a worker died or stopped can have been billed
+                # without being checkpointed.
+                billed = await _billed(deps.evals, job.id, index) if index == resumed_at else None
+                caller.start_item(index, billed or frozenset())
+                output = await grade_item(job.id, index, items[index], source, graders, caller)
+                state["done"] = index + 1
+                state["graded"] += output.status != "error"
+                state["passed"] += output.status == "pass"
+                progress = _progress(state, len(items))
+                saved = context.checkpoint(state, progress, write=item_write(output))
+                await _saved(saved, hold, after[index + 1 : index + 2])
+        finally:
+            if hold is not None:
+                await hold.drop()
         return await self._finish(deps, job, params, dataset, graders, caller)
 
     async def _finish(
@@ -104,12 +130,12 @@ class EvalRunHandler:
             "scores": report.scores(outputs, names, seed),
         }
         source = params["data_source"]
-        corpora = deps.corpora(source["model"])
+        model, trained_on = await _model(deps, source["model"])
+        corpora = [*deps.corpora(source["model"]), *trained_on]
         if corpora:
             figures["contamination"] = await asyncio.to_thread(
                 contamination.report, corpora, outputs, names, seed, deps.ngram
             )
-        model = await asyncio.to_thread(deps.model_facts, source["model"])
         model["answered_by"] = sorted(caller.answered_by)
         run = {
             "id": job.id,
@@ -122,6 +148,14 @@ class EvalRunHandler:
         body = report.manifest_body(run, model, dataset, outputs, figures)
         body["exposure"] = exposure.sent(body)  # the items this run sent to a third party
         return {**figures, "manifest": deps.signer.sign(body)}
+
+
+async def _model(deps: EvalDeps, model_id: str) -> tuple[dict[str, Any], Sequence[Path]]:
+    """The manifest's facts about the model, and the files it was trained on (its lineage)."""
+    found = await deps.fine_tuned(model_id) if deps.fine_tuned is not None else None
+    if found is not None:
+        return found
+    return await asyncio.to_thread(deps.model_facts, model_id), ()
 
 
 async def grade_item(
@@ -153,7 +187,7 @@ async def grade_item(
 async def _sample(
     scope: dict[str, Any], source: dict[str, Any], caller: ModelCaller
 ) -> dict[str, Any]:
-    messages = _input_messages(source.get("input_messages") or {}, scope)
+    messages = input_messages(source.get("input_messages") or {}, scope)
     if not messages:
         raise InvalidRequest("The run has no input messages.", param="data_source.input_messages")
     result = await caller.chat(messages, sampling_params(source.get("sampling_params") or {}))
@@ -169,33 +203,40 @@ async def _sample(
     }
 
 
-def _input_messages(spec: dict[str, Any], scope: dict[str, Any]) -> list[dict[str, str]]:
-    """The item's messages: a template filled in, or (OpenAI's `item_reference`) a list of
-    messages the item holds, as OpenAI-evals datasets do (`item.input`)."""
-    if spec.get("type") == "item_reference":
-        reference = str(spec.get("item_reference") or "")
-        turns = render("{{" + reference + "}}", scope) if reference else None
-        if isinstance(turns, str):
-            turns = [{"role": "user", "content": turns}]
-        if not isinstance(turns, list) or not all(isinstance(m, dict) for m in turns):
-            raise InvalidRequest(
-                f"{reference} is not a list of messages.", code="bad_item", param="item_reference"
-            )
-        return [{"role": m.get("role", "user"), "content": _content(m)} for m in turns]
-    template = spec.get("template") or []
-    return [
-        {"role": m.get("role", "user"), "content": render_text(_content(m), scope)}
-        for m in template
-    ]
+async def _saved(saved: Awaitable[None], hold: RunHold | None, then: list[int]) -> None:
+    """The item's checkpoint, while the run's hold shrinks to what the items after the next
+    one may cost (`then`: that amount; empty after the last item, or with no hold: the next
+    item's calls hold their own). The shrinking is waited for, however the checkpoint ends, so
+    that the hold's `drop` cannot come before it."""
+    if hold is None or not then:
+        await saved
+        return
+    shrink = asyncio.ensure_future(hold.resize(then[0]))
+    try:
+        await saved
+    finally:
+        await shrink
 
 
-def _content(message: dict[str, Any]) -> str:
-    content = message.get("content", "")
-    if isinstance(content, dict):  # OpenAI's {"type": "input_text", "text": ...}
-        return str(content.get("text", ""))
-    if isinstance(content, list):  # a list of such parts
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return str(content)
+async def _run_hold(
+    deps: EvalDeps,
+    params: dict[str, Any],
+    items: Sequence[dict[str, Any]],
+    graders: Sequence[Grader],
+    principal: Principal,
+) -> tuple[RunHold | None, list[int]]:
+    """The run's hold on its tenant's budget (made when the run was), and what the items
+    after each one may cost; None when the run holds nothing."""
+    hold = RunHold.of(deps.ledger, params.get("billing") or {}) if deps.ledger else None
+    if hold is None:
+        return None, []
+    costs = await quote(deps.gateway, principal, items, params["data_source"], graders)
+    return hold, remaining(costs)
+
+
+async def _billed(evals: EvalStore, run_id: str, index: int) -> frozenset[str]:
+    ids = [call_id(run_id, index, n) for n in range(1, CALLS_LOOKED_UP + 1)]
+    return await evals.billed(ids)
 
 
 def _progress(state: dict[str, Any], total: int) -> Progress:

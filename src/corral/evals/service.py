@@ -8,9 +8,10 @@ from typing import Any
 
 from corral.errors import InvalidRequest
 from corral.evals import suites
+from corral.evals.billing import Budgeting, hold_for_run
 from corral.evals.calls import principal_json
-from corral.evals.graders import build
-from corral.evals.runner import ID_PREFIX, KIND
+from corral.evals.graders import Grader, build
+from corral.evals.runner import ID_PREFIX, KIND, load_items
 from corral.evals.store import EvalRecord, EvalStore
 from corral.files.store import FileStore
 from corral.jobs import Job, JobQueue
@@ -51,33 +52,23 @@ async def create_run(
     name: str | None,
     data_source: dict[str, Any],
     metadata: dict[str, Any] | None,
+    budgeting: Budgeting | None = None,
 ) -> Job:
-    """Queue the run as an `eval_run` job; it calls the model as `principal`."""
+    """Queue the run as an `eval_run` job; it calls the model as `principal`. With
+    `budgeting` (the API's runs), the run is quoted, and its quote held on its tenant's
+    budget (`evals.billing`)."""
     if data_source.get("type") != "completions":
         raise InvalidRequest(
             "Only 'completions' data sources are supported yet.", param="data_source.type"
         )
     if not isinstance(data_source.get("model"), str):
         raise InvalidRequest("The run names no model.", param="data_source.model")
-    needs_sample = any(g.needs_sample for g in build(evaluation.testing_criteria))
-    messages = data_source.get("input_messages") or {}
-    template = messages.get("template")
-    reference = messages.get("item_reference")
-    if messages.get("type") == "item_reference":
-        if not (isinstance(reference, str) and reference.startswith("item.")):
-            raise InvalidRequest(
-                "input_messages.item_reference must name an item field ('item.input').",
-                param="data_source.input_messages.item_reference",
-            )
-    elif needs_sample and not (isinstance(template, list) and template):
-        raise InvalidRequest(
-            "The eval grades the model's answers: the run needs input_messages.template.",
-            param="data_source.input_messages",
-        )
+    graders = build(evaluation.testing_criteria)
+    _check_messages(data_source.get("input_messages") or {}, graders)
     source = data_source.get("source") or {}
     total = await _count_items(files, owner_of(principal), source)
     seed = (data_source.get("sampling_params") or {}).get("seed")
-    params = {
+    params: dict[str, Any] = {
         "eval_id": evaluation.id,
         "name": name or f"run-{secrets.token_hex(4)}",
         "metadata": metadata,
@@ -86,7 +77,36 @@ async def create_run(
         "principal": principal_json(principal),
         "seed": int(seed) if seed is not None else 0,
     }
-    return await queue.submit(KIND, owner_of(principal), params, id_prefix=ID_PREFIX, total=total)
+    hold = None
+    if budgeting is not None:
+        items, _ = await load_items(files, owner_of(principal), source)
+        params["billing"], hold = await hold_for_run(
+            budgeting, principal, items, data_source, graders
+        )
+    try:
+        return await queue.submit(
+            KIND, owner_of(principal), params, id_prefix=ID_PREFIX, total=total
+        )
+    except BaseException:
+        if hold is not None:
+            await hold.drop()
+        raise
+
+
+def _check_messages(messages: dict[str, Any], graders: list[Grader]) -> None:
+    template = messages.get("template")
+    reference = messages.get("item_reference")
+    if messages.get("type") == "item_reference":
+        if not (isinstance(reference, str) and reference.startswith("item.")):
+            raise InvalidRequest(
+                "input_messages.item_reference must name an item field ('item.input').",
+                param="data_source.input_messages.item_reference",
+            )
+    elif any(g.needs_sample for g in graders) and not (isinstance(template, list) and template):
+        raise InvalidRequest(
+            "The eval grades the model's answers: the run needs input_messages.template.",
+            param="data_source.input_messages",
+        )
 
 
 def judge_models(testing_criteria: list[dict[str, Any]]) -> list[str]:

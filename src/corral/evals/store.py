@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from corral.errors import NotFound
 from corral.jobs.store import Write
 from corral.storage import Database
-from corral.storage.tables import EvalDefinition, EvalOutputItem
+from corral.storage.tables import EvalDefinition, EvalOutputItem, UsageRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +123,15 @@ class EvalStore:
 
     async def all_items(self, run_id: str) -> list[OutputItem]:
         return await self.items(run_id, -1, 1 << 30)
+
+    async def billed(self, request_ids: list[str]) -> frozenset[str]:
+        """Which of these request ids the ledger has a usage record of."""
+        return await self._db.run(self._billed, request_ids)
+
+    def _billed(self, request_ids: list[str]) -> frozenset[str]:
+        query = select(UsageRecord.request_id).where(UsageRecord.request_id.in_(request_ids))
+        with self._db.read() as session:
+            return frozenset(session.scalars(query))
 
 
 def item_write(item: OutputItem) -> Write:

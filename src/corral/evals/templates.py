@@ -47,3 +47,32 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+def input_messages(spec: dict[str, Any], scope: dict[str, Any]) -> list[dict[str, str]]:
+    """The item's messages: a template filled in, or (OpenAI's `item_reference`) a list of
+    messages the item holds, as OpenAI-evals datasets do (`item.input`)."""
+    if spec.get("type") == "item_reference":
+        reference = str(spec.get("item_reference") or "")
+        turns = render("{{" + reference + "}}", scope) if reference else None
+        if isinstance(turns, str):
+            turns = [{"role": "user", "content": turns}]
+        if not isinstance(turns, list) or not all(isinstance(m, dict) for m in turns):
+            raise InvalidRequest(
+                f"{reference} is not a list of messages.", code="bad_item", param="item_reference"
+            )
+        return [{"role": m.get("role", "user"), "content": _content(m)} for m in turns]
+    template = spec.get("template") or []
+    return [
+        {"role": m.get("role", "user"), "content": render_text(_content(m), scope)}
+        for m in template
+    ]
+
+
+def _content(message: dict[str, Any]) -> str:
+    content = message.get("content", "")
+    if isinstance(content, dict):  # OpenAI's {"type": "input_text", "text": ...}
+        return str(content.get("text", ""))
+    if isinstance(content, list):  # a list of such parts
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content)

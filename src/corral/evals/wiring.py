@@ -4,13 +4,14 @@ loads a model)."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from corral.evals.manifest import SigningKey
-from corral.evals.provenance import model_facts
+from corral.evals.provenance import fine_tuned_facts, model_facts
 from corral.evals.runner import EvalDeps, EvalRunHandler
 from corral.settings import Settings
 
@@ -38,6 +39,15 @@ def eval_handler(settings: Settings, services: Services | None = None) -> EvalRu
             lambda model: model_facts(settings, model, home),
             corpora=lambda model: settings.evals.contamination_corpora,
             ngram=settings.evals.contamination_ngram,
+            ledger=services.ledger,
+            fine_tuned=functools.partial(
+                fine_tuned_facts,
+                settings,
+                home,
+                services.fine_tuned,
+                services.jobs,
+                services.files,
+            ),
         )
 
     return EvalRunHandler(deps)

@@ -58,6 +58,9 @@ class RequestContext:
     """Headers every response to this request carries (the rate-limit state)."""
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Run by the HTTP layer once the response has ended, however it ended."""
+    bill: bool = True
+    """False for a call the ledger has already billed under this request id (an eval item
+    asked again after its worker died, `evals.calls`): `generate` does not bill it again."""
 
 
 class Gateway:
@@ -119,13 +122,16 @@ class Gateway:
     ) -> GenerationResult:
         request = replace(request, party=_party(ctx.principal))
         ticket = await self._admit(ctx, target, request)
+        bill = ctx.bill
         try:
             entry, result = await self._router.generate(target.candidates, request)
         except BaseException as exc:
-            await self._settle(ticket, _metered(request), _outcome(exc), audits=request.audit)
+            await self._settle(
+                ticket, _metered(request), _outcome(exc), audits=request.audit, record=bill
+            )
             raise
         await self._answered_by(ctx, ticket, entry)
-        await self._settle(ticket, result.usage, "completed", audits=request.audit)
+        await self._settle(ticket, result.usage, "completed", audits=request.audit, record=bill)
         return result
 
     async def stream(
@@ -224,12 +230,15 @@ class Gateway:
         prompt_is_output: bool = False,
         written_ahead: bool = False,
         audits: list[dict[str, Any]] | None = None,
+        record: bool = True,
     ) -> None:
         # Each audit row once: taken off the request as it goes to the ledger.
         rows = list(audits or ())
         if audits:
             audits.clear()
-        await self._settlement.settle(ticket, usage, outcome, prompt_is_output, written_ahead, rows)
+        await self._settlement.settle(
+            ticket, usage, outcome, prompt_is_output, written_ahead, rows, record=record
+        )
         self._metrics.tokens_used(ticket.model.id, usage.prompt_tokens, usage.completion_tokens)
 
     async def _observe_stream(

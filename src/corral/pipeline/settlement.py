@@ -74,14 +74,18 @@ class Settlement:
         prompt_is_output: bool = False,
         written_ahead: bool = False,
         audits: Sequence[dict[str, Any]] = (),
+        record: bool = True,
     ) -> None:
         """`prompt_is_output`: the prompt's tokens are the product (embeddings), so those
         processed are billed even if the request ended early. `written_ahead`: the request's
         bill was written ahead (`write_ahead`); settled, it goes in the same transaction.
         `audits`: the audit rows of its partner calls, written in the usage record's
-        transaction (alone if it has none)."""
+        transaction (alone if it has none). `record`: False for a request already billed under
+        its id (`RequestContext.bill`): its hold is released, nothing is recorded."""
         try:
-            await self._settle(ticket, usage, outcome, prompt_is_output, audits, written_ahead)
+            await self._settle(
+                ticket, usage, outcome, prompt_is_output, audits, written_ahead, record
+            )
         except BaseException:
             if written_ahead:  # the bill stays, for a sweep to charge: with the final figures
                 self.progress(ticket, usage)
@@ -95,10 +99,11 @@ class Settlement:
         prompt_is_output: bool,
         audits: Sequence[dict[str, Any]],
         written_ahead: bool,
+        record: bool = True,
     ) -> None:
         produced = usage.prompt_tokens if prompt_is_output else usage.completion_tokens
         entry = None
-        if outcome == "completed" or produced > 0:
+        if record and (outcome == "completed" or produced > 0):
             entry = UsageEntry(
                 request_id=ticket.request_id,
                 tenant_id=ticket.principal.tenant_id,

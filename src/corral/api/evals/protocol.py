@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from corral.evals.datasets import Dataset
 from corral.evals.leaderboard import Row
 from corral.evals.store import EvalRecord, OutputItem
 from corral.jobs import Job
@@ -37,6 +38,26 @@ class RunCreate(BaseModel):
     name: str | None = Field(default=None, max_length=256)
     data_source: dict[str, Any]
     metadata: dict[str, Any] | None = None
+    allow_private_dataset: bool = False
+    """corral's: send a dataset marked private to a partner model all the same."""
+
+
+class DatasetUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    private: bool
+
+
+class DatasetObject(BaseModel):
+    object: Literal["eval.dataset"] = "eval.dataset"
+    id: str
+    """The file's id."""
+    sha256: str
+    private: bool
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> DatasetObject:
+        return cls(id=dataset.file_id, sha256=dataset.sha256, private=dataset.private)
 
 
 class EvalObject(BaseModel):
@@ -104,6 +125,8 @@ class RunDetails(BaseModel):
     attempts: int
     scores: dict[str, Any] | None
     manifest: dict[str, Any] | None
+    quote_micros: int | None = None
+    """The most the run may cost (micro-units), held on its tenant's budget when it has one."""
 
 
 class RunObject(BaseModel):
@@ -157,6 +180,7 @@ class RunObject(BaseModel):
                 attempts=job.attempts,
                 scores=result.get("scores"),
                 manifest=result.get("manifest"),
+                quote_micros=(params.get("billing") or {}).get("quote_micros"),
             ),
         )
 

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Depends, Query
 
 from corral.api.deps import ContextDep, ServicesDep, json_body
 from corral.api.evals.protocol import (
+    DatasetObject,
+    DatasetUpdate,
     EvalCreate,
     EvalList,
     EvalObject,
@@ -30,6 +32,8 @@ from corral.api.evals.protocol import (
 from corral.errors import NotFound
 from corral.evals import leaderboard as ranking
 from corral.evals import service, suites
+from corral.evals.billing import Budgeting
+from corral.evals.datasets import Datasets
 from corral.evals.exposure import exposure
 from corral.evals.manifest import SigningKey
 from corral.evals.runner import KIND
@@ -54,6 +58,29 @@ async def signing_key(ctx: ContextDep, services: ServicesDep) -> SigningKeyObjec
     """The public key manifests are signed with: check them offline with `corral eval verify`."""
     key = await asyncio.to_thread(SigningKey.load_or_create, services.settings.home)
     return SigningKeyObject(**{k: v for k, v in key.public_json().items() if k != "object"})
+
+
+@router.get("/datasets/{file_id}", response_model=DatasetObject)
+async def retrieve_dataset(file_id: str, ctx: ContextDep, services: ServicesDep) -> DatasetObject:
+    """Whether an eval dataset (a file uploaded for `evals`) is private (`evals.datasets`)."""
+    return DatasetObject.of(await _datasets(services).get(_owner(ctx), file_id))
+
+
+@router.post("/datasets/{file_id}", response_model=DatasetObject)
+async def mark_dataset(
+    file_id: str,
+    body: Annotated[DatasetUpdate, Depends(json_body(DatasetUpdate))],
+    ctx: ContextDep,
+    services: ServicesDep,
+) -> DatasetObject:
+    """Mark a dataset private (or not): a private one is not sent to a partner model unless a
+    run says `allow_private_dataset: true`."""
+    dataset = await _datasets(services).mark(_owner(ctx), file_id, body.private)
+    return DatasetObject.of(dataset)
+
+
+def _datasets(services: Services) -> Datasets:
+    return Datasets(services.db, services.files)
 
 
 @router.get("/leaderboard", response_model=Leaderboard)
@@ -130,10 +157,17 @@ async def create_run(
     evaluation = await services.evals.get(_owner(ctx), eval_id)
     model = body.data_source.get("model")
     # Refused now (unknown, not entitled) rather than in the worker: the model and the judges.
-    if isinstance(model, str):
-        await services.gateway.resolve(ctx, model)
-    for judge in service.judge_models(evaluation.testing_criteria):
-        await services.gateway.resolve(ctx, judge)
+    names = [model] if isinstance(model, str) else []
+    targets = [
+        await services.gateway.resolve(ctx, name)
+        for name in [*names, *service.judge_models(evaluation.testing_criteria)]
+    ]
+    await _datasets(services).check_run(
+        _owner(ctx),
+        body.data_source.get("source") or {},
+        [entry for target in targets for entry in target.candidates],
+        body.allow_private_dataset,
+    )
     job = await service.create_run(
         services.jobs,
         services.files,
@@ -142,6 +176,7 @@ async def create_run(
         body.name,
         body.data_source,
         body.metadata,
+        Budgeting(services.gateway, services.ledger),
     )
     return RunObject.of(job, _now())
 
