@@ -163,10 +163,10 @@ def test_an_eval_corral_cannot_grade_is_refused_when_created(setup: Setup) -> No
             testing_criteria=[
                 {
                     "type": "text_similarity",
-                    "name": "bleu",
+                    "name": "meteor",
                     "input": "{{sample.output_text}}",
                     "reference": "{{item.answer}}",
-                    "evaluation_metric": "bleu",
+                    "evaluation_metric": "meteor",
                     "pass_threshold": 0.5,
                 }
             ],
