@@ -14,6 +14,7 @@ from corral.api.console import (
     chat,
     jobs,
     keys,
+    leaderboard,
     operator,
     signin,
     tasks,
@@ -23,7 +24,7 @@ from corral.api.console.render import PREFIX
 from corral.api.console.web import install_stores
 from corral.services import Services
 
-PAGES = (chat, tasks, keys, access, usage, jobs, operator, assets, signin)
+PAGES = (chat, tasks, keys, access, usage, jobs, leaderboard, operator, assets, signin)
 """`signin` last: it ends with the catch-all page that says an address is unknown."""
 
 
