@@ -29,7 +29,6 @@ from corral.api.evals.protocol import (
 )
 from corral.errors import NotFound
 from corral.evals import service, suites
-from corral.evals.billing import Budgeting
 from corral.evals.board import board
 from corral.evals.datasets import Datasets
 from corral.evals.manifest import SigningKey
@@ -148,28 +147,14 @@ async def create_run(
     services: ServicesDep,
 ) -> RunObject:
     evaluation = await services.evals.get(_owner(ctx), eval_id)
-    model = body.data_source.get("model")
-    # Refused now (unknown, not entitled) rather than in the worker: the model and the judges.
-    names = [model] if isinstance(model, str) else []
-    targets = [
-        await services.gateway.resolve(ctx, name)
-        for name in [*names, *service.judge_models(evaluation.testing_criteria)]
-    ]
-    await _datasets(services).check_run(
-        _owner(ctx),
-        body.data_source.get("source") or {},
-        [entry for target in targets for entry in target.candidates],
-        body.allow_private_dataset,
-    )
-    job = await service.create_run(
-        services.jobs,
-        services.files,
+    job = await service.start_run(
+        services,
+        ctx,
         evaluation,
-        ctx.principal,
         body.name,
         body.data_source,
         body.metadata,
-        Budgeting(services.gateway, services.ledger),
+        body.allow_private_dataset,
     )
     return RunObject.of(job, _now())
 
