@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.tasks.engine import OUTPUT_TOKENS
-from corral.tasks.schemas import EXPLANATION_OUTPUT, SUMMARY_OUTPUT, TIPS_OUTPUT
+from corral.tasks.schemas import EXPLANATION_OUTPUT, SUMMARY_OUTPUT, TIPS_OUTPUT, titles_output
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,17 @@ SUMMARIZE_MERGE = Prompt(
     "Keep the post_ids of every point you keep. Write in {language}. Answer with JSON only.",
     SUMMARY_OUTPUT,
     OUTPUT_TOKENS,
+)
+
+SUMMARIZE_FAST = Prompt(
+    "summarize/fast-1",
+    "These are the topics of a social media feed, found by grouping its posts; each has its "
+    "key words and an example post. Give each topic a short title of two to five words that "
+    "says what it is about, in the order given, using its key words. Write in {language}. "
+    "Answer with JSON only.",
+    titles_output(6),  # the schema of six titles; the call asks for exactly as many as found
+    # ~10 tokens a title; every generated token costs ~50 ms on two CPU cores
+    96,
 )
 
 # --- creator-tips -------------------------------------------------------------------------------

@@ -37,17 +37,19 @@ def _string_id(longest: int | None) -> dict[str, Any]:
     return {"type": "string"} if longest is None else {"type": "string", "maxLength": longest}
 
 
-def summary_output(longest_id: int | None = None) -> dict[str, Any]:
+def summary_output(longest_id: int | None = None, most: int = 4) -> dict[str, Any]:
     """What a summary answer holds. With `longest_id`, the form a model decodes under: no cited
     id longer than the longest given (a small model under a grammar has been seen spelling one
-    id out, "1.1.1.1...", until its tokens ran out)."""
+    id out, "1.1.1.1...", until its tokens ran out). A model is asked for 4 topics at most
+    (which fit its token budget); the fast mode, whose topics are found in code, gives up
+    to 6."""
     points = _items("post_ids", _string_id(longest_id), most=3)
     return {
         "type": "object",
         "properties": {
             "topics": {
                 "type": "array",
-                "maxItems": 4,
+                "maxItems": most,
                 "items": {
                     "type": "object",
                     "properties": {"title": _TITLE, "points": points},
@@ -92,6 +94,19 @@ def explanation_output(most: int = 4) -> dict[str, Any]:
 
 
 EXPLANATION_OUTPUT = explanation_output()
+
+
+def titles_output(count: int) -> dict[str, Any]:
+    """Summarize's fast mode: one short title for each of `count` topics found in code."""
+    title = {"type": "string", "minLength": 1, "maxLength": 48}
+    return {
+        "type": "object",
+        "properties": {
+            "titles": {"type": "array", "items": title, "minItems": count, "maxItems": count}
+        },
+        "required": ["titles"],
+        "additionalProperties": False,
+    }
 
 
 _META = {
@@ -157,7 +172,7 @@ FACTS = {
 }
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "summarize": response_schema(SUMMARY_OUTPUT),
+    "summarize": response_schema(summary_output(most=6)),
     "explain-conversation": response_schema(explanation_output(most=8), PARTICIPANTS),
     "creator-tips": response_schema(TIPS_OUTPUT, FACTS),
 }

@@ -16,6 +16,7 @@ async def creator_tips(caller: ModelCaller, facts: list[Fact], language: str) ->
     listing = "\n".join(f"[{fact.id}] {fact.text}" for fact in facts)
     system = TIPS.system.format(language=LANGUAGES[language])
     bounded = tips_output(longest_id=max(len(fact.id) for fact in facts))
+    caller.stage("tips")
     answer = await caller.ask(system, listing, TIPS_OUTPUT, decode=bounded)
     tips, dropped = keep_known(answer["tips"], "fact_ids", {fact.id for fact in facts})
     caller.meta.dropped_references += dropped
