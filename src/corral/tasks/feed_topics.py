@@ -115,7 +115,9 @@ def _vectors(posts: Sequence[Post]) -> tuple[list[dict[str, float]], dict[str, s
     for bag in counts:
         # a word in one post only links nothing; one in most posts tells nothing apart
         raw = {
-            k: v * math.log(total / seen[k]) for k, v in bag.items() if 2 <= seen[k] <= COMMON * total
+            k: v * math.log(total / seen[k])
+            for k, v in bag.items()
+            if 2 <= seen[k] <= COMMON * total
         }
         vectors.append(_unit(raw))
     surface = {key: form.most_common(1)[0][0] for key, form in forms.items()}
