@@ -230,8 +230,8 @@ async def test_explain_conversation_fast_sends_only_the_findings_masked(partner:
 
 async def test_summarize_fast_sends_only_the_topics_brief_masked(partner: Partner) -> None:
     def answer(body: dict[str, Any]) -> str:
-        count = body["messages"][-1]["content"].count("\nTopic ")
-        return json.dumps({"titles": ["Lake trip plans", "Bake sale cakes"][:count]})
+        keys = body["response_format"]["json_schema"]["schema"]["properties"]
+        return json.dumps(dict(zip(keys, ["Lake trip plans", "Bake sale cakes"], strict=False)))
 
     partner.fake.answer_with = answer
     lake = [f"The lake trip on Saturday: who drives the minibus? {contact(i)}" for i in range(20)]
@@ -264,8 +264,8 @@ async def test_the_partner_path_scores_as_the_embedded_one_on_the_hand_written_i
     def answer(body: dict[str, Any]) -> str:
         if "response_format" not in body:  # the chat's explanation, in plain text
             return "The group planned its weeks together and settled most of the open points."
-        count = body["messages"][-1]["content"].count("\nTopic ")
-        return json.dumps({"titles": ["Bins and rubbish"] * count})
+        keys = body["response_format"]["json_schema"]["schema"]["properties"]
+        return json.dumps({key: "Bins and rubbish" for key in keys})
 
     partner.fake.answer_with = answer
     chats = []

@@ -173,15 +173,21 @@ class ModelCaller:
         schema: dict[str, Any],
         output_tokens: int = OUTPUT_TOKENS,
         decode: dict[str, Any] | None = None,
+        repair: bool = True,
     ) -> dict[str, Any]:
         """An answer valid under `schema`. The model is asked for `decode` where given: a
         stricter form of `schema` (bounded ids) that a local model decodes under as a grammar,
-        while an answer is still judged by `schema` alone."""
+        while an answer is still judged by `schema` alone. Without `repair`, an invalid answer
+        is an error at once (for a caller that has a fallback, a second call is wasted time)."""
         asked = schema if decode is None else decode
         text = await self._call(system, user, asked, output_tokens)
         answer, problem = _validated(text, schema)
         if answer is not None:
             return answer
+        if not repair:
+            raise InvalidModelOutput(
+                f"Model '{self.target.id}' did not answer in the task's format ({problem})."
+            )
         retry = f"{user}\n\nYour last answer was not valid ({problem}). Answer again, JSON only."
         answer, problem = _validated(await self._call(system, retry, asked, output_tokens), schema)
         if answer is None:

@@ -47,7 +47,8 @@ _STOP_WORDS = """
     alle allem danke bitte gerne schön euch uns mein
     meine dein deine sein seine ihre unser unsere diese dieser dieses jemand immer wieder
 """
-_STOP = frozenset(_STOP_WORDS.split())
+STOP_WORDS = frozenset(_STOP_WORDS.split())
+"""Words that say nothing of a topic, English and German."""
 
 
 def stem(word: str) -> str:
@@ -62,7 +63,7 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """The content words of a text, as written (stop words out)."""
-    return [w for w in _WORD.findall(text) if w.lower() not in _STOP]
+    return [w for w in _WORD.findall(text) if w.lower() not in STOP_WORDS]
 
 
 @dataclass(slots=True)

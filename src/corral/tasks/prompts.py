@@ -46,13 +46,13 @@ SUMMARIZE_MERGE = Prompt(
 
 SUMMARIZE_FAST = Prompt(
     "summarize/fast-1",
-    "These are the topics of a social media feed, found by grouping its posts; each has its "
-    "key words and an example post. Give each topic a short title of two to five words that "
-    "says what it is about, in the order given, using its key words. Write in {language}. "
-    "Answer with JSON only.",
-    titles_output(6),  # the schema of six titles; the call asks for exactly as many as found
-    # ~10 tokens a title; every generated token costs ~50 ms on two CPU cores
-    96,
+    "Each line is one topic of a social media feed: its key, an example post and its key "
+    "words. For each key, write a short headline of two to five words saying what the topic "
+    "is about. Write in {language}. Answer with JSON only.",
+    titles_output(["topic"]),  # the form; a call asks for one title under each topic's key
+    # six keys and titles of 28 characters at most, ~15 tokens each; every generated token
+    # costs 50-100 ms on two loaded CPU cores
+    112,
 )
 
 # --- creator-tips -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ and the schemas of the task responses corral publishes at `GET /v1/tasks/{name}/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 # Bounds on every list and text keep a whole answer within `engine.OUTPUT_TOKENS`, so a small
@@ -96,15 +97,15 @@ def explanation_output(most: int = 4) -> dict[str, Any]:
 EXPLANATION_OUTPUT = explanation_output()
 
 
-def titles_output(count: int) -> dict[str, Any]:
-    """Summarize's fast mode: one short title for each of `count` topics found in code."""
-    title = {"type": "string", "minLength": 1, "maxLength": 48}
+def titles_output(keys: Sequence[str], most: int = 32) -> dict[str, Any]:
+    """Summarize's fast mode: a short title for each topic found in code, under the topic's
+    key (its strongest key word): a small model decoding under this grammar writes the key
+    word first, which keeps the title it then writes on that topic."""
+    title = {"type": "string", "minLength": 1, "maxLength": most}
     return {
         "type": "object",
-        "properties": {
-            "titles": {"type": "array", "items": title, "minItems": count, "maxItems": count}
-        },
-        "required": ["titles"],
+        "properties": {key: title for key in keys},
+        "required": list(keys),
         "additionalProperties": False,
     }
 

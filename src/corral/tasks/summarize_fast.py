@@ -19,7 +19,7 @@ from typing import Any
 from corral.errors import InvalidModelOutput
 from corral.tasks import chat_phrases as ph
 from corral.tasks.engine import LANGUAGES, ModelCaller
-from corral.tasks.feed_topics import Topic, find_topics, stem, words
+from corral.tasks.feed_topics import STOP_WORDS, Topic, find_topics, stem, words
 from corral.tasks.inputs import Post
 from corral.tasks.prompts import SUMMARIZE_FAST
 from corral.tasks.schemas import titles_output
@@ -28,6 +28,8 @@ MOST_TOPICS = 6
 POINTS, CITED = 3, 4
 """Points per topic, and posts each point cites: a topic cites its 12 most central posts."""
 _EXAMPLE_CHARS, _POINT_CHARS = 110, 160
+TITLE_CHARS = 28
+"""The longest title the model may write (its grammar's bound): one that long was cut off."""
 
 
 async def summarize_fast(
@@ -38,10 +40,13 @@ async def summarize_fast(
     caller.stage("topics")
     topics = _focused(find_topics(posts, MOST_TOPICS) or _everything(posts), posts, focus)
     caller.stage("titles")
-    said = await _titles(caller, brief(posts, topics), len(topics), language)
+    notes = brief(posts, topics)
+    said = await _titles(caller, notes, topic_keys(topics), language)
+    babble = same_pattern(said)
     titles: list[str] = []
     for index, topic in enumerate(topics):
-        title = checked_title(said[index] if index < len(said) else "", topic, titles)
+        title = None if index in babble or index >= len(said) else said[index]
+        title = checked_title(title or "", topic, titles)
         if title is None:
             meta.fallback = True
             title = keyword_title(topic)
@@ -72,24 +77,32 @@ def _focused(topics: list[Topic], posts: Sequence[Post], focus: str | None) -> l
     return sorted(topics, key=lambda t: -hits(t))  # stable: by weight within equal hits
 
 
-async def _titles(caller: ModelCaller, notes: str, count: int, language: str) -> list[str]:
+def topic_keys(topics: Sequence[Topic]) -> list[str]:
+    """Each topic's key in the model's answer: its strongest key word, numbered if repeated."""
+    keys: list[str] = []
+    for number, topic in enumerate(topics, 1):
+        key = (topic.keywords[:1] or ["topic"])[0].lower()
+        keys.append(key if key not in keys else f"{key} {number}")
+    return keys
+
+
+async def _titles(caller: ModelCaller, notes: str, keys: list[str], language: str) -> list[str]:
     system = SUMMARIZE_FAST.system.format(language=LANGUAGES[language])
     try:
-        answer = await caller.ask(system, notes, titles_output(count), SUMMARIZE_FAST.tokens)
+        answer = await caller.ask(
+            system, notes, titles_output(keys, TITLE_CHARS), SUMMARIZE_FAST.tokens, repair=False
+        )
     except InvalidModelOutput:  # the titles are the model's only part: code can write them
         return []
-    return [str(title) for title in answer["titles"]]
+    return [str(answer[key]) for key in keys]
 
 
 def brief(posts: Sequence[Post], topics: Sequence[Topic]) -> str:
     """What the model reads: per topic its size, key words and its most central post."""
     out = [f"A feed of {len(posts)} posts."]
-    for number, topic in enumerate(topics, 1):
+    for key, topic in zip(topic_keys(topics), topics, strict=True):
         example = _cut(" ".join(posts[topic.posts[0]].text.split()), _EXAMPLE_CHARS)
-        out.append(
-            f"Topic {number} ({len(topic.posts)} posts). Key words: {', '.join(topic.keywords)}."
-            f" Example: {example}"
-        )
+        out.append(f"{key}: {example} (key words: {', '.join(topic.keywords)})")
     return "\n".join(out)
 
 
@@ -105,12 +118,28 @@ def _topic(posts: Sequence[Post], topic: Topic, title: str) -> dict[str, Any]:
 _JUNK = re.compile(r"[{}\[\]<>]|^\W*topic\s*\d|^\W*(?:thema|titel|title)\b", re.IGNORECASE)
 
 
+def same_pattern(titles: Sequence[str]) -> set[int]:
+    """The titles that share most of their words with another topic's ("The marathon is a fun
+    way to run", "The phone is a fun way to talk"): a pattern filled in, not a headline."""
+    bags = [set(re.findall(r"\w+", t.lower())) for t in titles]
+    out = set()
+    for a, bag in enumerate(bags):
+        for b in range(a + 1, len(bags)):
+            if bag and bags[b] and len(bag & bags[b]) >= 0.5 * min(len(bag), len(bags[b])):
+                out |= {a, b}
+    return out
+
+
 def checked_title(title: str, topic: Topic, taken: Sequence[str]) -> str | None:
-    """The model's title if it reads as one and names its topic, else None."""
+    """The model's title if it reads as one and names its topic, else None: not cut off."""
+    cut = len(title) >= TITLE_CHARS
     title = " ".join(title.split()).strip(" \"'.:-")
     said = words(title)
-    if not 3 <= len(title) <= 60 or not said or _JUNK.search(title):
+    if cut or not 3 <= len(title) <= 60 or not said or _JUNK.search(title):
         return None
+    last = re.findall(r"\w+", title.lower())[-1:]
+    if not last or last[0] in STOP_WORDS or len(last[0]) < 3:
+        return None  # ends mid-phrase ("... a fun way to", "Neues zur Wahl: das")
     if sum(c.isalpha() or c.isspace() for c in title) < 0.8 * len(title):
         return None
     if ph.GREETING.match(title) or title.lower() in {t.lower() for t in taken}:
