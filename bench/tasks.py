@@ -57,7 +57,10 @@ from corral.settings import EMBEDDED_MODEL_NAME, load_settings
 from corral.tasks.chat_export import parse_chat, participants
 from corral.tasks.chat_rules import Signals, decisions, open_questions
 from corral.tasks.engine import detect_language
+from corral.tasks.feed import feed_posts
+from corral.tasks.feed_topics import FeedSignals
 from corral.tasks.quality import feed_score, score, tips_score, totals
+from corral.tasks.summarize_fast import summary_in_code
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "tasks" / "fixtures"
@@ -163,6 +166,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "feed_summary": _feed_summary(feeds),
         "tips": creator,
         "ablation": ablation(),
+        "feed_ablation": feed_ablation(),
         "target_seconds": TARGET_SECONDS,
         "thorough_full_seconds_before": THOROUGH_FULL_SECONDS,
         "machine": {
@@ -310,6 +314,23 @@ def _recalls(run: dict[str, Any]) -> dict[str, Any]:
     return {"messages": run["messages"], "seconds": run["seconds"]} | {k: got[k] for k in keys}
 
 
+def feed_ablation() -> dict[str, dict[str, float | int]]:
+    """The feed grouping's quality (no model) with every signal on, then each off in turn."""
+    variants = {"all signals": FeedSignals()}
+    for field in dataclasses.fields(FeedSignals):
+        variants[f"without {field.name}"] = FeedSignals(**{field.name: False})
+    out: dict[str, dict[str, float | int]] = {}
+    for name, signals in variants.items():
+        for corpus, paths in FEEDS.items():
+            scores = []
+            for path in paths:
+                posts = json.loads(path.with_suffix(".json").read_text("utf-8"))["posts"]
+                answer = summary_in_code(feed_posts(posts), signals)
+                scores.append(score_feed(answer, posts))
+            out[f"{name} / {corpus}"] = totals(scores)
+    return out
+
+
 def ablation() -> dict[str, dict[str, float | int]]:
     """The rules' quality (no model) with every signal on, then each switched off in turn."""
     variants = {"all signals": Signals()}
@@ -360,6 +381,12 @@ def main() -> int:
         print(
             f"  {key:40} "
             + "  ".join(f"{k.split('_')[0][0]}{k.split('_')[1][0]} {value[k]:.2f}" for k in keys)
+        )
+    print("feed ablation (grouping only):")
+    for key, value in result["feed_ablation"].items():
+        print(
+            f"  {key:32} topic recall {value['topic_recall']:.2f}  precision"
+            f" {value['topic_precision']:.2f}  posts right {value['assignment_accuracy']:.2f}"
         )
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(f"results written to {RESULTS}")

@@ -26,8 +26,6 @@ MERGE = 0.6
 """Cosine between two groups' centres above which they are one topic."""
 ROUNDS = 4
 SMOOTHING = 1.0
-COHESION = 0.15
-"""A group whose posts share less than this with their centre is chatter, not a topic."""
 COMMENT_WEIGHT = 0.5
 COMMON = 0.6
 """A word in more than this share of the posts tells no topic apart (a topic may hold half
@@ -77,15 +75,33 @@ class Topic:
     centre: dict[str, float] = field(default_factory=dict)
 
 
-def find_topics(posts: Sequence[Post], most: int = 6, min_size: int | None = None) -> list[Topic]:
+@dataclass(frozen=True, slots=True)
+class FeedSignals:
+    """What the grouping uses; each can be switched off to measure what it is worth
+    (`bench/tasks.py`'s ablation)."""
+
+    company: bool = True
+    """Posts' vectors smoothed by the words their words are seen with."""
+    comments: bool = True
+    """A post's comments count (at half weight)."""
+    rarity: bool = True
+    """Words weighted by how rare they are across the feed (idf); off: every word weighs 1."""
+
+
+def find_topics(
+    posts: Sequence[Post],
+    most: int = 6,
+    min_size: int | None = None,
+    signals: FeedSignals = FeedSignals(),
+) -> list[Topic]:
     """The feed's topics, the weightiest first, at most `most`."""
-    plain, surface = _vectors(posts)
-    vectors = _smoothed(plain)
+    plain, surface = _vectors(posts, signals)
+    vectors = _smoothed(plain) if signals.company else plain
     floor = min_size if min_size is not None else max(3, round(0.02 * len(posts)))
     topics = []
     for members in _group(vectors):
-        if len(members) < floor or cohesion([plain[i] for i in members]) < COHESION:
-            continue  # too small, or posts that only share common words: no topic
+        if len(members) < floor:
+            continue  # a feed's one-off posts are no topic
         centre = _centre([vectors[i] for i in members])
         ranked = sorted(members, key=lambda i: -_cos(vectors[i], centre))
         weight = sum(1.0 + math.log1p(_engagement(posts[i])) for i in members)
@@ -98,13 +114,16 @@ def _engagement(post: Post) -> int:
     return sum(post.reactions.values()) + len(post.comments)
 
 
-def _vectors(posts: Sequence[Post]) -> tuple[list[dict[str, float]], dict[str, str]]:
+def _vectors(
+    posts: Sequence[Post], signals: FeedSignals
+) -> tuple[list[dict[str, float]], dict[str, str]]:
     """Each post's unit tf-idf vector, and the most written form of each stem."""
     counts: list[Counter[str]] = []
     forms: dict[str, Counter[str]] = defaultdict(Counter)
     for post in posts:
         bag: Counter[str] = Counter()
-        for weight, text in [(1.0, post.text)] + [(COMMENT_WEIGHT, c) for c in post.comments]:
+        comments = post.comments if signals.comments else []
+        for weight, text in [(1.0, post.text)] + [(COMMENT_WEIGHT, c) for c in comments]:
             for word in words(text):
                 key = stem(word)
                 bag[key] += weight  # type: ignore[assignment]
@@ -116,7 +135,7 @@ def _vectors(posts: Sequence[Post]) -> tuple[list[dict[str, float]], dict[str, s
     for bag in counts:
         # a word in one post only links nothing; one in most posts tells nothing apart
         raw = {
-            k: v * math.log(total / seen[k])
+            k: v * (math.log(total / seen[k]) if signals.rarity else 1.0)
             for k, v in bag.items()
             if 2 <= seen[k] <= COMMON * total
         }
@@ -145,13 +164,6 @@ def _smoothed(vectors: list[dict[str, float]]) -> list[dict[str, float]]:
                 total[other] = total.get(other, 0.0) + SMOOTHING * weight * value
         out.append(_unit(total))
     return out
-
-
-def cohesion(vectors: list[dict[str, float]]) -> float:
-    """How much a group's posts say the same: their mean cosine with the group's centre, in
-    their own words (not smoothed)."""
-    centre = _centre(vectors)
-    return sum(_cos(v, centre) for v in vectors) / len(vectors) if vectors else 0.0
 
 
 def _group(vectors: list[dict[str, float]]) -> list[list[int]]:

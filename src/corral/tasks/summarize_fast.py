@@ -19,7 +19,14 @@ from typing import Any
 from corral.errors import InvalidModelOutput
 from corral.tasks import chat_phrases as ph
 from corral.tasks.engine import LANGUAGES, ModelCaller
-from corral.tasks.feed_topics import STOP_WORDS, Topic, find_topics, stem, words
+from corral.tasks.feed_topics import (
+    STOP_WORDS,
+    FeedSignals,
+    Topic,
+    find_topics,
+    stem,
+    words,
+)
 from corral.tasks.inputs import Post
 from corral.tasks.prompts import SUMMARIZE_FAST
 from corral.tasks.schemas import titles_output
@@ -52,6 +59,13 @@ async def summarize_fast(
             title = keyword_title(topic)
         titles.append(title)
     return {"topics": [_topic(posts, t, title) for t, title in zip(topics, titles, strict=True)]}
+
+
+def summary_in_code(posts: Sequence[Post], signals: FeedSignals = FeedSignals()) -> dict[str, Any]:
+    """The summary with no model at all (titles from key words): what the grouping alone is
+    worth, for the ablation in `bench/tasks.py`."""
+    topics = find_topics(posts, MOST_TOPICS, signals=signals) or _everything(posts)
+    return {"topics": [_topic(posts, t, keyword_title(t)) for t in topics]}
 
 
 def _everything(posts: Sequence[Post]) -> list[Topic]:
