@@ -207,7 +207,9 @@ async def test_tips_rest_on_facts_computed_in_code(serving: Serve) -> None:
 
     jsonschema.validate(answer, RESPONSE_SCHEMAS["creator-tips"])
     fact_ids = {fact["id"] for fact in answer["facts"]}
-    assert answer["facts"] and answer["tips"][0]["fact_ids"] == []
+    # the model's only tip cites no fact it was given: dropped, and code writes the tips
+    assert answer["facts"] and answer["meta"]["fallback"] is True
+    assert all(tip["fact_ids"] and set(tip["fact_ids"]) <= fact_ids for tip in answer["tips"])
     longest = max(len(fact_id) for fact_id in fact_ids)
     asked = backend.requests[0].params.json_schema
     assert cited_id(asked, "tips", "fact_ids") == {"type": "string", "maxLength": longest}

@@ -14,18 +14,19 @@ recalls one planted topic: a topic split in two is recalled once, its second hal
 right); topic recall is planted topics recalled over planted topics; a cited post is assigned
 right when it belongs to its summary topic's planted topic.
 
-Tips (`tips_score`): a tip rests only on computed facts when it cites at least one fact and
-every number it states is one of its cited facts' numbers (as is, rounded, or as a
-percentage) or is written in their texts; the planted patterns of the creator fixture
+Tips (`tips_score`): a tip rests only on computed facts when it is grounded
+(`corral.tasks.tips_rules.grounded`: it cites at least one fact and states no number its
+cited facts do not hold); the planted patterns of the creator fixture
 (`planted` fact ids) count as found when some tip cites them.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from corral.tasks.tips_rules import grounded
 
 _EVERYONE = {"", "everyone", "alle", "all", "the group", "die gruppe"}
 
@@ -100,38 +101,19 @@ def feed_score(answer: dict[str, Any], topic_of: Mapping[str, str | None]) -> di
     }
 
 
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?")
-
-
 def tips_score(answer: dict[str, Any], planted: Iterable[str] = ()) -> dict[str, int]:
     """Tips against the facts of the same answer (computed in code) and the planted facts."""
     facts = {fact["id"]: fact for fact in answer["facts"]}
-    grounded = 0
-    for tip in answer["tips"]:
-        cited = [facts[i] for i in tip["fact_ids"] if i in facts]
-        allowed = {v for fact in cited for v in _spellings(fact["numbers"].values())}
-        allowed |= {n.replace(",", ".") for f in cited for n in _NUMBER.findall(f["text"])}
-        said = {n.replace(",", ".") for n in _NUMBER.findall(tip["text"])}
-        grounded += bool(cited) and said <= allowed
+    grounded_tips = sum(grounded(tip, facts) for tip in answer["tips"])
     wanted = [p for p in planted if p in facts]
     cited_ids = {i for tip in answer["tips"] for i in tip["fact_ids"]}
     return {
         "tips": len(answer["tips"]),
-        "tips_grounded": grounded,
+        "tips_grounded": grounded_tips,
         "planted_true": len(wanted),
         "planted_cited": sum(p in cited_ids for p in wanted),
         "histories": 1,
     }
-
-
-def _spellings(numbers: Iterable[float]) -> set[str]:
-    """How a fact's number may be written in a tip: as is, rounded, or as a percentage."""
-    out: set[str] = set()
-    for number in numbers:
-        for value in (number, number * 100):
-            out |= {f"{value:g}", f"{round(value)}"}
-            out |= {f"{value:.{digits}f}" for digits in (1, 2, 3)}
-    return out
 
 
 def totals(scores: Iterable[dict[str, int]]) -> dict[str, float | int]:
