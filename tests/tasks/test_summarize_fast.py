@@ -181,3 +181,17 @@ async def test_progress_names_each_stage(serving: Serve) -> None:
     await summary(tasks, feed(HANDWRITTEN[0]))
 
     assert [e.stage for e in heard] == ["read", "topics", "titles"]
+
+
+async def test_a_feed_too_small_for_topics_is_one_topic_of_its_posts(serving: Serve) -> None:
+    tasks = await serving(ScriptedBackend(titles("-")))
+    posts = [
+        {"id": "a", "author": "ana", "text": "Bake sale on Friday, bring cakes."},
+        {"id": "b", "author": "bo", "text": "🎉", "reactions": {"👍": 3}},
+    ]
+
+    answer = await summary(tasks, posts)
+
+    (topic,) = answer["topics"]
+    assert {i for p in topic["points"] for i in p["post_ids"]} == {"a", "b"}
+    assert answer["meta"]["fallback"] is True  # "-" is no title: code wrote it

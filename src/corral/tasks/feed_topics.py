@@ -3,11 +3,14 @@ and the posts that stand for it (summarize's fast mode, `summarize_fast`).
 
 Posts are bags of content words (English and German stop words out, a light stem: plural
 endings off, then the first seven letters), weighted by how rare a word is across the feed
-(tf-idf); a post's comments count at half weight. Grouping is a leader pass in time order (a
-post joins the nearest group whose centre it shares `JOIN` cosine with, else starts one), then
-a few rounds of moving every post to its nearest centre (spherical k-means), then groups whose
-centres are alike merge. Groups smaller than `min_size` are not topics: a feed's one-off posts
-are left out, not forced into a topic. 500 posts take well under a second.
+(tf-idf); a post's comments count at half weight; each post's vector is then smoothed by the
+company its words keep across the feed (short posts on one topic often share no word, but
+their words are seen with the same others). Grouping is a leader pass in time order (a post
+joins the nearest group whose centre it shares `JOIN` cosine with, else starts one), then a
+few rounds of moving every post to its nearest centre (spherical k-means), then the two most
+alike groups merge while their centres share `MERGE` cosine. Groups smaller than `min_size`
+are not topics: a feed's one-off posts are left out, not forced into a topic. 500 posts take
+0.5-1 s on a loaded 2-core machine. What each signal is worth: docs/tasks.md (ablation).
 """
 
 from __future__ import annotations
