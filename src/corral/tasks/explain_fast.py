@@ -54,11 +54,13 @@ async def explain_fast(
     language: str,
     signals: Signals = Signals(),
 ) -> dict[str, Any]:
+    caller.stage("rules")
     found = decisions(lines, signals)
     still_open = open_questions(lines, language, signals)
     meta = caller.meta
     meta.mode, meta.chunks, meta.prompt_version = "fast", 1, EXPLAIN_FAST.version
     notes = brief(lines, found, still_open, language)
+    caller.stage("phrasing")
     said = await caller.say(
         EXPLAIN_FAST.system.format(language=LANGUAGES[language]), notes, EXPLAIN_FAST.tokens
     )
