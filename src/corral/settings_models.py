@@ -52,6 +52,9 @@ class _ModelCommon(BaseModel):
     """Per million prompt tokens, in the configured currency."""
     output_price_per_mtok: Price = Decimal(0)
     """Per million completion tokens, in the configured currency."""
+    cached_input_price_per_mtok: Price | None = None
+    """Per million prompt tokens served from the prefix cache (OpenAI's `cached_tokens`);
+    unset, they cost `input_price_per_mtok`."""
     owner: str | None = Field(default=None, pattern=TENANT_NAME_PATTERN)
     """The tenant a `private` model belongs to (its fine-tuned model); nobody else sees it."""
 
@@ -59,6 +62,18 @@ class _ModelCommon(BaseModel):
     @classmethod
     def _price_in_micro_units(cls, value: Decimal) -> Decimal:
         return check_price(value)
+
+    @field_validator("cached_input_price_per_mtok")
+    @classmethod
+    def _cached_price_in_micro_units(cls, value: Decimal | None) -> Decimal | None:
+        return None if value is None else check_price(value)
+
+    @model_validator(mode="after")
+    def _cached_input_is_not_dearer(self) -> _ModelCommon:
+        cached = self.cached_input_price_per_mtok
+        if cached is not None and cached > self.input_price_per_mtok:
+            raise ValueError("cached_input_price_per_mtok is at most input_price_per_mtok")
+        return self
 
     @model_validator(mode="after")
     def _private_models_have_an_owner(self) -> _ModelCommon:

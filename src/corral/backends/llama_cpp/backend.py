@@ -8,6 +8,7 @@ cannot fit is refused at once and never waits behind others.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.lanes import Lane, Lanes
 from corral.backends.llama_cpp.pool import InstancePool
 from corral.backends.llama_cpp.sequence import Sequence
+from corral.backends.llama_cpp.stats import EngineStats
 from corral.backends.schema_limits import SchemaLimits
 from corral.cancellation import Cancellation
 from corral.errors import BackendFailed, ContextLengthExceeded, InvalidRequest
@@ -82,7 +84,9 @@ class LlamaCppBackend:
         template = self.info.chat_template
         self._formatter = loader.chat_formatter(self._vocab, template) if template else None
         self._grammars = GrammarCompiler(schema_limits or SchemaLimits(), lambda: self._vocab)
-        self._lanes = Lanes(self._open_generator, config.slots)
+        self.engine_stats = EngineStats()
+        """For the metrics endpoint (`observability.metrics`)."""
+        self._lanes = Lanes(self._open_generator, config.slots, self.engine_stats)
         batched = config.slots > 1
         self._generators: InstancePool[_Instance | Lane] = InstancePool(
             config.name,
@@ -137,8 +141,14 @@ class LlamaCppBackend:
             answer.text, answer.finish_reason, result.usage, tool_calls=answer.tool_calls
         )
 
-    async def _generate(self, request: GenerationRequest, prepared: _Prepared) -> GenerationResult:
+    async def _acquire(self, request: GenerationRequest) -> _Instance | Lane:
+        queued = time.monotonic()
         instance = await self._generators.acquire(request.party)
+        self.engine_stats.waited(time.monotonic() - queued)
+        return instance
+
+    async def _generate(self, request: GenerationRequest, prepared: _Prepared) -> GenerationResult:
+        instance = await self._acquire(request)
         pieces: list[TextDelta] = []
         cancel = request.cancelled
         job = self._submit(instance, request, prepared, cancel, pieces.append)
@@ -160,7 +170,7 @@ class LlamaCppBackend:
         if prepared.tool_plan is not None:
             # Whether the answer is a call or text is known only once its JSON is complete.
             return relay.replay(await self._answer(request, prepared))
-        instance = await self._generators.acquire(request.party)
+        instance = await self._acquire(request)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
         cancel = request.cancelled
@@ -228,20 +238,37 @@ class LlamaCppBackend:
                 if request.params.max_tokens == 0:  # scoring only: nothing to generate
                     request.meter.prompt_tokens = len(prepared.tokens)
                     return engine.GenerationOutcome("length", Usage(len(prepared.tokens), 0))
-                return engine.generate(
-                    instance.llama,
-                    prepared.tokens,
-                    request.params,
-                    prepared.grammar,
-                    cancel,
-                    emit,
-                    request.meter,
-                    end_logprob=request.messages is None,
-                )
+                return self._run_alone(instance.llama, request, prepared, cancel, emit)
             except Exception as exc:  # llama.cpp failures surface as several builtin types
                 raise self._failed(exc) from exc
 
         return run
+
+    def _run_alone(
+        self,
+        llama: llama_cpp.Llama,
+        request: GenerationRequest,
+        prepared: _Prepared,
+        cancel: Cancellation,
+        emit: Callable[[TextDelta], None],
+    ) -> engine.GenerationOutcome:
+        """One sequence on an instance of its own (`slots` = 1)."""
+        self.engine_stats.started()
+        try:
+            outcome = engine.generate(
+                llama,
+                prepared.tokens,
+                request.params,
+                prepared.grammar,
+                cancel,
+                emit,
+                request.meter,
+                end_logprob=request.messages is None,
+            )
+        finally:
+            self.engine_stats.ended()
+        self.engine_stats.hit(outcome.usage.cached_tokens)
+        return outcome
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         prepared = await asyncio.to_thread(self._prepare, request)

@@ -37,6 +37,10 @@ class UsageRecord(Base):
     input_price_micros: Mapped[int] = mapped_column(BigInteger)
     """The unit prices the request was billed at (micro-units per million tokens)."""
     output_price_micros: Mapped[int] = mapped_column(BigInteger)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Of `prompt_tokens`, those served from the prefix cache, billed at the cached price."""
+    cached_price_micros: Mapped[int | None] = mapped_column(BigInteger)
+    """None: cached tokens were billed at the input price (the model had no cached price)."""
     cost_micros: Mapped[int] = mapped_column(BigInteger)
     outcome: Mapped[str] = mapped_column(String(16))
     """completed | cancelled | failed"""
@@ -124,9 +128,11 @@ class PendingCharge(Base):
     tier: Mapped[str] = mapped_column(String(16))
     input_price_micros: Mapped[int] = mapped_column(BigInteger)
     output_price_micros: Mapped[int] = mapped_column(BigInteger)
+    cached_price_micros: Mapped[int | None] = mapped_column(BigInteger)
     prompt_tokens: Mapped[int] = mapped_column(BigInteger)
     completion_tokens: Mapped[int] = mapped_column(BigInteger)
     """As last recorded: streamed tokens are written every second or so."""
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     process_id: Mapped[str] = mapped_column(String(40))
     """The `process_leases` row of the process serving the stream."""
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
