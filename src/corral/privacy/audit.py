@@ -121,15 +121,17 @@ class AuditLog:
 
         return await self._db.run(read)
 
-    async def for_request(self, request_id: str, tenant_id: str) -> list[AuditView]:
-        """The partner calls one request of `tenant_id` made (a chat turn: usually one)."""
+    async def for_requests(self, request_ids: list[str], tenant_id: str) -> list[AuditView]:
+        """The partner calls these requests of `tenant_id` made (a chat turn: usually one)."""
+        if not request_ids:
+            return []
+        query = (
+            select(AuditEvent)
+            .where(AuditEvent.request_id.in_(request_ids), AuditEvent.tenant_id == tenant_id)
+            .order_by(AuditEvent.id)
+        )
 
         def read() -> list[AuditView]:
-            query = (
-                select(AuditEvent)
-                .where(AuditEvent.request_id == request_id, AuditEvent.tenant_id == tenant_id)
-                .order_by(AuditEvent.id)
-            )
             with self._db.read() as session:
                 rows = session.scalars(query).all()
             return [

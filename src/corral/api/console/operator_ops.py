@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from corral.api.console.operator import _operator as operator_only
+from corral.api.console.partner_view import readable
 from corral.api.console.render import PageRoute, page, redirect
 from corral.api.console.web import FormDep, VisitorDep
 from corral.api.deps import ServicesDep
@@ -66,7 +67,8 @@ async def set_price(visitor: VisitorDep, form: FormDep, services: ServicesDep) -
 async def audit_page(request: Request, visitor: VisitorDep, services: ServicesDep) -> Response:
     operator_only(visitor)
     views = await services.audit.recent(limit=_AUDIT_SHOWN)
-    bodies = await services.audit.bodies([v.id for v in views])
+    kept = await services.audit.bodies([v.id for v in views])
+    bodies = {event_id: readable(sent) for event_id, (sent, _) in kept.items()}
     return page(request, "operator_audit.html", events=views, bodies=bodies, **_summary(views))
 
 
