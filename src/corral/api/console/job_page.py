@@ -18,7 +18,7 @@ from corral.api.fine_tuning.protocol import FineTuningJob
 from corral.finetune import service
 
 router = APIRouter(route_class=PageRoute)
-_EVENTS_SHOWN = 200
+_EVENTS_SHOWN = 50
 
 
 def when(epoch: int | None) -> str:

@@ -22,7 +22,7 @@ from corral.errors import InvalidRequest
 from corral.money import format_micros, parse_amount
 
 router = APIRouter(route_class=PageRoute)
-_AUDIT_SHOWN = 200
+_AUDIT_SHOWN = 100
 
 
 @router.get("/operator/prices")
