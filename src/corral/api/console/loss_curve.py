@@ -4,6 +4,7 @@ loss per step, read from the job's metric events (`finetune.handler` writes `ste
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -35,9 +36,18 @@ def metrics_of(events: Iterable[Any]) -> list[dict[str, Any]]:
     by_step: dict[int, dict[str, Any]] = {}
     for event in events:
         data = event.data
-        if isinstance(data, dict) and "train_loss" in data and "step" in data:
-            by_step[int(data["step"])] = data
+        if not isinstance(data, dict) or not all(
+            _number(data.get(k)) for k in ("step", "train_loss")
+        ):
+            continue
+        if data.get("valid_loss") is not None and not _number(data["valid_loss"]):
+            data = {k: v for k, v in data.items() if k != "valid_loss"}
+        by_step[int(data["step"])] = data
     return [by_step[step] for step in sorted(by_step)]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def loss_curve(metrics: list[dict[str, Any]]) -> LossCurve | None:
