@@ -63,9 +63,12 @@ async def recorded(
     model: str,
     prices: tuple[int, int],
     cached_price: int | None = None,
+    *,
+    request_id: str,
 ) -> AsyncIterator[bytes]:
     """The frames as they go out; once they end (or the browser stops them) the answer so far
-    is appended to the conversation `where` = (tenant id, conversation id)."""
+    is appended to the conversation `where` = (tenant id, conversation id), with the turn's
+    request id (what its partner calls are audited under: "what left this machine")."""
     parts: list[str] = []
     usage: dict[str, int] | None = None
     done = False
@@ -76,6 +79,7 @@ async def recorded(
             yield frame
     finally:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}
+        message["request_id"] = request_id
         if not done:
             message["stopped"] = True
         if usage is not None:
@@ -127,4 +131,6 @@ async def start_turn(
     entry = next((e for e in services.gateway.catalog.entries() if e.id == request.model), None)
     prices = await services.gateway.prices(entry) if entry is not None else (0, 0)
     cached_price = entry.cached_price if entry is not None else None
-    return recorded(result, conversations, where, request.model, prices, cached_price)
+    return recorded(
+        result, conversations, where, request.model, prices, cached_price, request_id=ctx.request_id
+    )
