@@ -99,7 +99,7 @@ def test_a_tenant_sees_its_models_ranked_with_ties_and_manifests(board: Board) -
         by_sha = client.get("/console/evals/leaderboard", params={"dataset": board.sha256})
         index = client.get("/console/evals/leaderboard").text
         echo_row = _row(page.text, board.runs[ECHO])
-        link = f"/console/evals/{board.eval_id}/runs/{board.runs[ECHO]}/manifest"
+        link = f"/console/evals/runs/{board.runs[ECHO]}/manifest.json"
         manifest = client.get(link)
 
     assert page.status_code == 200
@@ -113,6 +113,7 @@ def test_a_tenant_sees_its_models_ranked_with_ties_and_manifests(board: Board) -
     mute_row = _row(page.text, board.runs[MUTE])
     assert '<td class="num">3</td>' in mute_row and "0.0 %" in mute_row and "none" in mute_row
     assert f'href="{link}"' in echo_row
+    assert f'href="/console/evals/runs/{board.runs[ECHO]}"' in echo_row  # its attestation
     assert board.sha256[:16] in index and board.file_id in index  # the datasets to pick from
 
     assert manifest.status_code == 200
@@ -125,7 +126,7 @@ def test_a_tenant_sees_its_models_ranked_with_ties_and_manifests(board: Board) -
 
 def test_another_tenant_sees_neither_the_board_nor_its_manifests(board: Board) -> None:
     globex = board.console.tenants["globex"]
-    link = f"/console/evals/{board.eval_id}/runs/{board.runs[ECHO]}/manifest"
+    link = f"/console/evals/runs/{board.runs[ECHO]}/manifest.json"
     with signed_in(board.console, globex.key) as client:
         by_sha = client.get("/console/evals/leaderboard", params={"dataset": board.sha256})
         by_file = client.get("/console/evals/leaderboard", params={"dataset": board.file_id})
@@ -147,6 +148,4 @@ def test_the_page_needs_a_session_and_shows_bad_input_escaped(board: Board) -> N
     assert anonymous.status_code == 303 and anonymous.headers["location"] == "/console/sign-in"
     with signed_in(board.console, board.console.tenants["acme"].key) as client:
         hostile = client.get("/console/evals/leaderboard", params={"dataset": "<b>x</b>"})
-        running = client.get(f"/console/evals/{board.eval_id}/runs/{board.runs[MUTE]}x/manifest")
     assert hostile.status_code == 404 and "<b>x</b>" not in hostile.text
-    assert running.status_code == 404

@@ -96,8 +96,10 @@ def test_a_chat_export_pasted_or_picked_is_explained_with_linked_citations(
 def test_a_feed_is_summarised_and_its_posts_cited(console: Console) -> None:
     feed = (FIXTURES / "feed_posts.json").read_text(encoding="utf-8")
     with signed_in(console, console.tenants["globex"].key) as client:
-        response = _run(client, task="summarize", text=feed, model="scripted")
-        unusable = _run(client, task="summarize", text=feed)  # the echo model writes no JSON
+        # Thorough: the model reads the posts and its summary is what the page shows.
+        response = _run(client, task="summarize", text=feed, model="scripted", mode="thorough")
+        unusable = _run(client, task="summarize", text=feed, mode="thorough")  # echo: no JSON
+        fast = _run(client, task="summarize", text=feed)  # code finds the topics
 
     assert response.status_code == 200, response.text
     answer = _answer(response.text)
@@ -106,6 +108,7 @@ def test_a_feed_is_summarised_and_its_posts_cited(console: Console) -> None:
     assert re.findall(r'<li id="post-([^"]+)">', answer) == ["f001"]
     assert "Finished the South Natalieshire marathon" in answer  # the cited post itself
     assert unusable.status_code == 502 and "did not answer in the task" in unusable.text
+    assert fast.status_code == 200 and re.findall(r'<a href="#post-([^"]+)">', _answer(fast.text))
 
 
 def test_bad_input_gets_a_readable_error_page(console: Console) -> None:
