@@ -14,9 +14,11 @@ import asyncio
 import statistics
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import llama_cpp
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from corral.settings import EMBEDDED_MODEL_NAME
 from local_setup import long_prompt_text
@@ -64,7 +66,7 @@ async def stream(client: AsyncOpenAI, messages: list[dict[str, str]], max_tokens
     sample = Sample(sent=time.monotonic())
     chunks = await client.chat.completions.create(
         model=EMBEDDED_MODEL_NAME,
-        messages=messages,  # type: ignore[arg-type]
+        messages=cast(list[ChatCompletionMessageParam], messages),
         max_tokens=max_tokens,
         temperature=0,
         stream=True,

@@ -66,7 +66,7 @@ async def measure(
 def run_server(spec: ServerSpec, api_key: str, workdir: Path, inputs: Any) -> dict[str, Any]:
     with running(spec, workdir / f"{spec.name.split()[0]}.log") as started:
         idle_mb = memory(started.pid)["rss_mb"]
-        figures = asyncio.run(measure(spec.name, spec.base_url, api_key, *inputs))
+        figures: dict[str, Any] = asyncio.run(measure(spec.name, spec.base_url, api_key, *inputs))
         figures["idle_rss_mb"] = idle_mb
         return figures
 

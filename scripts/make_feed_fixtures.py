@@ -295,7 +295,8 @@ def feed(language: str) -> list[dict[str, Any]]:
     posts = []
     for index, (label, time) in enumerate(zip(labels, times, strict=True)):
         if label is None:
-            text, replies = fake.sentence(nb_words=rng.randrange(6, 14)), []
+            text = fake.sentence(nb_words=rng.randrange(6, 14))
+            replies: list[str] = []
         else:
             openings, details, replies = topics[label]
             text = f"{rng.choice(openings)} {rng.choice(details)}"

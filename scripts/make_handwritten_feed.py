@@ -24,7 +24,8 @@ EMOJI = ("👍", "❤️", "😂", "😮", "😢")
 
 def posts(source: str, prefix: str, seed: int) -> list[dict[str, Any]]:
     """The posts of one `.feed` text."""
-    rng, time, out = random.Random(seed), START, []
+    rng, time = random.Random(seed), START
+    out: list[dict[str, Any]] = []
     for line in source.splitlines():
         if not line.strip() or line.startswith("#"):
             continue

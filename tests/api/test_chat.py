@@ -38,7 +38,8 @@ def test_answer_carries_text_usage_and_finish_reason(client: openai.OpenAI) -> N
     assert completion.usage.prompt_tokens > 5
     assert completion.usage.total_tokens == completion.usage.prompt_tokens + 8
     details = completion.usage.prompt_tokens_details
-    assert details is not None and 0 <= details.cached_tokens < completion.usage.prompt_tokens
+    cached = details.cached_tokens if details is not None else None
+    assert cached is not None and 0 <= cached < completion.usage.prompt_tokens
 
 
 def test_a_second_question_under_the_same_system_prompt_is_served_from_cache(

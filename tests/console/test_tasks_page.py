@@ -40,7 +40,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         yield running
 
 
-def _run(client: httpx.Client, files: dict | None = None, **fields: str) -> httpx.Response:
+def _run(
+    client: httpx.Client, files: dict[str, tuple[str, bytes, str]] | None = None, **fields: str
+) -> httpx.Response:
     csrf = csrf_of(client.get("/console/tasks").text)
     data = {"csrf": csrf, "model": ECHO, "task": "explain-conversation", **fields}
     if files is None:

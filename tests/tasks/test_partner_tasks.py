@@ -261,13 +261,13 @@ async def test_the_partner_path_scores_as_the_embedded_one_on_the_hand_written_i
     """The same pipeline behind the privacy guard: the findings come from code on the input,
     so a partner's fast-mode answers score exactly as the rules do."""
 
-    def answer(body: dict[str, Any]) -> str:
+    def answer_with(body: dict[str, Any]) -> str:
         if "response_format" not in body:  # the chat's explanation, in plain text
             return "The group planned its weeks together and settled most of the open points."
         keys = body["response_format"]["json_schema"]["schema"]["properties"]
         return json.dumps({key: "Bins and rubbish" for key in keys})
 
-    partner.fake.answer_with = answer
+    partner.fake.answer_with = answer_with
     chats = []
     for path in HANDWRITTEN:
         request = ExplainRequest(model="gpt-mini", chat=path.read_text("utf-8"))

@@ -127,6 +127,7 @@ async def test_the_model_reads_a_brief_and_its_titles_are_kept(serving: Serve) -
 
     jsonschema.validate(answer, RESPONSE_SCHEMAS["summarize"])
     (asked,) = backend.requests
+    assert asked.messages is not None
     brief = asked.messages[1].content
     assert len(brief) < 2000 and len(brief.splitlines()) == 1 + len(answer["topics"])
     assert [t["title"] for t in answer["topics"][:4]] == list(said)
@@ -185,7 +186,7 @@ async def test_progress_names_each_stage(serving: Serve) -> None:
 
 async def test_a_feed_too_small_for_topics_is_one_topic_of_its_posts(serving: Serve) -> None:
     tasks = await serving(ScriptedBackend(titles("-")))
-    posts = [
+    posts: list[dict[str, Any]] = [
         {"id": "a", "author": "ana", "text": "Bake sale on Friday, bring cakes."},
         {"id": "b", "author": "bo", "text": "🎉", "reactions": {"👍": 3}},
     ]

@@ -4,12 +4,13 @@ repeated step counted once, and a flat or single-step curve drawn without dividi
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from corral.api.console.loss_curve import AXES, loss_curve, metrics_of
 from corral.jobs.model import Event
 
 
-def _event(seq: int, data: dict[str, float] | None) -> Event:
+def _event(seq: int, data: dict[str, Any] | None) -> Event:
     return Event(seq, dt.datetime.now(dt.UTC), "info", f"event {seq}", data)
 
 
