@@ -1,6 +1,7 @@
 """axe-core (vendored: tests/console/vendor/) run in Chromium on every console page, the
 tenant's and the operator's, at desktop width and at 360 px: no serious or critical
-violation. One browser session visits them all (starting Chromium is the slow part)."""
+violation, and no page scrolls sideways at 360 px. One browser session visits them all
+(starting Chromium is the slow part)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.console.browser import DESKTOP, PHONE, sign_in
 from tests.console.server import Console, new_conversation, running_console, send_turn, signed_in
+from tests.console.test_browser_pages import fits
 from tests.support import ADMIN_KEY
 
 VENDOR = Path(__file__).parent / "vendor"
@@ -75,6 +77,8 @@ def _visit(driver: WebDriver, console: Console, paths: tuple[str, ...], source: 
         for path in paths:
             driver.get(console.url + path)
             found += [f"{path} at {size[0]} px: {line}" for line in serious(driver, source)]
+            if size == PHONE and not fits(driver):
+                found.append(f"{path} scrolls sideways at 360 px")
     return found
 
 
