@@ -17,7 +17,7 @@ from corral.settings import load_settings
 from corral.storage.database import open_database
 from corral.storage.tables import UsageDaily
 from tests.console.server import ECHO, GATED, LICENCE, Console, csrf_of, running_console, signed_in
-from tests.support import corral_env
+from tests.support import ADMIN_KEY, corral_env
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,8 @@ def test_models_page_shows_what_the_key_may_use_and_takes_a_licence(console: Con
         globex = client.get("/console/models").text
     with console.admin() as admin:
         admin.delete(f"/admin/models/{ECHO}/price")
+    with signed_in(console, ADMIN_KEY) as operator:
+        refused = operator.get("/console/models")
 
     assert {ECHO, GATED} <= set(_models_listed(before))
     row = re.search(rf'<tr id="model-{ECHO}">(.*?)</tr>', before, re.S)
@@ -62,6 +64,7 @@ def test_models_page_shows_what_the_key_may_use_and_takes_a_licence(console: Con
     assert f"/licences/{LICENCE['id']}/accept" not in after and "not accepted" not in after
     # Another tenant's key: only its own scope, and acme's acceptance is not globex's.
     assert _models_listed(globex) == [ECHO]
+    assert refused.status_code == 403  # a tenant's page: the operator has no key scope here
 
 
 def _create(client: httpx.Client, **fields: str) -> httpx.Response:
