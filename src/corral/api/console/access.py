@@ -45,11 +45,12 @@ async def _view(services: Services, visitor: Visitor) -> dict[str, Any]:
 
 @router.post("/licences/{licence_id}/accept")
 async def accept_licence(
-    licence_id: str, visitor: VisitorDep, _: FormDep, services: ServicesDep
+    licence_id: str, visitor: VisitorDep, form: FormDep, services: ServicesDep
 ) -> Response:
     licence = services.gateway.entitlement.licences.get(licence_id)
     await services.access.accept_licence(visitor.tenant_id, licence, visitor.principal.key_id)
-    return redirect("/licences")
+    # The models page has the same button; the visitor goes back to where it was pressed.
+    return redirect("/models" if form.get("back") == "models" else "/licences")
 
 
 @router.post("/access-requests")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from corral.accounts.admin import KeySpec
+from corral.api.console.key_form import describe, key_spec
 from corral.api.console.render import PageRoute, page, redirect
 from corral.api.console.web import FormDep, StoresDep, Visitor, VisitorDep
 from corral.api.deps import ServicesDep
-from corral.errors import InvalidRequest
 from corral.services import Services
 
 router = APIRouter(route_class=PageRoute)
@@ -24,7 +23,13 @@ async def _keys_page(
 ) -> Response:
     keys = await services.accounts.list_keys(visitor.tenant_id)
     return page(
-        request, "keys.html", status_code, keys=reversed(keys), new_key=new_key, own=visitor
+        request,
+        "keys.html",
+        status_code,
+        keys=reversed(keys),
+        new_key=new_key,
+        own=visitor,
+        scope_text=describe(visitor.principal.key),
     )
 
 
@@ -37,20 +42,9 @@ async def keys_page(request: Request, visitor: VisitorDep, services: ServicesDep
 async def create_key(
     request: Request, visitor: VisitorDep, form: FormDep, services: ServicesDep
 ) -> Response:
-    """A key no broader than the one signed in: its model, tier and rate limits carry over,
-    so the console never lets a narrow key mint a wide one."""
-    name = form.get("name", "").strip() or None
-    if name is not None and len(name) > 100:
-        raise InvalidRequest("A key's name may have at most 100 characters.", param="name")
-    scope = visitor.principal.key
-    spec = KeySpec(
-        name=name,
-        rpm=scope.rpm if scope else None,
-        tpm=scope.tpm if scope else None,
-        models=list(scope.models) if scope and scope.models is not None else None,
-        tiers=list(scope.tiers) if scope and scope.tiers is not None else None,
-        expires_at=scope.expires_at if scope else None,
-    )
+    """A key no broader than the one signed in (`key_form`): what the form leaves empty
+    carries over from it, so the console never lets a narrow key mint a wide one."""
+    spec = key_spec(form, visitor.principal.key)
     _, plaintext = await services.accounts.create_key(visitor.tenant_id, spec)
     # The page itself carries the key, this once: never a redirect with it in the URL.
     return await _keys_page(request, visitor, services, new_key=plaintext, status_code=201)

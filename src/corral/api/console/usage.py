@@ -1,5 +1,6 @@
-"""The usage page: month-to-date spend against budget, per model, a daily chart, and the
-month's invoice as CSV."""
+"""The usage page: a month's spend against budget (this month's by default, or one of the
+eleven before it), per model and per key, a daily chart for all or one model and/or key,
+and that month's invoice as CSV."""
 
 from __future__ import annotations
 
@@ -9,32 +10,54 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from corral.api.console.render import PageRoute, page
-from corral.api.console.usage_view import CHART_HEIGHT, CHART_WIDTH, summarize
+from corral.api.console.usage_view import (
+    CHART_HEIGHT,
+    CHART_WIDTH,
+    earlier_months,
+    summarize,
+)
 from corral.api.console.web import VisitorDep
 from corral.api.deps import ServicesDep
+from corral.errors import InvalidRequest
 from corral.metering.usage import month_range
 
 router = APIRouter(route_class=PageRoute)
 
 
 @router.get("/usage")
-async def usage_page(request: Request, visitor: VisitorDep, services: ServicesDep) -> Response:
+async def usage_page(
+    request: Request,
+    visitor: VisitorDep,
+    services: ServicesDep,
+    month: str | None = None,
+    model: str | None = None,
+    key: str | None = None,
+) -> Response:
     """A tenant sees its own month; the operator sees every tenant's together."""
     today = dt.datetime.now(dt.UTC).date()
-    first = today.replace(day=1)
+    months = earlier_months(today)
+    month = month or months[0]
+    if month not in months:
+        raise InvalidRequest(
+            f"'{month}' is not one of the last {len(months)} months (YYYY-MM).", param="month"
+        )
+    # The chart spans the whole month: the days still to come are its empty right-hand side.
+    first, last = month_range(month)
     tenant_id = None if visitor.is_admin else visitor.tenant_id
-    rows = await services.usage.daily_rows((first, today), tenant_id=tenant_id)
+    rows = await services.usage.daily_rows((first, min(last, today)), tenant_id=tenant_id)
     budget = None
     if tenant_id is not None:
         tenant = await services.directory.tenant(tenant_id)
         budget = tenant.budget_micros if tenant is not None else None
-    # The chart spans the whole month: the days still to come are its empty right-hand side.
-    _, last = month_range(first.strftime("%Y-%m"))
+    summary = summarize(rows, first, last, budget, model=model or None, key_id=key or None)
     return page(
         request,
         "usage.html",
-        summary=summarize(rows, first, last, budget),
-        month=first.strftime("%Y-%m"),
+        summary=summary,
+        month=month,
+        months=months,
+        current=month == months[0],
+        chosen={"model": model or "", "key": key or ""},
         currency=services.usage.currency,
         chart_width=CHART_WIDTH,
         chart_height=CHART_HEIGHT,
