@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -151,3 +152,10 @@ def in_process_services(home: Path, *entries: ModelEntry, **settings: Any) -> Se
     loaded = load_settings(home=home, embedded_model=False, **settings)
     routes = {route.name: route.models for route in loaded.routes}
     return build_services(loaded, SecretStr(ADMIN_KEY), catalog=Catalog(list(entries), routes))
+
+
+def pdf_strings(body: bytes) -> list[str]:
+    """The text an uncompressed PDF shows, one string per cell, in page order (our invoices
+    are written uncompressed, in a built-in Latin-1 font, so no PDF reader is needed)."""
+    assert body.startswith(b"%PDF-"), body[:20]
+    return [s.decode("latin-1") for s in re.findall(rb"\((.*?)\) Tj", body)]

@@ -28,7 +28,7 @@ from corral.cli import main
 from corral.metering.ledger import Ledger, UsageEntry
 from corral.settings import load_settings
 from corral.storage import Database, open_database
-from tests.support import echo_entry, in_process_services
+from tests.support import echo_entry, in_process_services, pdf_strings
 
 
 @dataclass(frozen=True)
@@ -260,6 +260,38 @@ def test_invoice_as_json_and_csv(tmp_path: Path, db: Database) -> None:
     assert len(rows) == 4
     assert usage["total_cost"] == "0.016555"
     assert "0.016555" in table.stdout
+
+
+def test_invoice_as_pdf_goes_to_a_file_never_the_terminal(tmp_path: Path, db: Database) -> None:
+    tenant = corral(tmp_path, "tenants", "create", "acme", "--json").json()
+    settle(db, tenant["id"], "r1", "avocado", 1000)
+    settle(db, tenant["id"], "r3", "gemini", 10)
+    pdf = tmp_path / "acme.pdf"
+
+    written = corral(tmp_path, "invoice", "--tenant", "acme", "--month", "2026-11",
+                     "--format", "pdf", "--output", str(pdf))  # fmt: skip
+    to_terminal = corral(
+        tmp_path, "invoice", "--tenant", "acme", "--month", "2026-11", "--format", "pdf"
+    )
+    csv_file = tmp_path / "acme.csv"
+    as_csv = corral(tmp_path, "invoice", "--tenant", "acme", "--month", "2026-11",
+                    "--format", "csv", "--output", str(csv_file))  # fmt: skip
+    nowhere = corral(tmp_path, "invoice", "--tenant", "acme", "--month", "2026-11",
+                     "--format", "pdf", "--output", str(tmp_path / "no" / "such.pdf"))  # fmt: skip
+
+    assert written.code == 0 and written.stdout == ""
+    shown = pdf_strings(pdf.read_bytes())
+    assert shown[0] == "Invoice: acme, 2026-11"
+    assert ["avocado", "premium", "1", "1000", "1000", "1.500000", "4.000000", "0.005500"] in [
+        shown[i : i + 8] for i in range(len(shown))
+    ]
+    assert shown[-5:] == ["total", "2", "1010", "1010", "0.005555"]
+    assert "gemini" in shown and "0.000055" in shown
+    assert to_terminal.code != 0 and to_terminal.stdout == ""
+    assert "--format pdf needs --output" in to_terminal.stderr
+    assert as_csv.code == 0 and as_csv.stdout == ""
+    assert csv_file.read_text().splitlines()[-1] == "total,,2,1010,1010,,,0.005555"
+    assert nowhere.code != 0 and "cannot write" in nowhere.stderr
 
 
 async def test_prices_set_and_clear_reach_the_server(tmp_path: Path) -> None:

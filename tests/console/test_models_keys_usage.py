@@ -17,7 +17,7 @@ from corral.settings import load_settings
 from corral.storage.database import open_database
 from corral.storage.tables import UsageDaily
 from tests.console.server import ECHO, GATED, LICENCE, Console, csrf_of, running_console, signed_in
-from tests.support import ADMIN_KEY, corral_env
+from tests.support import ADMIN_KEY, corral_env, pdf_strings
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +183,41 @@ def test_an_earlier_month_by_key_and_its_invoice(console: Console) -> None:
     assert their_keys and "key_a" not in their_keys.group(1) and "No requests in" in theirs
     assert all(float(h) == 0 for h in re.findall(r'height="([\d.]+)" class="bar"', theirs))
     assert "echo" not in their_invoice.split("\n", 1)[1]
+
+
+def test_a_tenant_downloads_its_months_invoice_as_pdf(console: Console) -> None:
+    first = dt.datetime.now(dt.UTC).date().replace(day=1)
+    two_ago = (first - dt.timedelta(days=40)).replace(day=5)
+    month, empty = two_ago.strftime("%Y-%m"), (two_ago - dt.timedelta(days=31)).strftime("%Y-%m")
+    _spend(
+        console, console.tenants["acme"].id, two_ago, [(ECHO, "key_a", 1000), (GATED, "key_b", 500)]
+    )
+    with signed_in(console, console.tenants["acme"].key) as client:
+        page = client.get(f"/console/usage?month={month}").text
+        pdf = client.get(f"/console/usage/invoice.pdf?month={month}")
+        csv_text = client.get(f"/console/usage/invoice.csv?month={month}").text
+        nothing = client.get(f"/console/usage/invoice.pdf?month={empty}")
+        bad = client.get("/console/usage/invoice.pdf?month=last-year")
+    with signed_in(console, console.tenants["globex"].key) as other:
+        theirs = other.get(f"/console/usage/invoice.pdf?month={month}")
+    with httpx.Client(base_url=console.base_url) as stranger:
+        anonymous = stranger.get(f"/console/usage/invoice.pdf?month={month}")
+
+    assert f'href="/console/usage/invoice.pdf?month={month}"' in page
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert f'filename="invoice-acme-{month}.pdf"' in pdf.headers["content-disposition"]
+    shown = pdf_strings(pdf.content)
+    assert shown[0] == f"Invoice: acme, {month}"
+    csv_lines = [line.split(",") for line in csv_text.splitlines()[1:]]
+    for line in csv_lines:  # every CSV line, the total last, is in the PDF cell for cell
+        cells = [cell for cell in line if cell]
+        assert cells in [shown[i : i + len(cells)] for i in range(len(shown))], cells
+    assert csv_lines[-1][-1] == "0.009000" and shown[-1] == "0.009000"
+    assert nothing.status_code == 200 and pdf_strings(nothing.content)[-5:] == [
+        "total", "0", "0", "0", "0.000000"
+    ]  # fmt: skip
+    assert bad.status_code == 400 and "YYYY-MM" in bad.text
+    their = pdf_strings(theirs.content)
+    assert their[0] == f"Invoice: globex, {month}" and their[-1] == "0.000000"
+    assert not {ECHO, GATED, "0.006000", "0.003000"} & set(their)
+    assert anonymous.status_code in (303, 401) and not anonymous.content.startswith(b"%PDF")

@@ -7,6 +7,8 @@ configured currency. Price overrides replace a model's configured prices on ever
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,7 +32,7 @@ from corral.metering.usage import Invoice, UsageReports, month_range
 from corral.money import format_micros
 
 prices = typer.Typer(help="Override models' prices at run time.", no_args_is_help=True)
-FORMATS = ("table", "json", "csv")
+FORMATS = ("table", "json", "csv", "pdf")
 
 
 def usage(
@@ -57,22 +59,50 @@ def usage(
 def invoice(
     tenant: Annotated[str, typer.Option(help="The tenant's name or id.")],
     month: Annotated[str, typer.Option(help="The month as YYYY-MM.")],
-    output: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
+    output: Annotated[str, typer.Option("--format", help="table | json | csv | pdf")] = "table",
+    path: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write the json, csv or pdf here (pdf needs it)."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """A tenant's invoice for a month: a line per model and tier, and the exact total."""
     if output not in FORMATS:
         raise InvalidRequest(f"--format: choose one of {', '.join(FORMATS)}", param="format")
+    # A PDF is binary: it goes to a file, never to the terminal.
+    if output == "pdf" and path is None:
+        raise InvalidRequest("--format pdf needs --output FILE.", param="output")
+    if output == "table" and path is not None:
+        raise InvalidRequest("--output: choose --format json, csv or pdf.", param="output")
     month_range(month)  # a bad month fails before the database is opened
     with database(config) as (settings, db):
         view = accounts(settings, db).get_tenant(tenant)
         bill = UsageReports(db, settings.billing.currency).invoice(view.id, view.name, month)
-    if output == "json":
-        print_json(bill.as_json())
-    elif output == "csv":
-        typer.echo(bill.as_csv(), nl=False)
-    else:
+    if output == "table":
         _print_invoice(bill)
+        return
+    body = _render(bill, output)
+    if path is None:
+        typer.echo(body, nl=False)
+        return
+    try:
+        if isinstance(body, bytes):
+            path.write_bytes(body)
+        else:
+            path.write_text(body, encoding="utf-8")
+    except OSError as error:
+        raise InvalidRequest(f"--output: cannot write {path}: {error.strerror}.") from None
+    typer.echo(f"wrote {path}", err=True)
+
+
+def _render(bill: Invoice, output: str) -> str | bytes:
+    if output == "pdf":
+        from corral.metering.invoice_pdf import invoice_pdf
+
+        return invoice_pdf(bill)
+    if output == "csv":
+        return bill.as_csv()
+    return json.dumps(bill.as_json(), indent=2) + "\n"
 
 
 @prices.command("set")

@@ -1,6 +1,6 @@
 """The usage page: a month's spend against budget (this month's by default, or one of the
 eleven before it), per model and per key, a daily chart for all or one model and/or key,
-and that month's invoice as CSV."""
+and that month's invoice as CSV or PDF."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from corral.api.console.usage_view import (
 from corral.api.console.web import VisitorDep
 from corral.api.deps import ServicesDep
 from corral.errors import InvalidRequest
-from corral.metering.usage import month_range
+from corral.metering.invoice_pdf import invoice_pdf
+from corral.metering.usage import Invoice, month_range
 
 router = APIRouter(route_class=PageRoute)
 
@@ -67,11 +68,28 @@ async def usage_page(
 @router.get("/usage/invoice.csv")
 async def invoice_csv(visitor: VisitorDep, services: ServicesDep, month: str) -> Response:
     """The tenant's invoice for `month` (YYYY-MM), the same CSV as `corral invoice`."""
+    bill = await _invoice(visitor, services, month)
+    return _download(bill.as_csv(), "text/csv; charset=utf-8", bill, "csv")
+
+
+@router.get("/usage/invoice.pdf")
+async def invoice_pdf_download(visitor: VisitorDep, services: ServicesDep, month: str) -> Response:
+    """The same invoice as PDF: the CSV's lines and total, as `corral invoice --format pdf`."""
+    bill = await _invoice(visitor, services, month)
+    return _download(invoice_pdf(bill), "application/pdf", bill, "pdf")
+
+
+async def _invoice(visitor: VisitorDep, services: ServicesDep, month: str) -> Invoice:
+    """The signed-in tenant's own invoice: the tenant comes from the session, never the URL."""
     tenant = await services.directory.tenant(visitor.tenant_id)
     name = tenant.name if tenant is not None else visitor.tenant_id
-    bill = await services.usage.monthly_invoice(visitor.tenant_id, name, month)
+    return await services.usage.monthly_invoice(visitor.tenant_id, name, month)
+
+
+def _download(body: str | bytes, media_type: str, bill: Invoice, extension: str) -> Response:
+    filename = f"invoice-{bill.tenant}-{bill.month}.{extension}"
     return Response(
-        bill.as_csv(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="invoice-{name}-{month}.csv"'},
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
