@@ -5,14 +5,15 @@ uninterrupted run with the same seed, and is billed exactly once.
 Method: the test's kit (`tests.finetune.kill_job`, on `tests.evals.kill_kit`'s workers): on this
 machine's PostgreSQL, a tenant with a budget creates two jobs on the same `--examples` examples
 (bench/finetune.py's, `--epochs`, seed 5) through the API; the first job's `corral worker` is
-killed with SIGKILL right after each of `--kills` checkpoints (every 10 steps), a last worker
+killed with SIGKILL `--past` steps after each of `--kills` checkpoints (every 10 steps: the
+steps past it are lost and done again; 0: right after the checkpoint), a last worker
 finishes it and then runs the second, which nobody kills. Reported: per kill the checkpoint's
 step and the steps the killed worker had done past it (redone: at most 10), the two adapters'
 sha256, and the ledger's `fine_tuning` records of the killed job against one record of exactly
 its trained tokens. Results go to bench/results/finetune_kill.json.
 
 Run: `PYTHONPATH=src:. .venv/bin/python bench/finetune_kill.py [--examples 40] [--epochs 1]
-[--kills 2] [--home DIR]` (`--home` keeps the base's float copy between runs).
+[--kills 2] [--past 5] [--home DIR]` (`--home` keeps the base's float copy between runs).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ RESULTS = ROOT / "bench" / "results" / "finetune_kill.json"
 JOB_S = 1800.0
 
 
-async def bench(float_copy: Path, count: int, epochs: int, kills: int) -> dict[str, Any]:
+async def bench(float_copy: Path, count: int, epochs: int, kills: int, past: int) -> dict[str, Any]:
     data = examples(count)
     with tempfile.TemporaryDirectory() as home, postgres_database() as url:
         setup = kill_job.configure(Path(home), url, float_copy)
@@ -53,11 +54,12 @@ async def bench(float_copy: Path, count: int, epochs: int, kills: int) -> dict[s
         killed = []
         for k in range(1, kills + 1):
 
-            def past(job: Any, k: int = k) -> bool:
-                return kill_job.checkpointed(job) >= 10 * k or job.finished
+            def due(job: Any, k: int = k) -> bool:
+                there = kill_job.checkpointed(job) >= 10 * k and job.progress.done >= 10 * k + past
+                return there or job.finished
 
             left, _ = await kill_kit.kill_when(
-                setup, job_id, past, kind=kill_job.KIND, within_s=JOB_S
+                setup, job_id, due, kind=kill_job.KIND, within_s=JOB_S
             )
             killed.append(kill_job.checkpointed(left))
         done, clean = await kill_job.finish_both(setup, job_id, clean_id, JOB_S)
@@ -70,6 +72,7 @@ async def bench(float_copy: Path, count: int, epochs: int, kills: int) -> dict[s
         "examples": count,
         "epochs": epochs,
         "steps": count * epochs,
+        "killed_past_checkpoint": past,
         "killed_at_checkpoint": killed,
         "redone_after_each_kill": _redone(events),
         "status": done.status,
@@ -101,15 +104,16 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--kills", type=int, default=2)
+    parser.add_argument("--past", type=int, default=5, help="steps past the checkpoint (< 10)")
     parser.add_argument(
         "--home", type=Path, default=Path(tempfile.gettempdir()) / "corral-bench-finetune"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    if not 0 < 10 * args.kills < args.examples * args.epochs:
+    if not 0 < 10 * args.kills + args.past < args.examples * args.epochs or not 0 <= args.past < 10:
         parser.error("each kill needs a checkpoint (every 10 steps) before the last step")
     float_copy = float_base(load_settings(home=args.home).embedded_model_path, args.home)
-    result = asyncio.run(bench(float_copy, args.examples, args.epochs, args.kills))
+    result = asyncio.run(bench(float_copy, args.examples, args.epochs, args.kills, args.past))
     result["load_average"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
@@ -123,7 +127,8 @@ def report(result: dict[str, Any]) -> None:
         f"{result['status']} after {result['attempts']} attempts in {result['wall_s']} s"
     )
     print(
-        f"killed after checkpoints {result['killed_at_checkpoint']}; steps redone per kill "
+        f"killed {result['killed_past_checkpoint']} steps after checkpoints "
+        f"{result['killed_at_checkpoint']}; steps redone per kill "
         f"{result['redone_after_each_kill']} (target <= 10)"
     )
     print(
