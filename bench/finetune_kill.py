@@ -37,6 +37,7 @@ from tests.evals import kill_kit  # noqa: E402
 from tests.finetune import kill_job  # noqa: E402
 
 from corral.finetune.base import float_base  # noqa: E402
+from corral.jobs import Job  # noqa: E402
 from corral.money import cost_micros  # noqa: E402
 from corral.settings import load_settings  # noqa: E402
 
@@ -54,7 +55,7 @@ async def bench(float_copy: Path, count: int, epochs: int, kills: int, past: int
         killed = []
         for k in range(1, kills + 1):
 
-            def due(job: Any, k: int = k) -> bool:
+            def due(job: Job, k: int = k) -> bool:
                 there = kill_job.checkpointed(job) >= 10 * k and job.progress.done >= 10 * k + past
                 return there or job.finished
 
