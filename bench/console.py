@@ -21,6 +21,7 @@ Run: `.venv/bin/python bench/console.py` (also part of `make bench`; options `--
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import random
@@ -42,6 +43,12 @@ from corral.accounts.admin import KeySpec
 from corral.api.app import create_app
 from corral.api.console.render import HERE
 from corral.catalog import Catalog, ModelEntry
+from corral.evals.manifest import SigningKey
+from corral.evals.runner import KIND as EVAL_RUN
+from corral.finetune.params import KIND as FINE_TUNE
+from corral.jobs import Entry
+from corral.jobs.model import Claim
+from corral.privacy.audit import PartnerCall
 from corral.services import Services, build_services
 from corral.settings import load_settings
 from corral.storage.tables import ConsoleConversation, UsageDaily, UsageRecord
@@ -153,6 +160,46 @@ def _fill(services: Services, rows: int) -> str:
     return keys[0]
 
 
+def _fill_work(services: Services) -> tuple[str, str]:
+    """A finished fine-tuning job with 500 logged steps, a finished eval run with its signed
+    manifest, and 200 audited partner calls (bodies kept): the detail and operator pages."""
+    tenant_id = services.accounts.admin.get_tenant("bench").id
+    steps = [
+        Entry(f"Step {s}", {"step": s, "train_loss": 3 / s**0.5, "valid_loss": 3.2 / s**0.4})
+        for s in range(1, 501)
+    ]
+    hyper = {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.0}
+    job_params = {"model": "echo", "training_file": "file-t", "seed": 1, "hyperparameters": hyper}
+    job_result = {"fine_tuned_model": "ft:echo:bench", "trained_tokens": 9000}
+    body = {
+        "run": {"eval_id": "eval_b", "testing_criteria": [{"name": "x", "type": "string_check"}]},
+        "model": {"id": "echo", "digest": None},
+        "dataset": {"sha256": "0" * 64},
+        "items": [{"index": i, "status": "pass"} for i in range(200)],
+        "scores": {"x": {"n": 200, "pass_rate": 1.0, "pass_rate_ci95": [1.0, 1.0]}},
+    }
+    signed = SigningKey.load_or_create(services.settings.home).sign(body)
+    run_params = {"eval_id": "eval_b", "name": "bench", "data_source": {"model": "echo"}}
+
+    async def finish(kind: str, params: dict[str, Any], events: list[Entry], result: Any) -> str:
+        job = await services.jobs.submit(kind, tenant_id, params)
+        claimed = await services.jobs.claim_next("bench", [kind], 60)
+        assert claimed is not None
+        claim = Claim(job.id, "bench", claimed.attempts)
+        await services.jobs.update(claim, events)
+        await services.jobs.finish(claim, "succeeded", result=result)
+        return job.id
+
+    job_id = asyncio.run(finish(FINE_TUNE, job_params, steps, job_result))
+    run_id = asyncio.run(finish(EVAL_RUN, run_params, [], {"manifest": signed}))
+    for i in range(200):
+        sent = '[{"role": "user", "content": "mail [EMAIL_1] now"}]'
+        call = PartnerCall(f"req_p{i}", tenant_id, "key_b", "part-d", "openai", "pseudonymize",
+                           {"EMAIL": 1}, sent=sent, received="ok")  # fmt: skip
+        services.audit.record(call, retention_hours=24)
+    return job_id, run_id
+
+
 def _serve(services: Services) -> tuple[uvicorn.Server, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -175,6 +222,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         services = _services(Path(home))
         key = _fill(services, args.rows)
+        job_id, run_id = _fill_work(services)
         server, base = _serve(services)
         pages = [
             (key, "/console/chat"),
@@ -189,6 +237,11 @@ def main() -> None:
             (ADMIN_KEY, "/console/operator/tenants"),
             (ADMIN_KEY, "/console/operator/access"),
             (ADMIN_KEY, "/console/usage?operator"),
+            (key, f"/console/fine-tuning/{job_id}"),
+            (key, f"/console/evals/runs/{run_id}"),
+            (ADMIN_KEY, "/console/operator/prices"),
+            (ADMIN_KEY, "/console/operator/audit"),
+            (ADMIN_KEY, "/console/operator/health"),
         ]
         results = {}
         with httpx.Client(base_url=base) as tenant, httpx.Client(base_url=base) as operator:
@@ -222,7 +275,7 @@ def main() -> None:
     for path, figures in results.items():
         verdict = "ok" if figures["median_ms"] <= TARGET_MS else "OVER"
         print(
-            f"{path:36} median {figures['median_ms']:7.2f} ms  max {figures['max_ms']:7.2f} ms"
+            f"{path[:44]:44} median {figures['median_ms']:7.2f} ms  max {figures['max_ms']:7.2f} ms"
             f"  {verdict}"
         )
     print(f"JS + CSS: {report['assets_total_bytes']} bytes (budget {ASSET_BUDGET_BYTES})")

@@ -65,7 +65,7 @@ async def run_all(backend: LlamaCppBackend, schemas: list[dict[str, Any]]) -> tu
 def report(label: str, baseline: float, counts: tuple[int, int], backend: LlamaCppBackend) -> None:
     gc.collect()
     now = rss_mb()
-    cache = backend._grammars._cache
+    cache = backend._preparer._grammars._cache
     print(
         f"{label:<34} answered {counts[0]:>3}  refused {counts[1]:>3}  RSS {now:7.1f} MB  "
         f"ratio {now / baseline:5.3f}  cache {len(cache):>3} grammars {cache.bytes / 1024:7.1f} KiB"
@@ -104,9 +104,11 @@ def main() -> None:
     plain = ms_per_token(backend, None, 16)
     for size in (256, 8000):
         members = [f"member number {i} of a long list" for i in range(size)]
-        if size > backend._grammars.limits.max_enum_members:  # past the limit: measured anyway
+        if (
+            size > backend._preparer._grammars.limits.max_enum_members
+        ):  # past the limit: measured anyway
             loose = SchemaLimits(max_enum_members=size, max_schema_bytes=1024 * 1024)
-            backend._grammars = GrammarCompiler(loose, lambda: backend._vocab)
+            backend._preparer._grammars = GrammarCompiler(loose, lambda: backend._vocab)
         cost = ms_per_token(backend, {"type": "array", "items": {"enum": members}}, 16)
         print(
             f"CPU per token, {size}-member enum: {cost:.1f} ms, no grammar {plain:.1f} ms "

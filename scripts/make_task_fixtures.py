@@ -8,6 +8,10 @@ over about six months, clocks at +01:00, with planted patterns the facts must fi
 - a rising trend (the rate climbs by 2.5 points from the first post to the last);
 - two clear outliers, `p038` and `p089`, gone viral (rates near 40%).
 
+`creator_truth.json` names the facts those patterns must come out as (`planted`: the fact ids
+tips should rest on) and what each must say; `corral.tasks.quality.tips_score` scores tips
+against it.
+
 Feed (`feed_posts.json`): 220 posts by 30 authors over one week on five topics of unequal size
 (each post's `topic` is the ground truth a summary can be checked against; readers ignore it),
 with reactions and a few comments.
@@ -94,6 +98,13 @@ TOPICS: dict[str, tuple[int, list[str], list[str]]] = {
         ],
         ["Shared!", "Will keep an eye out.", "So glad he is back."],
     ),
+}
+CREATOR_TRUTH = {
+    "planted": ["format_video", "best_hours", "trend", "outlier_p038", "outlier_p089"],
+    "format_order": ["video", "image", "text"],
+    "trend": "rising",
+    "evening_hours": sorted(EVENING),
+    "outliers": ["p038", "p089"],
 }
 T = TypeVar("T")
 EMOJI = ("👍", "❤️", "😂", "😮", "😢")
@@ -187,6 +198,7 @@ def write(out_dir: Path) -> None:
         writer.writeheader()
         writer.writerows(history)
     _write_json(out_dir / "creator_posts.json", {"posts": history})
+    _write_json(out_dir / "creator_truth.json", CREATOR_TRUTH)
     _write_json(out_dir / "feed_posts.json", {"posts": feed_posts(rng, fake)})
 
 

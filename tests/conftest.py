@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +57,13 @@ def redis_url() -> Iterator[tuple[str, str]]:
     """(URL, key namespace) in this machine's Redis, cleaned after the run."""
     with redis_namespace() as namespace:
         yield REDIS_URL, namespace
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """llama-cpp-python opens /dev/null twice when imported and never closes it: closed here, so
+    the interpreter's exit does not print a ResourceWarning for each."""
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None:
+            handle.close()

@@ -26,6 +26,15 @@ def test_a_request_costs_its_exact_price_rounded_half_up_once() -> None:
     assert cost_micros(0, 3, (0, 500_000)) == 2  # 1.5 -> 2
 
 
+def test_cached_prompt_tokens_cost_the_cached_price_in_the_one_rounding() -> None:
+    # 1_000 cached at 0.123457 and 3_000 read at 1.234567 per million, 10 out at 7.654321:
+    # 123_457_000 + 3_703_701_000 + 76_543_210 = 3_903_701_210 micro-micros -> 3_904 micros
+    assert cost_micros(4_000, 10, PRICES, 1_000, 123_457) == 3_904
+    assert cost_micros(4_000, 10, PRICES, 1_000, None) == cost_micros(4_000, 10, PRICES)
+    # an input price lowered below the cached one (an operator's override) caps it
+    assert cost_micros(100, 0, (50, 0), 100, 80) == cost_micros(100, 0, (50, 0))
+
+
 def test_a_free_model_costs_nothing() -> None:
     assert cost_micros(10_000, 10_000, (0, 0)) == 0
     assert max_cost_micros(10_000, 10_000, (0, 0)) == 0

@@ -44,9 +44,19 @@ def format_micros(micros: int) -> str:
     return str((Decimal(micros) / MICROS).quantize(_QUANTUM))
 
 
-def cost_micros(prompt_tokens: int, completion_tokens: int, prices: tuple[int, int]) -> int:
-    """The cost of a request: prices are micro-units per million tokens; rounded half up."""
-    exact = prompt_tokens * prices[0] + completion_tokens * prices[1]
+def cost_micros(
+    prompt_tokens: int,
+    completion_tokens: int,
+    prices: tuple[int, int],
+    cached_tokens: int = 0,
+    cached_price: int | None = None,
+) -> int:
+    """The cost of a request: prices are micro-units per million tokens; rounded half up,
+    once. `cached_tokens` (of `prompt_tokens`) cost `cached_price`, never more than the input
+    price in force; without a cached price they cost the input price."""
+    cached_price = prices[0] if cached_price is None else min(cached_price, prices[0])
+    read = prompt_tokens - cached_tokens
+    exact = read * prices[0] + cached_tokens * cached_price + completion_tokens * prices[1]
     return (exact + MICROS // 2) // MICROS
 
 

@@ -112,6 +112,13 @@ def build_services(
     metrics.watch_queue_depth(
         lambda: {e.id: e.backend.health().queue_depth for e in catalog.entries()}
     )
+    metrics.watch_engines(  # local models' engines; a fine-tuned model's is its base's
+        lambda: {
+            e.id: stats
+            for e in catalog.entries()
+            if (stats := getattr(e.backend, "engine_stats", None)) is not None
+        }
+    )
     db = open_database(settings)
     directory = AccountDirectory(db)
     ledger = Ledger(db, settings.billing.reservation_timeout_s)

@@ -9,18 +9,15 @@ from __future__ import annotations
 import os
 import sys
 import tomllib
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     SecretStr,
-    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -36,153 +33,49 @@ from corral.observability.readiness import OpsConfig
 from corral.observability.redact import redact
 from corral.server.limits import ConnectionLimits
 from corral.settings_jobs import FineTuningConfig, JobsConfig
+from corral.settings_models import (
+    EMBEDDED_MODEL_FILE,
+    EMBEDDED_MODEL_NAME,
+    LICENCE_ID_PATTERN,
+    MODEL_NAME_PATTERN,
+    TENANT_NAME_PATTERN,
+    LocalModelConfig,
+    ModelConfig,
+    Policy,
+    Price,
+    RemoteBackend,
+    RemoteModelConfig,
+    Replica,
+    Tier,
+)
 from corral.tasks.limits import TaskInputLimits
 
-Tier = Literal["open", "premium", "partner", "private"]
-Policy = Literal["allow", "pseudonymize", "pseudonymize_strict", "local_only"]
-"""A tenant's data policy for partner models (docs/privacy.md)."""
-MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
-LICENCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-TENANT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-Price = Decimal
-"""Currency units per million tokens; at most 6 decimals, since money is kept in micro-units."""
-
-
-def _check_price(value: Decimal) -> Decimal:
-    if value < 0 or not value.is_finite():
-        raise ValueError("a price must be a finite amount >= 0")
-    if value != value.quantize(Decimal("0.000001")):
-        raise ValueError("a price has at most 6 decimals (money is kept in micro-units)")
-    return value
-
-
-EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_MODEL_NAME = "smollm2-135m-instruct"
-
-
-class _ModelCommon(BaseModel):
-    """What every `[[models]]` entry has, whatever serves it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=MODEL_NAME_PATTERN)
-    tier: Tier = "open"
-    licence: str | None = None
-    input_price_per_mtok: Price = Decimal(0)
-    """Per million prompt tokens, in the configured currency."""
-    output_price_per_mtok: Price = Decimal(0)
-    """Per million completion tokens, in the configured currency."""
-    owner: str | None = Field(default=None, pattern=TENANT_NAME_PATTERN)
-    """The tenant a `private` model belongs to (its fine-tuned model); nobody else sees it."""
-
-    @field_validator("input_price_per_mtok", "output_price_per_mtok")
-    @classmethod
-    def _price_in_micro_units(cls, value: Decimal) -> Decimal:
-        return _check_price(value)
-
-    @model_validator(mode="after")
-    def _private_models_have_an_owner(self) -> _ModelCommon:
-        if (self.tier == "private") != (self.owner is not None):
-            raise ValueError("a model has an owner exactly when its tier is 'private'")
-        return self
-
-
-class LocalModelConfig(_ModelCommon):
-    """A GGUF model served in-process by llama.cpp."""
-
-    backend: Literal["llama-cpp"] = "llama-cpp"
-    path: Path
-    context_length: int | None = Field(default=None, ge=32, le=1_048_576)
-    threads: int | None = Field(default=None, ge=1, le=512)
-    instances: int = Field(default=1, ge=1, le=64)
-    queue_size: int = Field(default=32, ge=0, le=100_000)
-    max_per_tenant: int | None = Field(default=None, ge=1, le=64)
-    """Instances one tenant may hold at once; the others stay free for other tenants."""
-    slots: int = Field(default=1, ge=1, le=64)
-    """Sequences one instance generates at once (continuous batching). 1 generates one
-    sequence at a time, bit-exact from run to run; above 1, `instances` must be 1, and a
-    sequence's logits may differ slightly with the company it is batched with."""
-    flash_attention: bool = True
-    kv_cache_type: Literal["f16", "q8_0"] = "q8_0"
-    """The KV cache's number format; q8_0 halves its memory at a negligible cost in quality."""
-    embeddings: bool = True
-    embedding_context_length: int = Field(default=2048, ge=32, le=32_768)
-    max_adapters: int = Field(default=8, ge=1, le=1024)
-    """Fine-tuned models' LoRA adapters an instance keeps loaded (about 14 MB each on
-    SmolLM2-135M); past it, the least recently used is freed, and loaded again when next
-    asked for (milliseconds)."""
-
-    @field_validator("path")
-    @classmethod
-    def _path_is_a_file(cls, path: Path) -> Path:
-        path = path.expanduser()
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
-
-    @model_validator(mode="after")
-    def _batching_uses_one_instance(self) -> LocalModelConfig:
-        if self.slots > 1 and self.instances > 1:
-            raise ValueError("slots > 1 batches sequences in one instance: set instances = 1")
-        return self
-
-    @model_validator(mode="after")
-    def _quantized_cache_needs_flash_attention(self) -> LocalModelConfig:
-        if self.kv_cache_type != "f16" and not self.flash_attention:
-            raise ValueError(
-                f"kv_cache_type = '{self.kv_cache_type}' needs flash_attention = true "
-                "(llama.cpp quantizes the V cache only with flash attention)"
-            )
-        return self
-
-
-RemoteBackend = Literal["openai", "anthropic", "gemini", "openai-compatible"]
-
-
-class Replica(BaseModel):
-    """One server of an `openai-compatible` model served by several (e.g. vLLM replicas)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base_url: str = Field(pattern=r"^https?://")
-    weight: int = Field(default=1, ge=1, le=1000)
-
-
-class RemoteModelConfig(_ModelCommon):
-    """A model another server runs: a partner's API, or the operator's own inference servers."""
-
-    backend: RemoteBackend
-    upstream_model: str = Field(min_length=1, max_length=256)
-    """The provider's name for the model (`gpt-4o-mini`)."""
-    base_url: str | None = Field(default=None, pattern=r"^https?://")
-    replicas: list[Replica] = []
-    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    """The environment variable holding the provider key (the key never goes in the file)."""
-    context_length: int = Field(default=128_000, ge=32, le=10_000_000)
-    timeout_s: float = Field(default=60.0, gt=0, le=3600)
-    """Deadline of one attempt, first byte to last."""
-
-    @model_validator(mode="after")
-    def _where_to_send(self) -> RemoteModelConfig:
-        if self.base_url and self.replicas:
-            raise ValueError("give base_url or replicas, not both")
-        if self.backend == "openai-compatible" and not (self.base_url or self.replicas):
-            raise ValueError("an openai-compatible model needs base_url (or replicas)")
-        if self.replicas and self.backend != "openai-compatible":
-            raise ValueError("replicas are for openai-compatible models")
-        return self
-
-
-def _model_kind(value: Any) -> str:
-    backend = value.get("backend", "llama-cpp") if isinstance(value, dict) else value.backend
-    return "local" if backend == "llama-cpp" else "remote"
-
-
-ModelConfig = Annotated[
-    Annotated[LocalModelConfig, Tag("local")] | Annotated[RemoteModelConfig, Tag("remote")],
-    Discriminator(_model_kind),
+__all__ = [
+    "DOCS_ASSET_FILES",
+    "EMBEDDED_MODEL_FILE",
+    "EMBEDDED_MODEL_NAME",
+    "LICENCE_ID_PATTERN",
+    "MODEL_NAME_PATTERN",
+    "TENANT_NAME_PATTERN",
+    "BillingConfig",
+    "ConsoleConfig",
+    "IdempotencyConfig",
+    "LicenceConfig",
+    "LocalModelConfig",
+    "ModelConfig",
+    "Policy",
+    "Price",
+    "PrivacyConfig",
+    "RemoteBackend",
+    "RemoteModelConfig",
+    "Replica",
+    "RouteConfig",
+    "RoutingConfig",
+    "ServerConfig",
+    "Settings",
+    "Tier",
+    "load_settings",
 ]
-"""One `[[models]]` entry."""
 
 
 class LicenceConfig(BaseModel):

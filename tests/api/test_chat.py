@@ -37,6 +37,37 @@ def test_answer_carries_text_usage_and_finish_reason(client: openai.OpenAI) -> N
     assert completion.usage.completion_tokens == 8
     assert completion.usage.prompt_tokens > 5
     assert completion.usage.total_tokens == completion.usage.prompt_tokens + 8
+    details = completion.usage.prompt_tokens_details
+    cached = details.cached_tokens if details is not None else None
+    assert cached is not None and 0 <= cached < completion.usage.prompt_tokens
+
+
+def test_a_second_question_under_the_same_system_prompt_is_served_from_cache(
+    client: openai.OpenAI,
+) -> None:
+    system = "You are the harbour office's assistant. " + "Answer about tides and fees. " * 40
+
+    def ask(question: str) -> Any:
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": question},
+        ]
+        stream = client.chat.completions.create(
+            model=MODEL,
+            messages=messages,
+            max_tokens=2,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        return [chunk.usage for chunk in stream if chunk.usage is not None][-1]
+
+    first, second = ask("When is high tide?"), ask("What does a mooring cost?")
+
+    assert first.prompt_tokens_details.cached_tokens < 200
+    assert second.prompt_tokens_details.cached_tokens >= 200  # the system prompt, read once
+    assert second.prompt_tokens_details.cached_tokens < second.prompt_tokens
+    assert second.total_tokens == second.prompt_tokens + second.completion_tokens
 
 
 def test_short_answer_ends_with_stop(client: openai.OpenAI) -> None:

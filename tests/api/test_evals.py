@@ -163,10 +163,10 @@ def test_an_eval_corral_cannot_grade_is_refused_when_created(setup: Setup) -> No
             testing_criteria=[
                 {
                     "type": "text_similarity",
-                    "name": "bleu",
+                    "name": "meteor",
                     "input": "{{sample.output_text}}",
                     "reference": "{{item.answer}}",
-                    "evaluation_metric": "bleu",
+                    "evaluation_metric": "meteor",
                     "pass_threshold": 0.5,
                 }
             ],
@@ -273,3 +273,38 @@ def test_the_leaderboard_ranks_the_finished_run_by_its_dataset(setup: Setup) -> 
     assert row["pass_rate"] == 5 / 6 and row["pass_rate_ci95"][0] <= 5 / 6
     assert row["standing"] == "unknown"  # this worker records no digest for its test model
     assert elsewhere["data"] == []  # another tenant's runs are not on its board
+
+
+def test_an_eval_graded_by_rouge_l_scores_each_answer_against_its_reference(setup: Setup) -> None:
+    acme = setup.sdk("acme")
+    evaluation = acme.evals.create(
+        data_source_config={"type": "custom", "item_schema": {}},
+        testing_criteria=[
+            {
+                "type": "text_similarity",
+                "name": "rouge",
+                "input": "{{sample.output_text}}",
+                "reference": "The capital is {{item.answer}}.",
+                "evaluation_metric": "rouge_l",
+                "pass_threshold": 0.9,
+            }
+        ],
+    )
+    source: Any = {
+        "type": "completions",
+        "model": "capitals",
+        "source": {"type": "file_content", "content": ITEMS},
+        "input_messages": {
+            "type": "template",
+            "template": [{"role": "user", "content": "Capital of {{item.country}}"}],
+        },
+    }
+    run = acme.evals.runs.create(evaluation.id, data_source=source)
+    work_off(setup.home, run.id)
+
+    done = acme.evals.runs.retrieve(run.id, eval_id=evaluation.id)
+    items = list(acme.evals.runs.output_items.list(run.id, eval_id=evaluation.id))
+    assert done.result_counts.model_dump() == {"total": 6, "passed": 5, "failed": 1, "errored": 0}
+    # Chile: "the capital is santiago" against "the capital is lima": 3 of 4 words in order.
+    scores = [item.results[0].score for item in items]
+    assert scores == [1.0, 1.0, 1.0, 1.0, 0.75, 1.0]

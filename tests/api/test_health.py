@@ -63,3 +63,6 @@ def test_metrics_count_requests_and_tokens(server: RunningServer, client: openai
     assert "corral_request_duration_seconds_bucket" in text
     assert f'corral_queue_depth{{model="{MODEL}"}} 0.0' in text
     assert "corral_time_to_first_token_seconds" in text
+    assert f'corral_engine_active_sequences{{model="{MODEL}"}} 0.0' in text
+    assert f'corral_engine_queue_wait_seconds_count{{model="{MODEL}"}}' in text
+    assert f'corral_engine_cached_prompt_tokens_total{{model="{MODEL}"}}' in text

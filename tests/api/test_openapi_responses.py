@@ -213,6 +213,10 @@ def evals_day(seen: Answers, acme: httpx.Client) -> None:
     seen.call(acme, "GET", runs + "/{run_id}/output_items", **one)
     board = acme.get("/v1/evals/leaderboard", params={"dataset": "0" * 64})
     seen.record("GET", "/v1/evals/leaderboard", board)  # no finished run: an empty board
+    items = seen.upload(acme, "items.jsonl", b'{"item": {"answer": "Hi"}}\n', "evals")
+    dataset = "/v1/evals/datasets/{file_id}"
+    seen.call(acme, "POST", dataset, {"private": True}, file_id=items["id"])
+    seen.call(acme, "GET", dataset, file_id=items["id"])
 
 
 def fine_tuning_day(seen: Answers, acme: httpx.Client, training_file: str) -> None:

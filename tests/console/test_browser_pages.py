@@ -39,7 +39,9 @@ def tab_to(driver: WebDriver, target: WebElement, limit: int = 80) -> None:
         if driver.switch_to.active_element == target:
             return
         driver.switch_to.active_element.send_keys(Keys.TAB)
-    raise AssertionError(f"{target.get_attribute('outerHTML')[:80]} is not reachable by Tab")
+    raise AssertionError(
+        f"{(target.get_attribute('outerHTML') or '')[:80]} is not reachable by Tab"
+    )
 
 
 def test_an_answers_markdown_is_formatted_when_its_stream_ends(
@@ -71,7 +73,7 @@ def test_a_picked_chat_export_is_explained_with_citations_that_jump(
 
     assert "Explain a chat export" in heading[0].text
     citation = browser.find_element(By.CSS_SELECTOR, "a[href^='#msg-']")
-    target = citation.get_attribute("href").split("#")[1]
+    target = (citation.get_attribute("href") or "").split("#")[1]
     citation.click()
     assert browser.execute_script("return location.hash") == "#" + target
     assert browser.find_element(By.ID, target).is_displayed()

@@ -40,7 +40,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         yield running
 
 
-def _run(client: httpx.Client, files: dict | None = None, **fields: str) -> httpx.Response:
+def _run(
+    client: httpx.Client, files: dict[str, tuple[str, bytes, str]] | None = None, **fields: str
+) -> httpx.Response:
     csrf = csrf_of(client.get("/console/tasks").text)
     data = {"csrf": csrf, "model": ECHO, "task": "explain-conversation", **fields}
     if files is None:
@@ -96,8 +98,10 @@ def test_a_chat_export_pasted_or_picked_is_explained_with_linked_citations(
 def test_a_feed_is_summarised_and_its_posts_cited(console: Console) -> None:
     feed = (FIXTURES / "feed_posts.json").read_text(encoding="utf-8")
     with signed_in(console, console.tenants["globex"].key) as client:
-        response = _run(client, task="summarize", text=feed, model="scripted")
-        unusable = _run(client, task="summarize", text=feed)  # the echo model writes no JSON
+        # Thorough: the model reads the posts and its summary is what the page shows.
+        response = _run(client, task="summarize", text=feed, model="scripted", mode="thorough")
+        unusable = _run(client, task="summarize", text=feed, mode="thorough")  # echo: no JSON
+        fast = _run(client, task="summarize", text=feed)  # code finds the topics
 
     assert response.status_code == 200, response.text
     answer = _answer(response.text)
@@ -106,6 +110,7 @@ def test_a_feed_is_summarised_and_its_posts_cited(console: Console) -> None:
     assert re.findall(r'<li id="post-([^"]+)">', answer) == ["f001"]
     assert "Finished the South Natalieshire marathon" in answer  # the cited post itself
     assert unusable.status_code == 502 and "did not answer in the task" in unusable.text
+    assert fast.status_code == 200 and re.findall(r'<a href="#post-([^"]+)">', _answer(fast.text))
 
 
 def test_bad_input_gets_a_readable_error_page(console: Console) -> None:

@@ -123,7 +123,7 @@ async def test_multiple_choice_passes_when_the_likeliest_option_is_the_answer() 
             "name": "x",
             "input": "a",
             "reference": "b",
-            "evaluation_metric": "bleu",
+            "evaluation_metric": "meteor",
             "pass_threshold": 0.5,
         },
         {"type": "python", "name": "x", "source": "def grade(): ..."},

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pytest
@@ -122,7 +122,8 @@ def test_the_owner_chats_with_its_model_nobody_else_sees_it_and_it_is_billed_onc
 
     said = list(stack.acme.fine_tuning.jobs.list_events(job.id, limit=100))
     (parity,) = [e for e in said if e.message.startswith("Parity check passed")]
-    assert parity.data is not None and parity.data["parity"]["mean_abs_logprob_diff"] < 1e-3
+    figures = cast(dict[str, Any], parity.data)
+    assert figures["parity"]["mean_abs_logprob_diff"] < 1e-3
 
     assert model in [m.id for m in stack.acme.models.list()]
     card = stack.acme.models.retrieve(model)

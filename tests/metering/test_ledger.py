@@ -111,6 +111,23 @@ async def test_a_settled_cost_moves_from_its_reservation_to_the_spend(
     assert held_reservations(db) == 0
 
 
+async def test_a_record_keeps_its_cached_tokens_and_the_price_they_were_billed_at(
+    db: Database, ledger: Ledger
+) -> None:
+    tenant = new_tenant(db, budget_micros=None)
+
+    await ledger.settle(usage("req_cached", tenant, cost=4, cached_tokens=8, cached_price=100_000))
+    await ledger.settle(usage("req_plain", tenant, cost=20))
+
+    with db.read() as session:
+        rows = session.execute(
+            select(
+                UsageRecord.request_id, UsageRecord.cached_tokens, UsageRecord.cached_price_micros
+            ).order_by(UsageRecord.request_id)
+        ).all()
+    assert [tuple(row) for row in rows] == [("req_cached", 8, 100_000), ("req_plain", 0, None)]
+
+
 async def test_a_reservation_still_fits_after_its_month_row_was_removed_behind_the_ledger(
     db: Database, ledger: Ledger
 ) -> None:

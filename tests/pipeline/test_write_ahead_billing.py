@@ -5,6 +5,7 @@ process died or its usage write failed. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable
@@ -105,6 +106,22 @@ async def test_a_stream_whose_process_died_is_charged_for_what_it_had_streamed(
     assert record.cost_micros == 8 * 1 + 5 * 2  # micro-units: prices are per million tokens
     assert record.outcome == "failed"
     assert served.rows(PendingCharge) == []
+
+
+async def test_a_dead_streams_cached_prompt_tokens_are_charged_at_the_cached_price(
+    served: Served,
+) -> None:
+    bill = dataclasses.replace(served.bill(dt.datetime.now(dt.UTC)), cached_price=250_000)
+    await served.pending.open(bill, 4_000, 0, 3_000)
+    served.pending.record("req_stream", 4_000, 1_000, 3_000)
+    await wait_for(lambda: [r.completion_tokens for r in served.rows(PendingCharge)] == [1_000])
+
+    await served.elsewhere().expire()
+
+    [record] = served.rows(UsageRecord)
+    assert (record.cached_tokens, record.cached_price_micros) == (3_000, 250_000)
+    # 1_000 read at 1, 3_000 cached at 0.25 and 1_000 written at 2 per million
+    assert record.cost_micros == 1_000 + 750 + 2_000
 
 
 async def test_a_stream_whose_usage_write_failed_is_charged_in_full_later(

@@ -96,6 +96,16 @@ async def test_an_answer_still_invalid_after_the_repair_is_an_error(caller_for: 
     assert failed.value.code == "invalid_model_output" and "fact_ids" in failed.value.message
 
 
+async def test_without_repair_an_invalid_answer_is_an_error_at_once(caller_for: Make) -> None:
+    backend = ScriptedBackend("not json at all", GOOD)
+    caller = await caller_for(backend)
+
+    with pytest.raises(InvalidModelOutput):
+        await caller.ask("system", "facts", TIPS_OUTPUT, repair=False)
+
+    assert len(backend.requests) == 1  # the caller has a fallback: no second call
+
+
 def test_chunks_never_split_a_line_and_respect_the_budget() -> None:
     lines = [f"[{i}] someone: " + "word " * (i % 7 + 1) for i in range(200)]
 

@@ -238,6 +238,17 @@ def test_a_copied_message_is_not_an_explanation() -> None:
     assert checked("Anna and Ben greet each other; nothing is decided.", lines) is not None
 
 
+def test_an_answer_about_nothing_in_the_notes_is_not_an_explanation() -> None:
+    lines = chat(("Anna", "ok so the lake on Saturday then"), ("Ben", "deal"))
+    notes = "\n".join(
+        ["Group chat: 2 messages, 2 people.", "Decided:", "- the lake on Saturday", "Still open:"]
+    )
+
+    assistant_speak = "I'm sorry for the confusion, I'm here to help you with your group chat."
+    assert checked(assistant_speak, lines, notes) is None
+    assert checked("Anna and Ben settle on the lake for Saturday.", lines, notes) is not None
+
+
 # --- the hand-written fixtures -----------------------------------------------------------------
 
 

@@ -23,11 +23,14 @@ from corral.backends import factories
 from corral.pipeline.gateway import RequestContext
 from corral.services import Services
 from corral.tasks.explain import PICK_TOKENS
+from corral.tasks.quality import feed_score, score, totals
 from tests.providers.openai_fake import KEY, OpenAIFake
 from tests.providers.partner_kit import gpt_mini_config
 from tests.support import echo_entry, in_process_services
+from tests.tasks.test_explain_fast import HANDWRITTEN, rules_answer, truth
 
 PLACEHOLDER = re.compile(r"\[(?:PERSON|EMAIL|PHONE|IBAN|CARD|IP|ADDRESS|DOB)_\d+\]")
+HANDWRITTEN_FEEDS = sorted((Path(__file__).parent / "fixtures" / "handwritten").glob("*.feed"))
 EMAIL = re.compile(r"guest\d+@example\.org")
 Answer = Callable[[dict[str, Any]], str | None]
 
@@ -124,7 +127,7 @@ async def test_summarize_sends_each_chunk_masked_and_restores_the_merged_answer(
     ]
 
     result = await partner.tasks.summarize(
-        partner.ctx, SummarizeRequest(model="gpt-mini", posts=posts)
+        partner.ctx, SummarizeRequest(model="gpt-mini", posts=posts, mode="thorough")
     )
 
     chunks = result["meta"]["chunks"]
@@ -223,3 +226,61 @@ async def test_explain_conversation_fast_sends_only_the_findings_masked(partner:
     assert_nothing_in_the_clear(partner)
     assert "guest1@example.org" in result["explanation"] and not result["meta"]["fallback"]
     assert_one_audit_row_per_call(partner)
+
+
+async def test_summarize_fast_sends_only_the_topics_brief_masked(partner: Partner) -> None:
+    def answer(body: dict[str, Any]) -> str:
+        keys = body["response_format"]["json_schema"]["schema"]["properties"]
+        return json.dumps(dict(zip(keys, ["Lake trip plans", "Bake sale cakes"], strict=False)))
+
+    partner.fake.answer_with = answer
+    lake = [f"The lake trip on Saturday: who drives the minibus? {contact(i)}" for i in range(20)]
+    bake = [
+        f"Bake sale cakes for the school fair, lemon or chocolate? {contact(i)}" for i in range(20)
+    ]
+    posts = [
+        {"id": f"p{i}", "author": f"user{i % 7}", "text": text}
+        for i, text in enumerate(t for pair in zip(lake, bake, strict=True) for t in pair)
+    ]
+
+    result = await partner.tasks.summarize(
+        partner.ctx, SummarizeRequest(model="gpt-mini", posts=posts)
+    )
+
+    assert len(partner.bodies()) == 1  # one short call: the topics, not all 40 posts
+    assert partner.user_texts()[0].count("who drives the minibus") == 1  # one example
+    assert_nothing_in_the_clear(partner)
+    assert sorted(t["title"] for t in result["topics"]) == ["Bake sale cakes", "Lake trip plans"]
+    assert result["meta"]["mode"] == "fast" and not result["meta"]["fallback"]
+    assert_one_audit_row_per_call(partner)
+
+
+async def test_the_partner_path_scores_as_the_embedded_one_on_the_hand_written_inputs(
+    partner: Partner,
+) -> None:
+    """The same pipeline behind the privacy guard: the findings come from code on the input,
+    so a partner's fast-mode answers score exactly as the rules do."""
+
+    def answer_with(body: dict[str, Any]) -> str:
+        if "response_format" not in body:  # the chat's explanation, in plain text
+            return "The group planned its weeks together and settled most of the open points."
+        keys = body["response_format"]["json_schema"]["schema"]["properties"]
+        return json.dumps({key: "Bins and rubbish" for key in keys})
+
+    partner.fake.answer_with = answer_with
+    chats = []
+    for path in HANDWRITTEN:
+        request = ExplainRequest(model="gpt-mini", chat=path.read_text("utf-8"))
+        answer = await partner.tasks.explain(partner.ctx, request)
+        chats.append((score(answer, truth(path)), score(rules_answer(path), truth(path))))
+    feeds = []
+    for path in HANDWRITTEN_FEEDS:
+        posts = json.loads(path.with_suffix(".json").read_text("utf-8"))["posts"]
+        answer = await partner.tasks.summarize(
+            partner.ctx, SummarizeRequest(model="gpt-mini", posts=posts)
+        )
+        feeds.append(feed_score(answer, {p["id"]: p["topic"] for p in posts}))
+
+    assert totals(s for s, _ in chats) == totals(r for _, r in chats)
+    assert totals(feeds)["topic_recall"] >= 0.7
+    assert_nothing_in_the_clear(partner)

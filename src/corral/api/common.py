@@ -86,10 +86,15 @@ class SamplingFields(WireModel):
         return bool(self.stream_options and self.stream_options.include_usage)
 
 
+class PromptTokensDetails(TypedDict):
+    cached_tokens: int
+
+
 class UsageOut(TypedDict):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    prompt_tokens_details: PromptTokensDetails
 
 
 def usage_out(usage: Usage) -> UsageOut:
@@ -97,6 +102,8 @@ def usage_out(usage: Usage) -> UsageOut:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
+        # As OpenAI's: the prompt's tokens found in the prefix cache, included in prompt_tokens.
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
     }
 
 

@@ -8,7 +8,7 @@ credential written into a URL.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from corral.api.deps import ServicesDep, admin_context, authenticate
 from corral.api.jsonresponse import json_response
 from corral.observability.redact import redact
+from corral.services import Services
 
 router = APIRouter()
 
@@ -43,6 +44,15 @@ async def healthz() -> Response:
 
 @router.get("/readyz", response_model=Readiness)
 async def readyz(request: Request, services: ServicesDep) -> Response:
+    body = await readiness(services)
+    code = 200 if body["status"] == "ready" else 503
+    if not services.authenticator.is_admin(request.headers.get("authorization")):
+        return json_response({"status": body["status"]}, status_code=code)
+    return json_response(body, status_code=code)
+
+
+async def readiness(services: Services) -> dict[str, Any]:
+    """`/readyz`'s answer with the operator's details (the console's health page shows it)."""
     stores = await services.readiness.dependencies()
     if not services.ready:
         status = "starting"
@@ -50,20 +60,16 @@ async def readyz(request: Request, services: ServicesDep) -> Response:
         status = "unavailable"
     else:
         status = "ready"
-    code = 200 if status == "ready" else 503
-    if not services.authenticator.is_admin(request.headers.get("authorization")):
-        return json_response({"status": status}, status_code=code)
     models = {
         entry.id: redact(entry.backend.health().detail)
         for entry in services.gateway.catalog.entries()
     }
-    body = {
+    return {
         "status": status,
         "load_models": services.settings.server.load_models,
         "models": models,
         "dependencies": stores,
     }
-    return json_response(body, status_code=code)
 
 
 @router.get("/metrics")

@@ -78,6 +78,8 @@ class UsageMeter:
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Of `prompt_tokens`, those found already computed (a shared prefix), not read again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,10 @@ class TokenLogprob:
 class Usage:
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0
+    """Of `prompt_tokens`, those served from a cache of computed prefixes (OpenAI's
+    `prompt_tokens_details.cached_tokens`); billed at the model's cached input price if it
+    has one."""
 
     @property
     def total_tokens(self) -> int:

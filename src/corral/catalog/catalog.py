@@ -30,6 +30,9 @@ class ModelEntry:
     backend: Backend
     prices: Prices = (0, 0)
     """From the config file; what the model costs now is `PriceList.of`'s answer."""
+    cached_price: int | None = None
+    """Micro-units per million prompt tokens served from its prefix cache; None: the input
+    price (`money.cost_micros`)."""
     owner: str | None = None
     """The tenant a private model belongs to."""
     kind: str = "llama-cpp"
@@ -143,10 +146,16 @@ def entry_for(
         owned_by=config.owner or "corral",
         backend=backend,
         prices=(to_micros(config.input_price_per_mtok), to_micros(config.output_price_per_mtok)),
+        cached_price=_cached_price(config),
         owner=config.owner,
         kind=config.backend,
         digest=digest,
     )
+
+
+def _cached_price(config: ModelConfig) -> int | None:
+    cached = config.cached_input_price_per_mtok
+    return None if cached is None else to_micros(cached)
 
 
 def _created(config: ModelConfig) -> int:

@@ -1,4 +1,4 @@
-"""`corral eval create | run | show | list | verify`: the operator's evaluations.
+"""`corral eval create | run | show | list | verify | private`: the operator's evaluations.
 
 `create`, `run`, `show` and `list` work on the database directly, like `corral jobs` (the
 operator's own evals; a `corral worker` runs the runs). `verify` needs nothing but the
@@ -10,20 +10,34 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import secrets
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
-from corral.cli.common import ConfigOption, JsonOption, database, make_table, print_json
+from corral.cli.common import (
+    ConfigOption,
+    JsonOption,
+    accounts,
+    database,
+    make_table,
+    print_json,
+    settings_from,
+)
 from corral.errors import InvalidRequest
 from corral.evals import service, suites
+from corral.evals.datasets import Datasets
 from corral.evals.manifest import verify as verify_manifest
 from corral.evals.store import EvalStore
 from corral.files.store import FileStore
-from corral.jobs import JobQueue
+from corral.jobs import Job, JobQueue
+from corral.money import format_micros
 from corral.pipeline.auth import ADMIN
+from corral.pipeline.gateway import RequestContext
+from corral.settings import Settings
 
 app = typer.Typer(help="Evaluations: signed, reproducible scores.", no_args_is_help=True)
 JsonFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
@@ -81,28 +95,70 @@ def run(
     model: Annotated[str | None, typer.Option(help="With --suite: the model to run.")] = None,
     name: Annotated[str | None, typer.Option()] = None,
     wait: Annotated[bool, typer.Option(help="Show progress until the run ends.")] = False,
+    allow_private_dataset: Annotated[
+        bool, typer.Option(help="Send a private dataset to a partner model all the same.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Queue a run of an eval (a worker runs it); prints its id. The data source is a JSON
-    file, or `--suite NAME --model MODEL` (the suite's items and messages, greedy)."""
+    """Queue a run of an eval (a worker runs it); prints its id, and its quote on stderr. The
+    data source is a JSON file, or `--suite NAME --model MODEL` (the suite's items and
+    messages, greedy)."""
     if data_source is not None and suite is None:
         source = _read_json(data_source)
     elif data_source is None and suite is not None and model is not None:
         source = suites.get(suite).data_source(model)
     else:
         raise InvalidRequest("Give either --data-source, or --suite with --model.")
+    settings = settings_from(config)
+    job = asyncio.run(_start(settings, eval_id, name, source, allow_private_dataset))
+    typer.echo(job.id)
+    quote = int((job.params.get("billing") or {}).get("quote_micros", 0))
+    typer.echo(f"quote: up to {format_micros(quote)}", err=True)
+    if wait:
+        with database(config) as (_, db):
+            _follow(JobQueue(db), job.id)
+
+
+async def _start(
+    settings: Settings,
+    eval_id: str,
+    name: str | None,
+    source: dict[str, Any],
+    allow_private_dataset: bool,
+) -> Job:
+    """As `POST /v1/evals/{id}/runs`, as the operator: the model resolved, a private dataset
+    kept from partners, the run quoted (the operator has no budget: nothing is held)."""
+    from corral.observability.logging import new_request_id
+    from corral.services import build_services
+
+    services = build_services(settings, SecretStr(secrets.token_hex(16)))
+    try:
+        evaluation = await services.evals.get(None, eval_id)
+        ctx = RequestContext(new_request_id(), ADMIN)
+        return await service.start_run(
+            services, ctx, evaluation, name, source, None, allow_private_dataset
+        )
+    finally:
+        await services.aclose()
+
+
+@app.command()
+def private(
+    file_id: str,
+    tenant: Annotated[
+        str | None, typer.Option(help="The file's tenant (name or id); none: the operator's.")
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Mark it not private again.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Mark an eval dataset private: runs of it (every upload of the same bytes) are not sent
+    to a partner model unless they allow it (`--allow-private-dataset`)."""
     with database(config) as (settings, db):
-        queue, files = JobQueue(db), FileStore(db, settings.home, settings.files)
-
-        async def work() -> str:
-            evaluation = await EvalStore(db).get(None, eval_id)
-            job = await service.create_run(queue, files, evaluation, ADMIN, name, source, None)
-            return job.id
-
-        run_id = asyncio.run(work())
-        typer.echo(run_id)
-        if wait:
-            _follow(queue, run_id)
+        owner = accounts(settings, db).get_tenant(tenant).id if tenant else "admin"
+        datasets = Datasets(db, FileStore(db, settings.home, settings.files))
+        marked = asyncio.run(datasets.mark(owner, file_id, not off))
+    state = "private" if marked.private else "not private"
+    typer.echo(f"{marked.file_id} (sha256 {marked.sha256}): {state}")
 
 
 @app.command("suites")

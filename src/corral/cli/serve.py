@@ -15,6 +15,7 @@ from corral.accounts.keys import load_or_create_secret
 from corral.cli.common import ConfigOption
 from corral.errors import ConfigError
 from corral.observability import logging as corral_logging
+from corral.server import cpu_budget
 from corral.server.connections import GuardedConfig
 from corral.server.supervisor import Supervisor
 from corral.settings import Settings, load_settings
@@ -44,6 +45,9 @@ def serve(
             "--workers needs CORRAL_REDIS_URL: per-key rate limits must be counted in one "
             "place, or each worker would allow the whole limit"
         )
+    oversubscribed = cpu_budget.check(settings, workers)
+    if oversubscribed is not None:
+        logger.warning(oversubscribed)
     _prepare_worker_environment(settings, config, resolve_admin_key(settings))
     _supervise(settings, workers)
 

@@ -29,6 +29,7 @@ from corral.errors import BackendFailed, InvalidRequest, PayloadTooLarge
 from corral.pipeline.auth import ADMIN
 from corral.pipeline.gateway import RequestContext
 from corral.settings import EMBEDDED_MODEL_NAME, Settings
+from corral.tasks.engine import TaskEvent
 from corral.tasks.feed import load_json
 
 Model = Annotated[str, typer.Option(help="Model id (or route).")]
@@ -49,6 +50,9 @@ def summarize(
     model: Model = EMBEDDED_MODEL_NAME,
     focus: Annotated[str | None, typer.Option(help="What to pay attention to.")] = None,
     language: Language = None,
+    mode: Annotated[
+        str, typer.Option(help="fast (code groups, the model titles) | thorough (reads all).")
+    ] = "fast",
     as_json: AsJson = False,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
@@ -57,7 +61,8 @@ def summarize(
     """Summarise the posts of a feed (a JSON list of posts) into topics citing the posts."""
     settings = settings_from(config)
     items = _post_list(_read(path, settings), path)
-    body = _request(SummarizeRequest, model=model, posts=items, focus=focus, language=language)
+    given = {"model": model, "focus": focus, "language": language, "mode": mode}
+    body = _request(SummarizeRequest, posts=items, **given)
     _run(settings, "summarize", body, lambda s, c: s.summarize(c, body), as_json, base_url, api_key)
 
 
@@ -135,11 +140,14 @@ async def _local(settings: Settings, run: Run) -> dict[str, Any]:
     services = build_services(settings, SecretStr(secrets.token_hex(16)))
     try:
         with Progress(console=err, transient=True) as bar:
-            task = bar.add_task("working", total=None)
+            task = bar.add_task("starting", total=None)
+
+            def show(event: TaskEvent) -> None:  # the stage, and its chunks where it has some
+                total = event.chunks or None
+                bar.update(task, description=event.stage, completed=event.chunk, total=total)
+
             serving = TaskServing(
-                services.gateway,
-                lambda done, total: bar.update(task, completed=done, total=total),
-                services.settings.task_inputs,
+                services.gateway, limits=services.settings.task_inputs, listener=show
             )
             return await run(serving, RequestContext(new_request_id(), ADMIN))
     finally:

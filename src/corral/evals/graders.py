@@ -9,20 +9,19 @@ in `checks`) grade JSON answers and exact numbers.
 
 from __future__ import annotations
 
-import difflib
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from corral.errors import InvalidRequest
-from corral.evals import checks, judges
+from corral.evals import checks, judges, similarity
 from corral.evals.grading import Calls, Grade, Grader, bad_criterion, bad_item, text_field
 from corral.evals.templates import render, render_text
 
 __all__ = ["Calls", "Grade", "Grader", "build", "string_check"]
 
 STRING_OPERATIONS = ("eq", "ne", "like", "ilike")
-SIMILARITY_METRICS = ("fuzzy_match",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,7 @@ class TextSimilarity:
 
     async def grade(self, scope: dict[str, Any], calls: Calls) -> Grade:
         got, want = render_text(self.input, scope), render_text(self.reference, scope)
-        score = difflib.SequenceMatcher(None, got, want, autojunk=False).ratio()
+        score = await asyncio.to_thread(similarity.score, self.metric, got, want)
         return Grade(self.name, "text_similarity", score >= self.pass_threshold, score)
 
 
@@ -132,9 +131,11 @@ def _one(spec: dict[str, Any], param: str) -> Grader:
         )
     if kind == "text_similarity":
         metric = spec.get("evaluation_metric")
-        if metric not in SIMILARITY_METRICS:
+        if metric not in similarity.METRICS:
             raise bad_criterion(
-                param, f"evaluation_metric {metric!r} is not available yet (fuzzy_match is)"
+                param,
+                f"evaluation_metric {metric!r} is not available "
+                f"({', '.join(similarity.METRICS)} are)",
             )
         threshold = spec.get("pass_threshold")
         if not isinstance(threshold, int | float):

@@ -4,18 +4,23 @@ when it is asked for (400), not failed minutes later in a worker."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral.errors import InvalidRequest
 from corral.evals import suites
 from corral.evals.billing import Budgeting, hold_for_run
 from corral.evals.calls import principal_json
+from corral.evals.datasets import Datasets
 from corral.evals.graders import Grader, build
 from corral.evals.runner import ID_PREFIX, KIND, load_items
 from corral.evals.store import EvalRecord, EvalStore
 from corral.files.store import FileStore
 from corral.jobs import Job, JobQueue
 from corral.pipeline.auth import Principal
+from corral.pipeline.gateway import RequestContext
+
+if TYPE_CHECKING:
+    from corral.services import Services
 
 SOURCE_TYPES = ("file_id", "file_content", "corral_suite")
 
@@ -142,3 +147,39 @@ async def _count_items(files: FileStore, owner: str, source: dict[str, Any]) -> 
             param="data_source.source.id",
         )
     return int((record.summary or {}).get("lines", 0)) or 0
+
+
+async def start_run(
+    services: Services,
+    ctx: RequestContext,
+    evaluation: EvalRecord,
+    name: str | None,
+    data_source: dict[str, Any],
+    metadata: dict[str, Any] | None,
+    allow_private_dataset: bool,
+) -> Job:
+    """A run as the API and `corral eval run` start it: its model and judges resolved for the
+    caller (unknown or not entitled: refused now), a private dataset kept from partners, then
+    quoted and held on the caller's budget (`create_run` with `Budgeting`)."""
+    model = data_source.get("model")
+    names = [model] if isinstance(model, str) else []
+    targets = [
+        await services.gateway.resolve(ctx, one)
+        for one in [*names, *judge_models(evaluation.testing_criteria)]
+    ]
+    await Datasets(services.db, services.files).check_run(
+        owner_of(ctx.principal),
+        data_source.get("source") or {},
+        [entry for target in targets for entry in target.candidates],
+        allow_private_dataset,
+    )
+    return await create_run(
+        services.jobs,
+        services.files,
+        evaluation,
+        ctx.principal,
+        name,
+        data_source,
+        metadata,
+        Budgeting(services.gateway, services.ledger),
+    )

@@ -60,6 +60,10 @@ class UsageEntry:
     outcome: Outcome
     started_at: dt.datetime
     ended_at: dt.datetime
+    cached_tokens: int = 0
+    """Of `prompt_tokens`, those served from the prefix cache, billed at `cached_price`."""
+    cached_price: int | None = None
+    """None: cached tokens were billed at the input price (the model has no cached price)."""
 
 
 def month_of(moment: dt.datetime) -> str:
@@ -133,13 +137,16 @@ class Ledger:
         the ledger's next group commit."""
         await self._sql.open_bill(values)
 
-    def record_bill(self, request_id: str, prompt_tokens: int, completion_tokens: int) -> None:
+    def record_bill(
+        self, request_id: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+    ) -> None:
         """A stream's tokens so far on its write-ahead bill (queued, not waited for)."""
         self._sql.record_bill(
             {
                 "request_id": request_id,
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
+                "cached_tokens": cached_tokens,
                 "updated_at": dt.datetime.now(dt.UTC),
             }
         )
@@ -201,6 +208,8 @@ def _record_params(entry: UsageEntry) -> dict[str, Any]:
         "completion_tokens": entry.completion_tokens,
         "input_price": entry.prices[0],
         "output_price": entry.prices[1],
+        "cached_tokens": entry.cached_tokens,
+        "cached_price": entry.cached_price,
         "cost": entry.cost_micros,
         "outcome": entry.outcome,
         "started_at": entry.started_at,

@@ -105,8 +105,8 @@ _END_RESERVATION = _pg(
 _SETTLE_COLUMNS = (
     "request_id text, tenant_id text, day_tenant text, key_id text, model text, tier text, "
     "prompt_tokens int8, completion_tokens int8, input_price int8, output_price int8, "
-    "cost int8, outcome text, started_at timestamptz, ended_at timestamptz, day date, "
-    "month text, reservation_id text, release int8, bill_id text"
+    "cached_tokens int8, cached_price int8, cost int8, outcome text, started_at timestamptz, "
+    "ended_at timestamptz, day date, month text, reservation_id text, release int8, bill_id text"
 )
 _SETTLE = f"""
 WITH w AS (SELECT * FROM json_to_recordset(%(rows)s::json) AS w({_SETTLE_COLUMNS})),
@@ -123,7 +123,8 @@ dropped AS (
 record AS (
     INSERT INTO usage_records ({RECORD_COLUMNS})
     SELECT request_id, tenant_id, key_id, model, tier, prompt_tokens, completion_tokens,
-        input_price, output_price, cost, outcome, started_at, ended_at FROM w
+        input_price, output_price, cached_tokens, cached_price, cost, outcome, started_at,
+        ended_at FROM w
 ),
 day AS (
     INSERT INTO usage_daily AS d ({DAY_KEY}, requests, prompt_tokens, completion_tokens,

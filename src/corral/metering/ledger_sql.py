@@ -22,24 +22,28 @@ logger = logging.getLogger("corral.metering")
 DAY_KEY = "tenant_id, day, model, tier, key_id, input_price_micros, output_price_micros"
 RECORD_COLUMNS = (
     "request_id, tenant_id, key_id, model, tier, prompt_tokens, completion_tokens, "
-    "input_price_micros, output_price_micros, cost_micros, outcome, started_at, ended_at"
+    "input_price_micros, output_price_micros, cached_tokens, cached_price_micros, cost_micros, "
+    "outcome, started_at, ended_at"
 )
 RECORD_VALUES = (
     ":request_id, :tenant_id, :key_id, :model, :tier, :prompt_tokens, :completion_tokens, "
-    ":input_price, :output_price, :cost, :outcome, :started_at, :ended_at"
+    ":input_price, :output_price, :cached_tokens, :cached_price, :cost, :outcome, :started_at, "
+    ":ended_at"
 )
 PENDING_COLUMNS = (
     "request_id, tenant_id, key_id, model, tier, input_price_micros, output_price_micros, "
-    "prompt_tokens, completion_tokens, process_id, started_at, updated_at"
+    "cached_price_micros, prompt_tokens, completion_tokens, cached_tokens, process_id, "
+    "started_at, updated_at"
 )
 PENDING_VALUES = (
     ":request_id, :tenant_id, :key_id, :model, :tier, :input_price_micros, "
-    ":output_price_micros, :prompt_tokens, :completion_tokens, :process_id, :started_at, "
-    ":updated_at"
+    ":output_price_micros, :cached_price_micros, :prompt_tokens, :completion_tokens, "
+    ":cached_tokens, :process_id, :started_at, :updated_at"
 )
 RECORD_BILL = (
     "UPDATE pending_charges SET prompt_tokens = :prompt_tokens, completion_tokens = "
-    ":completion_tokens, updated_at = :updated_at WHERE request_id = :request_id"
+    ":completion_tokens, cached_tokens = :cached_tokens, updated_at = :updated_at "
+    "WHERE request_id = :request_id"
 )
 # A rollup row plus a batch's sums for it (the update of an upsert into `usage_daily AS d`).
 DAY_ADD = (

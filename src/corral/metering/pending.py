@@ -45,6 +45,8 @@ class Bill:
     tier: str
     prices: tuple[int, int]
     started_at: dt.datetime
+    cached_price: int | None = None
+    """Per million prompt tokens served from the prefix cache; None: the input price."""
 
 
 class PendingCharges:
@@ -61,7 +63,9 @@ class PendingCharges:
         self._grace = dt.timedelta(seconds=grace_s)
         self._stale = dt.timedelta(seconds=stale_s)
 
-    async def open(self, bill: Bill, prompt_tokens: int, completion_tokens: int) -> None:
+    async def open(
+        self, bill: Bill, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+    ) -> None:
         """Write the bill; a stream starts only once it is written (raises if it cannot be)."""
         await self._ledger.open_bill(
             {
@@ -72,18 +76,22 @@ class PendingCharges:
                 "tier": bill.tier,
                 "input_price_micros": bill.prices[0],
                 "output_price_micros": bill.prices[1],
+                "cached_price_micros": bill.cached_price,
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
+                "cached_tokens": cached_tokens,
                 "process_id": self._process_id,
                 "started_at": bill.started_at,
                 "updated_at": dt.datetime.now(dt.UTC),
             }
         )
 
-    def record(self, request_id: str, prompt_tokens: int, completion_tokens: int) -> None:
+    def record(
+        self, request_id: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+    ) -> None:
         """The tokens streamed so far; written in the background (a lost write is redone by
         the next one, or leaves the previous figure)."""
-        self._ledger.record_bill(request_id, prompt_tokens, completion_tokens)
+        self._ledger.record_bill(request_id, prompt_tokens, completion_tokens, cached_tokens)
 
     def drop(self, request_id: str) -> None:
         """A stream that ended with nothing to bill: its bill goes (in the background; if that
@@ -144,8 +152,16 @@ def _entry(row: PendingCharge) -> UsageEntry:
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
         prices=prices,
-        cost_micros=cost_micros(row.prompt_tokens, row.completion_tokens, prices),
+        cost_micros=cost_micros(
+            row.prompt_tokens,
+            row.completion_tokens,
+            prices,
+            row.cached_tokens,
+            row.cached_price_micros,
+        ),
         outcome="failed",
         started_at=row.started_at,
         ended_at=row.updated_at,
+        cached_tokens=row.cached_tokens,
+        cached_price=row.cached_price_micros,
     )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -69,6 +74,22 @@ class Metrics:
         """Report each model's waiting requests, read at scrape time."""
         self.registry.register(_QueueDepth(read))
 
+    def watch_engines(self, read: Callable[[], dict[str, EngineFigures]]) -> None:
+        """Report each local model's engine (batching, prefix cache), read at scrape time."""
+        self.registry.register(_Engines(read))
+
+
+class EngineFigures(Protocol):
+    """What a local model's engine reports (`backends.llama_cpp.stats.EngineStats`)."""
+
+    active_sequences: int
+    steps: int
+    step_tokens: int
+    cached_tokens: int
+    prefix_copies: int
+    waits: int
+    wait_seconds: float
+
 
 class _QueueDepth(Collector):
     def __init__(self, read: Callable[[], dict[str, int]]) -> None:
@@ -81,6 +102,44 @@ class _QueueDepth(Collector):
         for model, depth in self._read().items():
             gauge.add_metric([model], depth)
         yield gauge
+
+
+class _Engines(Collector):
+    def __init__(self, read: Callable[[], dict[str, EngineFigures]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        engines = self._read()
+        active = GaugeMetricFamily(
+            "corral_engine_active_sequences", "Sequences being generated.", labels=["model"]
+        )
+        batch = SummaryMetricFamily(
+            "corral_engine_batch_tokens",
+            "Tokens per batched decode step (count: steps; sum / count: mean batch size).",
+            labels=["model"],
+        )
+        cached = CounterMetricFamily(
+            "corral_engine_cached_prompt_tokens",
+            "Prompt tokens found in the prefix cache, not computed again.",
+            labels=["model"],
+        )
+        copies = CounterMetricFamily(
+            "corral_engine_prefix_copies",
+            "Cached prefixes copied from another sequence's KV cells.",
+            labels=["model"],
+        )
+        wait = SummaryMetricFamily(
+            "corral_engine_queue_wait_seconds",
+            "Time requests waited for a free sequence or instance.",
+            labels=["model"],
+        )
+        for model, figures in engines.items():
+            active.add_metric([model], figures.active_sequences)
+            batch.add_metric([model], figures.steps, figures.step_tokens)
+            cached.add_metric([model], figures.cached_tokens)
+            copies.add_metric([model], figures.prefix_copies)
+            wait.add_metric([model], figures.waits, figures.wait_seconds)
+        yield from (active, batch, cached, copies, wait)
 
 
 class _HidingModels(Collector):

@@ -323,7 +323,8 @@ async def _close(events: AsyncIterator[StreamEvent]) -> None:
 
 
 def _metered(request: GenerationRequest) -> Usage:
-    return Usage(request.meter.prompt_tokens, request.meter.completion_tokens)
+    meter = request.meter
+    return Usage(meter.prompt_tokens, meter.completion_tokens, meter.cached_tokens)
 
 
 def _outcome(exc: BaseException) -> Outcome:

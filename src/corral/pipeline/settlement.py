@@ -57,14 +57,19 @@ class Settlement:
             ticket.model.tier,
             ticket.prices,
             ticket.started_at,
+            ticket.model.cached_price,
         )
-        await self._pending.open(bill, usage.prompt_tokens, usage.completion_tokens)
+        await self._pending.open(
+            bill, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+        )
         return True
 
     def progress(self, ticket: Ticket, usage: Usage) -> None:
         """A written-ahead stream's tokens so far (in the background)."""
         if self._pending is not None:
-            self._pending.record(ticket.request_id, usage.prompt_tokens, usage.completion_tokens)
+            self._pending.record(
+                ticket.request_id, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+            )
 
     async def settle(
         self,
@@ -114,11 +119,17 @@ class Settlement:
                 completion_tokens=usage.completion_tokens,
                 prices=ticket.prices,
                 cost_micros=cost_micros(
-                    usage.prompt_tokens, usage.completion_tokens, ticket.prices
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    ticket.prices,
+                    usage.cached_tokens,
+                    ticket.model.cached_price,
                 ),
                 outcome=outcome,
                 started_at=ticket.started_at,
                 ended_at=dt.datetime.now(dt.UTC),
+                cached_tokens=usage.cached_tokens,
+                cached_price=ticket.model.cached_price,
             )
         hold, ticket.hold = ticket.hold, None  # released once, whatever happens
         if entry is not None:

@@ -99,6 +99,49 @@ class AuditLog:
         """The latest `limit` events (of one tenant, or everyone's), read in a database thread."""
         return await self._db.run(lambda: self.events(tenant_id=tenant_id, limit=limit))
 
+    async def bodies(
+        self, event_ids: list[int], *, tenant_id: str | None = None
+    ) -> dict[int, tuple[str, str]]:
+        """What was sent and received for these events, where retention still keeps it (not
+        yet expired); only `tenant_id`'s events when given."""
+        if not event_ids:
+            return {}
+        query = (
+            select(AuditBody.event_id, AuditBody.sent, AuditBody.received)
+            .join(AuditEvent, AuditEvent.id == AuditBody.event_id)
+            .where(AuditBody.event_id.in_(event_ids))
+            .where(AuditBody.expires_at >= dt.datetime.now(dt.UTC))
+        )
+        if tenant_id is not None:
+            query = query.where(AuditEvent.tenant_id == tenant_id)
+
+        def read() -> dict[int, tuple[str, str]]:
+            with self._db.read() as session:
+                return {row[0]: (row[1], row[2]) for row in session.execute(query)}
+
+        return await self._db.run(read)
+
+    async def for_requests(self, request_ids: list[str], tenant_id: str) -> list[AuditView]:
+        """The partner calls these requests of `tenant_id` made (a chat turn: usually one)."""
+        if not request_ids:
+            return []
+        query = (
+            select(AuditEvent)
+            .where(AuditEvent.request_id.in_(request_ids), AuditEvent.tenant_id == tenant_id)
+            .order_by(AuditEvent.id)
+        )
+
+        def read() -> list[AuditView]:
+            with self._db.read() as session:
+                rows = session.scalars(query).all()
+            return [
+                AuditView(e.id, e.at, e.request_id, None, e.key_id, e.model, e.backend, e.policy,
+                          e.pii)
+                for e in rows
+            ]  # fmt: skip
+
+        return await self._db.run(read)
+
     def purge_expired(self) -> int:
         with self._db.write() as session:
             gone = session.execute(

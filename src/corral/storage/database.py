@@ -25,7 +25,7 @@ from corral.storage.private import private_file
 
 logger = logging.getLogger("corral.storage")
 
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 """The newest migration's revision (a test keeps it equal to Alembic's head)."""
 _MIGRATION_LOCK = 0x636F7272  # any fixed number: PostgreSQL advisory lock held while migrating
 _READONLY = "corral_readonly"

@@ -26,6 +26,28 @@ from corral.pipeline.gateway import Gateway, RequestContext, Target
 Progress = Callable[[int, int], None]
 """Called with (chunks done, chunks in all) as a long input is worked through."""
 
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """How far a task is: its stage ("read", "topics", "chunks", ...), and within a stage
+    that reads chunks, chunk `chunk` of `chunks` done, with that chunk's answer (`partial`)."""
+
+    stage: str
+    chunk: int = 0
+    chunks: int = 0
+    partial: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"object": "task.progress", "stage": self.stage}
+        if self.chunks:
+            out |= {"chunk": self.chunk, "chunks": self.chunks}
+        if self.partial is not None:
+            out["partial"] = self.partial
+        return out
+
+
+Listener = Callable[[TaskEvent], None]
+
 OUTPUT_TOKENS = 1024
 _PROMPT_OVERHEAD_TOKENS = 400  # instructions, schema hints, the chat template
 _PER_LINE_TOKENS = 4  # room per line beyond its text: the newline joining it to the next
@@ -128,7 +150,16 @@ class ModelCaller:
     meta: TaskMeta
     parallel: int = 4
     progress: Progress | None = None
+    listener: Listener | None = None
+    _stage: str = "chunks"
     _numbers: Iterable[int] = field(default_factory=lambda: itertools.count(1))
+
+    def stage(self, name: str) -> None:
+        """The task enters a stage: listeners hear of it, and chunks read from now on are
+        reported under it."""
+        self._stage = name
+        if self.listener is not None:
+            self.listener(TaskEvent(name))
 
     def input_budget(self, output_tokens: int = OUTPUT_TOKENS) -> int:
         """Tokens of input one call may carry: the smallest context minus answer and overhead."""
@@ -142,15 +173,21 @@ class ModelCaller:
         schema: dict[str, Any],
         output_tokens: int = OUTPUT_TOKENS,
         decode: dict[str, Any] | None = None,
+        repair: bool = True,
     ) -> dict[str, Any]:
         """An answer valid under `schema`. The model is asked for `decode` where given: a
         stricter form of `schema` (bounded ids) that a local model decodes under as a grammar,
-        while an answer is still judged by `schema` alone."""
+        while an answer is still judged by `schema` alone. Without `repair`, an invalid answer
+        is an error at once (for a caller that has a fallback, a second call is wasted time)."""
         asked = schema if decode is None else decode
         text = await self._call(system, user, asked, output_tokens)
         answer, problem = _validated(text, schema)
         if answer is not None:
             return answer
+        if not repair:
+            raise InvalidModelOutput(
+                f"Model '{self.target.id}' did not answer in the task's format ({problem})."
+            )
         retry = f"{user}\n\nYour last answer was not valid ({problem}). Answer again, JSON only."
         answer, problem = _validated(await self._call(system, retry, asked, output_tokens), schema)
         if answer is None:
@@ -189,6 +226,9 @@ class ModelCaller:
             done += 1
             if self.progress is not None:
                 self.progress(done, len(prompts))
+            if self.listener is not None:
+                partial = answers[0] if len(answers) == 1 else {"answers": answers}
+                self.listener(TaskEvent(self._stage, done, len(prompts), partial))
             return answers
 
         results = await asyncio.gather(*(one(system, lines) for system, lines in prompts))

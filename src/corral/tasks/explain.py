@@ -39,8 +39,10 @@ async def explain(
         runs = chunks([spoken[i] for i in ids], caller.input_budget(PICK_TOKENS))
         if len(ids) == len(spoken):
             caller.meta.chunks = len(runs)
+        caller.stage("picking")
         ids = await _key_messages(caller, [[ids[i] for i in run] for run in runs], spoken)
     lead = _overview(lines, len(ids) < len(spoken))
+    caller.stage("explaining")
     answer = await caller.ask(
         EXPLAIN_THOROUGH.system.format(language=LANGUAGES[language]),
         lead + "\n".join(spoken[i] for i in ids),

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.tasks import chat_phrases as ph
+from corral.tasks import chat_rules
 from corral.tasks.chat_export import participants
 from corral.tasks.chat_rules import Finding, Signals, decisions, open_questions
 from corral.tasks.engine import LANGUAGES, ModelCaller
@@ -54,11 +55,13 @@ async def explain_fast(
     language: str,
     signals: Signals = Signals(),
 ) -> dict[str, Any]:
+    caller.stage("rules")
     found = decisions(lines, signals)
     still_open = open_questions(lines, language, signals)
     meta = caller.meta
     meta.mode, meta.chunks, meta.prompt_version = "fast", 1, EXPLAIN_FAST.version
     notes = brief(lines, found, still_open, language)
+    caller.stage("phrasing")
     said = await caller.say(
         EXPLAIN_FAST.system.format(language=LANGUAGES[language]), notes, EXPLAIN_FAST.tokens
     )
@@ -150,9 +153,13 @@ _NOTES = re.compile(
 )
 
 
+_NOTE_LABELS = frozenset({"group", "chat", "messa", "peopl", "decid", "nothi", "clear", "asked"})
+"""The stems of the notes' own labels (`brief`): no sign that a text is about this chat."""
+
+
 def checked(text: str, lines: Sequence[ChatMessageLine], notes: str = "") -> str | None:
     """The model's explanation if it reads as one, else None: not the notes it was given
-    copied back, not a message of the chat copied out."""
+    copied back, not a message of the chat copied out, and about what the notes say."""
     text = " ".join(text.split())
     words = re.findall(r"[^\W\d_]{2,}", text)
     if len(text) < 20 or len(words) < 5 or "{" in text or "[" in text:
@@ -163,6 +170,9 @@ def checked(text: str, lines: Sequence[ChatMessageLine], notes: str = "") -> str
         return None  # a greeting, or the same few words over and over
     if _NOTES.search(text) or any(len(note) >= 20 and note in text for note in notes.splitlines()):
         return None  # the notes given back as they came
+    about = chat_rules.words(notes.lower()) - _NOTE_LABELS
+    if about and not chat_rules.words(text.lower()) & about:
+        return None  # about nothing the notes name: "I'm sorry for the confusion, I'm here to help"
     lowered = text.lower()
     for line in lines:
         said = " ".join(line.text.split()).lower()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.tasks.engine import OUTPUT_TOKENS
-from corral.tasks.schemas import EXPLANATION_OUTPUT, SUMMARY_OUTPUT, TIPS_OUTPUT
+from corral.tasks.schemas import EXPLANATION_OUTPUT, SUMMARY_OUTPUT, TIPS_OUTPUT, titles_output
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,17 @@ SUMMARIZE_MERGE = Prompt(
     "Keep the post_ids of every point you keep. Write in {language}. Answer with JSON only.",
     SUMMARY_OUTPUT,
     OUTPUT_TOKENS,
+)
+
+SUMMARIZE_FAST = Prompt(
+    "summarize/fast-1",
+    "Each line is one topic of a social media feed: its key, an example post and its key "
+    "words. For each key, write a short headline of two to five words saying what the topic "
+    "is about. Write in {language}. Answer with JSON only.",
+    titles_output(["topic"]),  # the form; a call asks for one title under each topic's key
+    # six keys and titles of 28 characters at most, ~15 tokens each; every generated token
+    # costs 50-100 ms on two loaded CPU cores
+    112,
 )
 
 # --- creator-tips -------------------------------------------------------------------------------

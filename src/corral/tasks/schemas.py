@@ -3,6 +3,7 @@ and the schemas of the task responses corral publishes at `GET /v1/tasks/{name}/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 # Bounds on every list and text keep a whole answer within `engine.OUTPUT_TOKENS`, so a small
@@ -37,17 +38,19 @@ def _string_id(longest: int | None) -> dict[str, Any]:
     return {"type": "string"} if longest is None else {"type": "string", "maxLength": longest}
 
 
-def summary_output(longest_id: int | None = None) -> dict[str, Any]:
+def summary_output(longest_id: int | None = None, most: int = 4) -> dict[str, Any]:
     """What a summary answer holds. With `longest_id`, the form a model decodes under: no cited
     id longer than the longest given (a small model under a grammar has been seen spelling one
-    id out, "1.1.1.1...", until its tokens ran out)."""
+    id out, "1.1.1.1...", until its tokens ran out). A model is asked for 4 topics at most
+    (which fit its token budget); the fast mode, whose topics are found in code, gives up
+    to 6."""
     points = _items("post_ids", _string_id(longest_id), most=3)
     return {
         "type": "object",
         "properties": {
             "topics": {
                 "type": "array",
-                "maxItems": 4,
+                "maxItems": most,
                 "items": {
                     "type": "object",
                     "properties": {"title": _TITLE, "points": points},
@@ -92,6 +95,19 @@ def explanation_output(most: int = 4) -> dict[str, Any]:
 
 
 EXPLANATION_OUTPUT = explanation_output()
+
+
+def titles_output(keys: Sequence[str], most: int = 32) -> dict[str, Any]:
+    """Summarize's fast mode: a short title for each topic found in code, under the topic's
+    key (its strongest key word): a small model decoding under this grammar writes the key
+    word first, which keeps the title it then writes on that topic."""
+    title = {"type": "string", "minLength": 1, "maxLength": most}
+    return {
+        "type": "object",
+        "properties": {key: title for key in keys},
+        "required": list(keys),
+        "additionalProperties": False,
+    }
 
 
 _META = {
@@ -157,7 +173,7 @@ FACTS = {
 }
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "summarize": response_schema(SUMMARY_OUTPUT),
+    "summarize": response_schema(summary_output(most=6)),
     "explain-conversation": response_schema(explanation_output(most=8), PARTICIPANTS),
     "creator-tips": response_schema(TIPS_OUTPUT, FACTS),
 }

@@ -32,6 +32,7 @@ async def summarize(
     caller.meta.chunks = len(runs)
     bounded = summary_output(longest_id=max(len(p.id) for p in posts))
     prompts = [(system, [lines[i] for i in run]) for run in runs]
+    caller.stage("chunks")
     partials = await caller.ask_each(prompts, SUMMARY_OUTPUT, decode=bounded)
     topics = (
         partials[0]["topics"]
@@ -51,6 +52,7 @@ async def _merge(
 ) -> list[dict[str, Any]]:
     """Reduce: merge partial topic lists, in groups that fit, until one remains."""
     system = SUMMARIZE_MERGE.system.format(language=LANGUAGES[language])
+    caller.stage("merging")
     while len(partials) > 1:
         texts = [_render_topics(p["topics"]) for p in partials]
         groups = chunks(texts, caller.input_budget())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import llama_cpp
@@ -11,12 +13,16 @@ import pytest
 
 from corral.backends.base import SamplingParams, TextDelta, Usage, UsageMeter
 from corral.backends.llama_cpp import engine, loader
-from corral.backends.llama_cpp.scheduler import PROMPT_BUDGET, Scheduler
+from corral.backends.llama_cpp.scheduler import COPY_MIN, PROMPT_BUDGET, Scheduler
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.cancellation import Cancellation
 from corral.settings import LocalModelConfig
 
 PROMPTS = ["The history of the sea", "Once upon a time", "def fibonacci(n):", "My recipe is"]
+SYSTEM = (
+    "You are the assistant of a harbour office. You answer questions about ships, tides, "
+    "moorings and fees, politely and in few words. "
+) * 4
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +47,8 @@ class Run:
         self, llama: llama_cpp.Llama, prompt: str, params: SamplingParams, cancel_after: int = 0
     ) -> None:
         self.pieces: list[TextDelta] = []
+        self.writing = threading.Event()
+        """Set at its first piece of text: its prompt is in the cache."""
         self.cancel = Cancellation()
         self._cancel_after = cancel_after
         tokens = llama.tokenize(prompt.encode(), add_bos=True, special=False)
@@ -48,6 +56,7 @@ class Run:
 
     def _emit(self, delta: TextDelta) -> None:
         self.pieces.append(delta)
+        self.writing.set()
         if len(self.pieces) == self._cancel_after:
             self.cancel.set()
 
@@ -60,13 +69,20 @@ def note(finished: list[str], name: str, _: object) -> None:
     finished.append(name)
 
 
-def alone(llama: llama_cpp.Llama, prompt: str, params: SamplingParams) -> tuple[str, Usage]:
+def counts(usage: Usage) -> tuple[int, int]:
+    """Prompt and completion tokens: the cached ones depend on what each context held."""
+    return usage.prompt_tokens, usage.completion_tokens
+
+
+def alone(
+    llama: llama_cpp.Llama, prompt: str, params: SamplingParams
+) -> tuple[str, tuple[int, int]]:
     tokens = llama.tokenize(prompt.encode(), add_bos=True, special=False)
     pieces: list[TextDelta] = []
     outcome = engine.generate(
         llama, tokens, params, None, Cancellation(), pieces.append, UsageMeter()
     )
-    return "".join(p.text for p in pieces), outcome.usage
+    return "".join(p.text for p in pieces), counts(outcome.usage)
 
 
 def together(scheduler: Scheduler, runs: list[Run]) -> list[tuple[str, engine.GenerationOutcome]]:
@@ -83,7 +99,7 @@ def test_four_greedy_sequences_batched_write_what_each_writes_alone(
 
     results = together(scheduler, [Run(llama, prompt, params) for prompt in PROMPTS])
 
-    assert [(text, outcome.usage) for text, outcome in results] == expected
+    assert [(text, counts(outcome.usage)) for text, outcome in results] == expected
 
 
 def test_each_sequence_keeps_its_own_limits_and_stop_sequences(
@@ -105,7 +121,7 @@ def test_each_sequence_keeps_its_own_limits_and_stop_sequences(
     assert [outcome.usage.completion_tokens for _, outcome in results[:2]] == [5, 17]
     assert [outcome.reason for _, outcome in results] == ["length", "length", "stop"]
     assert results[2][0] == alone(llama, PROMPTS[1], stopped)[0] == ","
-    assert results[2][1].usage == alone(llama, PROMPTS[1], stopped)[1]
+    assert counts(results[2][1].usage) == alone(llama, PROMPTS[1], stopped)[1]
 
 
 def test_a_cancelled_sequence_stops_within_one_token_and_frees_its_slot(
@@ -154,7 +170,7 @@ def test_a_prompt_longer_than_one_step_is_read_in_chunks(
     )
 
     assert long_outcome.usage.prompt_tokens > PROMPT_BUDGET
-    assert (long_text, long_outcome.usage) == alone(llama, prompt, params)
+    assert (long_text, counts(long_outcome.usage)) == alone(llama, prompt, params)
     assert short_text == alone(llama, PROMPTS[0], params)[0]
 
 
@@ -167,7 +183,8 @@ def test_a_follow_up_prompt_reuses_its_slot_and_writes_the_same(
 
     [(text, outcome)] = together(scheduler, [Run(llama, follow_up, params)])
 
-    assert (text, outcome.usage) == alone(llama, follow_up, params)
+    assert (text, counts(outcome.usage)) == alone(llama, follow_up, params)
+    assert outcome.usage.cached_tokens == len(llama.tokenize(PROMPTS[0].encode()))
 
 
 def test_logprobs_batched_match_those_of_a_sequence_alone(
@@ -189,3 +206,70 @@ def test_logprobs_batched_match_those_of_a_sequence_alone(
         abs((a.logprob or 0.0) - (b.logprob or 0.0)) for a, b in zip(batched, expected, strict=True)
     ]
     assert max(gaps) < 1e-3
+
+
+def tokens_of(llama: llama_cpp.Llama, text: str) -> list[int]:
+    return llama.tokenize(text.encode(), add_bos=True, special=False)
+
+
+def test_a_prompt_sharing_a_busy_slots_prefix_copies_its_cells(llama: llama_cpp.Llama) -> None:
+    busy_prompt, asked = SYSTEM + "Once upon a time, a ship", SYSTEM + "A mooring costs"
+    busy_params, params = (SamplingParams(max_tokens=n, temperature=0) for n in (60, 12))
+    two = Scheduler(llama, 2)
+    try:
+        busy = Run(llama, busy_prompt, busy_params)
+        two.submit(busy.sequence)
+        assert busy.writing.wait(timeout=300)
+        # The other slot is empty: the shared system prompt can only come from the busy one.
+        [(text, outcome)] = together(two, [Run(llama, asked, params)])
+        busy_text, busy_outcome = busy.result()
+    finally:
+        two.close()
+
+    assert busy_outcome.usage.completion_tokens == 60  # it was still writing meanwhile
+    assert two.stats.prefix_copies == 1
+
+    shared = 0
+    for a, b in zip(tokens_of(llama, busy_prompt), tokens_of(llama, asked), strict=False):
+        if a != b:
+            break
+        shared += 1
+    assert shared >= COPY_MIN
+    assert outcome.usage.cached_tokens == shared
+    assert (text, counts(outcome.usage)) == alone(llama, asked, params)
+    assert busy_text == alone(llama, busy_prompt, busy_params)[0]
+
+
+def test_a_short_shared_prefix_is_read_again_rather_than_copied(llama: llama_cpp.Llama) -> None:
+    two = Scheduler(llama, 2)
+    params = SamplingParams(max_tokens=4, temperature=0)
+    asked = "Once upon a time, a dog"
+    try:
+        busy = Run(llama, "Once upon a time, a ship", replace(params, max_tokens=30))
+        two.submit(busy.sequence)
+        assert busy.writing.wait(timeout=300)
+        [(text, outcome)] = together(two, [Run(llama, asked, params)])
+        _, busy_outcome = busy.result()
+    finally:
+        two.close()
+
+    assert busy_outcome.usage.completion_tokens == 30  # still writing when the other came
+    assert outcome.usage.cached_tokens == 0 and two.stats.prefix_copies == 0
+    assert text == alone(llama, asked, params)[0]
+
+
+def test_every_question_after_the_first_reuses_the_system_prompt(llama: llama_cpp.Llama) -> None:
+    three = Scheduler(llama, 3)
+    params = SamplingParams(max_tokens=3, temperature=0)
+    questions = ["Where is pier 4?", "Who pays the fees?", "Can I anchor here?", "Is it deep?"]
+    try:
+        cached = [
+            together(three, [Run(llama, SYSTEM + question, params)])[0][1].usage.cached_tokens
+            for question in questions
+        ]
+    finally:
+        three.close()
+
+    system = len(tokens_of(llama, SYSTEM)) - 1  # the question may merge with its last token
+    assert cached[0] == 0
+    assert all(count >= system for count in cached[1:])

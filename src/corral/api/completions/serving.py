@@ -93,6 +93,7 @@ class CompletionServing:
             usage = Usage(
                 usage.prompt_tokens + result.usage.prompt_tokens,
                 usage.completion_tokens + result.usage.completion_tokens,
+                usage.cached_tokens + result.usage.cached_tokens,
             )
         return {
             "id": completion_id,

@@ -12,9 +12,13 @@ from corral.api.console import (
     access,
     assets,
     chat,
+    job_page,
     jobs,
     keys,
+    leaderboard,
     operator,
+    operator_ops,
+    run_page,
     signin,
     tasks,
     usage,
@@ -23,7 +27,21 @@ from corral.api.console.render import PREFIX
 from corral.api.console.web import install_stores
 from corral.services import Services
 
-PAGES = (chat, tasks, keys, access, usage, jobs, operator, assets, signin)
+PAGES = (
+    chat,
+    tasks,
+    keys,
+    access,
+    usage,
+    jobs,
+    job_page,
+    run_page,
+    leaderboard,
+    operator,
+    operator_ops,
+    assets,
+    signin,
+)
 """`signin` last: it ends with the catch-all page that says an address is unknown."""
 
 

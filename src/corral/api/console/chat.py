@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from corral.api.console import markdown
 from corral.api.console.chat_stream import start_turn
+from corral.api.console.partner_view import what_left
 from corral.api.console.render import SECURITY_HEADERS, PageRoute, page, redirect
 from corral.api.console.web import (
     ConsoleStores,
@@ -86,6 +87,7 @@ async def conversation_page(
         conversation=conversation,
         cost=format_micros(cost),
         rendered=rendered,
+        left=await what_left(services, visitor.tenant_id, conversation.messages),
     )
 
 

@@ -62,9 +62,13 @@ async def recorded(
     where: tuple[str, str],
     model: str,
     prices: tuple[int, int],
+    cached_price: int | None = None,
+    *,
+    request_id: str,
 ) -> AsyncIterator[bytes]:
     """The frames as they go out; once they end (or the browser stops them) the answer so far
-    is appended to the conversation `where` = (tenant id, conversation id)."""
+    is appended to the conversation `where` = (tenant id, conversation id), with the turn's
+    request id (what its partner calls are audited under: "what left this machine")."""
     parts: list[str] = []
     usage: dict[str, int] | None = None
     done = False
@@ -75,12 +79,14 @@ async def recorded(
             yield frame
     finally:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}
+        message["request_id"] = request_id
         if not done:
             message["stopped"] = True
         if usage is not None:
             message["usage"] = usage
+            cached = usage.get("cached_tokens", 0)
             message["cost_micros"] = cost_micros(
-                usage["prompt_tokens"], usage["completion_tokens"], prices
+                usage["prompt_tokens"], usage["completion_tokens"], prices, cached, cached_price
             )
         await conversations.append(*where, message, model)
 
@@ -96,7 +102,11 @@ def _read(frame: bytes, parts: list[str]) -> dict[str, int] | None:
             parts.append(text)
     usage = chunk.get("usage")
     if isinstance(usage, dict) and "prompt_tokens" in usage:
-        return {k: int(usage[k]) for k in ("prompt_tokens", "completion_tokens")}
+        counts = {k: int(usage[k]) for k in ("prompt_tokens", "completion_tokens")}
+        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        if cached:  # the turn's earlier messages, found in the prefix cache
+            counts["cached_tokens"] = int(cached)
+        return counts
     return None
 
 
@@ -120,4 +130,7 @@ async def start_turn(
     # A route's name has no one price; the conversation's cost then counts only named models.
     entry = next((e for e in services.gateway.catalog.entries() if e.id == request.model), None)
     prices = await services.gateway.prices(entry) if entry is not None else (0, 0)
-    return recorded(result, conversations, where, request.model, prices)
+    cached_price = entry.cached_price if entry is not None else None
+    return recorded(
+        result, conversations, where, request.model, prices, cached_price, request_id=ctx.request_id
+    )

@@ -129,6 +129,7 @@ def task_request(form: TaskForm) -> ExplainRequest | SummarizeRequest | TipsRequ
     elif form.task == "summarize":
         model = SummarizeRequest
         body.update(posts=_posts(form.text), focus=fields.get("focus", "").strip() or None)
+        body.update(mode=fields.get("mode") or "fast")
     else:
         model = TipsRequest
         text = form.text.lstrip()

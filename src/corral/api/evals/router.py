@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -30,11 +28,9 @@ from corral.api.evals.protocol import (
     SuiteObject,
 )
 from corral.errors import NotFound
-from corral.evals import leaderboard as ranking
 from corral.evals import service, suites
-from corral.evals.billing import Budgeting
+from corral.evals.board import board
 from corral.evals.datasets import Datasets
-from corral.evals.exposure import exposure
 from corral.evals.manifest import SigningKey
 from corral.evals.runner import KIND
 from corral.jobs import Job
@@ -46,7 +42,6 @@ _RUNS_SCANNED = 1000
 """Runs are listed from the owner's newest eval runs (jobs), up to this many."""
 
 Limit = Annotated[int, Query(ge=1, le=100)]
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _owner(ctx: RequestContext) -> str:
@@ -92,17 +87,14 @@ async def leaderboard(
 ) -> Leaderboard:
     """The caller's finished runs on one dataset (its SHA-256, or the id of its file), one row
     per model, ranked with 95 % intervals (`corral.evals.leaderboard`)."""
-    owner = _owner(ctx)
-    sha = dataset
-    if not _SHA256.fullmatch(dataset):
-        sha = (await services.files.get(owner, dataset)).sha256
-    runs = await services.jobs.list_jobs(owner, kind=KIND, limit=_RUNS_SCANNED)
-    rows = ranking.leaderboard(runs, sha, _served_digest(services), criterion)
+    found = await board(
+        services.jobs, services.files, services.gateway.catalog, _owner(ctx), dataset, criterion
+    )
     return Leaderboard(
-        dataset=sha,
+        dataset=found.dataset,
         criterion=criterion,
-        data=[LeaderboardRow.of(r) for r in rows],
-        exposure=exposure(runs, sha),
+        data=[LeaderboardRow.of(r) for r in found.rows],
+        exposure=found.exposure,
     )
 
 
@@ -155,28 +147,14 @@ async def create_run(
     services: ServicesDep,
 ) -> RunObject:
     evaluation = await services.evals.get(_owner(ctx), eval_id)
-    model = body.data_source.get("model")
-    # Refused now (unknown, not entitled) rather than in the worker: the model and the judges.
-    names = [model] if isinstance(model, str) else []
-    targets = [
-        await services.gateway.resolve(ctx, name)
-        for name in [*names, *service.judge_models(evaluation.testing_criteria)]
-    ]
-    await _datasets(services).check_run(
-        _owner(ctx),
-        body.data_source.get("source") or {},
-        [entry for target in targets for entry in target.candidates],
-        body.allow_private_dataset,
-    )
-    job = await service.create_run(
-        services.jobs,
-        services.files,
+    job = await service.start_run(
+        services,
+        ctx,
         evaluation,
-        ctx.principal,
         body.name,
         body.data_source,
         body.metadata,
-        Budgeting(services.gateway, services.ledger),
+        body.allow_private_dataset,
     )
     return RunObject.of(job, _now())
 
@@ -252,18 +230,6 @@ async def _run(services: Services, ctx: RequestContext, eval_id: str, run_id: st
     if job is None or job.kind != KIND or job.params.get("eval_id") != eval_id:
         raise NotFound(f"Run with id '{run_id}' not found.", param="run_id")
     return job
-
-
-def _served_digest(services: Services) -> Callable[[str], str | None]:
-    catalog = services.gateway.catalog
-
-    def digest(model_id: str) -> str | None:
-        try:
-            return catalog.get(model_id).digest
-        except NotFound:
-            return None
-
-    return digest
 
 
 def _now() -> dt.datetime:

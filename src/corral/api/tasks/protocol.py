@@ -18,11 +18,18 @@ class _TaskRequest(BaseModel):
     model: str = Field(min_length=1)
     language: Language | None = None
     """The answer's language; by default the input's."""
+    stream: bool = False
+    """Progress as server-sent events (stage, chunk i of n, partial results), the answer as
+    the last event."""
 
 
 class SummarizeRequest(_TaskRequest):
     posts: list[dict[str, Any]] = Field(min_length=1)
     focus: str | None = Field(default=None, max_length=500)
+    mode: Literal["fast", "thorough"] = "fast"
+    """"fast": topics are found in code and the model titles them (seconds on the embedded
+    model); "thorough": the model reads every post (for partner models with large
+    contexts)."""
 
 
 class ExplainRequest(_TaskRequest):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,9 +12,13 @@ from corral.api.deps import ContextDep, ServicesDep
 from corral.api.replay import serve_inference
 from corral.api.streaming import respond
 from corral.api.tasks.body import task_body
+from corral.api.tasks.events import task_events
 from corral.api.tasks.protocol import ExplainRequest, SummarizeRequest, TaskResponse, TipsRequest
 from corral.api.tasks.serving import TaskServing
 from corral.errors import NotFound
+from corral.pipeline.gateway import RequestContext
+from corral.services import Services
+from corral.tasks.engine import Listener
 from corral.tasks.schemas import RESPONSE_SCHEMAS
 
 router = APIRouter(prefix="/v1/tasks")
@@ -35,10 +39,7 @@ async def summarize(
     services: ServicesDep,
     body: Annotated[SummarizeRequest, Depends(task_body(SummarizeRequest))],
 ) -> Response:
-    serving = TaskServing(services.gateway, limits=services.settings.task_inputs)
-    return await serve_inference(
-        http, ctx, services, lambda: _answer(serving.summarize(ctx, body)), body.model
-    )
+    return await _serve(http, ctx, services, body, lambda s: s.summarize(ctx, body))
 
 
 @router.post(
@@ -50,10 +51,7 @@ async def explain_conversation(
     services: ServicesDep,
     body: Annotated[ExplainRequest, Depends(task_body(ExplainRequest))],
 ) -> Response:
-    serving = TaskServing(services.gateway, limits=services.settings.task_inputs)
-    return await serve_inference(
-        http, ctx, services, lambda: _answer(serving.explain(ctx, body)), body.model
-    )
+    return await _serve(http, ctx, services, body, lambda s: s.explain(ctx, body))
 
 
 @router.post("/creator-tips", response_model=None, responses=_answer_of("creator-tips"))
@@ -63,10 +61,7 @@ async def creator_tips(
     services: ServicesDep,
     body: Annotated[TipsRequest, Depends(task_body(TipsRequest))],
 ) -> Response:
-    serving = TaskServing(services.gateway, limits=services.settings.task_inputs)
-    return await serve_inference(
-        http, ctx, services, lambda: _answer(serving.tips(ctx, body)), body.model
-    )
+    return await _serve(http, ctx, services, body, lambda s: s.tips(ctx, body))
 
 
 @router.get("/{name}/schema", response_model=TaskResponse)
@@ -80,5 +75,26 @@ async def task_schema(name: str, ctx: ContextDep) -> Response:
     return await respond(TaskResponse(schema))
 
 
-async def _answer(work: Awaitable[dict[str, Any]]) -> TaskResponse:
-    return TaskResponse(await work)
+Work = Callable[[TaskServing], Awaitable[dict[str, Any]]]
+
+
+async def _serve(
+    http: Request,
+    ctx: RequestContext,
+    services: Services,
+    body: SummarizeRequest | ExplainRequest | TipsRequest,
+    work: Work,
+) -> Response:
+    """The answer as JSON, or with `stream: true` the task's progress as events, then it."""
+
+    def serving(listener: Listener | None = None) -> TaskServing:
+        limits = services.settings.task_inputs
+        return TaskServing(services.gateway, limits=limits, listener=listener)
+
+    async def answer() -> TaskResponse:
+        return TaskResponse(await work(serving()))
+
+    async def stream() -> AsyncIterator[bytes]:
+        return await task_events(lambda listener: work(serving(listener)))
+
+    return await serve_inference(http, ctx, services, stream if body.stream else answer, body.model)

@@ -19,8 +19,10 @@ from corral.tasks.chat_messages import parse_messages
 from corral.tasks.creator import creator_csv_posts, creator_json_posts
 from corral.tasks.creator_facts import compute_facts
 from corral.tasks.engine import (
+    Listener,
     ModelCaller,
     Progress,
+    TaskEvent,
     TaskMeta,
     detect_language,
 )
@@ -31,6 +33,7 @@ from corral.tasks.inputs import ChatMessageLine, CreatorPost, Fact, Post
 from corral.tasks.limits import TaskInputLimits
 from corral.tasks.schemas import RESPONSE_SCHEMAS
 from corral.tasks.summarize import summarize
+from corral.tasks.summarize_fast import summarize_fast
 from corral.tasks.tips import creator_tips
 
 
@@ -40,19 +43,23 @@ class TaskServing:
         gateway: Gateway,
         progress: Progress | None = None,
         limits: TaskInputLimits | None = None,
+        listener: Listener | None = None,
     ) -> None:
         self.gateway = gateway
         self.progress = progress
         self.limits = limits or TaskInputLimits()
+        self.listener = listener
+        """Hears each stage and chunk (`TaskEvent`): the streamed progress of a request."""
 
     async def summarize(self, ctx: RequestContext, request: SummarizeRequest) -> dict[str, Any]:
         target = await self.gateway.resolve(ctx, request.model)
         posts, language = await asyncio.to_thread(_feed, request, self.limits)
+        how = summarize if request.mode == "thorough" else summarize_fast
         return await self._run(
             ctx,
             target,
             language,
-            lambda c: summarize(c, posts, request.focus, language),
+            lambda c: how(c, posts, request.focus, language),
             "summarize",
         )
 
@@ -84,7 +91,11 @@ class TaskServing:
         name: str,
     ) -> dict[str, Any]:
         meta = TaskMeta(model=target.id, language=language)
-        caller = ModelCaller(self.gateway, ctx, target, meta, progress=self.progress)
+        caller = ModelCaller(
+            self.gateway, ctx, target, meta, progress=self.progress, listener=self.listener
+        )
+        if self.listener is not None:  # the input is read and the model is the caller's
+            self.listener(TaskEvent("read"))
         answer = {**await task(caller), "meta": meta.as_json()}
         import jsonschema  # loaded by the first task: memory a worker without tasks spares
 

@@ -8,6 +8,7 @@ cannot fit is refused at once and never waits behind others.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp
-from llama_cpp.llama_grammar import LlamaGrammar
 
 from corral.backends.base import (
     BackendHealth,
@@ -32,7 +32,9 @@ from corral.backends.llama_cpp.adapters import AdapterSwitch
 from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.lanes import Lane, Lanes
 from corral.backends.llama_cpp.pool import InstancePool
+from corral.backends.llama_cpp.preparation import Prepared, Preparer
 from corral.backends.llama_cpp.sequence import Sequence
+from corral.backends.llama_cpp.stats import EngineStats
 from corral.backends.schema_limits import SchemaLimits
 from corral.cancellation import Cancellation
 from corral.errors import BackendFailed, ContextLengthExceeded, InvalidRequest
@@ -59,13 +61,6 @@ class _Instance:
             self.scores = scoring.PromptScores()
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    tokens: list[int]
-    grammar: LlamaGrammar | None
-    tool_plan: tools.ToolPlan | None = None
-
-
 class LlamaCppBackend:
     """Serves one GGUF model from `instances` in-process llama.cpp contexts, or with
     `slots` > 1 from one context that batches that many sequences (`scheduler`)."""
@@ -80,9 +75,14 @@ class LlamaCppBackend:
         self.info = loader.read_info(self._vocab)
         self.context_length = config.context_length or self.info.context_length or 2048
         template = self.info.chat_template
-        self._formatter = loader.chat_formatter(self._vocab, template) if template else None
-        self._grammars = GrammarCompiler(schema_limits or SchemaLimits(), lambda: self._vocab)
-        self._lanes = Lanes(self._open_generator, config.slots)
+        formatter = loader.chat_formatter(self._vocab, template) if template else None
+        grammars = GrammarCompiler(schema_limits or SchemaLimits(), lambda: self._vocab)
+        self._preparer = Preparer(
+            config.name, self.context_length, lambda: self._vocab, formatter, grammars
+        )
+        self.engine_stats = EngineStats()
+        """For the metrics endpoint (`observability.metrics`)."""
+        self._lanes = Lanes(self._open_generator, config.slots, self.engine_stats)
         batched = config.slots > 1
         self._generators: InstancePool[_Instance | Lane] = InstancePool(
             config.name,
@@ -124,10 +124,10 @@ class LlamaCppBackend:
     # -- generation --------------------------------------------------------------------------
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
-        prepared = await asyncio.to_thread(self._prepare, request)
+        prepared = await asyncio.to_thread(self._preparer.prepare, request)
         return await self._answer(request, prepared)
 
-    async def _answer(self, request: GenerationRequest, prepared: _Prepared) -> GenerationResult:
+    async def _answer(self, request: GenerationRequest, prepared: Prepared) -> GenerationResult:
         """The whole answer; a tool request's JSON read back as a call or text."""
         result = await self._generate(request, prepared)
         if prepared.tool_plan is None:
@@ -137,8 +137,14 @@ class LlamaCppBackend:
             answer.text, answer.finish_reason, result.usage, tool_calls=answer.tool_calls
         )
 
-    async def _generate(self, request: GenerationRequest, prepared: _Prepared) -> GenerationResult:
+    async def _acquire(self, request: GenerationRequest) -> _Instance | Lane:
+        queued = time.monotonic()
         instance = await self._generators.acquire(request.party)
+        self.engine_stats.waited(time.monotonic() - queued)
+        return instance
+
+    async def _generate(self, request: GenerationRequest, prepared: Prepared) -> GenerationResult:
+        instance = await self._acquire(request)
         pieces: list[TextDelta] = []
         cancel = request.cancelled
         job = self._submit(instance, request, prepared, cancel, pieces.append)
@@ -156,11 +162,11 @@ class LlamaCppBackend:
         )
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
-        prepared = await asyncio.to_thread(self._prepare, request)
+        prepared = await asyncio.to_thread(self._preparer.prepare, request)
         if prepared.tool_plan is not None:
             # Whether the answer is a call or text is known only once its JSON is complete.
             return relay.replay(await self._answer(request, prepared))
-        instance = await self._generators.acquire(request.party)
+        instance = await self._acquire(request)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
         cancel = request.cancelled
@@ -178,7 +184,7 @@ class LlamaCppBackend:
         self,
         instance: _Instance | Lane,
         request: GenerationRequest,
-        prepared: _Prepared,
+        prepared: Prepared,
         cancel: Cancellation,
         emit: Callable[[TextDelta], None],
     ) -> Any:
@@ -215,7 +221,7 @@ class LlamaCppBackend:
         self,
         instance: _Instance | Lane,
         request: GenerationRequest,
-        prepared: _Prepared,
+        prepared: Prepared,
         cancel: Cancellation,
         emit: Callable[[TextDelta], None],
     ) -> Callable[[], engine.GenerationOutcome]:
@@ -228,23 +234,40 @@ class LlamaCppBackend:
                 if request.params.max_tokens == 0:  # scoring only: nothing to generate
                     request.meter.prompt_tokens = len(prepared.tokens)
                     return engine.GenerationOutcome("length", Usage(len(prepared.tokens), 0))
-                return engine.generate(
-                    instance.llama,
-                    prepared.tokens,
-                    request.params,
-                    prepared.grammar,
-                    cancel,
-                    emit,
-                    request.meter,
-                    end_logprob=request.messages is None,
-                )
+                return self._run_alone(instance.llama, request, prepared, cancel, emit)
             except Exception as exc:  # llama.cpp failures surface as several builtin types
                 raise self._failed(exc) from exc
 
         return run
 
+    def _run_alone(
+        self,
+        llama: llama_cpp.Llama,
+        request: GenerationRequest,
+        prepared: Prepared,
+        cancel: Cancellation,
+        emit: Callable[[TextDelta], None],
+    ) -> engine.GenerationOutcome:
+        """One sequence on an instance of its own (`slots` = 1)."""
+        self.engine_stats.started()
+        try:
+            outcome = engine.generate(
+                llama,
+                prepared.tokens,
+                request.params,
+                prepared.grammar,
+                cancel,
+                emit,
+                request.meter,
+                end_logprob=request.messages is None,
+            )
+        finally:
+            self.engine_stats.ended()
+        self.engine_stats.hit(outcome.usage.cached_tokens)
+        return outcome
+
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
-        prepared = await asyncio.to_thread(self._prepare, request)
+        prepared = await asyncio.to_thread(self._preparer.prepare, request)
         return len(prepared.tokens)
 
     # -- embeddings --------------------------------------------------------------------------
@@ -287,81 +310,6 @@ class LlamaCppBackend:
                     param="input",
                 )
         return counts
-
-    # -- preparation (runs in a worker thread) -------------------------------------------------
-
-    def _prepare(self, request: GenerationRequest) -> _Prepared:
-        tokens = self._tokenize(request)
-        limit = self.context_length
-        asked = request.params.max_tokens or 0
-        if len(tokens) >= limit or len(tokens) + asked > limit:
-            source = "messages" if request.messages is not None else "prompt"
-            raise ContextLengthExceeded(
-                f"This model's maximum context length is {limit} tokens. However, you requested "
-                f"{len(tokens) + asked} tokens ({len(tokens)} in the {source}, {asked} for the "
-                "completion). Please reduce the length of the "
-                f"{source} or of max_tokens.",
-                param=source,
-            )
-        tool_plan = tools.plan(request.params) if request.messages is not None else None
-        schema = request.params.json_schema if tool_plan is None else tool_plan.schema
-        room = asked or limit - len(tokens)
-        grammar = None
-        if schema is not None:
-            strict = request.params.json_schema_strict and tool_plan is None
-            param = "response_format" if tool_plan is None else "tools"
-            grammar = self._compile(schema, room, param, strict)
-        return _Prepared(tokens, grammar, tool_plan)
-
-    def _compile(self, schema: dict[str, Any], room: int, param: str, strict: bool) -> LlamaGrammar:
-        try:
-            return self._grammars.compile(schema, room, strict)
-        except InvalidRequest as exc:
-            if param == "response_format":
-                raise
-            # The same limits guard a function's schema; say which parameter broke them.
-            message = exc.message.replace("response_format:", "tools:", 1)
-            raise type(exc)(message.replace("JSON schema", "tool schema"), param=param) from None
-
-    def _tokenize(self, request: GenerationRequest) -> list[int]:
-        self._checked_ids(tuple(t for t, _ in request.params.logit_bias), "logit_bias")
-        if request.prompt_tokens is not None:
-            return self._checked_ids(request.prompt_tokens) or self._start_of_document()
-        if request.messages is None:
-            text = request.prompt or ""
-            tokens = self._vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False)
-            # An empty prompt of a model that adds no BOS is no tokens at all, which llama.cpp
-            # cannot decode from; like OpenAI, generate from the start of a document instead.
-            return list(tokens) or self._start_of_document()
-        if self._formatter is None:
-            raise InvalidRequest(
-                f"Model '{self.config.name}' has no chat template in its GGUF metadata; "
-                "use /v1/completions with a prompt instead.",
-                param="model",
-            )
-        messages: Any = tools.render(request.messages, tools.plan(request.params))
-        prompt = self._formatter(messages=messages).prompt
-        return list(self._vocab.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
-
-    def _checked_ids(self, tokens: tuple[int, ...], where: str = "prompt") -> list[int]:
-        size = self._vocab.n_vocab()
-        for index, token in enumerate(tokens):
-            if not 0 <= token < size:
-                raise InvalidRequest(
-                    f"Token id {token} at position {index} of the {where} is not in the "
-                    f"vocabulary of model '{self.config.name}' (ids 0 to {size - 1}).",
-                    param=where,
-                )
-        return list(tokens)
-
-    def _start_of_document(self) -> list[int]:
-        for token in (self._vocab.token_bos(), self._vocab.token_eos()):
-            if token >= 0:
-                return [token]
-        raise InvalidRequest(
-            f"Model '{self.config.name}' cannot start from an empty prompt; send some text.",
-            param="prompt",
-        )
 
     # -- loading -------------------------------------------------------------------------------
 

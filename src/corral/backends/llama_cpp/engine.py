@@ -63,9 +63,10 @@ def generate(
     # re-evaluates only the rest), which is what makes follow-up turns of a chat fast.
     llama.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
 
-    output = Output(llama, len(prompt_tokens), params, emit, meter, end_logprob)
-    if not _evaluate_prompt(llama, prompt_tokens, cancel):
+    cached = _evaluate_prompt(llama, prompt_tokens, cancel)
+    if cached is None:
         return GenerationOutcome("cancelled", Usage(len(prompt_tokens), 0))
+    output = Output(llama, len(prompt_tokens), params, emit, meter, end_logprob, cached)
     tokens = llama.generate(prompt_tokens, grammar=grammar, **sampler_args(params))
     try:
         for token in tokens:
@@ -95,7 +96,9 @@ class Output:
         emit: Callable[[TextDelta], None],
         meter: UsageMeter,
         end_logprob: bool,
+        cached: int = 0,
     ) -> None:
+        """`cached`: the prompt's first tokens found in the KV cache, not read again."""
         self._llama, self._params, self._emit, self._meter = llama, params, emit, meter
         self._end_logprob = end_logprob
         self._vocab = llama_cpp.llama_model_get_vocab(llama.model)
@@ -104,7 +107,8 @@ class Output:
         self._max_new = max_new_tokens(llama, prompt_length, params)
         self.produced = 0
         self.reason: EndReason = "length"
-        meter.prompt_tokens = prompt_length
+        self.cached = cached
+        meter.prompt_tokens, meter.cached_tokens = prompt_length, cached
 
     def take(self, token: int, logits: Callable[[], np.ndarray[Any, Any]]) -> bool:
         """Account for one sampled token (`logits`: the row it was sampled from); True when
@@ -136,13 +140,16 @@ class Output:
             tail = self._stops.feed(self._assembler.flush()) + self._stops.flush()
             if tail:
                 self._emit(TextDelta(tail))
-        return GenerationOutcome(self.reason, Usage(self._prompt_length, self.produced))
+        return GenerationOutcome(
+            self.reason, Usage(self._prompt_length, self.produced, self.cached)
+        )
 
 
 def _evaluate_prompt(
     llama: llama_cpp.Llama, prompt_tokens: list[int], cancel: Cancellation
-) -> bool:
-    """Evaluate all but the prompt's last token batch by batch, False if cancelled between two.
+) -> int | None:
+    """Evaluate all but the prompt's last token batch by batch; how many of them the KV cache
+    already held (the cached tokens), or None if cancelled between two batches.
 
     `llama.generate` evaluates a prompt in one uninterruptible call: thousands of tokens (a
     task's chunk) keep the CPU busy for many seconds after the client has gone. Done here, it
@@ -155,16 +162,17 @@ def _evaluate_prompt(
         if have != want:
             break
         reused += 1
+    reused = min(reused, len(prompt_tokens) - 1)  # the last token is always read again
     todo = prompt_tokens[reused : len(prompt_tokens) - 1]
     if not todo:
-        return True
+        return reused
     llama.n_tokens = reused
     step = min(llama.n_batch, PROMPT_STEP)
     for start in range(0, len(todo), step):
         if cancel.is_set():
-            return False
+            return None
         llama.eval(todo[start : start + step])
-    return True
+    return reused
 
 
 def _free_sampler(llama: llama_cpp.Llama) -> None:

@@ -18,6 +18,7 @@ from corral.backends.llama_cpp import scoring
 from corral.backends.llama_cpp.engine import GenerationOutcome
 from corral.backends.llama_cpp.scheduler import Scheduler
 from corral.backends.llama_cpp.sequence import Sequence
+from corral.backends.llama_cpp.stats import EngineStats
 
 
 @dataclass(eq=False, slots=True)
@@ -55,6 +56,7 @@ class Lanes:
 
     open_llama: Callable[[], Awaitable[llama_cpp.Llama]]
     slots: int
+    stats: EngineStats = field(default_factory=EngineStats)
     _scheduler: Scheduler | None = None
     _scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -63,7 +65,7 @@ class Lanes:
         async with self._opening:
             if self._scheduler is None:
                 llama = await self.open_llama()
-                self._scheduler = await asyncio.to_thread(Scheduler, llama, self.slots)
+                self._scheduler = await asyncio.to_thread(Scheduler, llama, self.slots, self.stats)
         return Lane(self._scheduler, self._scores)
 
     def close(self) -> None:

@@ -13,6 +13,15 @@ keeps its tokens after a sequence finishes, and a new prompt takes the free slot
 the longest prefix with it (the next turn of a chat re-reads only the new messages); a
 cancelled sequence's cells are removed at once.
 
+Prefixes are shared across slots too: when another slot, busy or idle, holds a longer prefix of
+a new prompt (the system prompt every request of an application starts with), its cells are
+copied into the new sequence's slot (`llama_memory_seq_cp`) instead of being computed again.
+Between slots of a split cache llama.cpp copies a whole slot's buffer (a memcpy of `n_ctx`
+cells, done at the next decode), so a copy is made only when it saves at least `COPY_MIN`
+tokens. The tokens a prompt did not have to read are its `cached_tokens`. A batched context
+runs the base model only (adapters need `slots = 1`, see `adapters.py`), so every cached cell
+was computed with the same weights.
+
 Jobs that need the model alone (prompt scoring for `echo`) run between two steps on the
 instance's own single-sequence context, through `call`.
 """
@@ -29,6 +38,7 @@ import llama_cpp
 from llama_cpp import _internals
 
 from corral.backends.llama_cpp.sequence import Sequence
+from corral.backends.llama_cpp.stats import EngineStats
 
 T = TypeVar("T")
 
@@ -36,11 +46,21 @@ PROMPT_BUDGET = 256
 """Prompt tokens read per step, all new prompts together: what one step may add to the wait
 for the next token of the sequences already generating."""
 
+COPY_MIN = 64
+"""Prompt tokens a copy from another slot must save to be made. A slot's buffer is `n_ctx` cells
+(SmolLM2-135M with a q8_0 cache: 12 KB a cell, 25 MB at 2k context, 100 MB at 8k), a copy of
+some milliseconds, where reading 64 prompt tokens takes a few hundred on a small CPU: the bar
+is low on purpose, and keeps tiny common prefixes (a chat template's first tokens) from
+causing copies."""
+
 
 class Scheduler:
-    def __init__(self, llama: llama_cpp.Llama, slots: int) -> None:
+    def __init__(
+        self, llama: llama_cpp.Llama, slots: int, stats: EngineStats | None = None
+    ) -> None:
         self.llama = llama
         self.slots = slots
+        self.stats = stats if stats is not None else EngineStats()
         self._n_ctx = llama.n_ctx()
         self._n_vocab = llama.n_vocab()
         params = llama_cpp.llama_context_params.from_buffer_copy(llama.context_params)
@@ -54,6 +74,10 @@ class Scheduler:
         self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
         self._cached: list[list[int]] = [[] for _ in range(slots)]
         """Per slot, the tokens its cells hold."""
+        self._used = [0] * slots
+        """Per slot, when a sequence last took it (a count of starts): the least recently used
+        free slot is the one whose cache a new prompt overwrites."""
+        self._starts = 0
         self._active: dict[int, Sequence] = {}
         self._waiting: deque[Sequence] = deque()
         self._jobs: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
@@ -123,18 +147,37 @@ class Scheduler:
                 self._start(sequence)
 
     def _start(self, sequence: Sequence) -> None:
-        free = [slot for slot in range(self.slots) if slot not in self._active]
-        slot, reused = max(
-            ((s, _shared(self._cached[s], sequence.prompt)) for s in free), key=lambda pair: pair[1]
-        )
+        slot, reused = self._place(sequence.prompt)
         # At least the prompt's last token is read again: its logits are the first sample's.
         reused = min(reused, len(sequence.prompt) - 1)
         self._forget(slot, reused)
+        self._starts += 1
+        self._used[slot] = self._starts
         self._active[slot] = sequence
+        self.stats.started()
+        self.stats.hit(reused)
         try:
             sequence.start(self.llama, slot, reused)
         except Exception as exc:  # a grammar llama.cpp refuses, for one
             self._finish(sequence, exc)
+
+    def _place(self, prompt: list[int]) -> tuple[int, int]:
+        """The free slot for `prompt` and how many of its first tokens that slot's cells hold,
+        after copying them from another slot when that saves enough."""
+        free = [slot for slot in range(self.slots) if slot not in self._active]
+        shared = [_shared(cached, prompt) for cached in self._cached]
+        # The longest own prefix; among equals (none at all, say) the least recently used slot.
+        slot = max(free, key=lambda s: (shared[s], -self._used[s]))
+        source = max(range(self.slots), key=lambda s: shared[s])
+        saved = min(shared[source], len(prompt) - 1) - shared[slot]
+        if saved < COPY_MIN:
+            return slot, shared[slot]
+        if shared[slot] == 0:  # its own cache is of no use here: overwrite the stalest one
+            slot = min(free, key=lambda s: self._used[s])
+        llama_cpp.llama_memory_seq_cp(self.ctx.memory, source, slot, -1, -1)
+        self.stats.copied()
+        self._cached[slot] = self._cached[source][: shared[source]]
+        return slot, shared[source]
 
     def _step(self) -> None:
         rows: list[tuple[int, Sequence]] = []  # (batch index, sequence) of the logits asked
@@ -165,6 +208,7 @@ class Scheduler:
         if status != 0:
             self._fail_all(RuntimeError(f"llama_decode returned {status}"))
             return
+        self.stats.stepped(n)
         self._after_decode(rows)
 
     def _put(self, n: int, sequence: Sequence, token: int, logits: bool, offset: int = 0) -> int:
@@ -190,7 +234,8 @@ class Scheduler:
                 self._finish(sequence)
 
     def _finish(self, sequence: Sequence, error: BaseException | None = None) -> None:
-        self._active.pop(sequence.slot, None)
+        if self._active.pop(sequence.slot, None) is not None:
+            self.stats.ended()
         if error is not None or sequence.cancel.is_set():
             self._forget(sequence.slot, 0)
         sequence.end(error)

@@ -58,7 +58,7 @@ class Sequence:
             grammar=self.grammar, **engine.sampler_args(self.params)
         )
         self._output = engine.Output(
-            llama, len(self.prompt), self.params, self.emit, self.meter, self.end_logprob
+            llama, len(self.prompt), self.params, self.emit, self.meter, self.end_logprob, reused
         )
 
     @property
@@ -96,9 +96,8 @@ class Sequence:
         elif self._output is None:  # cancelled before it started: nothing was used
             self.future.set_result(engine.GenerationOutcome("cancelled", Usage(0, 0)))
         elif self.prefilling and self._output.reason == "cancelled":
-            self.future.set_result(
-                engine.GenerationOutcome("cancelled", Usage(len(self.prompt), 0))
-            )
+            usage = Usage(len(self.prompt), 0, self._output.cached)
+            self.future.set_result(engine.GenerationOutcome("cancelled", usage))
         else:
             self.future.set_result(self._output.finish())
 

@@ -163,7 +163,11 @@ def usage(reported: Any, meter: UsageMeter) -> Usage:
         counts = _object(reported, "usage")
         meter.prompt_tokens = _count(counts, "prompt_tokens")
         meter.completion_tokens = _count(counts, "completion_tokens")
-    return Usage(meter.prompt_tokens, meter.completion_tokens)
+        details = counts.get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        if isinstance(cached, int) and 0 <= cached <= meter.prompt_tokens:  # the provider's cache
+            meter.cached_tokens = cached
+    return Usage(meter.prompt_tokens, meter.completion_tokens, meter.cached_tokens)
 
 
 def logprobs(content: Any) -> list[TokenLogprob]:

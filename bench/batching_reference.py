@@ -1,0 +1,154 @@
+"""Benchmark: corral's continuous batching against llama.cpp's own `llama-server`, in one run.
+
+    bench/build_llama_server.sh        # once: llama-server from the pinned llama.cpp source
+    PYTHONPATH=src .venv/bin/python bench/batching_reference.py [--threads 2] [--slots 16]
+
+Both servers load the embedded SmolLM2-135M-Instruct GGUF with the same threads, per-sequence
+context (2,048 tokens), flash attention, q8_0 KV cache and number of sequences decoded together
+(`slots = N` / `--parallel N --cont-batching`): bench/batching_servers.py. They run back to back
+in one run (corral first, then llama-server, never at the same time), fresh, each measured on
+the same cells (bench/batching_cells.py):
+
+* 1, 4, 8 and 16 concurrent streams, each with its own ~200-token prompt and 128 generated
+  tokens at most: aggregate tokens/s (completion tokens of all streams / wall time, prompt
+  reading included) and the median time to first token;
+* a shared ~1,500-token system prompt with 16 different questions: the first question's time
+  to first token, then the median of questions 2-16 asked one after another, then of 16 more
+  asked all at once (each slot but one has to get the system prompt from another).
+
+The table prints corral's figure, llama-server's and their ratio, with the load average before
+and after: the machine is shared, so only the ratio of one run means much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import tempfile
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import llama_cpp
+from openai import AsyncOpenAI
+
+import batching_cells as cells
+from batching_servers import corral_spec, llama_server_spec
+from local_setup import ADMIN_KEY, model_path
+from procs import ServerSpec, memory, running
+
+STREAMS = (1, 4, 8, 16)
+MAX_TOKENS = 128
+SHARED_MAX_TOKENS = 8
+CONTEXT = 2048
+RESULTS_FILE = Path(__file__).resolve().parent / "results" / "batching_reference.json"
+
+
+async def measure(
+    name: str, base_url: str, api_key: str, prompts: dict[int, list[str]], system: str
+) -> Any:
+    client = AsyncOpenAI(base_url=base_url + "/v1", api_key=api_key, timeout=1800, max_retries=0)
+    async with client:
+        await cells.stream(client, [{"role": "user", "content": "Hello"}], 4)  # warm-up
+        figures: dict[str, Any] = {}
+        for streams in prompts:
+            cell = await cells.concurrent(client, prompts[streams], MAX_TOKENS)
+            figures[f"c{streams}"] = cell
+            print(f"{name}: {cell} {cell.tok_s:.1f} tok/s; load {os.getloadavg()}", flush=True)
+        figures["shared"] = await cells.shared_system_prompt(client, system, SHARED_MAX_TOKENS)
+        print(f"{name}: {figures['shared']}; load {os.getloadavg()}", flush=True)
+        return figures
+
+
+def run_server(spec: ServerSpec, api_key: str, workdir: Path, inputs: Any) -> dict[str, Any]:
+    with running(spec, workdir / f"{spec.name.split()[0]}.log") as started:
+        idle_mb = memory(started.pid)["rss_mb"]
+        figures: dict[str, Any] = asyncio.run(measure(spec.name, spec.base_url, api_key, *inputs))
+        figures["idle_rss_mb"] = idle_mb
+        return figures
+
+
+def rows(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, float, float]]:
+    table = []
+    for streams in (s for s in STREAMS if f"c{s}" in ours):
+        a, b = ours[f"c{streams}"], theirs[f"c{streams}"]
+        table.append((f"{streams} streams: tok/s (all together)", a.tok_s, b.tok_s))
+        table.append((f"{streams} streams: TTFT p50 (s)", a.ttft_p50_s, b.ttft_p50_s))
+    a, b = ours["shared"], theirs["shared"]
+    table.append(("shared 1.5k system prompt: 1st TTFT (s)", a.first_ttft_s, b.first_ttft_s))
+    table.append(("  2nd-16th one by one: TTFT p50 (s)", a.sequential_ttft_s, b.sequential_ttft_s))
+    table.append(("  16 more at once: TTFT p50 (s)", a.together_ttft_s, b.together_ttft_s))
+    table.append(("idle RSS (MB)", ours["idle_rss_mb"], theirs["idle_rss_mb"]))
+    return table
+
+
+def report(ours: dict[str, Any], theirs: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"{'':44} {'corral':>9} {'llama-server':>12} {'ratio':>6}")
+    for name, a, b in rows(ours, theirs):
+        print(f"{name:44} {a:>9.3f} {b:>12.3f} {a / b if b else float('nan'):>6.2f}")
+    if "c1" in ours and "c8" in ours:
+        single = ours["c1"].tok_s
+        print(f"corral 8 streams / its own single stream: {ours['c8'].tok_s / single:.2f}x")
+    for name, figures in (("corral", ours), ("llama-server", theirs)):
+        shared = figures["shared"]
+        print(
+            f"{name}: 2nd-16th TTFT / 1st: {shared.sequential_ttft_s / shared.first_ttft_s:.2f} "
+            f"one by one, {shared.together_ttft_s / shared.first_ttft_s:.2f} at once; "
+            f"cached_tokens reported: {shared.cached}"
+        )
+    print(f"threads {args.threads}, slots / --parallel {args.slots}, context {CONTEXT} per slot")
+
+
+def inputs(path: Path, streams: list[int]) -> tuple[dict[int, list[str]], str]:
+    vocab = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+    try:
+        prompts = {s: cells.stream_prompts(vocab, s, 100 * s) for s in streams}
+        return prompts, cells.system_prompt(vocab)
+    finally:
+        vocab.close()
+
+
+def exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so the servers are stopped
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="inference threads (default 2)")
+    parser.add_argument("--slots", type=int, default=16, help="sequences at once (default 16)")
+    parser.add_argument(
+        "--streams",
+        type=int,
+        nargs="+",
+        default=list(STREAMS),
+        help="concurrent streams of the cells (default: 1 4 8 16; at most --slots)",
+    )
+    args = parser.parse_args()
+    if any(not 1 <= s <= args.slots for s in args.streams):
+        parser.error("each of --streams is between 1 and --slots")
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
+    path = model_path()
+    data = inputs(path, args.streams)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="corral-batching-") as tmp:
+        workdir = Path(tmp)
+        ours_spec = corral_spec(workdir, path, args.threads, args.slots, CONTEXT)
+        theirs_spec = llama_server_spec(path, args.threads, args.slots, CONTEXT)
+        ours = run_server(ours_spec, ADMIN_KEY, workdir, data)
+        theirs = run_server(theirs_spec, "unused", workdir, data)
+    load_after = os.getloadavg()
+    report(ours, theirs, args)
+    print(f"load average (1, 5, 15 min): before {load_before}, after {load_after}")
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    table = [{"cell": n, "corral": a, "llama_server": b} for n, a, b in rows(ours, theirs)]
+    saved = {"threads": args.threads, "slots": args.slots, "context": CONTEXT, "rows": table}
+    saved["load_average"] = {"before": load_before, "after": load_after}
+    RESULTS_FILE.write_text(json.dumps(saved, indent=2) + "\n")
+    print(f"results written to {RESULTS_FILE}")
+
+
+if __name__ == "__main__":
+    main()
