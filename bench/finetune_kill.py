@@ -31,7 +31,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' kits
 
-from bench.finetune import examples  # noqa: E402
 from tests.databases import postgres_database  # noqa: E402
 from tests.evals import kill_kit  # noqa: E402
 from tests.finetune import kill_job  # noqa: E402
@@ -40,6 +39,7 @@ from corral.finetune.base import float_base  # noqa: E402
 from corral.jobs import Job  # noqa: E402
 from corral.money import cost_micros  # noqa: E402
 from corral.settings import load_settings  # noqa: E402
+from finetune import examples  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "finetune_kill.json"
 JOB_S = 1800.0
