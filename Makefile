@@ -72,6 +72,8 @@ bench: setup services wrk
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/finetune.py
+	$(BIN)/python bench/finetune_e2e.py
+	$(BIN)/python bench/finetune_kill.py
 	$(BIN)/python bench/console.py
 
 # bench/gateway.py loads the gateways with wrk (Debian's package).

@@ -2,7 +2,8 @@
 for bench/eval_kill.py: a tenant with a budget runs an eval of N items against a partner model
 (the fake OpenAI on loopback, which answers at once: the item's call, its bill and its
 checkpoint are most of the time a worker spends, so kills land in all three), and the ledger is
-read back per item."""
+read back per item. The workers and the waiting serve fine-tuning jobs too
+(`tests.finetune.kill_job`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,8 @@ from tests.providers.server import serving
 from tests.support import ADMIN_KEY, corral_env
 
 PRICES = 'input_price_per_mtok = "1.5"\noutput_price_per_mtok = "6"\n'
-WORKER = ["--kind", "eval_run", "--lease-seconds", "1", "--heartbeat-seconds", "0.2"]
+WORKER = ["--lease-seconds", "1", "--heartbeat-seconds", "0.2"]
+"""Short leases: a killed worker's job is claimed again a second later."""
 SAYS = {
     "type": "string_check",
     "name": "says the number",
@@ -58,7 +61,7 @@ def configure(
     budget (100 currency units; None: no budget, so its runs hold nothing)."""
     config = home / "corral.toml"
     config.write_text("embedded_model = false\n" + GPT_MINI.format(url=fake_url) + PRICES)
-    services = _services(config, home, database_url)
+    services = services_of(config, home, database_url)
     try:
         tenant = services.accounts.admin.create_tenant("acme", budget_micros=budget_micros)
     finally:
@@ -68,7 +71,7 @@ def configure(
 
 def start_run(setup: Setup, items: int) -> str:
     """Create the eval and its run through the API with the tenant's key; the run's id."""
-    services = _services(setup.config, setup.home, setup.database_url)
+    services = services_of(setup.config, setup.home, setup.database_url)
     _, key = services.accounts.admin.create_key(setup.tenant_id, KeySpec())
     rows = [{"item": {"n": n}} for n in range(items)]
     try:
@@ -93,16 +96,20 @@ def start_run(setup: Setup, items: int) -> str:
         services.db.close()
 
 
-def start_worker(setup: Setup, fake_key: str) -> subprocess.Popen[bytes]:
-    env = corral_env(
+def start_worker(
+    setup: Setup, fake_key: str = "", kind: str = "eval_run", **env: str
+) -> subprocess.Popen[bytes]:
+    """A `corral worker` process on the setup's config and database, running jobs of `kind`."""
+    environment = corral_env(
         setup.home,
         CORRAL_CONFIG=str(setup.config),
         CORRAL_DATABASE_URL=setup.database_url,
         FAKE_OPENAI_KEY=fake_key,
+        **env,
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "corral", "worker", *WORKER],
-        env=env,
+        [sys.executable, "-m", "corral", "worker", "--kind", kind, *WORKER],
+        env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -111,22 +118,39 @@ def start_worker(setup: Setup, fake_key: str) -> subprocess.Popen[bytes]:
 async def kill_at(setup: Setup, run_id: str, done: int, fake_key: str) -> tuple[int, dt.datetime]:
     """Start a worker, SIGKILL it once the run has `done` items; the items it had saved (the
     index of the one it was at), and when it was killed."""
-    worker = start_worker(setup, fake_key)
+    job, killed = await kill_when(
+        setup, run_id, lambda j: j.progress.done >= done or j.finished, fake_key
+    )
+    return job.progress.done, killed
+
+
+async def kill_when(
+    setup: Setup,
+    job_id: str,
+    when: Callable[[Job], bool],
+    fake_key: str = "",
+    kind: str = "eval_run",
+    within_s: float = 120.0,
+) -> tuple[Job, dt.datetime]:
+    """Start a worker, SIGKILL it as soon as the job is as `when` wants it; the job as the
+    killed worker left it, and when it was killed."""
+    worker = start_worker(setup, fake_key, kind)
     try:
-        await _until(setup, run_id, lambda j: j.progress.done >= done or j.finished)
+        await until(setup, job_id, when, within_s)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
     killed = dt.datetime.now(dt.UTC)
-    job = await _until(setup, run_id, lambda j: True)
-    return job.progress.done, killed
+    return await until(setup, job_id, lambda j: True), killed
 
 
-async def finish(setup: Setup, run_id: str, fake_key: str) -> Job:
-    """Start a worker, wait for the run to end, stop the worker cleanly."""
-    worker = start_worker(setup, fake_key)
+async def finish(
+    setup: Setup, run_id: str, fake_key: str = "", kind: str = "eval_run", within_s: float = 120.0
+) -> Job:
+    """Start a worker, wait for the job to end, stop the worker cleanly."""
+    worker = start_worker(setup, fake_key, kind)
     try:
-        return await _until(setup, run_id, lambda j: j.finished)
+        return await until(setup, run_id, lambda j: j.finished, within_s)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(10)
@@ -181,7 +205,10 @@ def _index(run_id: str, request_id: str) -> int:
     return int(request_id.removeprefix(run_id + "-").split("-")[0])
 
 
-async def _until(setup: Setup, run_id: str, done: Any, within_s: float = 120.0) -> Job:
+async def until(
+    setup: Setup, run_id: str, done: Callable[[Job], bool], within_s: float = 120.0
+) -> Job:
+    """Read the job until `done` says so (a failed assertion after `within_s` seconds)."""
     settings = load_settings(home=setup.home, database_url=setup.database_url)
     db = open_database(settings)
     queue = JobQueue(db)
@@ -197,6 +224,6 @@ async def _until(setup: Setup, run_id: str, done: Any, within_s: float = 120.0) 
         db.close()
 
 
-def _services(config: Path, home: Path, database_url: str) -> Any:
+def services_of(config: Path, home: Path, database_url: str) -> Any:
     settings = load_settings(config, home=home, database_url=database_url)
     return build_services(settings, SecretStr(ADMIN_KEY))

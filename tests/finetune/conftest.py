@@ -67,3 +67,15 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def embedded_float_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded model's float copy, made once for the session (tens of seconds): a test
+    links it into its home's cache (`corral.finetune.base.CACHE_DIR`) as a first job would
+    have made it."""
+    from corral.finetune.base import float_base
+    from corral.settings import load_settings
+
+    home = tmp_path_factory.mktemp("float-copy")
+    return float_base(load_settings(home=home).embedded_model_path, home)

@@ -48,7 +48,7 @@ EXAMPLES = [
     for word in WORDS
 ]
 PROMPT: Any = [{"role": "user", "content": "Shout the word apple."}]
-JOB_TIMEOUT_S = 600  # the first job on a base makes its float copy (about a minute here)
+JOB_TIMEOUT_S = 600
 
 
 @dataclass
@@ -61,8 +61,10 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, embedded_float_copy: Path) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("private-model")
+    (home / CACHE_DIR).mkdir(parents=True)
+    (home / CACHE_DIR / embedded_float_copy.name).symlink_to(embedded_float_copy)
     env = {
         "CORRAL_JOBS__WORKER_IN_SERVER": "true",
         "CORRAL_JOBS__POLL_S": "0.2",
@@ -186,7 +188,7 @@ def recorded_lineage(home: Path, model: str) -> dict[str, Any]:
 async def test_a_job_whose_adapter_is_converted_wrong_fails_its_parity_check(
     stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On the float and F32 copies the first test's job made (linked into a home of its own,
+    """On the float and F32 copies the first test used (linked into a home of its own,
     so that the server's worker does not take the job), a job whose converter forgets
     llama.cpp's row permutation fails, says by how much, and publishes nothing."""
     (made,) = (stack.server.home / CACHE_DIR).iterdir()

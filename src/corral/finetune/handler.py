@@ -138,6 +138,10 @@ class FineTuningHandler:
         try:
             state = await self._train(job, context, run, work, counter)
             result = await self._publish(job, run, base_dir, work, counter[0])
+            await context.event(
+                f"Adapter written: GGUF LoRA, sha256 {result['adapter_sha256']}",
+                {"adapter_sha256": result["adapter_sha256"]},
+            )
             if self.config.parity:
                 result["parity"] = await self._parity(job, context, run, base_dir, work)
             result["quoted_tokens"] = run.planned_tokens
