@@ -99,7 +99,10 @@ def report(ours: dict[str, Any], theirs: dict[str, Any], args: argparse.Namespac
             f"one by one, {shared.together_ttft_s / shared.first_ttft_s:.2f} at once; "
             f"cached_tokens reported: {shared.cached}"
         )
-    print(f"threads {args.threads}, slots / --parallel {args.slots}, context {CONTEXT} per slot")
+    print(
+        f"threads {args.threads}, slots / --parallel {args.slots}, "
+        f"context {CONTEXT} per request, one shared KV cache"
+    )
 
 
 def inputs(path: Path, streams: list[int]) -> tuple[dict[int, list[str]], str]:

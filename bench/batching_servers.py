@@ -2,7 +2,8 @@
 `slots = N` (continuous batching in one context), and llama.cpp's own `llama-server` with
 `--parallel N --cont-batching`, built by bench/build_llama_server.sh from the llama.cpp source
 of the pinned llama-cpp-python. Same file, threads, per-sequence context, flash attention and
-q8_0 KV cache (corral's defaults); both split the cache into one stream per slot.
+q8_0 KV cache (corral's defaults); both share one unified cache of `KV_CELLS` cells (or the
+context, if longer) between all slots.
 """
 
 from __future__ import annotations
@@ -17,9 +18,19 @@ from procs import HOST, ServerSpec, clean_env, free_port
 
 LLAMA_SERVER = Path(__file__).resolve().parent / "llama_server" / "build" / "bin" / "llama-server"
 KV_TYPE = "q8_0"
+KV_CELLS = 16384
+"""corral's default `kv_cells` with `slots` > 1; llama-server's `--ctx-size` is set to match."""
 
 
-def corral_spec(workdir: Path, model: Path, threads: int, slots: int, context: int) -> ServerSpec:
+def corral_spec(
+    workdir: Path,
+    model: Path,
+    threads: int,
+    slots: int,
+    context: int,
+    kv_type: str = KV_TYPE,
+    kv_cells: int | None = None,
+) -> ServerSpec:
     config = workdir / "corral.toml"
     lines = [
         "embedded_model = false",
@@ -30,8 +41,10 @@ def corral_spec(workdir: Path, model: Path, threads: int, slots: int, context: i
         f"context_length = {context}",
         f"slots = {slots}",
         f"queue_size = {4 * slots}",
-        f'kv_cache_type = "{KV_TYPE}"',
+        f'kv_cache_type = "{kv_type}"',
     ]
+    if kv_cells is not None:
+        lines.append(f"kv_cells = {kv_cells}")
     config.write_text("\n".join(lines) + "\n")
     # corral's flash attention is on by default; llama-server gets it on too.
     assert LocalModelConfig.model_fields["flash_attention"].default is True
@@ -49,8 +62,9 @@ def llama_server_spec(model: Path, threads: int, slots: int, context: int) -> Se
     command = [
         str(LLAMA_SERVER), "--model", str(model), "--alias", EMBEDDED_MODEL_NAME,
         "--threads", str(threads), "--threads-batch", str(threads),
-        # -c is the whole cache: `slots` streams of `context` cells each, as corral's.
-        "--ctx-size", str(context * slots), "--parallel", str(slots), "--cont-batching",
+        # -c is the whole cache, unified as corral's: each sequence may use all of it.
+        "--ctx-size", str(max(KV_CELLS, context)), "--kv-unified",
+        "--parallel", str(slots), "--cont-batching",
         "--flash-attn", "on", "--cache-type-k", KV_TYPE, "--cache-type-v", KV_TYPE,
         "--no-webui", "--host", HOST, "--port", str(port),
     ]  # fmt: skip

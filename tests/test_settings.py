@@ -75,3 +75,15 @@ def test_quantized_cache_without_flash_attention_is_refused(
 
     with pytest.raises(ConfigError, match="needs flash_attention = true"):
         load_settings(write(tmp_path, entry))
+
+
+def test_a_shared_kv_cache_smaller_than_one_context_is_refused(
+    tmp_path: Path, model_path: Path
+) -> None:
+    entry = (
+        f'[[models]]\nname = "m"\npath = "{model_path}"\nslots = 8\n'
+        "context_length = 8192\nkv_cells = 4096\n"
+    )
+
+    with pytest.raises(ConfigError, match="kv_cells must be at least context_length"):
+        load_settings(write(tmp_path, entry))

@@ -156,6 +156,12 @@ class ServerAtCapacity(Overloaded):
     default_code = "too_many_connections"
 
 
+class KVCacheFull(Overloaded):
+    """A batched local model's shared KV cache has no cell left for a sequence (503)."""
+
+    default_code = "kv_cache_full"
+
+
 class BackendFailed(ServerError):
     status_code = 502
     error_type = "upstream_error"

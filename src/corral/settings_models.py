@@ -97,6 +97,15 @@ class LocalModelConfig(_ModelCommon):
     """Sequences one instance generates at once (continuous batching). 1 generates one
     sequence at a time, bit-exact from run to run; above 1, `instances` must be 1, and a
     sequence's logits may differ slightly with the company it is batched with."""
+    kv_cells: int | None = Field(default=None, ge=256, le=1_048_576)
+    """With `slots` > 1, the cells of the one KV cache all sequences share (a cell holds one
+    token of one sequence; a prefix shared by several sequences is held once). Each sequence may
+    still use the model's whole context; by default 16384, or the context length if larger.
+    Cells in use by finished sequences are freed when needed; a sequence that finds none left
+    fails with 503 `kv_cache_full` (the most recently started one goes, the others go on)."""
+    prompt_tokens_per_step: int = Field(default=256, ge=16, le=8192)
+    """With `slots` > 1, prompt tokens read per batched step, all new prompts together: the
+    most one step adds to the wait for the next token of the sequences already writing."""
     flash_attention: bool = True
     kv_cache_type: Literal["f16", "q8_0"] = "q8_0"
     """The KV cache's number format; q8_0 halves its memory at a negligible cost in quality."""
@@ -119,6 +128,13 @@ class LocalModelConfig(_ModelCommon):
     def _batching_uses_one_instance(self) -> LocalModelConfig:
         if self.slots > 1 and self.instances > 1:
             raise ValueError("slots > 1 batches sequences in one instance: set instances = 1")
+        return self
+
+    @model_validator(mode="after")
+    def _cache_holds_one_whole_context(self) -> LocalModelConfig:
+        cells, context = self.kv_cells, self.context_length
+        if cells is not None and context is not None and cells < context:
+            raise ValueError("kv_cells must be at least context_length")
         return self
 
     @model_validator(mode="after")

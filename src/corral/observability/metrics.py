@@ -87,6 +87,7 @@ class EngineFigures(Protocol):
     step_tokens: int
     cached_tokens: int
     prefix_copies: int
+    cache_full: int
     waits: int
     wait_seconds: float
 
@@ -128,6 +129,11 @@ class _Engines(Collector):
             "Cached prefixes copied from another sequence's KV cells.",
             labels=["model"],
         )
+        full = CounterMetricFamily(
+            "corral_engine_kv_cache_full",
+            "Sequences ended because the shared KV cache had no cell left (503).",
+            labels=["model"],
+        )
         wait = SummaryMetricFamily(
             "corral_engine_queue_wait_seconds",
             "Time requests waited for a free sequence or instance.",
@@ -138,8 +144,9 @@ class _Engines(Collector):
             batch.add_metric([model], figures.steps, figures.step_tokens)
             cached.add_metric([model], figures.cached_tokens)
             copies.add_metric([model], figures.prefix_copies)
+            full.add_metric([model], figures.cache_full)
             wait.add_metric([model], figures.waits, figures.wait_seconds)
-        yield from (active, batch, cached, copies, wait)
+        yield from (active, batch, cached, copies, full, wait)
 
 
 class _HidingModels(Collector):

@@ -10,10 +10,12 @@ from corral.backends.base import (
     ChatMessage,
     Finished,
     GenerationRequest,
+    GenerationResult,
     SamplingParams,
     TextDelta,
 )
 from corral.backends.llama_cpp import LlamaCppBackend
+from corral.errors import KVCacheFull
 from corral.settings import LocalModelConfig
 
 PERSON = {
@@ -81,7 +83,7 @@ def test_a_stream_left_by_its_client_ends_while_others_go_on(model_path: Path) -
 
 
 def test_streamed_text_ends_with_exact_usage(model_path: Path) -> None:
-    async def scenario() -> list[object]:
+    async def scenario() -> list[GenerationResult | BaseException]:
         batched = backend(model_path, 2)
         try:
             stream = await batched.stream(ask("Count to five.", max_tokens=12))
@@ -131,3 +133,29 @@ def test_one_slot_reruns_are_bit_exact(model_path: Path) -> None:
     first, second = asyncio.run(twice())
 
     assert first == second
+
+
+def test_a_request_that_finds_the_shared_cache_full_gets_a_503(model_path: Path) -> None:
+    # 256 cells shared by two slots: two ~200-token prompts at once do not both fit.
+    long = "The tide comes in and goes out twice a day. " * 16
+
+    async def scenario() -> list[GenerationResult | BaseException]:
+        batched = LlamaCppBackend(
+            LocalModelConfig(
+                name="smol", path=model_path, context_length=256, slots=2, kv_cells=256
+            )
+        )
+        try:
+            return await asyncio.gather(
+                batched.generate(ask(long + "Why?", max_tokens=8)),
+                batched.generate(ask(long + "When?", max_tokens=8)),
+                return_exceptions=True,
+            )
+        finally:
+            await batched.close()
+
+    first, second = asyncio.run(scenario())
+
+    assert not isinstance(first, BaseException) and first.usage.completion_tokens == 8
+    assert isinstance(second, KVCacheFull) and second.status_code == 503
+    assert "256 cells shared by 2 sequences" in str(second)

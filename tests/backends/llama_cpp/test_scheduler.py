@@ -16,7 +16,15 @@ from corral.backends.llama_cpp import engine, loader
 from corral.backends.llama_cpp.scheduler import COPY_MIN, PROMPT_BUDGET, Scheduler
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.cancellation import Cancellation
+from corral.errors import KVCacheFull
 from corral.settings import LocalModelConfig
+
+LAYOUT = 30
+"""Characters a batched greedy text is compared on with the text alone when the sequence got
+cells freed by another (a cancelled or finished one): with a unified cache, llama.cpp attends
+over the cells in their order in the cache, and a sequence whose cells are out of position order
+was measured to get logprobs up to 0.08 away from those alone, enough to change a greedy choice
+some tokens on."""
 
 PROMPTS = ["The history of the sea", "Once upon a time", "def fibonacci(n):", "My recipe is"]
 SYSTEM = (
@@ -33,9 +41,11 @@ def llama(model_path: Path) -> Iterator[llama_cpp.Llama]:
     model.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def scheduler(llama: llama_cpp.Llama) -> Iterator[Scheduler]:
-    running = Scheduler(llama, 4)
+    # A fresh cache each test: a sequence written into the holes earlier ones left may part
+    # from its text alone (see `LAYOUT`), and these tests compare with the text alone.
+    running = Scheduler(llama, 4, kv_cells=2048)
     yield running
     running.close()
 
@@ -144,7 +154,8 @@ def test_a_cancelled_sequence_stops_within_one_token_and_frees_its_slot(
     assert results[0][1].usage.completion_tokens == 3
     # The third sequence got the cancelled one's slot while the long one was still writing.
     assert finished == ["cancelled", "waiting", "long"]
-    assert results[1] == (alone(llama, PROMPTS[1], long.sequence.params)[0], results[1][1])
+    # It kept writing while the waiting one took the cancelled one's cells (see `LAYOUT`).
+    assert results[1][0][:LAYOUT] == alone(llama, PROMPTS[1], long.sequence.params)[0][:LAYOUT]
     assert results[1][1].usage.completion_tokens == 60
 
 
@@ -273,3 +284,74 @@ def test_every_question_after_the_first_reuses_the_system_prompt(llama: llama_cp
     system = len(tokens_of(llama, SYSTEM)) - 1  # the question may merge with its last token
     assert cached[0] == 0
     assert all(count >= system for count in cached[1:])
+
+
+LONG_SYSTEM = SYSTEM * 2  # 225 tokens: three of them do not fit in 512 cells
+
+
+def test_a_prefix_shared_by_busy_sequences_is_held_once(llama: llama_cpp.Llama) -> None:
+    # 512 cells: the busy sequence and three copies of its system prompt (over 900 tokens
+    # together) fit only if the copies share the busy sequence's cells.
+    four = Scheduler(llama, 4, kv_cells=512)
+    params = SamplingParams(max_tokens=12, temperature=0)
+    questions = ["Where is pier 4?", "Who pays the fees?", "Can I anchor here?"]
+    try:
+        busy = Run(llama, LONG_SYSTEM + "Once upon a time, a ship", replace(params, max_tokens=40))
+        four.submit(busy.sequence)
+        assert busy.writing.wait(timeout=300)
+        results = together(four, [Run(llama, LONG_SYSTEM + q, params) for q in questions])
+        _, busy_outcome = busy.result()
+    finally:
+        four.close()
+
+    assert busy_outcome.usage.completion_tokens == 40  # it was still writing meanwhile
+    assert four.stats.prefix_copies == 3 and four.stats.cache_full == 0
+    for (text, outcome), question in zip(results, questions, strict=True):
+        assert outcome.usage.cached_tokens >= len(tokens_of(llama, LONG_SYSTEM)) - 1
+        assert (text, counts(outcome.usage)) == alone(llama, LONG_SYSTEM + question, params)
+
+
+def test_when_the_cache_is_full_the_youngest_sequence_fails_and_the_others_finish(
+    llama: llama_cpp.Llama,
+) -> None:
+    three = Scheduler(llama, 3, kv_cells=512)
+    params = SamplingParams(max_tokens=8, temperature=0)
+    prompts = [LONG_SYSTEM + q for q in ("Where is pier 4?", "Who pays?", "Is it deep?")]
+    try:
+        runs = [Run(llama, prompt, params) for prompt in prompts]
+        for run in runs:  # admitted together: none has cells yet for the others to share
+            three.submit(run.sequence)
+        finished = [run.result() for run in runs[:2]]
+        with pytest.raises(KVCacheFull, match="512 cells shared by 3 sequences"):
+            runs[2].result()
+    finally:
+        three.close()
+
+    assert three.stats.cache_full == 1 and three.stats.active_sequences == 0
+    assert [(text, counts(o.usage)) for text, o in finished] == [
+        alone(llama, prompt, params) for prompt in prompts[:2]
+    ]
+
+
+def test_a_finished_sequences_cells_make_room_for_new_ones(llama: llama_cpp.Llama) -> None:
+    three = Scheduler(llama, 3, kv_cells=512)
+    params = SamplingParams(max_tokens=8, temperature=0)
+    first = LONG_SYSTEM + "Where is pier 4?"
+    others = [
+        topic + ": " + "the tide comes in and goes out twice a day. " * 18
+        for topic in ("Ships", "Tides")
+    ]
+    try:
+        together(three, [Run(llama, first, params)])  # its 240 cells stay, for a next turn
+        results = together(three, [Run(llama, prompt, params) for prompt in others])
+        [(_, again)] = together(three, [Run(llama, first, params)])
+    finally:
+        three.close()
+
+    assert three.stats.cache_full == 0
+    expected = [alone(llama, prompt, params) for prompt in others]
+    # The first one got cells on both sides of the dropped ones (see `LAYOUT`).
+    assert [(text[:4], o.usage.prompt_tokens) for text, o in results] == [
+        (text[:4], used[0]) for text, used in expected
+    ]
+    assert again.usage.cached_tokens == 0  # its cells were dropped to make that room

@@ -82,7 +82,13 @@ class LlamaCppBackend:
         )
         self.engine_stats = EngineStats()
         """For the metrics endpoint (`observability.metrics`)."""
-        self._lanes = Lanes(self._open_generator, config.slots, self.engine_stats)
+        self._lanes = Lanes(
+            self._open_generator,
+            config.slots,
+            self.engine_stats,
+            config.kv_cells,
+            config.prompt_tokens_per_step,
+        )
         batched = config.slots > 1
         self._generators: InstancePool[_Instance | Lane] = InstancePool(
             config.name,

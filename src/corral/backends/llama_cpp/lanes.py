@@ -16,9 +16,10 @@ import llama_cpp
 
 from corral.backends.llama_cpp import scoring
 from corral.backends.llama_cpp.engine import GenerationOutcome
-from corral.backends.llama_cpp.scheduler import Scheduler
+from corral.backends.llama_cpp.scheduler import PROMPT_BUDGET, Scheduler
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.llama_cpp.stats import EngineStats
+from corral.errors import CorralError
 
 
 @dataclass(eq=False, slots=True)
@@ -39,7 +40,9 @@ class Lane:
 
         def relay(done: Future[GenerationOutcome]) -> None:
             error = done.exception()
-            if isinstance(error, Exception):
+            if isinstance(error, CorralError):  # meant for the client as it is
+                answer.set_exception(error)
+            elif isinstance(error, Exception):
                 answer.set_exception(failed(error))
             elif error is not None:
                 answer.set_exception(error)
@@ -57,6 +60,8 @@ class Lanes:
     open_llama: Callable[[], Awaitable[llama_cpp.Llama]]
     slots: int
     stats: EngineStats = field(default_factory=EngineStats)
+    kv_cells: int | None = None
+    prompt_budget: int = PROMPT_BUDGET
     _scheduler: Scheduler | None = None
     _scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -65,7 +70,9 @@ class Lanes:
         async with self._opening:
             if self._scheduler is None:
                 llama = await self.open_llama()
-                self._scheduler = await asyncio.to_thread(Scheduler, llama, self.slots, self.stats)
+                self._scheduler = await asyncio.to_thread(
+                    Scheduler, llama, self.slots, self.stats, self.kv_cells, self.prompt_budget
+                )
         return Lane(self._scheduler, self._scores)
 
     def close(self) -> None:

@@ -5,22 +5,28 @@ Every step it puts into one `llama_batch` the next token of every sequence that 
 and chunks of the prompts still being read, decodes once, and lets each sequence sample from
 its own row of logits. Sequences join and leave between steps.
 
-Prompt reading is capped at `PROMPT_BUDGET` tokens per step, shared by the prompts being read:
-a long new prompt delays the others' next token by one step of that size at most, instead of by
-its whole length. The KV cache is not unified: each slot owns `n_ctx` cells of its own, so every
-sequence has the model's whole context and one sequence can never crowd out another. A slot
-keeps its tokens after a sequence finishes, and a new prompt takes the free slot that shares
-the longest prefix with it (the next turn of a chat re-reads only the new messages); a
-cancelled sequence's cells are removed at once.
+Prompt reading is capped at `prompt_tokens_per_step` tokens per step (default `PROMPT_BUDGET`),
+shared by the prompts being read: a long new prompt delays the others' next token by one step of
+that size at most, instead of by its whole length.
+
+The KV cache is unified: all slots share one cache of `kv_cells` cells, and each sequence may
+use up to the model's whole context (`llama.n_ctx()`) of it. A slot keeps its tokens after a
+sequence finishes, and a new prompt takes the free slot that shares the longest prefix with it
+(the next turn of a chat re-reads only the new messages); a cancelled sequence's cells are
+removed at once. Before each decode the scheduler checks that the cache has a free cell for
+every token of the step (`cells.CellLedger`); when not, the finished slots' cells are dropped,
+least recently used first, and when no finished slot holds any, the most recently started
+sequence fails with `KVCacheFull` (503, retry later) and its cells go to the others: the
+sequences that came first finish, the one that came last is refused rather than left waiting
+for room that may not come before its deadline.
 
 Prefixes are shared across slots too: when another slot, busy or idle, holds a longer prefix of
 a new prompt (the system prompt every request of an application starts with), its cells are
-copied into the new sequence's slot (`llama_memory_seq_cp`) instead of being computed again.
-Between slots of a split cache llama.cpp copies a whole slot's buffer (a memcpy of `n_ctx`
-cells, done at the next decode), so a copy is made only when it saves at least `COPY_MIN`
-tokens. The tokens a prompt did not have to read are its `cached_tokens`. A batched context
-runs the base model only (adapters need `slots = 1`, see `adapters.py`), so every cached cell
-was computed with the same weights.
+given to the new sequence too (`llama_memory_seq_cp`) instead of being computed again. In a
+unified cache this copies nothing: the cells are marked as belonging to both sequences, so a
+prefix shared by eight requests is held once. The tokens a prompt did not have to read are its
+`cached_tokens`. A batched context runs the base model only (adapters need `slots = 1`, see
+`adapters.py`), so every cached cell was computed with the same weights.
 
 Jobs that need the model alone (prompt scoring for `echo`) run between two steps on the
 instance's own single-sequence context, through `call`.
@@ -37,8 +43,10 @@ from typing import Any, TypeVar
 import llama_cpp
 from llama_cpp import _internals
 
+from corral.backends.llama_cpp.cells import CellLedger
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.llama_cpp.stats import EngineStats
+from corral.errors import KVCacheFull
 
 T = TypeVar("T")
 
@@ -46,34 +54,45 @@ PROMPT_BUDGET = 256
 """Prompt tokens read per step, all new prompts together: what one step may add to the wait
 for the next token of the sequences already generating."""
 
-COPY_MIN = 64
-"""Prompt tokens a copy from another slot must save to be made. A slot's buffer is `n_ctx` cells
-(SmolLM2-135M with a q8_0 cache: 12 KB a cell, 25 MB at 2k context, 100 MB at 8k), a copy of
-some milliseconds, where reading 64 prompt tokens takes a few hundred on a small CPU: the bar
-is low on purpose, and keeps tiny common prefixes (a chat template's first tokens) from
-causing copies."""
+KV_CELLS = 16384
+"""Cells of the shared cache when the settings name none (raised to the context if longer)."""
+
+COPY_MIN = 16
+"""Prompt tokens sharing another slot's cells must save to be done. Sharing costs nothing in a
+unified cache; the bar keeps tiny common prefixes (a chat template's first tokens) from tying
+slots' cells together for a saving of microseconds."""
 
 
 class Scheduler:
     def __init__(
-        self, llama: llama_cpp.Llama, slots: int, stats: EngineStats | None = None
+        self,
+        llama: llama_cpp.Llama,
+        slots: int,
+        stats: EngineStats | None = None,
+        kv_cells: int | None = None,
+        prompt_budget: int = PROMPT_BUDGET,
     ) -> None:
         self.llama = llama
         self.slots = slots
         self.stats = stats if stats is not None else EngineStats()
         self._n_ctx = llama.n_ctx()
         self._n_vocab = llama.n_vocab()
+        self.kv_cells = kv_cells or max(KV_CELLS, self._n_ctx)
+        if self.kv_cells < self._n_ctx:
+            raise ValueError(f"kv_cells ({self.kv_cells}) is below the context ({self._n_ctx})")
+        self.prompt_budget = prompt_budget
         params = llama_cpp.llama_context_params.from_buffer_copy(llama.context_params)
         params.n_seq_max = slots
-        params.n_ctx = self._n_ctx * slots
-        params.kv_unified = False
-        self._capacity = slots + PROMPT_BUDGET
+        params.n_ctx = self.kv_cells
+        params.kv_unified = True
+        self._capacity = slots + prompt_budget
         params.n_batch = max(params.n_batch, self._capacity)
         params.n_ubatch = max(params.n_ubatch, min(self._capacity, 512))
         self.ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
         self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
         self._cached: list[list[int]] = [[] for _ in range(slots)]
         """Per slot, the tokens its cells hold."""
+        self._cells = CellLedger(slots)
         self._used = [0] * slots
         """Per slot, when a sequence last took it (a count of starts): the least recently used
         free slot is the one whose cache a new prompt overwrites."""
@@ -174,7 +193,10 @@ class Scheduler:
             return slot, shared[slot]
         if shared[slot] == 0:  # its own cache is of no use here: overwrite the stalest one
             slot = min(free, key=lambda s: self._used[s])
-        llama_cpp.llama_memory_seq_cp(self.ctx.memory, source, slot, -1, -1)
+        # In one stream, seq_cp adds `slot` to the source's cells: the slot's own must go first.
+        self._forget(slot, 0)
+        llama_cpp.llama_memory_seq_cp(self.ctx.memory, source, slot, 0, shared[source])
+        self._cells.share(source, slot, shared[source])
         self.stats.copied()
         self._cached[slot] = self._cached[source][: shared[source]]
         return slot, shared[source]
@@ -190,7 +212,7 @@ class Scheduler:
             elif not sequence.prefilling:
                 rows.append((n, sequence))
                 n = self._put(n, sequence, sequence.next_token or 0, True)
-        budget = PROMPT_BUDGET
+        budget = self.prompt_budget
         for sequence in list(self._active.values()):  # reading a prompt: chunks, in turn
             if not sequence.prefilling or sequence.cancel.is_set() or budget == 0:
                 continue
@@ -202,6 +224,9 @@ class Scheduler:
             if last:
                 rows.append((n - 1, sequence))
         if n == 0:
+            return
+        if self._cells.used + n > self.kv_cells:
+            self._make_room()
             return
         batch.n_tokens = n
         status = llama_cpp.llama_decode(self.ctx.ctx, batch)
@@ -223,7 +248,9 @@ class Scheduler:
 
     def _after_decode(self, rows: list[tuple[int, Sequence]]) -> None:
         for sequence in list(self._active.values()):  # positions advance by what was fed
-            sequence.fed(len(self._cached[sequence.slot]) - sequence.position)
+            count = len(self._cached[sequence.slot]) - sequence.position
+            self._cells.add(sequence.slot, count)
+            sequence.fed(count)
         for row, sequence in rows:
             try:
                 over = sequence.sample(self.ctx, row, self._n_vocab)
@@ -232,6 +259,25 @@ class Scheduler:
                 continue
             if over:
                 self._finish(sequence)
+
+    def _make_room(self) -> None:
+        """The step does not fit: take back what it queued, then free the cells of one finished
+        slot or, when none holds any, end the youngest sequence (the next step tries again)."""
+        for slot, sequence in self._active.items():
+            del self._cached[slot][sequence.position :]
+        idle = [s for s in range(self.slots) if s not in self._active and self._cached[s]]
+        if idle:
+            self._forget(min(idle, key=lambda s: self._used[s]), 0)
+            return
+        youngest = max(self._active, key=lambda s: self._used[s])
+        self.stats.cache_was_full()
+        self._finish(
+            self._active[youngest],
+            KVCacheFull(
+                f"The model's KV cache ({self.kv_cells} cells shared by {self.slots} sequences) "
+                "is full. Retry later, or send a shorter conversation."
+            ),
+        )
 
     def _finish(self, sequence: Sequence, error: BaseException | None = None) -> None:
         if self._active.pop(sequence.slot, None) is not None:
@@ -244,6 +290,7 @@ class Scheduler:
         """Remove a slot's cells from position `keep` on."""
         llama_cpp.llama_memory_seq_rm(self.ctx.memory, slot, keep, -1)
         del self._cached[slot][keep:]
+        self._cells.drop(slot, keep)
 
     def _fail_all(self, error: BaseException) -> None:
         for sequence in list(self._active.values()):

@@ -22,6 +22,8 @@ class EngineStats:
     """Prompt tokens found already computed (a shared prefix) and not read again."""
     prefix_copies: int = 0
     """Prefixes copied from another sequence's cells (`slots` > 1)."""
+    cache_full: int = 0
+    """Sequences ended because the shared KV cache had no cell left (`slots` > 1)."""
     waits: int = 0
     wait_seconds: float = 0.0
     """Requests that got a sequence (or an instance), and their time queued for it in all."""
@@ -47,6 +49,10 @@ class EngineStats:
     def copied(self) -> None:
         with self._lock:
             self.prefix_copies += 1
+
+    def cache_was_full(self) -> None:
+        with self._lock:
+            self.cache_full += 1
 
     def waited(self, seconds: float) -> None:
         with self._lock:
