@@ -12,6 +12,7 @@ from corral.backends.base import (
     GenerationRequest,
     GenerationResult,
     SamplingParams,
+    StreamEvent,
     TextDelta,
 )
 from corral.backends.llama_cpp import LlamaCppBackend
@@ -83,7 +84,7 @@ def test_a_stream_left_by_its_client_ends_while_others_go_on(model_path: Path) -
 
 
 def test_streamed_text_ends_with_exact_usage(model_path: Path) -> None:
-    async def scenario() -> list[GenerationResult | BaseException]:
+    async def scenario() -> list[StreamEvent]:
         batched = backend(model_path, 2)
         try:
             stream = await batched.stream(ask("Count to five.", max_tokens=12))
@@ -146,11 +147,12 @@ def test_a_request_that_finds_the_shared_cache_full_gets_a_503(model_path: Path)
             )
         )
         try:
-            return await asyncio.gather(
+            answers = await asyncio.gather(
                 batched.generate(ask(long + "Why?", max_tokens=8)),
                 batched.generate(ask(long + "When?", max_tokens=8)),
                 return_exceptions=True,
             )
+            return list(answers)
         finally:
             await batched.close()
 
