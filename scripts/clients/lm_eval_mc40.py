@@ -1,8 +1,11 @@
 """lm-evaluation-harness `local-completions` on mc40 against corral, with lm-eval's defaults
 (`tokenized_requests=True`, a batch of 4), the tokenizer built from the GGUF's own metadata.
 
-Run in its own venv (lm-eval[api], transformers, gguf, torch). Prints one JSON line: accuracy
-and every item's picked option, for `clients_check.py` to compare with llama.cpp's own picks.
+Run in its own venv (lm-eval[api], transformers, gguf, torch):
+`lm_eval_mc40.py GGUF CORPUS [CONTEXT]`, CORPUS a JSONL of `choices` and `answer` (an index)
+with the fields CONTEXT names (a Jinja template, `Question: {{question}}\\nAnswer:` unless
+given; `bench/evals.py` passes a built-in suite's own). Prints one JSON line: accuracy and
+every item's picked option, for `clients_check.py` to compare with llama.cpp's own picks.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ dataset_kwargs:
     test: {corpus}
 test_split: test
 output_type: multiple_choice
-doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_text: {context}
 doc_to_choice: "{{{{choices}}}}"
 doc_to_target: answer
 metric_list:
@@ -33,13 +36,16 @@ metric_list:
 """
 
 
-def main(gguf: Path, corpus: Path) -> None:
+CONTEXT = "Question: {{question}}\nAnswer:"
+
+
+def main(gguf: Path, corpus: Path, context: str = CONTEXT) -> None:
     with tempfile.TemporaryDirectory() as work:
         tokenizer = Path(work) / "tokenizer"
         AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tokenizer)
         tasks = Path(work) / "tasks"
         tasks.mkdir()
-        (tasks / "mc40.yaml").write_text(TASK.format(corpus=corpus))
+        (tasks / "mc40.yaml").write_text(TASK.format(corpus=corpus, context=json.dumps(context)))
         out = Path(work) / "out"
         args = f"base_url={BASE_URL}/completions,model={MODEL},tokenizer={tokenizer}"
         args += ",tokenized_requests=True,num_concurrent=1,max_retries=1"
@@ -59,4 +65,4 @@ def main(gguf: Path, corpus: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:4])
