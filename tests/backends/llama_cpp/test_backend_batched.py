@@ -10,7 +10,6 @@ from corral.backends.base import (
     ChatMessage,
     Finished,
     GenerationRequest,
-    GenerationResult,
     SamplingParams,
     StreamEvent,
     TextDelta,
@@ -137,27 +136,37 @@ def test_one_slot_reruns_are_bit_exact(model_path: Path) -> None:
 
 
 def test_a_request_that_finds_the_shared_cache_full_gets_a_503(model_path: Path) -> None:
-    # 256 cells shared by two slots: two ~200-token prompts at once do not both fit.
+    # 256 cells shared by two slots: while one ~200-token text is being continued, a second
+    # ~200-token prompt does not fit; the request that started last is refused, the other goes on.
     long = "The tide comes in and goes out twice a day. " * 16
+    other = "A wind blows over the hills all night long. " * 16  # no prefix to share
 
-    async def scenario() -> list[GenerationResult | BaseException]:
+    def text(prompt: str, max_tokens: int) -> GenerationRequest:
+        sampling = SamplingParams(max_tokens=max_tokens, temperature=0)
+        return GenerationRequest("req", sampling, prompt=prompt)
+
+    async def scenario() -> tuple[BaseException | None, list[StreamEvent]]:
         batched = LlamaCppBackend(
             LocalModelConfig(
                 name="smol", path=model_path, context_length=256, slots=2, kv_cells=256
             )
         )
         try:
-            answers = await asyncio.gather(
-                batched.generate(ask(long + "Why?", max_tokens=8)),
-                batched.generate(ask(long + "When?", max_tokens=8)),
-                return_exceptions=True,
-            )
-            return list(answers)
+            stream = await batched.stream(text(long, 40))
+            events = [await anext(stream)]  # its prompt is read: its cells are taken
+            refused: BaseException | None = None
+            try:
+                await batched.generate(text(other, 8))
+            except KVCacheFull as exc:
+                refused = exc
+            events += [event async for event in stream]
+            return refused, events
         finally:
             await batched.close()
 
-    first, second = asyncio.run(scenario())
+    refused, events = asyncio.run(scenario())
 
-    assert not isinstance(first, BaseException) and first.usage.completion_tokens == 8
-    assert isinstance(second, KVCacheFull) and second.status_code == 503
-    assert "256 cells shared by 2 sequences" in str(second)
+    assert isinstance(refused, KVCacheFull) and refused.status_code == 503
+    assert "256 cells shared by 2 sequences" in str(refused)
+    final = events[-1]
+    assert isinstance(final, Finished) and final.usage.completion_tokens == 40
