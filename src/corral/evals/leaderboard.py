@@ -67,15 +67,11 @@ def _row(
         return None
     model = manifest["model"]
     recorded = model.get("digest")
-    now = served_digest(model["id"])
-    standing: Standing = "unknown"
-    if recorded is not None and now is not None:
-        standing = "current" if recorded == now else "stale"
     low, high = score["pass_rate_ci95"]
     return Row(
         model=model["id"],
         digest=recorded,
-        standing=standing,
+        standing=standing(recorded, served_digest(model["id"])),
         pass_rate=float(score["pass_rate"]),
         ci95=(float(low), float(high)),
         n=int(score["n"]),
@@ -83,6 +79,14 @@ def _row(
         run_id=job.id,
         signed_at=manifest.get("signed_at", ""),
     )
+
+
+def standing(recorded: str | None, served: str | None) -> Standing:
+    """`current` while the model served under the name has the recorded digest, `stale` once
+    it changed, `unknown` when it is no longer served or the manifest has no digest."""
+    if recorded is None or served is None:
+        return "unknown"
+    return "current" if recorded == served else "stale"
 
 
 def _ranked(rows: list[Row]) -> list[Row]:

@@ -20,6 +20,7 @@ from corral.api.console.web import Visitor, VisitorDep
 from corral.api.deps import ServicesDep
 from corral.api.evals.protocol import RunObject
 from corral.errors import NotFound
+from corral.evals.leaderboard import standing
 from corral.evals.manifest import SigningKey, verify
 from corral.evals.runner import KIND
 from corral.jobs import Job
@@ -41,14 +42,6 @@ async def _run(services: Services, visitor: Visitor, run_id: str) -> Job:
 def _signed(job: Job) -> dict[str, Any] | None:
     signed = (job.result or {}).get("manifest") if job.status == "succeeded" else None
     return signed if isinstance(signed, dict) else None
-
-
-def standing(recorded: str | None, served: str | None) -> str:
-    """`current` while the model served under the name has the recorded digest, `stale` once
-    it changed, `unknown` when it is no longer served or the manifest has no digest."""
-    if recorded is None or served is None:
-        return "unknown"
-    return "current" if recorded == served else "stale"
 
 
 def _served_digest(services: Services, model_id: str) -> str | None:
