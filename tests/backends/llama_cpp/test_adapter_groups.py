@@ -161,35 +161,68 @@ def llama(model_path: Path) -> Iterator[llama_cpp.Llama]:
     model.close()
 
 
+class Writer:
+    """Sequences on one prompt whose pieces are logged, with who wrote them, in order."""
+
+    def __init__(self, llama: llama_cpp.Llama) -> None:
+        self.tokens = llama.tokenize(b"Once upon a time", add_bos=True, special=False)
+        self.written: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def sequence(self, name: str, adapter: Path | None) -> Sequence:
+        def emit(delta: TextDelta) -> None:
+            with self._lock:
+                self.written.append((name, delta.text))
+
+        params = SamplingParams(max_tokens=12, temperature=0)
+        return Sequence(
+            self.tokens, params, None, Cancellation(), emit, UsageMeter(), adapter=adapter
+        )
+
+    def text(self, name: str) -> str:
+        return "".join(text for who, text in self.written if who == name)
+
+
+def run_all(scheduler: Scheduler, sequences: list[Sequence]) -> None:
+    for sequence in sequences:
+        scheduler.submit(sequence)
+    for sequence in sequences:
+        sequence.future.result(timeout=300)
+
+
 def test_the_base_and_a_fine_tuned_stream_take_turns(
     llama: llama_cpp.Llama, adapters: list[Path]
 ) -> None:
-    written: list[str] = []  # who wrote each piece, in order
-    lock = threading.Lock()
-
-    def sequence(name: str, adapter: Path | None) -> Sequence:
-        def emit(_: TextDelta) -> None:
-            with lock:
-                written.append(name)
-
-        tokens = llama.tokenize(b"Once upon a time", add_bos=True, special=False)
-        params = SamplingParams(max_tokens=12, temperature=0)
-        return Sequence(
-            tokens, params, None, Cancellation(), emit, UsageMeter(), adapter=adapter
-        )
-
+    writer = Writer(llama)
     scheduler = Scheduler(llama, 2, kv_cells=1024)
     try:
-        runs = [sequence("base", None), sequence("tuned", adapters[0])]
-        for run in runs:
-            scheduler.submit(run)
-        for run in runs:
-            run.future.result(timeout=300)
+        run_all(scheduler, [writer.sequence("base", None), writer.sequence("tuned", adapters[0])])
         switches = scheduler.adapters.switches
     finally:
         scheduler.close()
 
     # Neither waits for the other to finish: in the first ten pieces, both wrote.
-    assert written[:10].count("base") >= 4
-    assert written[:10].count("tuned") >= 4
+    first = [who for who, _ in writer.written[:10]]
+    assert first.count("base") >= 4
+    assert first.count("tuned") >= 4
     assert switches >= 20  # about one per step while both ran
+
+
+def test_more_adapters_at_once_than_the_limit_each_write_their_own_text(
+    llama: llama_cpp.Llama, adapters: list[Path]
+) -> None:
+    def texts(limit: int) -> tuple[list[str], list[Path]]:
+        writer = Writer(llama)
+        scheduler = Scheduler(llama, 2, kv_cells=1024, max_adapters=limit)
+        try:
+            one, two = (writer.sequence(a.stem, a) for a in adapters)
+            run_all(scheduler, [one, two])  # two adapters running at once, over a limit of one
+            run_all(scheduler, [writer.sequence("base", None)])
+            loaded = scheduler.adapters.loaded.loaded
+        finally:
+            scheduler.close()
+        return [writer.text(a.stem) for a in adapters], loaded
+
+    capped, loaded = texts(1)
+    assert capped == texts(8)[0]
+    assert len(loaded) == 1  # once they ended, the limit holds again
