@@ -141,7 +141,7 @@ class Scheduler:
         self.adapters.admit(adapter, self._running())
         if not self.adapters.alone.use(adapter):
             return False
-        self.llama.reset()
+        self.llama.reset()  # type: ignore[no-untyped-call]
         return True
 
     def close(self) -> None:
