@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from corral.backends.llama_cpp.adapters import AdapterSwitch
+from corral.backends.llama_cpp.adapters import AdapterSwitch, LoadedAdapters
 from corral.finetune.export import write_gguf_lora
 
 # SmolLM2-135M's shapes: 576 wide, 9 query heads of 64, 3 key/value heads.
@@ -94,3 +94,18 @@ def test_a_deleted_model_s_adapter_is_freed_at_the_next_switch(llm: Any, tmp_pat
     one.unlink()  # what deleting its fine-tuned model does
     switch.use(None)
     assert switch.loaded == [two]
+
+
+def test_adapters_in_use_are_kept_past_the_limit_and_freed_once_unused(
+    llm: Any, tmp_path: Path
+) -> None:
+    # A batched base's sequences run with several adapters at once (`adapter_groups.py`).
+    one, two, three = (random_adapter(tmp_path / f"{n}.gguf", seed=n) for n in (1, 2, 3))
+    adapters = LoadedAdapters(llm, limit=1)
+    for adapter in (one, two, three):
+        adapters.handle(adapter)
+
+    adapters.evict({one, two})
+    assert adapters.loaded == [one, two]
+    adapters.evict({None})  # the base alone runs now
+    assert adapters.loaded == [two]

@@ -1,12 +1,15 @@
 """Fine-tuned models on a shared llama.cpp base: LoRA adapters switched per request.
 
-Each GGUF LoRA is loaded once per instance (milliseconds, no second copy of the base), up to
-the model's `max_adapters` (least recently used freed first, a deleted model's at the next
-switch), and a request names the adapter its context runs with (`GenerationRequest.adapter`),
-or none for the base itself. A context's KV cache holds the prefix the last adapter computed;
-reused under another adapter it is wrong by whole nats per token, so a switch forgets it: the
-prefix cache is in effect keyed by adapter. `AdapterBackend` is a fine-tuned model's backend:
-its base's, with the adapter set on every request.
+Each GGUF LoRA is loaded once per model (milliseconds, no second copy of the base) into
+`LoadedAdapters`, up to the model's `max_adapters` kept once no context runs with them (least
+recently used freed first, a deleted model's at the next switch); an adapter some context or
+sequence still runs with is never freed. Which adapter a context runs with is its own state
+(`ContextAdapter`): a request names the adapter (`GenerationRequest.adapter`), or none for the
+base itself. A context's KV cache holds what the adapter of the time computed; reused under
+another adapter it is wrong by whole nats per token, so the prefix cache is keyed by adapter:
+the single-sequence path (`AdapterSwitch`) forgets its prefix at a switch, the batch scheduler
+records each slot's adapter. `AdapterBackend` is a fine-tuned model's backend: its base's, with
+the adapter set on every request.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
 
@@ -30,46 +33,22 @@ from corral.backends.base import (
 from corral.errors import BackendFailed, InvalidRequest
 
 
-class AdapterSwitch:
-    """The adapters of one `llama_cpp.Llama`, at most `limit` loaded, least recently used
-    freed first; one whose file is gone (its model was deleted) is freed at the next switch.
-    Not thread-safe: call it from the instance's own thread, as the context is (an adapter is
-    freed only once the context no longer runs with it)."""
+class LoadedAdapters:
+    """The adapters loaded into one `llama_cpp.Llama`'s model, for any of its contexts. Not
+    thread-safe: call it from the thread that runs the model's contexts."""
 
     def __init__(self, llm: Any, limit: int = 8) -> None:
         self._llm = llm
         self._limit = limit
         self._loaded: OrderedDict[Path, Any] = OrderedDict()
-        self.current: Path | None = None
 
     @property
     def loaded(self) -> list[Path]:
         """The loaded adapters, least recently used first."""
         return list(self._loaded)
 
-    def use(self, adapter: Path | None, scale: float = 1.0) -> bool:
-        """Run the next requests with `adapter` (None: the base alone). Returns whether the
-        context changed, in which case its cached prefix was forgotten."""
-        import llama_cpp
-
-        if adapter == self.current:
-            if adapter is not None:
-                self._loaded.move_to_end(adapter)
-            return False
-        ctx = self._llm._ctx.ctx
-        if adapter is None:
-            llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
-        else:
-            handle = self._load(adapter)
-            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
-            scales = (ctypes.c_float * 1)(scale)
-            llama_cpp.llama_set_adapters_lora(ctx, handles, 1, scales)
-        self.current = adapter
-        self._llm.reset()
-        self._evict()
-        return True
-
-    def _load(self, adapter: Path) -> Any:
+    def handle(self, adapter: Path) -> Any:
+        """`adapter`'s llama.cpp handle, loaded from its file the first time; marks it used."""
         import llama_cpp
 
         handle = self._loaded.get(adapter)
@@ -88,17 +67,74 @@ class AdapterSwitch:
         self._loaded.move_to_end(adapter)
         return handle
 
-    def _evict(self) -> None:
+    def evict(self, in_use: Collection[Path | None]) -> None:
         """Free the adapters of deleted models, then the least recently used past the limit;
-        never the one the context runs with."""
+        never one in `in_use` (a context or a sequence still runs with it)."""
         import llama_cpp
 
-        others = [path for path in self._loaded if path != self.current]
+        others = [path for path in self._loaded if path not in in_use]
         gone = [path for path in others if not path.is_file()]
         excess = len(self._loaded) - len(gone) - self._limit
         kept = [path for path in others if path not in gone]
         for path in gone + kept[: max(0, excess)]:
             llama_cpp.llama_adapter_lora_free(self._loaded.pop(path))
+
+
+class ContextAdapter:
+    """The adapter one llama.cpp context runs with (None: the base alone). Setting it only
+    changes the list of adapters the context's next graphs apply: the KV cache is untouched,
+    keeping it consistent is the caller's part."""
+
+    def __init__(self, ctx: Any, adapters: LoadedAdapters) -> None:
+        self._ctx = ctx
+        self._adapters = adapters
+        self.current: Path | None = None
+
+    def use(self, adapter: Path | None, scale: float = 1.0) -> bool:
+        """Run the next decodes with `adapter`; returns whether the context changed."""
+        import llama_cpp
+
+        if adapter == self.current:
+            if adapter is not None:
+                self._adapters.handle(adapter)  # recently used: the last to be freed
+            return False
+        if adapter is None:
+            llama_cpp.llama_set_adapters_lora(self._ctx, None, 0, None)
+        else:
+            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapters.handle(adapter))
+            scales = (ctypes.c_float * 1)(scale)
+            llama_cpp.llama_set_adapters_lora(self._ctx, handles, 1, scales)
+        self.current = adapter
+        return True
+
+
+class AdapterSwitch:
+    """The adapters of one `llama_cpp.Llama` run one request at a time (`slots` = 1): at
+    most `limit` loaded, and a switch forgets the context's cached prefix. Not thread-safe:
+    call it from the instance's own thread, as the context is."""
+
+    def __init__(self, llm: Any, limit: int = 8) -> None:
+        self._llm = llm
+        self._adapters = LoadedAdapters(llm, limit)
+        self._context = ContextAdapter(llm._ctx.ctx, self._adapters)
+
+    @property
+    def loaded(self) -> list[Path]:
+        """The loaded adapters, least recently used first."""
+        return self._adapters.loaded
+
+    @property
+    def current(self) -> Path | None:
+        return self._context.current
+
+    def use(self, adapter: Path | None, scale: float = 1.0) -> bool:
+        """Run the next requests with `adapter` (None: the base alone). Returns whether the
+        context changed, in which case its cached prefix was forgotten."""
+        if not self._context.use(adapter, scale):
+            return False
+        self._llm.reset()
+        self._adapters.evict({adapter})
+        return True
 
 
 class AdapterBackend:

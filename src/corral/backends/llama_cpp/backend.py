@@ -88,6 +88,7 @@ class LlamaCppBackend:
             self.engine_stats,
             config.kv_cells,
             config.prompt_tokens_per_step,
+            config.max_adapters,
         )
         batched = config.slots > 1
         self._generators: InstancePool[_Instance | Lane] = InstancePool(
@@ -195,12 +196,6 @@ class LlamaCppBackend:
         emit: Callable[[TextDelta], None],
     ) -> Any:
         run = self._job(instance, request, prepared, cancel, emit)
-        if request.adapter is not None and not isinstance(instance, _Instance):
-            self._generators.release(instance)
-            raise InvalidRequest(  # one batched context cannot run two adapters at once
-                f"Fine-tuned models of '{self.config.name}' need it served with slots = 1.",
-                param="model",
-            )
         if isinstance(instance, _Instance):
             future = instance.thread.submit(run)
         elif request.echo or request.params.max_tokens == 0:
@@ -215,6 +210,7 @@ class LlamaCppBackend:
                 emit,
                 request.meter,
                 end_logprob=request.messages is None,
+                adapter=request.adapter,
             )
             future = instance.submit(sequence, self._failed)
         loop = asyncio.get_running_loop()
@@ -233,8 +229,7 @@ class LlamaCppBackend:
     ) -> Callable[[], engine.GenerationOutcome]:
         def run() -> engine.GenerationOutcome:
             try:
-                if isinstance(instance, _Instance):
-                    instance.use_adapter(request.adapter, self.config.max_adapters)
+                instance.use_adapter(request.adapter, self.config.max_adapters)
                 if request.echo and not _score(instance, request, prepared.tokens, emit):
                     return engine.GenerationOutcome("cancelled", Usage(len(prepared.tokens), 0))
                 if request.params.max_tokens == 0:  # scoring only: nothing to generate

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import llama_cpp
 
@@ -31,6 +32,13 @@ class Lane:
     @property
     def llama(self) -> llama_cpp.Llama:
         return self.scheduler.llama
+
+    def use_adapter(self, adapter: Path | None, limit: int = 8) -> None:
+        """In a job on the instance's own context: run it with `adapter` (None: the base); a
+        switch forgets the scores kept, computed under the other adapter. (`limit` is the
+        scheduler's, set when the lanes were loaded.)"""
+        if self.scheduler.use_alone(adapter):
+            self.scores.tokens, self.scores.entries = [], []  # shared by all lanes: in place
 
     def submit(
         self, sequence: Sequence, failed: Callable[[Exception], Exception]
@@ -62,6 +70,7 @@ class Lanes:
     stats: EngineStats = field(default_factory=EngineStats)
     kv_cells: int | None = None
     prompt_budget: int = PROMPT_BUDGET
+    max_adapters: int = 8
     _scheduler: Scheduler | None = None
     _scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -71,7 +80,13 @@ class Lanes:
             if self._scheduler is None:
                 llama = await self.open_llama()
                 self._scheduler = await asyncio.to_thread(
-                    Scheduler, llama, self.slots, self.stats, self.kv_cells, self.prompt_budget
+                    Scheduler,
+                    llama,
+                    self.slots,
+                    self.stats,
+                    self.kv_cells,
+                    self.prompt_budget,
+                    self.max_adapters,
                 )
         return Lane(self._scheduler, self._scores)
 

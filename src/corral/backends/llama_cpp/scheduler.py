@@ -25,11 +25,15 @@ a new prompt (the system prompt every request of an application starts with), it
 given to the new sequence too (`llama_memory_seq_cp`) instead of being computed again. In a
 unified cache this copies nothing: the cells are marked as belonging to both sequences, so a
 prefix shared by eight requests is held once. The tokens a prompt did not have to read are its
-`cached_tokens`. A batched context runs the base model only (adapters need `slots = 1`, see
-`adapters.py`), so every cached cell was computed with the same weights.
+`cached_tokens`.
+
+Fine-tuned models run on the same context: each step decodes the sequences of one LoRA adapter
+(None: the base), the groups taking turns (`adapter_groups.py`: the policy and its cost). Each
+slot records the adapter its cells were computed with, and a prompt reuses or shares only cells
+of its own adapter.
 
 Jobs that need the model alone (prompt scoring for `echo`) run between two steps on the
-instance's own single-sequence context, through `call`.
+instance's own single-sequence context, through `call`, with their adapter set by `use_alone`.
 """
 
 from __future__ import annotations
@@ -38,11 +42,13 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 import llama_cpp
 from llama_cpp import _internals
 
+from corral.backends.llama_cpp.adapter_groups import AdapterGroups
 from corral.backends.llama_cpp.cells import CellLedger
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.llama_cpp.stats import EngineStats
@@ -71,6 +77,7 @@ class Scheduler:
         stats: EngineStats | None = None,
         kv_cells: int | None = None,
         prompt_budget: int = PROMPT_BUDGET,
+        max_adapters: int = 8,
     ) -> None:
         self.llama = llama
         self.slots = slots
@@ -92,6 +99,9 @@ class Scheduler:
         self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
         self._cached: list[list[int]] = [[] for _ in range(slots)]
         """Per slot, the tokens its cells hold."""
+        self._adapter: list[Path | None] = [None] * slots
+        """Per slot, the adapter its cells were computed with."""
+        self.adapters = AdapterGroups(llama, self.ctx.ctx, max_adapters)
         self._cells = CellLedger(slots)
         self._used = [0] * slots
         """Per slot, when a sequence last took it (a count of starts): the least recently used
@@ -124,6 +134,15 @@ class Scheduler:
             self._jobs.append((job, future))
             self._wake.notify()
         return future
+
+    def use_alone(self, adapter: Path | None) -> bool:
+        """In a job (`call`): run the instance's own context with `adapter`. True when it
+        changed, its cached prefix then forgotten (computed under the other adapter)."""
+        self.adapters.admit(adapter, self._running())
+        if not self.adapters.alone.use(adapter):
+            return False
+        self.llama.reset()  # type: ignore[no-untyped-call]
+        return True
 
     def close(self) -> None:
         with self._wake:
@@ -166,10 +185,16 @@ class Scheduler:
                 self._start(sequence)
 
     def _start(self, sequence: Sequence) -> None:
-        slot, reused = self._place(sequence.prompt)
+        try:
+            self.adapters.admit(sequence.adapter, self._running())
+        except Exception as exc:  # its adapter's file is gone, or llama.cpp refused it
+            sequence.end(exc)
+            return
+        slot, reused = self._place(sequence.prompt, sequence.adapter)
         # At least the prompt's last token is read again: its logits are the first sample's.
         reused = min(reused, len(sequence.prompt) - 1)
         self._forget(slot, reused)
+        self._adapter[slot] = sequence.adapter
         self._starts += 1
         self._used[slot] = self._starts
         self._active[slot] = sequence
@@ -180,11 +205,15 @@ class Scheduler:
         except Exception as exc:  # a grammar llama.cpp refuses, for one
             self._finish(sequence, exc)
 
-    def _place(self, prompt: list[int]) -> tuple[int, int]:
+    def _place(self, prompt: list[int], adapter: Path | None) -> tuple[int, int]:
         """The free slot for `prompt` and how many of its first tokens that slot's cells hold,
-        after copying them from another slot when that saves enough."""
+        after copying them from another slot when that saves enough; only cells computed with
+        `adapter` count."""
         free = [slot for slot in range(self.slots) if slot not in self._active]
-        shared = [_shared(cached, prompt) for cached in self._cached]
+        shared = [
+            _shared(cached, prompt) if self._adapter[slot] == adapter else 0
+            for slot, cached in enumerate(self._cached)
+        ]
         # The longest own prefix; among equals (none at all, say) the least recently used slot.
         slot = max(free, key=lambda s: (shared[s], -self._used[s]))
         source = max(range(self.slots), key=lambda s: shared[s])
@@ -205,15 +234,20 @@ class Scheduler:
         rows: list[tuple[int, Sequence]] = []  # (batch index, sequence) of the logits asked
         batch = self._batch
         n = 0
-        for sequence in list(self._active.values()):  # generating: one token each
+        for sequence in list(self._active.values()):
             if sequence.cancel.is_set():
                 sequence.cancelled_now()
                 self._finish(sequence)
-            elif not sequence.prefilling:
+        if not self._active:
+            return
+        group = self.adapters.next_group(self._running())
+        step = [sequence for sequence in self._active.values() if sequence.adapter == group]
+        for sequence in step:  # generating: one token each
+            if not sequence.prefilling:
                 rows.append((n, sequence))
                 n = self._put(n, sequence, sequence.next_token or 0, True)
         budget = self.prompt_budget
-        for sequence in list(self._active.values()):  # reading a prompt: chunks, in turn
+        for sequence in step:  # reading a prompt: chunks, in turn
             if not sequence.prefilling or sequence.cancel.is_set() or budget == 0:
                 continue
             chunk = sequence.prompt_chunk(budget)
@@ -291,6 +325,10 @@ class Scheduler:
         llama_cpp.llama_memory_seq_rm(self.ctx.memory, slot, keep, -1)
         del self._cached[slot][keep:]
         self._cells.drop(slot, keep)
+
+    def _running(self) -> list[Path | None]:
+        """The adapters of the active sequences, in the order they started."""
+        return [sequence.adapter for sequence in self._active.values()]
 
     def _fail_all(self, error: BaseException) -> None:
         for sequence in list(self._active.values()):

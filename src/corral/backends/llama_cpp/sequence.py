@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import llama_cpp
@@ -34,8 +35,12 @@ class Sequence:
         emit: Callable[[TextDelta], None],
         meter: UsageMeter,
         end_logprob: bool = False,
+        adapter: Path | None = None,
     ) -> None:
         self.prompt, self.params, self.grammar = prompt, params, grammar
+        self.adapter = adapter
+        """The LoRA adapter it runs with (None: the base): it is decoded only in steps of that
+        adapter's group, and shares cached cells only with sequences of the same adapter."""
         self.cancel, self.emit, self.meter = cancel, emit, meter
         self.end_logprob = end_logprob
         self.future: Future[engine.GenerationOutcome] = Future()
