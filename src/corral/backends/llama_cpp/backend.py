@@ -28,6 +28,7 @@ from corral.backends.base import (
     Usage,
 )
 from corral.backends.llama_cpp import engine, loader, relay, scoring, tools
+from corral.backends.llama_cpp.abort import AbortSwitch
 from corral.backends.llama_cpp.adapters import AdapterSwitch
 from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.lanes import Lane, Lanes
@@ -49,6 +50,11 @@ class _Instance:
     )
     scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
     adapters: AdapterSwitch | None = None
+    abort: AbortSwitch = field(init=False)
+    """Stops a prompt's decode on the instance's context half-way on a cancel or at close."""
+
+    def __post_init__(self) -> None:
+        self.abort = AbortSwitch(self.llama.ctx)
 
     def use_adapter(self, adapter: Path | None, limit: int = 8) -> None:
         """Run the next request with `adapter` (None: the base); a switch forgets the cached
@@ -111,6 +117,7 @@ class LlamaCppBackend:
         for pool in (self._generators, self._embedders):
             for instance in pool.instances:
                 if isinstance(instance, _Instance):
+                    instance.abort.close()
                     instance.thread.shutdown(wait=True, cancel_futures=True)
                     instance.llama.close()
 
@@ -240,7 +247,7 @@ class LlamaCppBackend:
                 if request.params.max_tokens == 0:  # scoring only: nothing to generate
                     request.meter.prompt_tokens = len(prepared.tokens)
                     return engine.GenerationOutcome("length", Usage(len(prepared.tokens), 0))
-                return self._run_alone(instance.llama, request, prepared, cancel, emit)
+                return self._run_alone(instance, request, prepared, cancel, emit)
             except Exception as exc:  # llama.cpp failures surface as several builtin types
                 raise self._failed(exc) from exc
 
@@ -248,7 +255,7 @@ class LlamaCppBackend:
 
     def _run_alone(
         self,
-        llama: llama_cpp.Llama,
+        instance: _Instance | Lane,
         request: GenerationRequest,
         prepared: Prepared,
         cancel: Cancellation,
@@ -258,7 +265,7 @@ class LlamaCppBackend:
         self.engine_stats.started()
         try:
             outcome = engine.generate(
-                llama,
+                instance.llama,
                 prepared.tokens,
                 request.params,
                 prepared.grammar,
@@ -266,6 +273,7 @@ class LlamaCppBackend:
                 emit,
                 request.meter,
                 end_logprob=request.messages is None,
+                abort=instance.abort,
             )
         finally:
             self.engine_stats.ended()
@@ -355,7 +363,7 @@ def _score(
     """Emit the prompt's logprobs ahead of the generated ones; False if cancelled meanwhile."""
     top_n = request.params.top_logprobs
     entries = scoring.score_prompt(
-        instance.llama, tokens, top_n, instance.scores, request.cancelled
+        instance.llama, tokens, top_n, instance.scores, request.cancelled, instance.abort
     )
     if entries is None:
         return False

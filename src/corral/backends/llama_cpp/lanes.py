@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import llama_cpp
 
 from corral.backends.llama_cpp import scoring
+from corral.backends.llama_cpp.abort import AbortSwitch
 from corral.backends.llama_cpp.engine import GenerationOutcome
 from corral.backends.llama_cpp.scheduler import PROMPT_BUDGET, Scheduler
 from corral.backends.llama_cpp.sequence import Sequence
@@ -31,6 +32,10 @@ class Lane:
     @property
     def llama(self) -> llama_cpp.Llama:
         return self.scheduler.llama
+
+    @property
+    def abort(self) -> AbortSwitch:
+        return self.scheduler.alone_abort
 
     def submit(
         self, sequence: Sequence, failed: Callable[[Exception], Exception]

@@ -30,10 +30,15 @@ prefix shared by eight requests is held once. The tokens a prompt did not have t
 
 Jobs that need the model alone (prompt scoring for `echo`) run between two steps on the
 instance's own single-sequence context, through `call`.
+
+A step that reads prompt tokens stops half-way when one of those prompts is cancelled or the
+scheduler closes (`abort.AbortSwitch`): the step's tokens are taken out of the cache, the
+cancelled sequences end and the others are fed the same tokens again at the next step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -43,6 +48,7 @@ from typing import Any, TypeVar
 import llama_cpp
 from llama_cpp import _internals
 
+from corral.backends.llama_cpp.abort import ABORTED, AbortSwitch
 from corral.backends.llama_cpp.cells import CellLedger
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.llama_cpp.stats import EngineStats
@@ -89,6 +95,9 @@ class Scheduler:
         params.n_batch = max(params.n_batch, self._capacity)
         params.n_ubatch = max(params.n_ubatch, min(self._capacity, 512))
         self.ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
+        self._abort = AbortSwitch(self.ctx.ctx)
+        self.alone_abort = AbortSwitch(llama.ctx)
+        """For the jobs run through `call` on the instance's own context."""
         self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
         self._cached: list[list[int]] = [[] for _ in range(slots)]
         """Per slot, the tokens its cells hold."""
@@ -129,6 +138,8 @@ class Scheduler:
         with self._wake:
             self._closing = True
             self._wake.notify()
+        self._abort.close()  # a long prompt's decode under way ends now, not in seconds
+        self.alone_abort.close()
         self._thread.join()
         llama_cpp.llama_batch_free(self._batch)
         self.ctx.close()  # type: ignore[no-untyped-call]
@@ -213,9 +224,11 @@ class Scheduler:
                 rows.append((n, sequence))
                 n = self._put(n, sequence, sequence.next_token or 0, True)
         budget = self.prompt_budget
+        reading: list[Sequence] = []
         for sequence in list(self._active.values()):  # reading a prompt: chunks, in turn
             if not sequence.prefilling or sequence.cancel.is_set() or budget == 0:
                 continue
+            reading.append(sequence)
             chunk = sequence.prompt_chunk(budget)
             budget -= len(chunk)
             last = sequence.position + len(chunk) == len(sequence.prompt)
@@ -229,7 +242,13 @@ class Scheduler:
             self._make_room()
             return
         batch.n_tokens = n
-        status = llama_cpp.llama_decode(self.ctx.ctx, batch)
+        # One-token steps are short, and the callback would cost each of them a trip per node.
+        watch = [s.cancel for s in reading]
+        with self._abort.watching(watch) if reading else contextlib.nullcontext():
+            status = llama_cpp.llama_decode(self.ctx.ctx, batch)
+        if status == ABORTED:
+            self._undo_step()
+            return
         if status != 0:
             self._fail_all(RuntimeError(f"llama_decode returned {status}"))
             return
@@ -258,6 +277,15 @@ class Scheduler:
                 self._finish(sequence, exc)
                 continue
             if over:
+                self._finish(sequence)
+
+    def _undo_step(self) -> None:
+        """The decode was stopped half-way: take the step's tokens out of the cache (llama.cpp
+        removed only the unfinished micro-batch's) and end the cancelled sequences."""
+        for slot, sequence in list(self._active.items()):
+            self._forget(slot, sequence.position)
+            if sequence.cancel.is_set():
+                sequence.cancelled_now()
                 self._finish(sequence)
 
     def _make_room(self) -> None:

@@ -8,12 +8,14 @@ kept too, since a token's logprob depends on the tokens before it and nothing el
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import llama_cpp
 import numpy as np
 
 from corral.backends.base import TokenLogprob, TopLogprob
+from corral.backends.llama_cpp.abort import AbortSwitch
 from corral.backends.llama_cpp.engine import PROMPT_STEP, log_softmax, token_text
 from corral.cancellation import Cancellation
 
@@ -33,8 +35,10 @@ def score_prompt(
     top_n: int,
     cache: PromptScores,
     cancel: Cancellation,
+    abort: AbortSwitch | None = None,
 ) -> list[TokenLogprob] | None:
-    """One entry per prompt token (the first has no logprob, as OpenAI's), None if cancelled.
+    """One entry per prompt token (the first has no logprob, as OpenAI's), None if cancelled
+    (`abort`, the switch of `llama`'s context, stops a batch half-way).
 
     Leaves the instance's KV cache holding the prompt, so generation after it decodes only the
     last token again.
@@ -47,15 +51,21 @@ def score_prompt(
     llama._ctx.kv_cache_seq_rm(-1, kept, -1)
     llama.n_tokens = kept
     step = min(llama.n_batch, PROMPT_STEP)
-    for start in range(kept, len(tokens), step):
-        if cancel.is_set():
-            return None
-        batch = tokens[start : start + step]
-        rows = _decode_all(llama, batch)
-        for row, position in enumerate(range(start, start + len(batch))):
-            following = position + 1
-            if first_needed <= position and following < len(tokens):
-                entries.append(_entry(llama, rows[row], tokens[following], top_n))
+    with contextlib.nullcontext() if abort is None else abort.watching([cancel]):
+        for start in range(kept, len(tokens), step):
+            if cancel.is_set():
+                return None
+            batch = tokens[start : start + step]
+            try:
+                rows = _decode_all(llama, batch)
+            except RuntimeError:  # how llama-cpp-python reports a failed `llama_decode`
+                if abort is None or not abort.tripped():
+                    raise
+                return None
+            for row, position in enumerate(range(start, start + len(batch))):
+                following = position + 1
+                if first_needed <= position and following < len(tokens):
+                    entries.append(_entry(llama, rows[row], tokens[following], top_n))
     # Generation re-decodes the last token, to sample from its logits.
     llama.n_tokens = len(tokens) - 1
     cache.tokens, cache.entries, cache.top_n = list(tokens), entries, top_n
