@@ -68,6 +68,12 @@ def generate(
     return "".join(p.text for p in pieces), outcome
 
 
+def empty(llama: llama_cpp.Llama) -> None:
+    """Forget what the instance's cache holds, as a fresh instance."""
+    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llama.ctx), -1, 0, -1)
+    llama.n_tokens = 0
+
+
 def cache_end(ctx: llama_cpp.llama_context_p, seq: int) -> int:
     """The position after a sequence's last cell in the KV cache."""
     return int(llama_cpp.llama_memory_seq_pos_max(llama_cpp.llama_get_memory(ctx), seq)) + 1
@@ -77,9 +83,9 @@ def test_a_client_leaving_during_a_prompt_batch_stops_it_half_way(
     llama: llama_cpp.Llama,
 ) -> None:
     abort = AbortSwitch(llama.ctx)
-    llama.reset()
+    empty(llama)
     expected, _ = generate(llama, SHORT, Cancellation(), abort)
-    llama.reset()
+    empty(llama)
     prompt = tokens(llama, LONG)
 
     text, outcome = generate(llama, LONG, LeavesDuringDecode(), abort)
@@ -97,7 +103,7 @@ def test_a_closed_switch_stops_the_prompt_of_a_request_still_wanted(
 ) -> None:
     abort = AbortSwitch(llama.ctx)
     abort.close()  # the server is shutting down
-    llama.reset()
+    empty(llama)
 
     text, outcome = generate(llama, LONG, Cancellation(), abort)
 
@@ -108,9 +114,9 @@ def test_a_closed_switch_stops_the_prompt_of_a_request_still_wanted(
 def test_scoring_stopped_half_way_scores_the_same_afterwards(llama: llama_cpp.Llama) -> None:
     abort = AbortSwitch(llama.ctx)
     prompt = tokens(llama, LONG)[:300]
-    llama.reset()
+    empty(llama)
     expected = scoring.score_prompt(llama, prompt, 2, scoring.PromptScores(), Cancellation())
-    llama.reset()
+    empty(llama)
     scores = scoring.PromptScores()
 
     stopped = scoring.score_prompt(llama, prompt, 2, scores, LeavesDuringDecode(), abort)
