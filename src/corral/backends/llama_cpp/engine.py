@@ -101,14 +101,16 @@ class Output:
         meter: UsageMeter,
         end_logprob: bool,
         cached: int = 0,
+        n_ctx: int | None = None,
     ) -> None:
-        """`cached`: the prompt's first tokens found in the KV cache, not read again."""
+        """`cached`: the prompt's first tokens found in the KV cache, not read again; `n_ctx`:
+        the most tokens the sequence may hold (by default, `llama`'s own context)."""
         self._llama, self._params, self._emit, self._meter = llama, params, emit, meter
         self._end_logprob = end_logprob
         self._vocab = llama_cpp.llama_model_get_vocab(llama.model)
         self._assembler, self._stops = Utf8Assembler(), StopMatcher(params.stop)
         self._prompt_length = prompt_length
-        self._max_new = max_new_tokens(llama, prompt_length, params)
+        self._max_new = max_new_tokens(n_ctx or llama.n_ctx(), prompt_length, params)
         self.produced = 0
         self.reason: EndReason = "length"
         self.cached = cached
@@ -198,8 +200,8 @@ def _free_sampler(llama: llama_cpp.Llama) -> None:
         sampler.close()
 
 
-def max_new_tokens(llama: llama_cpp.Llama, prompt_length: int, params: SamplingParams) -> int:
-    room = llama.n_ctx() - prompt_length
+def max_new_tokens(n_ctx: int, prompt_length: int, params: SamplingParams) -> int:
+    room = n_ctx - prompt_length
     return room if params.max_tokens is None else min(params.max_tokens, room)
 
 

@@ -27,7 +27,7 @@ from corral.errors import CorralError
 class Lane:
     scheduler: Scheduler
     scores: scoring.PromptScores
-    """Of the instance's own context, where `echo` scoring runs (one shared by all lanes)."""
+    """Of the scheduler's scoring sequence, where `echo` scoring runs (shared by all lanes)."""
 
     @property
     def llama(self) -> llama_cpp.Llama:
@@ -35,7 +35,35 @@ class Lane:
 
     @property
     def abort(self) -> AbortSwitch:
-        return self.scheduler.alone_abort
+        return self.scheduler.abort
+
+    def run(
+        self,
+        first: Callable[[], GenerationOutcome | None],
+        sequence: Sequence,
+        failed: Callable[[Exception], Exception],
+    ) -> Future[GenerationOutcome]:
+        """`first` (scoring the prompt) on the scheduler's turn for jobs, then `sequence`
+        unless `first` returned the request's outcome."""
+        answer: Future[GenerationOutcome] = Future()
+
+        def then(done: Future[GenerationOutcome | None]) -> None:
+            if done.cancelled():  # the scheduler closed before its turn
+                answer.set_exception(failed(RuntimeError("the model was unloaded")))
+            elif (error := done.exception()) is not None:
+                answer.set_exception(error)
+            elif (outcome := done.result()) is not None:
+                answer.set_result(outcome)
+            else:
+                try:
+                    queued = self.submit(sequence, failed)
+                except RuntimeError as exc:  # closed meanwhile
+                    answer.set_exception(failed(exc))
+                    return
+                queued.add_done_callback(lambda ran: _copy(ran, answer))
+
+        self.scheduler.call(first).add_done_callback(then)
+        return answer
 
     def submit(
         self, sequence: Sequence, failed: Callable[[Exception], Exception]
@@ -58,6 +86,14 @@ class Lane:
         return answer
 
 
+def _copy(done: Future[GenerationOutcome], answer: Future[GenerationOutcome]) -> None:
+    error = done.exception()
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(done.result())
+
+
 @dataclass(slots=True)
 class Lanes:
     """Loads lanes for the pool: the model once, then one more lane over it per call."""
@@ -67,6 +103,8 @@ class Lanes:
     stats: EngineStats = field(default_factory=EngineStats)
     kv_cells: int | None = None
     prompt_budget: int = PROMPT_BUDGET
+    context_length: int | None = None
+    """The most tokens one sequence may hold (None: the context `open_llama` opened)."""
     _scheduler: Scheduler | None = None
     _scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -76,7 +114,13 @@ class Lanes:
             if self._scheduler is None:
                 llama = await self.open_llama()
                 self._scheduler = await asyncio.to_thread(
-                    Scheduler, llama, self.slots, self.stats, self.kv_cells, self.prompt_budget
+                    Scheduler,
+                    llama,
+                    self.slots,
+                    self.stats,
+                    self.kv_cells,
+                    self.prompt_budget,
+                    self.context_length,
                 )
         return Lane(self._scheduler, self._scores)
 

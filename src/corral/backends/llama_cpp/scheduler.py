@@ -28,8 +28,10 @@ prefix shared by eight requests is held once. The tokens a prompt did not have t
 `cached_tokens`. A batched context runs the base model only (adapters need `slots = 1`, see
 `adapters.py`), so every cached cell was computed with the same weights.
 
-Jobs that need the model alone (prompt scoring for `echo`) run between two steps on the
-instance's own single-sequence context, through `call`.
+Jobs that need the model alone run between two steps, through `call`. Prompt scoring for
+`echo` is one: it decodes in this context too, as one more sequence (`scoring_target`), whose
+cells are kept like an idle slot's (the next option of a multiple-choice item re-reads only its
+own tokens). So the instance's own context is never used, and is opened with a few cells only.
 
 A step that reads prompt tokens stops half-way when one of those prompts is cancelled or the
 scheduler closes (`abort.AbortSwitch`): the step's tokens are taken out of the cache, the
@@ -46,10 +48,13 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import llama_cpp
+import numpy as np
 from llama_cpp import _internals
 
+from corral.backends.llama_cpp import scoring
 from corral.backends.llama_cpp.abort import ABORTED, AbortSwitch
 from corral.backends.llama_cpp.cells import CellLedger
+from corral.backends.llama_cpp.engine import PROMPT_STEP
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.llama_cpp.stats import EngineStats
 from corral.errors import KVCacheFull
@@ -77,32 +82,34 @@ class Scheduler:
         stats: EngineStats | None = None,
         kv_cells: int | None = None,
         prompt_budget: int = PROMPT_BUDGET,
+        context_length: int | None = None,
     ) -> None:
+        """`context_length`: the most tokens one sequence may hold, by default `llama`'s own
+        context (whose cells then go unused: open it small and say how long here)."""
         self.llama = llama
         self.slots = slots
         self.stats = stats if stats is not None else EngineStats()
-        self._n_ctx = llama.n_ctx()
+        self._n_ctx = context_length or llama.n_ctx()
         self._n_vocab = llama.n_vocab()
         self.kv_cells = kv_cells or max(KV_CELLS, self._n_ctx)
         if self.kv_cells < self._n_ctx:
             raise ValueError(f"kv_cells ({self.kv_cells}) is below the context ({self._n_ctx})")
         self.prompt_budget = prompt_budget
         params = llama_cpp.llama_context_params.from_buffer_copy(llama.context_params)
-        params.n_seq_max = slots
+        params.n_seq_max = slots + 1  # the last one scores prompts
         params.n_ctx = self.kv_cells
         params.kv_unified = True
         self._capacity = slots + prompt_budget
         params.n_batch = max(params.n_batch, self._capacity)
         params.n_ubatch = max(params.n_ubatch, min(self._capacity, 512))
         self.ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
-        self._abort = AbortSwitch(self.ctx.ctx)
-        self.alone_abort = AbortSwitch(llama.ctx)
-        """For the jobs run through `call` on the instance's own context."""
+        self.abort = AbortSwitch(self.ctx.ctx)
+        """Also for the jobs run through `call` that decode in this context."""
         self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
-        self._cached: list[list[int]] = [[] for _ in range(slots)]
-        """Per slot, the tokens its cells hold."""
-        self._cells = CellLedger(slots)
-        self._used = [0] * slots
+        self._cached: list[list[int]] = [[] for _ in range(slots + 1)]
+        """Per slot (the scoring sequence's last), the tokens its cells hold."""
+        self._cells = CellLedger(slots + 1)
+        self._used = [0] * (slots + 1)
         """Per slot, when a sequence last took it (a count of starts): the least recently used
         free slot is the one whose cache a new prompt overwrites."""
         self._starts = 0
@@ -138,8 +145,7 @@ class Scheduler:
         with self._wake:
             self._closing = True
             self._wake.notify()
-        self._abort.close()  # a long prompt's decode under way ends now, not in seconds
-        self.alone_abort.close()
+        self.abort.close()  # a long prompt's decode under way ends now, not in seconds
         self._thread.join()
         llama_cpp.llama_batch_free(self._batch)
         self.ctx.close()  # type: ignore[no-untyped-call]
@@ -187,7 +193,7 @@ class Scheduler:
         self.stats.started()
         self.stats.hit(reused)
         try:
-            sequence.start(self.llama, slot, reused)
+            sequence.start(self.llama, slot, reused, self._n_ctx)
         except Exception as exc:  # a grammar llama.cpp refuses, for one
             self._finish(sequence, exc)
 
@@ -198,7 +204,7 @@ class Scheduler:
         shared = [_shared(cached, prompt) for cached in self._cached]
         # The longest own prefix; among equals (none at all, say) the least recently used slot.
         slot = max(free, key=lambda s: (shared[s], -self._used[s]))
-        source = max(range(self.slots), key=lambda s: shared[s])
+        source = max(range(len(shared)), key=lambda s: shared[s])
         saved = min(shared[source], len(prompt) - 1) - shared[slot]
         if saved < COPY_MIN:
             return slot, shared[slot]
@@ -244,7 +250,7 @@ class Scheduler:
         batch.n_tokens = n
         # One-token steps are short, and the callback would cost each of them a trip per node.
         watch = [s.cancel for s in reading]
-        with self._abort.watching(watch) if reading else contextlib.nullcontext():
+        with self.abort.watching(watch) if reading else contextlib.nullcontext():
             status = llama_cpp.llama_decode(self.ctx.ctx, batch)
         if status == ABORTED:
             self._undo_step()
@@ -293,9 +299,7 @@ class Scheduler:
         slot or, when none holds any, end the youngest sequence (the next step tries again)."""
         for slot, sequence in self._active.items():
             del self._cached[slot][sequence.position :]
-        idle = [s for s in range(self.slots) if s not in self._active and self._cached[s]]
-        if idle:
-            self._forget(min(idle, key=lambda s: self._used[s]), 0)
+        if self._free_idle():
             return
         youngest = max(self._active, key=lambda s: self._used[s])
         self.stats.cache_was_full()
@@ -306,6 +310,21 @@ class Scheduler:
                 "is full. Retry later, or send a shorter conversation."
             ),
         )
+
+    def _free_idle(self, spare: int = -1) -> bool:
+        """Drop the cells of the least recently used slot with no sequence (not `spare`)."""
+        idle = [
+            s
+            for s, cached in enumerate(self._cached)
+            if s not in self._active and s != spare and cached
+        ]
+        if idle:
+            self._forget(min(idle, key=lambda s: self._used[s]), 0)
+        return bool(idle)
+
+    def scoring_target(self) -> _ScoringSequence:
+        """The sequence `echo` prompts are scored in, for a job run through `call`."""
+        return _ScoringSequence(self)
 
     def _finish(self, sequence: Sequence, error: BaseException | None = None) -> None:
         if self._active.pop(sequence.slot, None) is not None:
@@ -323,6 +342,49 @@ class Scheduler:
     def _fail_all(self, error: BaseException) -> None:
         for sequence in list(self._active.values()):
             self._finish(sequence, error)
+
+
+class _ScoringSequence:
+    """The context's last sequence, as a `scoring.Target`: decodes with a row of logits for
+    every token, making room as a step does (or failing with `KVCacheFull`)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._slot = scheduler.slots
+        self.step = min(PROMPT_STEP, scheduler._capacity)
+
+    def held(self) -> list[int]:
+        return list(self._scheduler._cached[self._slot])
+
+    def keep(self, count: int) -> None:
+        self._scheduler._forget(self._slot, count)
+
+    def decode_all(self, batch: list[int]) -> np.ndarray:
+        run, slot = self._scheduler, self._slot
+        while run._cells.used + len(batch) > run.kv_cells:
+            if not run._free_idle(spare=slot):
+                run.stats.cache_was_full()
+                raise KVCacheFull(
+                    f"The model's KV cache ({run.kv_cells} cells) is full. Retry later, or "
+                    "send a shorter prompt."
+                )
+        run._starts += 1
+        run._used[slot] = run._starts
+        start = len(run._cached[slot])
+        for offset, token in enumerate(batch):
+            run._batch.token[offset] = token
+            run._batch.pos[offset] = start + offset
+            run._batch.n_seq_id[offset] = 1
+            run._batch.seq_id[offset][0] = slot
+            run._batch.logits[offset] = True
+        run._batch.n_tokens = len(batch)
+        status = llama_cpp.llama_decode(run.ctx.ctx, run._batch)
+        if status != 0:
+            run._forget(slot, start)  # whatever of the batch reached the cache
+            raise RuntimeError(f"llama_decode returned {status}")
+        run._cached[slot].extend(batch)
+        run._cells.add(slot, len(batch))
+        return scoring.logit_rows(run.ctx.ctx, len(batch), run._n_vocab)
 
 
 def _shared(cached: list[int], prompt: list[int]) -> int:
