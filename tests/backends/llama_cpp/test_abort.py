@@ -170,3 +170,27 @@ def test_a_batched_step_stopped_half_way_is_redone_for_the_others(
     assert left[1].usage.prompt_tokens == len(leaving.sequence.prompt)
     assert written[0] == alone
     assert after[0] == alone
+
+
+def test_batched_scoring_stopped_half_way_scores_the_same_afterwards(
+    llama: llama_cpp.Llama,
+) -> None:
+    prompt = tokens(llama, LONG)[:300]
+    empty(llama)
+    expected = scoring.score_prompt(llama, prompt, 2, scoring.PromptScores(), Cancellation())
+    scheduler = Scheduler(llama, 2, kv_cells=4096, context_length=2048)
+    scores = scoring.PromptScores()
+
+    def score(cancel: Cancellation) -> list[object] | None:
+        target = scheduler.scoring_target()
+        entries = scoring.score_prompt(llama, prompt, 2, scores, cancel, scheduler.abort, target)
+        return None if entries is None else list(entries)
+
+    try:
+        stopped = scheduler.call(lambda: score(LeavesDuringDecode())).result(timeout=300)
+        again = scheduler.call(lambda: score(Cancellation())).result(timeout=300)
+    finally:
+        scheduler.close()
+
+    assert stopped is None
+    assert expected is not None and again == expected
