@@ -158,7 +158,7 @@ def _evaluate_prompt(
     abort: AbortSwitch | None = None,
 ) -> int | None:
     """Evaluate all but the prompt's last token batch by batch; how many of them the KV cache
-    already held (the cached tokens), or None if cancelled between two batches.
+    already held (the cached tokens), or None if cancelled (between two batches, or within one).
 
     `llama.generate` evaluates a prompt in one uninterruptible call: thousands of tokens (a
     task's chunk) keep the CPU busy for many seconds after the client has gone. Done here, it

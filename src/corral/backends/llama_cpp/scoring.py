@@ -4,6 +4,9 @@ A multiple-choice item is scored by sending its context once per option; the opt
 context's tokens. Two reuses keep that cheap: the KV cells of the prefix the instance already
 holds are kept (only the rest is decoded), and the logprobs already computed for a prefix are
 kept too, since a token's logprob depends on the tokens before it and nothing else.
+
+Where the prompt is decoded is a `Target`: the instance's own context (`OwnContext`, one
+sequence at a time), or with batching one more sequence of the scheduler's context.
 """
 
 from __future__ import annotations
