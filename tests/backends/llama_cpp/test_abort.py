@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Iterator
@@ -99,16 +100,21 @@ def test_a_client_leaving_during_a_prompt_batch_stops_it_half_way(
 
 
 def test_a_closed_switch_stops_the_prompt_of_a_request_still_wanted(
-    llama: llama_cpp.Llama,
+    llama: llama_cpp.Llama, caplog: pytest.LogCaptureFixture
 ) -> None:
     abort = AbortSwitch(llama.ctx)
     abort.close()  # the server is shutting down
     empty(llama)
 
-    text, outcome = generate(llama, LONG, Cancellation(), abort)
+    with caplog.at_level(logging.DEBUG, logger="llama.cpp"):
+        text, outcome = generate(llama, LONG, Cancellation(), abort)
 
     assert (text, outcome.reason) == ("", "cancelled")
     assert llama.n_tokens == cache_end(llama.ctx, 0) == 0
+    # llama.cpp calls it a failed compute; for the operator's log it is no error.
+    said = [r for r in caplog.records if r.name == "llama.cpp"]
+    assert any("compute status: 1" in r.getMessage() for r in said)
+    assert all(r.levelno < logging.WARNING for r in said)
 
 
 def test_scoring_stopped_half_way_scores_the_same_afterwards(llama: llama_cpp.Llama) -> None:
