@@ -17,9 +17,9 @@ SmolLM2-135M with one thread, where a one-token step takes 11.4 (`bench/adapters
 it does not grow with the model's weights, so it weighs less on larger models. Four streams on
 four adapters then make 0.53x the tokens/s of four on the base.
 
-Adapters are loaded once for the model and shared by the batched context and the instance's own
-single-sequence context (where `echo` scoring runs); past `max_adapters` the least recently used
-are freed, never one a running sequence or either context still uses.
+Adapters are loaded once for the model; past `max_adapters` the least recently used are freed,
+never one a running sequence or the context still uses. `echo` scoring runs in the batched
+context too, between two steps, with its request's adapter (`Scheduler.score_with`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ class AdapterGroups:
         self.loaded = LoadedAdapters(llama, limit)
         self.batch = ContextAdapter(batch_ctx, self.loaded)
         """The batched context's adapter: the group of the last step."""
-        self.alone = ContextAdapter(llama._ctx.ctx, self.loaded)
-        """The instance's own context's adapter, for the jobs run there."""
         self.switches = 0
         """Steps whose group differed from the step before."""
         self._served: dict[Path | None, int] = {}
@@ -49,7 +47,7 @@ class AdapterGroups:
         cannot be), then free what nothing runs with past the limit."""
         if adapter is not None:
             self.loaded.handle(adapter)
-        self.loaded.evict({adapter, self.batch.current, self.alone.current, *running})
+        self.loaded.evict({adapter, self.batch.current, *running})
 
     def next_group(self, running: Iterable[Path | None]) -> Path | None:
         """The adapter the next step decodes, among those of the running sequences (at least

@@ -8,12 +8,13 @@ cannot fit is refused at once and never waits behind others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import llama_cpp
 
@@ -28,6 +29,7 @@ from corral.backends.base import (
     Usage,
 )
 from corral.backends.llama_cpp import engine, loader, relay, scoring, tools
+from corral.backends.llama_cpp.abort import AbortSwitch
 from corral.backends.llama_cpp.adapters import AdapterSwitch
 from corral.backends.llama_cpp.grammar import GrammarCompiler
 from corral.backends.llama_cpp.lanes import Lane, Lanes
@@ -37,8 +39,13 @@ from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.llama_cpp.stats import EngineStats
 from corral.backends.schema_limits import SchemaLimits
 from corral.cancellation import Cancellation
-from corral.errors import BackendFailed, ContextLengthExceeded, InvalidRequest
+from corral.errors import BackendFailed, ContextLengthExceeded, CorralError, InvalidRequest
 from corral.settings import LocalModelConfig
+
+T = TypeVar("T")
+
+BATCHED_OWN_CONTEXT = 256
+"""Cells of a batched instance's own context, which decodes nothing."""
 
 
 @dataclass(slots=True)
@@ -49,6 +56,11 @@ class _Instance:
     )
     scores: scoring.PromptScores = field(default_factory=scoring.PromptScores)
     adapters: AdapterSwitch | None = None
+    abort: AbortSwitch = field(init=False)
+    """Stops a prompt's decode on the instance's context half-way on a cancel or at close."""
+
+    def __post_init__(self) -> None:
+        self.abort = AbortSwitch(self.llama.ctx)
 
     def use_adapter(self, adapter: Path | None, limit: int = 8) -> None:
         """Run the next request with `adapter` (None: the base); a switch forgets the cached
@@ -88,6 +100,7 @@ class LlamaCppBackend:
             self.engine_stats,
             config.kv_cells,
             config.prompt_tokens_per_step,
+            self.context_length,
             config.max_adapters,
         )
         batched = config.slots > 1
@@ -112,6 +125,7 @@ class LlamaCppBackend:
         for pool in (self._generators, self._embedders):
             for instance in pool.instances:
                 if isinstance(instance, _Instance):
+                    instance.abort.close()
                     instance.thread.shutdown(wait=True, cancel_futures=True)
                     instance.llama.close()
 
@@ -195,12 +209,9 @@ class LlamaCppBackend:
         cancel: Cancellation,
         emit: Callable[[TextDelta], None],
     ) -> Any:
-        run = self._job(instance, request, prepared, cancel, emit)
+        future: Future[engine.GenerationOutcome]
         if isinstance(instance, _Instance):
-            future = instance.thread.submit(run)
-        elif request.echo or request.params.max_tokens == 0:
-            # Scoring keeps its single-sequence path: it runs alone, between two steps.
-            future = instance.scheduler.call(run)
+            future = instance.thread.submit(self._job(instance, request, prepared, cancel, emit))
         else:
             sequence = Sequence(
                 prepared.tokens,
@@ -212,7 +223,12 @@ class LlamaCppBackend:
                 end_logprob=request.messages is None,
                 adapter=request.adapter,
             )
-            future = instance.submit(sequence, self._failed)
+            if request.echo or request.params.max_tokens == 0:
+                # Scoring runs alone, between two steps; the text after it is batched.
+                score = functools.partial(self._scored, instance, request, prepared, emit)
+                future = instance.run(self._guarded(score), sequence, self._failed)
+            else:
+                future = instance.submit(sequence, self._failed)
         loop = asyncio.get_running_loop()
         future.add_done_callback(
             lambda _: loop.call_soon_threadsafe(self._generators.release, instance)
@@ -221,29 +237,55 @@ class LlamaCppBackend:
 
     def _job(
         self,
-        instance: _Instance | Lane,
+        instance: _Instance,
         request: GenerationRequest,
         prepared: Prepared,
         cancel: Cancellation,
         emit: Callable[[TextDelta], None],
     ) -> Callable[[], engine.GenerationOutcome]:
         def run() -> engine.GenerationOutcome:
+            scored = self._scored(instance, request, prepared, emit)
+            if scored is not None:
+                return scored
+            return self._run_alone(instance, request, prepared, cancel, emit)
+
+        return self._guarded(run)
+
+    def _guarded(self, job: Callable[[], T]) -> Callable[[], T]:
+        """`job`, with llama.cpp's failures turned into `BackendFailed`."""
+
+        def run() -> T:
             try:
-                instance.use_adapter(request.adapter, self.config.max_adapters)
-                if request.echo and not _score(instance, request, prepared.tokens, emit):
-                    return engine.GenerationOutcome("cancelled", Usage(len(prepared.tokens), 0))
-                if request.params.max_tokens == 0:  # scoring only: nothing to generate
-                    request.meter.prompt_tokens = len(prepared.tokens)
-                    return engine.GenerationOutcome("length", Usage(len(prepared.tokens), 0))
-                return self._run_alone(instance.llama, request, prepared, cancel, emit)
+                return job()
+            except CorralError:  # meant for the client as it is (a full KV cache)
+                raise
             except Exception as exc:  # llama.cpp failures surface as several builtin types
                 raise self._failed(exc) from exc
 
         return run
 
+    def _scored(
+        self,
+        instance: _Instance | Lane,
+        request: GenerationRequest,
+        prepared: Prepared,
+        emit: Callable[[TextDelta], None],
+    ) -> engine.GenerationOutcome | None:
+        """Emit the prompt's logprobs if asked (`echo`), computed with the request's adapter;
+        the outcome when the request ends there (cancelled meanwhile, or nothing to generate),
+        else None."""
+        instance.use_adapter(request.adapter, self.config.max_adapters)
+        tokens = prepared.tokens
+        if request.echo and not _score(instance, request, tokens, emit):
+            return engine.GenerationOutcome("cancelled", Usage(len(tokens), 0))
+        if request.params.max_tokens == 0:  # scoring only: nothing to generate
+            request.meter.prompt_tokens = len(tokens)
+            return engine.GenerationOutcome("length", Usage(len(tokens), 0))
+        return None
+
     def _run_alone(
         self,
-        llama: llama_cpp.Llama,
+        instance: _Instance,
         request: GenerationRequest,
         prepared: Prepared,
         cancel: Cancellation,
@@ -253,7 +295,7 @@ class LlamaCppBackend:
         self.engine_stats.started()
         try:
             outcome = engine.generate(
-                llama,
+                instance.llama,
                 prepared.tokens,
                 request.params,
                 prepared.grammar,
@@ -261,6 +303,7 @@ class LlamaCppBackend:
                 emit,
                 request.meter,
                 end_logprob=request.messages is None,
+                abort=instance.abort,
             )
         finally:
             self.engine_stats.ended()
@@ -318,7 +361,10 @@ class LlamaCppBackend:
         return _Instance(await self._open_generator())
 
     async def _open_generator(self) -> llama_cpp.Llama:
-        llama = await asyncio.to_thread(loader.open_generator, self.config, self.context_length)
+        # Batched, the scheduler's context does all the decoding: the instance's own needs no
+        # room (at 8k cells it held a third of an idle server's memory).
+        n_ctx = self.context_length if self.config.slots == 1 else BATCHED_OWN_CONTEXT
+        llama = await asyncio.to_thread(loader.open_generator, self.config, n_ctx)
         if self._vocab_only is not None:
             self._vocab, self._vocab_only = llama, None
         return llama
@@ -349,8 +395,9 @@ def _score(
 ) -> bool:
     """Emit the prompt's logprobs ahead of the generated ones; False if cancelled meanwhile."""
     top_n = request.params.top_logprobs
+    target = instance.scheduler.scoring_target() if isinstance(instance, Lane) else None
     entries = scoring.score_prompt(
-        instance.llama, tokens, top_n, instance.scores, request.cancelled
+        instance.llama, tokens, top_n, instance.scores, request.cancelled, instance.abort, target
     )
     if entries is None:
         return False

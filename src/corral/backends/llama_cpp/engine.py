@@ -1,13 +1,14 @@
 """One generation on one `Llama` instance, run synchronously in that instance's thread.
 
 This is the only code that drives llama.cpp's token loop. It counts tokens exactly, applies stop
-sequences, computes logprobs from the raw logits, and checks a cancel flag at every token (and
-between the batches of a long prompt) so an abandoned request frees the model within one token
-or one prompt batch.
+sequences, computes logprobs from the raw logits, and checks a cancel flag at every token, and
+within the decode of a prompt batch through an `AbortSwitch`, so an abandoned request frees the
+model within one token or a fraction of a second of reading its prompt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from corral.backends.base import (
     Usage,
     UsageMeter,
 )
+from corral.backends.llama_cpp.abort import AbortSwitch
 from corral.backends.llama_cpp.decoding import StopMatcher, Utf8Assembler
 from corral.cancellation import Cancellation
 
@@ -49,6 +51,7 @@ def generate(
     emit: Callable[[TextDelta], None],
     meter: UsageMeter,
     end_logprob: bool = False,
+    abort: AbortSwitch | None = None,
 ) -> GenerationOutcome:
     """Generate after `prompt_tokens`, calling `emit` for each piece of visible text.
 
@@ -56,6 +59,7 @@ def generate(
     completions do, as OpenAI's did; chat answers do not).
 
     `meter` is kept current token by token, so a request cut short is billed for what it used.
+    `abort`: the switch of `llama`'s context, which stops a prompt batch half-way on a cancel.
     """
     if cancel.is_set():  # the client left while the request was queued: nothing was used
         return GenerationOutcome("cancelled", Usage(0, 0))
@@ -63,7 +67,7 @@ def generate(
     # re-evaluates only the rest), which is what makes follow-up turns of a chat fast.
     llama.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
 
-    cached = _evaluate_prompt(llama, prompt_tokens, cancel)
+    cached = _evaluate_prompt(llama, prompt_tokens, cancel, abort)
     if cached is None:
         return GenerationOutcome("cancelled", Usage(len(prompt_tokens), 0))
     output = Output(llama, len(prompt_tokens), params, emit, meter, end_logprob, cached)
@@ -97,14 +101,16 @@ class Output:
         meter: UsageMeter,
         end_logprob: bool,
         cached: int = 0,
+        n_ctx: int | None = None,
     ) -> None:
-        """`cached`: the prompt's first tokens found in the KV cache, not read again."""
+        """`cached`: the prompt's first tokens found in the KV cache, not read again; `n_ctx`:
+        the most tokens the sequence may hold (by default, `llama`'s own context)."""
         self._llama, self._params, self._emit, self._meter = llama, params, emit, meter
         self._end_logprob = end_logprob
         self._vocab = llama_cpp.llama_model_get_vocab(llama.model)
         self._assembler, self._stops = Utf8Assembler(), StopMatcher(params.stop)
         self._prompt_length = prompt_length
-        self._max_new = max_new_tokens(llama, prompt_length, params)
+        self._max_new = max_new_tokens(n_ctx or llama.n_ctx(), prompt_length, params)
         self.produced = 0
         self.reason: EndReason = "length"
         self.cached = cached
@@ -146,15 +152,19 @@ class Output:
 
 
 def _evaluate_prompt(
-    llama: llama_cpp.Llama, prompt_tokens: list[int], cancel: Cancellation
+    llama: llama_cpp.Llama,
+    prompt_tokens: list[int],
+    cancel: Cancellation,
+    abort: AbortSwitch | None = None,
 ) -> int | None:
     """Evaluate all but the prompt's last token batch by batch; how many of them the KV cache
-    already held (the cached tokens), or None if cancelled between two batches.
+    already held (the cached tokens), or None if cancelled (between two batches, or within one).
 
     `llama.generate` evaluates a prompt in one uninterruptible call: thousands of tokens (a
     task's chunk) keep the CPU busy for many seconds after the client has gone. Done here, it
     stops at the next batch; `llama.generate` then finds this prefix in the KV cache and
-    evaluates only the last token (whose logits it samples from).
+    evaluates only the last token (whose logits it samples from). A batch aborted half-way
+    leaves `llama.n_tokens` and the KV cache at the batch's start.
     """
     cached = llama.input_ids[: llama.n_tokens]
     reused = 0
@@ -168,10 +178,16 @@ def _evaluate_prompt(
         return reused
     llama.n_tokens = reused
     step = min(llama.n_batch, PROMPT_STEP)
-    for start in range(0, len(todo), step):
-        if cancel.is_set():
-            return None
-        llama.eval(todo[start : start + step])
+    with contextlib.nullcontext() if abort is None else abort.watching([cancel]):
+        for start in range(0, len(todo), step):
+            if cancel.is_set():
+                return None
+            try:
+                llama.eval(todo[start : start + step])
+            except RuntimeError:  # how llama-cpp-python reports a failed `llama_decode`
+                if abort is None or not abort.tripped():
+                    raise
+                return None
     return reused
 
 
@@ -184,8 +200,8 @@ def _free_sampler(llama: llama_cpp.Llama) -> None:
         sampler.close()
 
 
-def max_new_tokens(llama: llama_cpp.Llama, prompt_length: int, params: SamplingParams) -> int:
-    room = llama.n_ctx() - prompt_length
+def max_new_tokens(n_ctx: int, prompt_length: int, params: SamplingParams) -> int:
+    room = n_ctx - prompt_length
     return room if params.max_tokens is None else min(params.max_tokens, room)
 
 

@@ -32,12 +32,20 @@ Fine-tuned models run on the same context: each step decodes the sequences of on
 slot records the adapter its cells were computed with, and a prompt reuses or shares only cells
 of its own adapter.
 
-Jobs that need the model alone (prompt scoring for `echo`) run between two steps on the
-instance's own single-sequence context, through `call`, with their adapter set by `use_alone`.
+Jobs that need the model alone run between two steps, through `call`. Prompt scoring for
+`echo` is one: it decodes in this context too, with its request's adapter (`score_with`), as
+one more sequence (`scoring_target`), whose
+cells are kept like an idle slot's (the next option of a multiple-choice item re-reads only its
+own tokens). So the instance's own context is never used, and is opened with a few cells only.
+
+A step that reads prompt tokens stops half-way when one of those prompts is cancelled or the
+scheduler closes (`abort.AbortSwitch`): the step's tokens are taken out of the cache, the
+cancelled sequences end and the others are fed the same tokens again at the next step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -48,8 +56,10 @@ from typing import Any, TypeVar
 import llama_cpp
 from llama_cpp import _internals
 
+from corral.backends.llama_cpp.abort import ABORTED, AbortSwitch
 from corral.backends.llama_cpp.adapter_groups import AdapterGroups
 from corral.backends.llama_cpp.cells import CellLedger
+from corral.backends.llama_cpp.scoring_sequence import ScoringSequence
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.llama_cpp.stats import EngineStats
 from corral.errors import KVCacheFull
@@ -77,33 +87,38 @@ class Scheduler:
         stats: EngineStats | None = None,
         kv_cells: int | None = None,
         prompt_budget: int = PROMPT_BUDGET,
+        context_length: int | None = None,
         max_adapters: int = 8,
     ) -> None:
+        """`context_length`: the most tokens one sequence may hold, by default `llama`'s own
+        context (whose cells then go unused: open it small and say how long here)."""
         self.llama = llama
         self.slots = slots
         self.stats = stats if stats is not None else EngineStats()
-        self._n_ctx = llama.n_ctx()
+        self._n_ctx = context_length or llama.n_ctx()
         self._n_vocab = llama.n_vocab()
         self.kv_cells = kv_cells or max(KV_CELLS, self._n_ctx)
         if self.kv_cells < self._n_ctx:
             raise ValueError(f"kv_cells ({self.kv_cells}) is below the context ({self._n_ctx})")
         self.prompt_budget = prompt_budget
         params = llama_cpp.llama_context_params.from_buffer_copy(llama.context_params)
-        params.n_seq_max = slots
+        params.n_seq_max = slots + 1  # the last one scores prompts
         params.n_ctx = self.kv_cells
         params.kv_unified = True
         self._capacity = slots + prompt_budget
         params.n_batch = max(params.n_batch, self._capacity)
         params.n_ubatch = max(params.n_ubatch, min(self._capacity, 512))
         self.ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
+        self.abort = AbortSwitch(self.ctx.ctx)
+        """Also for the jobs run through `call` that decode in this context."""
         self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
-        self._cached: list[list[int]] = [[] for _ in range(slots)]
-        """Per slot, the tokens its cells hold."""
-        self._adapter: list[Path | None] = [None] * slots
+        self._cached: list[list[int]] = [[] for _ in range(slots + 1)]
+        """Per slot (the scoring sequence's last), the tokens its cells hold."""
+        self._adapter: list[Path | None] = [None] * (slots + 1)
         """Per slot, the adapter its cells were computed with."""
         self.adapters = AdapterGroups(llama, self.ctx.ctx, max_adapters)
-        self._cells = CellLedger(slots)
-        self._used = [0] * slots
+        self._cells = CellLedger(slots + 1)
+        self._used = [0] * (slots + 1)
         """Per slot, when a sequence last took it (a count of starts): the least recently used
         free slot is the one whose cache a new prompt overwrites."""
         self._starts = 0
@@ -135,19 +150,11 @@ class Scheduler:
             self._wake.notify()
         return future
 
-    def use_alone(self, adapter: Path | None) -> bool:
-        """In a job (`call`): run the instance's own context with `adapter`. True when it
-        changed, its cached prefix then forgotten (computed under the other adapter)."""
-        self.adapters.admit(adapter, self._running())
-        if not self.adapters.alone.use(adapter):
-            return False
-        self.llama.reset()  # type: ignore[no-untyped-call]
-        return True
-
     def close(self) -> None:
         with self._wake:
             self._closing = True
             self._wake.notify()
+        self.abort.close()  # a long prompt's decode under way ends now, not in seconds
         self._thread.join()
         llama_cpp.llama_batch_free(self._batch)
         self.ctx.close()  # type: ignore[no-untyped-call]
@@ -201,7 +208,7 @@ class Scheduler:
         self.stats.started()
         self.stats.hit(reused)
         try:
-            sequence.start(self.llama, slot, reused)
+            sequence.start(self.llama, slot, reused, self._n_ctx)
         except Exception as exc:  # a grammar llama.cpp refuses, for one
             self._finish(sequence, exc)
 
@@ -216,7 +223,7 @@ class Scheduler:
         ]
         # The longest own prefix; among equals (none at all, say) the least recently used slot.
         slot = max(free, key=lambda s: (shared[s], -self._used[s]))
-        source = max(range(self.slots), key=lambda s: shared[s])
+        source = max(range(len(shared)), key=lambda s: shared[s])
         saved = min(shared[source], len(prompt) - 1) - shared[slot]
         if saved < COPY_MIN:
             return slot, shared[slot]
@@ -247,9 +254,11 @@ class Scheduler:
                 rows.append((n, sequence))
                 n = self._put(n, sequence, sequence.next_token or 0, True)
         budget = self.prompt_budget
+        reading: list[Sequence] = []
         for sequence in step:  # reading a prompt: chunks, in turn
             if not sequence.prefilling or sequence.cancel.is_set() or budget == 0:
                 continue
+            reading.append(sequence)
             chunk = sequence.prompt_chunk(budget)
             budget -= len(chunk)
             last = sequence.position + len(chunk) == len(sequence.prompt)
@@ -263,7 +272,13 @@ class Scheduler:
             self._make_room()
             return
         batch.n_tokens = n
-        status = llama_cpp.llama_decode(self.ctx.ctx, batch)
+        # One-token steps are short, and the callback would cost each of them a trip per node.
+        watch = [s.cancel for s in reading]
+        with self.abort.watching(watch) if reading else contextlib.nullcontext():
+            status = llama_cpp.llama_decode(self.ctx.ctx, batch)
+        if status == ABORTED:
+            self._undo_step()
+            return
         if status != 0:
             self._fail_all(RuntimeError(f"llama_decode returned {status}"))
             return
@@ -294,14 +309,21 @@ class Scheduler:
             if over:
                 self._finish(sequence)
 
+    def _undo_step(self) -> None:
+        """The decode was stopped half-way: take the step's tokens out of the cache (llama.cpp
+        removed only the unfinished micro-batch's) and end the cancelled sequences."""
+        for slot, sequence in list(self._active.items()):
+            self._forget(slot, sequence.position)
+            if sequence.cancel.is_set():
+                sequence.cancelled_now()
+                self._finish(sequence)
+
     def _make_room(self) -> None:
         """The step does not fit: take back what it queued, then free the cells of one finished
         slot or, when none holds any, end the youngest sequence (the next step tries again)."""
         for slot, sequence in self._active.items():
             del self._cached[slot][sequence.position :]
-        idle = [s for s in range(self.slots) if s not in self._active and self._cached[s]]
-        if idle:
-            self._forget(min(idle, key=lambda s: self._used[s]), 0)
+        if self._free_idle():
             return
         youngest = max(self._active, key=lambda s: self._used[s])
         self.stats.cache_was_full()
@@ -312,6 +334,36 @@ class Scheduler:
                 "is full. Retry later, or send a shorter conversation."
             ),
         )
+
+    def _free_idle(self, spare: int = -1) -> bool:
+        """Drop the cells of the least recently used slot with no sequence (not `spare`)."""
+        idle = [
+            s
+            for s, cached in enumerate(self._cached)
+            if s not in self._active and s != spare and cached
+        ]
+        if idle:
+            self._forget(min(idle, key=lambda s: self._used[s]), 0)
+        return bool(idle)
+
+    def scoring_target(self) -> ScoringSequence:
+        """The sequence `echo` prompts are scored in, for a job run through `call`."""
+        return ScoringSequence(self)
+
+    def score_with(self, adapter: Path | None) -> bool:
+        """In a job (`call`): score with `adapter`. True when the scoring sequence's cells were
+        computed under another adapter, and so were forgotten."""
+        self.adapters.admit(adapter, self._running())
+        self.adapters.batch.use(adapter)  # the next step sets its own group again
+        if self._adapter[self.slots] == adapter:
+            return False
+        self._forget(self.slots, 0)
+        self._adapter[self.slots] = adapter
+        return True
+
+    def _running(self) -> list[Path | None]:
+        """The adapters of the active sequences, in the order they started."""
+        return [sequence.adapter for sequence in self._active.values()]
 
     def _finish(self, sequence: Sequence, error: BaseException | None = None) -> None:
         if self._active.pop(sequence.slot, None) is not None:
@@ -325,10 +377,6 @@ class Scheduler:
         llama_cpp.llama_memory_seq_rm(self.ctx.memory, slot, keep, -1)
         del self._cached[slot][keep:]
         self._cells.drop(slot, keep)
-
-    def _running(self) -> list[Path | None]:
-        """The adapters of the active sequences, in the order they started."""
-        return [sequence.adapter for sequence in self._active.values()]
 
     def _fail_all(self, error: BaseException) -> None:
         for sequence in list(self._active.values()):

@@ -52,8 +52,9 @@ class Sequence:
         self._sampler: Any = None
         self._output: engine.Output | None = None
 
-    def start(self, llama: llama_cpp.Llama, slot: int, reused: int) -> None:
-        """Take `slot`, whose cache already holds the first `reused` prompt tokens."""
+    def start(self, llama: llama_cpp.Llama, slot: int, reused: int, n_ctx: int) -> None:
+        """Take `slot`, whose cache already holds the first `reused` prompt tokens; the
+        sequence may hold `n_ctx` tokens."""
         self.slot, self.position = slot, reused
         # `_init_sampler` builds exactly the chain `llama.generate` builds for one sequence;
         # it reads the seed from the instance, and only the scheduler's thread touches both.
@@ -63,7 +64,14 @@ class Sequence:
             grammar=self.grammar, **engine.sampler_args(self.params)
         )
         self._output = engine.Output(
-            llama, len(self.prompt), self.params, self.emit, self.meter, self.end_logprob, reused
+            llama,
+            len(self.prompt),
+            self.params,
+            self.emit,
+            self.meter,
+            self.end_logprob,
+            reused,
+            n_ctx,
         )
 
     @property
