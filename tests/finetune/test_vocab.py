@@ -10,14 +10,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from corral.errors import InvalidRequest
 from corral.finetune.data import planned_tokens, tokenise, training_sequences
 from corral.finetune.quote import MAX_TOKENS, Quotes
-from corral.finetune.vocab import GgufTokenizers
+from corral.finetune.vocab import GgufTokenizer, GgufTokenizers
 from corral.settings import EMBEDDED_MODEL_NAME, Settings, load_settings
 from tests.finetune.conftest import EXAMPLES, jsonl
 
@@ -146,3 +146,27 @@ def test_quoting_in_the_server_loads_neither_transformers_nor_torch(tmp_path: Pa
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["quote"]["tokens"] > 0
     assert found["loaded"] == []
+
+
+class _Vocab:
+    """Just what `GgufTokenizer` reads of a llama.cpp vocabulary, with a template that refuses
+    roles that do not alternate (as Mistral's does)."""
+
+    metadata: ClassVar[dict[str, str]] = {
+        "tokenizer.chat_template": (
+            "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+            "{{ raise_exception('Conversation roles must alternate user/assistant') }}"
+            "{% endif %}{{ m['content'] }}{% endfor %}"
+        )
+    }
+
+    def tokenize(self, text: bytes, add_bos: bool, special: bool) -> list[int]:
+        return list(text)
+
+
+def test_an_example_the_base_template_refuses_is_a_bad_file_not_a_crash() -> None:
+    tokenizer = GgufTokenizer(_Vocab())
+    example = {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}
+    with pytest.raises(InvalidRequest, match="roles must alternate") as refused:
+        tokenise(example, tokenizer, MAX_TOKENS)
+    assert refused.value.code == "invalid_file"
