@@ -201,8 +201,7 @@ class FineTuningHandler:
         entry = Entry(f"Step {step}/{total}: training loss={result.loss:.4f}", metrics)
         progress = Progress(step, total, {"train_loss": result.loss, "trained_tokens": trained})
         if step % self.config.checkpoint_every and step != total:
-            await context.report(progress)
-            await context.event(entry.message, entry.data)
+            await context.report(progress, [entry])  # one write a step
             return state
         validation = self._validation.get(context.job.id)
         if validation:

@@ -2,11 +2,11 @@
 an F32 copy of the base, give the trained torch model's log-probabilities?
 
 The served base is quantised, so it cannot be compared with torch token for token; its F32
-copy (the same weights dequantised, as torch trains on them, written once per base beside the
-float copy) can. The check runs a few training examples through both and compares the log-prob
-of each actual next token: a converted adapter that is wrong (a missed row permutation is
-wrong by up to half a nat per token) fails the job instead of publishing a silently wrong
-model.
+copy (the same weights dequantised, as torch trains on them, written once per base with the
+float copy, `corral.finetune.base`) can. The check runs a few training examples through both
+and compares the log-prob of each actual next token: a converted adapter that is wrong (a
+missed row permutation is wrong by up to half a nat per token) fails the job instead of
+publishing a silently wrong model.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from corral.finetune.base import F32_NAME, write_f32
 from corral.finetune.data import Sequence
 
 TOLERANCE = 1e-3
@@ -24,7 +25,6 @@ EXAMPLES = 4
 """Examples compared (the first ones of the training file)."""
 MAX_TOKENS = 256
 """Each compared example is cut here."""
-F32_NAME = "base-f32.gguf"
 F32_TYPE = 0
 """GGML_TYPE_F32."""
 
@@ -49,44 +49,19 @@ class Parity:
 
 
 def f32_base(gguf_path: Path, float_dir: Path) -> Path:
-    """The F32 copy of the served GGUF (same metadata, every tensor dequantised to float32),
-    made once per base in its float copy's directory. Blocking, seconds: call from a thread."""
+    """The F32 copy of the served GGUF (same metadata, every tensor dequantised to float32) in
+    its float copy's directory: made with the float copy (`corral.finetune.base`), or here for
+    a float copy made before it was. Blocking, seconds: call from a thread."""
     target = float_dir / F32_NAME
     if target.is_file():
         return target
     staging = target.with_suffix(f".partial-{os.getpid()}")
     try:
-        _write_f32(gguf_path, staging)
+        write_f32(gguf_path, staging)
         os.replace(staging, target)
     finally:
         staging.unlink(missing_ok=True)
     return target
-
-
-def _write_f32(source: Path, out: Path) -> None:
-    import gguf
-    import numpy as np
-    from gguf.quants import dequantize
-
-    reader = gguf.GGUFReader(str(source))
-    arch = str(reader.fields["general.architecture"].contents())
-    writer = gguf.GGUFWriter(str(out), arch=arch)
-    for field in reader.fields.values():
-        if field.name.startswith("GGUF.") or field.name == "general.architecture":
-            continue
-        if field.name == "general.file_type":
-            writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-            continue
-        kind = field.types[0]
-        sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), kind, sub_type=sub)
-    for tensor in reader.tensors:
-        array = dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
-        writer.add_tensor(tensor.name, np.ascontiguousarray(array))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
 
 
 def check(run: Any, f32_gguf: Path, adapter_gguf: Path, sequences: list[Sequence]) -> Parity:

@@ -55,9 +55,10 @@ class JobContext:
     ) -> None:
         await self._queue.update(self._claim, [Entry(message, data, level)])
 
-    async def report(self, progress: Progress) -> None:
-        """Progress between checkpoints (a resumed job goes back to its checkpoint's)."""
-        await self._queue.update(self._claim, progress=progress)
+    async def report(self, progress: Progress, events: Iterable[Entry] = ()) -> None:
+        """Progress between checkpoints (a resumed job goes back to its checkpoint's), with
+        the step's events in the same write."""
+        await self._queue.update(self._claim, events, progress=progress)
 
     async def set_status(self, status: str, message: str | None = None) -> None:
         """Move the job from its kind's own state before running (validating_files) on."""
