@@ -25,6 +25,7 @@ corral-partner`, `--baseline /tmp/base/src`, `--profile /tmp/prof/bin/py-spy`,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
@@ -35,7 +36,7 @@ from pathlib import Path
 
 from gateway import BASELINE, MODEL, corral_server, fake_spec
 from gateway_load import Load, profile_top, profiling, run_wrk
-from procs import ServerSpec, cpu_seconds, running
+from procs import CLK_TCK, ServerSpec, cpu_seconds, process_tree, running
 
 TARGETS = ("corral-sqlite", "corral-partner")
 LABELS = {"corral-sqlite": "premium", "corral-partner": "partner", "fake": "fake"}
@@ -57,15 +58,28 @@ class Cell:
     requests: int
     cpu_ms: float
     """Server CPU milliseconds per request."""
+    sys_ms: float
+    """The kernel's part of it (system time: sockets, SQLite's writes)."""
     p50_ms: float
     errors: int
 
 
+def system_seconds(pid: int) -> float:
+    """System (kernel) CPU time of a process tree's live processes so far."""
+    total = 0.0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{member}/stat").read_text()
+            total += int(stat[stat.rindex(")") + 2 :].split()[12]) / CLK_TCK
+    return total
+
+
 def measure(server: Server, stream: bool, concurrency: int, seconds: int, cpus: str) -> Cell:
     load = Load(server.url, MODEL, server.key, stream, concurrency, seconds, cpus)
-    before = cpu_seconds(server.pid)
+    before, before_sys = cpu_seconds(server.pid), system_seconds(server.pid)
     summary = run_wrk(load)
     used = cpu_seconds(server.pid) - before
+    kernel = system_seconds(server.pid) - before_sys
     requests = int(summary["requests"])
     errors = sum(int(summary[k]) for k in ("non2xx", "incomplete", "connect", "read", "timeout"))
     return Cell(
@@ -74,6 +88,7 @@ def measure(server: Server, stream: bool, concurrency: int, seconds: int, cpus: 
         concurrency,
         requests,
         1000 * used / max(1, requests),
+        1000 * kernel / max(1, requests),
         summary["p50_us"] / 1000,
         errors,
     )
@@ -120,7 +135,7 @@ def run(args: argparse.Namespace) -> None:
     ) as up:
         print(f"servers up; load average {os.getloadavg()}", flush=True)
         results: dict[tuple[str, bool, int], list[Cell]] = {}
-        for stream in (False, True):
+        for stream in (mode == "stream" for mode in args.modes.split(",")):
             for server in up[1:]:
                 measure(server, stream, 16, args.warmup, args.cpus)
             for round_ in range(args.rounds):
@@ -150,6 +165,7 @@ def _median(cells: list[Cell]) -> Cell:
         middle.concurrency,
         middle.requests,
         middle.cpu_ms,
+        middle.sys_ms,
         p50,
         sum(c.errors for c in cells),
     )
@@ -159,7 +175,7 @@ def _line(cell: Cell) -> str:
     mode = "stream" if cell.stream else "plain"
     return (
         f"{cell.label:20} {mode:6} c={cell.concurrency:<3} {cell.requests:7d} req  "
-        f"{cell.cpu_ms:6.3f} CPU-ms/req  p50 {cell.p50_ms:6.3f} ms  errors {cell.errors}"
+        f"{cell.cpu_ms:6.3f} CPU-ms/req (sys {cell.sys_ms:5.3f})  p50 {cell.p50_ms:6.3f} ms  errors {cell.errors}"
     )
 
 
@@ -170,6 +186,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="repeat every cell, interleaved")
     parser.add_argument("--only", default=",".join(TARGETS), help="comma-separated targets")
     parser.add_argument("--concurrency", default="16,1", help="comma-separated wrk -c values")
+    parser.add_argument("--modes", default="plain,stream", help="plain, stream or both")
     parser.add_argument("--cpus", default="0-1", help="taskset CPUs for wrk")
     parser.add_argument("--baseline", type=Path, help="another checkout's src/, side by side")
     parser.add_argument("--profile", type=Path, help="py-spy executable: profile c=16 cells")
