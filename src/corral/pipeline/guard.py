@@ -39,7 +39,7 @@ from corral.backends.base import (
     ToolCall,
     ToolCallDelta,
 )
-from corral.catalog.catalog import ModelEntry
+from corral.catalog.catalog import ModelEntry, with_backend
 from corral.errors import PayloadTooLarge, PermissionDenied, PrivacyCheckTimeout
 from corral.privacy import request_scan
 from corral.privacy.audit import PartnerCall
@@ -133,7 +133,7 @@ class PrivacyGuard:
             return entry
         if caller.policy == "local_only":
             raise forbidden_partner(entry)
-        return dataclasses.replace(entry, backend=GuardedBackend(entry, self, caller))
+        return with_backend(entry, GuardedBackend(entry, self, caller))
 
     async def mask(
         self, request: GenerationRequest, caller: Caller, model: ModelEntry
