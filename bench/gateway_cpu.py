@@ -34,7 +34,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway import BASELINE, MODEL, corral_server, fake_spec
+from gateway import MODEL, corral_server, fake_spec
 from gateway_load import Load, profile_top, profiling, run_wrk
 from procs import CLK_TCK, ServerSpec, cpu_seconds, process_tree, running
 
@@ -103,12 +103,9 @@ def servers(targets: tuple[str, ...], baseline: Path | None, work: Path) -> Iter
         up = [Server("fake", fake.base_url, "none", fake_started.pid)]
         for target in targets:
             for source in (None, baseline) if baseline is not None else (None,):
-                name = BASELINE if source is not None else target
                 home = work / f"{target}-{'base' if source else 'new'}"
                 home.mkdir()
-                spec, key = stack.enter_context(
-                    _corral(target, name, fake.base_url, home, source)
-                )
+                spec, key = stack.enter_context(_corral(target, fake.base_url, home, source))
                 started = stack.enter_context(running(spec, home / "server.log"))
                 label = LABELS[target] + (" (baseline)" if source is not None else "")
                 up.append(Server(label, spec.base_url, key, started.pid))
@@ -117,10 +114,10 @@ def servers(targets: tuple[str, ...], baseline: Path | None, work: Path) -> Iter
 
 @contextmanager
 def _corral(
-    target: str, name: str, fake_url: str, home: Path, baseline: Path | None
+    target: str, fake_url: str, home: Path, baseline: Path | None
 ) -> Iterator[tuple[ServerSpec, str]]:
-    # corral_server reads the tier from its target name and the src from `baseline` only for
-    # the BASELINE name: a partner baseline is served by pointing PYTHONPATH at it ourselves.
+    # corral_server takes the tier from the target's name, and serves another src only for
+    # its own baseline target (premium): either tier's baseline gets PYTHONPATH here instead.
     with corral_server(target, fake_url, home, "") as (spec, key):
         if baseline is not None:
             spec.env["PYTHONPATH"] = str(baseline)
@@ -130,9 +127,10 @@ def _corral(
 def run(args: argparse.Namespace) -> None:
     targets = tuple(t for t in args.only.split(",") if t)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    with tempfile.TemporaryDirectory(prefix="corral-gwcpu-") as tmp, servers(
-        targets, args.baseline, Path(tmp)
-    ) as up:
+    with (
+        tempfile.TemporaryDirectory(prefix="corral-gwcpu-") as tmp,
+        servers(targets, args.baseline, Path(tmp)) as up,
+    ):
         print(f"servers up; load average {os.getloadavg()}", flush=True)
         results: dict[tuple[str, bool, int], list[Cell]] = {}
         for stream in (mode == "stream" for mode in args.modes.split(",")):
@@ -175,7 +173,8 @@ def _line(cell: Cell) -> str:
     mode = "stream" if cell.stream else "plain"
     return (
         f"{cell.label:20} {mode:6} c={cell.concurrency:<3} {cell.requests:7d} req  "
-        f"{cell.cpu_ms:6.3f} CPU-ms/req (sys {cell.sys_ms:5.3f})  p50 {cell.p50_ms:6.3f} ms  errors {cell.errors}"
+        f"{cell.cpu_ms:6.3f} CPU-ms/req (sys {cell.sys_ms:5.3f})  "
+        f"p50 {cell.p50_ms:6.3f} ms  errors {cell.errors}"
     )
 
 

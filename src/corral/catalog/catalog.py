@@ -3,9 +3,9 @@ lookup of what a model costs now (`PriceList`)."""
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-import operator
 from dataclasses import dataclass, fields
 
 from corral.backends.base import Backend
