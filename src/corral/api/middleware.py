@@ -6,6 +6,7 @@ and the hot path pays for no extra task per request.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -51,11 +52,12 @@ class RequestContextMiddleware:
                 message.setdefault("headers", [])
                 extra = [(b"x-request-id", request_id.encode())]
                 ctx = scope["state"].get("ctx")
-                if ctx is not None:  # set once the caller is authenticated
+                if ctx is not None and ctx.response_headers:  # set once authenticated
                     present = {name.lower() for name, _ in message["headers"]}
                     for name, value in ctx.response_headers.items():
-                        if name.lower().encode() not in present:
-                            extra.append((name.lower().encode(), value.encode()))
+                        raw = _header_name(name)
+                        if raw not in present:
+                            extra.append((raw, value.encode()))
                 message["headers"] = [*message["headers"], *extra]
                 self._observe(scope, status, time.perf_counter() - started)
             await send(message)
@@ -121,6 +123,13 @@ class BodySizeLimitMiddleware:
         headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+@functools.lru_cache(maxsize=256)
+def _header_name(name: str) -> bytes:
+    """A response header's name as it goes out. The names are the code's own (rate limits,
+    the backend, its digest): a handful, each encoded once rather than on every response."""
+    return name.lower().encode()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -39,7 +39,7 @@ from corral.backends.base import (
     ToolCall,
     ToolCallDelta,
 )
-from corral.catalog.catalog import ModelEntry
+from corral.catalog.catalog import ModelEntry, with_backend
 from corral.errors import PayloadTooLarge, PermissionDenied, PrivacyCheckTimeout
 from corral.privacy import request_scan
 from corral.privacy.audit import PartnerCall
@@ -133,7 +133,7 @@ class PrivacyGuard:
             return entry
         if caller.policy == "local_only":
             raise forbidden_partner(entry)
-        return dataclasses.replace(entry, backend=GuardedBackend(entry, self, caller))
+        return with_backend(entry, GuardedBackend(entry, self, caller))
 
     async def mask(
         self, request: GenerationRequest, caller: Caller, model: ModelEntry
@@ -210,8 +210,20 @@ class Restorer:
         self.received(result.text)
         return _restore_result(result, self.masked)
 
-    async def stream(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    def stream(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        """The answer's events restored. With nothing masked and no body kept there is nothing
+        to do on the way back: the events pass as they are, without a generator of their own
+        around each (its cost came to a tenth of a streamed request's CPU, bench/gateway_cpu.py).
+        """
         mapping = self.masked.mapping if self.masked is not None else {}
+        keeps_body = self._row is not None and self._row["received"] is not None
+        if not mapping and not keeps_body:
+            return events
+        return self._restored(events, mapping)
+
+    async def _restored(
+        self, events: AsyncIterator[StreamEvent], mapping: dict[str, str]
+    ) -> AsyncIterator[StreamEvent]:
         text, calls = StreamRestorer(mapping), dict[int, StreamRestorer]()
         received: list[str] = []
         async for event in events:

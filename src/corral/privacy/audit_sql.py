@@ -9,7 +9,6 @@ through the same group commit. The SQL for each database is here; `privacy.audit
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from typing import Any
 
@@ -68,7 +67,9 @@ def write_sqlite(connection: sqlite3.Connection, rows: list[AuditRow]) -> None:
     """Inside the caller's transaction. Rows without bodies (the usual) in one statement."""
     plain = []
     for row in rows:
-        values = {**row, "pii": json.dumps(row["pii"]), "at": _sqlite_time(row["at"])}
+        # orjson: JSON the column reads back alike (compact: json.dumps adds spaces), in a
+        # tenth of the time.
+        values = {**row, "pii": orjson.dumps(row["pii"]).decode(), "at": _sqlite_time(row["at"])}
         if row["expires_at"] is None:
             plain.append(values)
             continue

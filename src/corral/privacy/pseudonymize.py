@@ -95,6 +95,8 @@ class Pseudonymizer:
 def replace_spans(texts: list[str], found: list[list[Span]]) -> Masked:
     """Each text with its spans (sorted, non-overlapping) replaced by placeholders, one
     mapping for all of them."""
+    if not any(found):  # nothing personal (most requests): the texts go as they are
+        return Masked(list(texts))
     taken = {m.group(0) for text in texts for m in PLACEHOLDER.finditer(text)}
     numbering = _Numbering(taken)
     counts: Counter[str] = Counter()

@@ -32,6 +32,7 @@ from corral.errors import (
     ServerAtCapacity,
     TooManyConnections,
 )
+from corral.server.coalesce import CoalescingTransport
 from corral.server.limits import ConnectionLimits
 from corral.server.supervisor import die_with_parent
 
@@ -116,7 +117,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self.header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        # One send per turn of the event loop, not one per header block and stream event.
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         refusal = self.guard.admit(self.client[0] if self.client else None)
         if refusal is not None:
             self._refuse(refusal)

@@ -29,12 +29,14 @@ from corral.backends.base import (
     ToolCallDelta,
     ToolSpec,
 )
-from corral.pipeline.gateway import Gateway, RequestContext
+from corral.pipeline.gateway import Gateway, RequestContext, party_of
 
 _ROLES = {"developer": "system"}
 
 
-def to_generation_request(request: ChatCompletionRequest, request_id: str) -> GenerationRequest:
+def to_generation_request(
+    request: ChatCompletionRequest, request_id: str, party: str = ""
+) -> GenerationRequest:
     params = SamplingParams(
         max_tokens=request.token_limit(),
         temperature=1.0 if request.temperature is None else request.temperature,
@@ -55,7 +57,7 @@ def to_generation_request(request: ChatCompletionRequest, request_id: str) -> Ge
         tool_choice=request.chosen_tool(),
     )
     messages = tuple(_message(m) for m in request.messages)
-    return GenerationRequest(request_id=request_id, params=params, messages=messages)
+    return GenerationRequest(request_id=request_id, params=params, messages=messages, party=party)
 
 
 def _message(message: Message) -> ChatMessage:
@@ -74,7 +76,7 @@ class ChatServing:
         self, ctx: RequestContext, request: ChatCompletionRequest
     ) -> ChatCompletionResponse | AsyncIterator[bytes]:
         model = await self.gateway.resolve(ctx, request.model)
-        generation = to_generation_request(request, ctx.request_id)
+        generation = to_generation_request(request, ctx.request_id, party_of(ctx.principal))
         completion_id = "chatcmpl-" + ctx.request_id.removeprefix("req_")
         if request.stream:
             events = await self.gateway.stream(ctx, model, generation)
