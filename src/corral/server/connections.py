@@ -32,7 +32,6 @@ from corral.errors import (
     ServerAtCapacity,
     TooManyConnections,
 )
-from corral.server.coalesce import CoalescingTransport
 from corral.server.limits import ConnectionLimits
 from corral.server.supervisor import die_with_parent
 
@@ -117,8 +116,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self.header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        # One send per turn of the event loop, not one per header block and stream event.
-        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        super().connection_made(transport)
         refusal = self.guard.admit(self.client[0] if self.client else None)
         if refusal is not None:
             self._refuse(refusal)
