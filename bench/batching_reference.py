@@ -5,9 +5,10 @@
 
 Both servers load the embedded SmolLM2-135M-Instruct GGUF with the same threads, per-sequence
 context (2,048 tokens), flash attention, q8_0 KV cache and number of sequences decoded together
-(`slots = N` / `--parallel N --cont-batching`): bench/batching_servers.py. They run back to back
-in one run (corral first, then llama-server, never at the same time), fresh, each measured on
-the same cells (bench/batching_cells.py):
+(`slots = N` / `--parallel N --cont-batching`): bench/batching_servers.py. Both are started
+fresh and stay up for the whole run; each cell is run against corral, then against
+llama-server, never both at once (bench/batching_cells.py), so that a change in the shared
+machine's load falls on both sides of a ratio alike:
 
 * 1, 4, 8 and 16 concurrent streams, each with its own ~200-token prompt and 128 generated
   tokens at most: aggregate tokens/s (completion tokens of all streams / wall time, prompt
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -48,27 +50,49 @@ RESULTS_FILE = Path(__file__).resolve().parent / "results" / "batching_reference
 
 
 async def measure(
-    name: str, base_url: str, api_key: str, prompts: dict[int, list[str]], system: str
-) -> Any:
-    client = AsyncOpenAI(base_url=base_url + "/v1", api_key=api_key, timeout=1800, max_retries=0)
-    async with client:
+    servers: list[tuple[str, str, str]], prompts: dict[int, list[str]], system: str
+) -> dict[str, dict[str, Any]]:
+    """Every cell against every server in turn (`servers`: name, base URL, API key), so that
+    a change in the machine's load falls on both sides of a ratio alike."""
+    clients = {
+        name: AsyncOpenAI(base_url=url + "/v1", api_key=key, timeout=1800, max_retries=0)
+        for name, url, key in servers
+    }
+    figures: dict[str, dict[str, Any]] = {name: {} for name in clients}
+    for client in clients.values():
         await cells.stream(client, [{"role": "user", "content": "Hello"}], 4)  # warm-up
-        figures: dict[str, Any] = {}
-        for streams in prompts:
+    for streams in prompts:
+        for name, client in clients.items():
             cell = await cells.concurrent(client, prompts[streams], MAX_TOKENS)
-            figures[f"c{streams}"] = cell
+            figures[name][f"c{streams}"] = cell
             print(f"{name}: {cell} {cell.tok_s:.1f} tok/s; load {os.getloadavg()}", flush=True)
-        figures["shared"] = await cells.shared_system_prompt(client, system, SHARED_MAX_TOKENS)
-        print(f"{name}: {figures['shared']}; load {os.getloadavg()}", flush=True)
-        return figures
+    for name, client in clients.items():
+        shared = await cells.shared_system_prompt(client, system, SHARED_MAX_TOKENS)
+        figures[name]["shared"] = shared
+        print(f"{name}: {shared}; load {os.getloadavg()}", flush=True)
+    for client in clients.values():
+        await client.close()
+    return figures
 
 
-def run_server(spec: ServerSpec, api_key: str, workdir: Path, inputs: Any) -> dict[str, Any]:
-    with running(spec, workdir / f"{spec.name.split()[0]}.log") as started:
-        idle_mb = memory(started.pid)["rss_mb"]
-        figures: dict[str, Any] = asyncio.run(measure(spec.name, spec.base_url, api_key, *inputs))
-        figures["idle_rss_mb"] = idle_mb
-        return figures
+def run_servers(
+    specs: list[tuple[ServerSpec, str]], workdir: Path, inputs: Any
+) -> list[dict[str, Any]]:
+    """Start every server (each idle RSS read once all are ready), then measure them together;
+    the figures in the order of `specs`."""
+    with contextlib.ExitStack() as stack:
+        started = [
+            stack.enter_context(running(spec, workdir / f"{spec.name.split()[0]}.log"))
+            for spec, _ in specs
+        ]
+        idle = [memory(one.pid)["rss_mb"] for one in started]
+        servers = [(spec.name, spec.base_url, key) for spec, key in specs]
+        figures = asyncio.run(measure(servers, *inputs))
+    out = []
+    for (spec, _), idle_mb in zip(specs, idle, strict=True):
+        figures[spec.name]["idle_rss_mb"] = idle_mb
+        out.append(figures[spec.name])
+    return out
 
 
 def rows(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, float, float]]:
@@ -140,8 +164,7 @@ def main() -> None:
         workdir = Path(tmp)
         ours_spec = corral_spec(workdir, path, args.threads, args.slots, CONTEXT)
         theirs_spec = llama_server_spec(path, args.threads, args.slots, CONTEXT)
-        ours = run_server(ours_spec, ADMIN_KEY, workdir, data)
-        theirs = run_server(theirs_spec, "unused", workdir, data)
+        ours, theirs = run_servers([(ours_spec, ADMIN_KEY), (theirs_spec, "unused")], workdir, data)
     load_after = os.getloadavg()
     report(ours, theirs, args)
     print(f"load average (1, 5, 15 min): before {load_before}, after {load_after}")
