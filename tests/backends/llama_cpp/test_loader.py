@@ -72,5 +72,6 @@ def test_a_q4_0_kv_cache_loads_and_answers() -> None:
     finally:
         llama.close()
 
+    assert isinstance(answer, dict)
     assert answer["choices"][0]["text"].strip() != ""
     assert answer["usage"]["completion_tokens"] > 0
