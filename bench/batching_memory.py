@@ -4,11 +4,11 @@
 
 corral serves the embedded SmolLM2-135M-Instruct GGUF with `slots = 8`, `context_length =
 8192` (each request may use all of it) and one KV cache of `kv_cells = 16384` cells shared by
-the slots, once with an f16 cache and once with q8_0, back to back. For each: the server's RSS
+the slots, with an f16, a q8_0 and a q4_0 cache, back to back. For each: the server's RSS
 (process tree) when ready and idle, then after 8 concurrent chats of ~200-token prompts, and the
 prompt speed of one ~2,000-token prompt read alone (prompt tokens / time to first token, no
 prefix cached). The target (issue 25) is an idle RSS under 400 MB. Printed side by side, q8_0
-over f16 as a ratio, with the load average: the machine is shared.
+and q4_0 over f16 as ratios, with the load average: the machine is shared.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ CONTEXT = 8192
 KV_CELLS = 16384
 LONG_PROMPT_TOKENS = 2000
 TARGET_IDLE_MB = 400
+KV_TYPES = ("f16", "q8_0", "q4_0")
 
 
 async def exercise(base_url: str, prompts: list[str], long_prompt: str) -> dict[str, float]:
@@ -75,15 +76,19 @@ def main() -> None:
     finally:
         vocab.close()
     print(f"load before: {os.getloadavg()}", flush=True)
-    f16, q8 = measure("f16", args, inputs), measure("q8_0", args, inputs)
-    print(f"{'':36} {'f16':>9} {'q8_0':>9} {'q8_0/f16':>9}")
+    found = {kv_type: measure(kv_type, args, inputs) for kv_type in KV_TYPES}
+    f16, q8, q4 = (found[kv_type] for kv_type in KV_TYPES)
+    print(f"{'':36} {'f16':>9} {'q8_0':>9} {'q4_0':>9} {'q8_0/f16':>9} {'q4_0/f16':>9}")
     for name, key in (
         ("idle RSS (MB)", "idle_rss_mb"),
         (f"RSS after {args.slots} concurrent chats (MB)", "busy_rss_mb"),
         (f"prompt speed, {LONG_PROMPT_TOKENS} tokens (tok/s)", "prompt_tok_s"),
         (f"{args.slots} streams (tok/s, all together)", "batch_tok_s"),
     ):
-        print(f"{name:36} {f16[key]:>9.1f} {q8[key]:>9.1f} {q8[key] / f16[key]:>9.2f}")
+        print(
+            f"{name:36} {f16[key]:>9.1f} {q8[key]:>9.1f} {q4[key]:>9.1f} "
+            f"{q8[key] / f16[key]:>9.2f} {q4[key] / f16[key]:>9.2f}"
+        )
     print(
         f"slots {args.slots}, threads {args.threads}, context {CONTEXT} per request, "
         f"{KV_CELLS} KV cells shared; target idle RSS < {TARGET_IDLE_MB} MB; "

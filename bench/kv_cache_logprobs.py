@@ -4,9 +4,9 @@
 
 An eval run's manifest records each item's output digest, which covers the log-probabilities of
 its multiple-choice options (`evals.report.output_digest`). `corral eval verify --rerun`
-reports an item as differing when a rerun's digest differs; this prints how much a q8_0 and an
-f16 cache (`kv_cache_type`) differ on one short text, through the server's own loader, to show
-that such a change cannot pass as a reproduction.
+reports an item as differing when a rerun's digest differs; this prints how much a q8_0, a q4_0
+and an f16 cache (`kv_cache_type`) differ on one short text, through the server's own loader, to
+show that such a change cannot pass as a reproduction, and what q4_0 costs beside q8_0.
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ from corral.settings import EMBEDDED_MODEL_FILE
 
 MODEL = Path(__file__).resolve().parent.parent / ".venv/share/corral/models" / EMBEDDED_MODEL_FILE
 TEXT = b"Question: Which colour is the sky on a clear day?\nAnswer: blue"
-TYPES = {"q8_0": llama_cpp.GGML_TYPE_Q8_0, "f16": llama_cpp.GGML_TYPE_F16}
+TYPES = {
+    "q8_0": llama_cpp.GGML_TYPE_Q8_0,
+    "q4_0": llama_cpp.GGML_TYPE_Q4_0,
+    "f16": llama_cpp.GGML_TYPE_F16,
+}
+PAIRS = (("q8_0", "f16"), ("q4_0", "f16"), ("q4_0", "q8_0"))
 
 
 def logprobs(kind: int) -> np.ndarray:
@@ -39,11 +44,12 @@ def logprobs(kind: int) -> np.ndarray:
 
 def main() -> None:
     found = {name: logprobs(kind) for name, kind in TYPES.items()}
-    diff = np.abs(found["q8_0"] - found["f16"])
-    print(
-        f"{len(diff)} tokens: q8_0 against f16, max |diff| {diff.max():.4f} nats, "
-        f"mean {diff.mean():.4f}, identical: {bool((diff == 0).all())}"
-    )
+    for one, other in PAIRS:
+        diff = np.abs(found[one] - found[other])
+        print(
+            f"{len(diff)} tokens: {one} against {other}, max |diff| {diff.max():.4f} nats, "
+            f"mean {diff.mean():.4f}, identical: {bool((diff == 0).all())}"
+        )
 
 
 if __name__ == "__main__":

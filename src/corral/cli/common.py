@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import BaseModel
 
-from corral.accounts.admin import AccountsAdmin
 from corral.errors import InvalidRequest
 from corral.money import parse_amount
 from corral.settings import Settings, load_settings
-from corral.storage import Database, open_database
 
-if TYPE_CHECKING:  # imported where a table is made: `corral serve` needs no rich
+if TYPE_CHECKING:  # imported where used: `corral serve` needs no rich, SQLAlchemy or accounts
     from rich.table import Column, Table
+
+    from corral.accounts.admin import AccountsAdmin
+    from corral.storage import Database
 
 ConfigOption = Annotated[
     Path | None,
@@ -42,6 +43,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the admin 
 @contextmanager
 def database(config: Path | None) -> Iterator[tuple[Settings, Database]]:
     """The settings and the server's database, closed when the command is done."""
+    from corral.storage import open_database
+
     settings = settings_from(config)
     db = open_database(settings)
     try:

@@ -24,7 +24,6 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from corral.api.errors import envelope
 from corral.errors import (
     CorralError,
     HeadersTooLarge,
@@ -249,6 +248,10 @@ class GuardedProtocol(HttpToolsProtocol):
 
 def raw_error_response(error: CorralError) -> bytes:
     """A whole HTTP/1.1 response carrying OpenAI's error envelope, closing the connection."""
+    # Imported here: it brings FastAPI, which a worker has loaded already and `corral serve`'s
+    # supervisor (which imports this module for `GuardedConfig`) has no use for.
+    from corral.api.errors import envelope
+
     body = orjson.dumps(envelope(error))
     headers = {
         "content-type": "application/json",

@@ -9,7 +9,7 @@ import llama_cpp
 import pytest
 
 from corral.backends.llama_cpp import loader
-from corral.settings import load_settings
+from corral.settings import LocalModelConfig, load_settings
 
 
 def model_params_of_one_load(monkeypatch: pytest.MonkeyPatch, system_info: bytes) -> bool:
@@ -60,3 +60,18 @@ def test_the_embedded_model_reads_a_prompt_of_many_tokens_on_this_machine() -> N
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
     prompt, read = done.stdout.split()
     assert int(prompt) > 2 and read == prompt
+
+
+def test_a_q4_0_kv_cache_loads_and_answers() -> None:
+    config = LocalModelConfig(
+        name="smol", path=load_settings().embedded_model_path, kv_cache_type="q4_0"
+    )
+    llama = loader.open_generator(config, n_ctx=256)
+    try:
+        answer = llama.create_completion("The sky is", max_tokens=8, temperature=0.0)
+    finally:
+        llama.close()
+
+    assert isinstance(answer, dict)
+    assert answer["choices"][0]["text"].strip() != ""
+    assert answer["usage"]["completion_tokens"] > 0

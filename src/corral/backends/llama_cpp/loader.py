@@ -111,7 +111,11 @@ def chat_formatter(vocab: llama_cpp.Llama, template: str) -> Jinja2ChatFormatter
     )
 
 
-KV_CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
+KV_CACHE_TYPES = {
+    "f16": llama_cpp.GGML_TYPE_F16,
+    "q8_0": llama_cpp.GGML_TYPE_Q8_0,
+    "q4_0": llama_cpp.GGML_TYPE_Q4_0,
+}
 
 
 def open_generator(config: LocalModelConfig, n_ctx: int) -> llama_cpp.Llama:
