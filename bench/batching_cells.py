@@ -61,6 +61,13 @@ class Sample:
             raise RuntimeError("the stream sent no text")
         return self.first - self.sent
 
+    @property
+    def decode_tok_s(self) -> float:
+        """Tokens after the first over the time from the first to the end (0 for one token)."""
+        if self.first is None or self.tokens < 2 or self.ended <= self.first:
+            return 0.0
+        return (self.tokens - 1) / (self.ended - self.first)
+
 
 async def stream(client: AsyncOpenAI, messages: list[dict[str, str]], max_tokens: int) -> Sample:
     sample = Sample(sent=time.monotonic())
@@ -102,6 +109,10 @@ class Concurrent:
     tokens: int
     wall_s: float
     ttft_p50_s: float
+    decode_tok_s: float = 0.0
+    """The streams' decode speeds added up: each stream's tokens after its first over the time
+    from its first token to its end. The streams are sent together and decode side by side, so
+    this is the aggregate decode rate, prompt reading left out (`tok_s` includes it)."""
 
     @property
     def tok_s(self) -> float:
@@ -117,7 +128,8 @@ async def concurrent(client: AsyncOpenAI, prompts: list[str], max_tokens: int) -
     )
     wall = max(s.ended for s in samples) - started
     ttft = statistics.median(s.ttft for s in samples)
-    return Concurrent(len(prompts), sum(s.tokens for s in samples), wall, ttft)
+    decode = sum(s.decode_tok_s for s in samples)
+    return Concurrent(len(prompts), sum(s.tokens for s in samples), wall, ttft, decode)
 
 
 @dataclass

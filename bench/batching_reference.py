@@ -11,8 +11,10 @@ llama-server, never both at once (bench/batching_cells.py), so that a change in 
 machine's load falls on both sides of a ratio alike:
 
 * 1, 4, 8 and 16 concurrent streams, each with its own ~200-token prompt and 128 generated
-  tokens at most: aggregate tokens/s (completion tokens of all streams / wall time, prompt
-  reading included) and the median time to first token;
+  tokens at most: the aggregate decode tokens/s (each stream's tokens after its first over
+  the time from its first token to its end, added up: what the issue's targets name), the
+  aggregate tokens/s with prompt reading (completion tokens of all streams / wall time from the
+  first request to the last end) and the median time to first token;
 * a shared ~1,500-token system prompt with 16 different questions: the first question's time
   to first token, then the median of questions 2-16 asked one after another, then of 16 more
   asked all at once (each slot but one has to get the system prompt from another).
@@ -99,7 +101,10 @@ def rows(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, float,
     table = []
     for streams in (s for s in STREAMS if f"c{s}" in ours):
         a, b = ours[f"c{streams}"], theirs[f"c{streams}"]
-        table.append((f"{streams} streams: tok/s (all together)", a.tok_s, b.tok_s))
+        table.append(
+            (f"{streams} streams: decode tok/s (all together)", a.decode_tok_s, b.decode_tok_s)
+        )
+        table.append((f"{streams} streams: tok/s with prompt reading", a.tok_s, b.tok_s))
         table.append((f"{streams} streams: TTFT p50 (s)", a.ttft_p50_s, b.ttft_p50_s))
     a, b = ours["shared"], theirs["shared"]
     table.append(("shared 1.5k system prompt: 1st TTFT (s)", a.first_ttft_s, b.first_ttft_s))
@@ -114,8 +119,9 @@ def report(ours: dict[str, Any], theirs: dict[str, Any], args: argparse.Namespac
     for name, a, b in rows(ours, theirs):
         print(f"{name:44} {a:>9.3f} {b:>12.3f} {a / b if b else float('nan'):>6.2f}")
     if "c1" in ours and "c8" in ours:
-        single = ours["c1"].tok_s
-        print(f"corral 8 streams / its own single stream: {ours['c8'].tok_s / single:.2f}x")
+        for label, key in (("decode", "decode_tok_s"), ("with prompt reading", "tok_s")):
+            single, eight = getattr(ours["c1"], key), getattr(ours["c8"], key)
+            print(f"corral 8 streams / its own single stream, {label}: {eight / single:.2f}x")
     for name, figures in (("corral", ours), ("llama-server", theirs)):
         shared = figures["shared"]
         print(
