@@ -12,6 +12,10 @@ tokens/s of the generation after the first token, the best of `--rounds`.
 cycling through the 4 adapters, against the same requests all on one adapter; the difference of
 the mean request time is what a switch costs (setting the adapter, and the prompt evaluated
 again: a switch forgets the cached prefix).
+(b') the same with every request's prompt its own (numbered at the start): no request then
+reuses the prefix of the one before, switch or not, so the difference is the switch itself
+(setting the adapter; llama.cpp re-reserves the compute graph at the next decode). In (b) a
+switch also costs the shared prompt read again, which requests on one adapter find cached.
 (c) eviction: the same alternating requests on an instance that keeps only 2 adapters loaded
 (`max_adapters = 2`), so that every switch frees one adapter and loads another from its file,
 against the alternating requests with all 4 loaded: what a switch past the cap costs more.
@@ -80,12 +84,18 @@ def decode_rate(llm: Any, tokens: int, rounds: int) -> float:
     return best
 
 
-def request_times(llm: Any, switch: AdapterSwitch, order: list[Path], tokens: int) -> list[float]:
+def request_times(
+    llm: Any, switch: AdapterSwitch, order: list[Path], tokens: int, distinct: bool = False
+) -> list[float]:
+    """Each request's seconds, its adapter set first. `distinct`: every request a prompt of its
+    own (numbered at the start), so that no request reuses the cached prefix of the one before,
+    with or without a switch."""
     times = []
-    for adapter in order:
+    for number, adapter in enumerate(order):
+        prompt = PROMPT.replace("user\n", f"user\n{number}. ", 1) if distinct else PROMPT
         start = time.perf_counter()
         switch.use(adapter)
-        llm.create_completion(PROMPT, max_tokens=tokens, temperature=0)
+        llm.create_completion(prompt, max_tokens=tokens, temperature=0)
         times.append(time.perf_counter() - start)
     return times
 
@@ -114,6 +124,10 @@ def main() -> None:
         same = request_times(llm, switch, adapters[:1] * args.requests, args.switch_tokens)
         cycling = [adapters[i % 4] for i in range(args.requests)]
         alternating = request_times(llm, switch, cycling, args.switch_tokens)
+        fresh_same = request_times(
+            llm, switch, adapters[:1] * args.requests, args.switch_tokens, True
+        )
+        fresh_cycling = request_times(llm, switch, cycling, args.switch_tokens, True)
         capped = AdapterSwitch(llm, limit=2)
         evicting = request_times(llm, capped, cycling, args.switch_tokens)
         assert len(capped.loaded) == 2
@@ -129,6 +143,13 @@ def main() -> None:
             "alternating_4": round(statistics.mean(alternating) * 1000, 1),
         },
         "switch_cost_ms": round(switch_ms, 1),
+        "distinct_prompts_request_ms": {
+            "same_adapter": round(statistics.mean(fresh_same) * 1000, 1),
+            "alternating_4": round(statistics.mean(fresh_cycling) * 1000, 1),
+        },
+        "switch_cost_without_prefix_ms": round(
+            (statistics.mean(fresh_cycling) - statistics.mean(fresh_same)) * 1000, 1
+        ),
         "evicting_request_ms": round(statistics.mean(evicting) * 1000, 1),
         "reload_cost_ms": round(
             (statistics.mean(evicting) - statistics.mean(alternating)) * 1000, 1
