@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import llama_cpp
@@ -140,6 +140,8 @@ class Shared:
     together_ttft_s: float
     """Median time to first token of 16 more questions (numbered) asked all at once."""
     cached: list[int | None]
+    refused: list[str] = field(default_factory=list)
+    """The errors of the questions asked all at once that the server refused."""
 
 
 async def shared_system_prompt(client: AsyncOpenAI, system: str, max_tokens: int) -> Shared:
@@ -151,12 +153,16 @@ async def shared_system_prompt(client: AsyncOpenAI, system: str, max_tokens: int
     first = await stream(client, ask(QUESTIONS[0]), max_tokens)
     sequential = [await stream(client, ask(q), max_tokens) for q in QUESTIONS[1:]]
     # The same questions again would be cached whole: these differ by their number.
-    together = await asyncio.gather(
-        *(stream(client, ask(f"Question {i}: {q}"), max_tokens) for i, q in enumerate(QUESTIONS))
+    answers = await asyncio.gather(
+        *(stream(client, ask(f"Question {i}: {q}"), max_tokens) for i, q in enumerate(QUESTIONS)),
+        return_exceptions=True,  # a server whose cache cannot hold them all refuses some
     )
+    together = [a for a in answers if isinstance(a, Sample)]
+    refused = [str(a) for a in answers if not isinstance(a, Sample)]
     return Shared(
         first.ttft,
         statistics.median(s.ttft for s in sequential),
-        statistics.median(s.ttft for s in together),
+        statistics.median(s.ttft for s in together) if together else float("nan"),
         [s.cached for s in [first, *sequential]],
+        refused,
     )

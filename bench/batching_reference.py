@@ -127,7 +127,8 @@ def report(ours: dict[str, Any], theirs: dict[str, Any], args: argparse.Namespac
         print(
             f"{name}: 2nd-16th TTFT / 1st: {shared.sequential_ttft_s / shared.first_ttft_s:.2f} "
             f"one by one, {shared.together_ttft_s / shared.first_ttft_s:.2f} at once; "
-            f"cached_tokens reported: {shared.cached}"
+            f"cached_tokens reported: {shared.cached}; of the 16 at once, refused: "
+            f"{len(shared.refused)} {sorted(set(shared.refused))}"
         )
     print(
         f"threads {args.threads}, slots / --parallel {args.slots}, "
@@ -159,6 +160,7 @@ def main() -> None:
         default=list(STREAMS),
         help="concurrent streams of the cells (default: 1 4 8 16; at most --slots)",
     )
+    parser.add_argument("--out", type=Path, default=RESULTS_FILE, help="where the JSON goes")
     args = parser.parse_args()
     if any(not 1 <= s <= args.slots for s in args.streams):
         parser.error("each of --streams is between 1 and --slots")
@@ -174,12 +176,12 @@ def main() -> None:
     load_after = os.getloadavg()
     report(ours, theirs, args)
     print(f"load average (1, 5, 15 min): before {load_before}, after {load_after}")
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     table = [{"cell": n, "corral": a, "llama_server": b} for n, a, b in rows(ours, theirs)]
     saved = {"threads": args.threads, "slots": args.slots, "context": CONTEXT, "rows": table}
     saved["load_average"] = {"before": load_before, "after": load_after}
-    RESULTS_FILE.write_text(json.dumps(saved, indent=2) + "\n")
-    print(f"results written to {RESULTS_FILE}")
+    args.out.write_text(json.dumps(saved, indent=2) + "\n")
+    print(f"results written to {args.out}")
 
 
 if __name__ == "__main__":
