@@ -28,7 +28,7 @@ from corral.backends.base import (
     TextDelta,
     Usage,
 )
-from corral.backends.llama_cpp import engine, loader, relay, scoring, tools
+from corral.backends.llama_cpp import embedding, engine, loader, relay, scoring, tools
 from corral.backends.llama_cpp.abort import AbortSwitch
 from corral.backends.llama_cpp.adapters import AdapterSwitch
 from corral.backends.llama_cpp.grammar import GrammarCompiler
@@ -39,7 +39,7 @@ from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.llama_cpp.stats import EngineStats
 from corral.backends.schema_limits import SchemaLimits
 from corral.cancellation import Cancellation
-from corral.errors import BackendFailed, ContextLengthExceeded, CorralError, InvalidRequest
+from corral.errors import BackendFailed, CorralError, InvalidRequest
 from corral.settings import LocalModelConfig
 
 T = TypeVar("T")
@@ -321,9 +321,11 @@ class LlamaCppBackend:
             raise InvalidRequest(
                 f"Model '{self.config.name}' does not serve embeddings.", param="model"
             )
-        counts = await asyncio.to_thread(self._count_embedding_tokens, request.inputs)
+        counts = await asyncio.to_thread(
+            embedding.count_tokens, self._vocab, request.inputs, self.config
+        )
         instance = await self._embedders.acquire(request.party)
-        job = instance.thread.submit(_embed_each, instance.llama, request, counts)
+        job = instance.thread.submit(embedding.embed_each, instance.llama, request, counts)
         loop = asyncio.get_running_loop()
         # The instance is free when its thread is, not when the caller stops waiting: a
         # request queued behind an abandoned one would otherwise wait outside the queue bound.
@@ -343,18 +345,6 @@ class LlamaCppBackend:
             raise self._failed(exc) from exc
         return EmbeddingResult(vectors=vectors, prompt_tokens=sum(counts))
 
-    def _count_embedding_tokens(self, inputs: list[str]) -> list[int]:
-        limit = self.config.embedding_context_length
-        counts = [len(self._vocab.tokenize(text.encode("utf-8"))) for text in inputs]
-        for index, count in enumerate(counts):
-            if count > limit:
-                raise ContextLengthExceeded(
-                    f"Input {index} has {count} tokens; model '{self.config.name}' embeds at "
-                    f"most {limit} tokens per input. Shorten or split it.",
-                    param="input",
-                )
-        return counts
-
     # -- loading -------------------------------------------------------------------------------
 
     async def _load_generator(self) -> _Instance | Lane:
@@ -371,20 +361,6 @@ class LlamaCppBackend:
 
     async def _load_embedder(self) -> _Instance:
         return _Instance(await asyncio.to_thread(loader.open_embedder, self.config))
-
-
-def _embed_each(
-    llama: llama_cpp.Llama, request: EmbeddingRequest, counts: list[int]
-) -> list[list[float]]:
-    """One input at a time (the embedder decodes one sequence at a time anyway), so a
-    cancelled request stops between inputs and the meter counts those embedded."""
-    vectors: list[list[float]] = []
-    for text, count in zip(request.inputs, counts, strict=True):
-        if request.cancelled.is_set():
-            break
-        vectors.extend(llama.embed([text], normalize=True, truncate=False))
-        request.meter.prompt_tokens += count
-    return vectors
 
 
 def _score(

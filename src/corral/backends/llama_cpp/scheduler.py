@@ -34,9 +34,8 @@ of its own adapter.
 
 Jobs that need the model alone run between two steps, through `call`. Prompt scoring for
 `echo` is one: it decodes in this context too, with its request's adapter (`score_with`), as
-one more sequence (`scoring_target`), whose
-cells are kept like an idle slot's (the next option of a multiple-choice item re-reads only its
-own tokens). So the instance's own context is never used, and is opened with a few cells only.
+one more sequence (`scoring_sequence.py`), so the instance's own context is never used and is
+opened with a few cells only.
 
 A step that reads prompt tokens stops half-way when one of those prompts is cancelled or the
 scheduler closes (`abort.AbortSwitch`): the step's tokens are taken out of the cache, the
