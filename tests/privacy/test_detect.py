@@ -137,3 +137,12 @@ def test_a_finder_skipped_for_lack_of_its_mark_still_runs_where_the_mark_is(
     "@", a "*"); a flat without a house number, a full-width colon, or Arabic-Indic digits
     still have theirs."""
     assert expected in labels(text)
+
+
+def test_a_detector_reads_its_name_lists_only_when_it_first_looks() -> None:
+    # A server builds one at start even when it serves no partner model: it must not pay the
+    # name lists' memory until some text is checked.
+    detector = Detector()
+    assert "gazetteer" not in vars(detector)
+    assert [s.label for s in detector.detect("Ask Johanna Berger about it")] == ["PERSON"]
+    assert "gazetteer" in vars(detector)

@@ -36,6 +36,7 @@ from corral.api.responses.router import router as responses_router
 from corral.api.tasks.router import router as tasks_router
 from corral.api.usage.router import router as usage_router
 from corral.errors import ConfigError
+from corral.server import memory
 from corral.services import Services, build_services
 from corral.settings import load_settings
 
@@ -85,6 +86,7 @@ def worker_app() -> ASGIApp:
     environment its parent prepared."""
     from corral.observability import logging as corral_logging
 
+    memory.limit_arenas()
     settings = load_settings()
     corral_logging.configure(settings.server.log_level)
     assert settings.admin_key is not None, "the parent process sets CORRAL_ADMIN_KEY"
@@ -135,6 +137,7 @@ def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextMan
         if jobs is not None:
             background.append(asyncio.create_task(jobs.run()))
         services.ready = True
+        memory.release_free_memory()  # what starting freed: the models are in memory now
         logger.info("ready", extra={"models": [e.id for e in services.gateway.catalog.entries()]})
         yield
         services.ready = False
