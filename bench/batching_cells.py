@@ -54,6 +54,8 @@ class Sample:
     tokens: int = 0
     cached: int | None = None
     """`usage.prompt_tokens_details.cached_tokens`, where the server reports it."""
+    arrivals: list[float] = field(default_factory=list)
+    """When each content chunk came (one a token on both servers, but for held-back text)."""
 
     @property
     def ttft(self) -> float:
@@ -80,8 +82,10 @@ async def stream(client: AsyncOpenAI, messages: list[dict[str, str]], max_tokens
         stream_options={"include_usage": True},
     )
     async for chunk in chunks:
-        if chunk.choices and chunk.choices[0].delta.content and sample.first is None:
-            sample.first = time.monotonic()
+        if chunk.choices and chunk.choices[0].delta.content:
+            sample.arrivals.append(time.monotonic())
+            if sample.first is None:
+                sample.first = sample.arrivals[-1]
         if chunk.usage is not None:
             sample.tokens = chunk.usage.completion_tokens
             details = chunk.usage.prompt_tokens_details
@@ -112,7 +116,13 @@ class Concurrent:
     decode_tok_s: float = 0.0
     """The streams' decode speeds added up: each stream's tokens after its first over the time
     from its first token to its end. The streams are sent together and decode side by side, so
-    this is the aggregate decode rate, prompt reading left out (`tok_s` includes it)."""
+    this is the aggregate decode rate, prompt reading left out (`tok_s` includes it). A stream
+    whose first token comes while others' prompts are still read (corral reads prompts in
+    chunks between decode steps) counts those slower steps in its decode time."""
+    steady_tok_s: float = 0.0
+    """Content chunks of all streams that came while every stream was writing (from the last
+    stream's first token to the first stream's end) over that time: the decode rate with no
+    prompt being read, the same window for both servers. 0 when there is no such window."""
 
     @property
     def tok_s(self) -> float:
@@ -129,7 +139,19 @@ async def concurrent(client: AsyncOpenAI, prompts: list[str], max_tokens: int) -
     wall = max(s.ended for s in samples) - started
     ttft = statistics.median(s.ttft for s in samples)
     decode = sum(s.decode_tok_s for s in samples)
-    return Concurrent(len(prompts), sum(s.tokens for s in samples), wall, ttft, decode)
+    tokens = sum(s.tokens for s in samples)
+    return Concurrent(len(prompts), tokens, wall, ttft, decode, steady_rate(samples))
+
+
+def steady_rate(samples: list[Sample]) -> float:
+    """Chunks per second of all streams while all of them were writing (`steady_tok_s`)."""
+    start = max(s.first or 0.0 for s in samples)
+    end = min(s.arrivals[-1] if s.arrivals else 0.0 for s in samples)
+    if end <= start:
+        return 0.0
+    # Chunks after `start` only: the one at `start` ended a wait that began before it.
+    count = sum(1 for s in samples for at in s.arrivals if start < at <= end)
+    return count / (end - start)
 
 
 @dataclass

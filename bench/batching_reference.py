@@ -104,6 +104,9 @@ def rows(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, float,
         table.append(
             (f"{streams} streams: decode tok/s (all together)", a.decode_tok_s, b.decode_tok_s)
         )
+        table.append(
+            (f"{streams} streams: decode tok/s, all writing", a.steady_tok_s, b.steady_tok_s)
+        )
         table.append((f"{streams} streams: tok/s with prompt reading", a.tok_s, b.tok_s))
         table.append((f"{streams} streams: TTFT p50 (s)", a.ttft_p50_s, b.ttft_p50_s))
     a, b = ours["shared"], theirs["shared"]
@@ -119,7 +122,11 @@ def report(ours: dict[str, Any], theirs: dict[str, Any], args: argparse.Namespac
     for name, a, b in rows(ours, theirs):
         print(f"{name:44} {a:>9.3f} {b:>12.3f} {a / b if b else float('nan'):>6.2f}")
     if "c1" in ours and "c8" in ours:
-        for label, key in (("decode", "decode_tok_s"), ("with prompt reading", "tok_s")):
+        for label, key in (
+            ("decode", "decode_tok_s"),
+            ("decode, all writing", "steady_tok_s"),
+            ("with prompt reading", "tok_s"),
+        ):
             single, eight = getattr(ours["c1"], key), getattr(ours["c8"], key)
             print(f"corral 8 streams / its own single stream, {label}: {eight / single:.2f}x")
     for name, figures in (("corral", ours), ("llama-server", theirs)):
