@@ -74,6 +74,8 @@ class _Taken:
 
 
 def _resolve(length: int, candidates: list[Span]) -> list[Span]:
+    if not candidates:  # most texts: no map of the text to make
+        return []
     candidates.sort(key=lambda s: (-PRIORITY[s.label], s.start - s.end, s.start))
     kept, taken = [], _Taken(length)
     for span in candidates:

@@ -323,14 +323,15 @@ class NameFinder:
         if firms:
             toks = [t for t in toks if not any(a <= t.start < b for a, b in firms)]
         german = is_german(text)
+        frequent = self.gaz.frequent
         found: list[Span] = []
         i = 0
         while i < len(toks):
             tok = toks[i]
             if tok.cap:
                 ok = self._capital_start(text, toks, i, german)
-            else:
-                ok = self._lower_start(text, tok)
+            else:  # most lower-case words are frequent ones: no call to turn them down
+                ok = tok.word not in frequent and self._lower_start(text, tok)
             if not ok:
                 i += 1
                 continue
