@@ -148,7 +148,9 @@ class PrivacyGuard:
         if caller.policy not in MASKING_POLICIES:
             return request, None
         strict = caller.policy == "pseudonymize_strict"
-        return await _masked_request(self._scanner, request, strict)
+        param = "messages" if request.messages is not None else "prompt"
+        masked = await self._scanner.mask(_texts(request), param, strict)
+        return _masked_request(request, masked), masked
 
     def restorer(
         self, sent: GenerationRequest, masked: Masked | None, caller: Caller, model: ModelEntry
@@ -256,15 +258,18 @@ class GuardedBackend:
         self._caller = caller
         self._last: tuple[GenerationRequest, GenerationRequest, Masked | None] | None = None
 
-    async def _mask(self, request: GenerationRequest) -> tuple[GenerationRequest, Restorer]:
+    async def _scan(self, request: GenerationRequest) -> tuple[GenerationRequest, Masked | None]:
         # Admission counts a call's tokens as sent, then the call is made with the same request
         # object: its scan is reused, keyed by that object (never by "the request seen first").
         last = self._last
         if last is not None and last[0] is request:
-            sent, masked = last[1], last[2]
-        else:
-            sent, masked = await self._guard.scan(request, self._caller)
-            self._last = (request, sent, masked)
+            return last[1], last[2]
+        sent, masked = await self._guard.scan(request, self._caller)
+        self._last = (request, sent, masked)
+        return sent, masked
+
+    async def _mask(self, request: GenerationRequest) -> tuple[GenerationRequest, Restorer]:
+        sent, masked = await self._scan(request)
         return sent, self._guard.restorer(sent, masked, self._caller, self._entry)
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
@@ -284,7 +289,7 @@ class GuardedBackend:
 
     async def count_prompt_tokens(self, request: GenerationRequest) -> int:
         # Placeholders may be longer than the values they stand for: counted as sent.
-        sent, _ = await self._mask(request)
+        sent, _ = await self._scan(request)
         return await self._inner.count_prompt_tokens(sent)
 
     def health(self) -> BackendHealth:
@@ -297,19 +302,21 @@ class GuardedBackend:
         await self._inner.close()
 
 
-async def _masked_request(
-    scanner: Scanner, request: GenerationRequest, strict: bool
-) -> tuple[GenerationRequest, Masked]:
-    """Every text the partner would see, masked with one mapping for the whole request."""
+def _texts(request: GenerationRequest) -> list[str]:
+    """Every text the partner would see, in the order `_masked_request` puts them back."""
     messages = request.messages or ()
     texts = [m.content for m in messages]
     texts += [c.arguments for m in messages for c in m.tool_calls]
     if request.prompt is not None:
         texts.append(request.prompt)
-    param = "messages" if request.messages is not None else "prompt"
-    masked = await scanner.mask(texts, param, strict)
+    return texts
+
+
+def _masked_request(request: GenerationRequest, masked: Masked) -> GenerationRequest:
+    """The request with its texts (`_texts`) masked, one mapping for all of them."""
+    messages = request.messages or ()
     if not masked.mapping:  # nothing personal found: the request goes as it is
-        return request, masked
+        return request
     out = iter(masked.texts)
     new_messages = tuple(dataclasses.replace(m, content=next(out)) for m in messages)
     new_messages = tuple(
@@ -319,10 +326,9 @@ async def _masked_request(
         for m in new_messages
     )
     prompt = next(out) if request.prompt is not None else None
-    sent = dataclasses.replace(
+    return dataclasses.replace(
         request, messages=new_messages if request.messages is not None else None, prompt=prompt
     )
-    return sent, masked
 
 
 def _restore_result(result: GenerationResult, masked: Masked | None) -> GenerationResult:
