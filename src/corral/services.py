@@ -135,6 +135,8 @@ def build_services(
         stale_s=settings.billing.reservation_timeout_s,
     )
     detector = Detector()
+    if any(entry.tier == "partner" for entry in catalog.entries()):
+        detector.load()  # now, with the objects the worker freezes once it is built
     gateway = Gateway(
         catalog,
         metrics,

@@ -105,6 +105,12 @@ class Detector:
     def names(self) -> NameFinder:
         return NameFinder(self.gazetteer, strict=self.mode == "strict")
 
+    def load(self) -> None:
+        """Read the name lists now. A server with partner models does so as it starts, before
+        it freezes its startup objects: read later, the lists' hundred thousand strings are
+        walked by every full garbage collection (13 ms each, against 0.5 without them)."""
+        self.names  # noqa: B018 - read for its effect: the cached lists
+
     def detect(self, text: str, deadline: float | None = None) -> list[Span]:
         """The personal data in text, sorted by position, never overlapping.
 
