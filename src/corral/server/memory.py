@@ -6,9 +6,8 @@ much once and frees it as it starts (the model's vocabulary is read before the m
 dropped once it has; migrations, schemas, parsed settings), then runs several threads (the
 event loop, the thread pool, the batch scheduler). So a worker limits itself to two arenas
 (`limit_arenas`: the threads that allocate often are two, the event loop and the scheduler) and
-hands back what its start freed once it is ready (`release_free_memory`). Measured on the
-embedded model with 8 slots: 21 MB less resident memory when idle, out of 369
-(bench/results/batching_memory.txt). Elsewhere than glibc both do nothing.
+hands back what its start freed once it is ready (`release_free_memory`); the memory
+an idle server then holds is in docs/limits.md. Elsewhere than glibc both do nothing.
 """
 
 from __future__ import annotations
