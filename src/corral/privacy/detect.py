@@ -97,8 +97,8 @@ class Detector:
 
     @cached_property
     def gazetteer(self) -> Gazetteer:
-        """The name lists, read at the first detection (13 MB, 0.13 s): a server that serves
-        no partner model never holds them."""
+        """The name lists, read at the first detection (their memory and load time: see
+        docs/privacy.md): a server that serves no partner model never holds them."""
         return self._given or Gazetteer.default()
 
     @cached_property
@@ -107,8 +107,8 @@ class Detector:
 
     def load(self) -> None:
         """Read the name lists now. A server with partner models does so as it starts, before
-        it freezes its startup objects: read later, the lists' hundred thousand strings are
-        walked by every full garbage collection (13 ms each, against 0.5 without them)."""
+        it freezes its startup objects: read later, the lists' hundred thousand strings would
+        be walked by every full garbage collection of the process."""
         self.names  # noqa: B018 - read for its effect: the cached lists
 
     def detect(self, text: str, deadline: float | None = None) -> list[Span]:
