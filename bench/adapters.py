@@ -16,6 +16,10 @@ again: a switch forgets the cached prefix).
 reuses the prefix of the one before, switch or not, so the difference is the switch itself
 (setting the adapter; llama.cpp re-reserves the compute graph at the next decode). In (b) a
 switch also costs the shared prompt read again, which requests on one adapter find cached.
+(b'') the same distinct prompts in pairs on one adapter, the adapters in turn (a a b b c c d d
+...): the first request of each pair follows a switch, the second does not, and the two run
+side by side in time, so a machine whose speed drifts between (b')'s two blocks of requests
+moves both alike; the difference of their medians is the switch.
 (c) eviction: the same alternating requests on an instance that keeps only 2 adapters loaded
 (`max_adapters = 2`), so that every switch frees one adapter and loads another from its file,
 against the alternating requests with all 4 loaded: what a switch past the cap costs more.
@@ -128,6 +132,8 @@ def main() -> None:
             llm, switch, adapters[:1] * args.requests, args.switch_tokens, True
         )
         fresh_cycling = request_times(llm, switch, cycling, args.switch_tokens, True)
+        paired = [adapters[i // 2 % 4] for i in range(2 * args.requests)]
+        pairs = request_times(llm, switch, paired, args.switch_tokens, True)
         capped = AdapterSwitch(llm, limit=2)
         evicting = request_times(llm, capped, cycling, args.switch_tokens)
         assert len(capped.loaded) == 2
@@ -149,6 +155,13 @@ def main() -> None:
         },
         "switch_cost_without_prefix_ms": round(
             (statistics.mean(fresh_cycling) - statistics.mean(fresh_same)) * 1000, 1
+        ),
+        "paired_request_ms": {
+            "after_a_switch": round(statistics.median(pairs[0::2]) * 1000, 1),
+            "same_adapter_again": round(statistics.median(pairs[1::2]) * 1000, 1),
+        },
+        "switch_cost_paired_ms": round(
+            (statistics.median(pairs[0::2]) - statistics.median(pairs[1::2])) * 1000, 1
         ),
         "evicting_request_ms": round(statistics.mean(evicting) * 1000, 1),
         "reload_cost_ms": round(
