@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 
 from corral import __version__
-from corral.api import console, docs, errors, openapi
+from corral.api import console, docs, errors, openapi, worker_memory
 from corral.api.access.router import router as access_router
 from corral.api.admin.router import router as admin_router
 from corral.api.audit.router import router as audit_router
@@ -36,7 +36,6 @@ from corral.api.responses.router import router as responses_router
 from corral.api.tasks.router import router as tasks_router
 from corral.api.usage.router import router as usage_router
 from corral.errors import ConfigError
-from corral.server import memory
 from corral.services import Services, build_services
 from corral.settings import load_settings
 
@@ -86,7 +85,7 @@ def worker_app() -> ASGIApp:
     environment its parent prepared."""
     from corral.observability import logging as corral_logging
 
-    memory.limit_arenas()
+    worker_memory.limit_arenas()
     settings = load_settings()
     corral_logging.configure(settings.server.log_level)
     assert settings.admin_key is not None, "the parent process sets CORRAL_ADMIN_KEY"
@@ -137,7 +136,7 @@ def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextMan
         if jobs is not None:
             background.append(asyncio.create_task(jobs.run()))
         services.ready = True
-        memory.release_free_memory()  # what starting freed: the models are in memory now
+        worker_memory.release_free_memory()  # what starting freed: the models are in memory now
         logger.info("ready", extra={"models": [e.id for e in services.gateway.catalog.entries()]})
         yield
         services.ready = False

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from corral.server import memory
+from corral.api import worker_memory as memory
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator only")
 

@@ -1,4 +1,4 @@
-"""What a worker process asks of the C allocator, so that an idle server holds only what it uses.
+"""What a server worker asks of the C allocator, so that an idle server holds only what it uses.
 
 glibc's malloc gives each thread that allocates an arena of its own (up to eight per core), and
 keeps memory freed in any of them for reuse rather than handing it back. A worker allocates
