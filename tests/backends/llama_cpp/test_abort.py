@@ -5,19 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import llama_cpp
 import pytest
 
 from corral.backends.base import SamplingParams, TextDelta, UsageMeter
-from corral.backends.llama_cpp import engine, loader, scoring
+from corral.backends.llama_cpp import engine, scoring
 from corral.backends.llama_cpp.abort import AbortSwitch
 from corral.backends.llama_cpp.scheduler import Scheduler
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.cancellation import Cancellation
-from corral.settings import LocalModelConfig
 
 GREEDY = SamplingParams(max_tokens=16, temperature=0)
 LONG = "The harbour master wrote a long letter about the tides and the moorings. " * 60
@@ -46,13 +43,6 @@ def _inside_a_decode() -> bool:
             return False
         frame = frame.f_back
     return False
-
-
-@pytest.fixture(scope="module")
-def llama(model_path: Path) -> Iterator[llama_cpp.Llama]:
-    model = loader.open_generator(LocalModelConfig(name="smol", path=model_path), 2048)
-    yield model
-    model.close()
 
 
 def tokens(llama: llama_cpp.Llama, text: str) -> list[int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import llama_cpp
@@ -20,7 +19,7 @@ from corral.backends.base import (
     TextDelta,
     UsageMeter,
 )
-from corral.backends.llama_cpp import LlamaCppBackend, loader
+from corral.backends.llama_cpp import LlamaCppBackend
 from corral.backends.llama_cpp.adapters import AdapterBackend
 from corral.backends.llama_cpp.scheduler import Scheduler
 from corral.backends.llama_cpp.sequence import Sequence
@@ -154,13 +153,6 @@ def test_a_fine_tuned_model_whose_adapter_is_gone_fails_alone(
 # -- the scheduler: groups taking turns ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def llama(model_path: Path) -> Iterator[llama_cpp.Llama]:
-    model = loader.open_generator(LocalModelConfig(name="smol", path=model_path), 512)
-    yield model
-    model.close()
-
-
 class Writer:
     """Sequences on one prompt whose pieces are logged, with who wrote them, in order."""
 
@@ -194,7 +186,7 @@ def test_the_base_and_a_fine_tuned_stream_take_turns(
     llama: llama_cpp.Llama, adapters: list[Path]
 ) -> None:
     writer = Writer(llama)
-    scheduler = Scheduler(llama, 2, kv_cells=1024)
+    scheduler = Scheduler(llama, 2, kv_cells=1024, context_length=512)
     try:
         run_all(scheduler, [writer.sequence("base", None), writer.sequence("tuned", adapters[0])])
         switches = scheduler.adapters.switches
@@ -213,7 +205,7 @@ def test_more_adapters_at_once_than_the_limit_each_write_their_own_text(
 ) -> None:
     def texts(limit: int) -> tuple[list[str], list[Path]]:
         writer = Writer(llama)
-        scheduler = Scheduler(llama, 2, kv_cells=1024, max_adapters=limit)
+        scheduler = Scheduler(llama, 2, kv_cells=1024, context_length=512, max_adapters=limit)
         try:
             one, two = (writer.sequence(a.stem, a) for a in adapters)
             run_all(scheduler, [one, two])  # two adapters running at once, over a limit of one
