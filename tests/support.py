@@ -69,17 +69,11 @@ class RunningServer:
         return log
 
     def worker_pids(self) -> list[int]:
-        """The processes serving requests: children of `corral serve`, which supervises them
-        (not multiprocessing's resource tracker). Measure memory here, not on `process`."""
+        """The processes serving requests: children of `corral serve`, which supervises them.
+        Measure memory here, not on `process`."""
         found = []
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                try:
-                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-                except FileNotFoundError:  # it exited meanwhile
-                    continue
-                if b"resource_tracker" not in cmdline:
-                    found.append(int(child))
+            found += [int(child) for child in (task / "children").read_text().split()]
         return found
 
     def kill(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,6 +98,35 @@ def test_a_worker_does_not_outlive_a_killed_supervisor(server: RunningServer) ->
     assert not answers(server)
 
 
+def test_sighup_replaces_the_worker_without_a_gap_in_service(server: RunningServer) -> None:
+    worker = the_worker(server)
+
+    server.process.send_signal(signal.SIGHUP)
+    answered = []
+    deadline = time.monotonic() + BACK_WITHIN_S
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        answered.append(answers(server))
+        time.sleep(0.05)
+
+    assert not Path(f"/proc/{worker}").exists(), server.log_text()
+    assert answered and all(answered)  # the new worker served before the old one was told to stop
+    assert the_worker(server) != worker
+    assert deaths(server) == []
+
+
+def test_the_service_is_its_supervisor_and_workers_only(server: RunningServer) -> None:
+    worker = the_worker(server)
+
+    supervisor = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
+    serving = Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")
+
+    # corral serve became a small supervisor (no CLI, settings models or web framework
+    # loaded), and no helper process (multiprocessing's resource tracker) runs beside it.
+    assert supervisor[1:3] == [b"-m", b"corral.server.supervisor"]
+    assert serving[1:3] == [b"-m", b"corral.server.worker"]
+    assert server.worker_pids() == [worker]
+
+
 def test_a_worker_that_cannot_start_stops_the_service_with_an_error(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -112,3 +142,22 @@ def test_a_worker_that_cannot_start_stops_the_service_with_an_error(tmp_path: Pa
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: the server could not start")
+
+
+def test_a_port_in_use_is_refused_with_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = subprocess.run(
+            [sys.executable, "-m", "corral", "serve", "--port", str(port)],
+            env=corral_env(tmp_path / "home", CORRAL_EMBEDDED_MODEL="false"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"

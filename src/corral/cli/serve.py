@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,9 +16,7 @@ from corral.accounts.keys import load_or_create_secret
 from corral.cli.common import ConfigOption
 from corral.errors import ConfigError
 from corral.observability import logging as corral_logging
-from corral.server import cpu_budget
-from corral.server.connections import GuardedConfig
-from corral.server.supervisor import Supervisor
+from corral.server import cpu_budget, supervisor
 from corral.settings import Settings, load_settings
 
 logger = logging.getLogger("corral.serve")
@@ -53,29 +52,46 @@ def serve(
 
 
 def _supervise(settings: Settings, workers: int) -> None:
-    """Workers (one by default) under a supervisor that restarts any that dies. The
-    supervisor binds the port and loads no models; each worker builds the app itself."""
-    uvicorn_config = GuardedConfig(
-        "corral.api.app:worker_app",
-        factory=True,
-        workers=workers,
-        # A worker loading its models on a busy machine may take a while to answer the
-        # supervisor's first health check; restarting it then only makes things worse.
-        timeout_worker_healthcheck=60,
-        limits=settings.server.connections,
-        host=settings.server.host,
-        port=settings.server.port,
-        loop="uvloop",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=5,
+    """Workers (one by default) under a supervisor that restarts any that dies. This process
+    binds the port, then becomes the supervisor (`exec`, the socket kept open): a small process
+    that loads no models and none of this one's modules; each worker builds the app itself."""
+    listener = _bind(settings.server.host, settings.server.port)
+    logger.info(
+        "listening",
+        extra={"url": f"http://{_url_host(settings.server.host)}:{listener.getsockname()[1]}"},
     )
-    uvicorn_config.supervisor_pid = os.getpid()
-    listener = uvicorn_config.bind_socket()
-    supervisor = Supervisor(uvicorn_config, [listener])
-    supervisor.run()
-    if supervisor.startup_failed:
-        raise ConfigError("the server could not start; the log above says why")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    command = supervisor.command(
+        listener.fileno(), workers, _HEALTH_TIMEOUT_S, settings.server.log_level
+    )
+    os.execv(command[0], command)
+
+
+_HEALTH_TIMEOUT_S = 60.0
+"""A worker loading its models on a busy machine may take a while to answer the supervisor's
+first health check; restarting it then only makes things worse."""
+_BACKLOG = 2048
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, inherited by the supervisor and its workers. It listens from
+    here on: a client that connects while a worker (re)starts waits instead of being refused."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(f"cannot listen on {_url_host(host)}:{port}: {exc.strerror}") from None
+    listener.listen(_BACKLOG)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _prepare_worker_environment(

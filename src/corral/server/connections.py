@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import Counter
 from typing import Any
 
@@ -32,7 +31,6 @@ from corral.errors import (
     TooManyConnections,
 )
 from corral.server.limits import ConnectionLimits
-from corral.server.supervisor import die_with_parent
 
 logger = logging.getLogger("corral.server")
 
@@ -71,8 +69,8 @@ class ConnectionGuard:
 
 
 class GuardedConfig(uvicorn.Config):
-    """uvicorn's configuration, serving HTTP through `GuardedProtocol` under `limits`. Pickled
-    as is into each worker process, where the guard counts that process's connections."""
+    """uvicorn's configuration, serving HTTP through `GuardedProtocol` under `limits`. Each
+    worker process builds its own, and its guard counts that process's connections."""
 
     def __init__(self, app: Any, *, limits: ConnectionLimits, **options: Any) -> None:
         super().__init__(
@@ -85,13 +83,6 @@ class GuardedConfig(uvicorn.Config):
             **options,
         )
         self.connection_guard = ConnectionGuard(limits)
-        self.supervisor_pid: int | None = None
-        """Set by the supervisor; a worker loading this config then dies with it."""
-
-    def load(self) -> None:
-        if self.supervisor_pid is not None and os.getpid() != self.supervisor_pid:
-            die_with_parent(self.supervisor_pid)
-        super().load()
 
 
 class GuardedProtocol(HttpToolsProtocol):

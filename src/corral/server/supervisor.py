@@ -1,32 +1,34 @@
 """`corral serve` runs its workers under a supervisor: a parent process that holds the
 listening socket, serves nothing itself, and starts a new worker when one dies.
 
-uvicorn 0.54's `Multiprocess` already replaces a dead or unresponsive worker, but at once and
-for ever (a worker that crashes at every request is restarted in a tight loop) and its log
-says only that it died. `Supervisor` adds a growing delay between restarts of a worker that
-keeps dying, and a log line saying how it ended (exit code or signal). It supervises one
-worker too, so a crash of the only serving process no longer ends the service.
+It adds to a plain restart a growing delay between restarts of a worker that keeps dying, and
+a log line saying how it ended (exit code or signal). It supervises one worker too, so a crash
+of the only serving process does not end the service.
+
+`corral serve` reads and checks the settings, binds the port, then replaces itself with this
+module (`python -m corral.server.supervisor`, the socket inherited), which imports only the
+standard library and corral's log format: a process that waits for ever holds ~10 MB instead
+of the ~45 MB of the CLI, its settings models and uvicorn. Workers are started with
+`subprocess` (`corral.server.worker`), not multiprocessing, whose spawn method keeps a
+resource-tracker process beside them (~12 MB) for semaphores that corral does not use.
 
 A worker dies with its supervisor (`PR_SET_PDEATHSIG`): `kill -9` of the supervisor takes the
-whole service down at once, as it did when there was a single process, rather than leaving
-workers that nothing would restart.
+whole service down at once rather than leaving workers that nothing would restart.
 """
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import logging
 import os
-import pickle
+import select
 import signal
+import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import wait
-from socket import socket
-
-from uvicorn.config import STARTUP_FAILURE, Config
-from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 logger = logging.getLogger("corral.server")
 
@@ -34,14 +36,73 @@ BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0
 """A worker that served this long before dying starts its replacement's delay afresh."""
+STARTUP_FAILURE = 3
+"""A worker's exit code when it cannot start (bad settings, database): uvicorn's, too."""
+PING, READY, STARTING = b"?", b"1", b"0"
+"""The health check: the supervisor asks, the worker says whether it serves yet."""
 _PR_SET_PDEATHSIG = 1
+_TICK_S = 0.5
+
+
+class Worker:
+    """One worker process and the socket pair its health is checked over."""
+
+    def __init__(self, listener: int, health_timeout_s: float) -> None:
+        self.health_timeout_s = health_timeout_s
+        self._health, theirs = socket.socketpair()
+        command = [sys.executable, "-m", "corral.server.worker", "--listener", str(listener)]
+        command += ["--health", str(theirs.fileno()), "--supervisor", str(os.getpid())]
+        with theirs:
+            self.process = subprocess.Popen(command, pass_fds=(listener, theirs.fileno()))
+        self.pid = self.process.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        """As multiprocessing's: negative for the signal that ended it."""
+        return self.process.poll()
+
+    def state(self, timeout: float) -> bytes | None:
+        """READY or STARTING if the worker answers in time; None if it is gone or hung. Returns
+        as soon as it exits: the supervisor holds only its own end of the pair."""
+        if self.process.poll() is not None:
+            return None
+        try:
+            self._health.sendall(PING)
+            if select.select([self._health], [], [], timeout)[0]:
+                return self._health.recv(1) or None
+        except OSError:
+            pass
+        return None
+
+    def wait_until_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.state(min(1.0, self.health_timeout_s))
+            if answer == READY:
+                return True
+            if answer is None and self.process.poll() is not None:
+                return False
+            time.sleep(0.1)
+        return False
+
+    def terminate(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+
+    def join(self) -> None:
+        self.process.wait()
+        self._health.close()
 
 
 @dataclass
 class _Slot:
     """One worker's place: the process in it now, and how often it has died in a row."""
 
-    process: Process
+    worker: Worker
     started_at: float
     crashes_in_a_row: int = 0
     restart_at: float | None = None
@@ -53,52 +114,95 @@ class _Slot:
         return min(BACKOFF_INITIAL_S * 2.0 ** (self.crashes_in_a_row - 1), BACKOFF_MAX_S)
 
 
-class Supervisor(Multiprocess):
-    def __init__(self, config: Config, sockets: list[socket]) -> None:
-        super().__init__(config, sockets)
+class Supervisor:
+    """Keeps `workers` worker processes serving `listener` until SIGTERM or SIGINT; SIGHUP
+    replaces each worker, its replacement serving before the old one is told to stop."""
+
+    def __init__(self, listener: int, workers: int, health_timeout_s: float) -> None:
+        self.listener = listener
+        self.workers = workers
+        self.health_timeout_s = health_timeout_s
         self.slots: list[_Slot] = []
         self.startup_failed = False
         """A first worker could not start (bad app, port, database): restarting won't help."""
+        self._exiting = False
+        self._signals: list[int] = []
 
-    def init_processes(self) -> None:
-        for _ in range(self.processes_num):
-            self.slots.append(_Slot(self._start(), time.monotonic()))
-        self.processes = [slot.process for slot in self.slots]
-
-    def keep_subprocess_alive(self) -> None:
+    def run(self) -> None:
+        for signum in (
+            signal.SIGINT,
+            signal.SIGTERM,
+            signal.SIGHUP,
+            signal.SIGTTIN,
+            signal.SIGTTOU,
+        ):
+            signal.signal(signum, lambda signum, _: self._signals.append(signum))
+        logger.info("supervising", extra={"pid": os.getpid(), "workers": self.workers})
+        self.slots = [_Slot(self._start(), time.monotonic()) for _ in range(self.workers)]
+        while not self._exiting:
+            self._handle_signals()
+            if not self._exiting:
+                self._keep_alive()
+            if not self._exiting:
+                time.sleep(_TICK_S)
         for slot in self.slots:
-            if self.should_exit.is_set():
-                return
+            if slot.restart_at is None:
+                slot.worker.terminate()
+        for slot in self.slots:
+            if slot.restart_at is None:
+                slot.worker.join()
+
+    def _handle_signals(self) -> None:
+        while self._signals:
+            signum = self._signals.pop(0)
+            if signum in (signal.SIGINT, signal.SIGTERM):
+                self._exiting = True
+            elif signum == signal.SIGHUP:
+                self._restart_all()
+            else:
+                logger.warning(
+                    "%s ignored: the number of workers is set by --workers",
+                    signal.Signals(signum).name,
+                )
+
+    def _keep_alive(self) -> None:
+        for slot in self.slots:
             if slot.restart_at is not None:
                 if time.monotonic() >= slot.restart_at:
-                    slot.process, slot.started_at = self._start(), time.monotonic()
+                    slot.worker, slot.started_at = self._start(), time.monotonic()
                     slot.restart_at = None
-                continue
-            if not answers(slot.process, self.config.timeout_worker_healthcheck):
+            elif slot.worker.state(self.health_timeout_s) is None:
                 self._bury(slot)
-        self.processes = [slot.process for slot in self.slots]
+            if self._exiting:
+                return
 
-    def restart_all(self) -> None:  # SIGHUP: uvicorn replaces every worker, one by one
-        super().restart_all()
-        for slot, process in zip(self.slots, self.processes, strict=True):
-            if slot.process is not process:
-                slot.process, slot.started_at, slot.restart_at = process, time.monotonic(), None
-
-    def handle_ttin(self) -> None:
-        logger.warning("SIGTTIN ignored: the number of workers is set by --workers")
-
-    def handle_ttou(self) -> None:
-        logger.warning("SIGTTOU ignored: the number of workers is set by --workers")
+    def _restart_all(self) -> None:
+        """Replace each worker in turn, the new one serving before the old one stops."""
+        for slot in self.slots:
+            if slot.restart_at is not None:
+                continue
+            replacement = self._start()
+            if not replacement.wait_until_ready(self.health_timeout_s):
+                replacement.kill()
+                replacement.join()
+                logger.error(
+                    "a new worker was not ready in time; keeping the old ones",
+                    extra={"pid": replacement.pid, "kept": slot.worker.pid},
+                )
+                return
+            slot.worker.terminate()
+            slot.worker.join()
+            slot.worker, slot.started_at = replacement, time.monotonic()
 
     def _bury(self, slot: _Slot) -> None:
         """Make sure the worker is gone, say why it went, and schedule its replacement."""
-        process = slot.process
-        process.kill()  # a worker that stopped answering health checks is hung
-        process.join()
-        if process.exitcode == STARTUP_FAILURE and slot.crashes_in_a_row == 0:
-            logger.error("worker failed to start; stopping", extra={"pid": process.pid})
+        worker = slot.worker
+        worker.kill()  # a worker that stopped answering health checks is hung
+        worker.join()
+        if worker.exitcode == STARTUP_FAILURE and slot.crashes_in_a_row == 0:
+            logger.error("worker failed to start; stopping", extra={"pid": worker.pid})
             self.startup_failed = True
-            self.should_exit.set()
+            self._exiting = True
             return
         now = time.monotonic()
         delay = slot.delay_after_death(now)
@@ -106,45 +210,16 @@ class Supervisor(Multiprocess):
         logger.error(
             "worker died; restarting it",
             extra={
-                "pid": process.pid,
-                "cause": describe_exit(process.exitcode),
+                "pid": worker.pid,
+                "cause": describe_exit(worker.exitcode),
                 "served_s": round(now - slot.started_at, 1),
                 "deaths_in_a_row": slot.crashes_in_a_row,
                 "restart_in_s": delay,
             },
         )
 
-    def _start(self) -> Process:
-        process = Process(self.config, self.sockets)
-        process.start()
-        return process
-
-    def terminate_all(self) -> None:
-        for slot in self.slots:
-            if slot.restart_at is None:
-                slot.process.terminate()
-
-    def join_all(self) -> None:
-        for slot in self.slots:
-            if slot.restart_at is None:
-                slot.process.join()
-
-
-def answers(worker: Process, timeout: float) -> bool:
-    """Whether the worker answers a health check in time. uvicorn's own check waits out its
-    whole timeout when the worker dies under it, since the parent holds both ends of the
-    pipe; this one returns as soon as the worker has exited."""
-    if not worker.process.is_alive():
-        return False
-    try:
-        worker.parent_conn.send(b"ping")
-        ready = wait([worker.parent_conn, worker.process.sentinel], timeout)
-        if worker.parent_conn in ready:
-            worker.parent_conn.recv()
-            return True
-    except (OSError, EOFError, pickle.UnpicklingError):
-        pass
-    return False
+    def _start(self) -> Worker:
+        return Worker(self.listener, self.health_timeout_s)
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -165,3 +240,34 @@ def die_with_parent(parent_pid: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:
         os._exit(1)
+
+
+def command(listener: int, workers: int, health_timeout_s: float, log_level: str) -> list[str]:
+    """The command line `corral serve` execs into, keeping `listener` open across."""
+    return [
+        sys.executable, "-m", "corral.server.supervisor", "--listener", str(listener),
+        "--workers", str(workers), "--health-timeout", str(health_timeout_s),
+        "--log-level", log_level,
+    ]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    from corral.observability import logging as corral_logging
+
+    parser = argparse.ArgumentParser(prog="corral serve (supervisor)")
+    parser.add_argument("--listener", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--health-timeout", type=float, default=60.0)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    corral_logging.configure(args.log_level)
+    supervisor = Supervisor(args.listener, args.workers, args.health_timeout)
+    supervisor.run()
+    if supervisor.startup_failed:
+        print("error: the server could not start; the log above says why", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
