@@ -36,6 +36,7 @@ max_per_tenant = 1
 """
     + GPT_MINI
 )
+WARM_UP_TIMEOUT_S = 300.0
 VICTIM_LIMIT_S = 15.0
 """A healthy 32-token stream takes a second or two; a frozen or queued-up server takes longer."""
 SETTLE_S = 8.0
@@ -85,8 +86,12 @@ class Harness:
         self.config = CONFIG.format(url=provider_url, model=load_settings().embedded_model_path)
         self.server = self._start()
         self.workers: list[int] = []
-        self.tenants = self._tenants()
-        self.baseline_kb = self._warm_up()
+        try:
+            self.tenants = self._tenants()
+            self.baseline_kb = self._warm_up()
+        except BaseException:
+            self.stop()  # no fixture will: the harness was never handed out
+            raise
         self.dirty = False
 
     def _start(self) -> RunningServer:
@@ -142,7 +147,8 @@ class Harness:
     def _long_chat(self, key: str) -> httpx.Response:
         body = chat(MODEL, "The sea is wide. " * 400, 4)
         url = f"{self.url}/v1/chat/completions"
-        return httpx.post(url, json=body, headers=auth(key), timeout=60)
+        # Two ~2,000-token prompts read at once: over a minute on a slow 2-core machine.
+        return httpx.post(url, json=body, headers=auth(key), timeout=WARM_UP_TIMEOUT_S)
 
     def rss_kb(self) -> int:
         """The serving workers' memory (`corral serve` itself only supervises them)."""
