@@ -62,15 +62,10 @@ def _supervise(settings: Settings, workers: int) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.flush()
-    command = supervisor.command(
-        listener.fileno(), workers, _HEALTH_TIMEOUT_S, settings.server.log_level
-    )
+    command = supervisor.command(listener.fileno(), workers, settings.server.log_level)
     os.execv(command[0], command)
 
 
-_HEALTH_TIMEOUT_S = 60.0
-"""A worker loading its models on a busy machine may take a while to answer the supervisor's
-first health check; restarting it then only makes things worse."""
 _BACKLOG = 2048
 
 

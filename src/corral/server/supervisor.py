@@ -40,15 +40,18 @@ STARTUP_FAILURE = 3
 """A worker's exit code when it cannot start (bad settings, database): uvicorn's, too."""
 PING, READY, STARTING = b"?", b"1", b"0"
 """The health check: the supervisor asks, the worker says whether it serves yet."""
+HEALTH_TIMEOUT_S = 60.0
+"""A worker loading its models on a busy machine may take a while to answer a health check;
+restarting it then only makes things worse."""
 _PR_SET_PDEATHSIG = 1
 _TICK_S = 0.5
+_HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
 
 
 class Worker:
     """One worker process and the socket pair its health is checked over."""
 
-    def __init__(self, listener: int, health_timeout_s: float) -> None:
-        self.health_timeout_s = health_timeout_s
+    def __init__(self, listener: int) -> None:
         self._health, theirs = socket.socketpair()
         command = [sys.executable, "-m", "corral.server.worker", "--listener", str(listener)]
         command += ["--health", str(theirs.fileno()), "--supervisor", str(os.getpid())]
@@ -77,7 +80,7 @@ class Worker:
     def wait_until_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            answer = self.state(min(1.0, self.health_timeout_s))
+            answer = self.state(1.0)
             if answer == READY:
                 return True
             if answer is None and self.process.poll() is not None:
@@ -129,28 +132,23 @@ class Supervisor:
         self._signals: list[int] = []
 
     def run(self) -> None:
-        for signum in (
-            signal.SIGINT,
-            signal.SIGTERM,
-            signal.SIGHUP,
-            signal.SIGTTIN,
-            signal.SIGTTOU,
-        ):
+        for signum in _HANDLED:
             signal.signal(signum, lambda signum, _: self._signals.append(signum))
         logger.info("supervising", extra={"pid": os.getpid(), "workers": self.workers})
         self.slots = [_Slot(self._start(), time.monotonic()) for _ in range(self.workers)]
-        while not self._exiting:
+        while True:
             self._handle_signals()
-            if not self._exiting:
-                self._keep_alive()
-            if not self._exiting:
-                time.sleep(_TICK_S)
-        for slot in self.slots:
-            if slot.restart_at is None:
-                slot.worker.terminate()
-        for slot in self.slots:
-            if slot.restart_at is None:
-                slot.worker.join()
+            if self._exiting:
+                break
+            self._keep_alive()
+            if self._exiting:
+                break
+            time.sleep(_TICK_S)
+        running = [slot.worker for slot in self.slots if slot.restart_at is None]
+        for worker in running:
+            worker.terminate()
+        for worker in running:
+            worker.join()
 
     def _handle_signals(self) -> None:
         while self._signals:
@@ -219,7 +217,7 @@ class Supervisor:
         )
 
     def _start(self) -> Worker:
-        return Worker(self.listener, self.health_timeout_s)
+        return Worker(self.listener)
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -242,12 +240,11 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def command(listener: int, workers: int, health_timeout_s: float, log_level: str) -> list[str]:
+def command(listener: int, workers: int, log_level: str) -> list[str]:
     """The command line `corral serve` execs into, keeping `listener` open across."""
     return [
         sys.executable, "-m", "corral.server.supervisor", "--listener", str(listener),
-        "--workers", str(workers), "--health-timeout", str(health_timeout_s),
-        "--log-level", log_level,
+        "--workers", str(workers), "--log-level", log_level,
     ]  # fmt: skip
 
 
@@ -257,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="corral serve (supervisor)")
     parser.add_argument("--listener", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--health-timeout", type=float, default=60.0)
+    parser.add_argument("--health-timeout", type=float, default=HEALTH_TIMEOUT_S)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     corral_logging.configure(args.log_level)
