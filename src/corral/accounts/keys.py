@@ -63,16 +63,24 @@ def prefix_of(plaintext: str) -> str | None:
 
 
 def load_or_create_secret(path: Path, make: str) -> str:
-    """Read a secret kept in a 0600 file, writing `make` there first if the file is new."""
+    """Read a secret kept in a 0600 file, writing `make` there first if the file is new.
+
+    Processes started together (`serve --workers N`) race to make the file: each writes a
+    private temporary file and hard-links it into place, so a reader sees no file or a
+    complete one, never one created but not yet written, and every process keeps the winner.
+    """
     if not path.exists():
         private_dir(path.parent)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-        except FileExistsError:
-            pass  # another process made it a moment ago
-        else:
             with os.fdopen(fd, "w") as f:
                 f.write(make + "\n")
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process published its secret first: use that one
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
