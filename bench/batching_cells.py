@@ -143,6 +143,18 @@ async def concurrent(client: AsyncOpenAI, prompts: list[str], max_tokens: int) -
     return Concurrent(len(prompts), tokens, wall, ttft, decode, steady_rate(samples))
 
 
+def median_cell(found: list[Concurrent]) -> Concurrent:
+    """One cell whose every figure is the median of that figure over `found` (rounds)."""
+    return Concurrent(
+        found[0].streams,
+        round(statistics.median(c.tokens for c in found)),
+        statistics.median(c.wall_s for c in found),
+        statistics.median(c.ttft_p50_s for c in found),
+        statistics.median(c.decode_tok_s for c in found),
+        statistics.median(c.steady_tok_s for c in found),
+    )
+
+
 def steady_rate(samples: list[Sample]) -> float:
     """Chunks per second of all streams while all of them were writing (`steady_tok_s`)."""
     start = max(s.first or 0.0 for s in samples)
