@@ -299,14 +299,19 @@ class Scheduler:
             count = len(self._cached[sequence.slot]) - sequence.position
             self._cells.add(sequence.slot, count)
             sequence.fed(count)
+        over = []
         for row, sequence in rows:
             try:
-                over = sequence.sample(self.ctx, row, self._n_vocab)
+                if sequence.sample(self.ctx, row, self._n_vocab):
+                    over.append(sequence)
             except Exception as exc:  # llama.cpp failures surface as several builtin types
                 self._finish(sequence, exc)
-                continue
-            if over:
-                self._finish(sequence)
+        # The step's tokens go to their streams once all are sampled: a stream's thread woken
+        # by each would take the interpreter lock from the sampling of the others.
+        for _, sequence in rows:
+            sequence.flush()
+        for sequence in over:
+            self._finish(sequence)
 
     def _undo_step(self) -> None:
         """The decode was stopped half-way: take the step's tokens out of the cache (llama.cpp

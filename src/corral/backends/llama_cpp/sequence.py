@@ -51,6 +51,8 @@ class Sequence:
         """The last sampled token, fed at the next step (None while the prompt is fed)."""
         self._sampler: Any = None
         self._output: engine.Output | None = None
+        self._made: list[TextDelta] = []
+        """Text sampled at this step, handed to `emit` by `flush` once the step is done."""
 
     def start(self, llama: llama_cpp.Llama, slot: int, reused: int, n_ctx: int) -> None:
         """Take `slot`, whose cache already holds the first `reused` prompt tokens; the
@@ -67,7 +69,7 @@ class Sequence:
             llama,
             len(self.prompt),
             self.params,
-            self.emit,
+            self._made.append,
             self.meter,
             self.end_logprob,
             reused,
@@ -97,8 +99,16 @@ class Sequence:
         self.next_token = token
         return False
 
+    def flush(self) -> None:
+        """Hand what the last step made to the caller."""
+        for delta in self._made:
+            self.emit(delta)
+        self._made.clear()  # the list itself: `Output` appends to it
+
     def end(self, error: BaseException | None = None) -> None:
-        """Free the sampler (it holds the compiled grammar) and resolve the caller's future."""
+        """Hand over what is left, free the sampler (it holds the compiled grammar) and
+        resolve the caller's future."""
+        self.flush()
         if self._sampler is not None:
             self._sampler.close()
             self._sampler = None
