@@ -66,4 +66,5 @@ def test_metrics_count_requests_and_tokens(server: RunningServer, client: openai
     assert f'corral_engine_active_sequences{{model="{MODEL}"}} 0.0' in text
     assert f'corral_engine_queue_wait_seconds_count{{model="{MODEL}"}}' in text
     assert f'corral_engine_cached_prompt_tokens_total{{model="{MODEL}"}}' in text
+    assert f'corral_engine_prefix_restores_total{{model="{MODEL}"}} 0.0' in text
     assert f'corral_engine_kv_cache_full_total{{model="{MODEL}"}} 0.0' in text

@@ -87,6 +87,7 @@ class EngineFigures(Protocol):
     step_tokens: int
     cached_tokens: int
     prefix_copies: int
+    prefix_restores: int
     cache_full: int
     waits: int
     wait_seconds: float
@@ -129,6 +130,11 @@ class _Engines(Collector):
             "Cached prefixes copied from another sequence's KV cells.",
             labels=["model"],
         )
+        restores = CounterMetricFamily(
+            "corral_engine_prefix_restores",
+            "Cached prefixes copied back from host memory, where idle sequences are parked.",
+            labels=["model"],
+        )
         full = CounterMetricFamily(
             "corral_engine_kv_cache_full",
             "Sequences ended because the shared KV cache had no cell left (503).",
@@ -144,9 +150,10 @@ class _Engines(Collector):
             batch.add_metric([model], figures.steps, figures.step_tokens)
             cached.add_metric([model], figures.cached_tokens)
             copies.add_metric([model], figures.prefix_copies)
+            restores.add_metric([model], figures.prefix_restores)
             full.add_metric([model], figures.cache_full)
             wait.add_metric([model], figures.waits, figures.wait_seconds)
-        yield from (active, batch, cached, copies, full, wait)
+        yield from (active, batch, cached, copies, restores, full, wait)
 
 
 class _HidingModels(Collector):

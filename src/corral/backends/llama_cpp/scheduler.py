@@ -11,14 +11,12 @@ that size at most, instead of by its whole length.
 
 The KV cache is unified: all slots share one cache of `kv_cells` cells, and each sequence may
 use up to the model's whole context (`llama.n_ctx()`) of it. A slot keeps its tokens after a
-sequence finishes, and a new prompt takes the free slot that shares the longest prefix with it
-(the next turn of a chat re-reads only the new messages); a cancelled sequence's cells are
-removed at once. Before each decode the scheduler checks that the cache has a free cell for
-every token of the step (`cells.CellLedger`); when not, the finished slots' cells are dropped,
-least recently used first, and when no finished slot holds any, the most recently started
-sequence fails with `KVCacheFull` (503, retry later) and its cells go to the others: the
-sequences that came first finish, the one that came last is refused rather than left waiting
-for room that may not come before its deadline.
+sequence finishes until another starts, which parks them in host memory (`parking.py`): a new
+prompt takes the free slot or parked tokens sharing the longest prefix with it (the next turn
+of a chat re-reads only the new messages). Before each decode the scheduler checks that the
+cache has a free cell for every token of the step (`cells.CellLedger`); when not, idle slots'
+cells are dropped, and then the most recently started sequence fails with `KVCacheFull` (503):
+the sequences that came first finish rather than all waiting for room (docs/limits.md).
 
 Prefixes are shared across slots too: when another slot, busy or idle, holds a longer prefix of
 a new prompt (the system prompt every request of an application starts with), its cells are
@@ -58,6 +56,7 @@ from llama_cpp import _internals
 from corral.backends.llama_cpp.abort import ABORTED, AbortSwitch
 from corral.backends.llama_cpp.adapter_groups import AdapterGroups
 from corral.backends.llama_cpp.cells import CellLedger
+from corral.backends.llama_cpp.parking import Parked, ParkingLot, shared_prefix
 from corral.backends.llama_cpp.scoring_sequence import ScoringSequence
 from corral.backends.llama_cpp.sequence import Sequence
 from corral.backends.llama_cpp.stats import EngineStats
@@ -116,6 +115,7 @@ class Scheduler:
         self._adapter: list[Path | None] = [None] * (slots + 1)
         """Per slot, the adapter its cells were computed with."""
         self.adapters = AdapterGroups(llama, self.ctx.ctx, max_adapters)
+        self.parking = ParkingLot(self.ctx.ctx, self.kv_cells // 2)
         self._cells = CellLedger(slots + 1)
         self._used = [0] * (slots + 1)
         """Per slot, when a sequence last took it (a count of starts): the least recently used
@@ -200,6 +200,7 @@ class Scheduler:
         # At least the prompt's last token is read again: its logits are the first sample's.
         reused = min(reused, len(sequence.prompt) - 1)
         self._forget(slot, reused)
+        self._park_idle(slot)
         self._adapter[slot] = sequence.adapter
         self._starts += 1
         self._used[slot] = self._starts
@@ -217,12 +218,17 @@ class Scheduler:
         `adapter` count."""
         free = [slot for slot in range(self.slots) if slot not in self._active]
         shared = [
-            _shared(cached, prompt) if self._adapter[slot] == adapter else 0
+            shared_prefix(cached, prompt) if self._adapter[slot] == adapter else 0
             for slot, cached in enumerate(self._cached)
         ]
         # The longest own prefix; among equals (none at all, say) the least recently used slot.
         slot = max(free, key=lambda s: (shared[s], -self._used[s]))
         source = max(range(len(shared)), key=lambda s: shared[s])
+        parked, unparked = self.parking.best(prompt, adapter)
+        if min(unparked, len(prompt) - 1) - max(shared[slot], shared[source]) >= COPY_MIN:
+            # An empty slot if there is one, else the least recently used: its cells are parked.
+            emptiest = min(free, key=lambda s: (len(self._cached[s]) > 0, self._used[s]))
+            return self._unpark(parked, emptiest, unparked)
         saved = min(shared[source], len(prompt) - 1) - shared[slot]
         if saved < COPY_MIN:
             return slot, shared[slot]
@@ -235,6 +241,34 @@ class Scheduler:
         self.stats.copied()
         self._cached[slot] = self._cached[source][: shared[source]]
         return slot, shared[source]
+
+    def _park_idle(self, taken: int) -> None:
+        for slot in range(self.slots):
+            if slot != taken and slot not in self._active:
+                self._park(slot)
+
+    def _park(self, slot: int) -> None:
+        """Move an idle slot's cells to host memory (`parking.py`)."""
+        if self._cached[slot]:
+            self.parking.park(slot, self._cached[slot], self._adapter[slot])
+            self._forget(slot, 0)
+
+    def _unpark(self, parked: Parked | None, slot: int, shared: int) -> tuple[int, int]:
+        """`slot` (its own cells parked) holding the cells of `parked` again, and how many of
+        the prompt's first tokens they are: none when the cache has no room for them."""
+        assert parked is not None
+        self.parking.take(parked)
+        self._park(slot)
+        if self._cells.used + len(parked.tokens) > self.kv_cells:
+            self.parking.keep(parked)
+            return slot, 0
+        if not self.parking.restore(parked, slot):
+            self._forget(slot, 0)
+            return slot, 0
+        self._cells.add(slot, len(parked.tokens))
+        self._cached[slot] = list(parked.tokens)
+        self.stats.unparked()
+        return slot, shared
 
     def _step(self) -> None:
         rows: list[tuple[int, Sequence]] = []  # (batch index, sequence) of the logits asked
@@ -385,15 +419,6 @@ class Scheduler:
     def _fail_all(self, error: BaseException) -> None:
         for sequence in list(self._active.values()):
             self._finish(sequence, error)
-
-
-def _shared(cached: list[int], prompt: list[int]) -> int:
-    count = 0
-    for have, want in zip(cached, prompt, strict=False):
-        if have != want:
-            break
-        count += 1
-    return count
 
 
 def _run_job(job: Callable[[], Any], future: Future[Any]) -> None:

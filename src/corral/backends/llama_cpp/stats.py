@@ -22,6 +22,8 @@ class EngineStats:
     """Prompt tokens found already computed (a shared prefix) and not read again."""
     prefix_copies: int = 0
     """Prefixes copied from another sequence's cells (`slots` > 1)."""
+    prefix_restores: int = 0
+    """Prefixes copied back from host memory, where idle slots' cells are parked."""
     cache_full: int = 0
     """Sequences ended because the shared KV cache had no cell left (`slots` > 1)."""
     waits: int = 0
@@ -49,6 +51,10 @@ class EngineStats:
     def copied(self) -> None:
         with self._lock:
             self.prefix_copies += 1
+
+    def unparked(self) -> None:
+        with self._lock:
+            self.prefix_restores += 1
 
     def cache_was_full(self) -> None:
         with self._lock:
