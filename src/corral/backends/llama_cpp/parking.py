@@ -22,7 +22,7 @@ from typing import Any
 import llama_cpp
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # one parked copy is itself only
 class Parked:
     tokens: list[int]
     adapter: Path | None
@@ -31,7 +31,8 @@ class Parked:
 
 
 class ParkingLot:
-    """Not thread-safe: used by the scheduler's thread only, as its context is."""
+    """The sequences parked for one context, oldest first. Not thread-safe: used by the
+    scheduler's thread only, as its context is."""
 
     def __init__(self, ctx: Any, limit: int) -> None:
         self._ctx = ctx
