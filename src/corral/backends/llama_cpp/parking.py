@@ -46,8 +46,10 @@ class ParkingLot:
         if len(tokens) > self._limit:
             return
         size = llama_cpp.llama_state_seq_get_size(self._ctx, slot)
+        if not size:
+            return
         state = (ctypes.c_ubyte * size)()
-        if not size or llama_cpp.llama_state_seq_get_data(self._ctx, state, size, slot) != size:
+        if llama_cpp.llama_state_seq_get_data(self._ctx, state, size, slot) != size:
             return
         self.keep(Parked(list(tokens), adapter, state))
 

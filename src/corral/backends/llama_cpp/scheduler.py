@@ -225,7 +225,8 @@ class Scheduler:
         slot = max(free, key=lambda s: (shared[s], -self._used[s]))
         source = max(range(len(shared)), key=lambda s: shared[s])
         parked, unparked = self.parking.best(prompt, adapter)
-        if min(unparked, len(prompt) - 1) - max(shared[slot], shared[source]) >= COPY_MIN:
+        gain = min(unparked, len(prompt) - 1) - max(shared[slot], shared[source])
+        if parked is not None and gain >= COPY_MIN:
             # An empty slot if there is one, else the least recently used: its cells are parked.
             emptiest = min(free, key=lambda s: (len(self._cached[s]) > 0, self._used[s]))
             return self._unpark(parked, emptiest, unparked)
@@ -253,10 +254,9 @@ class Scheduler:
             self.parking.park(slot, self._cached[slot], self._adapter[slot])
             self._forget(slot, 0)
 
-    def _unpark(self, parked: Parked | None, slot: int, shared: int) -> tuple[int, int]:
+    def _unpark(self, parked: Parked, slot: int, shared: int) -> tuple[int, int]:
         """`slot` (its own cells parked) holding the cells of `parked` again, and how many of
         the prompt's first tokens they are: none when the cache has no room for them."""
-        assert parked is not None
         self.parking.take(parked)
         self._park(slot)
         if self._cells.used + len(parked.tokens) > self.kv_cells:
