@@ -39,7 +39,7 @@ def test_a_conversation_parked_while_another_ran_reads_only_its_new_turn(
         # Another conversation starts: the first one's cells leave the cache for host memory.
         other = "Once upon a time, a ship"
         together(two, [Run(llama, other, PARAMS)])
-        parked = two.parking.tokens
+        parked = two.cache.parking.tokens
         follow_up = first + answer + " And pier 5?"
         [(text, outcome)] = together(two, [Run(llama, follow_up, PARAMS)])
     finally:
@@ -47,7 +47,8 @@ def test_a_conversation_parked_while_another_ran_reads_only_its_new_turn(
 
     assert parked == tokens(llama, first) + 12 - 1  # its last token never went into the cache
     assert two.stats.prefix_restores == 1
-    assert two.parking.tokens == tokens(llama, other) + 12 - 1  # the other one, parked in turn
+    # The other one, parked in turn:
+    assert two.cache.parking.tokens == tokens(llama, other) + 12 - 1
     assert outcome.usage.cached_tokens >= tokens(llama, first)
     assert (text, counts(outcome.usage)) == alone(llama, follow_up, PARAMS)
 
@@ -77,7 +78,7 @@ def test_host_memory_holds_at_most_half_the_cache_the_oldest_dropped_first(
     try:
         for prompt in prompts:
             together(two, [Run(llama, prompt, PARAMS)])
-        held = two.parking.tokens
+        held = two.cache.parking.tokens
         # The oldest conversation was dropped: it is read again in full.
         [(_, oldest)] = together(two, [Run(llama, prompts[0], PARAMS)])
         [(_, newest)] = together(two, [Run(llama, prompts[2], PARAMS)])

@@ -13,8 +13,9 @@ import pytest
 
 from corral.backends.base import SamplingParams, TextDelta, Usage, UsageMeter
 from corral.backends.llama_cpp import engine, loader
-from corral.backends.llama_cpp.scheduler import COPY_MIN, PROMPT_BUDGET, Scheduler
+from corral.backends.llama_cpp.scheduler import PROMPT_BUDGET, Scheduler
 from corral.backends.llama_cpp.sequence import Sequence
+from corral.backends.llama_cpp.slot_cache import COPY_MIN
 from corral.cancellation import Cancellation
 from corral.errors import KVCacheFull
 from corral.settings import LocalModelConfig

@@ -13,10 +13,11 @@ The KV cache is unified: all slots share one cache of `kv_cells` cells, and each
 use up to the model's whole context (`llama.n_ctx()`) of it. A slot keeps its tokens after a
 sequence finishes until another starts, which parks them in host memory (`parking.py`): a new
 prompt takes the free slot or parked tokens sharing the longest prefix with it (the next turn
-of a chat re-reads only the new messages). Before each decode the scheduler checks that the
-cache has a free cell for every token of the step (`cells.CellLedger`); when not, idle slots'
-cells are dropped, and then the most recently started sequence fails with `KVCacheFull` (503):
-the sequences that came first finish rather than all waiting for room (docs/limits.md).
+of a chat re-reads only the new messages; `slot_cache.py` keeps what each slot holds). Before
+each decode the scheduler checks that the cache has a free cell for every token of the step
+(`cells.CellLedger`); when not, idle slots' cells are dropped, and then the most recently
+started sequence fails with `KVCacheFull` (503): the sequences that came first finish rather
+than all waiting for room (docs/limits.md).
 
 Prefixes are shared across slots too: when another slot, busy or idle, holds a longer prefix of
 a new prompt (the system prompt every request of an application starts with), its cells are
@@ -45,7 +46,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,10 +56,9 @@ from llama_cpp import _internals
 
 from corral.backends.llama_cpp.abort import ABORTED, AbortSwitch
 from corral.backends.llama_cpp.adapter_groups import AdapterGroups
-from corral.backends.llama_cpp.cells import CellLedger
-from corral.backends.llama_cpp.parking import Parked, ParkingLot, shared_prefix
 from corral.backends.llama_cpp.scoring_sequence import ScoringSequence
 from corral.backends.llama_cpp.sequence import Sequence
+from corral.backends.llama_cpp.slot_cache import SlotCache
 from corral.backends.llama_cpp.stats import EngineStats
 from corral.errors import KVCacheFull
 
@@ -70,11 +70,6 @@ for the next token of the sequences already generating."""
 
 KV_CELLS = 16384
 """Cells of the shared cache when the settings name none (raised to the context if longer)."""
-
-COPY_MIN = 16
-"""Prompt tokens sharing another slot's cells must save to be done. Sharing costs nothing in a
-unified cache; the bar keeps tiny common prefixes (a chat template's first tokens) from tying
-slots' cells together for a saving of microseconds."""
 
 
 class Scheduler:
@@ -94,7 +89,7 @@ class Scheduler:
         self.slots = slots
         self.stats = stats if stats is not None else EngineStats()
         self._n_ctx = context_length or llama.n_ctx()
-        self._n_vocab = llama.n_vocab()
+        self.n_vocab = llama.n_vocab()
         self.kv_cells = kv_cells or max(KV_CELLS, self._n_ctx)
         if self.kv_cells < self._n_ctx:
             raise ValueError(f"kv_cells ({self.kv_cells}) is below the context ({self._n_ctx})")
@@ -103,24 +98,16 @@ class Scheduler:
         params.n_seq_max = slots + 1  # the last one scores prompts
         params.n_ctx = self.kv_cells
         params.kv_unified = True
-        self._capacity = slots + prompt_budget
-        params.n_batch = max(params.n_batch, self._capacity)
-        params.n_ubatch = max(params.n_ubatch, min(self._capacity, 512))
+        self.capacity = slots + prompt_budget
+        params.n_batch = max(params.n_batch, self.capacity)
+        params.n_ubatch = max(params.n_ubatch, min(self.capacity, 512))
         self.ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
         self.abort = AbortSwitch(self.ctx.ctx)
         """Also for the jobs run through `call` that decode in this context."""
-        self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
-        self._cached: list[list[int]] = [[] for _ in range(slots + 1)]
-        """Per slot (the scoring sequence's last), the tokens its cells hold."""
-        self._adapter: list[Path | None] = [None] * (slots + 1)
-        """Per slot, the adapter its cells were computed with."""
+        self.batch = llama_cpp.llama_batch_init(self.capacity, 0, 1)
+        self.cache = SlotCache(self.ctx.ctx, self.ctx.memory, slots + 1, self.kv_cells, self.stats)
+        """The slots' cells (the scoring sequence's last) and where a new prompt goes."""
         self.adapters = AdapterGroups(llama, self.ctx.ctx, max_adapters)
-        self.parking = ParkingLot(self.ctx.ctx, self.kv_cells // 2)
-        self._cells = CellLedger(slots + 1)
-        self._used = [0] * (slots + 1)
-        """Per slot, when a sequence last took it (a count of starts): the least recently used
-        free slot is the one whose cache a new prompt overwrites."""
-        self._starts = 0
         self._active: dict[int, Sequence] = {}
         self._waiting: deque[Sequence] = deque()
         self._jobs: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
@@ -155,7 +142,7 @@ class Scheduler:
             self._wake.notify()
         self.abort.close()  # a long prompt's decode under way ends now, not in seconds
         self._thread.join()
-        llama_cpp.llama_batch_free(self._batch)
+        llama_cpp.llama_batch_free(self.batch)
         self.ctx.close()  # type: ignore[no-untyped-call]
 
     # -- the scheduler's thread --------------------------------------------------------------
@@ -196,14 +183,14 @@ class Scheduler:
         except Exception as exc:  # its adapter's file is gone, or llama.cpp refused it
             sequence.end(exc)
             return
-        slot, reused = self._place(sequence.prompt, sequence.adapter)
+        cache = self.cache
+        slot, reused = cache.place(sequence.prompt, sequence.adapter, self._active)
         # At least the prompt's last token is read again: its logits are the first sample's.
         reused = min(reused, len(sequence.prompt) - 1)
-        self._forget(slot, reused)
-        self._park_idle(slot)
-        self._adapter[slot] = sequence.adapter
-        self._starts += 1
-        self._used[slot] = self._starts
+        cache.forget(slot, reused)
+        cache.park_idle(slot, self._active)
+        cache.adapter[slot] = sequence.adapter
+        cache.take(slot)
         self._active[slot] = sequence
         self.stats.started()
         self.stats.hit(reused)
@@ -212,67 +199,9 @@ class Scheduler:
         except Exception as exc:  # a grammar llama.cpp refuses, for one
             self._finish(sequence, exc)
 
-    def _place(self, prompt: list[int], adapter: Path | None) -> tuple[int, int]:
-        """The free slot for `prompt` and how many of its first tokens that slot's cells hold,
-        after copying them from another slot when that saves enough; only cells computed with
-        `adapter` count."""
-        free = [slot for slot in range(self.slots) if slot not in self._active]
-        shared = [
-            shared_prefix(cached, prompt) if self._adapter[slot] == adapter else 0
-            for slot, cached in enumerate(self._cached)
-        ]
-        # The longest own prefix; among equals (none at all, say) the least recently used slot.
-        slot = max(free, key=lambda s: (shared[s], -self._used[s]))
-        source = max(range(len(shared)), key=lambda s: shared[s])
-        parked, unparked = self.parking.best(prompt, adapter)
-        gain = min(unparked, len(prompt) - 1) - max(shared[slot], shared[source])
-        if parked is not None and gain >= COPY_MIN:
-            # An empty slot if there is one, else the least recently used: its cells are parked.
-            emptiest = min(free, key=lambda s: (len(self._cached[s]) > 0, self._used[s]))
-            return self._unpark(parked, emptiest, unparked)
-        saved = min(shared[source], len(prompt) - 1) - shared[slot]
-        if saved < COPY_MIN:
-            return slot, shared[slot]
-        if shared[slot] == 0:  # its own cache is of no use here: overwrite the stalest one
-            slot = min(free, key=lambda s: self._used[s])
-        # In one stream, seq_cp adds `slot` to the source's cells: the slot's own must go first.
-        self._forget(slot, 0)
-        llama_cpp.llama_memory_seq_cp(self.ctx.memory, source, slot, 0, shared[source])
-        self._cells.share(source, slot, shared[source])
-        self.stats.copied()
-        self._cached[slot] = self._cached[source][: shared[source]]
-        return slot, shared[source]
-
-    def _park_idle(self, taken: int) -> None:
-        for slot in range(self.slots):
-            if slot != taken and slot not in self._active:
-                self._park(slot)
-
-    def _park(self, slot: int) -> None:
-        """Move an idle slot's cells to host memory (`parking.py`)."""
-        if self._cached[slot]:
-            self.parking.park(slot, self._cached[slot], self._adapter[slot])
-            self._forget(slot, 0)
-
-    def _unpark(self, parked: Parked, slot: int, shared: int) -> tuple[int, int]:
-        """`slot` (its own cells parked) holding the cells of `parked` again, and how many of
-        the prompt's first tokens they are: none when the cache has no room for them."""
-        self.parking.take(parked)
-        self._park(slot)
-        if self._cells.used + len(parked.tokens) > self.kv_cells:
-            self.parking.keep(parked)
-            return slot, 0
-        if not self.parking.restore(parked, slot):
-            self._forget(slot, 0)
-            return slot, 0
-        self._cells.add(slot, len(parked.tokens))
-        self._cached[slot] = list(parked.tokens)
-        self.stats.unparked()
-        return slot, shared
-
     def _step(self) -> None:
         rows: list[tuple[int, Sequence]] = []  # (batch index, sequence) of the logits asked
-        batch = self._batch
+        batch = self.batch
         n = 0
         for sequence in list(self._active.values()):
             if sequence.cancel.is_set():
@@ -301,7 +230,7 @@ class Scheduler:
                 rows.append((n - 1, sequence))
         if n == 0:
             return
-        if self._cells.used + n > self.kv_cells:
+        if not self.cache.fits(n):
             self._make_room()
             return
         batch.n_tokens = n
@@ -319,24 +248,24 @@ class Scheduler:
         self._after_decode(rows)
 
     def _put(self, n: int, sequence: Sequence, token: int, logits: bool, offset: int = 0) -> int:
-        batch = self._batch
+        batch = self.batch
         batch.token[n] = token
         batch.pos[n] = sequence.position + offset
         batch.n_seq_id[n] = 1
         batch.seq_id[n][0] = sequence.slot
         batch.logits[n] = logits
-        self._cached[sequence.slot].append(token)
+        self.cache.cached[sequence.slot].append(token)
         return n + 1
 
     def _after_decode(self, rows: list[tuple[int, Sequence]]) -> None:
         for sequence in list(self._active.values()):  # positions advance by what was fed
-            count = len(self._cached[sequence.slot]) - sequence.position
-            self._cells.add(sequence.slot, count)
+            count = len(self.cache.cached[sequence.slot]) - sequence.position
+            self.cache.cells.add(sequence.slot, count)
             sequence.fed(count)
         over = []
         for row, sequence in rows:
             try:
-                if sequence.sample(self.ctx, row, self._n_vocab):
+                if sequence.sample(self.ctx, row, self.n_vocab):
                     over.append(sequence)
             except Exception as exc:  # llama.cpp failures surface as several builtin types
                 self._finish(sequence, exc)
@@ -351,7 +280,7 @@ class Scheduler:
         """The decode was stopped half-way: take the step's tokens out of the cache (llama.cpp
         removed only the unfinished micro-batch's) and end the cancelled sequences."""
         for slot, sequence in list(self._active.items()):
-            self._forget(slot, sequence.position)
+            self.cache.forget(slot, sequence.position)
             if sequence.cancel.is_set():
                 sequence.cancelled_now()
                 self._finish(sequence)
@@ -360,10 +289,10 @@ class Scheduler:
         """The step does not fit: take back what it queued, then free the cells of one finished
         slot or, when none holds any, end the youngest sequence (the next step tries again)."""
         for slot, sequence in self._active.items():
-            del self._cached[slot][sequence.position :]
-        if self._free_idle():
+            del self.cache.cached[slot][sequence.position :]
+        if self.cache.free_idle(self._active):
             return
-        youngest = max(self._active, key=lambda s: self._used[s])
+        youngest = self.cache.youngest(list(self._active))
         self.stats.cache_was_full()
         self._finish(
             self._active[youngest],
@@ -373,16 +302,10 @@ class Scheduler:
             ),
         )
 
-    def _free_idle(self, spare: int = -1) -> bool:
-        """Drop the cells of the least recently used slot with no sequence (not `spare`)."""
-        idle = [
-            s
-            for s, cached in enumerate(self._cached)
-            if s not in self._active and s != spare and cached
-        ]
-        if idle:
-            self._forget(min(idle, key=lambda s: self._used[s]), 0)
-        return bool(idle)
+    @property
+    def busy(self) -> Container[int]:
+        """The slots a sequence is generating in."""
+        return self._active.keys()
 
     def scoring_target(self) -> ScoringSequence:
         """The sequence `echo` prompts are scored in, for a job run through `call`."""
@@ -393,10 +316,10 @@ class Scheduler:
         computed under another adapter, and so were forgotten."""
         self.adapters.admit(adapter, self._running())
         self.adapters.batch.use(adapter)  # the next step sets its own group again
-        if self._adapter[self.slots] == adapter:
+        if self.cache.adapter[self.slots] == adapter:
             return False
-        self._forget(self.slots, 0)
-        self._adapter[self.slots] = adapter
+        self.cache.forget(self.slots, 0)
+        self.cache.adapter[self.slots] = adapter
         return True
 
     def _running(self) -> list[Path | None]:
@@ -407,14 +330,8 @@ class Scheduler:
         if self._active.pop(sequence.slot, None) is not None:
             self.stats.ended()
         if error is not None or sequence.cancel.is_set():
-            self._forget(sequence.slot, 0)
+            self.cache.forget(sequence.slot, 0)
         sequence.end(error)
-
-    def _forget(self, slot: int, keep: int) -> None:
-        """Remove a slot's cells from position `keep` on."""
-        llama_cpp.llama_memory_seq_rm(self.ctx.memory, slot, keep, -1)
-        del self._cached[slot][keep:]
-        self._cells.drop(slot, keep)
 
     def _fail_all(self, error: BaseException) -> None:
         for sequence in list(self._active.values()):
