@@ -16,6 +16,10 @@ Sources and licences (both are dev dependencies only; nothing is fetched at run 
 - frequent_words.txt: words with a Zipf frequency of at least 4.8 in English or German
   (wordfreq, as above): a lower-case first name ("anna", "malte") in a chat line is taken for
   a name only when it is not one of these.
+- street_types_en.txt: the street suffixes of Faker's English-speaking address providers (the
+  USPS list of en_US; "Close", "Rise", "Parade", "Wynd" of en_AU, en_NZ, en_GB ...), one word
+  each, with the USPS abbreviations ("Ave", "Rd") written here, less a few that are mostly
+  ordinary adjectives before a street's name ("Upper", "Little").
 """
 
 from __future__ import annotations
@@ -101,6 +105,25 @@ def lorem_words() -> set[str]:
     return {str(w).lower() for p in lorem for w in p.word_list if len(str(w)) > 1}
 
 
+STREET_LOCALES = ("en_US", "en_GB", "en_IE", "en_AU", "en_NZ", "en_CA", "en_IN", "en_PH")
+STREET_ABBREVIATIONS = {
+    *("Ave", "Blvd", "Cir", "Ct", "Dr", "Hwy", "Ln", "Pkwy", "Pl", "Rd", "Sq", "St", "Ter"),
+    "Trl",
+}
+NOT_STREET_TYPES = {"Little", "Lower", "Upper", "Top", "Part", "Follow", "Line", "Round", "Turn"}
+
+
+def street_types() -> set[str]:
+    found = set(STREET_ABBREVIATIONS)
+    for locale in STREET_LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
+        except (ModuleNotFoundError, AttributeError):
+            continue
+        found.update(str(w) for w in getattr(provider, "street_suffixes", ()))
+    return {w for w in found if w.isalpha() and w not in NOT_STREET_TYPES}
+
+
 def write(name: str, values: set[str]) -> None:
     clean = sorted(v for v in values if " " not in v and len(v) > 1)
     (DATA / f"{name}.txt").write_text("\n".join(clean) + "\n", encoding="utf-8")
@@ -113,6 +136,7 @@ def main() -> None:
     write("common_words", lorem_words())
     write("known_words", known_words())
     write("frequent_words", known_words(FREQUENT_ZIPF))
+    write("street_types_en", street_types())
 
 
 if __name__ == "__main__":

@@ -172,3 +172,48 @@ def test_policies_name_their_modes_and_the_pseudonymizer_takes_either() -> None:
 )
 def test_hard_negatives_stay_as_they_are(text: str) -> None:
     assert found(text) == set()
+
+
+def test_senders_of_telegram_timed_and_irc_style_exports_are_found() -> None:
+    exports = [
+        "Dmytro Kovalenko, [03.04.2024 10:12]\nHallo zusammen\nOlha, [03.04.2024 10:15]\nok",
+        "Leonie Schmitt (18:40): Wer kommt mit?\nBao (18:42): ich!",
+        "2023-11-04 19:22 <jarek> anyone know a dentist?\n2023-11-04 19:25 <sveta_k> mine",
+    ]
+    people = {text for export in exports for label, text in found(export) if label == "PERSON"}
+    assert {"Dmytro Kovalenko", "Olha", "Leonie Schmitt", "Bao", "jarek", "sveta_k"} <= people
+
+
+def test_every_sender_of_a_chat_counts_once_one_reads_as_a_name() -> None:
+    chat = "Seo-yeon: omg she replied\nDa-eun: what did she say\nSeo-yeon: moving to Busan"
+    record = "Product: trainers\nSize: 42\nPrice: 89 EUR"
+    assert ("PERSON", "Da-eun") in found(chat)
+    assert not any(label == "PERSON" for label, _ in found(record))
+
+
+def test_a_name_with_its_birth_date_in_brackets_and_a_family_name_field_are_found() -> None:
+    letter = "Für Ihre Kinder Chidera (geb. 21.06.2015) und Ifeanyi (geb. 03.01.2018) wird"
+    assert {("PERSON", "Chidera"), ("PERSON", "Ifeanyi")} <= found(letter)
+    assert ("PERSON", "HUBER") in found("MELDEZETTEL\nFamilienname: HUBER\nVorname: VERONIKA")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "Apt 4B, 310 West 97th Street, New York, NY 10025",
+        "1420 Maple Avenue, Apt 12, Portland, OR 97205",
+        "33 Cuba Street, Te Aro, Wellington 6011",
+        "27 Kingfisher Close\nHarrogate\nHG2 8QL",
+        "Zur Alten Mühle 4c, 35390 Gießen",
+    ],
+)
+def test_addresses_with_a_unit_a_district_or_a_town_on_its_own_line_are_found_whole(
+    address: str,
+) -> None:
+    assert ("ADDRESS", address) in found(f"Please send it to {address} by Monday.")
+
+
+def test_birth_dates_in_capitals_or_a_few_words_after_their_label_are_found() -> None:
+    assert ("DOB", "17 MAR 1991") in found("SURNAME: NGUYEN\nDATE OF BIRTH: 17 MAR 1991")
+    rente = "Geburtsdatum laut unseren Unterlagen: 30.04.1956."
+    assert ("DOB", "30.04.1956") in found(rente)

@@ -13,8 +13,11 @@ from corral.privacy.patterns import DE_ADDRESS, DIGIT, Span
 UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
 CITY = rf"{UPW}(?: {UPW}){{0,2}}"
 POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|\d{2}-\d{3}|\d{4,6})(?!\w)"
+SEP = r"(?:,[ ]?|\n)"
+# The town, after a district ("Te Aro, Wellington 6011") or on lines of its own ("Harrogate\n
+# HG2 8QL"); only with a postcode, which a run of capitalised words after a street lacks.
 TAIL = (
-    rf"(?:(?:,[ ]?|\n)(?:{CITY}(?: [A-Z]{{2,3}})?,? {POSTCODE}|{POSTCODE} {CITY}"
+    rf"(?:{SEP}(?:{CITY}{SEP})?(?:{CITY}(?: [A-Z]{{2,3}})?(?:,? |\n){POSTCODE}|{POSTCODE} {CITY}"
     rf"|{CITY},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?))?"
 )
 UNIT = (
@@ -60,8 +63,8 @@ def _group(pattern: str) -> str:
 def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
     text = resources.files("corral.privacy").joinpath("data/street_types_en.txt").read_text("utf-8")
     suffix = _trie([t for t in text.split() if t])
-    street = rf"(?:[NSEW]\.? )?(?:{UPW} ){{1,3}}(?:{suffix})\b\.?"
-    after = r"(?: (?:Apt\.?|Suite|Unit|#) ?\d{1,5})?"
+    street = rf"(?:[NSEW]\.? )?(?:(?:{UPW}|\d{{1,3}}(?:st|nd|rd|th)) ){{1,3}}(?:{suffix})\b\.?"
+    after = r"(?:,? (?:Apt\.?|Suite|Unit|#) ?\d{1,5}[A-Z]?)?"
     numbered = re.compile(rf"(?:{UNIT}|\b\d{{1,4}}/)?\b\d{{1,6}}[A-Za-z]?,? {street}{after}{TAIL}")
     unit_only = re.compile(rf"{UNIT}{street}{after}{TAIL}")
     return numbered, unit_only

@@ -56,10 +56,11 @@ MONTHS = (
 )
 DATE = re.compile(
     rf"\b(?:\d{{1,2}}[./-]\d{{1,2}}[./-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|"
-    rf"(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
-    rf"\d{{1,2}}(?:st|nd|rd|th)?\.? (?:of )?(?:{MONTHS})\.?,? (?:19|20)\d{{2}})(?!\d)"
+    rf"(?i:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})\.?,? (?:19|20)\d{{2}})(?!\d)"
 )
-BIRTH_BEFORE = re.compile(r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt)[^\n]{0,25}$")
+# Up to 40 characters between the cue and the date: "Geburtsdatum laut unseren Unterlagen: ".
+BIRTH_BEFORE = re.compile(r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt)[^\n]{0,40}$")
 BIRTH_AFTER = re.compile(r"(?i)^[^\n]{0,12}\bgeboren")
 
 CAP = r"[A-ZÄÖÜ][a-zäöüß]+"
@@ -75,7 +76,8 @@ a run of "Ab-Ab-Ab-..." would rescan the rest of the run: quadratic time."""
 DE_STREET = (
     rf"(?:{CAP}(?:-{CAP}){{0,{MAX_STREET_PARTS - 1}}}-{DE_SUFFIX_WORD}|{CAP}{DE_SUFFIX}|"
     rf"{CAP} {DE_SUFFIX_WORD}|(?:Am|An der|An den|Im|Auf dem|Auf der|Zum|Zur|In der|In den"
-    rf"|Unter den|Hinter der|Hinter dem|Vor dem|Alte|Alter|Neue|Neuer|Große|Kleine) {CAP})"
+    rf"|Unter den|Hinter der|Hinter dem|Vor dem|Alte|Alter|Neue|Neuer|Große|Kleine)"
+    rf"(?: {CAP}){{1,3}})"  # "Zur Alten Mühle 4c", "An der Neuen Brücke 3"
 )
 DE_ADDRESS = re.compile(
     rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-z]\b|(?:[/-]\d{{1,4}}){{1,3}})?"
@@ -238,7 +240,7 @@ def find_birth_dates(text: str) -> list[Span]:
     if not DIGIT.search(text):
         return found
     for m in [*DATE.finditer(text), *SHORT_DATE.finditer(text)]:
-        before = text[max(0, m.start() - 40) : m.start()]
+        before = text[max(0, m.start() - 50) : m.start()]
         if BIRTH_BEFORE.search(before) or BIRTH_AFTER.match(text[m.end() : m.end() + 20]):
             found.append(_span(m, "DOB"))
     return found

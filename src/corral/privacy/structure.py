@@ -27,9 +27,17 @@ CHAT_SENDER = re.compile(
     r"(?m)^(?:\[[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])?\] ?|[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])? - )"
     r"(?P<name>[^:\n]{1,40}?):"
 )
+# Other exports' senders, a time beside them: Telegram's "Name, [03.04.2024 10:12]", "Name
+# (18:40): text", and IRC-style logs' "<nick>" after a time.
+TIMED_SENDERS = (
+    re.compile(r"(?m)^(?P<name>[^\W\d_][^,\n\[\]]{0,40}?), \[[\d./-]+,? [\d:]+\]"),
+    re.compile(r"(?m)^(?P<name>[^\W\d_][^:()\n]{0,40}?) \(\d{1,2}:\d{2}(?: ?[AaPp][Mm])?\): "),
+    re.compile(r"(?m)^(?:\[?[\d./: -]{4,20}\]? )?<(?P<name>[^\W\d][^<>\s]{0,30})> "),
+)
 PLAIN_SENDER = re.compile(rf"(?m)^(?P<name>[{LETTERS}][{LETTERS}'\u2019 -]{{0,30}}?): \S")
 PERSON_FIELD = (
     r"name|full name|first names?(?:\(s\))?|surname|last name|given names?|vorname|nachname"
+    r"|familienname|geburtsname|rufname|family name|forenames?|middle names?"
     r"|name, vorname|patient(?: name)?|patientin|kontoinhaber(?:in)?|account holder|cardholder"
     r"|card holder|karteninhaber(?:in)?|tenant|mieter(?:in)?|landlord|vermieter(?:in)?"
     r"|applicant|antragsteller(?:/in|in)?|beneficiary|begünstigte[rn]?|zahlungsempfänger(?:in)?"
@@ -107,9 +115,9 @@ FIELD_LABEL = re.compile(
 def _sender(gaz: Gazetteer, german: bool, name: str) -> bool:
     if FIELD_LABEL.fullmatch(name.strip()):
         return False
-    if german:  # every noun is capitalised: a sender must be a listed name or lower-case
+    if german:  # every noun is capitalised: a sender must be a listed name or no known word
         words = [normal(w) for w in name.split()]
-        return any(gaz.is_name(w) or (w.islower() and gaz.is_unknown(w)) for w in words)
+        return any(gaz.is_name(w) or gaz.is_unknown(w) for w in words)
     words = [normal(w) for w in name.replace("-", " ").split()]
     rare = all(w.lower() not in gaz.frequent and not gaz.is_common(w) for w in words)
     return rare or _name_like(gaz, name, every=False)
@@ -123,14 +131,27 @@ def _a_form(text: str) -> bool:
 def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
     """The sender of each line of a pasted chat export; plain "name: message" lines count only
     where two or more lines of the text have that shape and the sender reads as a name."""
-    found = [_person(text, m.start("name"), m.end("name")) for m in CHAT_SENDER.finditer(text)]
+    found = [
+        _person(text, m.start("name"), m.end("name"))
+        for pattern in (CHAT_SENDER, *TIMED_SENDERS)
+        for m in pattern.finditer(text)
+    ]
     plain = list(PLAIN_SENDER.finditer(text))
     if len(plain) >= 2 and not _a_form(text):
         german = is_german(text)
-        for m in plain:
-            if _sender(gaz, german, m.group("name")):
-                found.append(_person(text, m.start("name"), m.end("name")))
+        senders = [m for m in plain if _sender(gaz, german, m.group("name"))]
+        if senders:  # a chat: its other senders of a word or two are people too ("Da-eun")
+            senders = [m for m in plain if m in senders or _short_sender(gaz, m.group("name"))]
+        found += [_person(text, m.start("name"), m.end("name")) for m in senders]
     return [s for s in found if s is not None]
+
+
+def _short_sender(gaz: Gazetteer, name: str) -> bool:
+    """A word or two that is no label and no frequent word ("Price:" lines are a record)."""
+    words = name.split()
+    if len(words) > 2 or FIELD_LABEL.fullmatch(name.strip()):
+        return False
+    return not all(w.lower() in gaz.frequent or gaz.is_common(w) for w in words)
 
 
 def form_fields(text: str) -> list[Span]:
@@ -200,6 +221,27 @@ def _last_line(text: str, gaz: Gazetteer) -> list[Span]:
     return [span] if _name_like(gaz, span.text) else []
 
 
+BORN_AFTER_NAME = re.compile(r"\s?\((?:geb\.|geboren|born|b\.|\*)\s?\d")
+
+
+def born_names(text: str, gaz: Gazetteer) -> list[Span]:
+    """A name with its birth date after it in brackets: "Chidera (geb. 21.06.2015)"; the name is
+    the capitalised words before the bracket that read as one (at most three)."""
+    found = []
+    for m in BORN_AFTER_NAME.finditer(text):
+        words = text[max(0, m.start() - 80) : m.start()].split(" ")
+        name: list[str] = []
+        while words and len(name) < 3:
+            word = words.pop()
+            if not (word[:1].isupper() and _name_like(gaz, word)):
+                break
+            name.insert(0, word)
+        if name:
+            value = " ".join(name)
+            found.append(Span(m.start() - len(value), m.start(), "PERSON", value))
+    return found
+
+
 def birth_fields(text: str) -> list[Span]:
     """A date after a field or mark of birth ("*12.05.1948", "Born: 11/04/2001")."""
     out = []
@@ -224,4 +266,6 @@ def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
         found += address_fields(text)
     if "*" in text:
         found += birth_fields(text)
+    if "(" in text:
+        found += born_names(text, gaz)
     return found
