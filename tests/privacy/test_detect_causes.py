@@ -186,7 +186,7 @@ def test_senders_of_telegram_timed_and_irc_style_exports_are_found() -> None:
 
 def test_every_sender_of_a_chat_counts_once_one_reads_as_a_name() -> None:
     chat = "Seo-yeon: omg she replied\nDa-eun: what did she say\nSeo-yeon: moving to Busan"
-    record = "Product: trainers\nSize: 42\nPrice: 89 EUR"
+    record = "Venue: Room B204\nCapacity: 40\nSalary: 55,000\nColour: black\nCheck-in: 3 pm"
     assert ("PERSON", "Da-eun") in found(chat)
     assert not any(label == "PERSON" for label, _ in found(record))
 

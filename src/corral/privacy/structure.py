@@ -118,9 +118,12 @@ def _sender(gaz: Gazetteer, german: bool, name: str) -> bool:
     if german:  # every noun is capitalised: a sender must be a listed name or no known word
         words = [normal(w) for w in name.split()]
         return any(gaz.is_name(w) or gaz.is_unknown(w) for w in words)
-    words = [normal(w) for w in name.replace("-", " ").split()]
-    rare = all(w.lower() not in gaz.frequent and not gaz.is_common(w) for w in words)
-    return rare or _name_like(gaz, name, every=False)
+    # A known word is a label ("Salary:", "Venue:") unless a name list holds it; a hyphenated
+    # word of rare parts is a name ("Seo-yeon"), one of frequent ones a label ("Check-in").
+    hyphenated = [w.split("-") for w in name.split() if "-" in w]
+    if any(all(p.lower() not in gaz.frequent for p in parts) for parts in hyphenated):
+        return True
+    return _name_like(gaz, name, every=False)
 
 
 def _a_form(text: str) -> bool:
@@ -147,11 +150,11 @@ def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
 
 
 def _short_sender(gaz: Gazetteer, name: str) -> bool:
-    """A word or two that is no label and no frequent word ("Price:" lines are a record)."""
+    """A word or two that is no label and not only known words ("Price:" lines are a record)."""
     words = name.split()
     if len(words) > 2 or FIELD_LABEL.fullmatch(name.strip()):
         return False
-    return not all(w.lower() in gaz.frequent or gaz.is_common(w) for w in words)
+    return any(gaz.is_unknown(w) or gaz.is_name(normal(w)) for w in words)
 
 
 def form_fields(text: str) -> list[Span]:
