@@ -33,6 +33,12 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "thousands of distinct e-mails (propagation)": lambda n: " ".join(
         f"zq{i}@example.org" for i in range(n // 18)
     ),
+    "names before bracketed birth dates": lambda n: "Ab Cd Ef (geb. 1" * (n // 16),
+    "timed, Telegram and IRC chat senders": lambda n: (
+        "Ab Cd (12:30): x\nAb, [01.02.2024 10:00]\n12:00 <ab> x\n" * (n // 50)
+    ),
+    "street tails of districts and towns": lambda n: "12 Ab Street, Ab Cd, Ab\nAb " * (n // 27),
+    "German streets of many words": lambda n: "Zur Ab Ab Ab Ab 4 " * (n // 18),
 }
 
 
