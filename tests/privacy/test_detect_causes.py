@@ -217,3 +217,8 @@ def test_birth_dates_in_capitals_or_a_few_words_after_their_label_are_found() ->
     assert ("DOB", "17 MAR 1991") in found("SURNAME: NGUYEN\nDATE OF BIRTH: 17 MAR 1991")
     rente = "Geburtsdatum laut unseren Unterlagen: 30.04.1956."
     assert ("DOB", "30.04.1956") in found(rente)
+
+
+def test_a_nickname_spoken_to_at_a_messages_start_is_found() -> None:
+    assert ("PERSON", "basti") in found("basti du hast deinen Schlüssel bei mir liegen lassen")
+    assert not any(label == "PERSON" for label, _ in found("also du hast recht"))

@@ -102,6 +102,10 @@ PLACE_PREFIX = _words("place_prefixes")  # "Port Jennifer" is a town
 NOT_NAMES = _words("not_names")  # titles, months, weekdays, greetings, company forms
 
 
+VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
+"""After a word at a message's start, the person it speaks to: "basti du hast", "kemi, you"."""
+
+
 @dataclass(frozen=True)
 class Gazetteer:
     """First and last names, common words (never a name alone), known words (wordfreq) and
@@ -291,6 +295,9 @@ class NameFinder:
         gaz, word = self.gaz, tok.word
         if word in gaz.frequent or len(word) < 2:
             return False  # most lower-case words end here, cheaply
+        line_start = tok.start == 0 or text[tok.start - 1] == "\n"
+        if line_start and VOCATIVE.match(text, tok.end):
+            return True  # a message spoken to someone: "basti du hast", "kemi, you"
         title = word.title()
         listed = (title in gaz.first or title in gaz.last) and not gaz.is_common(title)
         if not (listed or gaz.is_unknown(word)):
@@ -303,7 +310,6 @@ class NameFinder:
         if not listed:
             return False
         after = text[tok.end : tok.end + 8]
-        line_start = tok.start == 0 or text[tok.start - 1] == "\n"
         if cue == "weak" or VERB_BEFORE.search(text, max(0, tok.start - 8), tok.start):
             return True
         return line_start and after[:1] in (" ", ":", ",", "'")
