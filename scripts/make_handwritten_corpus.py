@@ -7,7 +7,8 @@ holds out every third text (`"split": "heldout"`). The texts of {en,de}_fresh.tx
 written after the detector's tuning stopped and are scored, never inspected one by one
 (`"split": "fresh"`). The texts of {en,de}_blind.txt were written by someone who had seen
 neither the detector nor any of these texts (`"split": "blind"`); their first score is in
-docs/privacy.md, and the misses were looked at only after it.
+docs/privacy.md, and the misses were looked at only after it. {en,de}_blind2.txt are a second
+such set, written after the fixes the first one led to (`"split": "blind2"`).
 
     .venv/bin/python scripts/make_handwritten_corpus.py
 """
@@ -59,6 +60,7 @@ def build(lang: str) -> list[dict[str, Any]]:
     main = _lines(DIR / f"{lang}.txt")
     later = [("fresh", line) for line in _lines(DIR / f"{lang}_fresh.txt")]
     later += [("blind", line) for line in _lines(DIR / f"{lang}_blind.txt")]
+    later += [("blind2", line) for line in _lines(DIR / f"{lang}_blind2.txt")]
     rows = []
     for index, line in enumerate([*main, *(line for _, line in later)]):
         kind, text, spans = parse(line)

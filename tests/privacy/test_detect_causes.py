@@ -222,3 +222,66 @@ def test_birth_dates_in_capitals_or_a_few_words_after_their_label_are_found() ->
 def test_a_nickname_spoken_to_at_a_messages_start_is_found() -> None:
     assert ("PERSON", "basti") in found("basti du hast deinen Schlüssel bei mir liegen lassen")
     assert not any(label == "PERSON" for label, _ in found("also du hast recht"))
+
+
+def test_cells_of_a_pasted_table_are_read_by_their_column() -> None:
+    csv = (
+        "id,first_name,last_name,phone,city\n"
+        "1042,Min-jun,Park,+82 10-4821-7730,Seoul\n"
+        "1043,Ngozi,Eze,+44 7700 900418,Leeds"
+    )
+    export = "customer_id;full_name;date_of_birth\nC-88120;Sigurðsson, Björn;1990-04-11"
+    crm = (
+        "Kdnr;Vorname;Nachname;Straße;PLZ;Ort\n"
+        "10233;Magdalena;Dvořáková;Rosenstraße 8;93047;Regensburg"
+    )
+    assert {
+        ("PERSON", "Park"),
+        ("PHONE", "+82 10-4821-7730"),
+        ("PHONE", "+44 7700 900418"),
+    } <= found(csv)
+    assert {("PERSON", "Sigurðsson, Björn"), ("DOB", "1990-04-11")} <= found(export)
+    assert ("ADDRESS", "Rosenstraße 8;93047;Regensburg") in found(crm)
+
+
+def test_json_values_passenger_lists_and_log_accounts_are_read_by_their_place() -> None:
+    record = '{"id": 5522, "name": "Rojda Amed", "tel": null}'
+    booking = (
+        "Passengers:\n1. SANTOS/MARIA FERNANDA MS\n2. OLIVEIRA/BEATRIZ MISS (child, DOB 22MAR17)"
+    )
+    log = "sshd[2219]: Accepted publickey for rkapoor from 2001:db8:4a1::17 port 60210 ssh2"
+    github = "**wojtek-nowak** commented 3 days ago\nRepro: github.com/wojtek-nowak/repro-1123"
+    assert ("PERSON", "Rojda Amed") in found(record)
+    assert {("PERSON", "SANTOS/MARIA FERNANDA"), ("DOB", "22MAR17")} <= found(booking)
+    assert ("PERSON", "rkapoor") in found(log)
+    assert ("PERSON", "admin") not in found("Failed password for invalid user admin from 1.2.3.4")
+    assert ("PERSON", "wojtek-nowak") in found(github)
+
+
+def test_the_name_above_an_address_block_and_a_time_only_chat_sender_are_found() -> None:
+    delivery = "Lieferadresse:\nYuki Nakamura-Schmidt\nGoethestr. 14, Hinterhaus\n99423 Weimar"
+    people = found(delivery)
+    assert ("PERSON", "Yuki Nakamura-Schmidt") in people
+    assert any(
+        label == "ADDRESS" and text.startswith("Goethestr. 14, Hinterhaus")
+        for label, text in people
+    )
+    assert ("PERSON", "Schattenwolf92") in found(
+        "[19:02] Schattenwolf92: wer ist online?\n[19:03] lena: ich"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Tel. +49 8191 9477-213, Mobil", ("PHONE", "+49 8191 9477-213")),
+        ("post to P.O. Box 40231-00100, Nairobi.", ("ADDRESS", "P.O. Box 40231-00100, Nairobi")),
+        ("Wohnung: Kaiserstraße 101, 2. OG links", ("ADDRESS", "Kaiserstraße 101, 2. OG links")),
+        ("Ja genau, Klingel Kowalski. Danke!", ("PERSON", "Kowalski")),
+        ("my account (J. Lindgren) please", ("PERSON", "J. Lindgren")),
+    ],
+)
+def test_phones_with_extensions_kenyan_boxes_house_parts_doorbells_and_initials(
+    text: str, value: tuple[str, str]
+) -> None:
+    assert value in found(text)

@@ -39,6 +39,13 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     ),
     "street tails of districts and towns": lambda n: "12 Ab Street, Ab Cd, Ab\nAb " * (n // 27),
     "German streets of many words": lambda n: "Zur Ab Ab Ab Ab 4 " * (n // 18),
+    "a table of many columns and rows": lambda n: (
+        "name;phone;street;plz;ort;x;y\n" + "Ab Cd;+49 1;Ab 1;1;Ab;;\n" * (n // 24)
+    ),
+    "JSON objects and passenger names": lambda n: '{"name": "Ab", "AB/CD MR": 1} ' * (n // 30),
+    "log accounts and initials": lambda n: "for ab from 1.2 A. Bc github.com/ab/ " * (n // 37),
+    "address blocks under names": lambda n: "Ab Cd\nAm Ring 5\n" * (n // 16),
+    "Indian and Brazilian address starts": lambda n: "No. 1, Ab Rua Ab, 1, " * (n // 21),
 }
 
 

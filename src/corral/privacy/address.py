@@ -26,13 +26,26 @@ UNIT = (
 )
 FR_TYPES = r"(?i:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|cours|route)"
 PO_BOX = re.compile(
-    rf"\b(?:P\.? ?O\.? ?Box|Post Office Box|Private Bag|Postfach)\s+\d[\d ]{{0,10}}\d?"
+    rf"\b(?:P\.? ?O\.? ?Box|Post Office Box|Private Bag|Postfach)\s+\d(?:[\d ]|-(?=\d)){{0,12}}\d?"
     rf"(?:,? (?:{POSTCODE} {CITY}|{CITY}(?: {POSTCODE})?))?"
 )
 FR_ADDRESS = re.compile(
     rf"\b\d{{1,4}}(?: ?(?:bis|ter))?,? {FR_TYPES}(?: (?:de la |de l'|du |des |de )?{UPW}){{1,4}}"
     rf"{TAIL}"
 )
+# Portuguese, Spanish and Italian streets, the house number after the name ("Rua Augusta,
+# 1508, apto 52"), to a Brazilian CEP within the line when there is one.
+SOUTH_TYPES = (
+    r"(?:Rua|Avenida|Av\.|Travessa|Alameda|Praça|Calle|Carrer|Paseo|Via|Viale|Corso|Largo)"
+)
+SOUTH_ADDRESS = re.compile(
+    rf"\b{SOUTH_TYPES} (?:(?:d[aeo]s?|de la|del|di|della) )?{UPW}(?: {UPW}){{0,3}},? "
+    r"(?:n[º°o]\.? ?)?\d{1,5}[A-Za-z]?(?:,? (?:apto|apt|sala|piso|bloco|casa)\.? ?\w{1,5})?"
+    r"(?:,[^\n]{0,60}?\b\d{5}-\d{3}\b)?"
+)
+SOUTH_WORDS = ("rua ", "avenida", "travessa", "alameda", "praça", "calle ", "carrer", "via ")
+# Indian addresses: "No. 14, 3rd Cross, Jayanagar 4th Block, Bengaluru 560011", to the PIN.
+IN_ADDRESS = re.compile(r"\b(?:No\.|#) ?\d{1,5}[A-Z]?, [^\n]{3,80}?\b\d{3} ?\d{3}\b")
 PL_ADDRESS = re.compile(rf"\bul\. {UPW}(?: {UPW})? \d{{1,4}}[a-z]?(?:/\d{{1,4}})?{TAIL}")
 
 
@@ -102,6 +115,10 @@ def find_addresses(text: str) -> list[Span]:
         patterns.append(FR_ADDRESS)
     if numbers and "ul. " in text:
         patterns.append(PL_ADDRESS)
+    if numbers and any(w in lower for w in SOUTH_WORDS):
+        patterns.append(SOUTH_ADDRESS)
+    if numbers and ("no." in lower or "#" in text):
+        patterns.append(IN_ADDRESS)
     if numbers and any(w in lower for w in PO_WORDS):
         patterns.append(PO_BOX)
     return [

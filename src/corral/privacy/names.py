@@ -44,7 +44,7 @@ STRONG_CUE = re.compile(
     r"|thanks|thank you|thx|danke|lg|vg|ask|tell|ping|pinging|call|frag|fragt|frage|sag|ruf"
     r"|met|meet|treffe|traf|cc|bcc|attn|attention|c/o|z\.hd\.|gez\.|i\.a\.|i\.v\.|signed"
     r"|congrats|glückwunsch|gruß|grüße|love|xoxo|lol|omg|bye|tschüss|ciao|grüße an|say hi to"
-    r"|shoutout to"
+    r"|shoutout to|klingel|türschild|doorbell|buzzer"
     r"|forward this to|loop in|welcome|willkommen),?:? )$"
 )
 WEAK_CUE = re.compile(

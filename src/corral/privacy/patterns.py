@@ -26,13 +26,14 @@ a number (IBAN, card, IPv4, phone, date) needs one, so a text without any skips 
 short prompts have none, and one search is cheaper than each pattern's own scan of the text."""
 EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 IBAN_SHAPE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-CARD = re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){11,18}(?![\w-])")
+CARD = re.compile(r"(?<![\w.,+-])\d(?:[ -]?\d){11,18}(?![\w-])")  # "+49 ...": a phone
 IPV4 = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
 )
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 PHONE = re.compile(
-    r"(?<![\w@+/.,#-])(?:\+\d{1,3}[ -]?|00\d{1,3}[ -]?)?(?:\(\d{1,5}\)[ -]?)?\d[\d./ -]{3,16}\d"
+    r"(?:(?<=,)(?=\+)|(?<![\w@+/.,#-]))"  # after a comma only with a "+": a CSV cell
+    r"(?:\+\d{1,3}[ -]?|00\d{1,3}[ -]?)?(?:\(\d{1,5}\)[ -]?)?\d[\d./ -]{3,16}\d"
     r"(?:\s?(?:x|ext\.?|Durchwahl)\s?\d{1,5})?(?![\w@-])"
 )
 PHONE_CUE = re.compile(
@@ -57,7 +58,8 @@ MONTHS = (
 DATE = re.compile(
     rf"\b(?:\d{{1,2}}[./-]\d{{1,2}}[./-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|"
     rf"(?i:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
-    rf"\d{{1,2}}(?:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})\.?,? (?:19|20)\d{{2}})(?!\d)"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})\.?,? (?:19|20)\d{{2}}|"
+    r"\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(?:19|20)?\d{2})(?!\d)"
 )
 # Up to 40 characters between the cue and the date: "Geburtsdatum laut unseren Unterlagen: ".
 BIRTH_BEFORE = re.compile(r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt)[^\n]{0,40}$")
@@ -74,13 +76,19 @@ MAX_STREET_PARTS = 6
 """Hyphenated words before the street type ("Karl-Theodor-Maria-Straße"); unbounded, each of
 a run of "Ab-Ab-Ab-..." would rescan the rest of the run: quadratic time."""
 DE_STREET = (
-    rf"(?:{CAP}(?:-{CAP}){{0,{MAX_STREET_PARTS - 1}}}-{DE_SUFFIX_WORD}|{CAP}{DE_SUFFIX}|"
+    rf"(?:{CAP}(?:-{CAP}){{0,{MAX_STREET_PARTS - 1}}}-{DE_SUFFIX_WORD}"
+    rf"|(?:{CAP}er )?{CAP}{DE_SUFFIX}|"  # "Bornheimer Landstraße"
     rf"{CAP} {DE_SUFFIX_WORD}|(?:Am|An der|An den|Im|Auf dem|Auf der|Zum|Zur|In der|In den"
     rf"|Unter den|Hinter der|Hinter dem|Vor dem|Alte|Alter|Neue|Neuer|Große|Kleine)"
     rf"(?: {CAP}){{1,3}})"  # "Zur Alten Mühle 4c", "An der Neuen Brücke 3"
 )
+DE_PART = (  # where in the house: "Hinterhaus", "2. OG links", "Whg. 5"
+    r"(?:, (?:Hinterhaus|Vorderhaus|Seitenflügel|Gartenhaus|Rückgebäude|Hof"
+    r"|(?:\d{1,2}\. )?(?:OG|UG|EG|DG|Etage|Stock|Obergeschoss)(?: (?:links|rechts|Mitte))?"
+    r"|(?:Whg|Wohnung|App|Apt)\.? ?\d{1,4}))?"
+)
 DE_ADDRESS = re.compile(
-    rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-z]\b|(?:[/-]\d{{1,4}}){{1,3}})?"
+    rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-z]\b|(?:[/-]\d{{1,4}}){{1,3}})?{DE_PART}"
     rf"(?:(?:,[ ]?|\n)\d{{4,5}} (?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?"
     rf"[A-ZÄÖÜ][\wäöüß-]+"
     rf"(?: (?:am|an der|in der|im|a\.d\.|ob der|i\.) [A-ZÄÖÜ][\wäöüß-]+)?)?"

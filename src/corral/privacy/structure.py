@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from corral.privacy.address import find_addresses
 from corral.privacy.names import (
     LETTERS,
     TITLE,
@@ -16,6 +17,7 @@ from corral.privacy.names import (
     signature_line,
 )
 from corral.privacy.patterns import DATE, Span
+from corral.privacy.records import json_values, table_values
 
 NAME_WORD = rf"[{LETTERS}](?:[{LETTERS}'\u2019.-]*[{LETTERS}.])?"
 # A name value: words of letters (initials with a dot, hyphens, apostrophes), a "Surname,
@@ -24,7 +26,8 @@ NAME_VALUE = re.compile(
     rf"{NAME_WORD}(?:(?: |, ?(?=[{UP}]))(?!(?:and|und|or|oder) ){NAME_WORD}){{0,5}}"
 )
 CHAT_SENDER = re.compile(
-    r"(?m)^(?:\[[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])?\] ?|[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])? - )"
+    r"(?m)^(?:\[(?:[\d./-]+,? )?\d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp][Mm])?\] ?"
+    r"|[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])? - )"
     r"(?P<name>[^:\n]{1,40}?):"
 )
 # Other exports' senders, a time beside them: Telegram's "Name, [03.04.2024 10:12]", "Name
@@ -183,6 +186,9 @@ def address_fields(text: str) -> list[Span]:
     out = []
     for m in ADDRESS_FIELD.finditer(text):
         value = m.group("value").rstrip(" .,;")
+        below = "\n" in text[m.start() : m.start("value")]
+        if below and not any(ch.isdigit() for ch in value):
+            continue  # an address block under its label starts with whose it is: a name
         out.append(Span(m.start("value"), m.start("value") + len(value), "ADDRESS", value))
     return out
 
@@ -255,6 +261,58 @@ def birth_fields(text: str) -> list[Span]:
     return out
 
 
+# Airline passenger lists: "SANTOS/MARIA FERNANDA MS".
+PASSENGER = re.compile(
+    r"\b(?P<name>[A-Z][A-Z'-]+/[A-Z][A-Z' -]*?[A-Z])(?= (?:MR|MRS|MS|MISS|MSTR|DR|CHD|INF)\b)"
+)
+# Accounts in logs and on code hosts: sshd's "Accepted publickey for rkapoor from", GitHub's
+# "**wojtek-nowak** commented", "github.com/wojtek-nowak/repo".
+ACCOUNT = (
+    re.compile(r"\bfor (?!invalid\b)(?P<name>[a-z_][\w.-]{1,31}) from (?=[\d:a-f])"),
+    re.compile(r"\*\*(?P<name>\w[\w.-]{0,38})\*\* (?:commented|opened|closed|reviewed|approved)"),
+    re.compile(r"\bgithub\.com/(?P<name>[A-Za-z0-9][\w-]{0,38})(?=/)"),
+)
+INITIAL_SURNAME = re.compile(r"(?<![\w.])[A-Z]\. (?P<surname>[A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?)\b")
+
+
+def accounts(text: str) -> list[Span]:
+    """Passenger-list names and user names in logs and code-host pages."""
+    found = [
+        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
+        for pattern in (PASSENGER, *ACCOUNT)
+        for m in pattern.finditer(text)
+    ]
+    return found
+
+
+def initial_surnames(text: str, gaz: Gazetteer) -> list[Span]:
+    """An initial and a surname: "J. Lindgren"."""
+    return [
+        Span(m.start(), m.end(), "PERSON", m.group(0))
+        for m in INITIAL_SURNAME.finditer(text)
+        if _name_like(gaz, m.group("surname"))
+    ]
+
+
+def address_names(text: str, gaz: Gazetteer) -> list[Span]:
+    """The line above an address that starts a line: whose address it is ("Lieferadresse:\n
+    Yuki Nakamura-Schmidt\nGoethestr. 14")."""
+    found = []
+    for address in find_addresses(text):
+        if address.start < 2 or text[address.start - 1] != "\n":
+            continue
+        line_start = text.rfind("\n", 0, address.start - 1) + 1
+        line = text[line_start : address.start - 1]
+        words = line.split()
+        if ":" in line:
+            continue  # a field's line: its parser reads it ("Empfänger: Rosalind Achterberg")
+        if 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words):
+            span = _name_at(text, line_start)
+            if span is not None and span.end <= address.start and _name_like(gaz, line, False):
+                found.append(span)
+    return found
+
+
 def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
     """Every structural finding of one text. Each parser needs a mark its structure cannot go
     without (a colon after a sender or a label, a line break before a signature, an "@", a
@@ -271,4 +329,14 @@ def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
         found += birth_fields(text)
     if "(" in text:
         found += born_names(text, gaz)
+    if "\n" in text and any(d in text for d in (",", ";", "\t")):
+        found += table_values(text)
+    if '":' in text or '" :' in text:
+        found += json_values(text)
+    if "/" in text or " from " in text or "**" in text:
+        found += accounts(text)
+    if ". " in text:
+        found += initial_surnames(text, gaz)
+    if "\n" in text:
+        found += address_names(text, gaz)
     return found
