@@ -27,7 +27,7 @@ from corral.privacy.patterns import (
     find_ips,
     find_phones,
 )
-from corral.privacy.structure import find_structures
+from corral.privacy.structure import address_names, find_structures
 
 CATEGORIES = ("PERSON", "EMAIL", "PHONE", "IBAN", "CARD", "IP", "ADDRESS", "DOB", "NUMBER")
 MODES = ("recall", "strict")
@@ -136,8 +136,9 @@ class Detector:
     def _candidates(self, text: str, check: _Clock) -> list[Span]:
         candidates = [*find_emails(text), *find_ips(text)]
         structures = find_structures(text, self.gazetteer)
-        candidates += find_addresses(text)
-        candidates += [s for s in structures if s.label in ("ADDRESS", "DOB")]
+        addresses = find_addresses(text)
+        candidates += addresses
+        candidates += [s for s in structures if s.label in ("ADDRESS", "DOB", "PHONE")]
         check()
         dates: list[Span] = []
         # Every pattern of a number needs a digit: a text without one (most short prompts)
@@ -147,6 +148,8 @@ class Detector:
             candidates += _numbers(text, candidates, dates)
             check()
         people = [*self.names.find(text), *(s for s in structures if s.label == "PERSON")]
+        if addresses and "\n" in text:
+            people += address_names(text, addresses, self.gazetteer)
         candidates += people
         if self.mode == "strict":
             candidates += [

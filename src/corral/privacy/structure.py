@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-from corral.privacy.address import find_addresses
 from corral.privacy.names import (
     LETTERS,
     TITLE,
@@ -265,6 +264,7 @@ def birth_fields(text: str) -> list[Span]:
 PASSENGER = re.compile(
     r"\b(?P<name>[A-Z][A-Z'-]+/[A-Z][A-Z' -]*?[A-Z])(?= (?:MR|MRS|MS|MISS|MSTR|DR|CHD|INF)\b)"
 )
+PASSENGER_MARK = re.compile(r"[A-Z]/[A-Z]")
 # Accounts in logs and on code hosts: sshd's "Accepted publickey for rkapoor from", GitHub's
 # "**wojtek-nowak** commented", "github.com/wojtek-nowak/repo".
 ACCOUNT = (
@@ -276,13 +276,20 @@ INITIAL_SURNAME = re.compile(r"(?<![\w.])[A-Z]\. (?P<surname>[A-Z][^\W\d_]+(?:-[
 
 
 def accounts(text: str) -> list[Span]:
-    """Passenger-list names and user names in logs and code-host pages."""
-    found = [
+    """Passenger-list names and user names in logs and code-host pages, each pattern run only
+    where its mark occurs."""
+    marks = (
+        PASSENGER_MARK.search(text) is not None,
+        " from " in text,
+        "**" in text,
+        "github.com/" in text,
+    )
+    return [
         Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
-        for pattern in (PASSENGER, *ACCOUNT)
+        for pattern, marked in zip((PASSENGER, *ACCOUNT), marks, strict=True)
+        if marked
         for m in pattern.finditer(text)
     ]
-    return found
 
 
 def initial_surnames(text: str, gaz: Gazetteer) -> list[Span]:
@@ -294,11 +301,11 @@ def initial_surnames(text: str, gaz: Gazetteer) -> list[Span]:
     ]
 
 
-def address_names(text: str, gaz: Gazetteer) -> list[Span]:
-    """The line above an address that starts a line: whose address it is ("Lieferadresse:\n
-    Yuki Nakamura-Schmidt\nGoethestr. 14")."""
+def address_names(text: str, addresses: list[Span], gaz: Gazetteer) -> list[Span]:
+    """The line above each of `addresses` that starts a line: whose address it is
+    ("Lieferadresse:\nYuki Nakamura-Schmidt\nGoethestr. 14")."""
     found = []
-    for address in find_addresses(text):
+    for address in addresses:
         if address.start < 2 or text[address.start - 1] != "\n":
             continue
         line_start = text.rfind("\n", 0, address.start - 1) + 1
@@ -337,6 +344,4 @@ def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
         found += accounts(text)
     if ". " in text:
         found += initial_surnames(text, gaz)
-    if "\n" in text:
-        found += address_names(text, gaz)
     return found
