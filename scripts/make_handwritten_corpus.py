@@ -8,7 +8,8 @@ written after the detector's tuning stopped and are scored, never inspected one 
 (`"split": "fresh"`). The texts of {en,de}_blind.txt were written by someone who had seen
 neither the detector nor any of these texts (`"split": "blind"`); their first score is in
 docs/privacy.md, and the misses were looked at only after it. {en,de}_blind2.txt are a second
-such set, written after the fixes the first one led to (`"split": "blind2"`).
+such set, written after the fixes the first one led to (`"split": "blind2"`), and
+{en,de}_blind3.txt a third, after the second's fixes (`"split": "blind3"`).
 
     .venv/bin/python scripts/make_handwritten_corpus.py
 """
@@ -61,6 +62,7 @@ def build(lang: str) -> list[dict[str, Any]]:
     later = [("fresh", line) for line in _lines(DIR / f"{lang}_fresh.txt")]
     later += [("blind", line) for line in _lines(DIR / f"{lang}_blind.txt")]
     later += [("blind2", line) for line in _lines(DIR / f"{lang}_blind2.txt")]
+    later += [("blind3", line) for line in _lines(DIR / f"{lang}_blind3.txt")]
     rows = []
     for index, line in enumerate([*main, *(line for _, line in later)]):
         kind, text, spans = parse(line)

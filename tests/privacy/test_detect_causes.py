@@ -285,3 +285,50 @@ def test_phones_with_extensions_kenyan_boxes_house_parts_doorbells_and_initials(
     text: str, value: tuple[str, str]
 ) -> None:
     assert value in found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Kowalczyk, Agnieszka\nb. 17.06.1989, Kraków", ("PERSON", "Kowalczyk, Agnieszka")),
+        ("Kowalczyk, Agnieszka\nb. 17.06.1989, Kraków", ("DOB", "17.06.1989")),
+        ("1. Harjit picks up the cake\n2. everyone at Simran's by 5", ("PERSON", "Harjit")),
+        ("1. Harjit picks up the cake\n2. everyone at Simran's by 5", ("PERSON", "Simran")),
+        ("Hinweise bitte an Franzi: 0157 34567890", ("PERSON", "Franzi")),
+        ("sag mal carla, wann war die Hochzeit?", ("PERSON", "carla")),
+        ("haha chiara und ben haben die Pizza gegessen", ("PERSON", "chiara")),
+    ],
+)
+def test_names_by_their_shape_a_cv_header_a_possessive_a_list_item_and_a_contact(
+    text: str, value: tuple[str, str]
+) -> None:
+    assert value in found(text)
+
+
+def test_labels_before_numbers_are_no_contacts() -> None:
+    record = "Abflug: 10:30\nBetrag: 50,00 EUR\nSitz: 12A"
+    assert not any(label == "PERSON" for label, _ in found(record))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (
+            "44 Hillside Avenue, Dublin 9, D09 X2K7",
+            ("ADDRESS", "44 Hillside Avenue, Dublin 9, D09 X2K7"),
+        ),
+        (
+            "my address is Apartment 1204, Al Reem Tower, Al Reem Island, Abu Dhabi and",
+            ("ADDRESS", "Apartment 1204, Al Reem Tower, Al Reem Island, Abu Dhabi"),
+        ),
+        (
+            "Luca Bernasconi\nVia Nassa 17, 6900 Lugano | +41",
+            ("ADDRESS", "Via Nassa 17, 6900 Lugano"),
+        ),
+        ("IBAN für Rückerstattung: CH80 0076 2011 6238 5295", ("IBAN", "CH80 0076 2011 6238 5295")),
+    ],
+)
+def test_eircodes_named_buildings_swiss_italian_streets_and_short_ibans(
+    text: str, value: tuple[str, str]
+) -> None:
+    assert value in found(text)

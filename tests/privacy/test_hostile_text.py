@@ -46,6 +46,10 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "log accounts and initials": lambda n: "for ab from 1.2 A. Bc github.com/ab/ " * (n // 37),
     "address blocks under names": lambda n: "Ab Cd\nAm Ring 5\n" * (n // 16),
     "Indian and Brazilian address starts": lambda n: "No. 1, Ab Rua Ab, 1, " * (n // 21),
+    "possessives, list items and contacts": lambda n: "1. Ab cd Ab's Ab: 0123456 " * (n // 26),
+    "surname-first lines and named buildings": lambda n: (
+        "Ab, Cd\nFlat 1, Ab Ab Ab House, Ab, Ab " * (n // 38)
+    ),
 }
 
 

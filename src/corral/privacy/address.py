@@ -11,8 +11,11 @@ from importlib import resources
 from corral.privacy.patterns import DE_ADDRESS, DIGIT, Span
 
 UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
-CITY = rf"{UPW}(?: {UPW}){{0,2}}"
-POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|\d{2}-\d{3}|\d{4,6})(?!\w)"
+CITY = rf"{UPW}(?: {UPW}){{0,2}}(?: \d{{1,2}}(?=,))?"  # "Dublin 9, D09 X2K7"
+POSTCODE = (  # UK, Canada, Ireland's Eircode ("D09 X2K7"), Poland, and plain digits
+    r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]\d[\dW] ?[A-Z\d]{4}"
+    r"|\d{2}-\d{3}|\d{4,6})(?!\w)"
+)
 SEP = r"(?:,[ ]?|\n)"
 # The town, after a district ("Te Aro, Wellington 6011") or on lines of its own ("Harrogate\n
 # HG2 8QL"); only with a postcode, which a run of capitalised words after a street lacks.
@@ -25,6 +28,11 @@ UNIT = (
     r"|\d{1,2}(?:st|nd|rd|th) Floor,\s+)"
 )
 FR_TYPES = r"(?i:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|cours|route)"
+BUILDINGS = r"(?:Tower|Towers|House|Building|Court|Residence|Residences|Heights|Mansions|Block)"
+BUILDING_ADDRESS = re.compile(  # a home in a named building: no room of an office
+    rf"(?:Flat|Unit|Apartment|Apt\.?|Suite) \w{{1,5}},? (?:{UPW} ){{1,3}}{BUILDINGS}\b"
+    rf"(?:, {CITY}){{0,3}}"
+)
 PO_BOX = re.compile(
     rf"\b(?:P\.? ?O\.? ?Box|Post Office Box|Private Bag|Postfach)\s+\d(?:[\d ]|-(?=\d)){{0,12}}\d?"
     rf"(?:,? (?:{POSTCODE} {CITY}|{CITY}(?: {POSTCODE})?))?"
@@ -41,7 +49,7 @@ SOUTH_TYPES = (
 SOUTH_ADDRESS = re.compile(
     rf"\b{SOUTH_TYPES} (?:(?:d[aeo]s?|de la|del|di|della) )?{UPW}(?: {UPW}){{0,3}},? "
     r"(?:n[º°o]\.? ?)?\d{1,5}[A-Za-z]?(?:,? (?:apto|apt|sala|piso|bloco|casa)\.? ?\w{1,5})?"
-    r"(?:,[^\n]{0,60}?\b\d{5}-\d{3}\b)?"
+    rf"(?:,[^\n]{{0,60}}?\b\d{{5}}-\d{{3}}\b|,? \d{{4,5}} {CITY})?"
 )
 SOUTH_WORDS = ("rua ", "avenida", "travessa", "alameda", "praça", "calle ", "carrer", "via ")
 # Indian addresses: "No. 14, 3rd Cross, Jayanagar 4th Block, Bengaluru 560011", to the PIN.
@@ -110,7 +118,7 @@ def find_addresses(text: str) -> list[Span]:
     if numbers and any(w in lower for w in DE_WORDS):
         patterns.append(DE_ADDRESS)
     if UNIT_WORD.search(text):
-        patterns.append(unit)
+        patterns += [unit, BUILDING_ADDRESS]
     if numbers and any(w in lower for w in FR_WORDS):
         patterns.append(FR_ADDRESS)
     if numbers and "ul. " in text:

@@ -15,7 +15,8 @@ import time
 from functools import cached_property
 
 from corral.privacy.address import find_addresses
-from corral.privacy.names import NOT_NAMES, TITLE, Gazetteer, NameFinder
+from corral.privacy.cues import TITLE
+from corral.privacy.names import NOT_NAMES, Gazetteer, NameFinder
 from corral.privacy.patterns import (
     DIGIT,
     Span,

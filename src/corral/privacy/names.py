@@ -14,6 +14,23 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from corral.privacy.cues import (
+    CLOSING,
+    COMPANY_AFTER,
+    COMPANY_CUE,
+    COMPANY_LIST,
+    COORDINATED,
+    FOLLOWS_NAME,
+    GREETING,
+    PLACE_BEFORE,
+    PLACE_SUFFIX,
+    STRONG_CUE,
+    SUBJECT_VERB,
+    TITLE,
+    VERB_BEFORE,
+    VOCATIVE,
+    WEAK_CUE,
+)
 from corral.privacy.patterns import Span
 
 
@@ -33,61 +50,16 @@ LOW = _chars("islower")
 LETTERS = f"{UP}{LOW}"
 CLITIC = r"(?:s|ll|m|d|re|ve|t)(?![\w])"
 TOKEN = re.compile(rf"(?<![\w@#/])[{LETTERS}]+(?:(?:-|['\u2019](?!{CLITIC}))[{LETTERS}]+)*")
-TITLE = re.compile(
-    r"(?i)(?:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|herr|herrn|frau|hr|fr|sir|dame|lady|lord"
-    r"|hon|rev|father|sister|brother|nurse|schwester|pfarrer|pastor|imam|familie|family|oma"
-    r"|opa|tante|onkel|uncle|aunt|auntie|mme|mlle|sra|sr|sheikh|chief|dipl\.-ing)\.? )$"
-)
-STRONG_CUE = re.compile(
-    r"(?i)(?:\b(?:my name is|i am|i'm|this is|name ist|ich heiße|ich bin|mein name ist"
-    r"|account holder|kontoinhaber|dear|liebe|lieber|hi|hello|hallo|hey|servus|moin|yo|cheers"
-    r"|thanks|thank you|thx|danke|lg|vg|ask|tell|ping|pinging|call|frag|fragt|frage|sag|ruf"
-    r"|met|meet|treffe|traf|cc|bcc|attn|attention|c/o|z\.hd\.|gez\.|i\.a\.|i\.v\.|signed"
-    r"|congrats|glückwunsch|gruß|grüße|love|xoxo|lol|omg|bye|tschüss|ciao|grüße an|say hi to"
-    r"|shoutout to|klingel|türschild|doorbell|buzzer"
-    r"|forward this to|loop in|welcome|willkommen),?:? )$"
-)
-WEAK_CUE = re.compile(
-    r"(?i)(?:\b(?:and|und|or|oder|from|von|by|to|an|for|für|bei|with|mit|is|ist|said|says|sagt)"
-    r"|&|,|\+|/) $"
-)
 PARTICLE = re.compile(
     r" (?:(?:van|von|de|der|den|del|della|da|das|di|do|dos|du|le|la|ten|ter|vom|zum|zu|bin"
     r"|ibn|al|el|ní|nic|mac|ó|y|e) )*"
 )
-CLOSING = re.compile(
-    r"(?i)^(?:best|best wishes|thanks|thank you|thx|cheers|regards|kind regards|best regards"
-    r"|warm regards|warmly|sincerely|yours|yours sincerely|yours truly|love|xoxo|take care"
-    r"|viele grüße|beste grüße|liebe grüße|herzliche grüße|lg|vg|mfg|gruß|grüße|danke"
-    r"|mit freundlichen grüßen|mit freundlichem gruß|freundliche grüße|hochachtungsvoll"
-    r"|bis bald|arohanui|ngā mihi|saludos|cordialement|pozdrawiam)[,.!]?$"
-)
-COMPANY_AFTER = re.compile(
-    r"(?:-\w+)* (?:Inc|LLC|Ltd|PLC|Group|GmbH|AG|KG|SE|Corp|and Sons|Stiftung|& Co)\b"
-)
-COMPANY_CUE = re.compile(r"(?i)(?:from|by|von|at|bei|with|mit|invoice|rechnung|to|an) $")
-COMPANY_LIST = re.compile(r"([A-Z][a-z]+), ([A-Z][a-z]+) (?:and|und|&) ([A-Z][a-z]+)")
 DE_HINTS = _wordset(
     "und der die das ist nicht ich mit ein eine sie wir bitte ihr ihre den dem sind hat auf "
     "für von zu im am auch noch schon wer wie was mein meine dein deine uns euch hier heute "
     "morgen gestern bei nach aus über aber oder wenn dass weil kein keine habe hast war wird "
     "kann soll muss ja nein danke sehr geehrte geehrter liebe lieber hallo suche gibt"
     " neue neuer neues ab vom zum zur beim ins brutto netto"
-)
-PLACE_BEFORE = re.compile(r"(?i)\b(?:in|at|near|nach|aus|im|am|from|to|via|visit|visiting)\s$")
-PLACE_SUFFIX = re.compile(
-    r"(?:chester|shire|burgh|brough|borough|mouth|ville|stad|haven|view|fort|port|bury|side"
-    r"|hausen|heim|dorf)$"
-)
-FOLLOWS_NAME = re.compile(r"['\u2019]s\b| (?:and|und|&) [A-ZÀ-Þ]")
-VERB_BEFORE = re.compile(
-    r"(?i)\b(?:hat|ist|war|soll|will|kann|muss|hab|habe|sag|sagt|frag|ruf|did|does|is|was|has"
-    r"|saw|see|tell|told|ask|asked|call|called|text|texted|meet|met|with|mit|and|und|or|oder) $"
-)
-GREETING = re.compile(r"(?i)\b(?:dear|liebe|lieber|hi|hello|hallo|hey|servus|moin) $")
-SUBJECT_VERB = re.compile(
-    r" (?:hat|ist|war|sagt|kommt|bringt|schreibt|fragt|meint|will|kann|schläft|braucht|says"
-    r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"
 )
 SENTENCE_END = ".!?:;\n\"'(“„»«"
 MAX_LOOKBACK = 32
@@ -100,10 +72,6 @@ def _words(name: str) -> frozenset[str]:
 
 PLACE_PREFIX = _words("place_prefixes")  # "Port Jennifer" is a town
 NOT_NAMES = _words("not_names")  # titles, months, weekdays, greetings, company forms
-
-
-VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
-"""After a word at a message's start, the person it speaks to: "basti du hast", "kemi, you"."""
 
 
 @dataclass(frozen=True)
@@ -309,6 +277,9 @@ class NameFinder:
             return True
         if not listed:
             return False
+        pair = COORDINATED.match(text, tok.end)  # "chiara und ben": two names, each listed
+        if pair and pair.group(1).islower() and gaz.is_name(pair.group(1).title()):
+            return True
         after = text[tok.end : tok.end + 8]
         if cue == "weak" or VERB_BEFORE.search(text, max(0, tok.start - 8), tok.start):
             return True

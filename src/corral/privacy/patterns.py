@@ -62,7 +62,9 @@ DATE = re.compile(
     r"\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(?:19|20)?\d{2})(?!\d)"
 )
 # Up to 40 characters between the cue and the date: "Geburtsdatum laut unseren Unterlagen: ".
-BIRTH_BEFORE = re.compile(r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt)[^\n]{0,40}$")
+BIRTH_BEFORE = re.compile(
+    r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt|(?:^|\n)b\.)[^\n]{0,40}$"
+)
 BIRTH_AFTER = re.compile(r"(?i)^[^\n]{0,12}\bgeboren")
 
 CAP = r"[A-ZÄÖÜ][a-zäöüß]+"
@@ -191,8 +193,10 @@ def find_ibans(text: str) -> tuple[list[Span], list[Span]]:
         raw = m.group(0)
         positions = [i for i, ch in enumerate(raw) if ch != " "]
         compact = raw.replace(" ", "")
-        length = IBAN_LENGTHS.get(compact[:2], len(compact))
-        if length <= len(compact) and iban_valid(compact[:length]):
+        # Shorter than its country's length (a digit dropped when copied): kept if its
+        # checksum holds all the same. A miss leaks an account; a false alarm costs little.
+        length = min(IBAN_LENGTHS.get(compact[:2], len(compact)), len(compact))
+        if iban_valid(compact[:length]):
             found.append(_span(m, "IBAN", m.start() + positions[length - 1] + 1))
     return found, shapes
 

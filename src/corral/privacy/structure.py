@@ -5,10 +5,11 @@ values are personal because of where they stand, whatever the words are."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from corral.privacy.cues import TITLE
 from corral.privacy.names import (
     LETTERS,
-    TITLE,
     UP,
     Gazetteer,
     is_german,
@@ -320,6 +321,40 @@ def address_names(text: str, addresses: list[Span], gaz: Gazetteer) -> list[Span
     return found
 
 
+SURNAME_FIRST_LINE = re.compile(rf"(?m)^(?P<name>{NAME_WORD}, {NAME_WORD}(?: {NAME_WORD})?)[ \t]*$")
+POSSESSIVE = re.compile(r"\b(?P<name>[A-Z][^\W\d_]{1,30})(?:['\u2019]s\b|(?<=s)['\u2019](?= ))")
+LIST_ITEM_NAME = re.compile(
+    r"(?m)^[ \t]*(?:\d{1,2}[.)]|[-*\u2022]) (?P<name>[A-Z][^\W\d_]{1,30})(?= [a-z])"
+)
+CONTACT = re.compile(  # before a phone number: "+" or a trunk "0", then digits
+    r"(?P<name>\b[A-Z][^\W\d_]{1,30}(?: [A-Z][^\W\d_]{1,30})?): ?(?=(?:\+|\(?0)[\d ()/-]{7,})"
+)
+
+
+def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
+    """Names by their shape around them: a line of "Surname, Firstname", a possessive
+    ("Simran's", "Niklas' Auto"), a list item's first word before a verb ("1. Harjit picks
+    up"), a contact before its number ("Franzi: 0157 ..."); each word must be no known word or
+    a listed name."""
+    found = []
+    for pattern in (SURNAME_FIRST_LINE, POSSESSIVE, LIST_ITEM_NAME, CONTACT):
+        for m in pattern.finditer(text):
+            name = m.group("name")
+            if pattern is CONTACT and FIELD_LABEL.fullmatch(name):
+                continue
+            words = [normal(w) for w in name.replace(",", " ").split()]
+            # Before a phone number a name may be a known word too ("Franzi"), if not a
+            # frequent one.
+            known = gaz.is_unknown if pattern is not CONTACT else _not_frequent(gaz)
+            if all(gaz.is_name(w) or known(w) for w in words):
+                found.append(Span(m.start("name"), m.end("name"), "PERSON", name))
+    return found
+
+
+def _not_frequent(gaz: Gazetteer) -> Callable[[str], bool]:
+    return lambda word: word.lower() not in gaz.frequent and not gaz.is_common(word)
+
+
 def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
     """Every structural finding of one text. Each parser needs a mark its structure cannot go
     without (a colon after a sender or a label, a line break before a signature, an "@", a
@@ -344,4 +379,5 @@ def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
         found += accounts(text)
     if ". " in text:
         found += initial_surnames(text, gaz)
+    found += person_shapes(text, gaz)
     return found

@@ -1,0 +1,56 @@
+"""The words around a name that tell it is one: titles, cue words and verbs before it,
+greetings and closings, and the marks of a firm or a place that tell it is not (`names.py`)."""
+
+from __future__ import annotations
+
+import re
+
+TITLE = re.compile(
+    r"(?i)(?:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|herr|herrn|frau|hr|fr|sir|dame|lady|lord"
+    r"|hon|rev|father|sister|brother|nurse|schwester|pfarrer|pastor|imam|familie|family|oma"
+    r"|opa|tante|onkel|uncle|aunt|auntie|mme|mlle|sra|sr|sheikh|chief|dipl\.-ing)\.? )$"
+)
+STRONG_CUE = re.compile(
+    r"(?i)(?:\b(?:my name is|i am|i'm|this is|name ist|ich heiße|ich bin|mein name ist"
+    r"|account holder|kontoinhaber|dear|liebe|lieber|hi|hello|hallo|hey|servus|moin|yo|cheers"
+    r"|thanks|thank you|thx|danke|lg|vg|ask|tell|ping|pinging|call|frag|fragt|frage|sag|ruf"
+    r"|sag mal|frag mal|ruf mal|schreib mal"
+    r"|met|meet|treffe|traf|cc|bcc|attn|attention|c/o|z\.hd\.|gez\.|i\.a\.|i\.v\.|signed"
+    r"|congrats|glückwunsch|gruß|grüße|love|xoxo|lol|omg|bye|tschüss|ciao|grüße an|say hi to"
+    r"|shoutout to|klingel|türschild|doorbell|buzzer"
+    r"|forward this to|loop in|welcome|willkommen),?:? )$"
+)
+WEAK_CUE = re.compile(
+    r"(?i)(?:\b(?:and|und|or|oder|from|von|by|to|an|for|für|bei|with|mit|is|ist|said|says|sagt)"
+    r"|&|,|\+|/) $"
+)
+CLOSING = re.compile(
+    r"(?i)^(?:best|best wishes|thanks|thank you|thx|cheers|regards|kind regards|best regards"
+    r"|warm regards|warmly|sincerely|yours|yours sincerely|yours truly|love|xoxo|take care"
+    r"|viele grüße|beste grüße|liebe grüße|herzliche grüße|lg|vg|mfg|gruß|grüße|danke"
+    r"|mit freundlichen grüßen|mit freundlichem gruß|freundliche grüße|hochachtungsvoll"
+    r"|bis bald|arohanui|ngā mihi|saludos|cordialement|pozdrawiam)[,.!]?$"
+)
+COMPANY_AFTER = re.compile(
+    r"(?:-\w+)* (?:Inc|LLC|Ltd|PLC|Group|GmbH|AG|KG|SE|Corp|and Sons|Stiftung|& Co)\b"
+)
+COMPANY_CUE = re.compile(r"(?i)(?:from|by|von|at|bei|with|mit|invoice|rechnung|to|an) $")
+COMPANY_LIST = re.compile(r"([A-Z][a-z]+), ([A-Z][a-z]+) (?:and|und|&) ([A-Z][a-z]+)")
+PLACE_BEFORE = re.compile(r"(?i)\b(?:in|at|near|nach|aus|im|am|from|to|via|visit|visiting)\s$")
+PLACE_SUFFIX = re.compile(
+    r"(?:chester|shire|burgh|brough|borough|mouth|ville|stad|haven|view|fort|port|bury|side"
+    r"|hausen|heim|dorf)$"
+)
+FOLLOWS_NAME = re.compile(r"['\u2019]s\b| (?:and|und|&) [A-ZÀ-Þ]")
+VERB_BEFORE = re.compile(
+    r"(?i)\b(?:hat|ist|war|soll|will|kann|muss|hab|habe|sag|sagt|frag|ruf|did|does|is|was|has"
+    r"|saw|see|tell|told|ask|asked|call|called|text|texted|meet|met|with|mit|and|und|or|oder) $"
+)
+GREETING = re.compile(r"(?i)\b(?:dear|liebe|lieber|hi|hello|hallo|hey|servus|moin) $")
+SUBJECT_VERB = re.compile(
+    r" (?:hat|ist|war|sagt|kommt|bringt|schreibt|fragt|meint|will|kann|schläft|braucht|says"
+    r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"
+)
+COORDINATED = re.compile(r" (?:und|and|&|oder|or) ([^\W\d_]+)")
+VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
+"""After a word at a message's start, the person it speaks to: "basti du hast", "kemi, you"."""
