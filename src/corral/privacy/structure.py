@@ -331,14 +331,18 @@ CONTACT = re.compile(  # before a phone number: "+" or a trunk "0", then digits
 )
 
 
+PERSON_SHAPES = (SURNAME_FIRST_LINE, POSSESSIVE, LIST_ITEM_NAME, CONTACT)
+
+
 def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
     """Names by their shape around them: a line of "Surname, Firstname", a possessive
     ("Simran's", "Niklas' Auto"), a list item's first word before a verb ("1. Harjit picks
     up"), a contact before its number ("Franzi: 0157 ..."); each word must be no known word or
     a listed name."""
+    marks = ("," in text, "'" in text or "\u2019" in text, True, ":" in text)
     found = []
-    for pattern in (SURNAME_FIRST_LINE, POSSESSIVE, LIST_ITEM_NAME, CONTACT):
-        for m in pattern.finditer(text):
+    for pattern, marked in zip(PERSON_SHAPES, marks, strict=True):
+        for m in pattern.finditer(text) if marked else ():
             name = m.group("name")
             if pattern is CONTACT and FIELD_LABEL.fullmatch(name):
                 continue
