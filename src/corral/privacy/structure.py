@@ -1,5 +1,8 @@
-"""Structural cues, one small parser each: chat-export senders, form fields (person, address,
-birth date, phone), attendee and cc lists, @mentions and signatures. Each returns spans whose
+"""Structural cues, one small parser each: chat-export senders (WhatsApp, Telegram, IRC-style),
+form fields (person, address, birth date, phone), attendee and cc lists, @mentions and
+signatures, passenger lists, accounts in logs and on code hosts, and names by their shape (a
+"Surname, Firstname" line, a possessive, a list item's first word, a contact before its
+number). Tables and JSON are read by column or key in `records.py`. Each returns spans whose
 values are personal because of where they stand, whatever the words are."""
 
 from __future__ import annotations
