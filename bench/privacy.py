@@ -34,9 +34,9 @@ CORPUS = ROOT / "corpus" / "privacy"
 HANDWRITTEN = CORPUS / "handwritten"
 # tune: looked at while tuning; heldout: every third text, looked at in the first rounds only;
 # fresh: written after tuning stopped, scored and never inspected one by one.
-# blind, blind2, blind3: written by someone who had seen neither the detector nor these texts
+# blind to blind4: written by someone who had seen neither the detector nor these texts
 # (each after the fixes the one before led to).
-SPLITS = ("tune", "heldout", "fresh", "blind", "blind2", "blind3")
+SPLITS = ("tune", "heldout", "fresh", "blind", "blind2", "blind3", "blind4")
 VENV = ROOT / "bench" / ".venvs" / "presidio"
 RESULTS = ROOT / "bench" / "results" / "privacy.json"
 # No official spaCy model is on PyPI; this is a re-upload of spaCy's en_core_web_sm 3.8.0.

@@ -332,3 +332,26 @@ def test_eircodes_named_buildings_swiss_italian_streets_and_short_ibans(
     text: str, value: tuple[str, str]
 ) -> None:
     assert value in found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Ollie: use mine 5170 7413 7484 7772 03/26 cvv in dm", ("CARD", "5170 7413 7484 7772")),
+        (
+            "still 21 Fernhill Gardens, Kingston upon Thames KT2 5PQ right?",
+            ("ADDRESS", "21 Fernhill Gardens, Kingston upon Thames KT2 5PQ"),
+        ),
+        ("Hildegard Marianne Vogt\ngeb. Schneider\n* 12. August 1938", ("PERSON", "Schneider")),
+        ("Am 12.03.2024 ist unsere Ida auf die Welt gekommen", ("DOB", "12.03.2024")),
+        ("Vor- und Nachname: Saskia van der Meer", ("PERSON", "Saskia van der Meer")),
+        (
+            "On Tue, 9 Jan 2024 at 14:02, Hope Whitaker <hope.w@gmail.com> wrote:",
+            ("PERSON", "Hope Whitaker"),
+        ),
+    ],
+)
+def test_a_card_before_its_expiry_maiden_names_births_and_mail_display_names(
+    text: str, value: tuple[str, str]
+) -> None:
+    assert value in found(text)

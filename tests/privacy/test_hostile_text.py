@@ -50,6 +50,8 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "surname-first lines and named buildings": lambda n: (
         "Ab, Cd\nFlat 1, Ab Ab Ab House, Ab, Ab " * (n // 38)
     ),
+    "card runs with trailing groups": lambda n: "1234 5678 9012 3456 7890 " * (n // 25),
+    "display names and maiden names": lambda n: "Ab Cd Ef <a@b.c> geb. Ab " * (n // 26),
 }
 
 

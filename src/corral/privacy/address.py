@@ -11,7 +11,8 @@ from importlib import resources
 from corral.privacy.patterns import DE_ADDRESS, DIGIT, Span
 
 UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
-CITY = rf"{UPW}(?: {UPW}){{0,2}}(?: \d{{1,2}}(?=,))?"  # "Dublin 9, D09 X2K7"
+# "Kingston upon Thames", "Dublin 9, D09 X2K7"
+CITY = rf"{UPW}(?: (?:upon |on |under |le |sur |am )?{UPW}){{0,2}}(?: \d{{1,2}}(?=,))?"
 POSTCODE = (  # UK, Canada, Ireland's Eircode ("D09 X2K7"), Poland, and plain digits
     r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]\d[\dW] ?[A-Z\d]{4}"
     r"|\d{2}-\d{3}|\d{4,6})(?!\w)"

@@ -65,7 +65,10 @@ DATE = re.compile(
 BIRTH_BEFORE = re.compile(
     r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt|(?:^|\n)b\.)[^\n]{0,40}$"
 )
-BIRTH_AFTER = re.compile(r"(?i)^[^\n]{0,12}\bgeboren")
+BIRTH_AFTER = re.compile(  # "Am 12.03.2024 um 04:17 Uhr ist unsere Ida auf die Welt gekommen"
+    r"(?i)^(?:[^\n]{0,12}\b(?:geboren|was born|were born)"
+    r"|[^\n]{0,60}?\b(?:zur|auf die) welt gekommen)"
+)
 
 CAP = r"[A-ZÄÖÜ][a-zäöüß]+"
 DE_SUFFIX = (
@@ -202,11 +205,19 @@ def find_ibans(text: str) -> tuple[list[Span], list[Span]]:
 
 
 def find_cards(text: str) -> list[Span]:
+    """Card numbers; one followed by more digits ("5170 7413 7484 7772 03/26", its expiry) is
+    the run's first groups that make a valid card."""
     if not DIGIT.search(text):
         return []
-    return [
-        _span(m, "CARD") for m in CARD.finditer(text) if card_valid(re.sub(r"\D", "", m.group(0)))
-    ]
+    found = []
+    for m in CARD.finditer(text):
+        raw = m.group(0)
+        ends = [i for i in range(1, len(raw) + 1) if i == len(raw) or raw[i] in " -"]
+        for end in reversed(ends):
+            if card_valid(re.sub(r"\D", "", raw[:end])):
+                found.append(_span(m, "CARD", m.start() + end))
+                break
+    return found
 
 
 def find_ips(text: str) -> list[Span]:
@@ -253,7 +264,7 @@ def find_birth_dates(text: str) -> list[Span]:
         return found
     for m in [*DATE.finditer(text), *SHORT_DATE.finditer(text)]:
         before = text[max(0, m.start() - 50) : m.start()]
-        if BIRTH_BEFORE.search(before) or BIRTH_AFTER.match(text[m.end() : m.end() + 20]):
+        if BIRTH_BEFORE.search(before) or BIRTH_AFTER.match(text[m.end() : m.end() + 80]):
             found.append(_span(m, "DOB"))
     return found
 

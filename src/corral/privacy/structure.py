@@ -44,6 +44,7 @@ PLAIN_SENDER = re.compile(rf"(?m)^(?P<name>[{LETTERS}][{LETTERS}'\u2019 -]{{0,30
 PERSON_FIELD = (
     r"name|full name|first names?(?:\(s\))?|surname|last name|given names?|vorname|nachname"
     r"|familienname|geburtsname|rufname|family name|forenames?|middle names?"
+    r"|vor- und nachname|vor- und zuname|vorname und name|first and last name"
     r"|name, vorname|patient(?: name)?|patientin|kontoinhaber(?:in)?|account holder|cardholder"
     r"|card holder|karteninhaber(?:in)?|tenant|mieter(?:in)?|landlord|vermieter(?:in)?"
     r"|applicant|antragsteller(?:/in|in)?|beneficiary|begünstigte[rn]?|zahlungsempfänger(?:in)?"
@@ -334,6 +335,12 @@ CONTACT = re.compile(  # before a phone number: "+" or a trunk "0", then digits
 )
 
 
+# A maiden name ("geb. Schneider") and an e-mail's display name ("Hope Whitaker <hope@...>",
+# as mail headers and quoted replies write them).
+MAIDEN_NAME = re.compile(r"\b(?:geb\.|née|nee|born) (?P<name>[A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?)")
+DISPLAY_NAME = re.compile(
+    r"(?P<name>\b[A-Z][^\W\d_]+(?: [A-Z][^\W\d_'-]*){0,3}) <[^<>@\s]+@[^<>\s]+>"
+)
 PERSON_SHAPES = (SURNAME_FIRST_LINE, POSSESSIVE, LIST_ITEM_NAME, CONTACT)
 
 
@@ -343,7 +350,12 @@ def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
     up"), a contact before its number ("Franzi: 0157 ..."); each word must be no known word or
     a listed name."""
     marks = ("," in text, "'" in text or "\u2019" in text, True, ":" in text)
-    found = []
+    found = [
+        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
+        for pattern, marked in ((MAIDEN_NAME, True), (DISPLAY_NAME, "<" in text))
+        if marked
+        for m in pattern.finditer(text)
+    ]
     for pattern, marked in zip(PERSON_SHAPES, marks, strict=True):
         for m in pattern.finditer(text) if marked else ():
             name = m.group("name")
