@@ -28,7 +28,8 @@ from corral.privacy.patterns import (
     find_ips,
     find_phones,
 )
-from corral.privacy.structure import address_names, find_structures
+from corral.privacy.shapes import address_names, find_shapes
+from corral.privacy.structure import find_structures
 
 CATEGORIES = ("PERSON", "EMAIL", "PHONE", "IBAN", "CARD", "IP", "ADDRESS", "DOB", "NUMBER")
 MODES = ("recall", "strict")
@@ -136,7 +137,7 @@ class Detector:
 
     def _candidates(self, text: str, check: _Clock) -> list[Span]:
         candidates = [*find_emails(text), *find_ips(text)]
-        structures = find_structures(text, self.gazetteer)
+        structures = [*find_structures(text, self.gazetteer), *find_shapes(text, self.gazetteer)]
         addresses = find_addresses(text)
         candidates += addresses
         candidates += [s for s in structures if s.label in ("ADDRESS", "DOB", "PHONE")]

@@ -1,14 +1,12 @@
 """Structural cues, one small parser each: chat-export senders (WhatsApp, Telegram, IRC-style),
 form fields (person, address, birth date, phone), attendee and cc lists, @mentions and
-signatures, passenger lists, accounts in logs and on code hosts, and names by their shape (a
-"Surname, Firstname" line, a possessive, a list item's first word, a contact before its
-number). Tables and JSON are read by column or key in `records.py`. Each returns spans whose
-values are personal because of where they stand, whatever the words are."""
+signatures. Tables and JSON are read by column or key in `records.py`, names by their shape
+in `shapes.py`. Each returns spans whose values are personal because of where they stand,
+whatever the words are."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from corral.privacy.cues import TITLE
 from corral.privacy.names import (
@@ -93,7 +91,7 @@ def _person(text: str, start: int, end: int) -> Span | None:
     return Span(start, start + len(value), "PERSON", value)
 
 
-def _name_at(text: str, pos: int) -> Span | None:
+def name_at(text: str, pos: int) -> Span | None:
     m = NAME_VALUE.match(text, pos)
     if not m:
         return None
@@ -104,7 +102,7 @@ def _name_at(text: str, pos: int) -> Span | None:
     return _person(text, m.start(), end)
 
 
-def _name_like(gaz: Gazetteer, value: str, every: bool = True) -> bool:
+def name_like(gaz: Gazetteer, value: str, every: bool = True) -> bool:
     """Whether the words read as a name: listed or unknown (every word, or at least one)."""
     words = [normal(w) for w in value.replace("-", " ").split()]
     ok = [gaz.is_name(w) or gaz.is_unknown(w) for w in words]
@@ -130,7 +128,7 @@ def _sender(gaz: Gazetteer, german: bool, name: str) -> bool:
     hyphenated = [w.split("-") for w in name.split() if "-" in w]
     if any(all(p.lower() not in gaz.frequent for p in parts) for parts in hyphenated):
         return True
-    return _name_like(gaz, name, every=False)
+    return name_like(gaz, name, every=False)
 
 
 def _a_form(text: str) -> bool:
@@ -168,7 +166,7 @@ def form_fields(text: str) -> list[Span]:
     """Values of person fields ("Name:", "Kontoinhaber:", "Patient:") and of lists of names."""
     found: list[Span | None] = []
     for m in FIELD.finditer(text):
-        found.append(_name_at(text, m.start("value")))
+        found.append(name_at(text, m.start("value")))
     for m in LIST.finditer(text):
         found += _list_items(text, m.start("value"), m.end("value"))
     return [s for s in found if s is not None]
@@ -179,7 +177,7 @@ def _list_items(text: str, start: int, end: int) -> list[Span | None]:
     pos = start
     for sep in [*LIST_ITEM.finditer(text, start, end), None]:
         stop = sep.start() if sep else end
-        items.append(_name_at(text, pos) if pos < stop else None)
+        items.append(name_at(text, pos) if pos < stop else None)
         if items[-1] is not None and items[-1].end > stop:
             items[-1] = _person(text, pos, stop)
         pos = sep.end() if sep else end
@@ -213,8 +211,8 @@ def signatures(text: str, gaz: Gazetteer) -> list[Span]:
     for m in re.finditer(r"\n[ \t]*(?=\S)", text):
         pos = m.end()
         if signature_line(text, pos):
-            span = _name_at(text, pos)
-            if span and len(span.text.split()) <= 4 and _name_like(gaz, span.text):
+            span = name_at(text, pos)
+            if span and len(span.text.split()) <= 4 and name_like(gaz, span.text):
                 found.append(span)
     return found + _last_line(text, gaz)
 
@@ -225,13 +223,13 @@ def _last_line(text: str, gaz: Gazetteer) -> list[Span]:
     cut = body.rfind("\n")
     if cut == -1:
         return []
-    span = _name_at(text, cut + 1)
+    span = name_at(text, cut + 1)
     if span is None or len(span.text.split()) > 3 or not span.text[0].isupper():
         return []
     rest = body[span.end :].strip()
     if rest and not rest.startswith(","):
         return []
-    return [span] if _name_like(gaz, span.text) else []
+    return [span] if name_like(gaz, span.text) else []
 
 
 BORN_AFTER_NAME = re.compile(r"\s?\((?:geb\.|geboren|born|b\.|\*)\s?\d")
@@ -246,7 +244,7 @@ def born_names(text: str, gaz: Gazetteer) -> list[Span]:
         name: list[str] = []
         while words and len(name) < 3:
             word = words.pop()
-            if not (word[:1].isupper() and _name_like(gaz, word)):
+            if not (word[:1].isupper() and name_like(gaz, word)):
                 break
             name.insert(0, word)
         if name:
@@ -263,115 +261,6 @@ def birth_fields(text: str) -> list[Span]:
         if d:
             out.append(Span(d.start(), d.end(), "DOB", d.group(0)))
     return out
-
-
-# Airline passenger lists: "SANTOS/MARIA FERNANDA MS".
-PASSENGER = re.compile(
-    r"\b(?P<name>[A-Z][A-Z'-]+/[A-Z][A-Z' -]*?[A-Z])(?= (?:MR|MRS|MS|MISS|MSTR|DR|CHD|INF)\b)"
-)
-PASSENGER_MARK = re.compile(r"[A-Z]/[A-Z]")
-# Accounts in logs and on code hosts: sshd's "Accepted publickey for rkapoor from", GitHub's
-# "**wojtek-nowak** commented", "github.com/wojtek-nowak/repo".
-ACCOUNT = (
-    re.compile(r"\bfor (?!invalid\b)(?P<name>[a-z_][\w.-]{1,31}) from (?=[\d:a-f])"),
-    re.compile(r"\*\*(?P<name>\w[\w.-]{0,38})\*\* (?:commented|opened|closed|reviewed|approved)"),
-    re.compile(r"\bgithub\.com/(?P<name>[A-Za-z0-9][\w-]{0,38})(?=/)"),
-)
-INITIAL_SURNAME = re.compile(r"(?<![\w.])[A-Z]\. (?P<surname>[A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?)\b")
-
-
-def accounts(text: str) -> list[Span]:
-    """Passenger-list names and user names in logs and code-host pages, each pattern run only
-    where its mark occurs."""
-    marks = (
-        PASSENGER_MARK.search(text) is not None,
-        " from " in text,
-        "**" in text,
-        "github.com/" in text,
-    )
-    return [
-        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
-        for pattern, marked in zip((PASSENGER, *ACCOUNT), marks, strict=True)
-        if marked
-        for m in pattern.finditer(text)
-    ]
-
-
-def initial_surnames(text: str, gaz: Gazetteer) -> list[Span]:
-    """An initial and a surname: "J. Lindgren"."""
-    return [
-        Span(m.start(), m.end(), "PERSON", m.group(0))
-        for m in INITIAL_SURNAME.finditer(text)
-        if _name_like(gaz, m.group("surname"))
-    ]
-
-
-def address_names(text: str, addresses: list[Span], gaz: Gazetteer) -> list[Span]:
-    """The line above each of `addresses` that starts a line: whose address it is
-    ("Lieferadresse:\nYuki Nakamura-Schmidt\nGoethestr. 14")."""
-    found = []
-    for address in addresses:
-        if address.start < 2 or text[address.start - 1] != "\n":
-            continue
-        line_start = text.rfind("\n", 0, address.start - 1) + 1
-        line = text[line_start : address.start - 1]
-        words = line.split()
-        if ":" in line:
-            continue  # a field's line: its parser reads it ("Empfänger: Rosalind Achterberg")
-        if 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words):
-            span = _name_at(text, line_start)
-            if span is not None and span.end <= address.start and _name_like(gaz, line, False):
-                found.append(span)
-    return found
-
-
-SURNAME_FIRST_LINE = re.compile(rf"(?m)^(?P<name>{NAME_WORD}, {NAME_WORD}(?: {NAME_WORD})?)[ \t]*$")
-POSSESSIVE = re.compile(r"\b(?P<name>[A-Z][^\W\d_]{1,30})(?:['\u2019]s\b|(?<=s)['\u2019](?= ))")
-LIST_ITEM_NAME = re.compile(
-    r"(?m)^[ \t]*(?:\d{1,2}[.)]|[-*\u2022]) (?P<name>[A-Z][^\W\d_]{1,30})(?= [a-z])"
-)
-CONTACT = re.compile(  # before a phone number: "+" or a trunk "0", then digits
-    r"(?P<name>\b[A-Z][^\W\d_]{1,30}(?: [A-Z][^\W\d_]{1,30})?): ?(?=(?:\+|\(?0)[\d ()/-]{7,})"
-)
-
-
-# A maiden name ("geb. Schneider") and an e-mail's display name ("Hope Whitaker <hope@...>",
-# as mail headers and quoted replies write them).
-MAIDEN_NAME = re.compile(r"\b(?:geb\.|née|nee|born) (?P<name>[A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?)")
-DISPLAY_NAME = re.compile(
-    r"(?P<name>\b[A-Z][^\W\d_]+(?: [A-Z][^\W\d_'-]*){0,3}) <[^<>@\s]+@[^<>\s]+>"
-)
-PERSON_SHAPES = (SURNAME_FIRST_LINE, POSSESSIVE, LIST_ITEM_NAME, CONTACT)
-
-
-def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
-    """Names by their shape around them: a line of "Surname, Firstname", a possessive
-    ("Simran's", "Niklas' Auto"), a list item's first word before a verb ("1. Harjit picks
-    up"), a contact before its number ("Franzi: 0157 ..."); each word must be no known word or
-    a listed name."""
-    marks = ("," in text, "'" in text or "\u2019" in text, True, ":" in text)
-    found = [
-        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
-        for pattern, marked in ((MAIDEN_NAME, True), (DISPLAY_NAME, "<" in text))
-        if marked
-        for m in pattern.finditer(text)
-    ]
-    for pattern, marked in zip(PERSON_SHAPES, marks, strict=True):
-        for m in pattern.finditer(text) if marked else ():
-            name = m.group("name")
-            if pattern is CONTACT and FIELD_LABEL.fullmatch(name):
-                continue
-            words = [normal(w) for w in name.replace(",", " ").split()]
-            # Before a phone number a name may be a known word too ("Franzi"), if not a
-            # frequent one.
-            known = gaz.is_unknown if pattern is not CONTACT else _not_frequent(gaz)
-            if all(gaz.is_name(w) or known(w) for w in words):
-                found.append(Span(m.start("name"), m.end("name"), "PERSON", name))
-    return found
-
-
-def _not_frequent(gaz: Gazetteer) -> Callable[[str], bool]:
-    return lambda word: word.lower() not in gaz.frequent and not gaz.is_common(word)
 
 
 def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
@@ -394,9 +283,4 @@ def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
         found += table_values(text)
     if '":' in text or '" :' in text:
         found += json_values(text)
-    if "/" in text or " from " in text or "**" in text:
-        found += accounts(text)
-    if ". " in text:
-        found += initial_surnames(text, gaz)
-    found += person_shapes(text, gaz)
     return found

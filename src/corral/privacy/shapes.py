@@ -1,0 +1,134 @@
+"""Names by their shape and place: passenger lists, accounts in logs and on code hosts, an
+initial and a surname, the line above an address block, a "Surname, Firstname" line, a
+possessive, a list item's first word, a contact before its number, a maiden name and an
+e-mail's display name. Each needs a mark its shape cannot go without, so most texts skip most
+of them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from corral.privacy.names import Gazetteer, normal
+from corral.privacy.patterns import Span
+from corral.privacy.structure import FIELD_LABEL, NAME_WORD, name_at, name_like
+
+
+def find_shapes(text: str, gaz: Gazetteer) -> list[Span]:
+    """Every name this module finds by shape in one text (not `address_names`: it needs the
+    text's addresses)."""
+    found = []
+    if "/" in text or " from " in text or "**" in text:
+        found += accounts(text)
+    if ". " in text:
+        found += initial_surnames(text, gaz)
+    return found + person_shapes(text, gaz)
+
+
+# Airline passenger lists: "SANTOS/MARIA FERNANDA MS".
+PASSENGER = re.compile(
+    r"\b(?P<name>[A-Z][A-Z'-]+/[A-Z][A-Z' -]*?[A-Z])(?= (?:MR|MRS|MS|MISS|MSTR|DR|CHD|INF)\b)"
+)
+PASSENGER_MARK = re.compile(r"[A-Z]/[A-Z]")
+# Accounts in logs and on code hosts: sshd's "Accepted publickey for rkapoor from", GitHub's
+# "**wojtek-nowak** commented", "github.com/wojtek-nowak/repo".
+ACCOUNT = (
+    re.compile(r"\bfor (?!invalid\b)(?P<name>[a-z_][\w.-]{1,31}) from (?=[\d:a-f])"),
+    re.compile(r"\*\*(?P<name>\w[\w.-]{0,38})\*\* (?:commented|opened|closed|reviewed|approved)"),
+    re.compile(r"\bgithub\.com/(?P<name>[A-Za-z0-9][\w-]{0,38})(?=/)"),
+)
+INITIAL_SURNAME = re.compile(r"(?<![\w.])[A-Z]\. (?P<surname>[A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?)\b")
+
+
+def accounts(text: str) -> list[Span]:
+    """Passenger-list names and user names in logs and code-host pages, each pattern run only
+    where its mark occurs."""
+    marks = (
+        PASSENGER_MARK.search(text) is not None,
+        " from " in text,
+        "**" in text,
+        "github.com/" in text,
+    )
+    return [
+        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
+        for pattern, marked in zip((PASSENGER, *ACCOUNT), marks, strict=True)
+        if marked
+        for m in pattern.finditer(text)
+    ]
+
+
+def initial_surnames(text: str, gaz: Gazetteer) -> list[Span]:
+    """An initial and a surname: "J. Lindgren"."""
+    return [
+        Span(m.start(), m.end(), "PERSON", m.group(0))
+        for m in INITIAL_SURNAME.finditer(text)
+        if name_like(gaz, m.group("surname"))
+    ]
+
+
+def address_names(text: str, addresses: list[Span], gaz: Gazetteer) -> list[Span]:
+    """The line above each of `addresses` that starts a line: whose address it is
+    ("Lieferadresse:\nYuki Nakamura-Schmidt\nGoethestr. 14")."""
+    found = []
+    for address in addresses:
+        if address.start < 2 or text[address.start - 1] != "\n":
+            continue
+        line_start = text.rfind("\n", 0, address.start - 1) + 1
+        line = text[line_start : address.start - 1]
+        words = line.split()
+        if ":" in line:
+            continue  # a field's line: its parser reads it ("Empfänger: Rosalind Achterberg")
+        if 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words):
+            span = name_at(text, line_start)
+            if span is not None and span.end <= address.start and name_like(gaz, line, False):
+                found.append(span)
+    return found
+
+
+SURNAME_FIRST_LINE = re.compile(rf"(?m)^(?P<name>{NAME_WORD}, {NAME_WORD}(?: {NAME_WORD})?)[ \t]*$")
+POSSESSIVE = re.compile(r"\b(?P<name>[A-Z][^\W\d_]{1,30})(?:['\u2019]s\b|(?<=s)['\u2019](?= ))")
+LIST_ITEM_NAME = re.compile(
+    r"(?m)^[ \t]*(?:\d{1,2}[.)]|[-*\u2022]) (?P<name>[A-Z][^\W\d_]{1,30})(?= [a-z])"
+)
+CONTACT = re.compile(  # before a phone number: "+" or a trunk "0", then digits
+    r"(?P<name>\b[A-Z][^\W\d_]{1,30}(?: [A-Z][^\W\d_]{1,30})?): ?(?=(?:\+|\(?0)[\d ()/-]{7,})"
+)
+
+
+# A maiden name ("geb. Schneider") and an e-mail's display name ("Hope Whitaker <hope@...>",
+# as mail headers and quoted replies write them).
+MAIDEN_NAME = re.compile(r"\b(?:geb\.|née|nee|born) (?P<name>[A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?)")
+DISPLAY_NAME = re.compile(
+    r"(?P<name>\b[A-Z][^\W\d_]+(?: [A-Z][^\W\d_'-]*){0,3}) <[^<>@\s]+@[^<>\s]+>"
+)
+PERSON_SHAPES = (SURNAME_FIRST_LINE, POSSESSIVE, LIST_ITEM_NAME, CONTACT)
+
+
+def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
+    """Names by their shape around them: a line of "Surname, Firstname", a possessive
+    ("Simran's", "Niklas' Auto"), a list item's first word before a verb ("1. Harjit picks
+    up"), a contact before its number ("Franzi: 0157 ..."); each word must be no known word or
+    a listed name."""
+    marks = ("," in text, "'" in text or "\u2019" in text, True, ":" in text)
+    found = [
+        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
+        for pattern, marked in ((MAIDEN_NAME, True), (DISPLAY_NAME, "<" in text))
+        if marked
+        for m in pattern.finditer(text)
+    ]
+    for pattern, marked in zip(PERSON_SHAPES, marks, strict=True):
+        for m in pattern.finditer(text) if marked else ():
+            name = m.group("name")
+            if pattern is CONTACT and FIELD_LABEL.fullmatch(name):
+                continue
+            words = [normal(w) for w in name.replace(",", " ").split()]
+            # Before a phone number a name may be a known word too ("Franzi"), if not a
+            # frequent one.
+            known = gaz.is_unknown if pattern is not CONTACT else _not_frequent(gaz)
+            if all(gaz.is_name(w) or known(w) for w in words):
+                found.append(Span(m.start("name"), m.end("name"), "PERSON", name))
+    return found
+
+
+def _not_frequent(gaz: Gazetteer) -> Callable[[str], bool]:
+    return lambda word: word.lower() not in gaz.frequent and not gaz.is_common(word)
