@@ -50,7 +50,7 @@ def accounts(text: str) -> list[Span]:
         "github.com/" in text,
     )
     return [
-        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
+        _named(m)
         for pattern, marked in zip((PASSENGER, *ACCOUNT), marks, strict=True)
         if marked
         for m in pattern.finditer(text)
@@ -101,34 +101,37 @@ MAIDEN_NAME = re.compile(r"\b(?:geb\.|née|nee|born) (?P<name>[A-Z][^\W\d_]+(?:-
 DISPLAY_NAME = re.compile(
     r"(?P<name>\b[A-Z][^\W\d_]+(?: [A-Z][^\W\d_'-]*){0,3}) <[^<>@\s]+@[^<>\s]+>"
 )
-PERSON_SHAPES = (SURNAME_FIRST_LINE, POSSESSIVE, LIST_ITEM_NAME, CONTACT)
 
 
 def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
-    """Names by their shape around them: a line of "Surname, Firstname", a possessive
-    ("Simran's", "Niklas' Auto"), a list item's first word before a verb ("1. Harjit picks
-    up"), a contact before its number ("Franzi: 0157 ..."); each word must be no known word or
-    a listed name."""
-    marks = ("," in text, "'" in text or "\u2019" in text, True, ":" in text)
-    found = [
-        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
-        for pattern, marked in ((MAIDEN_NAME, True), (DISPLAY_NAME, "<" in text))
-        if marked
-        for m in pattern.finditer(text)
+    """Names by their shape around them: a maiden name, an e-mail's display name, a line of
+    "Surname, Firstname", a possessive ("Simran's", "Niklas' Auto"), a list item's first word
+    before a verb ("1. Harjit picks up"), a contact before its number ("Franzi: 0157 ..."). In
+    the last four each word must be a listed name or no known word; before a phone number a
+    known word that is not a frequent one will do ("Franzi")."""
+    found = [_named(m) for m in MAIDEN_NAME.finditer(text)]
+    if "<" in text:
+        found += [_named(m) for m in DISPLAY_NAME.finditer(text)]
+
+    def not_frequent(word: str) -> bool:
+        return word.lower() not in gaz.frequent and not gaz.is_common(word)
+
+    shapes: list[tuple[re.Pattern[str], bool, Callable[[str], bool]]] = [
+        (SURNAME_FIRST_LINE, "," in text, gaz.is_unknown),
+        (POSSESSIVE, "'" in text or "\u2019" in text, gaz.is_unknown),
+        (LIST_ITEM_NAME, True, gaz.is_unknown),
+        (CONTACT, ":" in text, not_frequent),
     ]
-    for pattern, marked in zip(PERSON_SHAPES, marks, strict=True):
+    for pattern, marked, rare in shapes:
         for m in pattern.finditer(text) if marked else ():
             name = m.group("name")
             if pattern is CONTACT and FIELD_LABEL.fullmatch(name):
                 continue
             words = [normal(w) for w in name.replace(",", " ").split()]
-            # Before a phone number a name may be a known word too ("Franzi"), if not a
-            # frequent one.
-            known = gaz.is_unknown if pattern is not CONTACT else _not_frequent(gaz)
-            if all(gaz.is_name(w) or known(w) for w in words):
-                found.append(Span(m.start("name"), m.end("name"), "PERSON", name))
+            if all(gaz.is_name(w) or rare(w) for w in words):
+                found.append(_named(m))
     return found
 
 
-def _not_frequent(gaz: Gazetteer) -> Callable[[str], bool]:
-    return lambda word: word.lower() not in gaz.frequent and not gaz.is_common(word)
+def _named(m: re.Match[str]) -> Span:
+    return Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
