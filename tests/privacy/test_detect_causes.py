@@ -355,3 +355,92 @@ def test_a_card_before_its_expiry_maiden_names_births_and_mail_display_names(
     text: str, value: tuple[str, str]
 ) -> None:
     assert value in found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (
+            "Oma wohnt im Heim, Lindenweg 14, Zimmer 212, 34117 Kassel\nok",
+            ("ADDRESS", "Lindenweg 14, Zimmer 212, 34117 Kassel"),
+        ),
+        (
+            "um 8 bei Görlitzer Str. 15, 2. Hinterhof, 01099 Dresden. Halteverbot",
+            ("ADDRESS", "Görlitzer Str. 15, 2. Hinterhof, 01099 Dresden"),
+        ),
+        (
+            "zu Ihnen in die Gentzgasse 41/Stiege 2/Top 9, 1180 Wien wegen",
+            ("ADDRESS", "Gentzgasse 41/Stiege 2/Top 9, 1180 Wien"),
+        ),
+        ("wohnhaft Sonnenhang 7, 79117 Freiburg, die", ("ADDRESS", "Sonnenhang 7, 79117 Freiburg")),
+        (
+            "Wohnanschrift: BRUNNENSTR. 7A, 04179 LEIPZIG\nZweck",
+            ("ADDRESS", "BRUNNENSTR. 7A, 04179 LEIPZIG"),
+        ),
+        (
+            "Mr. Faisal Al-Rashid\n2301-55 Bloor Street West, Toronto, ON M4W 1A5\n",
+            ("ADDRESS", "2301-55 Bloor Street West, Toronto, ON M4W 1A5"),
+        ),
+        (
+            "Cards to Bernadette at 8 Ardnaree Terrace, Ballina, Co. Mayo F26 K2W9. May",
+            ("ADDRESS", "8 Ardnaree Terrace, Ballina, Co. Mayo F26 K2W9"),
+        ),
+        (
+            "new place:\nBlk 456 Ang Mo Kio Ave 10, #08-1234, Singapore 560456\nThanks",
+            ("ADDRESS", "Blk 456 Ang Mo Kio Ave 10, #08-1234, Singapore 560456"),
+        ),
+        (
+            "RN\nBlk 7 Lot 15, Camella Homes, Molino III, Bacoor, Cavite 4102, Philippines\n",
+            (
+                "ADDRESS",
+                "Blk 7 Lot 15, Camella Homes, Molino III, Bacoor, Cavite 4102, Philippines",
+            ),
+        ),
+        (
+            "Ship to: B-204, Prestige Shantiniketan, Whitefield, Bengaluru 560048\n",
+            ("ADDRESS", "B-204, Prestige Shantiniketan, Whitefield, Bengaluru 560048"),
+        ),
+        (
+            "Deliver to: Mrs Eze, House 4, Road 12, Independence Layout, Enugu 400102\n",
+            ("ADDRESS", "House 4, Road 12, Independence Layout, Enugu 400102"),
+        ),
+    ],
+)
+def test_address_tails_house_parts_capitals_and_addresses_led_by_a_house_or_block(
+    text: str, value: tuple[str, str]
+) -> None:
+    assert value in found(text)
+
+
+def test_a_sentence_of_numbers_is_no_address_led_by_a_number() -> None:
+    values = found("Invoice No. 4471, due 30 June, total EUR 1200")
+    assert not [v for v in values if v[0] == "ADDRESS"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Hi Will, the room is still free", ("PERSON", "Will")),
+        ("My brother married Summer (31F) three years ago", ("PERSON", "Summer")),
+        ("don't forget it's Nana Rose's birthday", ("PERSON", "Nana Rose")),
+        ("Hoi Sämi, hier no mini Kontodate", ("PERSON", "Sämi")),
+        ("Gertrud Sommer geb. Winter\nHans-Jürgen und Renate Sommer", ("PERSON", "Renate Sommer")),
+        ('announce that Patrick "Paddy" Gallagher passed', ("PERSON", 'Patrick "Paddy" Gallagher')),
+        ("the parcel is with your neighbour (Mrs Jenkins). Ring me", ("PERSON", "Jenkins")),
+        ("Squad:\n4. Grace O'Neill\n5. Mei Ling Tan\n", ("PERSON", "Mei Ling Tan")),
+        ("Oksana: schick mal dein geburtsdatum\nDennis: 13.04.1984, wieso?", ("DOB", "13.04.1984")),
+    ],
+)
+def test_greeted_words_ages_kin_nicknames_list_items_and_a_birth_date_asked_for(
+    text: str, value: tuple[str, str]
+) -> None:
+    assert value in found(text)
+
+
+@pytest.mark.parametrize("text", ["Hi All, the build is green", "Hallo zusammen, bis morgen"])
+def test_a_greeting_to_a_group_is_no_name(text: str) -> None:
+    assert not [v for v in found(text) if v[0] == "PERSON"]
+
+
+def test_a_date_after_a_question_about_something_else_is_no_birth_date() -> None:
+    assert ("DOB", "12.05.2024") not in found("What is the deadline?\nAnna: 12.05.2024")

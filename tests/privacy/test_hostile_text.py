@@ -38,6 +38,10 @@ HOSTILE: dict[str, Callable[[int], str]] = {
         "Ab Cd (12:30): x\nAb, [01.02.2024 10:00]\n12:00 <ab> x\n" * (n // 50)
     ),
     "street tails of districts and towns": lambda n: "12 Ab Street, Ab Cd, Ab\nAb " * (n // 27),
+    "addresses led by a house or block number": lambda n: "House 4, Ab, Cd, Ef, Gh, " * (n // 25),
+    "capitals beside numbers (folded)": lambda n: "ABC 1, ABCD 2 " * (n // 14),
+    "nicknames and list items": lambda n: '\n1. Ab Cd Ef "Gh" Ij (Kl) Mn' * (n // 28),
+    "answers after a birth question": lambda n: "dob?\nAb Cd: 01.02.2000\n" * (n // 22),
     "German streets of many words": lambda n: "Zur Ab Ab Ab Ab 4 " * (n // 18),
     "a table of many columns and rows": lambda n: (
         "name;phone;street;plz;ort;x;y\n" + "Ab Cd;+49 1;Ab 1;1;Ab;;\n" * (n // 24)

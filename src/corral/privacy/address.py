@@ -13,6 +13,7 @@ from corral.privacy.patterns import DE_ADDRESS, DIGIT, Span
 UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
 # "Kingston upon Thames", "Dublin 9, D09 X2K7"
 CITY = rf"{UPW}(?: (?:upon |on |under |le |sur |am )?{UPW}){{0,2}}(?: \d{{1,2}}(?=,))?"
+COUNTY = r"(?:Co\. |County )?"  # Ireland's "Ballina, Co. Mayo F26 K2W9"
 POSTCODE = (  # UK, Canada, Ireland's Eircode ("D09 X2K7"), Poland, and plain digits
     r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]\d[\dW] ?[A-Z\d]{4}"
     r"|\d{2}-\d{3}|\d{4,6})(?!\w)"
@@ -21,8 +22,8 @@ SEP = r"(?:,[ ]?|\n)"
 # The town, after a district ("Te Aro, Wellington 6011") or on lines of its own ("Harrogate\n
 # HG2 8QL"); only with a postcode, which a run of capitalised words after a street lacks.
 TAIL = (
-    rf"(?:{SEP}(?:{CITY}{SEP})?(?:{CITY}(?: [A-Z]{{2,3}})?(?:,? |\n){POSTCODE}|{POSTCODE} {CITY}"
-    rf"|{CITY},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?))?"
+    rf"(?:{SEP}(?:{CITY}{SEP})?(?:{COUNTY}{CITY}(?: [A-Z]{{2,3}})?(?:,? |\n){POSTCODE}"
+    rf"|{POSTCODE} {CITY}|{CITY},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?))?"
 )
 UNIT = (
     r"(?:(?:Flat|Unit|Apartment|Apt\.?|Suite|Plot|Studio|Room)\s+\w{1,5},?\s+"
@@ -55,6 +56,22 @@ SOUTH_ADDRESS = re.compile(
 SOUTH_WORDS = ("rua ", "avenida", "travessa", "alameda", "praça", "calle ", "carrer", "via ")
 # Indian addresses: "No. 14, 3rd Cross, Jayanagar 4th Block, Bengaluru 560011", to the PIN.
 IN_ADDRESS = re.compile(r"\b(?:No\.|#) ?\d{1,5}[A-Z]?, [^\n]{3,80}?\b\d{3} ?\d{3}\b")
+# Addresses led by a house, block or flat number, through comma-separated parts to a town and
+# its postcode: "House 4, Road 12, Independence Layout, Enugu 400102", "B-204, Prestige
+# Shantiniketan, Whitefield, Bengaluru 560048", "Blk 7 Lot 15, Camella Homes, Molino III,
+# Bacoor, Cavite 4102, Philippines". Each part starts with a capital, a digit or "#", so a
+# sentence ("No. 4471, due 30 June, total EUR 1200") is not one; a year is not a postcode.
+LEAD = r"(?:(?:No\.|#|Blk\.?|Block|House|Plot|Lot) ?\d{1,5}[A-Z]?|[A-Z]-\d{1,4})"
+LEAD_WORD = re.compile(r"No\.|#|Blk|Block|House|Plot|Lot|\b[A-Z]-\d")
+LED_ADDRESS = re.compile(
+    rf"(?<![\w#-]){LEAD}(?: [^,\n]{{1,40}})?, (?:[#A-Z\d][^,\n]{{0,40}}, ){{0,4}}"
+    rf"(?:{UPW} ){{1,3}}(?!(?:19|20)\d\d\b)\d{{4,6}}\b(?:, {UPW}(?=[ \t]*(?:\n|$)))?"
+)
+# A German street without a street type, when a postcode and town follow: "Sonnenhang 7,
+# 79117 Freiburg".
+DE_PLAIN = re.compile(
+    r"\b[A-ZÄÖÜ][a-zäöüß]+ \d{1,4}[a-zA-Z]?, \d{5} [A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"
+)
 PL_ADDRESS = re.compile(rf"\bul\. {UPW}(?: {UPW})? \d{{1,4}}[a-z]?(?:/\d{{1,4}})?{TAIL}")
 
 
@@ -85,13 +102,20 @@ def _group(pattern: str) -> str:
 def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
     text = resources.files("corral.privacy").joinpath("data/street_types_en.txt").read_text("utf-8")
     suffix = _trie([t for t in text.split() if t])
-    street = rf"(?:[NSEW]\.? )?(?:(?:{UPW}|\d{{1,3}}(?:st|nd|rd|th)) ){{1,3}}(?:{suffix})\b\.?"
-    after = r"(?:,? (?:Apt\.?|Suite|Unit|#) ?\d{1,5}[A-Z]?)?"
-    numbered = re.compile(rf"(?:{UNIT}|\b\d{{1,4}}/)?\b\d{{1,6}}[A-Za-z]?,? {street}{after}{TAIL}")
+    street = (  # "Bloor Street West", Singapore's "Ang Mo Kio Ave 10"
+        rf"(?:[NSEW]\.? )?(?:(?:{UPW}|\d{{1,3}}(?:st|nd|rd|th)) ){{1,3}}(?:{suffix})\b\.?"
+        r"(?: (?:North|South|East|West|NE|NW|SE|SW)\b| \d{1,3}(?=,))?"
+    )
+    after = r"(?:,? (?:Apt\.?|Suite|Unit|#) ?\d{1,5}[A-Z]?(?:-\d{1,5})?)?"
+    lead = rf"(?:{UNIT}|\b\d{{1,4}}/|\b\d{{1,5}}-|\bBlk\.? )?"  # "2301-55 Bloor Street"
+    numbered = re.compile(rf"{lead}\b\d{{1,6}}[A-Za-z]?,? {street}{after}{TAIL}")
     unit_only = re.compile(rf"{UNIT}{street}{after}{TAIL}")
     return numbered, unit_only
 
 
+CAPITAL_LINE = re.compile(r"[A-ZÄÖÜ]{3,}[ .,-]+\d|\d[ ,]+[A-ZÄÖÜ]{3,}")
+"""A word in capitals next to a number, as in an address written in capitals."""
+CAPITAL_WORD = re.compile(r"\b[A-ZÄÖÜ]{3,}\b|\b[A-Z]{2}\b(?! \d| [A-Z]\d)")
 UNIT_WORDS = ("Flat", "Unit", "Apartment", "Apt", "Suite", "Plot", "Studio", "Room", "Floor")
 UNIT_WORD = re.compile("|".join(UNIT_WORDS))
 """Whether any of them occurs: one search, where a test per word cost a tenth of a short
@@ -128,10 +152,29 @@ def find_addresses(text: str) -> list[Span]:
         patterns.append(SOUTH_ADDRESS)
     if numbers and ("no." in lower or "#" in text):
         patterns.append(IN_ADDRESS)
+    if numbers and LEAD_WORD.search(text):
+        patterns.append(LED_ADDRESS)
+    if numbers and ", " in text:
+        patterns.append(DE_PLAIN)
     if numbers and any(w in lower for w in PO_WORDS):
         patterns.append(PO_BOX)
+    folded = fold_capitals(text)
     return [
-        Span(m.start(), m.end(), "ADDRESS", m.group(0))
+        Span(m.start(), m.end(), "ADDRESS", text[m.start() : m.end()])
         for pattern in patterns
-        for m in pattern.finditer(text)
+        for m in pattern.finditer(folded)
     ]
+
+
+def fold_capitals(text: str) -> str:
+    """Words in capitals on a line that has an address in capitals ("BRUNNENSTR. 7A, 04179
+    LEIPZIG", a form's) title-cased, so that the patterns read them; a state's or province's
+    code before its postcode ("IL 60642", "ON M4W 1A5") stays. Every offset stays where it
+    was."""
+    if not CAPITAL_LINE.search(text):
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if CAPITAL_LINE.search(line):
+            lines[i] = CAPITAL_WORD.sub(lambda m: m.group().title(), line)
+    return "\n".join(lines)

@@ -8,11 +8,13 @@ import re
 TITLE = re.compile(
     r"(?i)(?:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|herr|herrn|frau|hr|fr|sir|dame|lady|lord"
     r"|hon|rev|father|sister|brother|nurse|schwester|pfarrer|pastor|imam|familie|family|oma"
-    r"|opa|tante|onkel|uncle|aunt|auntie|mme|mlle|sra|sr|sheikh|chief|dipl\.-ing)\.? )$"
+    r"|opa|tante|onkel|uncle|aunt|auntie|aunty|nana|nan|nani|gran|granny|grandma|grandpa|grandad"
+    r"|cousin|mme|mlle|sra|sr|sheikh|chief|dipl\.-ing)\.? )$"
 )
 STRONG_CUE = re.compile(
     r"(?i)(?:\b(?:my name is|i am|i'm|this is|name ist|ich heiße|ich bin|mein name ist"
-    r"|account holder|kontoinhaber|dear|liebe|lieber|hi|hello|hallo|hey|servus|moin|yo|cheers"
+    r"|account holder|kontoinhaber|dear|liebe|lieber|hi|hello|hallo|hey|servus|moin|hoi|grüezi"
+    r"|salü|yo|cheers"
     r"|thanks|thank you|thx|danke|lg|vg|ask|tell|ping|pinging|call|frag|fragt|frage|sag|ruf"
     r"|sag mal|frag mal|ruf mal|schreib mal"
     r"|met|meet|treffe|traf|cc|bcc|attn|attention|c/o|z\.hd\.|gez\.|i\.a\.|i\.v\.|signed"
@@ -46,7 +48,13 @@ VERB_BEFORE = re.compile(
     r"(?i)\b(?:hat|ist|war|soll|will|kann|muss|hab|habe|sag|sagt|frag|ruf|did|does|is|was|has"
     r"|saw|see|tell|told|ask|asked|call|called|text|texted|meet|met|with|mit|and|und|or|oder) $"
 )
-GREETING = re.compile(r"(?i)\b(?:dear|liebe|lieber|hi|hello|hallo|hey|servus|moin) $")
+GREETING = re.compile(
+    r"(?i)\b(?:dear|liebe|lieber|hi|hello|hallo|hey|servus|moin|hoi|grüezi|salü) $"
+)
+SPOKEN_TO = re.compile(r"[,!:]|[ \t]*(?:\n|$)")
+"""After a greeting's word, what makes it the name of the one greeted: "Hi Will," "Dear Grace\n"."""
+AGE_SEX = re.compile(r" ?\((?:\d{1,2} ?[MFmfw]|[MFmfw] ?\d{1,2})\)")
+"""A person's age and sex after their name, as in advice posts: "Summer (31F)"."""
 SUBJECT_VERB = re.compile(
     r" (?:hat|ist|war|sagt|kommt|bringt|schreibt|fragt|meint|will|kann|schläft|braucht|says"
     r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"

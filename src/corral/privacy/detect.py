@@ -52,6 +52,16 @@ MAX_SEARCH = 4_000_000
 """Values times characters above which propagation looks words up instead of searching each
 value (20,000 distinct names in 200 KB would be 4e9 character comparisons)."""
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+NICKNAME = re.compile(
+    r"[ \t](?:\"[^\"\n]{1,20}\"|\u201c[^\u201d\n]{1,20}\u201d|\([A-Z][^)\n]{0,19}\))[ \t]"
+    r"([A-ZÀ-Þ][^\W\d_]+(?:-[A-ZÀ-Þ][^\W\d_]+)?)"
+)
+"""A nickname in quotes or brackets between a first name and a surname."""
+LIST_HEAD = re.compile(
+    r"(?:^|\n)[ \t]*(?:\d{1,2}[.)]|[-*\u2022])[ \t]+((?:[A-ZÀ-Þ][^\W\d_]+ ){1,2})$"
+)
+"""A list item's marker and the capitalised words before a name that ends the item."""
+LINE_END = re.compile(r"[ \t]*(?:\n|$)")
 NEAR_PERSON = 60
 """Characters between a date and a name within which strict mode takes the date for a DOB."""
 
@@ -125,15 +135,45 @@ class Detector:
         """The personal data of each text of one request; a value found in any text (and each
         part of a name) is found wherever else it occurs in any of them."""
         check = _Clock(deadline)
-        found = [_resolve(len(t), self._candidates(t, check)) for t in texts]
+        found = [self._join(t, _resolve(len(t), self._candidates(t, check))) for t in texts]
         values = _Values(found, self.gazetteer)
         if not values:
             return found
         out = []
         for text, spans in zip(texts, found, strict=True):
-            out.append(_resolve(len(text), [*spans, *values.find(text)]))
+            out.append(self._join(text, _resolve(len(text), [*spans, *values.find(text)])))
             check()
         return out
+
+    def _join(self, text: str, spans: list[Span]) -> list[Span]:
+        """Names next to each other are one name: "Renate Sommer" (found as a first name and a
+        surname seen elsewhere), a nickname in quotes with the surname after it ('Patrick
+        "Paddy" Gallagher'), and the capitalised words before a name that ends a list item
+        ("5. Mei Ling Tan")."""
+        out: list[Span] = []
+        for span in spans:
+            last = out[-1] if out else None
+            if last is not None and span.start < last.end:
+                continue  # inside a name a nickname joined
+            if span.label == "PERSON":
+                span = _list_item(text, span)
+            if last is None or last.label != "PERSON" or span.label != "PERSON":
+                out.append(self._nickname(text, span))
+            elif text[last.end : span.start] in (" ", "-"):
+                out[-1] = Span(last.start, span.end, "PERSON", text[last.start : span.end])
+            else:
+                out.append(self._nickname(text, span))
+        return out
+
+    def _nickname(self, text: str, span: Span) -> Span:
+        m = NICKNAME.match(text, span.end) if span.label == "PERSON" else None
+        if m is None:
+            return span
+        surname = m.group(1)
+        gaz = self.gazetteer
+        if not (gaz.is_name(surname) or gaz.is_unknown(surname)):
+            return span
+        return Span(span.start, m.end(), "PERSON", text[span.start : m.end()])
 
     def _candidates(self, text: str, check: _Clock) -> list[Span]:
         candidates = [*find_emails(text), *find_ips(text)]
@@ -167,6 +207,14 @@ class Detector:
             ]
         check()
         return candidates
+
+
+def _list_item(text: str, span: Span) -> Span:
+    head = LIST_HEAD.search(text, max(0, span.start - 40), span.start)
+    if head is None or not LINE_END.match(text, span.end):
+        return span
+    start = head.start(1)
+    return Span(start, span.end, "PERSON", text[start : span.end])
 
 
 def _numbers(text: str, found: list[Span], dates: list[Span]) -> list[Span]:

@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 
 from corral.privacy.cues import (
+    AGE_SEX,
     CLOSING,
     COMPANY_AFTER,
     COMPANY_CUE,
@@ -24,6 +25,7 @@ from corral.privacy.cues import (
     GREETING,
     PLACE_BEFORE,
     PLACE_SUFFIX,
+    SPOKEN_TO,
     STRONG_CUE,
     SUBJECT_VERB,
     TITLE,
@@ -204,6 +206,8 @@ class NameFinder:
 
     def _capital_start(self, text: str, toks: list[_Tok], i: int, german: bool) -> bool:
         tok, gaz = toks[i], self.gaz
+        if AGE_SEX.match(text, tok.end):
+            return True
         if tok.norm in NOT_NAMES or COMPANY_AFTER.match(text, tok.end):
             return False
         if i and toks[i - 1].norm in PLACE_PREFIX and _adjacent(text, toks[i - 1], tok):
@@ -220,7 +224,7 @@ class NameFinder:
         if gaz.is_first(tok.norm):
             return not (start and tok.norm.lower() in gaz.frequent and not pair)
         if gaz.is_common(tok.norm):
-            return False
+            return self._greeted(text, tok)
         if tok.norm in gaz.first and named_pair:
             return True
         unknown = gaz.is_unknown(tok.norm)
@@ -244,6 +248,14 @@ class NameFinder:
             return bool(SUBJECT_VERB.match(text, tok.end)) or (not german and listed)
         place = PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start)
         return not german and place is None
+
+    @staticmethod
+    def _greeted(text: str, tok: _Tok) -> bool:
+        """A name that is also a word, greeted: "Hi Will,", "Dear Grace"; not "Hi All,"."""
+        if tok.norm.lower() in ADDRESSEES:
+            return False
+        before = text[max(0, tok.start - 8) : tok.start]
+        return bool(GREETING.search(before) and SPOKEN_TO.match(text, tok.end))
 
     def _known_after_cue(self, text: str, tok: _Tok) -> bool:
         """A known word is a name after a greeting ("Liebe Hauke"), or after a phrase cue or
@@ -283,7 +295,7 @@ class NameFinder:
         after = text[tok.end : tok.end + 8]
         if cue == "weak" or VERB_BEFORE.search(text, max(0, tok.start - 8), tok.start):
             return True
-        return line_start and after[:1] in (" ", ":", ",", "'")
+        return line_start and (after[:1] in (" ", ":", ",") or after[:2] in ("'s", "\u2019s"))
 
     def _firms(self, text: str) -> list[tuple[int, int]]:
         """Firm names such as "Walker, Reyes and Cain": three surnames in a row."""
@@ -335,7 +347,10 @@ class NameFinder:
                 break
             if self.gaz.is_common(nxt.norm) and nxt.norm not in self.gaz.last:
                 break
-            if nxt.norm.lower() in self.gaz.frequent and not self.gaz.is_name(nxt.norm):
+            # "Gertrud Sommer": a surname that is a word, after a first name
+            surname = nxt.norm in self.gaz.last and self.gaz.is_first(toks[j].norm)
+            listed = surname or self.gaz.is_name(nxt.norm)
+            if nxt.norm.lower() in self.gaz.frequent and not listed:
                 break
             if (
                 len(nxt.word) > 1
@@ -347,6 +362,12 @@ class NameFinder:
         return j
 
 
+ADDRESSEES = _wordset(
+    "all team everyone everybody there guys folks friends sir madam world ladies gentlemen "
+    "support payroll admin hr sales billing colleagues neighbours neighbors parents mum mom dad "
+    "mama papa love darling honey babe "
+    "alle zusammen leute ihr team kollegen kolleginnen damen herren nachbarn eltern schatz"
+)
 PARTICLE_WORDS = _wordset(
     "van von de der den del della da das di do dos du le la ten ter vom zum zu bin ibn al el "
     "ní nic mac ó y e"
@@ -354,7 +375,8 @@ PARTICLE_WORDS = _wordset(
 TITLE_WORDS = _wordset(
     "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
     "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "
-    "onkel uncle aunt auntie mme mlle sra sr sheikh chief ing"
+    "onkel uncle aunt auntie aunty nana nan nani gran granny grandma grandpa grandad cousin mme "
+    "mlle sra sr sheikh chief ing"
 )
 
 
@@ -365,7 +387,7 @@ def _title_word(tok: _Tok) -> bool:
 
 def _title_cased(before: str) -> bool:
     words = before.replace(".", " ").split()
-    return bool(words) and words[-1][0].isupper()
+    return bool(words) and words[-1].lstrip("([{\"'\u201c")[:1].isupper()  # "(Mrs Jenkins)"
 
 
 def _adjacent(text: str, left: _Tok, right: _Tok) -> bool:

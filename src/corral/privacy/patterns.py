@@ -65,6 +65,11 @@ DATE = re.compile(
 BIRTH_BEFORE = re.compile(
     r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt|(?:^|\n)b\.)[^\n]{0,40}$"
 )
+REPLY_HEAD = re.compile(r"[^\n:]{0,60}: ?|")
+"""What stands before a reply's first word: a chat's sender and time, or nothing."""
+BIRTH_WORD = re.compile(
+    r"(?i)\b(?:birthday|date of birth|dob|born|geburtsdatum|geburtstag|geboren)\b"
+)
 BIRTH_AFTER = re.compile(  # "Am 12.03.2024 um 04:17 Uhr ist unsere Ida auf die Welt gekommen"
     r"(?i)^(?:[^\n]{0,12}\b(?:geboren|was born|were born)"
     r"|[^\n]{0,60}?\b(?:zur|auf die) welt gekommen)"
@@ -87,13 +92,15 @@ DE_STREET = (
     rf"|Unter den|Hinter der|Hinter dem|Vor dem|Alte|Alter|Neue|Neuer|Große|Kleine)"
     rf"(?: {CAP}){{1,3}})"  # "Zur Alten Mühle 4c", "An der Neuen Brücke 3"
 )
-DE_PART = (  # where in the house: "Hinterhaus", "2. OG links", "Whg. 5"
-    r"(?:, (?:Hinterhaus|Vorderhaus|Seitenflügel|Gartenhaus|Rückgebäude|Hof"
+DE_PART = (  # where in the house: "Hinterhaus", "2. OG links", "Whg. 5", "Zimmer 212"
+    r"(?:, (?:(?:\d{1,2}\. )?(?:Hinterhaus|Vorderhaus|Seitenflügel|Gartenhaus|Rückgebäude"
+    r"|Hinterhof|Hof)"
     r"|(?:\d{1,2}\. )?(?:OG|UG|EG|DG|Etage|Stock|Obergeschoss)(?: (?:links|rechts|Mitte))?"
-    r"|(?:Whg|Wohnung|App|Apt)\.? ?\d{1,4}))?"
+    r"|(?:Whg|Wohnung|App|Apt|Zimmer|Zi|Haus|Stiege|Top|Tür)\.? ?\d{1,4}[a-z]?)){0,2}"
 )
+AT_PARTS = r"(?:/(?:Stiege|Stg\.|Top|Tür) ?\d{1,4}){0,3}"  # "Gentzgasse 41/Stiege 2/Top 9"
 DE_ADDRESS = re.compile(
-    rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-z]\b|(?:[/-]\d{{1,4}}){{1,3}})?{DE_PART}"
+    rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-zA-Z]\b|(?:[/-]\d{{1,4}}){{1,3}})?{AT_PARTS}{DE_PART}"
     rf"(?:(?:,[ ]?|\n)\d{{4,5}} (?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?"
     rf"[A-ZÄÖÜ][\wäöüß-]+"
     rf"(?: (?:am|an der|in der|im|a\.d\.|ob der|i\.) [A-ZÄÖÜ][\wäöüß-]+)?)?"
@@ -263,10 +270,21 @@ def find_birth_dates(text: str) -> list[Span]:
     if not DIGIT.search(text):
         return found
     for m in [*DATE.finditer(text), *SHORT_DATE.finditer(text)]:
-        before = text[max(0, m.start() - 50) : m.start()]
-        if BIRTH_BEFORE.search(before) or BIRTH_AFTER.match(text[m.end() : m.end() + 80]):
+        cued = BIRTH_BEFORE.search(text[max(0, m.start() - 50) : m.start()])
+        cued = cued or BIRTH_AFTER.match(text[m.end() : m.end() + 80])
+        if cued or _answers_birth_question(text, m.start()):
             found.append(_span(m, "DOB"))
     return found
+
+
+def _answers_birth_question(text: str, start: int) -> bool:
+    """A date that opens a reply to a message asking for a birth date ("dein geburtsdatum?"
+    / "Dennis: 13.04.1984")."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if line_start == 0 or not REPLY_HEAD.fullmatch(text, line_start, start):
+        return False
+    asked = text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1]
+    return BIRTH_WORD.search(asked) is not None
 
 
 def find_dates(text: str) -> list[Span]:
