@@ -444,3 +444,16 @@ def test_a_greeting_to_a_group_is_no_name(text: str) -> None:
 
 def test_a_date_after_a_question_about_something_else_is_no_birth_date() -> None:
     assert ("DOB", "12.05.2024") not in found("What is the deadline?\nAnna: 12.05.2024")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Funeral Mass at St Muredach's Cathedral, Friday",
+        "Visiting hours at St Thomas' Hospital have changed",
+        "Would 100% stay at the Protea again!",
+        "Will the Mandurah line be OK for getting into the CBD?",
+    ],
+)
+def test_a_saint_before_a_church_and_a_word_after_the_are_no_names(text: str) -> None:
+    assert not [v for v in found(text) if v[0] == "PERSON"]

@@ -60,5 +60,7 @@ SUBJECT_VERB = re.compile(
     r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"
 )
 COORDINATED = re.compile(r" (?:und|and|&|oder|or) ([^\W\d_]+)")
+ARTICLE = re.compile(r"(?i)\b(?:the|a|an) $")
+"""Before a capitalised word, what makes it a thing or a place ("at the Hilton"), not a name."""
 VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
 """After a word at a message's start, the person it speaks to: "basti du hast", "kemi, you"."""

@@ -16,6 +16,7 @@ from importlib import resources
 
 from corral.privacy.cues import (
     AGE_SEX,
+    ARTICLE,
     CLOSING,
     COMPANY_AFTER,
     COMPANY_CUE,
@@ -236,6 +237,9 @@ class NameFinder:
         cue = self._cue(text, tok)
         if cue == "strong":
             return True
+        article = not german and ARTICLE.search(text, max(0, tok.start - 4), tok.start)
+        if article and tok.norm[:-1] not in gaz.last:  # "at the Hilton"; still "the Smiths"
+            return self.strict
         if unknown and cue == "weak" and not german:
             return True
         if listed and (unknown or pair or cue or FOLLOWS_NAME.match(text, tok.end)):

@@ -86,7 +86,10 @@ def address_names(text: str, addresses: list[Span], gaz: Gazetteer) -> list[Span
 
 
 SURNAME_FIRST_LINE = re.compile(rf"(?m)^(?P<name>{NAME_WORD}, {NAME_WORD}(?: {NAME_WORD})?)[ \t]*$")
-POSSESSIVE = re.compile(r"\b(?P<name>[A-Z][^\W\d_]{1,30})(?:['\u2019]s\b|(?<=s)['\u2019](?= ))")
+POSSESSIVE = re.compile(  # not a saint's ("St Luke's Hospice", "St Thomas' Hospital")
+    r"(?<!\bSt )(?<!\bSt\. )(?<!Saint )(?<!Sankt )"
+    r"\b(?P<name>[A-Z][^\W\d_]{1,30})(?:['\u2019]s\b|(?<=s)['\u2019](?= ))"
+)
 LIST_ITEM_NAME = re.compile(
     r"(?m)^[ \t]*(?:\d{1,2}[.)]|[-*\u2022]) (?P<name>[A-Z][^\W\d_]{1,30})(?= [a-z])"
 )
