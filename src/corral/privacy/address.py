@@ -62,13 +62,15 @@ IN_ADDRESS = re.compile(r"\b(?:No\.|#) ?\d{1,5}[A-Z]?, [^\n]{3,80}?\b\d{3} ?\d{3
 # Bacoor, Cavite 4102, Philippines". Each part starts with a capital, a digit or "#", so a
 # sentence ("No. 4471, due 30 June, total EUR 1200") is not one; a year is not a postcode.
 LEAD = r"(?:(?:No\.|#|Blk\.?|Block|House|Plot|Lot) ?\d{1,5}[A-Z]?|[A-Z]-\d{1,4})"
-LEAD_WORD = re.compile(r"No\.|#|Blk|Block|House|Plot|Lot|\b[A-Z]-\d")
+LEAD_WORDS = ("No.", "#", "Blk", "Block", "House", "Plot", "Lot")
+FLAT_LEAD = re.compile(r"(?<=\b[A-Z])-\d{1,4}, ")  # "B-204, ": its "-" is searched for first
 LED_ADDRESS = re.compile(
     rf"(?<![\w#-]){LEAD}(?: [^,\n]{{1,40}})?, (?:[#A-Z\d][^,\n]{{0,40}}, ){{0,4}}"
     rf"(?:{UPW} ){{1,3}}(?!(?:19|20)\d\d\b)\d{{4,6}}\b(?:, {UPW}(?=[ \t]*(?:\n|$)))?"
 )
 # A German street without a street type, when a postcode and town follow: "Sonnenhang 7,
 # 79117 Freiburg".
+DE_POSTCODE = re.compile(r", \d{5} ")
 DE_PLAIN = re.compile(
     r"\b[A-ZÄÖÜ][a-zäöüß]+ \d{1,4}[a-zA-Z]?, \d{5} [A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"
 )
@@ -107,14 +109,16 @@ def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
         r"(?: (?:North|South|East|West|NE|NW|SE|SW)\b| \d{1,3}(?=,))?"
     )
     after = r"(?:,? (?:Apt\.?|Suite|Unit|#) ?\d{1,5}[A-Z]?(?:-\d{1,5})?)?"
-    lead = rf"(?:{UNIT}|\b\d{{1,4}}/|\b\d{{1,5}}-|\bBlk\.? )?"  # "2301-55 Bloor Street"
-    numbered = re.compile(rf"{lead}\b\d{{1,6}}[A-Za-z]?,? {street}{after}{TAIL}")
+    number = r"\d{1,6}(?:-\d{1,5})?[A-Za-z]?"  # "2301-55 Bloor Street": a unit before the house
+    numbered = re.compile(rf"(?:{UNIT}|\b\d{{1,4}}/)?\b{number},? {street}{after}{TAIL}")
     unit_only = re.compile(rf"{UNIT}{street}{after}{TAIL}")
     return numbered, unit_only
 
 
-CAPITAL_LINE = re.compile(r"[A-ZÄÖÜ]{3,}[ .,-]+\d|\d[ ,]+[A-ZÄÖÜ]{3,}")
-"""A word in capitals next to a number, as in an address written in capitals."""
+CAPITAL_LINE = re.compile(
+    r"[A-ZÄÖÜ]{3,}\.? \d{1,4}[A-Z]?, |\b\d{1,5}[A-Z]? [A-ZÄÖÜ]{3,} [A-ZÄÖÜ]{3,}"
+)
+"""A street in capitals and its number: "BRUNNENSTR. 7A, ", "14 ASHGROVE ROAD"."""
 CAPITAL_WORD = re.compile(r"\b[A-ZÄÖÜ]{3,}\b|\b[A-Z]{2}\b(?! \d| [A-Z]\d)")
 UNIT_WORDS = ("Flat", "Unit", "Apartment", "Apt", "Suite", "Plot", "Studio", "Room", "Floor")
 UNIT_WORD = re.compile("|".join(UNIT_WORDS))
@@ -152,9 +156,9 @@ def find_addresses(text: str) -> list[Span]:
         patterns.append(SOUTH_ADDRESS)
     if numbers and ("no." in lower or "#" in text):
         patterns.append(IN_ADDRESS)
-    if numbers and LEAD_WORD.search(text):
+    if numbers and (any(w in text for w in LEAD_WORDS) or FLAT_LEAD.search(text)):
         patterns.append(LED_ADDRESS)
-    if numbers and ", " in text:
+    if numbers and DE_POSTCODE.search(text):
         patterns.append(DE_PLAIN)
     if numbers and any(w in lower for w in PO_WORDS):
         patterns.append(PO_BOX)
