@@ -10,8 +10,9 @@ neither the detector nor any of these texts (`"split": "blind"`); their first sc
 docs/privacy.md, and the misses were looked at only after it. {en,de}_blind2.txt are a second
 such set, written after the fixes the first one led to (`"split": "blind2"`), and
 {en,de}_blind3.txt a third, after the second's fixes (`"split": "blind3"`), and
-{en,de}_blind4.txt a fourth, after the third's (`"split": "blind4"`), and {en,de}_blind5.txt a
-fifth, after the fourth's (`"split": "blind5"`).
+{en,de}_blind4.txt a fourth, after the third's (`"split": "blind4"`), {en,de}_blind5.txt a
+fifth, after the fourth's (`"split": "blind5"`), and {en,de}_blind6.txt a sixth, after the
+fifth's (`"split": "blind6"`).
 
     .venv/bin/python scripts/make_handwritten_corpus.py
 """
@@ -67,6 +68,7 @@ def build(lang: str) -> list[dict[str, Any]]:
     later += [("blind3", line) for line in _lines(DIR / f"{lang}_blind3.txt")]
     later += [("blind4", line) for line in _lines(DIR / f"{lang}_blind4.txt")]
     later += [("blind5", line) for line in _lines(DIR / f"{lang}_blind5.txt")]
+    later += [("blind6", line) for line in _lines(DIR / f"{lang}_blind6.txt")]
     rows = []
     for index, line in enumerate([*main, *(line for _, line in later)]):
         kind, text, spans = parse(line)

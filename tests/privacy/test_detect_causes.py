@@ -457,3 +457,102 @@ def test_a_date_after_a_question_about_something_else_is_no_birth_date() -> None
 )
 def test_a_saint_before_a_church_and_a_word_after_the_are_no_names(text: str) -> None:
     assert not [v for v in found(text) if v[0] == "PERSON"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (
+            "Landlord: Gareth Pryce of Rose Cottage, Church Lane, Little Budworth, Tarporley "
+            "CW6 9BY (tel",
+            ("ADDRESS", "Rose Cottage, Church Lane, Little Budworth, Tarporley CW6 9BY"),
+        ),
+        (
+            "Mr Kevin Long\nThe Old Forge\nMain Street\nKirkby Malzeard\nRipon\nHG4 3RS\n\nOur",
+            ("ADDRESS", "The Old Forge\nMain Street\nKirkby Malzeard\nRipon\nHG4 3RS"),
+        ),
+        (
+            "The boiler in Apt 6, The Maltings, Bow Street, Dublin 7, D07 N2F4 is noisy",
+            ("ADDRESS", "Apt 6, The Maltings, Bow Street, Dublin 7, D07 N2F4"),
+        ),
+        (
+            "postal address: Unit 5/12 Kingsway, Cronulla NSW 2230 (not the old one)",
+            ("ADDRESS", "Unit 5/12 Kingsway, Cronulla NSW 2230"),
+        ),
+        (
+            "- RR 2 Box 118, Mount Vernon, MO 65712 - side door",
+            ("ADDRESS", "RR 2 Box 118, Mount Vernon, MO 65712"),
+        ),
+        (
+            "The flat is Flat C, 18/F, Block 2, Kornhill Gardens, Quarry Bay, Hong Kong. The",
+            ("ADDRESS", "Flat C, 18/F, Block 2, Kornhill Gardens, Quarry Bay, Hong Kong"),
+        ),
+        (
+            "Res: House No. 14, Road B, Kahawa Sukari, opp. Quickmart, Nairobi\nTel",
+            ("ADDRESS", "House No. 14, Road B, Kahawa Sukari, opp. Quickmart, Nairobi"),
+        ),
+        (
+            "bisher wohnhaft Hauptstr. 12a, bei Schulz, 04109 Leipzig (Mieterin)",
+            ("ADDRESS", "Hauptstr. 12a, bei Schulz, 04109 Leipzig"),
+        ),
+        (
+            "Herrn\nMEHMET YILMAZ\nKÖLNER LANDSTR. 217\n40591 DÜSSELDORF\n\nUnser Zeichen",
+            ("ADDRESS", "KÖLNER LANDSTR. 217\n40591 DÜSSELDORF"),
+        ),
+        (
+            "Anschrift: WEIMARISCHE STR. 22\n99094 ERFURT OT BISCHLEBEN\nEinzug",
+            ("ADDRESS", "WEIMARISCHE STR. 22\n99094 ERFURT OT BISCHLEBEN"),
+        ),
+    ],
+)
+def test_addresses_by_their_postcode_without_one_and_german_house_notes(
+    text: str, value: tuple[str, str]
+) -> None:
+    assert value in found(text)
+
+
+def test_the_name_above_an_address_read_back_from_its_postcode_stays_a_name() -> None:
+    values = found("CURRICULUM VITAE\nMARTA KOWALCZYK\n14 Ashgrove Road, Bristol BS7 9LH | +44")
+    assert ("PERSON", "MARTA KOWALCZYK") in values
+    assert ("ADDRESS", "14 Ashgrove Road, Bristol BS7 9LH") in values
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Spenden:\nSchulze, Hartmut - 50,00 EUR - Quittung", ("PERSON", "Schulze, Hartmut")),
+        ("Halter: Wolf, Bernd\nAnschrift: siehe oben", ("PERSON", "Wolf, Bernd")),
+        ("Young, Faith - Flat 12, Heron Court", ("PERSON", "Young, Faith")),
+        ("Complainant: NGUYEN, Bao (b. 1979-05-21), resides", ("DOB", "1979-05-21")),
+        (
+            "Herrn\nYonas Tesfaye Gebremedhin\nc/o Familie Haile",
+            ("PERSON", "Yonas Tesfaye Gebremedhin"),
+        ),
+        ("[Mo 08:49] Aigerim: welche hast du grad?", ("PERSON", "Aigerim")),
+        ("Owner date of birth: 1984/11/30", ("DOB", "1984/11/30")),
+        (
+            "Agent: your name and date of birth?\nCustomer: Summer Ellison, 04/02/1987",
+            ("DOB", "04/02/1987"),
+        ),
+        ("Ursula Lange\nThomas und Petra mit Lina", ("PERSON", "Thomas")),
+        ("we would like to enrol our daughter Hope in Year 2", ("PERSON", "Hope")),
+        ("even my cousin kayla thinks so", ("PERSON", "kayla")),
+        ("A witness, Summer Nguyen, stopped", ("PERSON", "Summer Nguyen")),
+        (
+            "Defendant: William J. Hawthorne, PO Box 1908, Elk Grove, CA 95624",
+            ("PERSON", "William J. Hawthorne"),
+        ),
+    ],
+)
+def test_surname_first_in_lists_titles_on_their_line_kin_and_middle_initials(
+    text: str, value: tuple[str, str]
+) -> None:
+    assert value in found(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Liebe Grüße\nAnna", "- Tools: Miro, Jira", "Mag. Huber & Partner GmbH"]
+)
+def test_greetings_tool_lists_and_firms_are_no_names(text: str) -> None:
+    names = {v for label, v in found(text) if label == "PERSON"}
+    assert not names & {"Grüße", "Miro, Jira", "GmbH"}  # (a tool alone is still masked)

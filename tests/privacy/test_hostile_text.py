@@ -42,6 +42,9 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "capitals beside numbers (folded)": lambda n: "ABC 1, ABCD 2 " * (n // 14),
     "nicknames and list items": lambda n: '\n1. Ab Cd Ef "Gh" Ij (Kl) Mn' * (n // 28),
     "answers after a birth question": lambda n: "dob?\nAb Cd: 01.02.2000\n" * (n // 22),
+    "capitalised parts before a postcode": lambda n: "Ab Cd, Ef Gh\nIj, " * (n // 18) + "AB1 2CD",
+    "surname-first list items": lambda n: "\n- Ab, Cd - " * (n // 12),
+    "parts of a flat's address, no city": lambda n: "Flat 1, " + "near Ab, " * (n // 9),
     "German streets of many words": lambda n: "Zur Ab Ab Ab Ab 4 " * (n // 18),
     "a table of many columns and rows": lambda n: (
         "name;phone;street;plz;ort;x;y\n" + "Ab Cd;+49 1;Ab 1;1;Ab;;\n" * (n // 24)

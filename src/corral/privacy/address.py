@@ -36,7 +36,8 @@ BUILDING_ADDRESS = re.compile(  # a home in a named building: no room of an offi
     rf"(?:, {CITY}){{0,3}}"
 )
 PO_BOX = re.compile(
-    rf"\b(?:P\.? ?O\.? ?Box|Post Office Box|Private Bag|Postfach)\s+\d(?:[\d ]|-(?=\d)){{0,12}}\d?"
+    rf"\b(?:P\.? ?O\.? ?Box|Post Office Box|Private Bag|Postfach|RR \d{{1,3}},? Box)"
+    rf"\s+\d(?:[\d ]|-(?=\d)){{0,12}}\d?"
     rf"(?:,? (?:{POSTCODE} {CITY}|{CITY}(?: {POSTCODE})?))?"
 )
 FR_ADDRESS = re.compile(
@@ -56,17 +57,52 @@ SOUTH_ADDRESS = re.compile(
 SOUTH_WORDS = ("rua ", "avenida", "travessa", "alameda", "praça", "calle ", "carrer", "via ")
 # Indian addresses: "No. 14, 3rd Cross, Jayanagar 4th Block, Bengaluru 560011", to the PIN.
 IN_ADDRESS = re.compile(r"\b(?:No\.|#) ?\d{1,5}[A-Z]?, [^\n]{3,80}?\b\d{3} ?\d{3}\b")
-# Addresses led by a house, block or flat number, through comma-separated parts to a town and
-# its postcode: "House 4, Road 12, Independence Layout, Enugu 400102", "B-204, Prestige
-# Shantiniketan, Whitefield, Bengaluru 560048", "Blk 7 Lot 15, Camella Homes, Molino III,
-# Bacoor, Cavite 4102, Philippines". Each part starts with a capital, a digit or "#", so a
-# sentence ("No. 4471, due 30 June, total EUR 1200") is not one; a year is not a postcode.
-LEAD = r"(?:(?:No\.|#|Blk\.?|Block|House|Plot|Lot) ?\d{1,5}[A-Z]?|[A-Z]-\d{1,4})"
-LEAD_WORDS = ("No.", "#", "Blk", "Block", "House", "Plot", "Lot")
+# Addresses led by a house, block or flat number, through comma-separated parts (landmarks
+# too: "opp. Quickmart") to a town and its postcode, or to a city whose addresses have none:
+# "House 4, Road 12, Independence Layout, Enugu 400102", "B-204, Prestige Shantiniketan,
+# Whitefield, Bengaluru 560048", "Blk 7 Lot 15, Camella Homes, ..., Cavite 4102, Philippines",
+# "Flat C, 18/F, Block 2, Kornhill Gardens, Quarry Bay, Hong Kong". Each part starts with a
+# capital, a digit, "#" or a landmark's word, so a sentence ("No. 4471, due 30 June, total EUR
+# 1200") is not one.
+LEAD = (
+    r"(?:(?:No\.|#|Blk\.?|Block|House(?: No\.)?|Plot|Lot) ?\d{1,5}[A-Z]?|[A-Z]-\d{1,4}"
+    r"|(?:Flat|Apartment|Apt\.?|Villa|Unit|Room|Rm\.?) [A-Z\d][\w/-]{0,5})"
+)
+LEAD_WORDS = (
+    *("No.", "#", "Blk", "Block", "House", "Plot", "Lot", "Flat", "Apartment", "Apt"),
+    *("Villa", "Unit", "Room", "Rm"),
+)
 FLAT_LEAD = re.compile(r"(?<=\b[A-Z])-\d{1,4}, ")  # "B-204, ": its "-" is searched for first
+NO_POSTCODE = (  # cities whose addresses end without a postcode
+    r"(?:Hong Kong|Kowloon|New Territories|Dubai|Abu Dhabi|Sharjah|Ajman|Al Ain|Doha|Riyadh"
+    r"|Jeddah|Muscat|Manama|Kuwait City|Lagos|Abuja|Ibadan|Port Harcourt|Nairobi|Mombasa"
+    r"|Kisumu|Accra|Kumasi|Kampala|Dar es Salaam|Kigali|Addis Ababa|Lusaka|Harare)\b"
+)
+PART = r"(?:(?:off|opp\.?|near|behind|beside|next to) )?[#A-Z\d][^,\n]{0,40}"
 LED_ADDRESS = re.compile(
-    rf"(?<![\w#-]){LEAD}(?: [^,\n]{{1,40}})?, (?:[#A-Z\d][^,\n]{{0,40}}, ){{0,4}}"
-    rf"(?:{UPW} ){{1,3}}(?!(?:19|20)\d\d\b)\d{{4,6}}\b(?:, {UPW}(?=[ \t]*(?:\n|$)))?"
+    rf"(?<![\w#-]){LEAD}(?: [^,\n]{{1,40}})?, (?:{PART}, ){{0,6}}"
+    rf"(?:(?:{UPW} ){{1,3}}\d{{4,6}}\b|{NO_POSTCODE})(?:, {UPW}(?=[ \t]*(?:\n|$)))?"
+)
+# UK, Irish, Canadian, Australian and US addresses by their postcode, whatever comes before it:
+# named houses and streets without a number ("Rose Cottage, Church Lane, Little Budworth,
+# Tarporley CW6 9BY", "Apt 6, The Maltings, Bow Street, Dublin 7, D07 N2F4", "Unit 5/12
+# Kingsway, Cronulla NSW 2230"), up to four parts on a line or lines of their own; a part
+# starting with a title is a name above the address, not a part of it.
+ANCHOR = (
+    r"(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]\d[\dW] ?[A-Z\d]{4}"
+    r"|(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT) \d{4}|[A-Z]{2} \d{5}(?:-\d{4})?)(?!\w)"
+)
+ANCHOR_SHAPE = re.compile(ANCHOR)
+WORD_OR_NUMBER = rf"(?:{UPW}|\d{{1,5}}(?:/\d{{1,5}})?[A-Z]?)"
+TITLED = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Herr|Frau)\b"
+ADDRESS_PART = (
+    rf"(?:[\"\u201c][^\"\u201d\n]{{1,24}}[\"\u201d]|(?!{TITLED}){WORD_OR_NUMBER}"
+    rf"(?: {WORD_OR_NUMBER}){{0,4}})"
+)
+ANCHORED_ADDRESS = re.compile(
+    rf"(?<![\w,.])(?<!\bMrs )(?<!\bMr )(?<!\bMs )(?<!\bDr )(?<![A-Z]\. )"
+    rf"(?:{ADDRESS_PART}(?:, ?|\n)){{1,4}}(?:{COUNTY}{UPW}(?: {UPW}){{0,2}},? )?"
+    rf"{ANCHOR}"
 )
 # A German street without a street type, when a postcode and town follow: "Sonnenhang 7,
 # 79117 Freiburg".
@@ -116,7 +152,7 @@ def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 CAPITAL_LINE = re.compile(
-    r"[A-ZÄÖÜ]{3,}\.? \d{1,4}[A-Z]?, |\b\d{1,5}[A-Z]? [A-ZÄÖÜ]{3,} [A-ZÄÖÜ]{3,}"
+    r"[A-ZÄÖÜ]{3,}\.? \d{1,4}[A-Z]?(?:, |\n)|\b\d{1,5}[A-Z]? [A-ZÄÖÜ]{3,} [A-ZÄÖÜ]{3,}"
 )
 """A street in capitals and its number: "BRUNNENSTR. 7A, ", "14 ASHGROVE ROAD"."""
 CAPITAL_WORD = re.compile(r"\b[A-ZÄÖÜ]{3,}\b|\b[A-Z]{2}\b(?! \d| [A-Z]\d)")
@@ -128,7 +164,7 @@ FR_WORDS = (
     *("rue ", "av.", "avenue", "bd ", "boulevard", "place ", "chemin"),
     *("allée", "impasse", "quai ", "cours ", "route "),
 )
-PO_WORDS = ("box", "bag", "postfach")
+PO_WORDS = ("box", "bag", "postfach")  # "RR 2 Box 118" too
 DE_WORDS = (
     *("str", "gasse", "platz", "ring", "weg", "allee", "damm", "ufer", "chaussee", "pfad"),
     *("markt", "steig", "am ", "an de", "im ", "auf de", "zum ", "zur ", "in de", "unter den"),
@@ -158,6 +194,8 @@ def find_addresses(text: str) -> list[Span]:
         patterns.append(IN_ADDRESS)
     if numbers and (any(w in text for w in LEAD_WORDS) or FLAT_LEAD.search(text)):
         patterns.append(LED_ADDRESS)
+    if numbers and ANCHOR_SHAPE.search(text):
+        patterns.append(ANCHORED_ADDRESS)
     if numbers and DE_POSTCODE.search(text):
         patterns.append(DE_PLAIN)
     if numbers and any(w in lower for w in PO_WORDS):
@@ -174,11 +212,12 @@ def fold_capitals(text: str) -> str:
     """Words in capitals on a line that has an address in capitals ("BRUNNENSTR. 7A, 04179
     LEIPZIG", a form's) title-cased, so that the patterns read them; a state's or province's
     code before its postcode ("IL 60642", "ON M4W 1A5") stays. Every offset stays where it
-    was."""
+    was."""  # str.title() keeps the length of Latin letters; a line it would change is kept
     if not CAPITAL_LINE.search(text):
         return text
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        if CAPITAL_LINE.search(line):
-            lines[i] = CAPITAL_WORD.sub(lambda m: m.group().title(), line)
+        if CAPITAL_LINE.search(line + "\n"):  # the town may stand on the next line
+            for j in (i, i + 1)[: len(lines) - i]:
+                lines[j] = CAPITAL_WORD.sub(lambda m: m.group().title(), lines[j])
     return "\n".join(lines)

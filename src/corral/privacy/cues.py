@@ -9,7 +9,7 @@ TITLE = re.compile(
     r"(?i)(?:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|herr|herrn|frau|hr|fr|sir|dame|lady|lord"
     r"|hon|rev|father|sister|brother|nurse|schwester|pfarrer|pastor|imam|familie|family|oma"
     r"|opa|tante|onkel|uncle|aunt|auntie|aunty|nana|nan|nani|gran|granny|grandma|grandpa|grandad"
-    r"|cousin|mme|mlle|sra|sr|sheikh|chief|dipl\.-ing)\.? )$"
+    r"|cousin|mme|mlle|sra|sr|sheikh|chief|dipl\.-ing)\.?[ \n])$"  # "Herrn\nYonas": a letter's
 )
 STRONG_CUE = re.compile(
     r"(?i)(?:\b(?:my name is|i am|i'm|this is|name ist|ich heiße|ich bin|mein name ist"
@@ -60,6 +60,12 @@ SUBJECT_VERB = re.compile(
     r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"
 )
 COORDINATED = re.compile(r" (?:und|and|&|oder|or) ([^\W\d_]+)")
+KIN = re.compile(
+    r"(?i)\b(?:daughter|son|wife|husband|sister|brother|cousin|niece|nephew|grandson"
+    r"|granddaughter|fiancée?|boyfriend|girlfriend|tochter|sohn|schwester|bruder"
+    r"|cousine|nichte|neffe|enkel|enkelin|ehemann|ehefrau|verlobte[rn]?) $"
+)
+"""Before a name, a relative's word that makes even a common word one: "our daughter Hope"."""
 ARTICLE = re.compile(r"(?i)\b(?:the|a|an) $")
 """Before a capitalised word, what makes it a thing or a place ("at the Hilton"), not a name."""
 VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")

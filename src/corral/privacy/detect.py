@@ -28,7 +28,7 @@ from corral.privacy.patterns import (
     find_ips,
     find_phones,
 )
-from corral.privacy.shapes import address_names, find_shapes
+from corral.privacy.shapes import address_names, find_shapes, without_names
 from corral.privacy.structure import find_structures
 
 CATEGORIES = ("PERSON", "EMAIL", "PHONE", "IBAN", "CARD", "IP", "ADDRESS", "DOB", "NUMBER")
@@ -82,6 +82,11 @@ class _Taken:
     def overlaps(self, span: Span) -> bool:
         return self._covered.find(1, span.start, span.end) != -1
 
+    def first(self, span: Span) -> int:
+        """Where the first covered character of span is (span.end if none)."""
+        found = self._covered.find(1, span.start, span.end)
+        return span.end if found == -1 else found
+
     def add(self, span: Span) -> None:
         self._covered[span.start : span.end] = b"\x01" * (span.end - span.start)
 
@@ -92,10 +97,18 @@ def _resolve(length: int, candidates: list[Span]) -> list[Span]:
     candidates.sort(key=lambda s: (-PRIORITY[s.label], s.start - s.end, s.start))
     kept, taken = [], _Taken(length)
     for span in candidates:
+        if span.end > span.start and taken.overlaps(span) and span.label == "PERSON":
+            span = _before(span, taken.first(span))  # "William J. Hawthorne, PO Box 1908"
         if span.end > span.start and not taken.overlaps(span):
             kept.append(span)
             taken.add(span)
     return sorted(kept, key=lambda s: s.start)
+
+
+def _before(span: Span, end: int) -> Span:
+    """The part of a name before a value that took the rest of it."""
+    value = span.text[: end - span.start].rstrip(" ,;-\n")
+    return Span(span.start, span.start + len(value), span.label, value)
 
 
 class Detector:
@@ -178,7 +191,7 @@ class Detector:
     def _candidates(self, text: str, check: _Clock) -> list[Span]:
         candidates = [*find_emails(text), *find_ips(text)]
         structures = [*find_structures(text, self.gazetteer), *find_shapes(text, self.gazetteer)]
-        addresses = find_addresses(text)
+        addresses = without_names(text, find_addresses(text), self.gazetteer)
         candidates += addresses
         candidates += [s for s in structures if s.label in ("ADDRESS", "DOB", "PHONE")]
         check()

@@ -24,6 +24,7 @@ from corral.privacy.cues import (
     COORDINATED,
     FOLLOWS_NAME,
     GREETING,
+    KIN,
     PLACE_BEFORE,
     PLACE_SUFFIX,
     SPOKEN_TO,
@@ -197,7 +198,7 @@ class NameFinder:
         before = text[max(0, tok.start - MAX_LOOKBACK) : tok.start]
         if not before:
             return ""
-        if before[-1] == " " and TITLE.search(before) and _title_cased(before):
+        if before[-1] in " \n" and TITLE.search(before) and _title_cased(before):
             return "title"
         if (before[-1] in " \n" and STRONG_CUE.search(before)) or signature_line(text, tok.start):
             return "strong"
@@ -207,10 +208,12 @@ class NameFinder:
 
     def _capital_start(self, text: str, toks: list[_Tok], i: int, german: bool) -> bool:
         tok, gaz = toks[i], self.gaz
-        if AGE_SEX.match(text, tok.end):
+        if AGE_SEX.match(text, tok.end) or self._before_surname(text, toks, i):
             return True
         if tok.norm in NOT_NAMES or COMPANY_AFTER.match(text, tok.end):
             return False
+        if KIN.search(text, max(0, tok.start - 16), tok.start) and not tok.word.isupper():
+            return True
         if i and toks[i - 1].norm in PLACE_PREFIX and _adjacent(text, toks[i - 1], tok):
             return False
         cue = self._cue(text, tok) if i and _title_word(toks[i - 1]) else ""
@@ -222,10 +225,11 @@ class NameFinder:
         if tok.word.isupper() and not gaz.is_name(tok.norm) and not named_pair:
             return self.strict and len(tok.word) > 3  # acronyms: DOB, GBP, JIRA
         start = _sentence_start(text, tok.start)
-        if gaz.is_first(tok.norm):
-            return not (start and tok.norm.lower() in gaz.frequent and not pair)
-        if gaz.is_common(tok.norm):
-            return self._greeted(text, tok)
+        if gaz.is_first(tok.norm):  # "Thomas und Petra" at a line's start: two names
+            frequent = tok.norm.lower() in gaz.frequent
+            return not (start and frequent and not pair and not FOLLOWS_NAME.match(text, tok.end))
+        if gaz.is_common(tok.norm):  # "Hi Will,": a name that is a word
+            return self._greeted(text, tok, gaz)
         if tok.norm in gaz.first and named_pair:
             return True
         unknown = gaz.is_unknown(tok.norm)
@@ -253,10 +257,20 @@ class NameFinder:
         place = PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start)
         return not german and place is None
 
+    def _before_surname(self, text: str, toks: list[_Tok], i: int) -> bool:
+        """A first name that is also a word before a listed surname: "Summer Nguyen"."""
+        tok, gaz = toks[i], self.gaz
+        if i + 1 >= len(toks) or tok.norm not in gaz.first or gaz.is_first(tok.norm):
+            return False  # the common case (no first name, or a plain one) costs one lookup
+        nxt = toks[i + 1]
+        surname = nxt.norm in gaz.last and nxt.norm.lower() not in gaz.frequent  # not "Street"
+        return nxt.cap and _adjacent(text, tok, nxt) and surname and gaz.is_name(nxt.norm)
+
     @staticmethod
-    def _greeted(text: str, tok: _Tok) -> bool:
-        """A name that is also a word, greeted: "Hi Will,", "Dear Grace"; not "Hi All,"."""
-        if tok.norm.lower() in ADDRESSEES:
+    def _greeted(text: str, tok: _Tok, gaz: Gazetteer) -> bool:
+        """A name that is also a word, greeted: "Hi Will,", "Dear Grace"; not "Hi All,", not
+        "Liebe Grüße"."""
+        if tok.norm.lower() in ADDRESSEES or not (tok.norm in gaz.first or tok.norm in NICKNAMES):
             return False
         before = text[max(0, tok.start - 8) : tok.start]
         return bool(GREETING.search(before) and SPOKEN_TO.match(text, tok.end))
@@ -288,6 +302,8 @@ class NameFinder:
             return False
         if listed and gaz.is_unknown(tok.word):
             return True  # "did pádraig ever pay": a listed name and no word of either language
+        if KIN.search(text, max(0, tok.start - 16), tok.start):
+            return True  # "my cousin kayla"
         cue = self._cue(text, tok)
         if cue in ("title", "strong"):
             return True
@@ -349,6 +365,9 @@ class NameFinder:
                 break
             if not toks[i].cap and nxt.word.title() not in self.gaz.last:
                 break
+            if _initial(text, nxt) and j + 1 < len(toks) - 1:
+                j = k  # a middle initial: the name goes on after it
+                continue
             if self.gaz.is_common(nxt.norm) and nxt.norm not in self.gaz.last:
                 break
             # "Gertrud Sommer": a surname that is a word, after a first name
@@ -366,6 +385,8 @@ class NameFinder:
         return j
 
 
+NICKNAMES = frozenset(("Will", "Rob", "Bob", "Pat", "Sue", "Kit", "Chip", "Sandy", "Rusty"))
+"""Short names that are words and in no name list."""
 ADDRESSEES = _wordset(
     "all team everyone everybody there guys folks friends sir madam world ladies gentlemen "
     "support payroll admin hr sales billing colleagues neighbours neighbors parents mum mom dad "
@@ -395,7 +416,13 @@ def _title_cased(before: str) -> bool:
 
 
 def _adjacent(text: str, left: _Tok, right: _Tok) -> bool:
-    return PARTICLE.fullmatch(text, left.end, right.start) is not None
+    if PARTICLE.fullmatch(text, left.end, right.start) is not None:
+        return True
+    return _initial(text, left) and right.start == left.end + 2  # "William J. Hawthorne"
+
+
+def _initial(text: str, tok: _Tok) -> bool:
+    return len(tok.word) == 1 and tok.word.isupper() and text.startswith(". ", tok.end)
 
 
 def find_names(text: str, gaz: Gazetteer, strict: bool = False) -> list[Span]:

@@ -56,17 +56,18 @@ MONTHS = (
     "Januar|Februar|März|Mai|Juni|Juli|Oktober|Dezember"
 )
 DATE = re.compile(
-    rf"\b(?:\d{{1,2}}[./-]\d{{1,2}}[./-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|"
+    rf"\b(?:\d{{1,2}}[./-]\d{{1,2}}[./-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}([-/])\d{{2}}\1\d{{2}}|"
     rf"(?i:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
     rf"\d{{1,2}}(?:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})\.?,? (?:19|20)\d{{2}}|"
     r"\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(?:19|20)?\d{2})(?!\d)"
 )
 # Up to 40 characters between the cue and the date: "Geburtsdatum laut unseren Unterlagen: ".
 BIRTH_BEFORE = re.compile(
-    r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt|(?:^|\n)b\.)[^\n]{0,40}$"
+    r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt|(?:^|\n|\()b\.)[^\n]{0,40}$"
 )
-REPLY_HEAD = re.compile(r"[^\n:]{0,60}: ?|")
-"""What stands before a reply's first word: a chat's sender and time, or nothing."""
+REPLY_HEAD = re.compile(r"(?:[^\n]{0,60}?: ?)?(?:[^\W\d_][^\n,:]{0,40}, )?")
+"""What stands before a reply's first word: a chat's sender and time, and the name the date
+belongs to ("Customer: Summer Ellison, 04/02/1987"), or nothing."""
 BIRTH_WORD = re.compile(
     r"(?i)\b(?:birthday|date of birth|dob|born|geburtsdatum|geburtstag|geboren)\b"
 )
@@ -92,18 +93,21 @@ DE_STREET = (
     rf"|Unter den|Hinter der|Hinter dem|Vor dem|Alte|Alter|Neue|Neuer|Große|Kleine)"
     rf"(?: {CAP}){{1,3}})"  # "Zur Alten Mühle 4c", "An der Neuen Brücke 3"
 )
-DE_PART = (  # where in the house: "Hinterhaus", "2. OG links", "Whg. 5", "Zimmer 212"
-    r"(?:, (?:(?:\d{1,2}\. )?(?:Hinterhaus|Vorderhaus|Seitenflügel|Gartenhaus|Rückgebäude"
+DE_PART = (  # where in the house: "Hinterhaus", "2. OG links", "Whg. 5", "bei Schulz"
+    r"(?:,? (?:bei|c/o) (?:Familie |Fam\. )?[A-ZÄÖÜ][\wäöüß-]+"
+    r"|, (?:(?:\d{1,2}\. )?(?:Hinterhaus|Vorderhaus|Seitenflügel|Gartenhaus|Rückgebäude"
     r"|Hinterhof|Hof)"
     r"|(?:\d{1,2}\. )?(?:OG|UG|EG|DG|Etage|Stock|Obergeschoss)(?: (?:links|rechts|Mitte))?"
-    r"|(?:Whg|Wohnung|App|Apt|Zimmer|Zi|Haus|Stiege|Top|Tür)\.? ?\d{1,4}[a-z]?)){0,2}"
+    r"|(?:Whg|Wohnung|App|Apt|Zimmer|Zi|Haus|Stiege|Top|Tür)\.? ?\d{1,4}[a-z]?"
+    r"|Aufgang [A-Z\d])){0,2}"
 )
 AT_PARTS = r"(?:/(?:Stiege|Stg\.|Top|Tür) ?\d{1,4}){0,3}"  # "Gentzgasse 41/Stiege 2/Top 9"
 DE_ADDRESS = re.compile(
     rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-zA-Z]\b|(?:[/-]\d{{1,4}}){{1,3}})?{AT_PARTS}{DE_PART}"
     rf"(?:(?:,[ ]?|\n)\d{{4,5}} (?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?"
     rf"[A-ZÄÖÜ][\wäöüß-]+"
-    rf"(?: (?:am|an der|in der|im|a\.d\.|ob der|i\.) [A-ZÄÖÜ][\wäöüß-]+)?)?"
+    rf"(?: (?:am|an der|in der|im|a\.d\.|ob der|i\.) [A-ZÄÖÜ][\wäöüß-]+)?"
+    rf"(?: (?:OT|Ot|Ortsteil) [A-ZÄÖÜ][\wäöüß-]+)?)?"
 )
 
 
@@ -283,8 +287,8 @@ def _answers_birth_question(text: str, start: int) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     if line_start == 0 or not REPLY_HEAD.fullmatch(text, line_start, start):
         return False
-    asked = text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1]
-    return BIRTH_WORD.search(asked) is not None
+    asked_start = text.rfind("\n", 0, max(0, text.rfind("\n", 0, line_start - 1))) + 1
+    return BIRTH_WORD.search(text, asked_start, line_start) is not None  # two lines up
 
 
 def find_dates(text: str) -> list[Span]:

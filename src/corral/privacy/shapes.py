@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from corral.privacy.names import Gazetteer, normal
+from corral.privacy.names import PARTICLE_WORDS, Gazetteer, normal
 from corral.privacy.patterns import Span
 from corral.privacy.structure import FIELD_LABEL, NAME_WORD, name_at, name_like
 
@@ -66,6 +66,36 @@ def initial_surnames(text: str, gaz: Gazetteer) -> list[Span]:
     ]
 
 
+ADDRESS_PARTS = re.compile(r"[^,\n]+(?:, ?|\n)")
+
+
+def without_names(text: str, addresses: list[Span], gaz: Gazetteer) -> list[Span]:
+    """Addresses that start with a name, before the first part with a house number, start
+    after it: a postcode reaches back over every capitalised part ("CURRICULUM VITAE\nMARTA
+    KOWALCZYK\n14 Ashgrove Road, Bristol BS7 9LH"), and the name is whose address it is."""
+    out = []
+    for address in addresses:
+        cut, numbered = 0, False
+        for part in ADDRESS_PARTS.finditer(address.text):  # every part but the last
+            words = part.group().strip(" ,\n")
+            numbered = any(ch.isdigit() for ch in words)
+            if numbered:
+                break
+            if _a_name(gaz, words):
+                cut = part.end()
+        if cut and numbered:
+            start = address.start + cut
+            address = Span(start, address.end, "ADDRESS", text[start : address.end])
+        out.append(address)
+    return out
+
+
+def _a_name(gaz: Gazetteer, words: str) -> bool:
+    """Every word a listed or unknown one, particles aside ("Fatima Al-Sayed")."""
+    kept = [w for w in words.replace("-", " ").split() if w.lower() not in PARTICLE_WORDS]
+    return bool(kept) and name_like(gaz, " ".join(kept))
+
+
 def address_names(text: str, addresses: list[Span], gaz: Gazetteer) -> list[Span]:
     """The line above each of `addresses` that starts a line: whose address it is
     ("Lieferadresse:\nYuki Nakamura-Schmidt\nGoethestr. 14")."""
@@ -85,7 +115,16 @@ def address_names(text: str, addresses: list[Span], gaz: Gazetteer) -> list[Span
     return found
 
 
-SURNAME_FIRST_LINE = re.compile(rf"(?m)^(?P<name>{NAME_WORD}, {NAME_WORD}(?: {NAME_WORD})?)[ \t]*$")
+SURNAME_FIRST_LINE = re.compile(  # "CHAN Ka Yee, Joyce" too
+    rf"(?m)^(?P<name>{NAME_WORD}(?: {NAME_WORD}){{0,2}}, {NAME_WORD}(?: {NAME_WORD})?)[ \t]*$"
+)
+# "Surname, Firstname" heading a list item or a field's value, before what is said of them:
+# "Schulze, Hartmut - 50,00 €", "Halter: Wolf, Bernd", "NGUYEN, Bao (b. 1979-05-21)".
+SURNAME_FIRST = re.compile(
+    rf"(?:^|(?<=\n)|(?<=: ))(?:[-*\u2022\u2705\u274c] ?)?"
+    rf"(?P<name>(?P<surname>{NAME_WORD}(?:[ -]{NAME_WORD})?), (?P<first>{NAME_WORD}))"
+    r"(?=[ \t]*(?:[-\u2013(,*]|$|\n))"
+)
 POSSESSIVE = re.compile(  # not a saint's ("St Luke's Hospice", "St Thomas' Hospital")
     r"(?<!\bSt )(?<!\bSt\. )(?<!Saint )(?<!Sankt )"
     r"\b(?P<name>[A-Z][^\W\d_]{1,30})(?:['\u2019]s\b|(?<=s)['\u2019](?= ))"
@@ -119,6 +158,12 @@ def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
     def not_frequent(word: str) -> bool:
         return word.lower() not in gaz.frequent and not gaz.is_common(word)
 
+    found += [
+        _named(m)
+        for m in (SURNAME_FIRST.finditer(text) if ", " in text else ())
+        if gaz.is_first(normal(m.group("first")))
+        if all(_surname(gaz, w) for w in m.group("surname").split())
+    ]
     shapes: list[tuple[re.Pattern[str], bool, Callable[[str], bool]]] = [
         (SURNAME_FIRST_LINE, "," in text, gaz.is_unknown),
         (POSSESSIVE, "'" in text or "\u2019" in text, gaz.is_unknown),
@@ -134,6 +179,11 @@ def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
             if all(gaz.is_name(w) or rare(w) for w in words):
                 found.append(_named(m))
     return found
+
+
+def _surname(gaz: Gazetteer, word: str) -> bool:
+    """A listed surname, even one that is a word ("Sommer"), or a word that is not frequent."""
+    return normal(word) in gaz.last or name_like(gaz, word) or word.lower() not in gaz.frequent
 
 
 def _named(m: re.Match[str]) -> Span:

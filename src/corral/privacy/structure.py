@@ -27,7 +27,8 @@ NAME_VALUE = re.compile(
     rf"{NAME_WORD}(?:(?: |, ?(?=[{UP}]))(?!(?:and|und|or|oder) ){NAME_WORD}){{0,5}}"
 )
 CHAT_SENDER = re.compile(
-    r"(?m)^(?:\[(?:[\d./-]+,? )?\d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp][Mm])?\] ?"
+    r"(?m)^(?:\[(?:[\d./-]+,? |(?:Mo|Di|Mi|Do|Fr|Sa|So|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\.? )?"
+    r"\d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp][Mm])?\] ?"
     r"|[\d./-]+,? [\d:]+(?: ?[AaPp][Mm])? - )"
     r"(?P<name>[^:\n]{1,40}?):"
 )
@@ -40,7 +41,8 @@ TIMED_SENDERS = (
 )
 PLAIN_SENDER = re.compile(rf"(?m)^(?P<name>[{LETTERS}][{LETTERS}'\u2019 -]{{0,30}}?): \S")
 PERSON_FIELD = (
-    r"name|full name|first names?(?:\(s\))?|surname|last name|given names?|vorname|nachname"
+    r"name|full name|first names?(?:\(s\))?|surname|last name|given names?(?:\(s\))?|vorname"
+    r"|nachname|complainant|defendant|plaintiff|claimant|respondent|halter(?:in)?|victim"
     r"|familienname|geburtsname|rufname|family name|forenames?|middle names?"
     r"|vor- und nachname|vor- und zuname|vorname und name|first and last name"
     r"|name, vorname|patient(?: name)?|patientin|kontoinhaber(?:in)?|account holder|cardholder"
@@ -70,6 +72,9 @@ ADDRESS_FIELD = re.compile(
     r"|anschrift|adresse|wohnhaft|wohnort|wohnung|lieferadresse|postanschrift)\s*[:\uff1a]\s*"
     r"(?P<value>[^\n|]{4,120})"
 )
+REMARK = re.compile(r" \(| [\u2013-] ")
+"""Where a remark after an address starts: "Unit 5/12 Kingsway, Cronulla NSW 2230 (not the old
+one)"."""
 FIELD_END = re.compile(r"[ \t]*(?:$|\n|\||\(|<|  |[ ,]+\+?\d)")
 BIRTH_LABEL = re.compile(r"(?im)^(?:d\.?o\.?b\.?|date of birth|born|geb\.?|geburtsdatum)\s*:")
 MENTION = re.compile(r"(?<![\w.@])@(?P<name>[\w][\w.-]{1,38}[\w])")
@@ -187,7 +192,7 @@ def _list_items(text: str, start: int, end: int) -> list[Span | None]:
 def address_fields(text: str) -> list[Span]:
     out = []
     for m in ADDRESS_FIELD.finditer(text):
-        value = m.group("value").rstrip(" .,;")
+        value = REMARK.split(m.group("value"), maxsplit=1)[0].rstrip(" .,;")
         below = "\n" in text[m.start() : m.start("value")]
         if below and not any(ch.isdigit() for ch in value):
             continue  # an address block under its label starts with whose it is: a name
