@@ -96,7 +96,7 @@ ANCHOR_SHAPE = re.compile(ANCHOR)
 WORD_OR_NUMBER = rf"(?:{UPW}|\d{{1,5}}(?:/\d{{1,5}})?[A-Z]?)"
 TITLED = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Herr|Frau)\b"
 ADDRESS_PART = (
-    rf"(?:[\"\u201c][^\"\u201d\n]{{1,24}}[\"\u201d]|(?!{TITLED}){WORD_OR_NUMBER}"
+    rf"(?:[\"\u201c][^\"\u201d\n]{{1,24}}[\"\u201d]|(?!{TITLED})(?=[^,\n]*[^\W\d_]){WORD_OR_NUMBER}"
     rf"(?: {WORD_OR_NUMBER}){{0,4}})"
 )
 ANCHORED_ADDRESS = re.compile(

@@ -208,7 +208,9 @@ class NameFinder:
 
     def _capital_start(self, text: str, toks: list[_Tok], i: int, german: bool) -> bool:
         tok, gaz = toks[i], self.gaz
-        if AGE_SEX.match(text, tok.end) or self._before_surname(text, toks, i):
+        if (AGE_SEX.match(text, tok.end) and tok.word != "I") or self._before_surname(
+            text, toks, i
+        ):
             return True
         if tok.norm in NOT_NAMES or COMPANY_AFTER.match(text, tok.end):
             return False
