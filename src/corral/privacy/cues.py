@@ -60,13 +60,16 @@ SUBJECT_VERB = re.compile(
     r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"
 )
 COORDINATED = re.compile(r" (?:und|and|&|oder|or) ([^\W\d_]+)")
-KIN = re.compile(
-    r"(?i)\b(?:daughter|son|wife|husband|sister|brother|cousin|niece|nephew|grandson"
-    r"|granddaughter|fiancée?|boyfriend|girlfriend|tochter|sohn|schwester|bruder"
-    r"|cousine|nichte|neffe|enkel|enkelin|ehemann|ehefrau|verlobte[rn]?) $"
+KIN = frozenset(
+    (
+        *("daughter", "son", "wife", "husband", "sister", "brother", "cousin", "niece"),
+        *("nephew", "grandson", "granddaughter", "fiance", "fiancé", "fiancee", "fiancée"),
+        *("boyfriend", "girlfriend", "tochter", "sohn", "schwester", "bruder", "cousine"),
+        *("nichte", "neffe", "enkel", "enkelin", "ehemann", "ehefrau", "verlobte", "verlobter"),
+    )
 )
 """Before a name, a relative's word that makes even a common word one: "our daughter Hope"."""
-ARTICLE = re.compile(r"(?i)\b(?:the|a|an) $")
+ARTICLE = frozenset(("the", "a", "an"))
 """Before a capitalised word, what makes it a thing or a place ("at the Hilton"), not a name."""
 VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
 """After a word at a message's start, the person it speaks to: "basti du hast", "kemi, you"."""

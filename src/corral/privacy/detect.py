@@ -97,9 +97,12 @@ def _resolve(length: int, candidates: list[Span]) -> list[Span]:
     candidates.sort(key=lambda s: (-PRIORITY[s.label], s.start - s.end, s.start))
     kept, taken = [], _Taken(length)
     for span in candidates:
-        if span.end > span.start and taken.overlaps(span) and span.label == "PERSON":
-            span = _before(span, taken.first(span))  # "William J. Hawthorne, PO Box 1908"
-        if span.end > span.start and not taken.overlaps(span):
+        first = taken.first(span)
+        if first < span.end and span.label == "PERSON":
+            span = _before(span, first)  # "William J. Hawthorne, PO Box 1908"
+        elif first < span.end:
+            continue
+        if span.end > span.start:
             kept.append(span)
             taken.add(span)
     return sorted(kept, key=lambda s: s.start)

@@ -193,6 +193,8 @@ class NameFinder:
     def __init__(self, gaz: Gazetteer, strict: bool = False) -> None:
         self.gaz = gaz
         self.strict = strict
+        self._word_names = frozenset(w for w in gaz.first if gaz.is_common(w))
+        """First names that are words too ("Summer", "Grace"): a set test per capital."""
 
     def _cue(self, text: str, tok: _Tok) -> str:
         before = text[max(0, tok.start - MAX_LOOKBACK) : tok.start]
@@ -208,14 +210,13 @@ class NameFinder:
 
     def _capital_start(self, text: str, toks: list[_Tok], i: int, german: bool) -> bool:
         tok, gaz = toks[i], self.gaz
-        if (AGE_SEX.match(text, tok.end) and tok.word != "I") or self._before_surname(
-            text, toks, i
-        ):
+        aged = text.startswith((" (", "("), tok.end) and AGE_SEX.match(text, tok.end)
+        if aged and tok.word != "I":
+            return True
+        if tok.norm in self._word_names and self._before_surname(text, toks, i):
             return True
         if tok.norm in NOT_NAMES or COMPANY_AFTER.match(text, tok.end):
             return False
-        if KIN.search(text, max(0, tok.start - 16), tok.start) and not tok.word.isupper():
-            return True
         if i and toks[i - 1].norm in PLACE_PREFIX and _adjacent(text, toks[i - 1], tok):
             return False
         cue = self._cue(text, tok) if i and _title_word(toks[i - 1]) else ""
@@ -231,7 +232,7 @@ class NameFinder:
             frequent = tok.norm.lower() in gaz.frequent
             return not (start and frequent and not pair and not FOLLOWS_NAME.match(text, tok.end))
         if gaz.is_common(tok.norm):  # "Hi Will,": a name that is a word
-            return self._greeted(text, tok, gaz)
+            return self._greeted(text, tok, gaz) or self._kin(text, tok)
         if tok.norm in gaz.first and named_pair:
             return True
         unknown = gaz.is_unknown(tok.norm)
@@ -239,11 +240,11 @@ class NameFinder:
         if unknown and not listed and PLACE_SUFFIX.search(tok.norm):
             return self.strict  # Middlesbrough, Adamsshire: towns
         if not (unknown or listed):
-            return self._known_after_cue(text, tok)
+            return self._known_after_cue(text, tok) or self._kin(text, tok)
         cue = self._cue(text, tok)
         if cue == "strong":
             return True
-        article = not german and ARTICLE.search(text, max(0, tok.start - 4), tok.start)
+        article = not german and word_before(text, tok.start) in ARTICLE
         if article and tok.norm[:-1] not in gaz.last:  # "at the Hilton"; still "the Smiths"
             return self.strict
         if unknown and cue == "weak" and not german:
@@ -259,11 +260,16 @@ class NameFinder:
         place = PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start)
         return not german and place is None
 
+    @staticmethod
+    def _kin(text: str, tok: _Tok) -> bool:
+        """A word that is no name alone after a relative's word: "our daughter Hope"."""
+        return not tok.word.isupper() and word_before(text, tok.start) in KIN
+
     def _before_surname(self, text: str, toks: list[_Tok], i: int) -> bool:
         """A first name that is also a word before a listed surname: "Summer Nguyen"."""
         tok, gaz = toks[i], self.gaz
-        if i + 1 >= len(toks) or tok.norm not in gaz.first or gaz.is_first(tok.norm):
-            return False  # the common case (no first name, or a plain one) costs one lookup
+        if i + 1 >= len(toks):
+            return False
         nxt = toks[i + 1]
         surname = nxt.norm in gaz.last and nxt.norm.lower() not in gaz.frequent  # not "Street"
         return nxt.cap and _adjacent(text, tok, nxt) and surname and gaz.is_name(nxt.norm)
@@ -304,7 +310,7 @@ class NameFinder:
             return False
         if listed and gaz.is_unknown(tok.word):
             return True  # "did pádraig ever pay": a listed name and no word of either language
-        if KIN.search(text, max(0, tok.start - 16), tok.start):
+        if word_before(text, tok.start) in KIN:
             return True  # "my cousin kayla"
         cue = self._cue(text, tok)
         if cue in ("title", "strong"):
@@ -415,6 +421,14 @@ def _title_word(tok: _Tok) -> bool:
 def _title_cased(before: str) -> bool:
     words = before.replace(".", " ").split()
     return bool(words) and words[-1].lstrip("([{\"'\u201c")[:1].isupper()  # "(Mrs Jenkins)"
+
+
+def word_before(text: str, pos: int) -> str:
+    """The word before pos, lower-case, when one space stands between ("" if none)."""
+    if pos < 2 or text[pos - 1] != " ":
+        return ""
+    start = max(text.rfind(" ", 0, pos - 1), text.rfind("\n", 0, pos - 1)) + 1
+    return text[start : pos - 1].lower()
 
 
 def _adjacent(text: str, left: _Tok, right: _Tok) -> bool:

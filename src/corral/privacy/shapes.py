@@ -121,7 +121,7 @@ SURNAME_FIRST_LINE = re.compile(  # "CHAN Ka Yee, Joyce" too
 # "Surname, Firstname" heading a list item or a field's value, before what is said of them:
 # "Schulze, Hartmut - 50,00 €", "Halter: Wolf, Bernd", "NGUYEN, Bao (b. 1979-05-21)".
 SURNAME_FIRST = re.compile(
-    rf"(?:^|(?<=\n)|(?<=: ))(?:[-*\u2022\u2705\u274c] ?)?"
+    rf"(?m)^(?:[^\n:]{{0,40}}: )?(?:[-*\u2022\u2705\u274c] ?)?"
     rf"(?P<name>(?P<surname>{NAME_WORD}(?:[ -]{NAME_WORD})?), (?P<first>{NAME_WORD}))"
     r"(?=[ \t]*(?:[-\u2013(,*]|$|\n))"
 )
