@@ -556,3 +556,70 @@ def test_surname_first_in_lists_titles_on_their_line_kin_and_middle_initials(
 def test_greetings_tool_lists_and_firms_are_no_names(text: str) -> None:
     names = {v for label, v in found(text) if label == "PERSON"}
     assert not names & {"Grüße", "Miro, Jira", "GmbH"}  # (a tool alone is still masked)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (
+            "Luca Bernasconi\nBahnhofstrasse 21\nCH-8400 Winterthur\n079 456 12 34",
+            ("ADDRESS", "Bahnhofstrasse 21\nCH-8400 Winterthur"),
+        ),
+        (
+            "Herrn\nTesfaye Haile\nLister Meile 54, App. 3\n30161 Hannover\n\nAktenzeichen",
+            ("ADDRESS", "Lister Meile 54, App. 3\n30161 Hannover"),
+        ),
+        (
+            "Apothekerin\nLindwurmstr. 75 | 80337 München\n",
+            ("ADDRESS", "Lindwurmstr. 75 | 80337 München"),
+        ),
+        (
+            "Billing address is Rua da Boavista 214, 3º Esq, 4050-107 Porto, Portugal.",
+            ("ADDRESS", "Rua da Boavista 214, 3º Esq, 4050-107 Porto"),
+        ),
+        (
+            "DANJUMA\nNo. 12 Ahmadu Bello Way, Kaduna North, Kaduna State | +234",
+            ("ADDRESS", "No. 12 Ahmadu Bello Way, Kaduna North, Kaduna State"),
+        ),
+        ("Am 3.5.1995 kamst du auf die Welt und", ("DOB", "3.5.1995")),
+        (
+            "since we lost you Dad. Frank Delaney, 4 June 1951 - 11 April 2014.",
+            ("DOB", "4 June 1951"),
+        ),
+        ("Mai Nguyen 09:05: Bin dabei. Wer fährt?\nJonas 09:07: ich", ("PERSON", "Mai Nguyen")),
+        ("Mit freundlichen Grüßen\ni.A. T. Braun", ("PERSON", "T. Braun")),
+        ("Im Auftrag\nKowalski", ("PERSON", "Kowalski")),
+        ("Heinrich „Heini“ Lange\n* 14.08.1936", ("PERSON", "Heinrich „Heini“ Lange")),
+        ("Danke an @Berat Hasani fürs Empfehlen", ("PERSON", "Berat Hasani")),
+        ("EMPLOYEE NAME: OLUWASEUN ADEBAYO\nSTAFF NO: 004417", ("PERSON", "OLUWASEUN ADEBAYO")),
+        ("Summer: anyone up for parkrun?\nRiver: me!", ("PERSON", "Summer")),
+    ],
+)
+def test_country_prefixed_postcodes_life_spans_clocked_senders_and_mentions_with_a_surname(
+    text: str, value: tuple[str, str]
+) -> None:
+    assert value in found(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Termin am 12.03.2024 - 14.03.2024 im Hotel", "Treffen 14:00: Raum 3 im Erdgeschoss"]
+)
+def test_a_booking_s_dates_and_a_meeting_s_time_are_no_birth_date_and_no_sender(text: str) -> None:
+    assert not [v for v in found(text) if v[0] in ("DOB", "PERSON")]
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("Dr Anjali Raman\nConsultant Gastroenterologist", "Gastroenterologist"),
+        ("Dear Resident,\nYour garden waste bin", "Resident"),
+        ("I ordered trainers on 14 Jan and the tracking has not moved", "Jan"),
+        ("Bengaluru 560102\nMob: +91 98450 27613", "Mob"),
+    ],
+)
+def test_roles_addressees_months_and_phone_labels_are_no_names(text: str, word: str) -> None:
+    assert ("PERSON", word) not in found(text)
+
+
+def test_jan_is_still_a_name_when_no_date_is_near() -> None:
+    assert ("PERSON", "Jan") in found("Jan and Mia came round for dinner")

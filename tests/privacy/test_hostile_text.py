@@ -45,6 +45,8 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "capitalised parts before a postcode": lambda n: "Ab Cd, Ef Gh\nIj, " * (n // 18) + "AB1 2CD",
     "surname-first list items": lambda n: "\n- Ab, Cd - " * (n // 12),
     "parts of a flat's address, no city": lambda n: "Flat 1, " + "near Ab, " * (n // 9),
+    "clocked senders and mentions": lambda n: "Ab Cd 09:05: x @Ab Cd\n" * (n // 22),
+    "dates followed by dates": lambda n: "01.02.1990 - " * (n // 13),
     "German streets of many words": lambda n: "Zur Ab Ab Ab Ab 4 " * (n // 18),
     "a table of many columns and rows": lambda n: (
         "name;phone;street;plz;ort;x;y\n" + "Ab Cd;+49 1;Ab 1;1;Ab;;\n" * (n // 24)

@@ -8,7 +8,7 @@ import re
 from functools import cache
 from importlib import resources
 
-from corral.privacy.patterns import DE_ADDRESS, DIGIT, Span
+from corral.privacy.patterns import DE_ADDRESS, DE_PART, DIGIT, Span
 
 UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
 # "Kingston upon Thames", "Dublin 9, D09 X2K7"
@@ -52,7 +52,7 @@ SOUTH_TYPES = (
 SOUTH_ADDRESS = re.compile(
     rf"\b{SOUTH_TYPES} (?:(?:d[aeo]s?|de la|del|di|della) )?{UPW}(?: {UPW}){{0,3}},? "
     r"(?:n[º°o]\.? ?)?\d{1,5}[A-Za-z]?(?:,? (?:apto|apt|sala|piso|bloco|casa)\.? ?\w{1,5})?"
-    rf"(?:,[^\n]{{0,60}}?\b\d{{5}}-\d{{3}}\b|,? \d{{4,5}} {CITY})?"
+    rf"(?:,[^\n]{{0,60}}?\b\d{{4,5}}-\d{{3}}\b(?: {CITY})?|,? \d{{4,5}} {CITY})?"
 )
 SOUTH_WORDS = ("rua ", "avenida", "travessa", "alameda", "praça", "calle ", "carrer", "via ")
 # Indian addresses: "No. 14, 3rd Cross, Jayanagar 4th Block, Bengaluru 560011", to the PIN.
@@ -81,7 +81,8 @@ NO_POSTCODE = (  # cities whose addresses end without a postcode
 PART = r"(?:(?:off|opp\.?|near|behind|beside|next to) )?[#A-Z\d][^,\n]{0,40}"
 LED_ADDRESS = re.compile(
     rf"(?<![\w#-]){LEAD}(?: [^,\n]{{1,40}})?, (?:{PART}, ){{0,6}}"
-    rf"(?:(?:{UPW} ){{1,3}}\d{{4,6}}\b|{NO_POSTCODE})(?:, {UPW}(?=[ \t]*(?:\n|$)))?"
+    rf"(?:(?:{UPW} ){{1,3}}\d{{4,6}}\b|{NO_POSTCODE}|(?:{UPW} ){{1,2}}State\b)"
+    rf"(?:, {UPW}(?=[ \t]*(?:\n|$)))?"
 )
 # UK, Irish, Canadian, Australian and US addresses by their postcode, whatever comes before it:
 # named houses and streets without a number ("Rose Cottage, Church Lane, Little Budworth,
@@ -106,9 +107,10 @@ ANCHORED_ADDRESS = re.compile(
 )
 # A German street without a street type, when a postcode and town follow: "Sonnenhang 7,
 # 79117 Freiburg".
-DE_POSTCODE = re.compile(r", \d{5} ")
+DE_POSTCODE = re.compile(r"(?:, |\n)\d{5} ")
 DE_PLAIN = re.compile(
-    r"\b[A-ZÄÖÜ][a-zäöüß]+ \d{1,4}[a-zA-Z]?, \d{5} [A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"
+    rf"\b(?:[A-ZÄÖÜ][a-zäöüß]+ ){{1,2}}\d{{1,4}}[a-zA-Z]?{DE_PART}(?:, |\n)\d{{5}} "
+    r"[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"
 )
 PL_ADDRESS = re.compile(rf"\bul\. {UPW}(?: {UPW})? \d{{1,4}}[a-z]?(?:/\d{{1,4}})?{TAIL}")
 
@@ -199,18 +201,27 @@ def find_addresses(text: str) -> list[Span]:
     if numbers and any(w in lower for w in PO_WORDS):
         patterns.append(PO_BOX)
     folded = fold_capitals(text)
-    found = [m for pattern in patterns for m in pattern.finditer(folded)]
+    found = [m.span() for pattern in patterns for m in pattern.finditer(folded)]
     if numbers:
-        found += _read_back(folded, {m.end() for m in found if not _continues(folded, m.start())})
-    return [Span(m.start(), m.end(), "ADDRESS", text[m.start() : m.end()]) for m in found]
+        found += _read_back(folded, {end for start, end in found if not _continues(folded, start)})
+    return [Span(start, end, "ADDRESS", text[start:end]) for start, end in found]
+
+
+NAME_BEFORE = re.compile(r"[A-Z][^\W\d_]+ $")
+"""A capitalised word right before an address read back from its postcode: its first part is
+the rest of a name."""
+NEXT_PART = re.compile(r", ?|\n")
 
 
 def _continues(text: str, start: int) -> bool:
-    """Whether an address may start before `start` (a part or a line above it)."""
-    return text.endswith((", ", "\n"), 0, start)
+    """Whether an address may start before `start`: a part or a line above it, or a word of
+    its own ("PO Box 1908, Elk Grove": "1908, Elk Grove" reads as a street)."""
+    return text.endswith((", ", "\n"), 0, start) or (
+        start > 1 and text[start - 1] == " " and text[start - 2].isalnum()
+    )
 
 
-def _read_back(text: str, ends: set[int]) -> list[re.Match[str]]:
+def _read_back(text: str, ends: set[int]) -> list[tuple[int, int]]:
     """The addresses ending at each postcode no other pattern's address ends at, searched for
     in the 200 characters before it only: the pattern tried at every capital of the text cost
     a third of a 2 KB prompt's address scan."""
@@ -221,7 +232,10 @@ def _read_back(text: str, ends: set[int]) -> list[re.Match[str]]:
             continue
         m = ANCHORED_ADDRESS.search(text, max(end, anchor.start() - 200), anchor.end())
         if m is not None and m.end() == anchor.end():
-            found.append(m)
+            start = m.start()
+            if NAME_BEFORE.search(text, max(0, start - 30), start):  # "Mr Hunter McAllister\n5"
+                start = NEXT_PART.search(text, start, m.end()).end()  # type: ignore[union-attr]
+            found.append((start, m.end()))
             end = m.end()
     return found
 

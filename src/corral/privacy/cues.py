@@ -31,6 +31,7 @@ CLOSING = re.compile(
     r"|warm regards|warmly|sincerely|yours|yours sincerely|yours truly|love|xoxo|take care"
     r"|viele grüße|beste grüße|liebe grüße|herzliche grüße|lg|vg|mfg|gruß|grüße|danke"
     r"|mit freundlichen grüßen|mit freundlichem gruß|freundliche grüße|hochachtungsvoll"
+    r"|im auftrag|i\.a\.|i\. a\."
     r"|bis bald|arohanui|ngā mihi|saludos|cordialement|pozdrawiam)[,.!]?$"
 )
 COMPANY_AFTER = re.compile(
@@ -39,6 +40,8 @@ COMPANY_AFTER = re.compile(
 COMPANY_CUE = re.compile(r"(?i)(?:from|by|von|at|bei|with|mit|invoice|rechnung|to|an) $")
 COMPANY_LIST = re.compile(r"([A-Z][a-z]+), ([A-Z][a-z]+) (?:and|und|&) ([A-Z][a-z]+)")
 PLACE_BEFORE = re.compile(r"(?i)\b(?:in|at|near|nach|aus|im|am|from|to|via|visit|visiting)\s$")
+ROLE_SUFFIX = re.compile(r"(?:ologist|ician|iatrist|ographer|ancer|apist|ologe|ologin|iater)$")
+"""Endings of a job's name that no person's name has."""
 PLACE_SUFFIX = re.compile(
     r"(?:chester|shire|burgh|brough|borough|mouth|ville|stad|haven|view|fort|port|bury|side"
     r"|hausen|heim|dorf)$"

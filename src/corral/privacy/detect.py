@@ -53,7 +53,8 @@ MAX_SEARCH = 4_000_000
 value (20,000 distinct names in 200 KB would be 4e9 character comparisons)."""
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 NICKNAME = re.compile(
-    r"[ \t](?:\"[^\"\n]{1,20}\"|\u201c[^\u201d\n]{1,20}\u201d|\([A-Z][^)\n]{0,19}\))[ \t]"
+    r"[ \t](?:\"[^\"\n]{1,20}\"|[\u201c\u201e][^\u201c\u201d\n]{1,20}[\u201c\u201d]"
+    r"|\([A-Z][^)\n]{0,19}\))[ \t]"
     r"([A-ZÀ-Þ][^\W\d_]+(?:-[A-ZÀ-Þ][^\W\d_]+)?)"
 )
 """A nickname in quotes or brackets between a first name and a surname."""
@@ -187,7 +188,7 @@ class Detector:
             return span
         surname = m.group(1)
         gaz = self.gazetteer
-        if not (gaz.is_name(surname) or gaz.is_unknown(surname)):
+        if not (gaz.is_name(surname) or gaz.is_unknown(surname) or surname in gaz.last):
             return span
         return Span(span.start, m.end(), "PERSON", text[span.start : m.end()])
 

@@ -27,6 +27,7 @@ from corral.privacy.cues import (
     KIN,
     PLACE_BEFORE,
     PLACE_SUFFIX,
+    ROLE_SUFFIX,
     SPOKEN_TO,
     STRONG_CUE,
     SUBJECT_VERB,
@@ -75,6 +76,15 @@ def _words(name: str) -> frozenset[str]:
 
 
 PLACE_PREFIX = _words("place_prefixes")  # "Port Jennifer" is a town
+MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov"))
+DATED = re.compile(r"\d(?:st|nd|rd|th)?\.? [A-Z][a-z]{2,3}\b|\b[A-Z][a-z]{2,3}\.? \d")
+STREET_WORDS = frozenset(
+    (
+        *("Street", "Road", "Avenue", "Drive", "Close", "Way", "Terrace", "Crescent", "Place"),
+        *("Square", "Gardens", "Court", "Boulevard", "Straße", "Strasse", "Weg", "Platz", "Allee"),
+    )
+)
+"""Street words that a surname list may hold but that after a first name make a street."""
 NOT_NAMES = _words("not_names")  # titles, months, weekdays, greetings, company forms
 
 
@@ -217,6 +227,8 @@ class NameFinder:
             return True
         if tok.norm in NOT_NAMES or COMPANY_AFTER.match(text, tok.end):
             return False
+        if tok.norm in MONTHS and DATED.search(text, max(0, tok.start - 5), tok.end + 3):
+            return False  # "on 14 Jan", "Jun 3": a month, not Jan
         if i and toks[i - 1].norm in PLACE_PREFIX and _adjacent(text, toks[i - 1], tok):
             return False
         cue = self._cue(text, tok) if i and _title_word(toks[i - 1]) else ""
@@ -237,6 +249,8 @@ class NameFinder:
             return True
         unknown = gaz.is_unknown(tok.norm)
         listed = gaz.is_name(tok.norm)
+        if unknown and not listed and ROLE_SUFFIX.search(tok.norm):
+            return self.strict  # "Consultant Gastroenterologist", "Senior Conveyancer": a role
         if unknown and not listed and PLACE_SUFFIX.search(tok.norm):
             return self.strict  # Middlesbrough, Adamsshire: towns
         if not (unknown or listed):
@@ -271,7 +285,7 @@ class NameFinder:
         if i + 1 >= len(toks):
             return False
         nxt = toks[i + 1]
-        surname = nxt.norm in gaz.last and nxt.norm.lower() not in gaz.frequent  # not "Street"
+        surname = nxt.norm in gaz.last and nxt.norm not in STREET_WORDS  # "Grace Street": none
         return nxt.cap and _adjacent(text, tok, nxt) and surname and gaz.is_name(nxt.norm)
 
     @staticmethod
@@ -290,7 +304,7 @@ class NameFinder:
             return False
         before = text[max(0, tok.start - MAX_LOOKBACK) : tok.start]
         if GREETING.search(before[-8:]):
-            return True
+            return tok.norm.lower() not in ADDRESSEES  # not "Dear Resident,"
         if tok.norm.lower() in self.gaz.frequent:
             return False
         cued = before[-1:] == " " and STRONG_CUE.search(before) is not None
@@ -398,6 +412,8 @@ NICKNAMES = frozenset(("Will", "Rob", "Bob", "Pat", "Sue", "Kit", "Chip", "Sandy
 ADDRESSEES = _wordset(
     "all team everyone everybody there guys folks friends sir madam world ladies gentlemen "
     "support payroll admin hr sales billing colleagues neighbours neighbors parents mum mom dad "
+    "resident residents carers customer customers colleague applicant patient member members "
+    "anwohner anwohnerinnen kunde kundin mieter mieterin bewohner bewohnerin "
     "mama papa love darling honey babe "
     "alle zusammen leute ihr team kollegen kolleginnen damen herren nachbarn eltern schatz"
 )

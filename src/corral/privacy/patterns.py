@@ -65,6 +65,10 @@ DATE = re.compile(
 BIRTH_BEFORE = re.compile(
     r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt|(?:^|\n|\()b\.)[^\n]{0,40}$"
 )
+LIFE_SPAN = re.compile(
+    r"\s*[-\u2013]\s*(?:\d{1,2}[./]\d{1,2}[./]|\d{1,2}\.? [^\W\d_]+\.? )(\d{4})\b"
+)
+"""A date that a death date follows: "Frank Delaney, 4 June 1951 - 11 April 2014"."""
 REPLY_HEAD = re.compile(r"(?:[^\n]{0,60}?: ?)?(?:[^\W\d_][^\n,:]{0,40}, )?")
 """What stands before a reply's first word: a chat's sender and time, and the name the date
 belongs to ("Customer: Summer Ellison, 04/02/1987"), or nothing."""
@@ -73,7 +77,8 @@ BIRTH_WORD = re.compile(
 )
 BIRTH_AFTER = re.compile(  # "Am 12.03.2024 um 04:17 Uhr ist unsere Ida auf die Welt gekommen"
     r"(?i)^(?:[^\n]{0,12}\b(?:geboren|was born|were born)"
-    r"|[^\n]{0,60}?\b(?:zur|auf die) welt gekommen)"
+    r"|[^\n]{0,60}?\b(?:zur|auf die) welt gekommen|[^\n]{0,4}\bkam(?:st|en)?\b[^\n]{0,20}?"
+    r"\b(?:zur|auf die) welt)"
 )
 
 CAP = r"[A-ZÄÖÜ][a-zäöüß]+"
@@ -104,7 +109,8 @@ DE_PART = (  # where in the house: "Hinterhaus", "2. OG links", "Whg. 5", "bei S
 AT_PARTS = r"(?:/(?:Stiege|Stg\.|Top|Tür) ?\d{1,4}){0,3}"  # "Gentzgasse 41/Stiege 2/Top 9"
 DE_ADDRESS = re.compile(
     rf"\b{DE_STREET} \d{{1,4}}(?:[ ]?[a-zA-Z]\b|(?:[/-]\d{{1,4}}){{1,3}})?{AT_PARTS}{DE_PART}"
-    rf"(?:(?:,[ ]?|\n)\d{{4,5}} (?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?"
+    rf"(?:(?:,[ ]?|\n| [|\u00b7] )(?:(?:CH|D|A|DE|AT)-)?\d{{4,5}} "
+    rf"(?:(?:Bad|Sankt|St\.|Schwäbisch|Bergisch|Hann\.) )?"
     rf"[A-ZÄÖÜ][\wäöüß-]+"
     rf"(?: (?:am|an der|in der|im|a\.d\.|ob der|i\.) [A-ZÄÖÜ][\wäöüß-]+)?"
     rf"(?: (?:OT|Ot|Ortsteil) [A-ZÄÖÜ][\wäöüß-]+)?)?"
@@ -276,9 +282,17 @@ def find_birth_dates(text: str) -> list[Span]:
     for m in [*DATE.finditer(text), *SHORT_DATE.finditer(text)]:
         cued = BIRTH_BEFORE.search(text[max(0, m.start() - 50) : m.start()])
         cued = cued or BIRTH_AFTER.match(text[m.end() : m.end() + 80])
-        if cued or _answers_birth_question(text, m.start()):
+        if cued or _answers_birth_question(text, m.start()) or _life_span(text, m):
             found.append(_span(m, "DOB"))
     return found
+
+
+def _life_span(text: str, m: re.Match[str]) -> bool:
+    """A date followed by one at least two years later, as a life's span is written (not a
+    booking's "12.03.2024 - 14.03.2024")."""
+    after = LIFE_SPAN.match(text, m.end())
+    born = re.search(r"(?:19|20)\d\d", m.group(0)[-4:])
+    return after is not None and born is not None and int(after.group(1)) - int(born[0]) >= 2
 
 
 def _answers_birth_question(text: str, start: int) -> bool:

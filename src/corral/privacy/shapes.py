@@ -62,7 +62,7 @@ def initial_surnames(text: str, gaz: Gazetteer) -> list[Span]:
     return [
         Span(m.start(), m.end(), "PERSON", m.group(0))
         for m in INITIAL_SURNAME.finditer(text)
-        if name_like(gaz, m.group("surname"))
+        if name_like(gaz, m.group("surname")) or m.group("surname") in gaz.last  # "T. Braun"
     ]
 
 

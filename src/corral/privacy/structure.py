@@ -39,10 +39,15 @@ TIMED_SENDERS = (
     re.compile(r"(?m)^(?P<name>[^\W\d_][^:()\n]{0,40}?) \(\d{1,2}:\d{2}(?: ?[AaPp][Mm])?\): "),
     re.compile(r"(?m)^(?:\[?[\d./: -]{4,20}\]? )?<(?P<name>[^\W\d][^<>\s]{0,30})> "),
 )
+CLOCKED_SENDER = re.compile(  # "Mai Nguyen 09:05: Bin dabei", when the name reads as one
+    r"(?m)^(?P<name>[^\W\d_][^:()\n]{0,40}?),? \d{1,2}:\d{2}(?: ?[AaPp][Mm])?: "
+)
 PLAIN_SENDER = re.compile(rf"(?m)^(?P<name>[{LETTERS}][{LETTERS}'\u2019 -]{{0,30}}?): \S")
 PERSON_FIELD = (
     r"name|full name|first names?(?:\(s\))?|surname|last name|given names?(?:\(s\))?|vorname"
     r"|nachname|complainant|defendant|plaintiff|claimant|respondent|halter(?:in)?|victim"
+    r"|(?:employee|tenant|patient|customer|client|student|child|pupil|guest|member|account"
+    r"|cardholder|applicant|contact|parent|guardian|passenger|owner)'?s? name"
     r"|familienname|geburtsname|rufname|family name|forenames?|middle names?"
     r"|vor- und nachname|vor- und zuname|vorname und name|first and last name"
     r"|name, vorname|patient(?: name)?|patientin|kontoinhaber(?:in)?|account holder|cardholder"
@@ -78,6 +83,8 @@ one)"."""
 FIELD_END = re.compile(r"[ \t]*(?:$|\n|\||\(|<|  |[ ,]+\+?\d)")
 BIRTH_LABEL = re.compile(r"(?im)^(?:d\.?o\.?b\.?|date of birth|born|geb\.?|geburtsdatum)\s*:")
 MENTION = re.compile(r"(?<![\w.@])@(?P<name>[\w][\w.-]{1,38}[\w])")
+SURNAME_AFTER = re.compile(r" [A-Z][a-z]+(?=[ ,.!?:;)]|$)")
+"""After a capitalised @handle, the surname the mention goes on with: "@Berat Hasani"."""
 LIST_ITEM = re.compile(r"\s*(?:,|;|\band\b|\bund\b|&)\s*")
 STRIP_TITLE = re.compile(TITLE.pattern.replace(")$", ")", 1).replace("(?i)(?:", "(?i)^(?:", 1))
 
@@ -116,7 +123,8 @@ def name_like(gaz: Gazetteer, value: str, every: bool = True) -> bool:
 
 FIELD_LABEL = re.compile(
     rf"(?i)(?:{PERSON_FIELD}|{LIST_FIELD}|address|anschrift|adresse|phone|tel|telefon|mobile"
-    r"|mobil|handy|e-mail|email|date of birth|dob|geburtsdatum|geb|born|subject|betreff|iban"
+    r"|mobil|handy|mob|cell|ph|dd|direct|fax|office|work|home|m|t|w|e-mail|email"
+    r"|date of birth|dob|geburtsdatum|geb|born|subject|betreff|iban"
     r"|bic|card|karte|kartennummer|ref|id|date|datum|room|zimmer|nationality|sex|geschlecht"
     r"|[\w/ -]*(?:nummer|name|datum|ort|nr|no|number))"
 )
@@ -125,8 +133,10 @@ FIELD_LABEL = re.compile(
 def _sender(gaz: Gazetteer, german: bool, name: str) -> bool:
     if FIELD_LABEL.fullmatch(name.strip()):
         return False
+    words = [normal(w) for w in name.split()]
+    if len(words) == 1 and words[0] in gaz.first:
+        return True  # "Summer:", "Klaus:": a first name that is also a word
     if german:  # every noun is capitalised: a sender must be a listed name or no known word
-        words = [normal(w) for w in name.split()]
         return any(gaz.is_name(w) or gaz.is_unknown(w) for w in words)
     # A known word is a label ("Salary:", "Venue:") unless a name list holds it; a hyphenated
     # word of rare parts is a name ("Seo-yeon"), one of frequent ones a label ("Check-in").
@@ -149,9 +159,14 @@ def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
         for pattern in (CHAT_SENDER, *TIMED_SENDERS)
         for m in pattern.finditer(text)
     ]
+    german = is_german(text)
+    found += [
+        _person(text, m.start("name"), m.end("name"))
+        for m in CLOCKED_SENDER.finditer(text)
+        if _sender(gaz, german, m.group("name"))
+    ]
     plain = list(PLAIN_SENDER.finditer(text))
     if len(plain) >= 2 and not _a_form(text):
-        german = is_german(text)
         senders = [m for m in plain if _sender(gaz, german, m.group("name"))]
         if senders:  # a chat: its other senders of a word or two are people too ("Da-eun")
             senders = [m for m in plain if m in senders or _short_sender(gaz, m.group("name"))]
@@ -204,10 +219,13 @@ def mentions(text: str) -> list[Span]:
     """@handles that are not part of an e-mail address (the handle, without the "@")."""
     if "@" not in text:
         return []
-    return [
-        Span(m.start("name"), m.end("name"), "PERSON", m.group("name"))
-        for m in MENTION.finditer(text)
-    ]
+    found = []
+    for m in MENTION.finditer(text):
+        end = m.end("name")
+        surname = SURNAME_AFTER.match(text, end) if m.group("name")[0].isupper() else None
+        end = surname.end() if surname else end
+        found.append(Span(m.start("name"), end, "PERSON", text[m.start("name") : end]))
+    return found
 
 
 def signatures(text: str, gaz: Gazetteer) -> list[Span]:
