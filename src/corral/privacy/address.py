@@ -157,6 +157,8 @@ CAPITAL_LINE = re.compile(
     r"[A-ZÄÖÜ]{3,}\.? \d{1,4}[A-Z]?(?:, |\n)|\b\d{1,5}[A-Z]? [A-ZÄÖÜ]{3,} [A-ZÄÖÜ]{3,}"
 )
 """A street in capitals and its number: "BRUNNENSTR. 7A, ", "14 ASHGROVE ROAD"."""
+CAPITALS_NUMBER = re.compile(r"[A-ZÄÖÜ]{3}[A-ZÄÖÜ]*\.? \d")
+NUMBER_CAPITALS = re.compile(r"\d[A-Z]? [A-ZÄÖÜ]{3}")
 CAPITAL_WORD = re.compile(r"\b[A-ZÄÖÜ]{3,}\b|\b[A-Z]{2}\b(?! \d| [A-Z]\d)")
 UNIT_WORDS = ("Flat", "Unit", "Apartment", "Apt", "Suite", "Plot", "Studio", "Room", "Floor")
 UNIT_WORD = re.compile("|".join(UNIT_WORDS))
@@ -245,8 +247,8 @@ def fold_capitals(text: str) -> str:
     LEIPZIG", a form's) title-cased, so that the patterns read them; a state's or province's
     code before its postcode ("IL 60642", "ON M4W 1A5") stays. Every offset stays where it
     was."""  # str.title() keeps the length of Latin letters; a line it would change is kept
-    if not CAPITAL_LINE.search(text):
-        return text
+    if not (CAPITALS_NUMBER.search(text) or NUMBER_CAPITALS.search(text)):
+        return text  # two simple searches: a sixth of CAPITAL_LINE's
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if CAPITAL_LINE.search(line + "\n"):  # the town may stand on the next line
