@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from corral.privacy.detect import CATEGORIES, MODES, Detector
-from corral.privacy.names import Gazetteer
+from corral.privacy.gazetteer import Gazetteer
 from corral.privacy.pseudonymize import Pseudonymizer
 
 ROOT = Path(__file__).resolve().parent.parent

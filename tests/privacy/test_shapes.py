@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from corral.privacy.address import find_addresses
-from corral.privacy.names import Gazetteer
+from corral.privacy.gazetteer import Gazetteer
 from corral.privacy.patterns import Span
 from corral.privacy.shapes import address_names, find_shapes
 

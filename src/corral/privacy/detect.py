@@ -16,7 +16,8 @@ from functools import cached_property
 
 from corral.privacy.address import find_addresses
 from corral.privacy.cues import TITLE
-from corral.privacy.names import NOT_NAMES, Gazetteer, NameFinder
+from corral.privacy.gazetteer import NOT_NAMES, Gazetteer
+from corral.privacy.names import NameFinder
 from corral.privacy.patterns import (
     DIGIT,
     Span,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 from corral.privacy.cues import (
     AGE_SEX,
@@ -36,46 +34,25 @@ from corral.privacy.cues import (
     VOCATIVE,
     WEAK_CUE,
 )
+from corral.privacy.gazetteer import (
+    LETTERS,
+    NOT_NAMES,
+    PLACE_PREFIX,
+    Gazetteer,
+    wordset,
+    is_german,
+)
 from corral.privacy.patterns import Span
 
-
-def _wordset(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-def _chars(test: str) -> str:
-    """A regex class body of the Latin letters (ASCII to Latin Extended) that pass test."""
-    codes = [*range(0x41, 0x250), *range(0x1E00, 0x1F00)]
-    picked = [chr(c) for c in codes if getattr(chr(c), test)() and chr(c).isalpha()]
-    return "".join(re.escape(ch) for ch in picked)
-
-
-UP = _chars("isupper")
-LOW = _chars("islower")
-LETTERS = f"{UP}{LOW}"
 CLITIC = r"(?:s|ll|m|d|re|ve|t)(?![\w])"
 TOKEN = re.compile(rf"(?<![\w@#/])[{LETTERS}]+(?:(?:-|['\u2019](?!{CLITIC}))[{LETTERS}]+)*")
 PARTICLE = re.compile(
     r" (?:(?:van|von|de|der|den|del|della|da|das|di|do|dos|du|le|la|ten|ter|vom|zum|zu|bin"
     r"|ibn|al|el|ní|nic|mac|ó|y|e) )*"
 )
-DE_HINTS = _wordset(
-    "und der die das ist nicht ich mit ein eine sie wir bitte ihr ihre den dem sind hat auf "
-    "für von zu im am auch noch schon wer wie was mein meine dein deine uns euch hier heute "
-    "morgen gestern bei nach aus über aber oder wenn dass weil kein keine habe hast war wird "
-    "kann soll muss ja nein danke sehr geehrte geehrter liebe lieber hallo suche gibt"
-    " neue neuer neues ab vom zum zur beim ins brutto netto"
-)
 SENTENCE_END = ".!?:;\n\"'(“„»«"
 MAX_LOOKBACK = 32
 
-
-def _words(name: str) -> frozenset[str]:
-    path = resources.files("corral.privacy").joinpath(f"data/{name}.txt")
-    return frozenset(w for w in path.read_text("utf-8").split("\n") if w)
-
-
-PLACE_PREFIX = _words("place_prefixes")  # "Port Jennifer" is a town
 MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov"))
 DATED = re.compile(r"\d(?:st|nd|rd|th)?\.? [A-Z][a-z]{2,3}\b|\b[A-Z][a-z]{2,3}\.? \d")
 STREET_WORDS = frozenset(
@@ -85,71 +62,6 @@ STREET_WORDS = frozenset(
     )
 )
 """Street words that a surname list may hold but that after a first name make a street."""
-NOT_NAMES = _words("not_names")  # titles, months, weekdays, greetings, company forms
-
-
-@dataclass(frozen=True)
-class Gazetteer:
-    """First and last names, common words (never a name alone), known words (wordfreq) and
-    frequent words (never a lower-case name)."""
-
-    first: frozenset[str]
-    last: frozenset[str]
-    common: frozenset[str]
-    known: frozenset[str] = frozenset()
-    frequent: frozenset[str] = frozenset()
-
-    @classmethod
-    @cache
-    def default(cls) -> Gazetteer:
-        common = _words("common_words") | {w.lower() for w in _words("common_extra")}
-        return cls(
-            _words("first_names"),
-            _words("last_names"),
-            common,
-            _words("known_words"),
-            _words("frequent_words"),
-        )
-
-    def is_common(self, word: str) -> bool:
-        return word in NOT_NAMES or word.lower() in self.common
-
-    def is_first(self, word: str) -> bool:
-        return word in self.first and not self.is_common(word)
-
-    def is_name(self, word: str) -> bool:
-        """A listed first or last name (each part of a hyphenated one), not a common word."""
-        if self.is_common(word):
-            return False
-        if word in self.first or word in self.last:
-            return True
-        parts = word.split("-")
-        return len(parts) > 1 and all(p in self.first or p in self.last for p in parts)
-
-    def is_unknown(self, word: str) -> bool:
-        """Neither a known word of English or German nor a common word."""
-        low = word.lower()
-        return low not in self.known and not self.is_common(word) and len(word) > 1
-
-
-def normal(word: str) -> str:
-    """An all-caps word in title case ("ÖZTÜRK" -> "Öztürk"); any other word unchanged."""
-    return word.title() if len(word) > 1 and word.isupper() else word
-
-
-def is_german(text: str) -> bool:
-    """Two of the first 80 words German hints or words with an umlaut. The hints are counted
-    in one C-level pass and words are looked at one by one only where an umlaut occurs: this
-    runs on every partner request, most of them English."""
-    words = text.lower().split()[:80]
-    hits = sum(map(DE_HINTS.__contains__, words))
-    if hits < 2 and UMLAUT.search(" ".join(words)):
-        hits += sum(1 for w in words if w not in DE_HINTS and not _UMLAUTS.isdisjoint(w))
-    return hits >= 2
-
-
-_UMLAUTS = frozenset("äöüß")
-UMLAUT = re.compile("[äöüß]")
 
 
 def _sentence_start(text: str, start: int) -> bool:
@@ -409,7 +321,7 @@ class NameFinder:
 
 NICKNAMES = frozenset(("Will", "Rob", "Bob", "Pat", "Sue", "Kit", "Chip", "Sandy", "Rusty"))
 """Short names that are words and in no name list."""
-ADDRESSEES = _wordset(
+ADDRESSEES = wordset(
     "all team everyone everybody there guys folks friends sir madam world ladies gentlemen "
     "support payroll admin hr sales billing colleagues neighbours neighbors parents mum mom dad "
     "resident residents carers customer customers colleague applicant patient member members "
@@ -417,11 +329,11 @@ ADDRESSEES = _wordset(
     "mama papa love darling honey babe "
     "alle zusammen leute ihr team kollegen kolleginnen damen herren nachbarn eltern schatz"
 )
-PARTICLE_WORDS = _wordset(
+PARTICLE_WORDS = wordset(
     "van von de der den del della da das di do dos du le la ten ter vom zum zu bin ibn al el "
     "ní nic mac ó y e"
 )
-TITLE_WORDS = _wordset(
+TITLE_WORDS = wordset(
     "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
     "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "
     "onkel uncle aunt auntie aunty nana nan nani gran granny grandma grandpa grandad cousin mme "

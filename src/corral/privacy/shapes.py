@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from corral.privacy.names import PARTICLE_WORDS, Gazetteer, normal
+from corral.privacy.gazetteer import Gazetteer, normal
+from corral.privacy.names import PARTICLE_WORDS
 from corral.privacy.patterns import Span
 from corral.privacy.structure import FIELD_LABEL, NAME_WORD, name_at, name_like
 

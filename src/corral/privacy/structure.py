@@ -9,14 +9,8 @@ from __future__ import annotations
 import re
 
 from corral.privacy.cues import TITLE
-from corral.privacy.names import (
-    LETTERS,
-    UP,
-    Gazetteer,
-    is_german,
-    normal,
-    signature_line,
-)
+from corral.privacy.gazetteer import LETTERS, UP, Gazetteer, is_german, normal
+from corral.privacy.names import signature_line
 from corral.privacy.patterns import DATE, Span
 from corral.privacy.records import json_values, table_values
 
