@@ -623,3 +623,9 @@ def test_roles_addressees_months_and_phone_labels_are_no_names(text: str, word: 
 
 def test_jan_is_still_a_name_when_no_date_is_near() -> None:
     assert ("PERSON", "Jan") in found("Jan and Mia came round for dinner")
+
+
+def test_a_mobile_number_written_without_spaces_is_a_phone() -> None:
+    values = found("Aunty Bisi: Opay 08035512890 (Adebisi Ogunleye)")
+    assert ("PHONE", "08035512890") in values
+    assert not [v for v in found("your order 07123456789 has shipped") if v[0] == "PHONE"]

@@ -39,8 +39,8 @@ from corral.privacy.gazetteer import (
     NOT_NAMES,
     PLACE_PREFIX,
     Gazetteer,
-    wordset,
     is_german,
+    wordset,
 )
 from corral.privacy.patterns import Span
 

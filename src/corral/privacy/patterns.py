@@ -36,6 +36,8 @@ PHONE = re.compile(
     r"(?:\+\d{1,3}[ -]?|00\d{1,3}[ -]?)?(?:\(\d{1,5}\)[ -]?)?\d[\d./ -]{3,16}\d"
     r"(?:\s?(?:x|ext\.?|Durchwahl)\s?\d{1,5})?(?![\w@-])"
 )
+MOBILE = re.compile(r"0[789][01]\d{8}|07\d{8,9}|01[5-7]\d{8,9}")
+"""Mobile numbers written without a space: Nigerian, British, Kenyan and German ones."""
 PHONE_CUE = re.compile(
     r"(?i)(phone|\btel\b|call|mobile|cell|\bfax|text me|reach|telefon|handy|anruf|erreich|"
     r"schreib mir|rückruf|whatsapp)"
@@ -261,7 +263,7 @@ def _phone_ok(text: str, m: re.Match[str]) -> bool:
     after = text[m.end() : m.end() + 20]
     on_own_line = before.endswith("\n") and (after == "" or after.startswith("\n"))
     trunk = TRUNK_GROUPS.match(main) is not None and 9 <= len(digits) <= 12
-    structured = bool(DE_GROUPS.match(main)) or trunk
+    structured = bool(DE_GROUPS.match(main)) or trunk or MOBILE.fullmatch(main) is not None
     return structured or on_own_line or bool(PHONE_CUE.search(before) or PHONE_CUE.search(after))
 
 
