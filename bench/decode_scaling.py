@@ -49,7 +49,9 @@ def context(model: llama_cpp.llama_model_p, threads: int) -> llama_cpp.llama_con
     return made
 
 
-def step_seconds(ctx: llama_cpp.llama_context_p, sequences: int) -> float:
+def step_seconds(
+    ctx: llama_cpp.llama_context_p, sequences: int, prompt_tokens: int = PROMPT_TOKENS
+) -> float:
     """Median time of one decode step of `sequences` tokens, after their prompts are in."""
     batch = llama_cpp.llama_batch_init(512, 0, 1)
 
@@ -63,12 +65,15 @@ def step_seconds(ctx: llama_cpp.llama_context_p, sequences: int) -> float:
 
     try:
         for sequence in range(sequences):
-            for start in range(0, PROMPT_TOKENS, 100):
-                decode([(100 + (sequence * 7 + j) % 1000, start + j, sequence) for j in range(100)])
+            for start in range(0, prompt_tokens, 100):
+                width = min(100, prompt_tokens - start)
+                decode(
+                    [(100 + (sequence * 7 + j) % 1000, start + j, sequence) for j in range(width)]
+                )
         times = []
         for step in range(STEPS):
             began = time.perf_counter()
-            decode([(200 + (step + s) % 500, PROMPT_TOKENS + step, s) for s in range(sequences)])
+            decode([(200 + (step + s) % 500, prompt_tokens + step, s) for s in range(sequences)])
             times.append(time.perf_counter() - began)
     finally:
         llama_cpp.llama_batch_free(batch)
