@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -146,3 +147,17 @@ def test_a_detector_reads_its_name_lists_only_when_it_first_looks() -> None:
     assert "gazetteer" not in vars(detector)
     assert [s.label for s in detector.detect("Ask Johanna Berger about it")] == ["PERSON"]
     assert "gazetteer" in vars(detector)
+
+
+def test_no_two_spans_overlap_on_any_hand_written_text() -> None:
+    """The placeholders replace spans one after another: two that overlapped would garble the
+    text sent to a partner."""
+    folder = Path(__file__).resolve().parents[2] / "corpus" / "privacy" / "handwritten"
+    texts = [
+        json.loads(line)["text"]
+        for lang in ("en", "de")
+        for line in (folder / f"{lang}.jsonl").read_text("utf-8").splitlines()
+    ]
+    for text in texts:
+        spans = DETECTOR.detect(text)
+        assert all(a.end <= b.start for a, b in itertools.pairwise(spans)), text

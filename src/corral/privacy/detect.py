@@ -174,7 +174,13 @@ class Detector:
             if last is not None and span.start < last.end:
                 continue  # inside a name a nickname joined
             if span.label == "PERSON":
-                span = _list_item(text, span)
+                item = _list_item(text, span)
+                if last is None or item.start >= last.end:
+                    span = item
+                elif last.label == "PERSON":  # the item's words held a name: one name
+                    span = Span(last.start, item.end, "PERSON", text[last.start : item.end])
+                    out.pop()
+                    last = out[-1] if out else None
             if last is None or last.label != "PERSON" or span.label != "PERSON":
                 out.append(self._nickname(text, span))
             elif text[last.end : span.start] in (" ", "-"):
