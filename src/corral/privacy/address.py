@@ -235,8 +235,9 @@ def _read_back(text: str, ends: set[int]) -> list[tuple[int, int]]:
         m = ANCHORED_ADDRESS.search(text, max(end, anchor.start() - 200), anchor.end())
         if m is not None and m.end() == anchor.end():
             start = m.start()
-            if NAME_BEFORE.search(text, max(0, start - 30), start):  # "Mr Hunter McAllister\n5"
-                start = NEXT_PART.search(text, start, m.end()).end()  # type: ignore[union-attr]
+            after_name = NAME_BEFORE.search(text, max(0, start - 30), start)
+            cut = NEXT_PART.search(text, start, m.end()) if after_name else None
+            start = cut.end() if cut else start  # "Mr Hunter McAllister\n5 Braeside Gardens"
             found.append((start, m.end()))
             end = m.end()
     return found
@@ -246,7 +247,7 @@ def fold_capitals(text: str) -> str:
     """Words in capitals on a line that has an address in capitals ("BRUNNENSTR. 7A, 04179
     LEIPZIG", a form's) title-cased, so that the patterns read them; a state's or province's
     code before its postcode ("IL 60642", "ON M4W 1A5") stays. Every offset stays where it
-    was."""  # str.title() keeps the length of Latin letters; a line it would change is kept
+    was."""  # the words changed are of A-Z and ÄÖÜ only, whose title case is as long
     if not (CAPITALS_NUMBER.search(text) or NUMBER_CAPITALS.search(text)):
         return text  # two simple searches: a sixth of CAPITAL_LINE's
     lines = text.split("\n")
