@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import re
 
-TITLE = re.compile(
-    r"(?i)(?:\b(?:mr|mrs|ms|mx|miss|dr|prof|professor|herr|herrn|frau|hr|fr|sir|dame|lady|lord"
-    r"|hon|rev|father|sister|brother|nurse|schwester|pfarrer|pastor|imam|familie|family|oma"
-    r"|opa|tante|onkel|uncle|aunt|auntie|aunty|nana|nan|nani|gran|granny|grandma|grandpa|grandad"
-    r"|cousin|mme|mlle|sra|sr|sheikh|chief|dipl\.-ing)\.?[ \n])$"  # "Herrn\nYonas": a letter's
+from corral.privacy.gazetteer import wordset
+
+TITLE_WORDS = wordset(
+    "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
+    "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "
+    "onkel uncle aunt auntie aunty nana nan nani gran granny grandma grandpa grandad cousin mme "
+    "mlle sra sr sheikh chief ing"
+)
+"""Words written before a name as its title, kin titles too ("Nana Rose")."""
+TITLE = re.compile(  # "Herrn\nYonas": a letter's address block has the title on its own line
+    rf"(?i)(?:\b(?:{'|'.join(sorted(TITLE_WORDS - {'ing'}))}|dipl\.-ing)\.?[ \n])$"
 )
 STRONG_CUE = re.compile(
     r"(?i)(?:\b(?:my name is|i am|i'm|this is|name ist|ich heiße|ich bin|mein name ist"
@@ -76,3 +82,24 @@ ARTICLE = frozenset(("the", "a", "an"))
 """Before a capitalised word, what makes it a thing or a place ("at the Hilton"), not a name."""
 VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
 """After a word at a message's start, the person it speaks to: "basti du hast", "kemi, you"."""
+NICKNAMES = frozenset(("Will", "Rob", "Bob", "Pat", "Sue", "Kit", "Chip", "Sandy", "Rusty"))
+"""Short names that are words and in no name list."""
+ADDRESSEES = wordset(
+    "all team everyone everybody there guys folks friends sir madam world ladies gentlemen "
+    "support payroll admin hr sales billing colleagues neighbours neighbors parents mum mom dad "
+    "resident residents carers customer customers colleague applicant patient member members "
+    "anwohner anwohnerinnen kunde kundin mieter mieterin bewohner bewohnerin "
+    "mama papa love darling honey babe "
+    "alle zusammen leute ihr team kollegen kolleginnen damen herren nachbarn eltern schatz"
+)
+"""Whom a greeting may speak to that is no name: "Hi All,", "Dear Resident,"."""
+MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov"))
+DATED = re.compile(r"\d(?:st|nd|rd|th)?\.? [A-Z][a-z]{2,3}\b|\b[A-Z][a-z]{2,3}\.? \d")
+"""Around a month's short name, a day that makes it one: "on 14 Jan", not "Jan and Mia"."""
+STREET_WORDS = frozenset(
+    (
+        *("Street", "Road", "Avenue", "Drive", "Close", "Way", "Terrace", "Crescent", "Place"),
+        *("Square", "Gardens", "Court", "Boulevard", "Straße", "Strasse", "Weg", "Platz", "Allee"),
+    )
+)
+"""Street words that a surname list may hold but that after a first name make a street."""

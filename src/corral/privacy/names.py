@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from corral.privacy.cues import (
+    ADDRESSEES,
     AGE_SEX,
     ARTICLE,
     CLOSING,
@@ -20,16 +21,21 @@ from corral.privacy.cues import (
     COMPANY_CUE,
     COMPANY_LIST,
     COORDINATED,
+    DATED,
     FOLLOWS_NAME,
     GREETING,
     KIN,
+    MONTHS,
+    NICKNAMES,
     PLACE_BEFORE,
     PLACE_SUFFIX,
     ROLE_SUFFIX,
     SPOKEN_TO,
+    STREET_WORDS,
     STRONG_CUE,
     SUBJECT_VERB,
     TITLE,
+    TITLE_WORDS,
     VERB_BEFORE,
     VOCATIVE,
     WEAK_CUE,
@@ -52,16 +58,6 @@ PARTICLE = re.compile(
 )
 SENTENCE_END = ".!?:;\n\"'(“„»«"
 MAX_LOOKBACK = 32
-
-MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov"))
-DATED = re.compile(r"\d(?:st|nd|rd|th)?\.? [A-Z][a-z]{2,3}\b|\b[A-Z][a-z]{2,3}\.? \d")
-STREET_WORDS = frozenset(
-    (
-        *("Street", "Road", "Avenue", "Drive", "Close", "Way", "Terrace", "Crescent", "Place"),
-        *("Square", "Gardens", "Court", "Boulevard", "Straße", "Strasse", "Weg", "Platz", "Allee"),
-    )
-)
-"""Street words that a surname list may hold but that after a first name make a street."""
 
 
 def _sentence_start(text: str, start: int) -> bool:
@@ -319,25 +315,9 @@ class NameFinder:
         return j
 
 
-NICKNAMES = frozenset(("Will", "Rob", "Bob", "Pat", "Sue", "Kit", "Chip", "Sandy", "Rusty"))
-"""Short names that are words and in no name list."""
-ADDRESSEES = wordset(
-    "all team everyone everybody there guys folks friends sir madam world ladies gentlemen "
-    "support payroll admin hr sales billing colleagues neighbours neighbors parents mum mom dad "
-    "resident residents carers customer customers colleague applicant patient member members "
-    "anwohner anwohnerinnen kunde kundin mieter mieterin bewohner bewohnerin "
-    "mama papa love darling honey babe "
-    "alle zusammen leute ihr team kollegen kolleginnen damen herren nachbarn eltern schatz"
-)
 PARTICLE_WORDS = wordset(
     "van von de der den del della da das di do dos du le la ten ter vom zum zu bin ibn al el "
     "ní nic mac ó y e"
-)
-TITLE_WORDS = wordset(
-    "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
-    "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "
-    "onkel uncle aunt auntie aunty nana nan nani gran granny grandma grandpa grandad cousin mme "
-    "mlle sra sr sheikh chief ing"
 )
 
 

@@ -293,8 +293,8 @@ def _life_span(text: str, m: re.Match[str]) -> bool:
     """A date followed by one at least two years later, as a life's span is written (not a
     booking's "12.03.2024 - 14.03.2024")."""
     after = LIFE_SPAN.match(text, m.end())
-    born = re.search(r"(?:19|20)\d\d", m.group(0)[-4:])
-    return after is not None and born is not None and int(after.group(1)) - int(born[0]) >= 2
+    born = m.group(0)[-4:]  # a date's year, where it ends with one
+    return after is not None and born.isdigit() and int(after.group(1)) - int(born) >= 2
 
 
 def _answers_birth_question(text: str, start: int) -> bool:

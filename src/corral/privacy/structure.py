@@ -153,14 +153,16 @@ def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
         for pattern in (CHAT_SENDER, *TIMED_SENDERS)
         for m in pattern.finditer(text)
     ]
-    german = is_german(text)
+    clocked = list(CLOCKED_SENDER.finditer(text))
+    plain = list(PLAIN_SENDER.finditer(text))
+    chat = len(plain) >= 2 and not _a_form(text)
+    german = is_german(text) if clocked or chat else False  # most texts are neither
     found += [
         _person(text, m.start("name"), m.end("name"))
-        for m in CLOCKED_SENDER.finditer(text)
+        for m in clocked
         if _sender(gaz, german, m.group("name"))
     ]
-    plain = list(PLAIN_SENDER.finditer(text))
-    if len(plain) >= 2 and not _a_form(text):
+    if chat:
         senders = [m for m in plain if _sender(gaz, german, m.group("name"))]
         if senders:  # a chat: its other senders of a word or two are people too ("Da-eun")
             senders = [m for m in plain if m in senders or _short_sender(gaz, m.group("name"))]
