@@ -112,13 +112,15 @@ def new_conversation(client: httpx.Client, model: str = ECHO, system: str = "") 
     return str(response.headers["location"])
 
 
-def send_turn(client: httpx.Client, path: str, content: str) -> list[dict[str, Any]]:
+def send_turn(client: httpx.Client, path: str, content: str, **fields: Any) -> list[dict[str, Any]]:
+    """The chunks of one streamed turn on the echo model; `fields` are the composer's settings
+    (temperature, max_tokens)."""
     csrf = csrf_of(client.get(path).text)
     chunks = []
     with client.stream(
         "POST",
         path + "/messages",
-        json={"content": content, "model": ECHO},
+        json={"content": content, "model": ECHO, **fields},
         headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
     ) as response:
         assert response.status_code == 200, response.read()

@@ -73,6 +73,7 @@ def test_sign_in_and_chat_with_the_embedded_model_token_by_token(
     sign_in(browser, console, console.tenants["acme"].key)
     start_conversation(browser, console, MODEL)
     info = browser.find_element(By.ID, "model-info").text
+    browser.find_element(By.ID, "max-tokens").send_keys("48")  # ends in seconds on any CPU
     send(browser, "Write two sentences about the sea.")
 
     seen: list[int] = []  # the answer's length as the page shows it, while it streams

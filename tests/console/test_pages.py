@@ -30,6 +30,15 @@ def test_a_turn_streams_the_apis_frames_and_is_kept_with_its_cost(console: Conso
     assert "hello there console" in page and "Cost so far" in page
 
 
+def test_the_max_tokens_setting_caps_the_answer(console: Console) -> None:
+    with signed_in(console, console.tenants["acme"].key) as client:
+        path = new_conversation(client)
+        chunks = send_turn(client, path, "one two three four five six", max_tokens=3)
+
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text.split() == ["one", "two", "three"]
+
+
 def test_another_tenants_conversation_is_not_found(console: Console) -> None:
     with signed_in(console, console.tenants["acme"].key) as acme:
         path = new_conversation(acme)
@@ -63,11 +72,15 @@ def test_a_bad_message_gets_a_readable_error_not_a_500(console: Console) -> None
             path + "/messages", json={"content": "hi", "model": "nope"}, headers=headers
         )
         no_csrf = client.post(path + "/messages", json={"content": "hi"})
+        no_tokens = client.post(
+            path + "/messages", json={"content": "hi", "max_tokens": 0}, headers=headers
+        )
 
     assert empty.status_code == 400 and "Write a message" in empty.json()["error"]["message"]
     assert garbage.status_code == 400
     assert unknown.status_code == 404 and "nope" in unknown.json()["error"]["message"]
     assert no_csrf.status_code == 403
+    assert no_tokens.status_code == 400 and no_tokens.json()["error"]["param"] == "max_tokens"
 
 
 def test_a_new_key_is_shown_once_and_can_be_revoked(console: Console) -> None:

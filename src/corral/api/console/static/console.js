@@ -104,13 +104,15 @@ function setupComposer(form) {
     stop.disabled = false;
     status.textContent = "Generating…";
     const temperature = document.getElementById("temperature").value;
+    const maxTokens = document.getElementById("max-tokens").value;
     try {
       const response = await fetch(form.dataset.url, {
         method: "POST",
         headers: { "Content-Type": "application/json", "Accept": "application/json",
           "X-CSRF-Token": csrfToken() },
         body: JSON.stringify({ content: text, model: model.value,
-          temperature: temperature === "" ? null : Number(temperature) }),
+          temperature: temperature === "" ? null : Number(temperature),
+          max_tokens: maxTokens === "" ? null : Number(maxTokens) }),
         signal: controller.signal,
         credentials: "same-origin",
       });
