@@ -39,6 +39,10 @@ def test_unicode_all_caps_and_surname_first_names_are_found(text: str, name: str
         ("The flat belongs to Tadhg, who lives abroad.", "Tadhg"),
         ("Please forward the slides to Thandiwe by noon.", "Thandiwe"),
         ("Hallo Swantje, bist du morgen da?", "Swantje"),
+        ("Guten Morgen, Taras hat Fieber und bleibt heute zu Hause.", "Taras"),
+        ("hier ist Iryna, die Mama von Maksym aus der 2a.", "Maksym"),
+        ("Ich kann nicht kommen, mein Sohn Yonas hat an dem Tag eine Operation.", "Yonas"),
+        ("CV: github.com/jwpark\nlinkedin.com/in/rahulvenkataraman", "rahulvenkataraman"),
     ],
 )
 def test_names_no_list_holds_are_found_in_name_like_positions(text: str, name: str) -> None:
@@ -77,6 +81,14 @@ def test_field_labels_of_a_form_are_not_chat_senders() -> None:
 def test_lower_case_names_in_a_chat_are_found() -> None:
     assert ("PERSON", "ngozi") in found("tell ngozi to call me back")
     assert ("PERSON", "malte") in found("malte hat den schlüssel vergessen")
+    chat = "mel: gav said he'll bring pavlova\njonno: ill grab drinks\nmel: yesss can i come"
+    assert {("PERSON", "mel"), ("PERSON", "gav"), ("PERSON", "jonno")} <= found(chat)
+    assert ("PERSON", "yesss") not in found(chat)
+
+
+def test_german_nouns_after_an_article_are_not_names() -> None:
+    text = "Die Terminvereinbarung ist online, der Fahrradkeller hat Platz, laut Sicherheitsseite."
+    assert found(text) == set()
 
 
 def test_a_value_found_once_is_masked_everywhere_in_the_request_and_its_parts_too() -> None:
@@ -136,6 +148,9 @@ def test_address_forms(address: str) -> None:
         ("Gerda Pfeiffer, geb. 14.3.30, wohnt im Heim", "14.3.30"),
         ("D.O.B.: 09-03-1977", "09-03-1977"),
         ("She was born on the 4th of July 1944 in Hue.", "4th of July 1944"),
+        ("D.O.B: 1ST JANUARY 1979", "1ST JANUARY 1979"),
+        ("Pat. Kovačević, Marko, *19.IV.1961", "19.IV.1961"),
+        ("nb. her bday is 17 May, cake?", "17 May"),
     ],
 )
 def test_birth_date_forms(text: str, date: str) -> None:
@@ -629,3 +644,7 @@ def test_a_mobile_number_written_without_spaces_is_a_phone() -> None:
     values = found("Aunty Bisi: Opay 08035512890 (Adebisi Ogunleye)")
     assert ("PHONE", "08035512890") in values
     assert not [v for v in found("your order 07123456789 has shipped") if v[0] == "PHONE"]
+
+
+def test_a_day_and_month_is_a_birthday_only_right_after_a_birthdays_word() -> None:
+    assert not any(label == "DOB" for label, _ in found("On 17 May we plan the birthday party."))

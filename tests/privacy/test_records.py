@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corral.privacy.records import json_values, table_values
+from corral.privacy.records import json_values, table_values, vcard_values
 
 
 def cells(text: str) -> list[tuple[str, str]]:
@@ -40,3 +40,19 @@ def test_json_string_values_are_read_by_their_key() -> None:
     record = '{"id": 5522, "Name": "Rojda Amed", "geburtsdatum": "2003-11-30", "tel": null}'
     found = [(s.label, s.text) for s in json_values(record)]
     assert found == [("PERSON", "Rojda Amed"), ("DOB", "2003-11-30")]
+
+
+def test_a_vcards_name_nickname_address_and_birthday_are_read_by_their_property() -> None:
+    card = (
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Phạm Ngọc Anh\nN:Phạm;Ngọc Anh;;;\nNICKNAME:Anhchen\n"
+        "ADR;TYPE=HOME:;;Bornheimer Landstraße 55;Frankfurt am Main;;60316;Deutschland\n"
+        "BDAY:1996-09-30\nEND:VCARD"
+    )
+    assert [(s.label, s.text) for s in vcard_values(card)] == [
+        ("PERSON", "Phạm Ngọc Anh"),
+        ("PERSON", "Phạm"),
+        ("PERSON", "Ngọc Anh"),
+        ("PERSON", "Anhchen"),
+        ("ADDRESS", "Bornheimer Landstraße 55;Frankfurt am Main;;60316;Deutschland"),
+        ("DOB", "1996-09-30"),
+    ]

@@ -78,6 +78,18 @@ KIN = frozenset(
     )
 )
 """Before a name, a relative's word that makes even a common word one: "our daughter Hope"."""
+DETERMINERS_DE = wordset(
+    "der die das den dem des ein eine einen einem einer eines kein keine keinen keinem keiner "
+    "mein meine meinen meinem meiner dein deine sein seine ihr ihre unser unsere euer eure "
+    "jede jeder jedes diese dieser dieses im am zum zur vom beim ins ans"
+)
+"""Before a German capitalised word, what makes it a noun ("die Hinfahrt"), not a name."""
+NAME_BEFORE_DE = wordset("laut von mit frag fragt sag sagt")
+PERSON_VERB_DE = re.compile(
+    r" (?:hat|war|sagt|meint|kommt|bringt|holt|schreibt|fragt|will|schläft|braucht|organisiert"
+    r"|kümmert|fährt|ruft|weiß|kann)\b"
+)
+"""Before a German word no list knows, what makes it a person: "laut Kostas", "von Maksym"."""
 ARTICLE = frozenset(("the", "a", "an"))
 """Before a capitalised word, what makes it a thing or a place ("at the Hilton"), not a name."""
 VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")

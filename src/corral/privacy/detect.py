@@ -50,6 +50,7 @@ EXACT = ("EMAIL", "PHONE", "IBAN", "CARD", "IP")
 """Categories propagated as the exact string; names are propagated case-insensitively."""
 DIGIT_RUN = re.compile(r"(?<![\w])\d(?:[ ./-]?\d){6,}(?![\w])")
 MAX_SEARCH = 4_000_000
+INITIALS = re.compile(r"[A-ZÄÖÜ]{2}'?[A-Z]?")  # "JK", "MO'D": found again only as written
 """Values times characters above which propagation looks words up instead of searching each
 value (20,000 distinct names in 200 KB would be 4e9 character comparisons)."""
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
@@ -270,9 +271,10 @@ def _name_parts(value: str, gaz: Gazetteer) -> list[str]:
 
 class _Values:
     """Every value of one request to find again: names case-insensitively (lower-case chat),
-    except a part that is also a frequent word ("Will", "Mark"), which must match its case;
-    the structured categories as the exact string. Plain substring search with word-boundary
-    checks: compiling a pattern of the request's values cost more than detecting them."""
+    except a part that is also a frequent word ("Will", "Mark") or initials ("JK"), which
+    must match its case; the structured categories as the exact string. Plain substring
+    search with word-boundary checks: compiling a pattern of the request's values cost more
+    than detecting them."""
 
     def __init__(self, found: list[list[Span]], gaz: Gazetteer) -> None:
         self.loose: set[str] = set()
@@ -281,7 +283,7 @@ class _Values:
             for s in spans:
                 if s.label == "PERSON":
                     for part in _name_parts(s.text, gaz):
-                        if part.lower() in gaz.frequent:
+                        if part.lower() in gaz.frequent or INITIALS.fullmatch(part):
                             self.cased[part] = "PERSON"
                         else:
                             self.loose.add(part.lower())

@@ -22,11 +22,14 @@ from corral.privacy.cues import (
     COMPANY_LIST,
     COORDINATED,
     DATED,
+    DETERMINERS_DE,
     FOLLOWS_NAME,
     GREETING,
     KIN,
     MONTHS,
+    NAME_BEFORE_DE,
     NICKNAMES,
+    PERSON_VERB_DE,
     PLACE_BEFORE,
     PLACE_SUFFIX,
     ROLE_SUFFIX,
@@ -175,12 +178,18 @@ class NameFinder:
             return True
         if not unknown:
             return False
-        if self.strict or named_pair:
+        if self.strict or named_pair or self._kin(text, tok):
             return True
         if start:
             return bool(SUBJECT_VERB.match(text, tok.end)) or (not german and listed)
-        place = PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start)
-        return not german and place is None
+        if (
+            german
+        ):  # "Guten Morgen, Taras hat Fieber", "die Mama von Maksym"; not "die Hinfahrt ist"
+            before = word_before(text, tok.start)
+            subject = PERSON_VERB_DE.match(text, tok.end) or before in NAME_BEFORE_DE
+            short = len(tok.word) <= 12 and "-" not in tok.word  # not "Sicherheitsseite"
+            return bool(subject) and short and before not in DETERMINERS_DE
+        return PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start) is None
 
     @staticmethod
     def _kin(text: str, tok: _Tok) -> bool:
@@ -228,8 +237,13 @@ class NameFinder:
             return True  # a message spoken to someone: "basti du hast", "kemi, you"
         title = word.title()
         listed = (title in gaz.first or title in gaz.last) and not gaz.is_common(title)
-        if not (listed or gaz.is_unknown(word)):
+        unknown = gaz.is_unknown(word)
+        if not (listed or unknown):
             return False
+        message_start = line_start or text.startswith(": ", tok.start - 2)
+        drawn_out = re.search(r"(.)\1\1", word)  # "yesss can i", "sooo is": no name
+        if unknown and message_start and not drawn_out and SUBJECT_VERB.match(text, tok.end):
+            return True  # "mel: gav said he'll bring pavlova"
         if listed and gaz.is_unknown(tok.word):
             return True  # "did pádraig ever pay": a listed name and no word of either language
         if word_before(text, tok.start) in KIN:

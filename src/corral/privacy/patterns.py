@@ -57,12 +57,20 @@ MONTHS = (
     "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|"
     "Januar|Februar|März|Mai|Juni|Juli|Oktober|Dezember"
 )
+ROMAN_MONTH = r"(?:I{1,3}|IV|VI{0,3}|IX|XI{0,2})"
 DATE = re.compile(
     rf"\b(?:\d{{1,2}}[./-]\d{{1,2}}[./-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}([-/])\d{{2}}\1\d{{2}}|"
-    rf"(?i:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
-    rf"\d{{1,2}}(?:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})\.?,? (?:19|20)\d{{2}}|"
+    rf"(?i:{MONTHS})\.? \d{{1,2}}(?i:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
+    rf"\d{{1,2}}(?i:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})\.?,? (?:19|20)\d{{2}}|"
+    rf"\d{{1,2}}\.{ROMAN_MONTH}\.(?:19|20)\d{{2}}|"  # "19.IV.1961"
     r"\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(?:19|20)?\d{2})(?!\d)"
 )
+# A birthday without its year ("her bday is 17 May"), read only after a birthday's word.
+YEARLESS = re.compile(
+    rf"\b(?:\d{{1,2}}(?i:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})|(?i:{MONTHS})\.? \d{{1,2}}"
+    r"(?i:st|nd|rd|th)?)\b(?!,? \d)"
+)
+BIRTHDAY_BEFORE = re.compile(r"(?i)\b(?:b-?day|birthday|geburtstag|geb\.|dob)\b[^\n\d]{0,16}$")
 # Up to 40 characters between the cue and the date: "Geburtsdatum laut unseren Unterlagen: ".
 BIRTH_BEFORE = re.compile(
     r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt|(?:^|\n|\()b\.)[^\n]{0,40}$"
@@ -150,6 +158,11 @@ IBAN_LENGTHS = {
 }
 
 
+IBAN_CUE = re.compile(r"(?i)\biban\b")
+CARD_CUE = re.compile(r"(?i)card|karte|visa|mastercard|amex|kreditkarte")
+GROUPS_OF_FOUR = re.compile(r"\d{4}(?:[ -]\d{4}){3}")
+
+
 def iban_valid(compact: str) -> bool:
     """ISO 13616 mod-97 check of an IBAN without spaces."""
     if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
@@ -218,7 +231,10 @@ def find_ibans(text: str) -> tuple[list[Span], list[Span]]:
         # Shorter than its country's length (a digit dropped when copied): kept if its
         # checksum holds all the same. A miss leaks an account; a false alarm costs little.
         length = min(IBAN_LENGTHS.get(compact[:2], len(compact)), len(compact))
-        if iban_valid(compact[:length]):
+        # Its checksum wrong (a digit mistyped) but called an IBAN and of its country's
+        # length: an account all the same.
+        named = length == IBAN_LENGTHS.get(compact[:2]) and _called(text, m.start(), IBAN_CUE)
+        if iban_valid(compact[:length]) or named:
             found.append(_span(m, "IBAN", m.start() + positions[length - 1] + 1))
     return found, shapes
 
@@ -236,7 +252,14 @@ def find_cards(text: str) -> list[Span]:
             if card_valid(re.sub(r"\D", "", raw[:end])):
                 found.append(_span(m, "CARD", m.start() + end))
                 break
+        else:  # a checksum that fails in four groups of four called a card: a typo, still one
+            if GROUPS_OF_FOUR.fullmatch(raw) and _called(text, m.start(), CARD_CUE):
+                found.append(_span(m, "CARD"))
     return found
+
+
+def _called(text: str, start: int, cue: re.Pattern[str]) -> bool:
+    return cue.search(text, max(0, start - 30), start) is not None
 
 
 def find_ips(text: str) -> list[Span]:
@@ -285,6 +308,9 @@ def find_birth_dates(text: str) -> list[Span]:
         cued = BIRTH_BEFORE.search(text[max(0, m.start() - 50) : m.start()])
         cued = cued or BIRTH_AFTER.match(text[m.end() : m.end() + 80])
         if cued or _answers_birth_question(text, m.start()) or _life_span(text, m):
+            found.append(_span(m, "DOB"))
+    for m in YEARLESS.finditer(text):
+        if BIRTHDAY_BEFORE.search(text, max(0, m.start() - 30), m.start()):
             found.append(_span(m, "DOB"))
     return found
 

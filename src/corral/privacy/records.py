@@ -1,7 +1,8 @@
-"""Records pasted as data: a delimited table under a header row (CSV, semicolons, tabs) and
-the string values of JSON objects. A value is personal because of its column or key
-("last_name", "Geburtsdatum", "tel"), whatever its words: "Park" in a `last_name` column is a
-name, "1990-04-11" in a `date_of_birth` column a birth date."""
+"""Records pasted as data: a delimited table under a header row (CSV, semicolons, tabs), the
+string values of JSON objects and the properties of vCards (contacts exported from a phone). A
+value is personal because of its column, key or property ("last_name", "Geburtsdatum", "tel",
+"BDAY"), whatever its words: "Park" in a `last_name` column is a name, "1990-04-11" in a
+`date_of_birth` column a birth date."""
 
 from __future__ import annotations
 
@@ -107,4 +108,36 @@ def json_values(text: str) -> list[Span]:
         value = m.group("value").strip()
         if label is not None and value.lower() not in NOT_VALUES:
             found.append(Span(m.start("value"), m.end("value"), label, m.group("value")))
+    return found
+
+
+# A vCard property: "FN:Phạm Ngọc Anh", "ADR;TYPE=HOME:;;Bornheimer Landstraße 55;Frankfurt".
+VCARD_LINE = re.compile(r"(?im)^(?P<key>FN|N|NICKNAME|ADR|BDAY)(?:;[^:\n]*)?:(?P<value>[^\n]+)$")
+VCARD_LABELS = {
+    "FN": "PERSON",
+    "N": "PERSON",
+    "NICKNAME": "PERSON",
+    "ADR": "ADDRESS",
+    "BDAY": "DOB",
+}
+
+
+def vcard_values(text: str) -> list[Span]:
+    """Names, nicknames, addresses and birthdays of vCards: the name's parts one by one (its
+    ";"-separated fields), the address from its first filled field to its last."""
+    found = []
+    for m in VCARD_LINE.finditer(text):
+        key, start, value = m.group("key").upper(), m.start("value"), m.group("value").rstrip()
+        label = VCARD_LABELS[key]
+        if key == "N":
+            for part in re.finditer(r"[^;]+", value):
+                if part.group(0).strip():
+                    found.append(
+                        Span(start + part.start(), start + part.end(), label, part.group(0))
+                    )
+            continue
+        lead = len(value) - len(value.lstrip("; "))
+        value = value.strip("; ")
+        if value:
+            found.append(Span(start + lead, start + lead + len(value), label, value))
     return found

@@ -32,11 +32,15 @@ PASSENGER = re.compile(
 )
 PASSENGER_MARK = re.compile(r"[A-Z]/[A-Z]")
 # Accounts in logs and on code hosts: sshd's "Accepted publickey for rkapoor from", GitHub's
-# "**wojtek-nowak** commented", "github.com/wojtek-nowak/repo".
+# "**wojtek-nowak** commented", "github.com/wojtek-nowak/repo"; profiles on code hosts and social
+# networks ("linkedin.com/in/rahulvenkataraman").
 ACCOUNT = (
     re.compile(r"\bfor (?!invalid\b)(?P<name>[a-z_][\w.-]{1,31}) from (?=[\d:a-f])"),
     re.compile(r"\*\*(?P<name>\w[\w.-]{0,38})\*\* (?:commented|opened|closed|reviewed|approved)"),
-    re.compile(r"\bgithub\.com/(?P<name>[A-Za-z0-9][\w-]{0,38})(?=/)"),
+    re.compile(
+        r"\b(?:github\.com|gitlab\.com|linkedin\.com/in|instagram\.com|x\.com|twitter\.com"
+        r"|facebook\.com|tiktok\.com)/@?(?P<name>[A-Za-z0-9][\w.-]{0,38}[\w])(?=[/?\s),]|$)"
+    ),
 )
 INITIAL_SURNAME = re.compile(r"(?<![\w.])[A-Z]\. (?P<surname>[A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?)\b")
 
@@ -48,7 +52,7 @@ def accounts(text: str) -> list[Span]:
         PASSENGER_MARK.search(text) is not None,
         " from " in text,
         "**" in text,
-        "github.com/" in text,
+        ".com/" in text,
     )
     return [
         _named(m)

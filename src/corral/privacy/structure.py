@@ -10,9 +10,10 @@ import re
 
 from corral.privacy.cues import TITLE
 from corral.privacy.gazetteer import LETTERS, UP, Gazetteer, is_german, normal
+from corral.privacy.initials import find_initials
 from corral.privacy.names import signature_line
 from corral.privacy.patterns import DATE, Span
-from corral.privacy.records import json_values, table_values
+from corral.privacy.records import json_values, table_values, vcard_values
 
 NAME_WORD = rf"[{LETTERS}](?:[{LETTERS}'\u2019.-]*[{LETTERS}.])?"
 # A name value: words of letters (initials with a dot, hyphens, apostrophes), a "Surname,
@@ -60,7 +61,7 @@ PERSON_FIELD = (
 LIST_FIELD = (
     r"attendees|participants|present|apologies|cc|bcc|to|teilnehmer(?:innen)?|anwesend"
     r"|entschuldigt|abwesend|besucher|visitors|visitor log|interview panel|panel|team|members"
-    r"|mitglieder|guests|gäste|speakers|referenten|invited|eingeladen|verteiler|an|von"
+    r"|mitglieder|guests|gäste|speakers|referenten|invited|eingeladen|verteiler|an|von|tn|da"
 )
 FIELD = re.compile(
     rf"(?im)(?:^|\|\s*|\s{{2,}})(?P<field>{PERSON_FIELD})\s*[:\uff1a]\s*(?P<value>[^\n|]*)"
@@ -79,7 +80,7 @@ BIRTH_LABEL = re.compile(r"(?im)^(?:d\.?o\.?b\.?|date of birth|born|geb\.?|gebur
 MENTION = re.compile(r"(?<![\w.@])@(?P<name>[\w][\w.-]{1,38}[\w])")
 SURNAME_AFTER = re.compile(r" [A-Z][a-z]+(?=[ ,.!?:;)]|$)")
 """After a capitalised @handle, the surname the mention goes on with: "@Berat Hasani"."""
-LIST_ITEM = re.compile(r"\s*(?:,|;|\band\b|\bund\b|&)\s*")
+LIST_ITEM = re.compile(r"\s*(?:,|;|\band\b|\bund\b|\bu\.|&)\s*")
 STRIP_TITLE = re.compile(TITLE.pattern.replace(")$", ")", 1).replace("(?i)(?:", "(?i)^(?:", 1))
 
 
@@ -120,7 +121,7 @@ FIELD_LABEL = re.compile(
     r"|mobil|handy|mob|cell|ph|dd|direct|fax|office|work|home|m|t|w|e-mail|email"
     r"|date of birth|dob|geburtsdatum|geb|born|subject|betreff|iban"
     r"|bic|card|karte|kartennummer|ref|id|date|datum|room|zimmer|nationality|sex|geschlecht"
-    r"|[\w/ -]*(?:nummer|name|datum|ort|nr|no|number))"
+    r"|[\w/ -]*(?:nummer|name|datum|ort|number)|[\w/ -]*\b(?:nr|no))"  # "Ref no"; not "jonno"
 )
 
 
@@ -128,8 +129,8 @@ def _sender(gaz: Gazetteer, german: bool, name: str) -> bool:
     if FIELD_LABEL.fullmatch(name.strip()):
         return False
     words = [normal(w) for w in name.split()]
-    if len(words) == 1 and words[0] in gaz.first:
-        return True  # "Summer:", "Klaus:": a first name that is also a word
+    if len(words) == 1 and (words[0] in gaz.first or words[0].title() in gaz.first):
+        return True  # "Summer:", "Klaus:", "mel:": a first name that is also a word
     if german:  # every noun is capitalised: a sender must be a listed name or no known word
         return any(gaz.is_name(w) or gaz.is_unknown(w) for w in words)
     # A known word is a label ("Salary:", "Venue:") unless a name list holds it; a hyphenated
@@ -289,7 +290,7 @@ def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
     found = []
     if ":" in text or "\uff1a" in text:
         found += [*chat_senders(text, gaz), *form_fields(text)]
-    found += mentions(text)
+    found += mentions(text) + find_initials(text)
     if "\n" in text:
         found += signatures(text, gaz)
     if ":" in text or "\uff1a" in text:
@@ -302,4 +303,6 @@ def find_structures(text: str, gaz: Gazetteer) -> list[Span]:
         found += table_values(text)
     if '":' in text or '" :' in text:
         found += json_values(text)
+    if "VCARD" in text or "vcard" in text:
+        found += vcard_values(text)
     return found
