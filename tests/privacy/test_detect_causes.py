@@ -133,6 +133,11 @@ def test_phone_formats_of_many_countries(phone: str) -> None:
         "Mariahilfer Straße 88/3/12, 1070 Wien",
         "PO Box 4471, Nairobi 00100",
         "Postfach 10 12 34, 50452 Köln",
+        "Kasseler Straße 30, Hinterhaus 2. Etage, 60486 Frankfurt am Main",
+        "grabbeallee 17, hinterhof, 13156 berlin",
+        "Flat 22, Harbour View Court\n9 Quayside\nNewcastle upon Tyne NE1 3DX",
+        "House 27, Street 9, F-7/2, Islamabad",
+        "NO 7 IBRAHIM TAIWO ROAD, OPP. GOVT HOUSE, KANO",
         "12 Rue de la Paix, 75002 Paris",
         "8/42 Smith Street, Fitzroy VIC 3065",
     ],
@@ -648,3 +653,11 @@ def test_a_mobile_number_written_without_spaces_is_a_phone() -> None:
 
 def test_a_day_and_month_is_a_birthday_only_right_after_a_birthdays_word() -> None:
     assert not any(label == "DOB" for label, _ in found("On 17 May we plan the birthday party."))
+
+
+def test_towns_departments_family_words_and_streets_are_not_people() -> None:
+    text = (
+        "ammi: send the money to Nani in Surulere\nammi: parking on King Street and Summer Lane"
+        "\nThanks,\nFacilities"
+    )
+    assert {label for label, _ in found(text)} == set()

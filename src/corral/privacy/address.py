@@ -8,7 +8,7 @@ import re
 from functools import cache
 from importlib import resources
 
-from corral.privacy.patterns import DE_ADDRESS, DE_PART, DIGIT, Span
+from corral.privacy.patterns import DE_ADDRESS, DE_LOWER, DE_PART, DIGIT, Span
 
 UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
 # "Kingston upon Thames", "Dublin 9, D09 X2K7"
@@ -65,23 +65,26 @@ IN_ADDRESS = re.compile(r"\b(?:No\.|#) ?\d{1,5}[A-Z]?, [^\n]{3,80}?\b\d{3} ?\d{3
 # capital, a digit, "#" or a landmark's word, so a sentence ("No. 4471, due 30 June, total EUR
 # 1200") is not one.
 LEAD = (
-    r"(?:(?:No\.|#|Blk\.?|Block|House(?: No\.)?|Plot|Lot) ?\d{1,5}[A-Z]?|[A-Z]-\d{1,4}"
+    r"(?:(?:No\.?|NO\.?|#|Blk\.?|Block|House(?: No\.)?|Plot|Lot) ?\d{1,5}[A-Z]?|[A-Z]-\d{1,4}"
     r"|(?:Flat|Apartment|Apt\.?|Villa|Unit|Room|Rm\.?) [A-Z\d][\w/-]{0,5})"
 )
 LEAD_WORDS = (
-    *("No.", "#", "Blk", "Block", "House", "Plot", "Lot", "Flat", "Apartment", "Apt"),
+    *("No.", "No ", "NO ", "#", "Blk", "Block", "House", "Plot", "Lot", "Flat", "Apartment"),
+    "Apt",
     *("Villa", "Unit", "Room", "Rm"),
 )
 FLAT_LEAD = re.compile(r"(?<=\b[A-Z])-\d{1,4}, ")  # "B-204, ": its "-" is searched for first
 NO_POSTCODE = (  # cities whose addresses end without a postcode
     r"(?:Hong Kong|Kowloon|New Territories|Dubai|Abu Dhabi|Sharjah|Ajman|Al Ain|Doha|Riyadh"
     r"|Jeddah|Muscat|Manama|Kuwait City|Lagos|Abuja|Ibadan|Port Harcourt|Nairobi|Mombasa"
-    r"|Kisumu|Accra|Kumasi|Kampala|Dar es Salaam|Kigali|Addis Ababa|Lusaka|Harare)\b"
+    r"|Kisumu|Accra|Kumasi|Kampala|Dar es Salaam|Kigali|Addis Ababa|Lusaka|Harare|Kano|Kaduna"
+    r"|Owerri|Benin City|Tema|Takoradi|Islamabad|Rawalpindi|Lahore|Karachi|Peshawar|Quetta"
+    r"|Multan|Faisalabad|Dhaka|Chittagong|Colombo|Kathmandu)\b"
 )
 PART = r"(?:(?:off|opp\.?|near|behind|beside|next to) )?[#A-Z\d][^,\n]{0,40}"
 LED_ADDRESS = re.compile(
     rf"(?<![\w#-]){LEAD}(?: [^,\n]{{1,40}})?, (?:{PART}, ){{0,6}}"
-    rf"(?:(?:{UPW} ){{1,3}}\d{{4,6}}\b|{NO_POSTCODE}|(?:{UPW} ){{1,2}}State\b)"
+    rf"(?:(?:{UPW} ){{1,3}}\d{{4,6}}\b|(?:{UPW} ){{1,2}}State\b|{NO_POSTCODE})"
     rf"(?:, {UPW}(?=[ \t]*(?:\n|$)))?"
 )
 # UK, Irish, Canadian, Australian and US addresses by their postcode, whatever comes before it:
@@ -102,7 +105,7 @@ ADDRESS_PART = (
 )
 ANCHORED_ADDRESS = re.compile(
     rf"(?<![\w,.])(?<!\bMrs )(?<!\bMr )(?<!\bMs )(?<!\bDr )(?<![A-Z]\. )"
-    rf"(?:{ADDRESS_PART}(?:, ?|\n)){{1,4}}(?:{COUNTY}{UPW}(?: {UPW}){{0,2}},? )?"
+    rf"(?:{ADDRESS_PART}(?:, ?|\n)){{1,4}}(?:{COUNTY}{CITY},? )?"
     rf"{ANCHOR}"
 )
 # A German street without a street type, when a postcode and town follow: "Sonnenhang 7,
@@ -185,7 +188,7 @@ def find_addresses(text: str) -> list[Span]:
     lower = text.lower() if numbers else ""
     patterns = [numbered] if numbers else []
     if numbers and any(w in lower for w in DE_WORDS):
-        patterns.append(DE_ADDRESS)
+        patterns += [DE_ADDRESS, DE_LOWER]
     if UNIT_WORD.search(text):
         patterns += [unit, BUILDING_ADDRESS]
     if numbers and any(w in lower for w in FR_WORDS):

@@ -75,9 +75,12 @@ KIN = frozenset(
         *("nephew", "grandson", "granddaughter", "fiance", "fiancé", "fiancee", "fiancée"),
         *("boyfriend", "girlfriend", "tochter", "sohn", "schwester", "bruder", "cousine"),
         *("nichte", "neffe", "enkel", "enkelin", "ehemann", "ehefrau", "verlobte", "verlobter"),
+        *("mann", "partnerin", "freund", "freundin", "friend", "flatmate", "roommate"),
+        *("neighbour", "neighbor", "nachbar", "nachbarin", "kollege", "kollegin", "colleague"),
     )
 )
-"""Before a name, a relative's word that makes even a common word one: "our daughter Hope"."""
+"""Before a name, a relative's (or friend's) word that makes even a common word one: "our
+daughter Hope", "mein Mann Andrii"."""
 DETERMINERS_DE = wordset(
     "der die das den dem des ein eine einen einem einer eines kein keine keinen keinem keiner "
     "mein meine meinen meinem meiner dein deine sein seine ihr ihre unser unsere euer eure "
@@ -85,11 +88,20 @@ DETERMINERS_DE = wordset(
 )
 """Before a German capitalised word, what makes it a noun ("die Hinfahrt"), not a name."""
 NAME_BEFORE_DE = wordset("laut von mit frag fragt sag sagt")
-PERSON_VERB_DE = re.compile(
+PERSON_VERB = re.compile(
     r" (?:hat|war|sagt|meint|kommt|bringt|holt|schreibt|fragt|will|schläft|braucht|organisiert"
-    r"|kümmert|fährt|ruft|weiß|kann)\b"
+    r"|kümmert|fährt|ruft|weiß|kann|said|says|wants|asked|told|thinks|texted|called|sent"
+    r"|posted)\b"
 )
+"""After a word no list knows, a verb that mostly a person does: "Taras hat", "gav said"."""
 """Before a German word no list knows, what makes it a person: "laut Kostas", "von Maksym"."""
+NO_ONE = wordset(
+    "facilities finance ops operations accounts payroll procurement reception maintenance "
+    "housekeeping lettings boardroom compliance logistics hiring "
+    "ammi abbu amma appa nani dadi mummy daddy granny grandma grandad grandpa mutti vati"
+)
+"""Words alone in a name's place that are no one's name: a department ("Thanks,\nFacilities"),
+a family word a chat's sender goes by ("ammi: beta dont forget")."""
 ARTICLE = frozenset(("the", "a", "an"))
 """Before a capitalised word, what makes it a thing or a place ("at the Hilton"), not a name."""
 VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
@@ -112,6 +124,7 @@ STREET_WORDS = frozenset(
     (
         *("Street", "Road", "Avenue", "Drive", "Close", "Way", "Terrace", "Crescent", "Place"),
         *("Square", "Gardens", "Court", "Boulevard", "Straße", "Strasse", "Weg", "Platz", "Allee"),
+        "Lane",
     )
 )
 """Street words that a surname list may hold but that after a first name make a street."""

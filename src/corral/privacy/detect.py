@@ -15,8 +15,8 @@ import time
 from functools import cached_property
 
 from corral.privacy.address import find_addresses
-from corral.privacy.cues import TITLE
-from corral.privacy.gazetteer import NOT_NAMES, Gazetteer
+from corral.privacy.cues import NO_ONE, TITLE
+from corral.privacy.gazetteer import NOT_NAMES, Gazetteer, normal
 from corral.privacy.names import NameFinder
 from corral.privacy.patterns import (
     DIGIT,
@@ -200,6 +200,11 @@ class Detector:
             return span
         return Span(span.start, m.end(), "PERSON", text[span.start : m.end()])
 
+    def _no_one(self, value: str) -> bool:
+        """A name's place taken by a town ("Surulere"), a department ("Facilities") or a
+        family word ("ammi:", "Nani"): no one's name, whatever found it."""
+        return normal(value) in self.gazetteer.places or value.lower() in NO_ONE
+
     def _candidates(self, text: str, check: _Clock) -> list[Span]:
         candidates = [*find_emails(text), *find_ips(text)]
         structures = [*find_structures(text, self.gazetteer), *find_shapes(text, self.gazetteer)]
@@ -215,6 +220,7 @@ class Detector:
             candidates += _numbers(text, candidates, dates)
             check()
         people = [*self.names.find(text), *(s for s in structures if s.label == "PERSON")]
+        people = [p for p in people if not self._no_one(p.text)]
         if addresses and "\n" in text:
             people += address_names(text, addresses, self.gazetteer)
         candidates += people

@@ -44,14 +44,16 @@ NOT_NAMES = _words("not_names")  # titles, months, weekdays, greetings, company 
 
 @dataclass(frozen=True)
 class Gazetteer:
-    """First and last names, common words (never a name alone), known words (wordfreq) and
-    frequent words (never a lower-case name)."""
+    """First and last names, common words (never a name alone), known words (wordfreq),
+    frequent words (never a lower-case name) and towns that are no one's name (never a person
+    alone)."""
 
     first: frozenset[str]
     last: frozenset[str]
     common: frozenset[str]
     known: frozenset[str] = frozenset()
     frequent: frozenset[str] = frozenset()
+    places: frozenset[str] = frozenset()
 
     @classmethod
     @cache
@@ -63,6 +65,7 @@ class Gazetteer:
             common,
             _words("known_words"),
             _words("frequent_words"),
+            _words("places"),
         )
 
     def is_common(self, word: str) -> bool:

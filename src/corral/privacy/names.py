@@ -29,7 +29,7 @@ from corral.privacy.cues import (
     MONTHS,
     NAME_BEFORE_DE,
     NICKNAMES,
-    PERSON_VERB_DE,
+    PERSON_VERB,
     PLACE_BEFORE,
     PLACE_SUFFIX,
     ROLE_SUFFIX,
@@ -147,6 +147,8 @@ class NameFinder:
             return True
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         pair = nxt is not None and nxt.cap and _adjacent(text, tok, nxt)
+        if pair and nxt is not None and nxt.norm in STREET_WORDS:
+            return False  # "King Street", "Summer Lane": a street
         named_pair = pair and nxt is not None and gaz.is_name(nxt.norm)
         if tok.word.isupper() and not gaz.is_name(tok.norm) and not named_pair:
             return self.strict and len(tok.word) > 3  # acronyms: DOB, GBP, JIRA
@@ -186,7 +188,7 @@ class NameFinder:
             german
         ):  # "Guten Morgen, Taras hat Fieber", "die Mama von Maksym"; not "die Hinfahrt ist"
             before = word_before(text, tok.start)
-            subject = PERSON_VERB_DE.match(text, tok.end) or before in NAME_BEFORE_DE
+            subject = PERSON_VERB.match(text, tok.end) or before in NAME_BEFORE_DE
             short = len(tok.word) <= 12 and "-" not in tok.word  # not "Sicherheitsseite"
             return bool(subject) and short and before not in DETERMINERS_DE
         return PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start) is None
@@ -240,10 +242,15 @@ class NameFinder:
         unknown = gaz.is_unknown(word)
         if not (listed or unknown):
             return False
-        message_start = line_start or text.startswith(": ", tok.start - 2)
+        message_start = (
+            line_start or text.startswith(": ", tok.start - 2) or _sentence_start(text, tok.start)
+        )
         drawn_out = re.search(r"(.)\1\1", word)  # "yesss can i", "sooo is": no name
-        if unknown and message_start and not drawn_out and SUBJECT_VERB.match(text, tok.end):
-            return True  # "mel: gav said he'll bring pavlova"
+        verb = PERSON_VERB.match(text, tok.end) or (unknown and SUBJECT_VERB.match(text, tok.end))
+        if message_start and verb and not drawn_out:
+            return True  # "mel: gav said he'll bring pavlova", "ahmet meint"
+        if listed and word_before(text, tok.start) in TITLE_WORDS:
+            return True  # "bei frau nowak"
         if listed and gaz.is_unknown(tok.word):
             return True  # "did pádraig ever pay": a listed name and no word of either language
         if word_before(text, tok.start) in KIN:

@@ -110,7 +110,7 @@ DE_STREET = (
 )
 DE_PART = (  # where in the house: "Hinterhaus", "2. OG links", "Whg. 5", "bei Schulz"
     r"(?:,? (?:bei|c/o) (?:Familie |Fam\. )?[A-ZÄÖÜ][\wäöüß-]+"
-    r"|, (?:(?:\d{1,2}\. )?(?:Hinterhaus|Vorderhaus|Seitenflügel|Gartenhaus|Rückgebäude"
+    r"|,? (?:(?:\d{1,2}\. )?(?:Hinterhaus|Vorderhaus|Seitenflügel|Gartenhaus|Rückgebäude"
     r"|Hinterhof|Hof)"
     r"|(?:\d{1,2}\. )?(?:OG|UG|EG|DG|Etage|Stock|Obergeschoss)(?: (?:links|rechts|Mitte))?"
     r"|(?:Whg|Wohnung|App|Apt|Zimmer|Zi|Haus|Stiege|Top|Tür)\.? ?\d{1,4}[a-z]?"
@@ -124,6 +124,12 @@ DE_ADDRESS = re.compile(
     rf"[A-ZÄÖÜ][\wäöüß-]+"
     rf"(?: (?:am|an der|in der|im|a\.d\.|ob der|i\.) [A-ZÄÖÜ][\wäöüß-]+)?"
     rf"(?: (?:OT|Ot|Ortsteil) [A-ZÄÖÜ][\wäöüß-]+)?)?"
+)
+# Written all in lower case, as in a chat: "grabbeallee 17, hinterhof, 13156 berlin".
+DE_LOWER = re.compile(
+    r"\b[a-zäöüß]{3,}(?:straße|strasse|str\.|gasse|allee|damm|chaussee|ufer) \d{1,4}[a-z]?"
+    r"(?:/\d{1,4}){0,3}(?:,? (?:hinterhaus|vorderhaus|hinterhof|seitenflügel|gartenhaus"
+    r"|\d{1,2}\. (?:og|stock|etage))(?: (?:links|rechts))?){0,2}(?:,? \d{4,5} [a-zäöüß]+)?"
 )
 
 
