@@ -8,7 +8,7 @@ import re
 from functools import cache
 from importlib import resources
 
-from corral.privacy.patterns import DE_ADDRESS, DE_LOWER, DE_PART, DIGIT, Span
+from corral.privacy.patterns import DE_ADDRESS, DE_LOWER, DE_LOWER_MARK, DE_PART, DIGIT, Span
 
 UPW = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'\u2019-]*"
 # "Kingston upon Thames", "Dublin 9, D09 X2K7"
@@ -188,7 +188,9 @@ def find_addresses(text: str) -> list[Span]:
     lower = text.lower() if numbers else ""
     patterns = [numbered] if numbers else []
     if numbers and any(w in lower for w in DE_WORDS):
-        patterns += [DE_ADDRESS, DE_LOWER]
+        patterns.append(DE_ADDRESS)
+        if DE_LOWER_MARK.search(text):
+            patterns.append(DE_LOWER)
     if UNIT_WORD.search(text):
         patterns += [unit, BUILDING_ADDRESS]
     if numbers and any(w in lower for w in FR_WORDS):
