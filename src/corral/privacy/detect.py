@@ -252,7 +252,7 @@ def _numbers(text: str, found: list[Span], dates: list[Span]) -> list[Span]:
     """IBANs, cards, birth dates, and the phone numbers that are none of these, nor part of
     a date, an IBAN-shaped string or a value already `found`."""
     ibans, iban_shapes = find_ibans(text)
-    numbers = [*ibans, *find_cards(text), *find_birth_dates(text)]
+    numbers = [*ibans, *find_cards(text), *find_birth_dates(text, dates)]
     blockers = _Taken(len(text))
     for span in [*found, *numbers, *iban_shapes, *dates]:
         blockers.add(span)

@@ -309,16 +309,20 @@ def find_phones(text: str) -> list[Span]:
 SHORT_DATE = re.compile(r"\b\d{1,2}[./]\d{1,2}[./]\d{2}(?![\d./])")
 
 
-def find_birth_dates(text: str) -> list[Span]:
-    """Dates with a birth cue: full dates, and "geb. 14.3.90" with a two-digit year."""
+def find_birth_dates(text: str, dates: list[Span] | None = None) -> list[Span]:
+    """Dates with a birth cue: full dates, and "geb. 14.3.90" with a two-digit year. `dates`:
+    the text's `find_dates`, where the caller has them (one scan of the date pattern, not
+    two)."""
     found: list[Span] = []
     if not DIGIT.search(text):
         return found
-    for m in [*DATE.finditer(text), *SHORT_DATE.finditer(text)]:
-        cued = BIRTH_BEFORE.search(text[max(0, m.start() - 50) : m.start()])
-        cued = cued or BIRTH_AFTER.match(text[m.end() : m.end() + 80])
-        if cued or _answers_birth_question(text, m.start()) or _life_span(text, m):
-            found.append(_span(m, "DOB"))
+    full = find_dates(text) if dates is None else dates
+    short = [_span(m, "DATE") for m in SHORT_DATE.finditer(text)]
+    for d in [*full, *short]:
+        cued = BIRTH_BEFORE.search(text[max(0, d.start - 50) : d.start])
+        cued = cued or BIRTH_AFTER.match(text[d.end : d.end + 80])
+        if cued or _answers_birth_question(text, d.start) or _life_span(text, d):
+            found.append(Span(d.start, d.end, "DOB", d.text))
     lower = text.lower()
     if any(word in lower for word in BIRTHDAY_WORDS):  # one C search each; the pattern not
         for m in YEARLESS.finditer(text):
@@ -326,11 +330,11 @@ def find_birth_dates(text: str) -> list[Span]:
     return found
 
 
-def _life_span(text: str, m: re.Match[str]) -> bool:
+def _life_span(text: str, date: Span) -> bool:
     """A date followed by one at least two years later, as a life's span is written (not a
     booking's "12.03.2024 - 14.03.2024")."""
-    after = LIFE_SPAN.match(text, m.end())
-    born = m.group(0)[-4:]  # a date's year, where it ends with one
+    after = LIFE_SPAN.match(text, date.end)
+    born = date.text[-4:]  # a date's year, where it ends with one
     return after is not None and born.isdigit() and int(after.group(1)) - int(born) >= 2
 
 
