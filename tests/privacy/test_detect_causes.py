@@ -42,6 +42,7 @@ def test_unicode_all_caps_and_surname_first_names_are_found(text: str, name: str
         ("Guten Morgen, Taras hat Fieber und bleibt heute zu Hause.", "Taras"),
         ("hier ist Iryna, die Mama von Maksym aus der 2a.", "Maksym"),
         ("Ich kann nicht kommen, mein Sohn Yonas hat an dem Tag eine Operation.", "Yonas"),
+        ("wedding prep call\nChioma - cake, collecting from Mrs Adeyemi", "Chioma"),
         ("CV: github.com/jwpark\nlinkedin.com/in/rahulvenkataraman", "rahulvenkataraman"),
     ],
 )

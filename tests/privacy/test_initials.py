@@ -48,3 +48,7 @@ def test_acronyms_and_date_formats_are_not_initials() -> None:
 
 def test_a_name_in_brackets_that_are_not_its_initials_is_left() -> None:
     assert initials("Meeting with Jana Krüger (HR) and Tom Lee (CFO)") == []
+
+
+def test_initials_joined_to_a_name_by_a_plus_are_an_owner() -> None:
+    assert initials("- Fahrradkeller entrümpeln → Hùng + SL, bis Ende März") == ["SL"]

@@ -29,7 +29,7 @@ LEAD_BEFORE = re.compile(r"(?:(?:^|\n)[ \t]*(?:[-*•·]|\d{1,2}[.)])?[ \t]*|: )
 VERB_AFTER = re.compile(r" (?:to [a-z]|[a-zäöüß]{3,}\b)")
 # Two owners of one task: "FA + RK" (not "DD/MM", "FIT & FUN").
 PAIR_AFTER = re.compile(rf" ?\+ ?{INITIALS}")
-PAIR_BEFORE = re.compile(rf"{INITIALS} ?\+ ?$")
+PAIR_BEFORE = re.compile(rf"(?:{INITIALS}|[A-ZÀ-Þ][^\W\d_]+) ?\+ ?$")  # "Hùng + SL" too
 ACRONYMS = wordset(
     "it hr po pm am ceo cfo cto coo ok tv uk us eu eg og dg ug kw top ap jf pr qa ux ui ai id "
     "ip pdf csv api sql aob eta fyi nb ps gp nhs db faq icu op sms dm vat tbc tbd ooo wfh mvp "

@@ -183,7 +183,10 @@ class NameFinder:
         if self.strict or named_pair or self._kin(text, tok):
             return True
         if start:
-            return bool(SUBJECT_VERB.match(text, tok.end)) or (not german and listed)
+            dash = text.startswith((" - ", " \u2013 "), tok.end) and len(tok.word) <= 10
+            owner = dash and _line_start(text, tok)  # not "Buchungsbestätigung - Nr. 4"
+            verb = SUBJECT_VERB.match(text, tok.end)
+            return bool(verb) or owner or (not german and listed)  # owner: "Chioma - cake"
         if (
             german
         ):  # "Guten Morgen, Taras hat Fieber", "die Mama von Maksym"; not "die Hinfahrt ist"
@@ -358,6 +361,10 @@ def word_before(text: str, pos: int) -> str:
         return ""
     start = max(text.rfind(" ", 0, pos - 1), text.rfind("\n", 0, pos - 1)) + 1
     return text[start : pos - 1].lower()
+
+
+def _line_start(text: str, tok: _Tok) -> bool:
+    return tok.start == 0 or text[tok.start - 1] == "\n"
 
 
 def _adjacent(text: str, left: _Tok, right: _Tok) -> bool:
