@@ -139,6 +139,10 @@ def test_phone_formats_of_many_countries(phone: str) -> None:
         "Flat 22, Harbour View Court\n9 Quayside\nNewcastle upon Tyne NE1 3DX",
         "House 27, Street 9, F-7/2, Islamabad",
         "NO 7 IBRAHIM TAIWO ROAD, OPP. GOVT HOUSE, KANO",
+        "14 Ashgrove Lawn\nBallincollig\nCo. Cork\nP31 X2F8",
+        "15 Ogui Road, Enugu, Enugu State",
+        "No. 8, Jalan SS 2/64, 47300 Petaling Jaya, Selangor",
+        "QUELLENSTRASSE 88/2/14, 1100 WIEN",
         "12 Rue de la Paix, 75002 Paris",
         "8/42 Smith Street, Fitzroy VIC 3065",
     ],
@@ -157,6 +161,7 @@ def test_address_forms(address: str) -> None:
         ("D.O.B: 1ST JANUARY 1979", "1ST JANUARY 1979"),
         ("Pat. Kovačević, Marko, *19.IV.1961", "19.IV.1961"),
         ("nb. her bday is 17 May, cake?", "17 May"),
+        ("sie hatte am 3. april geburtstag und ich hab es vergessen", "3. april"),
     ],
 )
 def test_birth_date_forms(text: str, date: str) -> None:
@@ -662,3 +667,30 @@ def test_towns_departments_family_words_and_streets_are_not_people() -> None:
         "\nThanks,\nFacilities"
     )
     assert {label for label, _ in found(text)} == set()
+
+
+def test_a_german_genitive_after_a_name_leaves_the_name_found() -> None:
+    chat = "Burak: bin gleich da\nDeniz: ich mach das, aber brauch Buraks auto"
+    assert [text for label, text in sorted(found(chat)) if label == "PERSON"].count("Burak") == 1
+    assert ("PERSON", "Yusuf") in found("Gespräch folgt, bei Yusufs Eltern schon terminiert")
+    assert ("PERSON", "Nikolas Jäkel") in found("Guten Tag Herr Nikolas Jäkel,")
+
+
+def test_discord_and_slack_senders_and_forms_with_a_bracketed_label_are_read() -> None:
+    discord = "maple_liam \u2014 02/11/2024 7:02 PM\nwho's in\nKenji \u2014 Today at 7:05 PM\nme!!"
+    slack = "Sunny Park  10:31 AM\nfwiw I rolled back staging"
+    form = "Applicant (Last, First): Nguyen, Thi Lan\nName/Vorname: Adeyemi, Oluwaseun"
+    assert {("PERSON", "maple_liam"), ("PERSON", "Kenji")} <= found(discord)
+    assert ("PERSON", "Sunny Park") in found(slack)
+    assert {("PERSON", "Nguyen, Thi Lan"), ("PERSON", "Adeyemi, Oluwaseun")} <= found(form)
+
+
+def test_two_phone_numbers_after_one_label_are_both_found() -> None:
+    text = "Iryna Melnyk\nTel. +380 67 412 9083 / 0155 10482276"
+    assert {("PHONE", "+380 67 412 9083"), ("PHONE", "0155 10482276")} <= found(text)
+
+
+def test_a_surname_that_is_a_season_or_month_after_a_first_name_or_title() -> None:
+    assert ("PERSON", "Markus Winter") in found("Mit freundlichen Grüßen\nMarkus Winter\nGF")
+    assert ("PERSON", "Winter") in found("Danke auch an Frau Winter aus Stiege 3")
+    assert not any(label == "PERSON" for label, _ in found("Im Winter fahren wir an die See."))

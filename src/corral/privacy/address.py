@@ -23,7 +23,8 @@ SEP = r"(?:,[ ]?|\n)"
 # HG2 8QL"); only with a postcode, which a run of capitalised words after a street lacks.
 TAIL = (
     rf"(?:{SEP}(?:{CITY}{SEP})?(?:{COUNTY}{CITY}(?: [A-Z]{{2,3}})?(?:,? |\n){POSTCODE}"
-    rf"|{POSTCODE} {CITY}|{CITY},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?))?"
+    rf"|{POSTCODE} {CITY}|{CITY},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?)"
+    rf"|{SEP}(?:{CITY}{SEP})?{UPW}(?: {UPW})? State\b)?"  # "15 Ogui Road, Enugu, Enugu State"
 )
 UNIT = (
     r"(?:(?:Flat|Unit|Apartment|Apt\.?|Suite|Plot|Studio|Room)\s+\w{1,5},?\s+"
@@ -84,7 +85,8 @@ NO_POSTCODE = (  # cities whose addresses end without a postcode
 PART = r"(?:(?:off|opp\.?|near|behind|beside|next to) )?[#A-Z\d][^,\n]{0,40}"
 LED_ADDRESS = re.compile(
     rf"(?<![\w#-]){LEAD}(?: [^,\n]{{1,40}})?, (?:{PART}, ){{0,6}}"
-    rf"(?:(?:{UPW} ){{1,3}}\d{{4,6}}\b|(?:{UPW} ){{1,2}}State\b|{NO_POSTCODE})"
+    rf"(?:(?:{UPW} ){{1,3}}\d{{4,6}}\b|(?:{UPW} ){{1,2}}State\b|{NO_POSTCODE}"
+    rf"|\d{{5}} {UPW}(?: {UPW}){{0,2}}(?:, {UPW}\b)?)"  # "47300 Petaling Jaya, Selangor"
     rf"(?:, {UPW}(?=[ \t]*(?:\n|$)))?"
 )
 # UK, Irish, Canadian, Australian and US addresses by their postcode, whatever comes before it:
@@ -105,7 +107,7 @@ ADDRESS_PART = (
 )
 ANCHORED_ADDRESS = re.compile(
     rf"(?<![\w,.])(?<!\bMrs )(?<!\bMr )(?<!\bMs )(?<!\bDr )(?<![A-Z]\. )"
-    rf"(?:{ADDRESS_PART}(?:, ?|\n)){{1,4}}(?:{COUNTY}{CITY},? )?"
+    rf"(?:{ADDRESS_PART}(?:, ?|\n)){{1,4}}(?:{COUNTY}{CITY}(?:,? |\n))?"
     rf"{ANCHOR}"
 )
 # A German street without a street type, when a postcode and town follow: "Sonnenhang 7,
@@ -157,7 +159,8 @@ def _en_addresses() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 CAPITAL_LINE = re.compile(
-    r"[A-ZÄÖÜ]{3,}\.? \d{1,4}[A-Z]?(?:, |\n)|\b\d{1,5}[A-Z]? [A-ZÄÖÜ]{3,} [A-ZÄÖÜ]{3,}"
+    r"[A-ZÄÖÜ]{3,}\.? \d{1,4}[A-Z]?(?:/\d{1,4}){0,3}(?:, |\n)"
+    r"|\b\d{1,5}[A-Z]? [A-ZÄÖÜ]{3,} [A-ZÄÖÜ]{3,}"
 )
 """A street in capitals and its number: "BRUNNENSTR. 7A, ", "14 ASHGROVE ROAD"."""
 CAPITALS_NUMBER = re.compile(r"[A-ZÄÖÜ]{3}[A-ZÄÖÜ]*\.? \d")

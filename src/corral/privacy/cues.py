@@ -98,7 +98,8 @@ PERSON_VERB = re.compile(
 NO_ONE = wordset(
     "facilities finance ops operations accounts payroll procurement reception maintenance "
     "housekeeping lettings boardroom compliance logistics hiring "
-    "ammi abbu amma appa nani dadi mummy daddy granny grandma grandad grandpa mutti vati"
+    "ammi abbu amma appa nani dadi mummy daddy granny grandma grandad grandpa mutti vati "
+    "mam mum mom mẹ nan mama papa oma opa"
 )
 """Words alone in a name's place that are no one's name: a department ("Thanks,\nFacilities"),
 a family word a chat's sender goes by ("ammi: beta dont forget")."""
@@ -114,7 +115,8 @@ ADDRESSEES = wordset(
     "resident residents carers customer customers colleague applicant patient member members "
     "anwohner anwohnerinnen kunde kundin mieter mieterin bewohner bewohnerin "
     "mama papa love darling honey babe "
-    "alle zusammen leute ihr team kollegen kolleginnen damen herren nachbarn eltern schatz"
+    "alle zusammen leute ihr team kollegen kolleginnen damen herren nachbarn eltern schatz "
+    "grüsse gruss grüße gruß"
 )
 """Whom a greeting may speak to that is no name: "Hi All,", "Dear Resident,"."""
 MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov"))

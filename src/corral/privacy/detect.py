@@ -318,6 +318,8 @@ class _Values:
             word = m.group(0)
             if word.lower() in self.loose or self.cased.get(word) == "PERSON":
                 out.append(Span(m.start(), m.end(), "PERSON", word))
+            elif word.endswith("s") and word[:-1].lower() in self.loose:  # "Buraks Auto"
+                out.append(Span(m.start(), m.end() - 1, "PERSON", word[:-1]))
         return out
 
 
@@ -326,12 +328,21 @@ def _occurrences(text: str, haystack: str, value: str, label: str) -> list[Span]
     start = haystack.find(value)
     while start != -1:
         end = start + len(value)
-        if not (start and text[start - 1].isalnum()) and not (
-            end < len(text) and text[end].isalnum()
+        if not (start and text[start - 1].isalnum()) and (
+            not _goes_on(text, end) or (label == "PERSON" and _genitive(text, end))
         ):
             out.append(Span(start, end, label, text[start:end]))
         start = haystack.find(value, end)
     return out
+
+
+def _goes_on(text: str, end: int) -> bool:
+    return end < len(text) and text[end].isalnum()
+
+
+def _genitive(text: str, end: int) -> bool:
+    """A German genitive "s" after a name ("Buraks Auto"): the name is found all the same."""
+    return text.startswith("s", end) and not _goes_on(text, end + 1)
 
 
 class _Clock:

@@ -136,6 +136,9 @@ class NameFinder:
             return True
         if tok.norm in self._word_names and self._before_surname(text, toks, i):
             return True
+        titled = i and _title_word(toks[i - 1]) and _adjacent(text, toks[i - 1], tok)
+        if titled and tok.norm in NOT_NAMES and self._surname(toks[i - 1], tok):
+            return True  # "Frau Winter", "Herr Mai"
         if tok.norm in NOT_NAMES or COMPANY_AFTER.match(text, tok.end):
             return False
         if tok.norm in MONTHS and DATED.search(text, max(0, tok.start - 5), tok.end + 3):
@@ -149,6 +152,8 @@ class NameFinder:
         pair = nxt is not None and nxt.cap and _adjacent(text, tok, nxt)
         if pair and nxt is not None and nxt.norm in STREET_WORDS:
             return False  # "King Street", "Summer Lane": a street
+        if tok.norm in STREET_WORDS and i and toks[i - 1].cap and _adjacent(text, toks[i - 1], tok):
+            return False  # the end of one: "Dame Street and Patrick Street"
         named_pair = pair and nxt is not None and gaz.is_name(nxt.norm)
         if tok.word.isupper() and not gaz.is_name(tok.norm) and not named_pair:
             return self.strict and len(tok.word) > 3  # acronyms: DOB, GBP, JIRA
@@ -271,6 +276,27 @@ class NameFinder:
             return True
         return line_start and (after[:1] in (" ", ":", ",") or after[:2] in ("'s", "\u2019s"))
 
+    def _surname(self, before: _Tok, tok: _Tok) -> bool:
+        """A month's, weekday's or season's word that is a surname after a first name or a
+        title ("Katrin Winter", "Beat Sommer", "Frau Winter"); not a title or a firm's form."""
+        if tok.norm not in self.gaz.last or tok.norm.lower() in TITLE_WORDS:
+            return False
+        return self.gaz.is_first(before.norm) or _title_word(before)
+
+    def _genitive(self, text: str, tok: _Tok) -> bool:
+        """A listed first name with a German genitive "s" that makes no known word, a noun
+        after it ("Buraks Auto"; "Taras hat" is a name and its verb)."""
+        word = tok.word
+        if len(word) < 4 or word[-1] != "s" or word.endswith("ss") or word.isupper():
+            return False
+        if text[tok.end : tok.end + 1] != " " or SUBJECT_VERB.match(text, tok.end):
+            return False
+        if PERSON_VERB.match(text, tok.end):
+            return False
+        if word in self.gaz.first or word in self.gaz.last:  # "Nikolas", "Damaris": a name
+            return False
+        return self.gaz.is_first(word[:-1]) and word.lower() not in self.gaz.known
+
     def _firms(self, text: str) -> list[tuple[int, int]]:
         """Firm names such as "Walker, Reyes and Cain": three surnames in a row."""
         return [
@@ -291,6 +317,10 @@ class NameFinder:
         i = 0
         while i < len(toks):
             tok = toks[i]
+            if tok.cap and german and self._genitive(text, tok):  # "Buraks Auto", "Yusufs Eltern"
+                found.append(Span(tok.start, tok.end - 1, "PERSON", tok.word[:-1]))
+                i += 1
+                continue
             if tok.cap:
                 ok = self._capital_start(text, toks, i, german)
             else:  # most lower-case words are frequent ones: no call to turn them down
@@ -313,7 +343,9 @@ class NameFinder:
             if not _adjacent(text, toks[j], toks[k]):
                 break
             nxt = toks[k]
-            if toks[i].cap != nxt.cap or nxt.norm in NOT_NAMES:
+            if toks[i].cap != nxt.cap or (
+                nxt.norm in NOT_NAMES and not self._surname(toks[j], nxt)
+            ):
                 break
             if COMPANY_AFTER.match(text, nxt.end):
                 break

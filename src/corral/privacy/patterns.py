@@ -73,6 +73,11 @@ YEARLESS = re.compile(
     rf"(?P<date>\b(?:\d{{1,2}}(?i:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})"
     rf"|(?i:{MONTHS})\.? \d{{1,2}}(?i:st|nd|rd|th)?)\b(?!,? \d))"
 )
+# ... or right before it: "sie hatte am 3. april geburtstag".
+YEARLESS_BEFORE = re.compile(
+    rf"(?P<date>\b\d{{1,2}}(?i:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS}))\b(?!,? \d)"
+    r"[^\n\d]{0,12}?(?i:\b(?:b-?day|birthday|geburtstag))"
+)
 # Up to 40 characters between the cue and the date: "Geburtsdatum laut unseren Unterlagen: ".
 BIRTH_BEFORE = re.compile(
     r"(?i)(born|birth|\bdob\b|d\.o\.b|geboren|\bgeb\.|geburt|(?:^|\n|\()b\.)[^\n]{0,40}$"
@@ -303,7 +308,26 @@ def _phone_ok(text: str, m: re.Match[str]) -> bool:
 def find_phones(text: str) -> list[Span]:
     if not DIGIT.search(text):
         return []
-    return [_span(m, "PHONE") for m in PHONE.finditer(text) if _phone_ok(text, m)]
+    found = []
+    for m in PHONE.finditer(text):
+        if _phone_ok(text, m):
+            found.append(_span(m, "PHONE"))
+        elif " / " in m.group(0):  # two numbers one after the other: "+380 67 412 9083 / 0155 ..."
+            found += _each_number(text, m)
+    return found
+
+
+def _each_number(text: str, m: re.Match[str]) -> list[Span]:
+    out = []
+    start = m.start()
+    parts = m.group(0).split(" / ")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1  # it may go on past the run, which stops at 18 characters
+        one = PHONE.match(text, start) if last else PHONE.fullmatch(text, start, start + len(part))
+        if one is not None and _phone_ok(text, one):
+            out.append(_span(one, "PHONE"))
+        start += len(part) + 3
+    return out
 
 
 SHORT_DATE = re.compile(r"\b\d{1,2}[./]\d{1,2}[./]\d{2}(?![\d./])")
@@ -325,7 +349,7 @@ def find_birth_dates(text: str, dates: list[Span] | None = None) -> list[Span]:
             found.append(Span(d.start, d.end, "DOB", d.text))
     lower = text.lower()
     if any(word in lower for word in BIRTHDAY_WORDS):  # one C search each; the pattern not
-        for m in YEARLESS.finditer(text):
+        for m in [*YEARLESS.finditer(text), *YEARLESS_BEFORE.finditer(text)]:
             found.append(Span(m.start("date"), m.end("date"), "DOB", m.group("date")))
     return found
 

@@ -33,6 +33,14 @@ TIMED_SENDERS = (
     re.compile(r"(?m)^(?P<name>[^\W\d_][^,\n\[\]]{0,40}?), \[[\d./-]+,? [\d:]+\]"),
     re.compile(r"(?m)^(?P<name>[^\W\d_][^:()\n]{0,40}?) \(\d{1,2}:\d{2}(?: ?[AaPp][Mm])?\): "),
     re.compile(r"(?m)^(?:\[?[\d./: -]{4,20}\]? )?<(?P<name>[^\W\d][^<>\s]{0,30})> "),
+    # Discord's "maple_liam — 02/11/2024 7:02 PM" and Slack's "Sunny Park  10:31 AM", each
+    # on a line of its own above the message.
+    re.compile(
+        r"(?m)^(?P<name>[^\W\d][^\n\u2014]{0,40}?) \u2014 "
+        r"(?:\d{1,2}/\d{1,2}/\d{2,4}|Today|Yesterday|Heute|Gestern)(?: at| um)? "
+        r"\d{1,2}:\d{2}(?: ?[AaPp][Mm])?[ \t]*$"
+    ),
+    re.compile(r"(?m)^(?P<name>[^\W\d_][^\n:]{0,40}?)  \d{1,2}:\d{2}(?: ?[AaPp][Mm])?[ \t]*$"),
 )
 CLOCKED_SENDER = re.compile(  # "Mai Nguyen 09:05: Bin dabei", when the name reads as one
     r"(?m)^(?P<name>[^\W\d_][^:()\n]{0,40}?),? \d{1,2}:\d{2}(?: ?[AaPp][Mm])?: "
@@ -45,7 +53,8 @@ PERSON_FIELD = (
     r"|cardholder|applicant|contact|parent|guardian|passenger|owner)'?s? name"
     r"|familienname|geburtsname|rufname|family name|forenames?|middle names?"
     r"|vor- und nachname|vor- und zuname|vorname und name|first and last name"
-    r"|name, vorname|patient(?: name)?|patientin|kontoinhaber(?:in)?|account holder|cardholder"
+    r"|name, vorname|name/vorname|nachname/vorname|vorname/name"
+    r"|patient(?: name)?|patientin|kontoinhaber(?:in)?|account holder|cardholder"
     r"|card holder|karteninhaber(?:in)?|tenant|mieter(?:in)?|landlord|vermieter(?:in)?"
     r"|applicant|antragsteller(?:/in|in)?|beneficiary|begünstigte[rn]?|zahlungsempfänger(?:in)?"
     r"|empfänger(?:in)?|recipient|policy holder|policyholder|versicherungsnehmer(?:in)?"
@@ -64,7 +73,8 @@ LIST_FIELD = (
     r"|mitglieder|guests|gäste|speakers|referenten|invited|eingeladen|verteiler|an|von|tn|da"
 )
 FIELD = re.compile(
-    rf"(?im)(?:^|\|\s*|\s{{2,}})(?P<field>{PERSON_FIELD})\s*[:\uff1a]\s*(?P<value>[^\n|]*)"
+    rf"(?im)(?:^|\|\s*|\s{{2,}})(?P<field>{PERSON_FIELD})(?:\s*\([^)\n]{{1,30}}\))?\s*[:\uff1a]\s*"
+    r"(?P<value>[^\n|]*)"  # "Applicant (Last, First): Nguyen, Thi Lan"
 )
 LIST = re.compile(rf"(?im)(?:^|\n)\s*(?P<field>{LIST_FIELD})\s*[:\uff1a]\s*(?P<value>[^\n]*)")
 ADDRESS_FIELD = re.compile(
