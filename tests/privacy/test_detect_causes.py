@@ -694,3 +694,12 @@ def test_a_surname_that_is_a_season_or_month_after_a_first_name_or_title() -> No
     assert ("PERSON", "Markus Winter") in found("Mit freundlichen Grüßen\nMarkus Winter\nGF")
     assert ("PERSON", "Winter") in found("Danke auch an Frau Winter aus Stiege 3")
     assert not any(label == "PERSON" for label, _ in found("Im Winter fahren wir an die See."))
+
+
+def test_brands_firms_and_roles_in_a_names_place_are_not_people() -> None:
+    text = (
+        "Pay on ParentPay and upload to SharePoint. Lincoln Elementary will be closed; "
+        "call Wu Solicitors.\nPresent: Chair, CEO, Company Secretary\n\nDear Valued Customer,"
+    )
+    assert not any(label == "PERSON" for label, _ in found(text))
+    assert ("PERSON", "Connor McDonald") in found("I met Connor McDonald at the Apollo Clinic.")

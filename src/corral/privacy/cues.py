@@ -99,10 +99,22 @@ NO_ONE = wordset(
     "facilities finance ops operations accounts payroll procurement reception maintenance "
     "housekeeping lettings boardroom compliance logistics hiring "
     "ammi abbu amma appa nani dadi mummy daddy granny grandma grandad grandpa mutti vati "
-    "mam mum mom mẹ nan mama papa oma opa"
+    "mam mum mom mẹ nan mama papa oma opa "
+    "chair ceo cfo cto coo company secretary manager supervisor team telephone trunkline "
+    "helpline hotline business"
 )
-"""Words alone in a name's place that are no one's name: a department ("Thanks,\nFacilities"),
-a family word a chat's sender goes by ("ammi: beta dont forget")."""
+"""Words in a name's place that are no one's name, alone or together: a department signing
+a mail ("Facilities"), a family word a chat's sender goes by ("ammi: beta dont forget"), a role
+in a list ("Present: Chair, CEO, Company Secretary")."""
+ORGANISATION_WORDS = wordset(
+    "Support Team Surgery Elementary School Juniors Solicitors Pharmacy Clinic Hospital Centre "
+    "Center Office Relations Services Delivery Castle Quay Hotel Airport Station Library Museum "
+    "Stadium College University Academy Primary Secondary Ltd Limited Apartments Residences "
+    "Parade Mall Plaza Market Cafe Café Restaurant Bar Pub Gym Studio Studios Salon Bakery "
+    "Foundation Trust Council Department Ministry Agency Partners Associates Consulting"
+)
+"""The last word of a firm's, a school's or a place's name: "Wu Solicitors", "Lincoln
+Elementary", "Apollo Clinic" are no people."""
 ARTICLE = frozenset(("the", "a", "an"))
 """Before a capitalised word, what makes it a thing or a place ("at the Hilton"), not a name."""
 VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
@@ -116,7 +128,7 @@ ADDRESSEES = wordset(
     "anwohner anwohnerinnen kunde kundin mieter mieterin bewohner bewohnerin "
     "mama papa love darling honey babe "
     "alle zusammen leute ihr team kollegen kolleginnen damen herren nachbarn eltern schatz "
-    "grüsse gruss grüße gruß"
+    "grüsse gruss grüße gruß passenger passengers valued householder guardians"
 )
 """Whom a greeting may speak to that is no name: "Hi All,", "Dear Resident,"."""
 MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov"))

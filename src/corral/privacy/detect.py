@@ -15,7 +15,7 @@ import time
 from functools import cached_property
 
 from corral.privacy.address import find_addresses
-from corral.privacy.cues import NO_ONE, TITLE
+from corral.privacy.cues import NO_ONE, ORGANISATION_WORDS, TITLE
 from corral.privacy.gazetteer import NOT_NAMES, Gazetteer, normal
 from corral.privacy.names import NameFinder
 from corral.privacy.patterns import (
@@ -50,6 +50,9 @@ EXACT = ("EMAIL", "PHONE", "IBAN", "CARD", "IP")
 """Categories propagated as the exact string; names are propagated case-insensitively."""
 DIGIT_RUN = re.compile(r"(?<![\w])\d(?:[ ./-]?\d){6,}(?![\w])")
 MAX_SEARCH = 4_000_000
+# A capital inside a word, not after a name's prefix: a brand or product ("SharePoint",
+# "ParentPay", "GmbH"), never read as a name in running text (a chat's sender still is).
+BRANDED = re.compile(r"\b(?!Mc|Mac|De|Da|Di|Du|La|Le|Van|Von|Fitz)[A-ZÀ-Þ]?[a-zß-ÿ]+[A-ZÀ-Þ]")
 INITIALS = re.compile(r"[A-ZÄÖÜ]{2}'?[A-Z]?")  # "JK", "MO'D": found again only as written
 """Values times characters above which propagation looks words up instead of searching each
 value (20,000 distinct names in 200 KB would be 4e9 character comparisons)."""
@@ -203,7 +206,8 @@ class Detector:
     def _no_one(self, value: str) -> bool:
         """A name's place taken by a town ("Surulere"), a department ("Facilities") or a
         family word ("ammi:", "Nani"): no one's name, whatever found it."""
-        return normal(value) in self.gazetteer.places or value.lower() in NO_ONE
+        words = value.lower().split()
+        return normal(value) in self.gazetteer.places or all(w in NO_ONE for w in words)
 
     def _candidates(self, text: str, check: _Clock) -> list[Span]:
         candidates = [*find_emails(text), *find_ips(text)]
@@ -219,7 +223,8 @@ class Detector:
             dates = find_dates(text)
             candidates += _numbers(text, candidates, dates)
             check()
-        people = [*self.names.find(text), *(s for s in structures if s.label == "PERSON")]
+        named = [p for p in self.names.find(text) if not _organisation(p.text)]
+        people = [*named, *(s for s in structures if s.label == "PERSON")]
         people = [p for p in people if not self._no_one(p.text)]
         if addresses and "\n" in text:
             people += address_names(text, addresses, self.gazetteer)
@@ -238,6 +243,13 @@ class Detector:
             ]
         check()
         return candidates
+
+
+def _organisation(value: str) -> bool:
+    """A brand ("SharePoint") or a name whose last word names a firm or a place ("Wu
+    Solicitors"): found in running text, never a person."""
+    words = value.split()
+    return BRANDED.search(value) is not None or (len(words) > 1 and words[-1] in ORGANISATION_WORDS)
 
 
 def _list_item(text: str, span: Span) -> Span:
