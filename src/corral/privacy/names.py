@@ -136,10 +136,11 @@ class NameFinder:
             return True
         if tok.norm in self._word_names and self._before_surname(text, toks, i):
             return True
-        titled = i and _title_word(toks[i - 1]) and _adjacent(text, toks[i - 1], tok)
-        if titled and tok.norm in NOT_NAMES and self._surname(toks[i - 1], tok):
-            return True  # "Frau Winter", "Herr Mai"
-        if tok.norm in NOT_NAMES or COMPANY_AFTER.match(text, tok.end):
+        if tok.norm in NOT_NAMES:  # "Frau Winter", "Herr Mai": a surname after a title
+            prev = toks[i - 1] if i else None
+            titled = prev is not None and _title_word(prev) and _adjacent(text, prev, tok)
+            return bool(titled) and prev is not None and self._surname(prev, tok)
+        if COMPANY_AFTER.match(text, tok.end):
             return False
         if tok.norm in MONTHS and DATED.search(text, max(0, tok.start - 5), tok.end + 3):
             return False  # "on 14 Jan", "Jun 3": a month, not Jan

@@ -29,18 +29,27 @@ CHAT_SENDER = re.compile(
 )
 # Other exports' senders, a time beside them: Telegram's "Name, [03.04.2024 10:12]", "Name
 # (18:40): text", and IRC-style logs' "<nick>" after a time.
-TIMED_SENDERS = (
-    re.compile(r"(?m)^(?P<name>[^\W\d_][^,\n\[\]]{0,40}?), \[[\d./-]+,? [\d:]+\]"),
-    re.compile(r"(?m)^(?P<name>[^\W\d_][^:()\n]{0,40}?) \(\d{1,2}:\d{2}(?: ?[AaPp][Mm])?\): "),
-    re.compile(r"(?m)^(?:\[?[\d./: -]{4,20}\]? )?<(?P<name>[^\W\d][^<>\s]{0,30})> "),
+TIMED_SENDERS = (  # (a mark the export cannot go without, its pattern)
+    (", [", re.compile(r"(?m)^(?P<name>[^\W\d_][^,\n\[\]]{0,40}?), \[[\d./-]+,? [\d:]+\]")),
+    (
+        " (",
+        re.compile(r"(?m)^(?P<name>[^\W\d_][^:()\n]{0,40}?) \(\d{1,2}:\d{2}(?: ?[AaPp][Mm])?\): "),
+    ),
+    ("<", re.compile(r"(?m)^(?:\[?[\d./: -]{4,20}\]? )?<(?P<name>[^\W\d][^<>\s]{0,30})> ")),
     # Discord's "maple_liam — 02/11/2024 7:02 PM" and Slack's "Sunny Park  10:31 AM", each
     # on a line of its own above the message.
-    re.compile(
-        r"(?m)^(?P<name>[^\W\d][^\n\u2014]{0,40}?) \u2014 "
-        r"(?:\d{1,2}/\d{1,2}/\d{2,4}|Today|Yesterday|Heute|Gestern)(?: at| um)? "
-        r"\d{1,2}:\d{2}(?: ?[AaPp][Mm])?[ \t]*$"
+    (
+        " \u2014 ",
+        re.compile(
+            r"(?m)^(?P<name>[^\W\d][^\n\u2014]{0,40}?) \u2014 "
+            r"(?:\d{1,2}/\d{1,2}/\d{2,4}|Today|Yesterday|Heute|Gestern)(?: at| um)? "
+            r"\d{1,2}:\d{2}(?: ?[AaPp][Mm])?[ \t]*$"
+        ),
     ),
-    re.compile(r"(?m)^(?P<name>[^\W\d_][^\n:]{0,40}?)  \d{1,2}:\d{2}(?: ?[AaPp][Mm])?[ \t]*$"),
+    (
+        "  ",
+        re.compile(r"(?m)^(?P<name>[^\W\d_][^\n:]{0,40}?)  \d{1,2}:\d{2}(?: ?[AaPp][Mm])?[ \t]*$"),
+    ),
 )
 CLOCKED_SENDER = re.compile(  # "Mai Nguyen 09:05: Bin dabei", when the name reads as one
     r"(?m)^(?P<name>[^\W\d_][^:()\n]{0,40}?),? \d{1,2}:\d{2}(?: ?[AaPp][Mm])?: "
@@ -159,9 +168,10 @@ def _a_form(text: str) -> bool:
 def chat_senders(text: str, gaz: Gazetteer) -> list[Span]:
     """The sender of each line of a pasted chat export; plain "name: message" lines count only
     where two or more lines of the text have that shape and the sender reads as a name."""
+    patterns = [CHAT_SENDER, *(pattern for mark, pattern in TIMED_SENDERS if mark in text)]
     found = [
         _person(text, m.start("name"), m.end("name"))
-        for pattern in (CHAT_SENDER, *TIMED_SENDERS)
+        for pattern in patterns
         for m in pattern.finditer(text)
     ]
     clocked = list(CLOCKED_SENDER.finditer(text))
