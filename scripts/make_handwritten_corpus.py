@@ -13,8 +13,8 @@ such set, written after the fixes the first one led to (`"split": "blind2"`), an
 {en,de}_blind4.txt a fourth, after the third's (`"split": "blind4"`), {en,de}_blind5.txt a
 fifth, after the fourth's (`"split": "blind5"`), {en,de}_blind6.txt a sixth, after the
 fifth's (`"split": "blind6"`), {en,de}_blind7.txt a seventh (`"split": "blind7"`),
-{en,de}_blind8.txt an eighth (`"split": "blind8"`), and {en,de}_blind9.txt a ninth
-(`"split": "blind9"`).
+{en,de}_blind8.txt an eighth (`"split": "blind8"`), {en,de}_blind9.txt a ninth
+(`"split": "blind9"`), and {en,de}_blind10.txt a tenth (`"split": "blind10"`).
 
     .venv/bin/python scripts/make_handwritten_corpus.py
 """
@@ -74,6 +74,7 @@ def build(lang: str) -> list[dict[str, Any]]:
     later += [("blind7", line) for line in _lines(DIR / f"{lang}_blind7.txt")]
     later += [("blind8", line) for line in _lines(DIR / f"{lang}_blind8.txt")]
     later += [("blind9", line) for line in _lines(DIR / f"{lang}_blind9.txt")]
+    later += [("blind10", line) for line in _lines(DIR / f"{lang}_blind10.txt")]
     rows = []
     for index, line in enumerate([*main, *(line for _, line in later)]):
         kind, text, spans = parse(line)

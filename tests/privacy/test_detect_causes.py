@@ -43,6 +43,7 @@ def test_unicode_all_caps_and_surname_first_names_are_found(text: str, name: str
         ("hier ist Iryna, die Mama von Maksym aus der 2a.", "Maksym"),
         ("Ich kann nicht kommen, mein Sohn Yonas hat an dem Tag eine Operation.", "Yonas"),
         ("wedding prep call\nChioma - cake, collecting from Mrs Adeyemi", "Chioma"),
+        ("can u do canteen sat?? if not ill ask Will or Tash. my mob is 0412 887 301", "Will"),
         ("CV: github.com/jwpark\nlinkedin.com/in/rahulvenkataraman", "rahulvenkataraman"),
     ],
 )
@@ -143,6 +144,10 @@ def test_phone_formats_of_many_countries(phone: str) -> None:
         "15 Ogui Road, Enugu, Enugu State",
         "No. 8, Jalan SS 2/64, 47300 Petaling Jaya, Selangor",
         "QUELLENSTRASSE 88/2/14, 1100 WIEN",
+        "Hse 4, Muthangari Gardens, Lavington, Nairobi",
+        "House No. C142/7, Kotobabi, Accra, GA-183-8164",
+        "Flat No. 302, Sai Krupa Residency,\n4th Cross, 7th Main, HSR Layout Sector 2,\n"
+        "Bengaluru \u2013 560102",
         "12 Rue de la Paix, 75002 Paris",
         "8/42 Smith Street, Fitzroy VIC 3065",
     ],
@@ -162,6 +167,7 @@ def test_address_forms(address: str) -> None:
         ("Pat. Kovačević, Marko, *19.IV.1961", "19.IV.1961"),
         ("nb. her bday is 17 May, cake?", "17 May"),
         ("sie hatte am 3. april geburtstag und ich hab es vergessen", "3. april"),
+        ("DOB: 05-Nov-1992 · Nationality: Indian", "05-Nov-1992"),
     ],
 )
 def test_birth_date_forms(text: str, date: str) -> None:
@@ -703,3 +709,29 @@ def test_brands_firms_and_roles_in_a_names_place_are_not_people() -> None:
     )
     assert not any(label == "PERSON" for label, _ in found(text))
     assert ("PERSON", "Connor McDonald") in found("I met Connor McDonald at the Apollo Clinic.")
+
+
+def test_mistyped_ibans_called_or_printed_so_owners_before_a_colon_and_short_area_codes() -> None:
+    assert ("IBAN", "PK36MEZN0001090101234567") in found(
+        "Meezan Bank, IBAN PK36MEZN0001090101234567."
+    )
+    assert ("IBAN", "DE61 7015 0000 1004 2289 36") in found(
+        "Konto: DE61 7015 0000 1004 2289 36, bitte"
+    )
+    printed = "hat sich geändert, neu ist: DE39 2005 0550 1234 8876 01 (Haspa)"  # in fours
+    assert ("IBAN", "DE39 2005 0550 1234 8876 01") in found(printed)
+    assert ("PERSON", "Maksym") in found(
+        "Familienname: Bondarenko\nVornamen: Maksym\nGeburtsdatum:"
+    )
+    assert ("PHONE", "09 555 8120") in found("Current landlord: Gwen Haddock, ph 09 555 8120")
+    notes = "Action points:\n- SNB: letter to Area Office\n- TW: chase street light\n- AOB: none"
+    assert [t for label, t in sorted(found(notes)) if label == "PERSON"] == ["SNB", "TW"]
+
+
+def test_the_end_of_a_tracking_code_is_no_phone_number() -> None:
+    assert found("printed materials: 1Z 999 AA1 01 2345 6784.") == set()
+
+
+def test_teams_and_offices_in_a_mails_header_are_no_people() -> None:
+    mail = "From: Admissions Office <admissions@example.ac.uk>\nTo: People Services\nHi"
+    assert not any(label == "PERSON" for label, _ in found(mail))

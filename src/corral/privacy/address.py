@@ -66,11 +66,13 @@ IN_ADDRESS = re.compile(r"\b(?:No\.|#) ?\d{1,5}[A-Z]?, [^\n]{3,80}?\b\d{3} ?\d{3
 # capital, a digit, "#" or a landmark's word, so a sentence ("No. 4471, due 30 June, total EUR
 # 1200") is not one.
 LEAD = (
-    r"(?:(?:No\.?|NO\.?|#|Blk\.?|Block|House(?: No\.)?|Plot|Lot) ?\d{1,5}[A-Z]?|[A-Z]-\d{1,4}"
-    r"|(?:Flat|Apartment|Apt\.?|Villa|Unit|Room|Rm\.?) [A-Z\d][\w/-]{0,5})"
+    r"(?:(?:No\.?|NO\.?|#|Blk\.?|Block|(?:House|Hse\.?)(?: No\.)?|Plot|Lot) ?[A-Z]?\d{1,5}"
+    r"(?:/\d{1,4})?[A-Z]?|[A-Z]-\d{1,4}"  # "House No. C142/7"
+    r"|(?:Flat|Apartment|Apt\.?|Villa|Unit|Room|Rm\.?)(?: No\.)? [A-Z\d][\w/-]{0,5})"
 )
 LEAD_WORDS = (
-    *("No.", "No ", "NO ", "#", "Blk", "Block", "House", "Plot", "Lot", "Flat", "Apartment"),
+    *("No.", "No ", "NO ", "#", "Blk", "Block", "House", "Hse", "Plot", "Lot", "Flat"),
+    "Apartment",
     "Apt",
     *("Villa", "Unit", "Room", "Rm"),
 )
@@ -84,9 +86,10 @@ NO_POSTCODE = (  # cities whose addresses end without a postcode
 )
 PART = r"(?:(?:off|opp\.?|near|behind|beside|next to) )?[#A-Z\d][^,\n]{0,40}"
 LED_ADDRESS = re.compile(
-    rf"(?<![\w#-]){LEAD}(?: [^,\n]{{1,40}})?, (?:{PART}, ){{0,6}}"
-    rf"(?:(?:{UPW} ){{1,3}}\d{{4,6}}\b|(?:{UPW} ){{1,2}}State\b|{NO_POSTCODE}"
+    rf"(?<![\w#-]){LEAD}(?: [^,\n]{{1,40}})?,[ \n](?:{PART},[ \n]){{0,6}}"  # a part a line too
+    rf"(?:(?:{UPW} ){{1,3}}(?:[\u2013-] )?\d{{4,6}}\b|(?:{UPW} ){{1,2}}State\b|{NO_POSTCODE}"
     rf"|\d{{5}} {UPW}(?: {UPW}){{0,2}}(?:, {UPW}\b)?)"  # "47300 Petaling Jaya, Selangor"
+    rf"(?:, [A-Z]{{2}}-\d{{3,4}}-\d{{4}}\b)?"  # Ghana's GPS address: "Accra, GA-183-8164"
     rf"(?:, {UPW}(?=[ \t]*(?:\n|$)))?"
 )
 # UK, Irish, Canadian, Australian and US addresses by their postcode, whatever comes before it:

@@ -11,7 +11,7 @@ TITLE_WORDS = wordset(
     "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
     "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "
     "onkel uncle aunt auntie aunty nana nan nani gran granny grandma grandpa grandad cousin mme "
-    "mlle sra sr sheikh chief ing"
+    "mlle sra sr sheikh chief ing madam"
 )
 """Words written before a name as its title, kin titles too ("Nana Rose")."""
 TITLE = re.compile(  # "Herrn\nYonas": a letter's address block has the title on its own line
@@ -111,10 +111,16 @@ ORGANISATION_WORDS = wordset(
     "Center Office Relations Services Delivery Castle Quay Hotel Airport Station Library Museum "
     "Stadium College University Academy Primary Secondary Ltd Limited Apartments Residences "
     "Parade Mall Plaza Market Cafe Café Restaurant Bar Pub Gym Studio Studios Salon Bakery "
-    "Foundation Trust Council Department Ministry Agency Partners Associates Consulting"
+    "Foundation Trust Council Department Ministry Agency Partners Associates Consulting Care "
+    "Staff"
 )
 """The last word of a firm's, a school's or a place's name: "Wu Solicitors", "Lincoln
 Elementary", "Apollo Clinic" are no people."""
+ASKED = wordset(
+    "ask asked tell told ping pinged cc text texted message messaged call called thank thanks "
+    "frag fragt sag sagt ruf"
+)
+"""Verbs said to a person, before a first name that is a word too: "ask Will", "tell Hope"."""
 ARTICLE = frozenset(("the", "a", "an"))
 """Before a capitalised word, what makes it a thing or a place ("at the Hilton"), not a name."""
 VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")

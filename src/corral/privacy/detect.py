@@ -223,9 +223,9 @@ class Detector:
             dates = find_dates(text)
             candidates += _numbers(text, candidates, dates)
             check()
-        named = [p for p in self.names.find(text) if not _organisation(p.text)]
+        named = [p for p in self.names.find(text) if not BRANDED.search(p.text)]
         people = [*named, *(s for s in structures if s.label == "PERSON")]
-        people = [p for p in people if not self._no_one(p.text)]
+        people = [p for p in people if not (self._no_one(p.text) or _organisation(p.text))]
         if addresses and "\n" in text:
             people += address_names(text, addresses, self.gazetteer)
         candidates += people
@@ -246,10 +246,10 @@ class Detector:
 
 
 def _organisation(value: str) -> bool:
-    """A brand ("SharePoint") or a name whose last word names a firm or a place ("Wu
-    Solicitors"): found in running text, never a person."""
+    """A name whose last word names a firm, a team or a place ("Wu Solicitors", "Admissions
+    Office", "People Services"), however it was found: never a person."""
     words = value.split()
-    return BRANDED.search(value) is not None or (len(words) > 1 and words[-1] in ORGANISATION_WORDS)
+    return len(words) > 1 and words[-1] in ORGANISATION_WORDS
 
 
 def _list_item(text: str, span: Span) -> Span:

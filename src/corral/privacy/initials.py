@@ -27,6 +27,7 @@ OWNER_BEFORE = re.compile(
 # (three capitals there are more often an acronym: "DPD update", "PSA for anyone").
 LEAD_BEFORE = re.compile(r"(?:(?:^|\n)[ \t]*(?:[-*•·]|\d{1,2}[.)])?[ \t]*|: )$")
 VERB_AFTER = re.compile(r" (?:to [a-z]|[a-zäöüß]{3,}\b)")
+OWNER_COLON = re.compile(r": [a-zA-ZäöüÄÖÜ]")  # "- SNB: letter to Area Office"
 # Two owners of one task: "FA + RK" (not "DD/MM", "FIT & FUN").
 PAIR_AFTER = re.compile(rf" ?\+ ?{INITIALS}")
 PAIR_BEFORE = re.compile(rf"(?:{INITIALS}|[A-ZÀ-Þ][^\W\d_]+) ?\+ ?$")  # "Hùng + SL" too
@@ -47,8 +48,14 @@ def _stands_for_a_person(text: str, m: re.Match[str]) -> bool:
         return True
     if PAIR_AFTER.match(text, m.end()):
         return True
+    if not LEAD_BEFORE.search(before):
+        return False
+    if before.endswith(("-", "*", "•", "·", "- ", "* ", "• ", "· ")) and OWNER_COLON.match(
+        text, m.end()
+    ):
+        return True  # a bullet's owner before a colon
     two = len(m.group(0).replace("'", "")) == 2 or "'" in m.group(0)
-    return two and LEAD_BEFORE.search(before) is not None and bool(VERB_AFTER.match(text, m.end()))
+    return two and bool(VERB_AFTER.match(text, m.end()))
 
 
 TWO_CAPITALS = re.compile(r"[A-ZÄÖÜ]{2}")

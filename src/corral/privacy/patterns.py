@@ -39,7 +39,7 @@ PHONE = re.compile(
 MOBILE = re.compile(r"0[789][01]\d{8}|07\d{8,9}|01[5-7]\d{8,9}")
 """Mobile numbers written without a space: Nigerian, British, Kenyan and German ones."""
 PHONE_CUE = re.compile(
-    r"(?i)(phone|\btel\b|call|mobile|cell|\bfax|text me|reach|telefon|handy|anruf|erreich|"
+    r"(?i)(phone|\btel\b|\bph\b|call|mobile|cell|\bfax|text me|reach|telefon|handy|anruf|erreich|"
     r"schreib mir|rückruf|whatsapp)"
 )
 ID_CUE = re.compile(
@@ -47,9 +47,10 @@ ID_CUE = re.compile(
     r"vorgang|ticket|\bid|\bpin|dial-in|einwahl|meeting)\w*"
     r"[ ]?(?:number|nummer|no\.?|nr\.?)?[ ]?[:#]?[ ]?$"
 )
+CODE_BEFORE = re.compile(r"\b[A-Z]+\d[A-Z\d]* $")
 DATE_LIKE = re.compile(r"^(?:\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{4}-\d{2}-\d{2})$")
 DE_GROUPS = re.compile(r"^0\d{2,5}[ /-]\d{4,}")
-TRUNK_GROUPS = re.compile(r"^0[1-9]\d{1,4}(?: ?/ ?| |-)\d")
+TRUNK_GROUPS = re.compile(r"^0[1-9]\d{0,4}(?: ?/ ?| |-)\d")  # "09 555 8120" (Auckland) too
 US_GROUPS = re.compile(r"^\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}")
 
 MONTHS = (
@@ -63,6 +64,7 @@ DATE = re.compile(
     rf"(?i:{MONTHS})\.? \d{{1,2}}(?i:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
     rf"\d{{1,2}}(?i:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})\.?,? (?:19|20)\d{{2}}|"
     rf"\d{{1,2}}\.{ROMAN_MONTH}\.(?:19|20)\d{{2}}|"  # "19.IV.1961"
+    rf"\d{{1,2}}-(?i:{MONTHS})-(?:19|20)\d{{2}}|"  # "05-Nov-1992"
     r"\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(?:19|20)?\d{2})(?!\d)"
 )
 BIRTHDAY_WORDS = ("bday", "b-day", "birthday", "geburtstag", "dob")
@@ -170,10 +172,16 @@ IBAN_LENGTHS = {
     "RO": 24,
     "BG": 22,
     "TR": 26,
+    **{"LT": 20, "LV": 21, "EE": 20, "MT": 31, "CY": 28, "IS": 26, "SM": 27, "MC": 27, "AD": 24},
+    **{"GI": 23, "RS": 22, "ME": 22, "MK": 19, "AL": 28, "BA": 20, "MD": 24, "XK": 20, "UA": 29},
+    **{"GE": 22, "AZ": 28, "KZ": 20, "BY": 28, "PK": 24, "SA": 24, "AE": 23, "QA": 29, "KW": 30},
+    **{"BH": 22, "JO": 30, "LB": 28, "IL": 23, "EG": 29, "TN": 24, "MR": 27, "BR": 29, "DO": 28},
+    **{"CR": 22, "GT": 28, "VA": 22, "FO": 18, "GL": 18, "PS": 29, "IQ": 23, "LY": 25, "SC": 31},
 }
 
 
-IBAN_CUE = re.compile(r"(?i)\biban\b")
+PRINTED_IBAN = re.compile(r"[A-Z]{2}\d{2}(?: [A-Z0-9]{4})+(?: [A-Z0-9]{1,3})?")
+IBAN_CUE = re.compile(r"(?i)iban|konto|account|acct|bankverbindung|bank details")
 CARD_CUE = re.compile(r"(?i)card|karte|visa|mastercard|amex|kreditkarte")
 GROUPS_OF_FOUR = re.compile(r"\d{4}(?:[ -]\d{4}){3}")
 
@@ -246,9 +254,10 @@ def find_ibans(text: str) -> tuple[list[Span], list[Span]]:
         # Shorter than its country's length (a digit dropped when copied): kept if its
         # checksum holds all the same. A miss leaks an account; a false alarm costs little.
         length = min(IBAN_LENGTHS.get(compact[:2], len(compact)), len(compact))
-        # Its checksum wrong (a digit mistyped) but called an IBAN and of its country's
-        # length: an account all the same.
-        named = length == IBAN_LENGTHS.get(compact[:2]) and _called(text, m.start(), IBAN_CUE)
+        # Its checksum wrong (a digit mistyped) but of its country's length and called an
+        # IBAN or printed as one, in groups of four: an account all the same.
+        printed = PRINTED_IBAN.fullmatch(raw) is not None or _called(text, m.start(), IBAN_CUE)
+        named = length == IBAN_LENGTHS.get(compact[:2]) and printed
         if iban_valid(compact[:length]) or named:
             found.append(_span(m, "IBAN", m.start() + positions[length - 1] + 1))
     return found, shapes
@@ -295,6 +304,8 @@ def _phone_ok(text: str, m: re.Match[str]) -> bool:
     digits = re.sub(r"\D", "", main)
     if not 7 <= len(digits) <= 15 or DATE_LIKE.match(main.strip()) or _id_number(text, m.start()):
         return False
+    if CODE_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+        return False  # the end of a code: "tracking 1Z 999 AA1 01 2345 6784"
     if raw[0] in "+(" or raw.startswith("00") or US_GROUPS.match(raw):
         return True
     before = text[max(0, m.start() - 25) : m.start()]

@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable
 
 from corral.privacy.gazetteer import Gazetteer, normal
-from corral.privacy.names import PARTICLE_WORDS
 from corral.privacy.patterns import Span
 from corral.privacy.structure import FIELD_LABEL, NAME_WORD, name_at, name_like
+from corral.privacy.tokens import PARTICLE_WORDS
 
 
 def find_shapes(text: str, gaz: Gazetteer) -> list[Span]:

@@ -11,9 +11,9 @@ import re
 from corral.privacy.cues import TITLE
 from corral.privacy.gazetteer import LETTERS, UP, Gazetteer, is_german, normal
 from corral.privacy.initials import find_initials
-from corral.privacy.names import signature_line
 from corral.privacy.patterns import DATE, Span
 from corral.privacy.records import json_values, table_values, vcard_values
+from corral.privacy.tokens import signature_line
 
 NAME_WORD = rf"[{LETTERS}](?:[{LETTERS}'\u2019.-]*[{LETTERS}.])?"
 # A name value: words of letters (initials with a dot, hyphens, apostrophes), a "Surname,
@@ -62,7 +62,7 @@ PERSON_FIELD = (
     r"|cardholder|applicant|contact|parent|guardian|passenger|owner)'?s? name"
     r"|familienname|geburtsname|rufname|family name|forenames?|middle names?"
     r"|vor- und nachname|vor- und zuname|vorname und name|first and last name"
-    r"|name, vorname|name/vorname|nachname/vorname|vorname/name"
+    r"|name, vorname|name/vorname|nachname/vorname|vorname/name|vornamen"
     r"|patient(?: name)?|patientin|kontoinhaber(?:in)?|account holder|cardholder"
     r"|card holder|karteninhaber(?:in)?|tenant|mieter(?:in)?|landlord|vermieter(?:in)?"
     r"|applicant|antragsteller(?:/in|in)?|beneficiary|begünstigte[rn]?|zahlungsempfänger(?:in)?"
