@@ -50,12 +50,12 @@ EXACT = ("EMAIL", "PHONE", "IBAN", "CARD", "IP")
 """Categories propagated as the exact string; names are propagated case-insensitively."""
 DIGIT_RUN = re.compile(r"(?<![\w])\d(?:[ ./-]?\d){6,}(?![\w])")
 MAX_SEARCH = 4_000_000
+"""Values times characters above which propagation looks words up instead of searching each
+value (20,000 distinct names in 200 KB would be 4e9 character comparisons)."""
 # A capital inside a word, not after a name's prefix: a brand or product ("SharePoint",
 # "ParentPay", "GmbH"), never read as a name in running text (a chat's sender still is).
 BRANDED = re.compile(r"\b(?!Mc|Mac|De|Da|Di|Du|La|Le|Van|Von|Fitz)[A-ZÀ-Þ]?[a-zß-ÿ]+[A-ZÀ-Þ]")
 INITIALS = re.compile(r"[A-ZÄÖÜ]{2}'?[A-Z]?")  # "JK", "MO'D": found again only as written
-"""Values times characters above which propagation looks words up instead of searching each
-value (20,000 distinct names in 200 KB would be 4e9 character comparisons)."""
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 NICKNAME = re.compile(
     r"[ \t](?:\"[^\"\n]{1,20}\"|[\u201c\u201e][^\u201c\u201d\n]{1,20}[\u201c\u201d]"

@@ -31,18 +31,20 @@ OWNER_COLON = re.compile(r": [a-zA-ZäöüÄÖÜ]")  # "- SNB: letter to Area Of
 # Two owners of one task: "FA + RK" (not "DD/MM", "FIT & FUN").
 PAIR_AFTER = re.compile(rf" ?\+ ?{INITIALS}")
 PAIR_BEFORE = re.compile(rf"(?:{INITIALS}|[A-ZÀ-Þ][^\W\d_]+) ?\+ ?$")  # "Hùng + SL" too
+TWO_CAPITALS = re.compile(r"[A-ZÄÖÜ]{2}")  # a text without them has no initials
 ACRONYMS = wordset(
     "it hr po pm am ceo cfo cto coo ok tv uk us eu eg og dg ug kw top ap jf pr qa ux ui ai id "
     "ip pdf csv api sql aob eta fyi nb ps gp nhs db faq icu op sms dm vat tbc tbd ooo wfh mvp "
     "kpi okr sla roi crm erp re aw wg tn bu cc bcc ct ekg bmi er imo btw lol omg idk tbh asap "
     "eod eow cob pto dob nda sop rfp rfc ci cd uat dev ops seo cms url usb vpn lan dsl pc hq "
     "ag kg se ltd llc inc plc bv sa nv ev ii iii iv vi vii viii ix xi xii gmbh ft pt mo di mi "
-    "do fr sa so mon tue wed thu fri sat sun dr mr mrs ms no nr ca st rd nd th ggf bzw usw evtl "
-    "zb ua vs hw sw kw ab ap mfg lg vg sre dpd ups dhl psa vps gls tnt dd mm yy en de"
+    "do fr so mon tue wed thu fri sat sun dr mr mrs ms no nr ca st rd nd th ggf bzw usw evtl "
+    "zb ua vs hw sw ab mfg lg vg sre dpd ups dhl psa vps gls tnt dd mm yy en de"
 )
 
 
 def _stands_for_a_person(text: str, m: re.Match[str]) -> bool:
+    """Whether the run of capitals at m stands where an owner's initials stand."""
     before = text[max(0, m.start() - 24) : m.start()]
     if OWNER_BEFORE.search(before) or PAIR_BEFORE.search(before):
         return True
@@ -56,9 +58,6 @@ def _stands_for_a_person(text: str, m: re.Match[str]) -> bool:
         return True  # a bullet's owner before a colon
     two = len(m.group(0).replace("'", "")) == 2 or "'" in m.group(0)
     return two and bool(VERB_AFTER.match(text, m.end()))
-
-
-TWO_CAPITALS = re.compile(r"[A-ZÄÖÜ]{2}")
 
 
 def find_initials(text: str) -> list[Span]:

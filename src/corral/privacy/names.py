@@ -94,10 +94,11 @@ class NameFinder:
             return True
         if tok.norm in self._word_names and self._before_surname(text, toks, i):
             return True
-        if tok.norm in NOT_NAMES:  # "Frau Winter", "Herr Mai": a surname after a title
+        if tok.norm in NOT_NAMES:  # a surname after a title: "Frau Winter", "Herr Mai"
             prev = toks[i - 1] if i else None
-            titled = prev is not None and title_word(prev) and adjacent(text, prev, tok)
-            return bool(titled) and prev is not None and self._surname(prev, tok)
+            if prev is None or not (title_word(prev) and adjacent(text, prev, tok)):
+                return False
+            return self._surname(prev, tok)
         if COMPANY_AFTER.match(text, tok.end):
             return False
         if tok.norm in MONTHS and DATED.search(text, max(0, tok.start - 5), tok.end + 3):
@@ -151,14 +152,19 @@ class NameFinder:
             owner = dash and line_start(text, tok)  # not "Buchungsbestätigung - Nr. 4"
             verb = SUBJECT_VERB.match(text, tok.end)
             return bool(verb) or owner or (not german and listed)  # owner: "Chioma - cake"
-        if (
-            german
-        ):  # "Guten Morgen, Taras hat Fieber", "die Mama von Maksym"; not "die Hinfahrt ist"
-            before = word_before(text, tok.start)
-            subject = PERSON_VERB.match(text, tok.end) or before in NAME_BEFORE_DE
-            short = len(tok.word) <= 12 and "-" not in tok.word  # not "Sicherheitsseite"
-            return bool(subject) and short and before not in DETERMINERS_DE
+        if german:
+            return self._named_in_german(text, tok)
         return PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start) is None
+
+    @staticmethod
+    def _named_in_german(text: str, tok: Tok) -> bool:
+        """A word no list knows, mid-sentence in German (where every noun is capitalised): a
+        name before a verb people do or after "laut"/"von"/"mit" ("Guten Morgen, Taras hat
+        Fieber", "die Mama von Maksym"), not after an article ("die Hinfahrt ist")."""
+        before = word_before(text, tok.start)
+        subject = PERSON_VERB.match(text, tok.end) or before in NAME_BEFORE_DE
+        short = len(tok.word) <= 12 and "-" not in tok.word  # not "Sicherheitsseite"
+        return bool(subject) and short and before not in DETERMINERS_DE
 
     @staticmethod
     def _kin(text: str, tok: Tok) -> bool:
