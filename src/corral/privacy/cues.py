@@ -88,18 +88,22 @@ DETERMINERS_DE = wordset(
 )
 """Before a German capitalised word, what makes it a noun ("die Hinfahrt"), not a name."""
 NAME_BEFORE_DE = wordset("laut von mit frag fragt sag sagt")
+"""Before a German word no list knows, what makes it a person: "laut Kostas", "von Maksym"."""
 PERSON_VERB = re.compile(
     r" (?:hat|war|sagt|meint|kommt|bringt|holt|schreibt|fragt|will|schläft|braucht|organisiert"
     r"|kümmert|fährt|ruft|weiß|kann|said|says|wants|asked|told|thinks|texted|called|sent"
     r"|posted)\b"
 )
 """After a word no list knows, a verb that mostly a person does: "Taras hat", "gav said"."""
-"""Before a German word no list knows, what makes it a person: "laut Kostas", "von Maksym"."""
-NO_ONE = wordset(
+FAMILY_WORDS = wordset(
+    "ammi abbu amma appa nani dadi mummy daddy granny grandma grandad grandpa mutti vati "
+    "mam mum mom dad mẹ nan mama papa oma opa"
+)
+"""What a family calls its members, no one's name: a chat's sender ("ammi:"), the one greeted
+("Hi Mum,")."""
+NO_ONE = FAMILY_WORDS | wordset(
     "facilities finance ops operations accounts payroll procurement reception maintenance "
     "housekeeping lettings boardroom compliance logistics hiring "
-    "ammi abbu amma appa nani dadi mummy daddy granny grandma grandad grandpa mutti vati "
-    "mam mum mom mẹ nan mama papa oma opa "
     "chair ceo cfo cto coo company secretary manager supervisor team telephone trunkline "
     "helpline hotline business"
 )
@@ -127,12 +131,12 @@ VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
 """After a word at a message's start, the person it speaks to: "basti du hast", "kemi, you"."""
 NICKNAMES = frozenset(("Will", "Rob", "Bob", "Pat", "Sue", "Kit", "Chip", "Sandy", "Rusty"))
 """Short names that are words and in no name list."""
-ADDRESSEES = wordset(
+ADDRESSEES = FAMILY_WORDS | wordset(
     "all team everyone everybody there guys folks friends sir madam world ladies gentlemen "
-    "support payroll admin hr sales billing colleagues neighbours neighbors parents mum mom dad "
+    "support payroll admin hr sales billing colleagues neighbours neighbors parents "
     "resident residents carers customer customers colleague applicant patient member members "
     "anwohner anwohnerinnen kunde kundin mieter mieterin bewohner bewohnerin "
-    "mama papa love darling honey babe "
+    "love darling honey babe "
     "alle zusammen leute ihr team kollegen kolleginnen damen herren nachbarn eltern schatz "
     "grüsse gruss grüße gruß passenger passengers valued householder guardians"
 )

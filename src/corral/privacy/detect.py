@@ -14,6 +14,7 @@ import re
 import time
 from functools import cached_property
 
+from corral.privacy import initials
 from corral.privacy.address import find_addresses
 from corral.privacy.cues import NO_ONE, ORGANISATION_WORDS, TITLE
 from corral.privacy.gazetteer import NOT_NAMES, Gazetteer, normal
@@ -55,7 +56,7 @@ value (20,000 distinct names in 200 KB would be 4e9 character comparisons)."""
 # A capital inside a word, not after a name's prefix: a brand or product ("SharePoint",
 # "ParentPay", "GmbH"), never read as a name in running text (a chat's sender still is).
 BRANDED = re.compile(r"\b(?!Mc|Mac|De|Da|Di|Du|La|Le|Van|Von|Fitz)[A-ZÀ-Þ]?[a-zß-ÿ]+[A-ZÀ-Þ]")
-INITIALS = re.compile(r"[A-ZÄÖÜ]{2}'?[A-Z]?")  # "JK", "MO'D": found again only as written
+INITIALS = re.compile(initials.INITIALS)  # "JK", "MO'D": found again only as written
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 NICKNAME = re.compile(
     r"[ \t](?:\"[^\"\n]{1,20}\"|[\u201c\u201e][^\u201c\u201d\n]{1,20}[\u201c\u201d]"
@@ -341,7 +342,7 @@ def _occurrences(text: str, haystack: str, value: str, label: str) -> list[Span]
     while start != -1:
         end = start + len(value)
         if not (start and text[start - 1].isalnum()) and (
-            not _goes_on(text, end) or (label == "PERSON" and _genitive(text, end))
+            not _goes_on(text, end) or (label == "PERSON" and _genitive_after(text, end))
         ):
             out.append(Span(start, end, label, text[start:end]))
         start = haystack.find(value, end)
@@ -352,7 +353,7 @@ def _goes_on(text: str, end: int) -> bool:
     return end < len(text) and text[end].isalnum()
 
 
-def _genitive(text: str, end: int) -> bool:
+def _genitive_after(text: str, end: int) -> bool:
     """A German genitive "s" after a name ("Buraks Auto"): the name is found all the same."""
     return text.startswith("s", end) and not _goes_on(text, end + 1)
 
