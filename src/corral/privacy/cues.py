@@ -105,7 +105,9 @@ NO_ONE = FAMILY_WORDS | wordset(
     "facilities finance ops operations accounts payroll procurement reception maintenance "
     "housekeeping lettings boardroom compliance logistics hiring "
     "chair ceo cfo cto coo company secretary manager supervisor team telephone trunkline "
-    "helpline hotline business"
+    "helpline hotline business engineer designer developer director officer assistant "
+    "consultant analyst paralegal arranger coordinator administrator executive specialist "
+    "technician lecturer"
 )
 """Words in a name's place that are no one's name, alone or together: a department signing
 a mail ("Facilities"), a family word a chat's sender goes by ("ammi: beta dont forget"), a role
@@ -120,6 +122,11 @@ ORGANISATION_WORDS = wordset(
 )
 """The last word of a firm's, a school's or a place's name: "Wu Solicitors", "Lincoln
 Elementary", "Apollo Clinic" are no people."""
+JOB_TITLES = wordset(
+    "Engineer Designer Developer Director Officer Assistant Consultant Analyst Paralegal "
+    "Arranger Coordinator Administrator Executive Specialist Technician Lecturer"
+)
+"""The last word of a job's name: "Senior Backend Engineer", "Funeral Arranger" are no people."""
 ASKED = wordset(
     "ask asked tell told ping pinged cc text texted message messaged call called thank thanks "
     "frag fragt sag sagt ruf"
@@ -127,8 +134,12 @@ ASKED = wordset(
 """Verbs said to a person, before a first name that is a word too: "ask Will", "tell Hope"."""
 ARTICLE = frozenset(("the", "a", "an"))
 """Before a capitalised word, what makes it a thing or a place ("at the Hilton"), not a name."""
-VOCATIVE = re.compile(r"(?i),? (?:du|you|ihr|u)\b")
-"""After a word at a message's start, the person it speaks to: "basti du hast", "kemi, you"."""
+VOCATIVE = re.compile(
+    r"(?i),? (?:(?:kannst|könntest|hast|bist|machst|würdest|can|could|would|will|did) )?"
+    r"(?:du|you|ihr|u)\b"
+)
+"""After a word at a message's start, the person it speaks to: "basti du hast", "kemi, you",
+"Thomas, kannst du"."""
 NICKNAMES = frozenset(("Will", "Rob", "Bob", "Pat", "Sue", "Kit", "Chip", "Sandy", "Rusty"))
 """Short names that are words and in no name list."""
 ADDRESSEES = FAMILY_WORDS | wordset(
@@ -148,7 +159,7 @@ STREET_WORDS = frozenset(
     (
         *("Street", "Road", "Avenue", "Drive", "Close", "Way", "Terrace", "Crescent", "Place"),
         *("Square", "Gardens", "Court", "Boulevard", "Straße", "Strasse", "Weg", "Platz", "Allee"),
-        "Lane",
+        *("Lane", "St", "Rd", "Ave", "Blvd", "Hwy", "Ln"),
     )
 )
 """Street words that a surname list may hold but that after a first name make a street."""

@@ -16,9 +16,10 @@ from functools import cached_property
 
 from corral.privacy import initials
 from corral.privacy.address import find_addresses
-from corral.privacy.cues import NO_ONE, ORGANISATION_WORDS, TITLE
+from corral.privacy.cues import JOB_TITLES, NO_ONE, ORGANISATION_WORDS, TITLE
 from corral.privacy.gazetteer import NOT_NAMES, Gazetteer, normal
 from corral.privacy.names import NameFinder
+from corral.privacy.organisations import organisation_spans
 from corral.privacy.patterns import (
     DIGIT,
     Span,
@@ -68,6 +69,10 @@ LIST_HEAD = re.compile(
     r"(?:^|\n)[ \t]*(?:\d{1,2}[.)]|[-*\u2022])[ \t]+((?:[A-ZÀ-Þ][^\W\d_]+ ){1,2})$"
 )
 """A list item's marker and the capitalised words before a name that ends the item."""
+PLACE_IN = re.compile(
+    r"(?i)\b(?:in|near|around|outside|across|via|nach|aus"
+    r"|(?:travel\w*|fly|flying|flights?|mov\w*|trip|back|return\w*|going|go) to)\s$"
+)
 LINE_END = re.compile(r"[ \t]*(?:\n|$)")
 NEAR_PERSON = 60
 """Characters between a date and a name within which strict mode takes the date for a DOB."""
@@ -158,7 +163,7 @@ class Detector:
         """The personal data of each text of one request; a value found in any text (and each
         part of a name) is found wherever else it occurs in any of them."""
         check = _Clock(deadline)
-        found = [self._join(t, _resolve(len(t), self._candidates(t, check))) for t in texts]
+        found = [self._join(t, self._pick(t, check)) for t in texts]
         values = _Values(found, self.gazetteer)
         if not values:
             return found
@@ -210,6 +215,12 @@ class Detector:
         words = value.lower().split()
         return normal(value) in self.gazetteer.places or all(w in NO_ONE for w in words)
 
+    def _place(self, text: str, span: Span) -> bool:
+        """A town or a country that is a name too, where a place stands: "in Kingston"."""
+        if span.text not in self.gazetteer.named_places:
+            return False
+        return PLACE_IN.search(text, max(0, span.start - 16), span.start) is not None
+
     def _candidates(self, text: str, check: _Clock) -> list[Span]:
         candidates = [*find_emails(text), *find_ips(text)]
         structures = [*find_structures(text, self.gazetteer), *find_shapes(text, self.gazetteer)]
@@ -226,9 +237,10 @@ class Detector:
             check()
         named = [p for p in self.names.find(text) if not BRANDED.search(p.text)]
         people = [*named, *(s for s in structures if s.label == "PERSON")]
-        people = [p for p in people if not (self._no_one(p.text) or _organisation(p.text))]
         if addresses and "\n" in text:
             people += address_names(text, addresses, self.gazetteer)
+        people = [p for p in people if not (self._no_one(p.text) or _organisation(p.text))]
+        people = [p for p in people if not self._place(text, p)]
         candidates += people
         if self.mode == "strict":
             candidates += [
@@ -245,12 +257,20 @@ class Detector:
         check()
         return candidates
 
+    def _pick(self, text: str, check: _Clock) -> list[Span]:
+        """The candidates that do not overlap, less an organisation's own contact details."""
+        candidates = self._candidates(text, check)
+        if not candidates:
+            return []
+        organisations = organisation_spans(text, candidates)
+        return [s for s in _resolve(len(text), candidates) if s not in organisations]
+
 
 def _organisation(value: str) -> bool:
-    """A name whose last word names a firm, a team or a place ("Wu Solicitors", "Admissions
-    Office", "People Services"), however it was found: never a person."""
+    """A name whose last word names a firm, a team, a place or a job ("Wu Solicitors",
+    "Admissions Office", "Data Engineer"), however it was found: never a person."""
     words = value.split()
-    return len(words) > 1 and words[-1] in ORGANISATION_WORDS
+    return len(words) > 1 and (words[-1] in ORGANISATION_WORDS or words[-1] in JOB_TITLES)
 
 
 def _list_item(text: str, span: Span) -> Span:

@@ -45,8 +45,8 @@ NOT_NAMES = _words("not_names")  # titles, months, weekdays, greetings, company 
 @dataclass(frozen=True)
 class Gazetteer:
     """First and last names, common words (never a name alone), known words (wordfreq),
-    frequent words (never a lower-case name) and towns that are no one's name (never a person
-    alone)."""
+    frequent words (never a lower-case name), towns that are no one's name (never a person
+    alone) and towns that are ("Kingston": a place after "in")."""
 
     first: frozenset[str]
     last: frozenset[str]
@@ -54,6 +54,7 @@ class Gazetteer:
     known: frozenset[str] = frozenset()
     frequent: frozenset[str] = frozenset()
     places: frozenset[str] = frozenset()
+    named_places: frozenset[str] = frozenset()
 
     @classmethod
     @cache
@@ -66,6 +67,7 @@ class Gazetteer:
             _words("known_words"),
             _words("frequent_words"),
             _words("places"),
+            _words("named_places"),
         )
 
     def is_common(self, word: str) -> bool:

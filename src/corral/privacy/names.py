@@ -120,7 +120,8 @@ class NameFinder:
         start = sentence_start(text, tok.start)
         if gaz.is_first(tok.norm):  # "Thomas und Petra" at a line's start: two names
             frequent = tok.norm.lower() in gaz.frequent
-            return not (start and frequent and not pair and not FOLLOWS_NAME.match(text, tok.end))
+            spoken_to = FOLLOWS_NAME.match(text, tok.end) or VOCATIVE.match(text, tok.end)
+            return not (start and frequent and not pair and not spoken_to)
         if gaz.is_common(tok.norm):  # "Hi Will,", "ask Will": a name that is a word
             return self._greeted(text, tok, gaz) or self._kin(text, tok) or self._asked(text, tok)
         if tok.norm in gaz.first and named_pair:
@@ -148,7 +149,7 @@ class NameFinder:
         if self.strict or named_pair or self._kin(text, tok):
             return True
         if start:
-            dash = text.startswith((" - ", " \u2013 "), tok.end) and len(tok.word) <= 10
+            dash = text.startswith((" - ", " \u2013 ", " \u2014 "), tok.end) and len(tok.word) <= 10
             owner = dash and line_start(text, tok)  # not "Buchungsbestätigung - Nr. 4"
             verb = SUBJECT_VERB.match(text, tok.end)
             return bool(verb) or owner or (not german and listed)  # owner: "Chioma - cake"

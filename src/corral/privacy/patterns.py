@@ -40,11 +40,12 @@ MOBILE = re.compile(r"0[789][01]\d{8}|07\d{8,9}|01[5-7]\d{8,9}")
 """Mobile numbers written without a space: Nigerian, British, Kenyan and German ones."""
 PHONE_CUE = re.compile(
     r"(?i)(phone|\btel\b|\bph\b|call|mobile|cell|\bfax|text me|reach|telefon|handy|anruf|erreich|"
-    r"schreib mir|rückruf|whatsapp)"
+    r"schreib mir|rückruf|whatsapp|\bhp\b|handphone|(?:my|his|her|their|your) (?:new )?number)"
 )
 ID_CUE = re.compile(
     r"(?i)(?:tracking|order|kunden|sendungs|bestell|rechnung|invoice|referen|customer|code|"
-    r"vorgang|ticket|\bid|\bpin|dial-in|einwahl|meeting)\w*"
+    r"vorgang|ticket|\bid|\bpin|dial-in|einwahl|meeting|\bcase|\bref|serial|booking|reservation"
+    r"|\bpnr|confirmation|aktenzeichen|paket|parcel)\w*"
     r"[ ]?(?:number|nummer|no\.?|nr\.?)?[ ]?[:#]?[ ]?$"
 )
 CODE_BEFORE = re.compile(r"\b[A-Z]+\d[A-Z\d]* $")
@@ -56,7 +57,7 @@ US_GROUPS = re.compile(r"^\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}")
 MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
     "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|"
-    "Januar|Februar|März|Mai|Juni|Juli|Oktober|Dezember"
+    "Januar|Jänner|Februar|Feber|März|Mai|Juni|Juli|Oktober|Dezember"
 )
 ROMAN_MONTH = r"(?:I{1,3}|IV|VI{0,3}|IX|XI{0,2})"
 DATE = re.compile(

@@ -22,7 +22,10 @@ _KEYS = {
         "phone phone_number telephone tel mobile mobile_phone cell cellphone fax whatsapp"
         " telefon telefonnummer tel_nr mobil mobilnummer handy"
     ),
-    "DOB": "dob date_of_birth birth_date birthdate birthday geburtsdatum geb_datum geboren",
+    "DOB": (
+        "dob d_o_b date_of_birth birth_date birthdate birthday born geburtsdatum geb_datum geboren"
+        " geburtstag"
+    ),
     "ADDRESS": (
         "address street street_address address_line_1 address1 adresse anschrift straße"
         " strasse str strasse_nr straße_nr"

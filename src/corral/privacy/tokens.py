@@ -90,7 +90,9 @@ def word_before(text: str, pos: int) -> str:
 
 
 def line_start(text: str, tok: Tok) -> bool:
-    return tok.start == 0 or text[tok.start - 1] == "\n"
+    """Whether tok opens its line, or a quotation that opens it ('"Hine — power bill')."""
+    start = tok.start - 1 if tok.start and text[tok.start - 1] in "\"\u201c\u201e" else tok.start
+    return start == 0 or text[start - 1] == "\n"
 
 
 def adjacent(text: str, left: Tok, right: Tok) -> bool:
