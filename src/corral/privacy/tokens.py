@@ -91,7 +91,7 @@ def word_before(text: str, pos: int) -> str:
 
 def line_start(text: str, tok: Tok) -> bool:
     """Whether tok opens its line, or a quotation that opens it ('"Hine — power bill')."""
-    start = tok.start - 1 if tok.start and text[tok.start - 1] in "\"\u201c\u201e" else tok.start
+    start = tok.start - 1 if tok.start and text[tok.start - 1] in '"\u201c\u201e' else tok.start
     return start == 0 or text[start - 1] == "\n"
 
 
