@@ -735,3 +735,30 @@ def test_the_end_of_a_tracking_code_is_no_phone_number() -> None:
 def test_teams_and_offices_in_a_mails_header_are_no_people() -> None:
     mail = "From: Admissions Office <admissions@example.ac.uk>\nTo: People Services\nHi"
     assert not any(label == "PERSON" for label, _ in found(mail))
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "label"),
+    [
+        ("Name;Telefon;Geburtstag\nGruber, Anna;0699 1128 4471;03.06.1985", "03.06.1985", "DOB"),
+        ("Name: Marco De Luca\nGeburtsdatum: 7. Jänner 1990", "7. Jänner 1990", "DOB"),
+        ("Meine Schichten bitte übernehmen. Thomas, kannst du das klären?", "Thomas", "PERSON"),
+        ('"Hine \u2014 power bill $214 split 3 ways, pls transfer by Friday."', "Hine", "PERSON"),
+        ("Jiwoo: add me on kakao \u2014 jiwoo.kim02", "jiwoo.kim02", "PERSON"),
+        ("Park Min-jun: mine is minjun_park97", "minjun_park97", "PERSON"),
+        ("Choi Eun-ji (최은지)\nSenior Researcher", "최은지", "PERSON"),
+        ("Minh: Ich bring Tuấn und Huy mit zum Tragen", "Tuấn", "PERSON"),
+        ("Ruedi: Gern! Vreni macht Zopf.", "Vreni", "PERSON"),
+        ("Am Lindenhof 7, 34131 Kassel, klingeln bei Krüger-Yılmaz", "Krüger-Yılmaz", "PERSON"),  # noqa: RUF001
+        (
+            "Francesca Moretti · Lerchenfelder Gürtel 43/7, 1160 Wien",
+            "Lerchenfelder Gürtel 43/7, 1160 Wien",
+            "ADDRESS",
+        ),
+        ("Wang Lei (Leo)\nBorn: 1994.05.17 | Tel: +86 138 1024 5567", "1994.05.17", "DOB"),
+    ],
+)
+def test_the_eleventh_and_twelfth_blind_sets_misses_are_found(
+    text: str, value: str, label: str
+) -> None:
+    assert (label, value) in found(text)

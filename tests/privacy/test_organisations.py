@@ -96,19 +96,6 @@ def test_firms_buildings_places_and_jobs_are_no_people(text: str, word: str) -> 
     assert not any(label == "PERSON" and word in v for label, v in found(text))
 
 
-@pytest.mark.parametrize(
-    ("text", "value", "label"),
-    [
-        ("Name;Telefon;Geburtstag\nGruber, Anna;0699 1128 4471;03.06.1985", "03.06.1985", "DOB"),
-        ("Name: Marco De Luca\nGeburtsdatum: 7. Jänner 1990", "7. Jänner 1990", "DOB"),
-        ("Meine Schichten bitte übernehmen. Thomas, kannst du das klären?", "Thomas", "PERSON"),
-        ('"Hine — power bill $214 split 3 ways, pls transfer by Friday."', "Hine", "PERSON"),
-    ],
-)
-def test_the_eleventh_blind_sets_misses_are_found(text: str, value: str, label: str) -> None:
-    assert (label, value) in found(text)
-
-
 def test_case_and_serial_numbers_are_not_phones() -> None:
     text = "Subject: RE: Case 00482193 - no connection\nSerial no.: 0412 8833 7721"
     assert not any(label == "PHONE" for label, _ in found(text))

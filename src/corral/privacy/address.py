@@ -180,6 +180,7 @@ FR_WORDS = (
 PO_WORDS = ("box", "bag", "postfach")  # "RR 2 Box 118" too
 DE_WORDS = (
     *("str", "gasse", "platz", "ring", "weg", "allee", "damm", "ufer", "chaussee", "pfad"),
+    "gürtel",
     *("markt", "steig", "am ", "an de", "im ", "auf de", "zum ", "zur ", "in de", "unter den"),
     *("hinter de", "vor dem", "alte", "neue", "große", "kleine"),
 )

@@ -11,7 +11,7 @@ TITLE_WORDS = wordset(
     "mr mrs ms mx miss dr prof professor herr herrn frau hr fr sir dame lady lord hon rev "
     "father sister brother nurse schwester pfarrer pastor imam familie family oma opa tante "
     "onkel uncle aunt auntie aunty nana nan nani gran granny grandma grandpa grandad cousin mme "
-    "mlle sra sr sheikh chief ing madam"
+    "mlle sra sr sheikh chief ing madam tita tito lola lolo"
 )
 """Words written before a name as its title, kin titles too ("Nana Rose")."""
 TITLE = re.compile(  # "Herrn\nYonas": a letter's address block has the title on its own line
@@ -25,7 +25,8 @@ STRONG_CUE = re.compile(
     r"|sag mal|frag mal|ruf mal|schreib mal"
     r"|met|meet|treffe|traf|cc|bcc|attn|attention|c/o|z\.hd\.|gez\.|i\.a\.|i\.v\.|signed"
     r"|congrats|glückwunsch|gruß|grüße|love|xoxo|lol|omg|bye|tschüss|ciao|grüße an|say hi to"
-    r"|shoutout to|klingel|türschild|doorbell|buzzer"
+    r"|shoutout to|klingel|klingel bei|klingeln bei|klingelt bei|klingle bi|türschild|doorbell"
+    r"|buzzer"
     r"|forward this to|loop in|welcome|willkommen),?:? )$"
 )
 WEAK_CUE = re.compile(
@@ -65,7 +66,8 @@ SPOKEN_TO = re.compile(r"[,!:]|[ \t]*(?:\n|$)")
 AGE_SEX = re.compile(r" ?\((?:\d{1,2} ?[MFmfw]|[MFmfw] ?\d{1,2})\)")
 """A person's age and sex after their name, as in advice posts: "Summer (31F)"."""
 SUBJECT_VERB = re.compile(
-    r" (?:hat|ist|war|sagt|kommt|bringt|schreibt|fragt|meint|will|kann|schläft|braucht|says"
+    r" (?:hat|ist|war|sagt|kommt|bringt|macht|backt|kocht|holt|schreibt|fragt|meint|will|kann"
+    r"|schläft|braucht|says"
     r"|said|is|was|has|had|will|can|asked|wants|posted|sent|got|just|and|und)\b"
 )
 COORDINATED = re.compile(r" (?:und|and|&|oder|or) ([^\W\d_]+)")
@@ -91,13 +93,14 @@ NAME_BEFORE_DE = wordset("laut von mit frag fragt sag sagt")
 """Before a German word no list knows, what makes it a person: "laut Kostas", "von Maksym"."""
 PERSON_VERB = re.compile(
     r" (?:hat|war|sagt|meint|kommt|bringt|holt|schreibt|fragt|will|schläft|braucht|organisiert"
-    r"|kümmert|fährt|ruft|weiß|kann|said|says|wants|asked|told|thinks|texted|called|sent"
+    r"|kümmert|fährt|ruft|weiß|kann|macht|backt|kocht|said|says|wants|asked|told|thinks|texted"
+    r"|called|sent"
     r"|posted)\b"
 )
 """After a word no list knows, a verb that mostly a person does: "Taras hat", "gav said"."""
 FAMILY_WORDS = wordset(
     "ammi abbu amma appa nani dadi mummy daddy granny grandma grandad grandpa mutti vati "
-    "mam mum mom dad mẹ nan mama papa oma opa"
+    "mam mum mom dad mẹ nan mama papa oma opa tita tito lola lolo"
 )
 """What a family calls its members, no one's name: a chat's sender ("ammi:"), the one greeted
 ("Hi Mum,")."""
@@ -107,7 +110,7 @@ NO_ONE = FAMILY_WORDS | wordset(
     "chair ceo cfo cto coo company secretary manager supervisor team telephone trunkline "
     "helpline hotline business engineer designer developer director officer assistant "
     "consultant analyst paralegal arranger coordinator administrator executive specialist "
-    "technician lecturer"
+    "technician lecturer assessor adjuster inspector advisor adviser agent clerk"
 )
 """Words in a name's place that are no one's name, alone or together: a department signing
 a mail ("Facilities"), a family word a chat's sender goes by ("ammi: beta dont forget"), a role
@@ -124,7 +127,8 @@ ORGANISATION_WORDS = wordset(
 Elementary", "Apollo Clinic" are no people."""
 JOB_TITLES = wordset(
     "Engineer Designer Developer Director Officer Assistant Consultant Analyst Paralegal "
-    "Arranger Coordinator Administrator Executive Specialist Technician Lecturer"
+    "Arranger Coordinator Administrator Executive Specialist Technician Lecturer Assessor "
+    "Adjuster Inspector Advisor Adviser Agent Clerk"
 )
 """The last word of a job's name: "Senior Backend Engineer", "Funeral Arranger" are no people."""
 ASKED = wordset(

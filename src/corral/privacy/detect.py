@@ -169,7 +169,10 @@ class Detector:
             return found
         out = []
         for text, spans in zip(texts, found, strict=True):
-            out.append(self._join(text, _resolve(len(text), [*spans, *values.find(text)])))
+            spread = values.find(text)
+            firms = organisation_spans(text, spread)
+            spread = [s for s in spread if s not in firms]
+            out.append(self._join(text, _resolve(len(text), [*spans, *spread])))
             check()
         return out
 
@@ -219,7 +222,15 @@ class Detector:
         """A town or a country that is a name too, where a place stands: "in Kingston"."""
         if span.text not in self.gazetteer.named_places:
             return False
-        return PLACE_IN.search(text, max(0, span.start - 16), span.start) is not None
+        if PLACE_IN.search(text, max(0, span.start - 16), span.start) is not None:
+            return True
+        if not text.startswith(", ", span.start - 2):
+            return False  # "Dublin 2, D02 X576, Ireland", "Ikeja, Lagos": an address's end
+        floor = max(0, span.start - 80)
+        line = text[max(text.rfind("\n", floor, span.start) + 1, floor) : span.start]
+        return any(ch.isdigit() for ch in line) or any(
+            w in self.gazetteer.places for w in line.replace(",", " ").split()
+        )
 
     def _candidates(self, text: str, check: _Clock) -> list[Span]:
         candidates = [*find_emails(text), *find_ips(text)]

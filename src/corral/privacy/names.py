@@ -66,6 +66,10 @@ from corral.privacy.tokens import (
 MAX_LOOKBACK = 32
 
 
+VIETNAMESE = re.compile("[\u01a0\u01a1\u01af\u01b0\u0110\u0111\u1ea0-\u1ef9]")
+"""Letters of Vietnamese alone (ơ, ư, đ and the stacked marks of ấ, ễ, ự)."""
+
+
 class NameFinder:
     """Finds person names in one text for one mode; see the module docstring."""
 
@@ -146,16 +150,23 @@ class NameFinder:
             return True
         if not unknown:
             return False
-        if self.strict or named_pair or self._kin(text, tok):
-            return True
+        if self.strict or named_pair or self._kin(text, tok) or VIETNAMESE.search(tok.word):
+            return True  # "Tuấn", "Đức": letters only Vietnamese names have in this text
         if start:
             dash = text.startswith((" - ", " \u2013 ", " \u2014 "), tok.end) and len(tok.word) <= 10
             owner = dash and line_start(text, tok)  # not "Buchungsbestätigung - Nr. 4"
             verb = SUBJECT_VERB.match(text, tok.end)
+            if verb and german and verb.group() == " ist":
+                verb = None if len(tok.word) > 8 else verb  # "Umzugswagen ist gebucht"
             return bool(verb) or owner or (not german and listed)  # owner: "Chioma - cake"
         if german:
-            return self._named_in_german(text, tok)
+            return self._named_in_german(text, tok) or self._with_a_name(text, tok)
         return PLACE_BEFORE.search(text, max(0, tok.start - 12), tok.start) is None
+
+    def _with_a_name(self, text: str, tok: Tok) -> bool:
+        """A word no list knows, joined by "und" to a listed name: "Tuấn und Huy"."""
+        m = COORDINATED.match(text, tok.end)
+        return m is not None and m.group(1)[:1].isupper() and self.gaz.is_name(m.group(1))
 
     @staticmethod
     def _named_in_german(text: str, tok: Tok) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
-from corral.privacy.cues import ORGANISATION_WORDS
+from corral.privacy.cues import ORGANISATION_WORDS, STREET_WORDS
 from corral.privacy.gazetteer import is_german, wordset
 from corral.privacy.patterns import Span
 
@@ -75,7 +75,8 @@ ORG_LABEL = re.compile(
     r"|customer (?:services?|care|relations)|claims(?: line)?|help ?line|hot ?line|help ?desk"
     r"|free ?phone|toll[- ]free|(?:tele)?fax|switchboard|main(?: office)?|reception"
     r"|front (?:desk|office)|appointments|bookings?|queries|(?:general )?enquiries|info"
-    r"|trunkline|advice ?line|fraud line|(?:call|contact|reach|ring) us(?: on| at)?"
+    r"|trunkline|advice ?line|fraud line|(?:conference )?bridge(?: is)?|dial-?in(?: is)?"
+    r"|(?:call|contact|reach|ring) us(?: on| at)?"
     r"|our [\w ]{0,24}?(?:line|team|office|desk|number)(?: is)?(?: on| at)?"
     r"|(?:the|your) (?:school |main |front |payroll |head )?"
     r"(?:office|practice|surgery|home|store|shop|clinic|ward|branch|reception|switchboard)"
@@ -88,7 +89,7 @@ ORG_LABEL = re.compile(
 """A label before a value that names it an organisation's line or desk."""
 ORG_AFTER = re.compile(
     r"(?i)[ \t]*\((?:office|switchboard|main|reception|kostenfrei|kostenlos|toll[- ]free"
-    r"|free|zentrale|mon|monday|tue|mo|daily|24/7|24 hours|weekdays|open)\b"
+    r"|free|zentrale|mon|monday|tue|mo|daily|24/7|24 hours|weekdays|open|[\w ]{1,20} office)\b"
 )
 """After a value, what makes it an organisation's: "(switchboard)", opening hours."""
 PERSONAL_LABEL = re.compile(
@@ -109,7 +110,8 @@ ORG_NEXT = ORGANISATION_WORDS | wordset(
     "Media Digital Technologies Systems Software Labs Capital Holdings Industries Enterprises "
     "Trading Imports Exports Garage Autos Kitchen Kitchens Spa Dentistry Optometry Opticians "
     "Veterinary Vets Accountants Architects Engineering Agritech Fintech Gallery Arena Stores "
-    "Supermarket Advisors Advisers"
+    "Supermarket Advisors Advisers Management Rentals Technology Broadband Cloud Harriers Rovers "
+    "United Athletic Wanderers FC Announcements"
 )
 """Words after a name that make it a firm's or a building's: "Greenleaf Energy", "Harrison's
 Cave", "O'Connor & Walsh LLP"."""
@@ -119,6 +121,7 @@ ORG_NAME_WORDS = NEXT_LOWER | wordset(
     "society association federation institute housing airways railways borough telecom nhs "
     "department dept division ministry embassy consulate registry unit bibliothek hmrc kasse "
     "stadt landeshauptstadt gemeinde bkk aok ikk dak sparkasse volksbank raiffeisenbank "
+    "commerzbank postbank "
     "jobcenter agentur fachbereich abteilung"
 )
 """Words that make a short line written as a name an organisation's: "Bristol City Council",
@@ -126,11 +129,12 @@ ORG_NAME_WORDS = NEXT_LOWER | wordset(
 GERMAN_ORG = re.compile(
     r"\b(?=[A-ZÄÖÜ])(?i:[\wäöüß]*?(?:amt|behörde|center|zentrum|verwaltung|schule|klinik|klinikum"
     r"|bibliothek|werke|kasse|versicherung|apotheke|praxis|kanzlei|büro|gymnasium|sekretariat"
-    r"|abteilung|bank|stiftung|verein|gesellschaft|genossenschaft|dienst|service|gericht"
+    r"|abteilung|stiftung|verein|gesellschaft|genossenschaft|dienst|service|gericht"
     r"|polizei|ministerium|rathaus|ordnung|stelle))\b"
 )
 FIRM_AFTER = re.compile(
-    r"( (?:&|and|und) (?:Sons|Daughters|Co|Partners|Söhne|Töchter)\b)"
+    rf"( (?:&|and|und) (?:Sons|Daughters|Co|Partners|Söhne|Töchter)\b)"
+    rf"|['\u2019]s ({'|'.join(sorted(STREET_WORDS))})\b"
     r"|(?:['\u2019]s)?(?: (?:&|and|und) [A-Z][\w'\u2019]+)?((?: [A-Z][\w'\u2019.-]*){1,3})"
 )
 PLACE_WORDS_DE = wordset("Am An Im In Auf Zum Zur")
@@ -142,7 +146,8 @@ LINE_MAX = 200
 CONNECTORS = wordset("of for and the & de der die das des für und am im an la le du van von zu")
 PHONE_LABEL = re.compile(r"(?i)\b(?:tel|telephone|telefon|phone|ph|t|p|fon)\.?[ \t]*:?[ \t]*\(?$")
 TRAILING_NAME = re.compile(
-    r"(?:[A-ZÄÖÜ][\w'\u2019&.-]*|&)(?: (?:[A-ZÄÖÜ][\w'\u2019&.-]*|&|of|for|and|der|für|und))*$"
+    r"(?:[A-ZÄÖÜ][\w'\u2019&.-]*|&)"
+    r"(?: (?:[A-ZÄÖÜ][\w'\u2019&.-]*|&|of|for|and|der|für|und|plc|ltd|inc|llc|llp|gmbh|mbh))*$"
 )
 """The capitalised words a label or a sentence ends with: "Pls call [Ranelagh Medical]"."""
 AT = re.compile(r" (?:on|at|unter|über)$")
@@ -214,17 +219,20 @@ def _organisations(text: str, span: Span, people: list[int], german: bool) -> bo
         return True
     if span.label == "PHONE" and is_service_number(span.text, german):
         return True
-    first = SEPARATOR.split(span.text.split("\n", 1)[0])[0]
-    if span.label == "ADDRESS" and organisation_line(first):
-        return True  # the address starts with the organisation's name: "Westpac Group, 275 ..."
+    if span.label == "ADDRESS" and any(
+        organisation_line(SEPARATOR.split(line)[0]) for line in span.text.split("\n")[:3]
+    ):
+        return True  # an organisation's name starts it: "Westpac Group, 275 Kent St, ..."
     if _person_in(people, line_start, span.start):
         return False  # a person's line: "Dr. Martina Koch, Robert Bosch GmbH, Tel. ..."
     head = PHONE_LABEL.sub("", before).rstrip(" \t,·|\u2013-(")
     if head.endswith(":"):
         return False  # a field's label: "Property: Apartment 7B, ..."
-    name = TRAILING_NAME.search(AT.sub("", SEPARATOR.split(head)[-1])) if head else None
-    if name is not None and " " in name.group() and organisation_line(name.group()):
-        return True  # "Klinikum Nordstadt, Haltenhoffstraße 41", "call Ranelagh Medical on"
+    clause = re.split(r"[.!?] ", head)[-1].lstrip("> ")  # the sentence the value ends
+    for segment in SEPARATOR.split(clause) if clause else ():
+        name = TRAILING_NAME.search(AT.sub("", segment.strip()))
+        if name is not None and " " in name.group() and organisation_line(name.group()):
+            return True  # "Klinikum Nordstadt, Haltenhoffstraße 41", "call Ranelagh Medical on"
     if len(head) > 12:
         return False  # a sentence runs up to it
     return _heading(text, line_start, people, span.label == "PHONE") == "organisation"
@@ -278,10 +286,16 @@ def _firm_name(text: str, span: Span) -> bool:
         return True
     if SAINT.search(text, max(0, span.start - 6), span.start):
         return True
+    if words[-1].rstrip(".,").lower() in NEXT_LOWER and len(words) > 1:
+        return True  # "Greenkey Lettings", "Riverside Harriers"
+    if words[-1].endswith("Bot") or ORG_LABEL.match(span.text):
+        return True  # "JenkinsBot: Build failed", "Queries: 020 8943 1120"
     m = FIRM_AFTER.match(text, span.end)
     if m is None:
         return False
+    if m.group(2) is not None:
+        return True  # "James's Street": a street's
     if m.group(1) is not None:
         return True  # "Ogunleye & Daughters", "Pike & Sons"
-    words = m.group(2).split()
+    words = m.group(3).split()
     return any(w.rstrip(".,").lower() in NEXT_LOWER for w in words)

@@ -49,7 +49,7 @@ ID_CUE = re.compile(
     r"[ ]?(?:number|nummer|no\.?|nr\.?)?[ ]?[:#]?[ ]?$"
 )
 CODE_BEFORE = re.compile(r"\b[A-Z]+\d[A-Z\d]* $")
-DATE_LIKE = re.compile(r"^(?:\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{4}-\d{2}-\d{2})$")
+DATE_LIKE = re.compile(r"^(?:\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{4}[-.]\d{2}[-.]\d{2})$")
 DE_GROUPS = re.compile(r"^0\d{2,5}[ /-]\d{4,}")
 TRUNK_GROUPS = re.compile(r"^0[1-9]\d{0,4}(?: ?/ ?| |-)\d")  # "09 555 8120" (Auckland) too
 US_GROUPS = re.compile(r"^\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}")
@@ -61,7 +61,7 @@ MONTHS = (
 )
 ROMAN_MONTH = r"(?:I{1,3}|IV|VI{0,3}|IX|XI{0,2})"
 DATE = re.compile(
-    rf"\b(?:\d{{1,2}}[./-]\d{{1,2}}[./-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}([-/])\d{{2}}\1\d{{2}}|"
+    rf"\b(?:\d{{1,2}}[./-]\d{{1,2}}[./-](?:19|20)\d{{2}}|(?:19|20)\d{{2}}([-/.])\d{{2}}\1\d{{2}}|"
     rf"(?i:{MONTHS})\.? \d{{1,2}}(?i:st|nd|rd|th)?,? (?:19|20)\d{{2}}|"
     rf"\d{{1,2}}(?i:st|nd|rd|th)?\.? (?:of )?(?i:{MONTHS})\.?,? (?:19|20)\d{{2}}|"
     rf"\d{{1,2}}\.{ROMAN_MONTH}\.(?:19|20)\d{{2}}|"  # "19.IV.1961"
@@ -103,10 +103,11 @@ BIRTH_AFTER = re.compile(  # "Am 12.03.2024 um 04:17 Uhr ist unsere Ida auf die 
 
 CAP = r"[A-ZÄÖÜ][a-zäöüß]+"
 DE_SUFFIX = (
-    r"(?:straße|strasse|str\.|gasse|platz|ring|weg|allee|damm|ufer|chaussee|pfad|markt|steig)"
+    r"(?:straße|strasse|str\.|gasse|platz|ring|weg|allee|damm|ufer|chaussee|pfad|markt|steig"
+    r"|gürtel)"
 )
 DE_SUFFIX_WORD = (
-    r"(?:Straße|Strasse|Str\.|Gasse|Platz|Ring|Weg|Allee|Damm|Ufer|Chaussee|Pfad|Markt)"
+    r"(?:Straße|Strasse|Str\.|Gasse|Platz|Ring|Weg|Allee|Damm|Ufer|Chaussee|Pfad|Markt|Gürtel)"
 )
 MAX_STREET_PARTS = 6
 """Hyphenated words before the street type ("Karl-Theodor-Maria-Straße"); unbounded, each of

@@ -150,13 +150,32 @@ DISPLAY_NAME = re.compile(
 )
 
 
+HANDLE = re.compile(r"(?<![\w@./-])(?P<name>[a-z]{2,}[._][a-z]{2,}\d{1,4})(?![\w@-]|\.\w)")
+"""A user name made of a name and digits: "jiwoo.kim02", "minjun_park97"."""
+NATIVE_NAME = re.compile(
+    r"\b[A-Z][\w'-]+ [A-Z][\w'-]+ \((?P<name>[\uac00-\ud7a3\u4e00-\u9fff\u3040-\u30ff]{2,4})\)"
+)
+"""A name in its own script in brackets after its romanised form: "Choi Eun-ji (최은지)"."""
+
+
+def handles_and_scripts(text: str, gaz: Gazetteer) -> list[Span]:
+    """User names that hold a listed name, and names in Korean, Chinese or Japanese script
+    after their romanised form."""
+    found = [_named(m) for m in NATIVE_NAME.finditer(text)] if "(" in text else []
+    for m in HANDLE.finditer(text):
+        parts = re.split(r"[._\d]+", m.group("name"))
+        if any(gaz.is_name(p.title()) for p in parts if p):
+            found.append(_named(m))
+    return found
+
+
 def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
     """Names by their shape around them: a maiden name, an e-mail's display name, a line of
     "Surname, Firstname", a possessive ("Simran's", "Niklas' Auto"), a list item's first word
     before a verb ("1. Harjit picks up"), a contact before its number ("Franzi: 0157 ..."). In
     the last four each word must be a listed name or no known word; before a phone number a
     known word that is not a frequent one will do ("Franzi")."""
-    found = [_named(m) for m in MAIDEN_NAME.finditer(text)]
+    found = [_named(m) for m in MAIDEN_NAME.finditer(text)] + handles_and_scripts(text, gaz)
     if "<" in text:
         found += [_named(m) for m in DISPLAY_NAME.finditer(text)]
 
@@ -178,8 +197,8 @@ def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
     for pattern, marked, rare in shapes:
         for m in pattern.finditer(text) if marked else ():
             name = m.group("name")
-            if pattern is CONTACT and FIELD_LABEL.fullmatch(name):
-                continue
+            if pattern is CONTACT and (FIELD_LABEL.fullmatch(name) or name.isupper()):
+                continue  # a field's label or an acronym ("DDI: +353 ..."), not a contact
             words = [normal(w) for w in name.replace(",", " ").split()]
             if all(gaz.is_name(w) or rare(w) for w in words):
                 found.append(_named(m))
