@@ -14,8 +14,9 @@ such set, written after the fixes the first one led to (`"split": "blind2"`), an
 fifth, after the fourth's (`"split": "blind5"`), {en,de}_blind6.txt a sixth, after the
 fifth's (`"split": "blind6"`), {en,de}_blind7.txt a seventh (`"split": "blind7"`),
 {en,de}_blind8.txt an eighth (`"split": "blind8"`), {en,de}_blind9.txt a ninth
-(`"split": "blind9"`), {en,de}_blind10.txt a tenth (`"split": "blind10"`), and
-{en,de}_blind11.txt an eleventh (`"split": "blind11"`).
+(`"split": "blind9"`), {en,de}_blind10.txt a tenth (`"split": "blind10"`),
+{en,de}_blind11.txt an eleventh (`"split": "blind11"`), and {en,de}_blind12.txt a twelfth
+(`"split": "blind12"`).
 
     .venv/bin/python scripts/make_handwritten_corpus.py
 """
@@ -77,6 +78,7 @@ def build(lang: str) -> list[dict[str, Any]]:
     later += [("blind9", line) for line in _lines(DIR / f"{lang}_blind9.txt")]
     later += [("blind10", line) for line in _lines(DIR / f"{lang}_blind10.txt")]
     later += [("blind11", line) for line in _lines(DIR / f"{lang}_blind11.txt")]
+    later += [("blind12", line) for line in _lines(DIR / f"{lang}_blind12.txt")]
     rows = []
     for index, line in enumerate([*main, *(line for _, line in later)]):
         kind, text, spans = parse(line)
