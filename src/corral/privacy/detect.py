@@ -170,7 +170,7 @@ class Detector:
         out = []
         for text, spans in zip(texts, found, strict=True):
             spread = values.find(text)
-            firms = organisation_spans(text, spread)
+            firms = organisation_spans(text, spread) if spread else set()
             spread = [s for s in spread if s not in firms]
             out.append(self._join(text, _resolve(len(text), [*spans, *spread])))
             check()

@@ -126,12 +126,14 @@ ORG_NAME_WORDS = NEXT_LOWER | wordset(
 )
 """Words that make a short line written as a name an organisation's: "Bristol City Council",
 "Department of Cardiology", "BKK Nordlicht"."""
-GERMAN_ORG = re.compile(
-    r"\b(?=[A-ZÄÖÜ])(?i:[\wäöüß]*?(?:amt|behörde|center|zentrum|verwaltung|schule|klinik|klinikum"
-    r"|bibliothek|werke|kasse|versicherung|apotheke|praxis|kanzlei|büro|gymnasium|sekretariat"
-    r"|abteilung|stiftung|verein|gesellschaft|genossenschaft|dienst|service|gericht"
-    r"|polizei|ministerium|rathaus|ordnung|stelle))\b"
+GERMAN_ORG_ENDINGS = (
+    *("amt", "behörde", "center", "zentrum", "verwaltung", "schule", "klinik", "klinikum"),
+    *("bibliothek", "werke", "kasse", "versicherung", "apotheke", "praxis", "kanzlei", "büro"),
+    *("gymnasium", "sekretariat", "abteilung", "stiftung", "verein", "gesellschaft", "dienst"),
+    *("genossenschaft", "service", "gericht", "polizei", "ministerium", "rathaus", "ordnung"),
+    "stelle",
 )
+"""How a German office's or firm's word ends: "Finanzamt", "Gesamtschule", "Stadtwerke"."""
 FIRM_AFTER = re.compile(
     rf"( (?:&|and|und) (?:Sons|Daughters|Co|Partners|Söhne|Töchter)\b)"
     rf"|['\u2019]s ({'|'.join(sorted(STREET_WORDS))})\b"
@@ -140,6 +142,8 @@ FIRM_AFTER = re.compile(
 PLACE_WORDS_DE = wordset("Am An Im In Auf Zum Zur")
 """After a school's or an office's word, the start of where it is: "Gesamtschule Am Lindenhof"."""
 SAINT = re.compile(r"(?:\bSt\.?|\bSaint|\bSankt|\bSan|\bSanta|\bSão) $")
+LABEL_MAX = 48
+"""Characters before a value searched for its label ("Customer Services:", "call me on")."""
 BLOCK_LINES = 6
 LINE_MAX = 200
 """Lines above a value searched for what heads its block (a letterhead is rarely longer)."""
@@ -190,7 +194,7 @@ def organisation_line(line: str) -> bool:
         return False
     if any(w[0].islower() and w not in CONNECTORS for w in words):
         return False  # a sentence, not a name
-    if COMPANY_FORM.search(line) or GERMAN_ORG.search(line):
+    if COMPANY_FORM.search(line) or any(map(_german_organisation, words)):
         return True
     return any(w.strip(",.()").lower() in ORG_NAME_WORDS for w in words)
 
@@ -213,9 +217,10 @@ def _organisations(text: str, span: Span, people: list[int], german: bool) -> bo
         return False
     line_start = _line_start(text, span.start)
     before = text[line_start : span.start]
-    if PERSONAL_LABEL.search(before):
+    near = before[-LABEL_MAX:]
+    if PERSONAL_LABEL.search(near):
         return False
-    if ORG_LABEL.search(before[-60:]) or ORG_AFTER.match(text, span.end):
+    if ORG_LABEL.search(near) or ORG_AFTER.match(text, span.end):
         return True
     if span.label == "PHONE" and is_service_number(span.text, german):
         return True
@@ -275,27 +280,31 @@ def _heading(text: str, line_start: int, people: list[int], phone: bool) -> str 
     return found
 
 
+def _german_organisation(word: str) -> bool:
+    """A capitalised word with an office's or a firm's German ending ("Finanzamt")."""
+    return word[:1].isupper() and word.strip(",.:;()").lower().endswith(GERMAN_ORG_ENDINGS)
+
+
 def _firm_name(text: str, span: Span) -> bool:
     """A name that begins a firm's or a building's name, or a saint's ("St. Luke's"), or
     that is a firm's ("Hausverwaltung Krüger GmbH", "Gesamtschule Am Lindenhof")."""
     words = span.text.split()
-    if len(words) > 1 and COMPANY_FORM.search(span.text):
-        return True
-    rest = [w for w in words if not GERMAN_ORG.fullmatch(w)]
+    if len(words) > 1 and (
+        words[-1].rstrip(".,").lower() in NEXT_LOWER or COMPANY_FORM.search(span.text)
+    ):
+        return True  # "Greenkey Lettings", "Riverside Harriers", "Brandt & Söhne GmbH"
+    rest = [w for w in words if not _german_organisation(w)]
     if len(rest) < len(words) and (not rest or rest[0] in PLACE_WORDS_DE):
         return True
     if SAINT.search(text, max(0, span.start - 6), span.start):
         return True
-    if words[-1].rstrip(".,").lower() in NEXT_LOWER and len(words) > 1:
-        return True  # "Greenkey Lettings", "Riverside Harriers"
-    if words[-1].endswith("Bot") or ORG_LABEL.match(span.text):
-        return True  # "JenkinsBot: Build failed", "Queries: 020 8943 1120"
+    if words[-1].endswith("Bot"):
+        return True  # "JenkinsBot: Build failed"
+    if text.startswith(":", span.end) and ORG_LABEL.match(span.text):
+        return True  # a desk's label read as a chat's sender: "Queries: 020 8943 1120"
     m = FIRM_AFTER.match(text, span.end)
     if m is None:
         return False
-    if m.group(2) is not None:
-        return True  # "James's Street": a street's
-    if m.group(1) is not None:
-        return True  # "Ogunleye & Daughters", "Pike & Sons"
-    words = m.group(3).split()
-    return any(w.rstrip(".,").lower() in NEXT_LOWER for w in words)
+    if m.group(1) is not None or m.group(2) is not None:
+        return True  # "Ogunleye & Daughters", "Pike & Sons"; "James's Street"
+    return any(w.rstrip(".,").lower() in NEXT_LOWER for w in m.group(3).split())
