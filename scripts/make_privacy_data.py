@@ -144,7 +144,8 @@ def places(first: set[str], last: set[str]) -> tuple[set[str], set[str]]:
     values |= {c["name"] for c in cache.get_countries().values()}
     values |= {s["name"] for s in cache.get_us_states().values()}
     names = first | last
-    found, named = set(), set()
+    found: set[str] = set()
+    named: set[str] = set()
     for value in values:
         words = value.replace("-", " ").split()
         if len(value) < MIN_PLACE or not all(_latin(w) for w in words):

@@ -756,6 +756,16 @@ def test_teams_and_offices_in_a_mails_header_are_no_people() -> None:
             "ADDRESS",
         ),
         ("Wang Lei (Leo)\nBorn: 1994.05.17 | Tel: +86 138 1024 5567", "1994.05.17", "DOB"),
+        (
+            "he lives at 1184 rue Saint-Denis, apt 3, Montréal QC H2X 3J8 and has been",
+            "1184 rue Saint-Denis, apt 3, Montréal QC H2X 3J8",
+            "ADDRESS",
+        ),
+        (
+            "bring him to 23815 Kanaka Way, Maple Ridge, BC. Reward!!",
+            "23815 Kanaka Way, Maple Ridge, BC",
+            "ADDRESS",
+        ),
     ],
 )
 def test_the_eleventh_and_twelfth_blind_sets_misses_are_found(

@@ -21,9 +21,17 @@ POSTCODE = (  # UK, Canada, Ireland's Eircode ("D09 X2K7"), Poland, and plain di
 SEP = r"(?:,[ ]?|\n)"
 # The town, after a district ("Te Aro, Wellington 6011") or on lines of its own ("Harrogate\n
 # HG2 8QL"); only with a postcode, which a run of capitalised words after a street lacks.
+STATES = (  # US states' and Canadian provinces' codes: "Maple Ridge, BC" ends an address
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH"
+    "|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
+    "|AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT"
+)
+UNIT_AFTER = r"(?:,[ ]?(?:[Aa]pt|[Aa]partment|[Uu]nit|[Ss]uite|[Aa]pp|[Aa]ppt)\.? ?#?[\w-]{1,5})?"
+"""A flat's number after the street: "1184 rue Saint-Denis, apt 3, Montréal QC H2X 3J8"."""
 TAIL = (
-    rf"(?:{SEP}(?:{CITY}{SEP})?(?:{COUNTY}{CITY}(?: [A-Z]{{2,3}})?(?:,? |\n){POSTCODE}"
-    rf"|{POSTCODE} {CITY}|{CITY},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?)"
+    rf"{UNIT_AFTER}(?:{SEP}(?:{CITY}{SEP})?(?:{COUNTY}{CITY}(?: [A-Z]{{2,3}})?(?:,? |\n){POSTCODE}"
+    rf"|{POSTCODE} {CITY}|{CITY},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?"
+    rf"|{CITY},? (?:{STATES})(?![\w-]| [a-z]))"
     rf"|{SEP}(?:{CITY}{SEP})?{UPW}(?: {UPW})? State\b)?"  # "15 Ogui Road, Enugu, Enugu State"
 )
 UNIT = (
