@@ -27,7 +27,7 @@ ROLE_WORDS = wordset(
     "kontakt kundenservice kundendienst service-center buchhaltung rechnung rechnungen "
     "verwaltung praxis sekretariat bewerbung bewerbungen personal datenschutz anmeldung "
     "termine termin redaktion vertrieb einkauf zentrale poststelle buero büro bestellung "
-    "bestellungen vermietung geschaeftsstelle geschäftsstelle mitglieder reisen qm"
+    "bestellungen vermietung geschaeftsstelle geschäftsstelle mitglieder"
 )
 """Words a role mailbox's local part is made of (`customer.services@`, `hr.recruitment@`)."""
 SERVICE_NUMBERS = (
@@ -79,7 +79,7 @@ ORG_LABEL = re.compile(
     r"|(?:call|contact|reach|ring) us(?: on| at)?"
     r"|our [\w ]{0,24}?(?:line|team|office|desk|number)(?: is)?(?: on| at)?"
     r"|(?:the|your) (?:school |main |front |payroll |head )?"
-    r"(?:office|practice|surgery|home|store|shop|clinic|ward|branch|reception|switchboard)"
+    r"(?:office|practice|surgery|store|shop|clinic|ward|branch|reception|switchboard)"
     r"(?: is)?(?: on| at)?|zentrale|telefonzentrale|service-?hotline|servicetelefon"
     r"|service-?nummer|servicecenter|kundenservice|kundendienst|sekretariat|empfang"
     r"|terminvereinbarung|geschäftsstelle|(?:erreichen sie uns|rufen sie uns an)(?: unter)?"
@@ -145,8 +145,9 @@ SAINT = re.compile(r"(?:\bSt\.?|\bSaint|\bSankt|\bSan|\bSanta|\bSão) $")
 LABEL_MAX = 48
 """Characters before a value searched for its label ("Customer Services:", "call me on")."""
 BLOCK_LINES = 6
-LINE_MAX = 200
 """Lines above a value searched for what heads its block (a letterhead is rarely longer)."""
+LINE_MAX = 200
+"""Characters looked back for a line's start: a text of one endless line stays linear."""
 CONNECTORS = wordset("of for and the & de der die das des für und am im an la le du van von zu")
 PHONE_LABEL = re.compile(r"(?i)\b(?:tel|telephone|telefon|phone|ph|t|p|fon)\.?[ \t]*:?[ \t]*\(?$")
 TRAILING_NAME = re.compile(
@@ -211,6 +212,10 @@ def organisation_spans(text: str, spans: list[Span]) -> set[Span]:
 
 
 def _organisations(text: str, span: Span, people: list[int], german: bool) -> bool:
+    """Whether a mailbox, number or address is an organisation's: by its own form (a role
+    mailbox, a service number), its label, the hours after it, the firm that starts its line
+    or address, or the letterhead it stands under; a person's label or name on its line keeps
+    it theirs."""
     if span.label == "EMAIL":
         return is_role_mailbox(span.text)
     if span.label not in ("PHONE", "ADDRESS"):
@@ -244,8 +249,7 @@ def _organisations(text: str, span: Span, people: list[int], german: bool) -> bo
 
 
 def _line_start(text: str, pos: int) -> int:
-    """Where the line holding pos starts, looking back at most LINE_MAX characters (a text
-    of one endless line is read in linear time)."""
+    """Where the line holding pos starts, looking back at most LINE_MAX characters."""
     floor = max(0, pos - LINE_MAX)
     return max(text.rfind("\n", floor, pos) + 1, floor)
 

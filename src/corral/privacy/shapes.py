@@ -197,7 +197,8 @@ def person_shapes(text: str, gaz: Gazetteer) -> list[Span]:
     for pattern, marked, rare in shapes:
         for m in pattern.finditer(text) if marked else ():
             name = m.group("name")
-            if pattern is CONTACT and (FIELD_LABEL.fullmatch(name) or name.isupper()):
+            acronym = name.isupper() and not gaz.is_first(normal(name))
+            if pattern is CONTACT and (FIELD_LABEL.fullmatch(name) or acronym):
                 continue  # a field's label or an acronym ("DDI: +353 ..."), not a contact
             words = [normal(w) for w in name.replace(",", " ").split()]
             if all(gaz.is_name(w) or rare(w) for w in words):
