@@ -227,7 +227,10 @@ class Detector:
         if not text.startswith(", ", span.start - 2):
             return False  # "Dublin 2, D02 X576, Ireland", "Ikeja, Lagos": an address's end
         floor = max(0, span.start - 80)
-        line = text[max(text.rfind("\n", floor, span.start) + 1, floor) : span.start]
+        line = text[max(text.rfind("\n", floor, span.start) + 1, floor) : span.start - 2]
+        segment = line.rpartition(",")[2].split()
+        if len(segment) > 4 or any(w[0].islower() for w in segment):
+            return False  # a sentence before the comma: "call me when you land, Bradley"
         return any(ch.isdigit() for ch in line) or any(
             w in self.gazetteer.places for w in line.replace(",", " ").split()
         )
