@@ -108,15 +108,3 @@ def test_the_word_tests_read_as_their_names_say() -> None:
     assert not is_service_number("08431 12345")  # a Bavarian area code, not UK 0843
     assert organisation_line("Department of Cardiology")
     assert not organisation_line("The delivery went to")
-
-
-@pytest.mark.parametrize(
-    ("text", "name"),
-    [
-        ("Text me on 433.327.9016 when you land, Bradley.", "Bradley"),
-        ("Schreib mir auf +49 (0) 4694 530354, wenn du gelandet bist, Victoria.", "Victoria"),
-        ("Jordan is bringing the cake to 12 Elm Road", "Jordan"),
-    ],
-)
-def test_a_name_that_is_a_town_too_is_a_person_outside_an_address(text: str, name: str) -> None:
-    assert ("PERSON", name) in found(text)

@@ -16,7 +16,7 @@ from functools import cached_property
 
 from corral.privacy import initials
 from corral.privacy.address import find_addresses
-from corral.privacy.cues import JOB_TITLES, NO_ONE, ORGANISATION_WORDS, TITLE
+from corral.privacy.cues import NO_ONE, TITLE
 from corral.privacy.gazetteer import NOT_NAMES, Gazetteer, normal
 from corral.privacy.names import NameFinder
 from corral.privacy.organisations import organisation_spans
@@ -31,6 +31,7 @@ from corral.privacy.patterns import (
     find_ips,
     find_phones,
 )
+from corral.privacy.places import named_place
 from corral.privacy.shapes import address_names, find_shapes, without_names
 from corral.privacy.structure import find_structures
 
@@ -69,10 +70,6 @@ LIST_HEAD = re.compile(
     r"(?:^|\n)[ \t]*(?:\d{1,2}[.)]|[-*\u2022])[ \t]+((?:[A-ZÀ-Þ][^\W\d_]+ ){1,2})$"
 )
 """A list item's marker and the capitalised words before a name that ends the item."""
-PLACE_IN = re.compile(
-    r"(?i)\b(?:in|near|around|outside|across|via|nach|aus"
-    r"|(?:travel\w*|fly|flying|flights?|mov\w*|trip|back|return\w*|going|go) to)\s$"
-)
 LINE_END = re.compile(r"[ \t]*(?:\n|$)")
 NEAR_PERSON = 60
 """Characters between a date and a name within which strict mode takes the date for a DOB."""
@@ -219,21 +216,7 @@ class Detector:
         return normal(value) in self.gazetteer.places or all(w in NO_ONE for w in words)
 
     def _place(self, text: str, span: Span) -> bool:
-        """A town or a country that is a name too, where a place stands: "in Kingston"."""
-        if span.text not in self.gazetteer.named_places:
-            return False
-        if PLACE_IN.search(text, max(0, span.start - 16), span.start) is not None:
-            return True
-        if not text.startswith(", ", span.start - 2):
-            return False  # "Dublin 2, D02 X576, Ireland", "Ikeja, Lagos": an address's end
-        floor = max(0, span.start - 80)
-        line = text[max(text.rfind("\n", floor, span.start) + 1, floor) : span.start - 2]
-        segment = line.rpartition(",")[2].split()
-        if len(segment) > 4 or any(w[0].islower() for w in segment):
-            return False  # a sentence before the comma: "call me when you land, Bradley"
-        return any(ch.isdigit() for ch in line) or any(
-            w in self.gazetteer.places for w in line.replace(",", " ").split()
-        )
+        return named_place(text, span, self.gazetteer)
 
     def _candidates(self, text: str, check: _Clock) -> list[Span]:
         candidates = [*find_emails(text), *find_ips(text)]
@@ -253,8 +236,7 @@ class Detector:
         people = [*named, *(s for s in structures if s.label == "PERSON")]
         if addresses and "\n" in text:
             people += address_names(text, addresses, self.gazetteer)
-        people = [p for p in people if not (self._no_one(p.text) or _organisation(p.text))]
-        people = [p for p in people if not self._place(text, p)]
+        people = [p for p in people if not (self._no_one(p.text) or self._place(text, p))]
         candidates += people
         if self.mode == "strict":
             candidates += [
@@ -278,13 +260,6 @@ class Detector:
             return []
         organisations = organisation_spans(text, candidates)
         return [s for s in _resolve(len(text), candidates) if s not in organisations]
-
-
-def _organisation(value: str) -> bool:
-    """A name whose last word names a firm, a team, a place or a job ("Wu Solicitors",
-    "Admissions Office", "Data Engineer"), however it was found: never a person."""
-    words = value.split()
-    return len(words) > 1 and (words[-1] in ORGANISATION_WORDS or words[-1] in JOB_TITLES)
 
 
 def _list_item(text: str, span: Span) -> Span:

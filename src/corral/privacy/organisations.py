@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
-from corral.privacy.cues import ORGANISATION_WORDS, STREET_WORDS
+from corral.privacy.cues import JOB_TITLES, ORGANISATION_WORDS, STREET_WORDS
 from corral.privacy.gazetteer import is_german, wordset
 from corral.privacy.patterns import Span
 
@@ -293,10 +293,11 @@ def _firm_name(text: str, span: Span) -> bool:
     """A name that begins a firm's or a building's name, or a saint's ("St. Luke's"), or
     that is a firm's ("Hausverwaltung Krüger GmbH", "Gesamtschule Am Lindenhof")."""
     words = span.text.split()
+    last = words[-1].rstrip(".,")
     if len(words) > 1 and (
-        words[-1].rstrip(".,").lower() in NEXT_LOWER or COMPANY_FORM.search(span.text)
+        last.lower() in NEXT_LOWER or last in JOB_TITLES or COMPANY_FORM.search(span.text)
     ):
-        return True  # "Greenkey Lettings", "Riverside Harriers", "Brandt & Söhne GmbH"
+        return True  # "Greenkey Lettings", "Wu Solicitors", "Data Engineer", "Söhne GmbH"
     rest = [w for w in words if not _german_organisation(w)]
     if len(rest) < len(words) and (not rest or rest[0] in PLACE_WORDS_DE):
         return True
